@@ -1,0 +1,759 @@
+//! The incremental RESP2/RESP3 decoder.
+//!
+//! Bytes go in as they arrive, in any split; a `Reply` comes out when its last byte has been
+//! seen. The decoder keeps no copy of the raw input: a header split across two reads is kept
+//! in a small line buffer, and string payloads are copied once, straight into the reply being
+//! built. Aggregates are kept on an explicit stack (no recursion), and every length the peer
+//! claims is checked against `Limits` before anything is reserved for it.
+//!
+//! Errors are sticky: after a protocol error the decoder refuses further input and repeats the
+//! error, because the stream can no longer be trusted to line up with requests.
+
+use super::reply::{Kind, Node, Reply, F_HAS_ATTR, F_NONCONTIG, F_STATIC, STATIC_STRINGS};
+use crate::error::{Error, Result};
+
+/// Bounds on what a peer may make the decoder hold.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Longest bulk string, verbatim string, blob error, simple string or big number, in bytes.
+    /// Default 512 MiB (the server's own `proto-max-bulk-len`); at most `u32::MAX`.
+    pub max_bulk_len: usize,
+    /// Most elements in one array, set or push, or pairs in one map or attribute.
+    /// Default 2^32 - 1.
+    pub max_aggregate_len: usize,
+    /// Deepest nesting of aggregates (the root aggregate is level 1). Default 512.
+    pub max_depth: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            max_bulk_len: 512 * 1024 * 1024,
+            max_aggregate_len: u32::MAX as usize,
+            max_depth: 512,
+        }
+    }
+}
+
+impl Limits {
+    /// The largest limits the representation allows.
+    pub fn unlimited() -> Limits {
+        Limits {
+            max_bulk_len: u32::MAX as usize,
+            max_aggregate_len: u32::MAX as usize,
+            max_depth: usize::MAX,
+        }
+    }
+
+    /// Checks the limits against what a reply can represent.
+    pub fn validate(&self) -> Result<()> {
+        if self.max_bulk_len > u32::MAX as usize {
+            return Err(Error::invalid_argument(format!(
+                "max_bulk_len {} is above the largest supported, {}",
+                self.max_bulk_len,
+                u32::MAX
+            )));
+        }
+        if self.max_aggregate_len > u32::MAX as usize {
+            return Err(Error::invalid_argument(format!(
+                "max_aggregate_len {} is above the largest supported, {}",
+                self.max_aggregate_len,
+                u32::MAX
+            )));
+        }
+        if self.max_depth == 0 {
+            return Err(Error::invalid_argument("max_depth must be at least 1"));
+        }
+        Ok(())
+    }
+}
+
+/// Longest header line for types whose line holds a number.
+const MAX_NUMBER_LINE: usize = 128;
+
+/// Where a value's node lives while its reply is built.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Slot {
+    Root,
+    RootAttr,
+    Node(usize),
+}
+
+#[derive(Debug)]
+struct Frame {
+    slot: Slot,
+    kind: Kind,
+    /// Children still expected.
+    remaining: u64,
+    /// Children in all (twice the pairs for maps).
+    total: u64,
+    /// Index of the first child while the children are adjacent.
+    first_child: u64,
+    /// Children stopped being adjacent; their indices are in `scratch[scratch_start..]`.
+    noncontig: bool,
+    scratch_start: usize,
+    /// For attributes: where the value they annotate will go.
+    value_slot: Slot,
+}
+
+#[derive(Clone, Copy, Debug)]
+enum State {
+    /// Expecting a type byte.
+    Start,
+    /// Collecting a header line split across inputs (type byte given).
+    Line(u8),
+    /// Copying a string payload.
+    Payload { slot: Slot, remaining: usize },
+    /// Expecting the CRLF after a payload.
+    PayloadEnd { slot: Slot, cr_seen: bool },
+}
+
+/// The incremental decoder. One per connection; reusable across replies.
+pub struct Decoder {
+    limits: Limits,
+    state: State,
+    line: Vec<u8>,
+    stack: Vec<Frame>,
+    scratch: Vec<u64>,
+    pending_attr: Option<Slot>,
+    root_attr: Node,
+    root: Node,
+    nodes: Vec<Node>,
+    data: Vec<u8>,
+    index: Vec<u64>,
+    failed: Option<Error>,
+}
+
+impl Default for Decoder {
+    fn default() -> Decoder {
+        Decoder::new(Limits::default())
+    }
+}
+
+impl Decoder {
+    /// A decoder with these limits (see `Limits::validate`; out-of-range values are clamped).
+    pub fn new(limits: Limits) -> Decoder {
+        let limits = Limits {
+            max_bulk_len: limits.max_bulk_len.min(u32::MAX as usize),
+            max_aggregate_len: limits.max_aggregate_len.min(u32::MAX as usize),
+            max_depth: limits.max_depth.max(1),
+        };
+        Decoder {
+            limits,
+            state: State::Start,
+            line: Vec::new(),
+            stack: Vec::new(),
+            scratch: Vec::new(),
+            pending_attr: None,
+            root_attr: Node::EMPTY,
+            root: Node::EMPTY,
+            nodes: Vec::new(),
+            data: Vec::new(),
+            index: Vec::new(),
+            failed: None,
+        }
+    }
+
+    /// The limits in force.
+    pub fn limits(&self) -> Limits {
+        self.limits
+    }
+
+    /// True when a reply has started but not finished.
+    pub fn is_mid_reply(&self) -> bool {
+        !matches!(self.state, State::Start) || !self.stack.is_empty() || self.pending_attr.is_some()
+    }
+
+    /// Heap bytes held for the reply in progress and reusable scratch (for tests that check
+    /// that claimed lengths reserve nothing up front).
+    pub fn held_bytes(&self) -> usize {
+        self.line.capacity()
+            + self.stack.capacity() * std::mem::size_of::<Frame>()
+            + self.scratch.capacity() * 8
+            + self.nodes.capacity() * std::mem::size_of::<Node>()
+            + self.data.capacity()
+            + self.index.capacity() * 8
+    }
+
+    /// The sticky error, if a protocol error was seen.
+    pub fn error(&self) -> Option<&Error> {
+        self.failed.as_ref()
+    }
+
+    /// Forgets any partial reply and any sticky error (for a fresh connection).
+    pub fn reset(&mut self) {
+        self.failed = None;
+        self.clear_partial();
+    }
+
+    fn clear_partial(&mut self) {
+        self.state = State::Start;
+        self.line.clear();
+        self.stack.clear();
+        self.scratch.clear();
+        self.pending_attr = None;
+        self.root_attr = Node::EMPTY;
+        self.root = Node::EMPTY;
+        self.nodes.clear();
+        self.data.clear();
+        self.index.clear();
+    }
+
+    /// Decodes from `input`. Returns how many bytes were consumed and the reply completed by
+    /// them, if any. Without a reply, every byte was consumed (and kept as partial state); with
+    /// one, decoding stopped right after it, and the caller calls again with the rest.
+    pub fn decode(&mut self, input: &[u8]) -> Result<(usize, Option<Reply>)> {
+        if let Some(err) = &self.failed {
+            return Err(err.clone());
+        }
+        match self.run(input) {
+            Ok(done) => Ok(done),
+            Err(err) => {
+                self.failed = Some(err.clone());
+                self.clear_partial();
+                Err(err)
+            }
+        }
+    }
+
+    fn run(&mut self, input: &[u8]) -> Result<(usize, Option<Reply>)> {
+        let mut pos = 0;
+        loop {
+            let complete = match self.state {
+                State::Start => {
+                    let Some(&ty) = input.get(pos) else {
+                        return Ok((pos, None));
+                    };
+                    check_type_byte(ty)?;
+                    let rest = &input[pos + 1..];
+                    match find_crlf(rest) {
+                        Found::Line(end) => {
+                            let line = &rest[..end];
+                            self.check_line_len(ty, line.len())?;
+                            pos += 1 + end + 2;
+                            self.header(ty, line, input.len() - pos)?
+                        }
+                        Found::Partial => {
+                            self.check_line_len(ty, rest.len())?;
+                            self.line.clear();
+                            self.line.extend_from_slice(rest);
+                            self.state = State::Line(ty);
+                            return Ok((input.len(), None));
+                        }
+                        Found::BareCr => return Err(missing_lf()),
+                    }
+                }
+                State::Line(ty) => {
+                    // The line so far is in self.line; it may end with the CR of its CRLF.
+                    if self.line.last() == Some(&b'\r') {
+                        let Some(&b) = input.get(pos) else {
+                            return Ok((pos, None));
+                        };
+                        if b != b'\n' {
+                            return Err(missing_lf());
+                        }
+                        pos += 1;
+                        let mut line = std::mem::take(&mut self.line);
+                        line.pop();
+                        self.state = State::Start;
+                        let result = self.header(ty, &line, input.len() - pos);
+                        line.clear();
+                        self.line = line;
+                        result?
+                    } else {
+                        let rest = &input[pos..];
+                        match rest.iter().position(|&b| b == b'\r') {
+                            Some(i) => {
+                                self.check_line_len(ty, self.line.len() + i)?;
+                                self.line.extend_from_slice(&rest[..=i]);
+                                pos += i + 1;
+                                continue;
+                            }
+                            None => {
+                                self.check_line_len(ty, self.line.len() + rest.len())?;
+                                self.line.extend_from_slice(rest);
+                                return Ok((input.len(), None));
+                            }
+                        }
+                    }
+                }
+                State::Payload { slot, remaining } => {
+                    let avail = input.len() - pos;
+                    if avail == 0 {
+                        return Ok((pos, None));
+                    }
+                    let take = remaining.min(avail);
+                    self.data.extend_from_slice(&input[pos..pos + take]);
+                    pos += take;
+                    if take < remaining {
+                        self.state = State::Payload {
+                            slot,
+                            remaining: remaining - take,
+                        };
+                        return Ok((pos, None));
+                    }
+                    self.state = State::PayloadEnd {
+                        slot,
+                        cr_seen: false,
+                    };
+                    continue;
+                }
+                State::PayloadEnd { slot, cr_seen } => {
+                    if !cr_seen {
+                        match input.get(pos) {
+                            None => return Ok((pos, None)),
+                            Some(b'\r') => pos += 1,
+                            Some(_) => return Err(missing_payload_crlf()),
+                        }
+                    }
+                    match input.get(pos) {
+                        None => {
+                            self.state = State::PayloadEnd {
+                                slot,
+                                cr_seen: true,
+                            };
+                            return Ok((pos, None));
+                        }
+                        Some(b'\n') => pos += 1,
+                        Some(_) => return Err(missing_payload_crlf()),
+                    }
+                    self.state = State::Start;
+                    self.payload_done(slot)?
+                }
+            };
+            if complete {
+                return Ok((pos, Some(self.take_reply())));
+            }
+        }
+    }
+
+    fn check_line_len(&self, ty: u8, len: usize) -> Result<()> {
+        let limit = match ty {
+            b'+' | b'-' | b'(' => self.limits.max_bulk_len,
+            _ => MAX_NUMBER_LINE,
+        };
+        if len > limit {
+            return Err(Error::protocol(format!(
+                "header line of type '{}' is longer than {limit} bytes",
+                ty as char
+            )));
+        }
+        Ok(())
+    }
+
+    /// Handles one complete header line. Returns true when the reply is complete.
+    /// `avail` is how many input bytes follow the line (a hint for reservations).
+    fn header(&mut self, ty: u8, line: &[u8], avail: usize) -> Result<bool> {
+        match ty {
+            b'+' | b'-' | b'(' => {
+                let kind = match ty {
+                    b'+' => Kind::Simple,
+                    b'-' => Kind::Error,
+                    _ => {
+                        check_big_number(line)?;
+                        Kind::BigNumber
+                    }
+                };
+                let node = match STATIC_STRINGS.iter().position(|s| *s == line) {
+                    Some(i) if kind == Kind::Simple => {
+                        let mut node = Node::new(kind, line.len() as u32, i as u64);
+                        node.flags = F_STATIC;
+                        node
+                    }
+                    _ => {
+                        let off = self.data.len() as u64;
+                        self.data.extend_from_slice(line);
+                        Node::new(kind, line.len() as u32, off)
+                    }
+                };
+                self.place(node)?;
+                Ok(self.value_done())
+            }
+            b':' => {
+                let n = parse_int(line).ok_or_else(|| bad_line("integer", line))?;
+                self.place(Node::new(Kind::Integer, 0, n as u64))?;
+                Ok(self.value_done())
+            }
+            b',' => {
+                let d = parse_double(line).ok_or_else(|| bad_line("double", line))?;
+                self.place(Node::new(Kind::Double, 0, d.to_bits()))?;
+                Ok(self.value_done())
+            }
+            b'#' => {
+                let b = match line {
+                    b"t" => 1,
+                    b"f" => 0,
+                    _ => return Err(bad_line("boolean", line)),
+                };
+                self.place(Node::new(Kind::Boolean, 0, b))?;
+                Ok(self.value_done())
+            }
+            b'_' => {
+                if !line.is_empty() {
+                    return Err(bad_line("null", line));
+                }
+                self.place(Node::new(Kind::Null, 0, 0))?;
+                Ok(self.value_done())
+            }
+            b'$' | b'=' | b'!' => {
+                let kind = match ty {
+                    b'$' => Kind::Bulk,
+                    b'=' => Kind::Verbatim,
+                    _ => Kind::BlobError,
+                };
+                let len = match self.length(line)? {
+                    Some(len) => len,
+                    None if ty == b'$' => {
+                        self.place(Node::new(Kind::Null, 0, 0))?;
+                        return Ok(self.value_done());
+                    }
+                    None => return Err(bad_line("length", line)),
+                };
+                if len > self.limits.max_bulk_len {
+                    return Err(Error::protocol(format!(
+                        "string of {len} bytes exceeds the limit of {} bytes",
+                        self.limits.max_bulk_len
+                    )));
+                }
+                if kind == Kind::Verbatim && len < 4 {
+                    return Err(Error::protocol(
+                        "verbatim string shorter than its 4-byte format prefix",
+                    ));
+                }
+                let off = self.data.len() as u64;
+                self.data.reserve(len.min(avail));
+                let slot = self.place(Node::new(kind, len as u32, off))?;
+                self.state = if len == 0 {
+                    State::PayloadEnd {
+                        slot,
+                        cr_seen: false,
+                    }
+                } else {
+                    State::Payload {
+                        slot,
+                        remaining: len,
+                    }
+                };
+                Ok(false)
+            }
+            b'*' | b'%' | b'~' | b'>' | b'|' => {
+                let kind = match ty {
+                    b'*' => Kind::Array,
+                    b'%' => Kind::Map,
+                    b'~' => Kind::Set,
+                    b'>' => Kind::Push,
+                    _ => Kind::Attribute,
+                };
+                let count = match self.length(line)? {
+                    Some(n) => n,
+                    None if ty == b'*' => {
+                        self.place(Node::new(Kind::Null, 0, 0))?;
+                        return Ok(self.value_done());
+                    }
+                    None => return Err(bad_line("length", line)),
+                };
+                if count > self.limits.max_aggregate_len {
+                    return Err(Error::protocol(format!(
+                        "aggregate of {count} elements exceeds the limit of {}",
+                        self.limits.max_aggregate_len
+                    )));
+                }
+                if self.stack.len() >= self.limits.max_depth {
+                    return Err(Error::protocol(format!(
+                        "aggregates nested deeper than {} levels",
+                        self.limits.max_depth
+                    )));
+                }
+                self.begin_aggregate(kind, count, avail)
+            }
+            _ => Err(bad_type(ty)),
+        }
+    }
+
+    /// A length line: `Some(n)`, `None` for -1, an error for anything else.
+    fn length(&self, line: &[u8]) -> Result<Option<usize>> {
+        match parse_int(line) {
+            Some(-1) => Ok(None),
+            Some(n) if n >= 0 => Ok(Some(n as usize)),
+            _ => Err(bad_line("length", line)),
+        }
+    }
+
+    fn begin_aggregate(&mut self, kind: Kind, count: usize, avail: usize) -> Result<bool> {
+        let total = if kind.is_map_like() {
+            2 * count as u64
+        } else {
+            count as u64
+        };
+        // Every element takes at least 3 bytes on the wire, so this reserves no more than the
+        // bytes at hand can fill.
+        self.nodes.reserve((total as usize).min(avail / 3));
+        let node = Node::new(kind, count as u32, 0);
+        let (slot, value_slot) = if kind == Kind::Attribute {
+            if self.pending_attr.is_some() {
+                return Err(Error::protocol(
+                    "an attribute followed by another attribute",
+                ));
+            }
+            if self.stack.is_empty() {
+                self.root_attr = node;
+                (Slot::RootAttr, Slot::Root)
+            } else {
+                // The attribute's node sits right before the node of the value it annotates.
+                let i = self.nodes.len();
+                self.nodes.push(node);
+                self.nodes.push(Node::EMPTY);
+                (Slot::Node(i), Slot::Node(i + 1))
+            }
+        } else {
+            (self.place(node)?, Slot::Root)
+        };
+        if total == 0 {
+            return Ok(self.value_done_after(kind, value_slot));
+        }
+        self.stack.push(Frame {
+            slot,
+            kind,
+            remaining: total,
+            total,
+            first_child: 0,
+            noncontig: false,
+            scratch_start: 0,
+            value_slot,
+        });
+        Ok(false)
+    }
+
+    fn node_mut(&mut self, slot: Slot) -> &mut Node {
+        match slot {
+            Slot::Root => &mut self.root,
+            Slot::RootAttr => &mut self.root_attr,
+            Slot::Node(i) => &mut self.nodes[i],
+        }
+    }
+
+    /// Puts a new value's node where it belongs and records it as its parent's child.
+    fn place(&mut self, mut node: Node) -> Result<Slot> {
+        let slot = match self.pending_attr.take() {
+            Some(slot) => {
+                node.flags |= F_HAS_ATTR;
+                *self.node_mut(slot) = node;
+                slot
+            }
+            None if self.stack.is_empty() => {
+                self.root = node;
+                Slot::Root
+            }
+            None => {
+                self.nodes.push(node);
+                Slot::Node(self.nodes.len() - 1)
+            }
+        };
+        if let (Some(frame), Slot::Node(i)) = (self.stack.last_mut(), slot) {
+            let i = i as u64;
+            let k = frame.total - frame.remaining;
+            if k == 0 {
+                frame.first_child = i;
+            } else if !frame.noncontig && i != frame.first_child + k {
+                frame.noncontig = true;
+                frame.scratch_start = self.scratch.len();
+                self.scratch
+                    .extend(frame.first_child..frame.first_child + k);
+            }
+            if frame.noncontig {
+                self.scratch.push(i);
+            }
+        }
+        Ok(slot)
+    }
+
+    fn payload_done(&mut self, slot: Slot) -> Result<bool> {
+        let node = *self.node_mut(slot);
+        if node.kind == Kind::Verbatim && self.data[node.val as usize + 3] != b':' {
+            return Err(Error::protocol(
+                "verbatim string without its 'fmt:' format prefix",
+            ));
+        }
+        Ok(self.value_done())
+    }
+
+    /// A value finished: counts it in its parent, closing every aggregate it completes.
+    /// Returns true when the whole reply is complete.
+    fn value_done(&mut self) -> bool {
+        loop {
+            let Some(frame) = self.stack.last_mut() else {
+                return true;
+            };
+            frame.remaining -= 1;
+            if frame.remaining > 0 {
+                return false;
+            }
+            let frame = self.stack.pop().expect("frame");
+            let val = if frame.noncontig {
+                let off = self.index.len() as u64;
+                self.index
+                    .extend_from_slice(&self.scratch[frame.scratch_start..]);
+                self.scratch.truncate(frame.scratch_start);
+                off
+            } else {
+                frame.first_child
+            };
+            let node = self.node_mut(frame.slot);
+            node.val = val;
+            if frame.noncontig {
+                node.flags |= F_NONCONTIG;
+            }
+            if frame.kind == Kind::Attribute {
+                self.pending_attr = Some(frame.value_slot);
+                return false;
+            }
+        }
+    }
+
+    /// `value_done` for an aggregate that completed at its header (no elements).
+    fn value_done_after(&mut self, kind: Kind, value_slot: Slot) -> bool {
+        if kind == Kind::Attribute {
+            self.pending_attr = Some(value_slot);
+            false
+        } else {
+            self.value_done()
+        }
+    }
+
+    fn take_reply(&mut self) -> Reply {
+        let mut reply = Reply {
+            root_attr: std::mem::replace(&mut self.root_attr, Node::EMPTY),
+            root: std::mem::replace(&mut self.root, Node::EMPTY),
+            nodes: std::mem::take(&mut self.nodes),
+            data: std::mem::take(&mut self.data),
+            index: std::mem::take(&mut self.index),
+        };
+        reply.finalize();
+        reply
+    }
+}
+
+/// Decodes bytes known to hold exactly one complete reply (our own encodings).
+pub(crate) fn decode_complete(wire: &[u8]) -> Reply {
+    let mut decoder = Decoder::new(Limits::unlimited());
+    match decoder.decode(wire) {
+        Ok((n, Some(reply))) if n == wire.len() => reply,
+        other => panic!("internal encoding did not decode to one reply: {other:?}"),
+    }
+}
+
+enum Found {
+    /// CRLF at this offset.
+    Line(usize),
+    /// No CRLF yet (the input may end with its CR).
+    Partial,
+    /// A CR followed by something other than LF.
+    BareCr,
+}
+
+#[inline]
+fn find_crlf(bytes: &[u8]) -> Found {
+    match bytes.iter().position(|&b| b == b'\r') {
+        None => Found::Partial,
+        Some(i) => match bytes.get(i + 1) {
+            None => Found::Partial,
+            Some(b'\n') => Found::Line(i),
+            Some(_) => Found::BareCr,
+        },
+    }
+}
+
+fn check_type_byte(ty: u8) -> Result<()> {
+    match ty {
+        b'+' | b'-' | b':' | b'$' | b'*' | b'_' | b',' | b'#' | b'(' | b'=' | b'%' | b'~'
+        | b'|' | b'>' | b'!' => Ok(()),
+        _ => Err(bad_type(ty)),
+    }
+}
+
+fn bad_type(ty: u8) -> Error {
+    Error::protocol(format!(
+        "invalid type byte 0x{ty:02x} ('{}')",
+        [ty].escape_ascii()
+    ))
+}
+
+fn bad_line(what: &str, line: &[u8]) -> Error {
+    let shown: Vec<u8> = line.iter().take(32).copied().collect();
+    Error::protocol(format!("invalid {what} '{}'", shown.escape_ascii()))
+}
+
+fn missing_lf() -> Error {
+    Error::protocol("header line not terminated by CRLF")
+}
+
+fn missing_payload_crlf() -> Error {
+    Error::protocol("string payload not followed by CRLF")
+}
+
+/// Parses a RESP integer: optional `-` or `+`, then 1 to 19 digits, within i64.
+#[inline]
+pub(crate) fn parse_int(line: &[u8]) -> Option<i64> {
+    let (negative, digits) = match line.first()? {
+        b'-' => (true, &line[1..]),
+        b'+' => (false, &line[1..]),
+        _ => (false, line),
+    };
+    if digits.is_empty() || digits.len() > 19 {
+        return None;
+    }
+    let mut n: u64 = 0;
+    for &b in digits {
+        let d = b.wrapping_sub(b'0');
+        if d > 9 {
+            return None;
+        }
+        n = n * 10 + d as u64;
+    }
+    if negative {
+        if n > i64::MAX as u64 + 1 {
+            return None;
+        }
+        Some((n as i64).wrapping_neg())
+    } else {
+        i64::try_from(n).ok()
+    }
+}
+
+/// Parses a RESP3 double: decimal or exponent notation, `inf`, `-inf`, `nan`.
+fn parse_double(line: &[u8]) -> Option<f64> {
+    let text = std::str::from_utf8(line).ok()?;
+    match text {
+        "inf" | "+inf" => return Some(f64::INFINITY),
+        "-inf" => return Some(f64::NEG_INFINITY),
+        "nan" | "-nan" => return Some(f64::NAN),
+        _ => {}
+    }
+    // Rust's parser also takes "infinity" and "NaN" spellings; RESP3 has only the three
+    // above, so anything else must start like a number.
+    let first = *line.first()?;
+    if !(first.is_ascii_digit() || first == b'-' || first == b'+' || first == b'.') {
+        return None;
+    }
+    let d: f64 = text.parse().ok()?;
+    if d.is_finite()
+        || text
+            .bytes()
+            .all(|b| b.is_ascii_digit() || b"+-.eE".contains(&b))
+    {
+        Some(d)
+    } else {
+        None
+    }
+}
+
+fn check_big_number(line: &[u8]) -> Result<()> {
+    let digits = match line.first() {
+        Some(b'-') | Some(b'+') => &line[1..],
+        _ => line,
+    };
+    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+        return Err(bad_line("big number", line));
+    }
+    Ok(())
+}

@@ -1,0 +1,507 @@
+//! Wire-example tables for the decoder: every type (the RESP3 specification's examples among
+//! them), fed whole, one byte at a time and split at every offset; and malformed inputs that
+//! must give PROTOCOL errors.
+
+use super::*;
+use crate::error::ErrorKind;
+
+fn b(s: &str) -> Vec<u8> {
+    s.as_bytes().to_vec()
+}
+
+fn examples() -> Vec<(&'static str, &'static str, Value)> {
+    use Value::*;
+    vec![
+        // RESP2 types.
+        ("simple string", "+hello world\r\n", Simple(b("hello world"))),
+        ("simple string OK", "+OK\r\n", Simple(b("OK"))),
+        ("empty simple string", "+\r\n", Simple(b(""))),
+        (
+            "simple error",
+            "-ERR this is the error description\r\n",
+            Error(b("ERR this is the error description")),
+        ),
+        ("integer", ":1234\r\n", Integer(1234)),
+        ("negative integer", ":-42\r\n", Integer(-42)),
+        ("plus integer", ":+7\r\n", Integer(7)),
+        ("i64 max", ":9223372036854775807\r\n", Integer(i64::MAX)),
+        ("i64 min", ":-9223372036854775808\r\n", Integer(i64::MIN)),
+        ("bulk string", "$11\r\nhello world\r\n", Bulk(b("hello world"))),
+        ("empty bulk string", "$0\r\n\r\n", Bulk(b(""))),
+        (
+            "binary bulk string",
+            "$6\r\na\r\nb\0c\r\n",
+            Bulk(b"a\r\nb\0c".to_vec()),
+        ),
+        ("RESP2 null bulk", "$-1\r\n", Null),
+        ("RESP2 null array", "*-1\r\n", Null),
+        ("empty array", "*0\r\n", Array(vec![])),
+        (
+            "array of integers",
+            "*3\r\n:1\r\n:2\r\n:3\r\n",
+            Array(vec![Integer(1), Integer(2), Integer(3)]),
+        ),
+        (
+            "nested array",
+            "*2\r\n*3\r\n:1\r\n$5\r\nhello\r\n:2\r\n#f\r\n",
+            Array(vec![
+                Array(vec![Integer(1), Bulk(b("hello")), Integer(2)]),
+                Boolean(false),
+            ]),
+        ),
+        (
+            "array with null elements",
+            "*3\r\n$3\r\nfoo\r\n$-1\r\n$3\r\nbar\r\n",
+            Array(vec![Bulk(b("foo")), Null, Bulk(b("bar"))]),
+        ),
+        // RESP3 types.
+        ("null", "_\r\n", Null),
+        ("double", ",1.23\r\n", Double(1.23)),
+        ("double without dot", ",10\r\n", Double(10.0)),
+        ("double exponent", ",1.5e-3\r\n", Double(0.0015)),
+        ("double inf", ",inf\r\n", Double(f64::INFINITY)),
+        ("double -inf", ",-inf\r\n", Double(f64::NEG_INFINITY)),
+        ("double nan", ",nan\r\n", Double(f64::NAN)),
+        ("boolean true", "#t\r\n", Boolean(true)),
+        ("boolean false", "#f\r\n", Boolean(false)),
+        (
+            "blob error",
+            "!21\r\nSYNTAX invalid syntax\r\n",
+            BlobError(b("SYNTAX invalid syntax")),
+        ),
+        (
+            "verbatim string",
+            "=15\r\ntxt:Some string\r\n",
+            Verbatim(*b"txt", b("Some string")),
+        ),
+        ("empty verbatim string", "=4\r\nmkd:\r\n", Verbatim(*b"mkd", b(""))),
+        (
+            "big number",
+            "(3492890328409238509324850943850943825024385\r\n",
+            BigNumber(b("3492890328409238509324850943850943825024385")),
+        ),
+        ("negative big number", "(-1\r\n", BigNumber(b("-1"))),
+        (
+            "map",
+            "%2\r\n+first\r\n:1\r\n+second\r\n:2\r\n",
+            Map(vec![
+                (Simple(b("first")), Integer(1)),
+                (Simple(b("second")), Integer(2)),
+            ]),
+        ),
+        ("empty map", "%0\r\n", Map(vec![])),
+        (
+            "set",
+            "~5\r\n+orange\r\n+apple\r\n#t\r\n:100\r\n:999\r\n",
+            Set(vec![
+                Simple(b("orange")),
+                Simple(b("apple")),
+                Boolean(true),
+                Integer(100),
+                Integer(999),
+            ]),
+        ),
+        (
+            "push",
+            ">4\r\n+pubsub\r\n+message\r\n+somechannel\r\n+this is the message\r\n",
+            Push(vec![
+                Simple(b("pubsub")),
+                Simple(b("message")),
+                Simple(b("somechannel")),
+                Simple(b("this is the message")),
+            ]),
+        ),
+        (
+            "attribute before the reply (spec)",
+            "|1\r\n+key-popularity\r\n%2\r\n$1\r\na\r\n,0.1923\r\n$1\r\nb\r\n,0.0012\r\n*2\r\n:2039123\r\n:9543892\r\n",
+            Attributed(
+                vec![(
+                    Simple(b("key-popularity")),
+                    Map(vec![
+                        (Bulk(b("a")), Double(0.1923)),
+                        (Bulk(b("b")), Double(0.0012)),
+                    ]),
+                )],
+                Box::new(Array(vec![Integer(2039123), Integer(9543892)])),
+            ),
+        ),
+        (
+            "attribute inside an array (spec)",
+            "*3\r\n:1\r\n:2\r\n|1\r\n+ttl\r\n:3600\r\n:3\r\n",
+            Array(vec![
+                Integer(1),
+                Integer(2),
+                Attributed(
+                    vec![(Simple(b("ttl")), Integer(3600))],
+                    Box::new(Integer(3)),
+                ),
+            ]),
+        ),
+        (
+            "empty attribute on an aggregate element",
+            "*2\r\n|0\r\n*1\r\n:5\r\n:6\r\n",
+            Array(vec![
+                Attributed(vec![], Box::new(Array(vec![Integer(5)]))),
+                Integer(6),
+            ]),
+        ),
+        (
+            "deeply mixed",
+            "%2\r\n$1\r\nk\r\n*2\r\n~1\r\n_\r\n%1\r\n#t\r\n,2.5\r\n=7\r\ntxt:abc\r\n>1\r\n(12\r\n",
+            Map(vec![
+                (
+                    Bulk(b("k")),
+                    Array(vec![
+                        Set(vec![Null]),
+                        Map(vec![(Boolean(true), Double(2.5))]),
+                    ]),
+                ),
+                (Verbatim(*b"txt", b("abc")), Push(vec![BigNumber(b("12"))])),
+            ]),
+        ),
+    ]
+}
+
+/// Feeds `wire` in the given chunks and collects every reply.
+fn decode_chunks(decoder: &mut Decoder, chunks: &[&[u8]]) -> Vec<Reply> {
+    let mut replies = Vec::new();
+    for chunk in chunks {
+        let mut pos = 0;
+        loop {
+            let (n, reply) = decoder.decode(&chunk[pos..]).expect("decodes");
+            pos += n;
+            match reply {
+                Some(r) => replies.push(r),
+                None => {
+                    assert_eq!(pos, chunk.len(), "without a reply every byte is consumed");
+                    break;
+                }
+            }
+        }
+    }
+    replies
+}
+
+#[test]
+fn every_example_whole_bytewise_and_split() {
+    for (name, wire, expected) in examples() {
+        let wire = wire.as_bytes();
+        // Whole.
+        let mut d = Decoder::default();
+        let (n, reply) = d.decode(wire).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(n, wire.len(), "{name}: consumed");
+        let reply = reply.unwrap_or_else(|| panic!("{name}: incomplete"));
+        assert_eq!(reply.to_value(), expected, "{name}: whole");
+        assert!(!d.is_mid_reply(), "{name}: decoder idle after reply");
+        // One byte at a time.
+        let bytes: Vec<&[u8]> = wire.chunks(1).collect();
+        let replies = decode_chunks(&mut Decoder::default(), &bytes);
+        assert_eq!(replies.len(), 1, "{name}: bytewise count");
+        assert_eq!(replies[0].to_value(), expected, "{name}: bytewise");
+        // Every split into two.
+        for at in 0..=wire.len() {
+            let replies = decode_chunks(&mut Decoder::default(), &[&wire[..at], &wire[at..]]);
+            assert_eq!(replies.len(), 1, "{name}: split at {at}");
+            assert_eq!(replies[0].to_value(), expected, "{name}: split at {at}");
+        }
+        // Twice in one buffer, then once more: the decoder is reusable.
+        let mut twice = wire.to_vec();
+        twice.extend_from_slice(wire);
+        let mut d = Decoder::default();
+        let replies = decode_chunks(&mut d, &[&twice, wire]);
+        assert_eq!(replies.len(), 3, "{name}: three in a row");
+        assert!(replies.iter().all(|r| r.to_value() == expected), "{name}");
+        // The owned tree encodes back to an equal reply.
+        let mut again = Vec::new();
+        expected.encode(&mut again);
+        assert_eq!(
+            Reply::from_value(&expected).to_value(),
+            expected,
+            "{name}: round trip"
+        );
+        // Clones are deep and equal.
+        let clone = reply.clone();
+        drop(reply);
+        assert_eq!(clone.to_value(), expected, "{name}: clone");
+    }
+}
+
+#[test]
+fn views_reach_every_node() {
+    let wire =
+        b"*4\r\n*2\r\n:1\r\n:2\r\n:3\r\n|1\r\n+a\r\n:1\r\n$1\r\nx\r\n%1\r\n+k\r\n*1\r\n:9\r\n";
+    let mut d = Decoder::default();
+    let (_, reply) = d.decode(wire).unwrap();
+    let reply = reply.unwrap();
+    let root = reply.value();
+    assert_eq!(root.kind(), Kind::Array);
+    assert_eq!(root.len(), 4);
+    assert_eq!(root.get(0).unwrap().get(1).unwrap().as_integer(), Some(2));
+    assert_eq!(root.get(1).unwrap().as_integer(), Some(3));
+    let x = root.get(2).unwrap();
+    assert_eq!(x.as_bytes(), Some(&b"x"[..]));
+    let attr = x.attribute().expect("attribute reachable");
+    assert_eq!(attr.kind(), Kind::Attribute);
+    assert_eq!(attr.key(0).unwrap().as_bytes(), Some(&b"a"[..]));
+    assert_eq!(attr.map_value(0).unwrap().as_integer(), Some(1));
+    let map = root.get(3).unwrap();
+    assert_eq!(map.len(), 1);
+    assert_eq!(map.key(0).unwrap().as_str(), Some("k"));
+    assert_eq!(
+        map.map_value(0).unwrap().get(0).unwrap().as_integer(),
+        Some(9)
+    );
+    assert!(root.get(4).is_none());
+    assert!(root.attribute().is_none());
+    // A reply moved elsewhere keeps its views valid.
+    let moved = Box::new(reply);
+    assert_eq!(moved.value().get(2).unwrap().as_bytes(), Some(&b"x"[..]));
+}
+
+#[test]
+fn common_replies_allocate_nothing() {
+    for wire in [
+        &b"+OK\r\n"[..],
+        b":12\r\n",
+        b"_\r\n",
+        b",1.5\r\n",
+        b"#t\r\n",
+        b"+QUEUED\r\n",
+    ] {
+        let mut d = Decoder::default();
+        let (_, reply) = d.decode(wire).unwrap();
+        assert_eq!(reply.unwrap().heap_size(), 0, "{}", wire.escape_ascii());
+    }
+    // A flat array of bulk strings: one node buffer and one byte buffer, nothing else.
+    let mut wire = b"*1000\r\n".to_vec();
+    for i in 0..1000 {
+        wire.extend_from_slice(format!("$4\r\n{i:04}\r\n").as_bytes());
+    }
+    let (_, reply) = Decoder::default().decode(&wire).unwrap();
+    let reply = reply.unwrap();
+    assert!(reply.index.is_empty());
+    assert_eq!(reply.nodes.len(), 1000);
+    assert_eq!(reply.data.len(), 4000);
+    assert_eq!(
+        reply.value().get(999).unwrap().as_bytes(),
+        Some(&b"0999"[..])
+    );
+}
+
+#[test]
+fn large_claims_reserve_nothing_up_front() {
+    let mut d = Decoder::default();
+    let (n, reply) = d.decode(b"*4294967295\r\n$536870912\r\nab").unwrap();
+    assert_eq!(n, 27);
+    assert!(reply.is_none());
+    assert!(d.is_mid_reply());
+    assert!(d.held_bytes() < 4096, "held {}", d.held_bytes());
+}
+
+fn malformed() -> Vec<(&'static str, &'static [u8], Limits, &'static str)> {
+    let default = Limits::default();
+    let small = Limits {
+        max_bulk_len: 10,
+        max_aggregate_len: 4,
+        max_depth: 3,
+    };
+    vec![
+        ("bad type byte", b"?x\r\n", default, "invalid type byte"),
+        ("text instead of RESP", b"hello\r\n", default, "invalid type byte"),
+        ("bad bulk length", b"$abc\r\n", default, "invalid length"),
+        ("bad array length", b"*1x\r\n", default, "invalid length"),
+        ("empty length", b"$\r\n", default, "invalid length"),
+        ("bulk length -2", b"$-2\r\n", default, "invalid length"),
+        ("array length -5", b"*-5\r\n", default, "invalid length"),
+        ("map length -1", b"%-1\r\n", default, "invalid length"),
+        ("set length -1", b"~-1\r\n", default, "invalid length"),
+        ("blob error length -1", b"!-1\r\n", default, "invalid length"),
+        ("bulk without CRLF", b"$3\r\nfooXY", default, "not followed by CRLF"),
+        ("bulk with bare LF", b"$3\r\nfoo\nX", default, "not followed by CRLF"),
+        ("header CR without LF", b"+OK\rX\r\n", default, "not terminated by CRLF"),
+        ("bulk over the limit", b"$100\r\n", small, "exceeds the limit of 10"),
+        (
+            "simple string over the limit",
+            b"+0123456789ABC\r\n",
+            small,
+            "longer than 10",
+        ),
+        ("array over the limit", b"*5\r\n", small, "exceeds the limit of 4"),
+        ("map over the limit", b"%5\r\n", small, "exceeds the limit of 4"),
+        (
+            "nesting too deep",
+            b"*1\r\n*1\r\n*1\r\n*1\r\n:1\r\n",
+            small,
+            "nested deeper than 3",
+        ),
+        ("integer with letters", b":12a\r\n", default, "invalid integer"),
+        ("integer overflow", b":99999999999999999999\r\n", default, "invalid integer"),
+        ("empty integer", b":\r\n", default, "invalid integer"),
+        ("bad double", b",abc\r\n", default, "invalid double"),
+        ("double spelled infinity", b",infinity\r\n", default, "invalid double"),
+        ("bad boolean", b"#x\r\n", default, "invalid boolean"),
+        ("null with payload", b"_x\r\n", default, "invalid null"),
+        ("verbatim too short", b"=2\r\nab\r\n", default, "shorter than"),
+        ("verbatim without colon", b"=4\r\ntxt \r\n", default, "format prefix"),
+        ("bad big number", b"(12a\r\n", default, "invalid big number"),
+        ("two attributes", b"|0\r\n|0\r\n:1\r\n", default, "another attribute"),
+        (
+            "endless number line",
+            b":111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111",
+            default,
+            "longer than 128",
+        ),
+    ]
+}
+
+#[test]
+fn malformed_inputs_give_protocol_errors() {
+    for (name, wire, limits, needle) in malformed() {
+        for bytewise in [false, true] {
+            let mut d = Decoder::new(limits);
+            let chunks: Vec<&[u8]> = if bytewise {
+                wire.chunks(1).collect()
+            } else {
+                vec![wire]
+            };
+            let mut err = None;
+            'feed: for chunk in chunks {
+                let mut pos = 0;
+                while pos < chunk.len() {
+                    match d.decode(&chunk[pos..]) {
+                        Ok((n, _)) => pos += n,
+                        Err(e) => {
+                            err = Some(e);
+                            break 'feed;
+                        }
+                    }
+                }
+            }
+            let err = err.unwrap_or_else(|| panic!("{name} (bytewise {bytewise}): no error"));
+            assert_eq!(err.kind(), ErrorKind::Protocol, "{name}");
+            assert!(err.is(ErrorKind::InvalidResponse));
+            assert!(
+                err.message().contains(needle),
+                "{name}: '{}' lacks '{needle}'",
+                err.message()
+            );
+            // Sticky: valid input is refused after the error.
+            let again = d.decode(b"+OK\r\n").unwrap_err();
+            assert_eq!(again, err, "{name}: sticky");
+            d.reset();
+            assert!(d.decode(b"+OK\r\n").unwrap().1.is_some(), "{name}: reset");
+        }
+    }
+}
+
+/// A deterministic pseudo-random generator for the fuzz-style tests (no dependency).
+struct Lcg(u64);
+
+impl Lcg {
+    fn next(&mut self) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        self.0 >> 33
+    }
+}
+
+fn random_value(rng: &mut Lcg, depth: u32) -> Value {
+    let pick = rng.next() % if depth > 3 { 9 } else { 14 };
+    let bytes = |rng: &mut Lcg| -> Vec<u8> {
+        let n = rng.next() % 20;
+        (0..n).map(|_| (rng.next() % 256) as u8).collect()
+    };
+    let text = |rng: &mut Lcg| -> Vec<u8> {
+        let n = rng.next() % 12;
+        (0..n).map(|_| b'a' + (rng.next() % 26) as u8).collect()
+    };
+    let items = |rng: &mut Lcg| -> Vec<Value> {
+        let n = rng.next() % 5;
+        (0..n).map(|_| random_value(rng, depth + 1)).collect()
+    };
+    match pick {
+        0 => Value::Simple(text(rng)),
+        1 => Value::Error(text(rng)),
+        2 => Value::Integer(rng.next() as i64 - (1 << 30)),
+        3 => Value::Bulk(bytes(rng)),
+        4 => Value::Null,
+        5 => Value::Double((rng.next() as f64) / 7.0),
+        6 => Value::Boolean(rng.next() % 2 == 0),
+        7 => Value::BigNumber(format!("{}", rng.next()).into_bytes()),
+        8 => Value::Verbatim(*b"txt", bytes(rng)),
+        9 => Value::Array(items(rng)),
+        10 => Value::Set(items(rng)),
+        11 => Value::Push(items(rng)),
+        12 => {
+            let n = rng.next() % 4;
+            Value::Map(
+                (0..n)
+                    .map(|_| (random_value(rng, depth + 1), random_value(rng, depth + 1)))
+                    .collect(),
+            )
+        }
+        _ => {
+            let attr = vec![(Value::Simple(text(rng)), Value::Integer(1))];
+            let inner = random_value(rng, depth + 1);
+            match inner {
+                Value::Attributed(..) => inner,
+                other => Value::Attributed(attr, Box::new(other)),
+            }
+        }
+    }
+}
+
+#[test]
+fn random_trees_round_trip_in_random_chunks() {
+    let mut rng = Lcg(0x5eed);
+    for _ in 0..2000 {
+        let values: Vec<Value> = (0..3).map(|_| random_value(&mut rng, 0)).collect();
+        let mut wire = Vec::new();
+        for v in &values {
+            v.encode(&mut wire);
+        }
+        let mut chunks = Vec::new();
+        let mut rest = &wire[..];
+        while !rest.is_empty() {
+            let n = 1 + (rng.next() as usize % rest.len().min(17));
+            chunks.push(&rest[..n]);
+            rest = &rest[n..];
+        }
+        let replies = decode_chunks(&mut Decoder::default(), &chunks);
+        let got: Vec<Value> = replies.iter().map(|r| r.to_value()).collect();
+        assert_eq!(got, values);
+    }
+}
+
+#[test]
+fn random_garbage_never_panics() {
+    let mut rng = Lcg(42);
+    let alphabet = b"+-:$*_,#(=%~|>!0123456789\r\n-abtf.";
+    for _ in 0..20000 {
+        let n = rng.next() as usize % 40;
+        let wire: Vec<u8> = (0..n)
+            .map(|_| alphabet[rng.next() as usize % alphabet.len()])
+            .collect();
+        let mut d = Decoder::new(Limits {
+            max_bulk_len: 64,
+            max_aggregate_len: 64,
+            max_depth: 8,
+        });
+        let mut pos = 0;
+        while pos < wire.len() {
+            match d.decode(&wire[pos..]) {
+                Ok((used, Some(reply))) => {
+                    pos += used;
+                    let _ = reply.to_value();
+                }
+                Ok((used, None)) => pos += used,
+                Err(e) => {
+                    assert_eq!(e.kind(), ErrorKind::Protocol);
+                    break;
+                }
+            }
+        }
+    }
+}
