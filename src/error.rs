@@ -7,10 +7,11 @@
 
 use std::fmt;
 
-/// What went wrong, as a stable code. Exposed to C as `redcore_error_code`.
+/// What went wrong, as a stable code (`redcore_error_code` in C). Codes never change meaning.
 ///
-/// Each kind has one or two parents (`ErrorKind::parents`); `ErrorKind::is` walks them, so a
-/// caller can ask "is this a connection error?" the way a Python caller writes `except`.
+/// Each code has one or two parents (`redcore_error_code_parents`); `redcore_error_code_is`
+/// walks them, so a caller can ask "is this a connection error?" the way a Python caller
+/// writes `except ConnectionError`.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ErrorKind {
@@ -71,7 +72,7 @@ pub enum ErrorKind {
     /// The caller's data cannot be sent or converted (`DataError`).
     Data = 26,
     /// Pub/sub misuse (`PubSubError`).
-    PubSub = 27,
+    Pubsub = 27,
     /// A watched key changed: EXEC returned nil (`WatchError`).
     Watch = 28,
     /// The server sent something that is not a valid reply (`InvalidResponse`).
@@ -103,6 +104,8 @@ pub enum ErrorKind {
 
 impl ErrorKind {
     /// Every kind, in code order.
+    ///
+    /// cbindgen:ignore
     pub const ALL: [ErrorKind; 41] = [
         ErrorKind::Ok,
         ErrorKind::Redis,
@@ -131,7 +134,7 @@ impl ErrorKind {
         ErrorKind::ClusterDown,
         ErrorKind::MasterDown,
         ErrorKind::Data,
-        ErrorKind::PubSub,
+        ErrorKind::Pubsub,
         ErrorKind::Watch,
         ErrorKind::InvalidResponse,
         ErrorKind::Lock,
@@ -190,7 +193,7 @@ impl ErrorKind {
             ClusterDown => "CLUSTER_DOWN",
             MasterDown => "MASTER_DOWN",
             Data => "DATA",
-            PubSub => "PUBSUB",
+            Pubsub => "PUBSUB",
             Watch => "WATCH",
             InvalidResponse => "INVALID_RESPONSE",
             Lock => "LOCK",
@@ -214,7 +217,7 @@ impl ErrorKind {
         use ErrorKind::*;
         match self {
             Ok | Redis | ClusterException => &[],
-            Connection | Timeout | Response | Cluster | Data | PubSub | Watch | InvalidResponse
+            Connection | Timeout | Response | Cluster | Data | Pubsub | Watch | InvalidResponse
             | Lock | Closed | Internal => &[Redis],
             Authentication | Authorization | BusyLoading | MaxConnections
             | ExternalAuthProvider | MasterNotFound | ReplicaNotFound | Tls => &[Connection],

@@ -354,7 +354,10 @@ impl Decoder {
                         Kind::BigNumber
                     }
                 };
-                let node = match STATIC_STRINGS.iter().position(|s| *s == line) {
+                let node = match STATIC_STRINGS
+                    .iter()
+                    .position(|s| &s[..s.len() - 1] == line)
+                {
                     Some(i) if kind == Kind::Simple => {
                         let mut node = Node::new(kind, line.len() as u32, i as u64);
                         node.flags = F_STATIC;
@@ -363,6 +366,7 @@ impl Decoder {
                     _ => {
                         let off = self.data.len() as u64;
                         self.data.extend_from_slice(line);
+                        self.data.push(0);
                         Node::new(kind, line.len() as u32, off)
                     }
                 };
@@ -421,7 +425,7 @@ impl Decoder {
                     ));
                 }
                 let off = self.data.len() as u64;
-                self.data.reserve(len.min(avail));
+                self.data.reserve(len.min(avail) + 1);
                 let slot = self.place(Node::new(kind, len as u32, off))?;
                 self.state = if len == 0 {
                     State::PayloadEnd {
@@ -568,6 +572,7 @@ impl Decoder {
     }
 
     fn payload_done(&mut self, slot: Slot) -> Result<bool> {
+        self.data.push(0);
         let node = *self.node_mut(slot);
         if node.kind == Kind::Verbatim && self.data[node.val as usize + 3] != b':' {
             return Err(Error::protocol(

@@ -8,7 +8,6 @@ mod encoder;
 mod reply;
 mod value;
 
-pub(crate) use decoder::parse_int;
 pub use decoder::{Decoder, Limits};
 pub use encoder::{encode_command, encoded_len, write_header};
 pub use reply::{Kind, Reply, ValueRef};

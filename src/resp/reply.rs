@@ -12,7 +12,7 @@ use std::fmt;
 
 use super::value::Value;
 
-/// The type of a reply node.
+/// The type of a reply (`redcore_reply_type` in C).
 #[repr(u8)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Kind {
@@ -86,7 +86,8 @@ pub(crate) const F_HAS_ATTR: u8 = 4;
 pub(crate) const F_ROOT: u8 = 8;
 
 /// Simple strings so common that they are never copied: a `+OK` reply allocates nothing.
-pub(crate) const STATIC_STRINGS: [&[u8]; 3] = [b"OK", b"QUEUED", b"PONG"];
+/// Each is followed by a NUL, as every string of a reply is.
+pub(crate) const STATIC_STRINGS: [&[u8]; 3] = [b"OK\0", b"QUEUED\0", b"PONG\0"];
 
 /// One value in the table. While a reply is being built, `val` holds offsets and indices;
 /// `Reply::finalize` turns them into addresses.
@@ -126,7 +127,9 @@ impl Node {
     };
 }
 
-/// A complete reply, owned. Cheap to move: moving it never moves the buffers that its nodes
+/// A complete reply, owned. Every string's bytes are followed by a NUL (not counted in its
+/// length), so C callers may treat text replies as C strings.
+/// Cheap to move: moving it never moves the buffers that its nodes
 /// point into.
 ///
 /// Layout is `repr(C)` with `root_attr` right before `root`: a value's attribute always sits in
@@ -178,20 +181,6 @@ impl Reply {
         self.root.flags |= F_ROOT;
     }
 
-    /// A reply holding one scalar node that points at nothing: integers, doubles, booleans,
-    /// nulls and static strings.
-    pub(crate) fn scalar(node: Node) -> Reply {
-        let mut reply = Reply {
-            root_attr: Node::EMPTY,
-            root: node,
-            nodes: Vec::new(),
-            data: Vec::new(),
-            index: Vec::new(),
-        };
-        reply.finalize();
-        reply
-    }
-
     /// A reply for `value` (built by encoding it and decoding the bytes).
     pub fn from_value(value: &Value) -> Reply {
         let mut wire = Vec::new();
@@ -202,11 +191,6 @@ impl Reply {
     /// The root value.
     pub fn value(&self) -> ValueRef<'_> {
         ValueRef { node: &self.root }
-    }
-
-    /// The root node, for handles that point at it.
-    pub(crate) fn root_node(&self) -> &Node {
-        &self.root
     }
 
     /// The root's kind.
@@ -289,9 +273,6 @@ impl<'a> ValueRef<'a> {
     fn raw_bytes(self) -> Option<&'a [u8]> {
         if !self.node.kind.has_bytes() {
             return None;
-        }
-        if self.node.len == 0 {
-            return Some(&[]);
         }
         // SAFETY: finalized string nodes hold the address and length of bytes owned by the
         // reply (or a static string), valid for the reply's lifetime.

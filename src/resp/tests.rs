@@ -252,6 +252,9 @@ fn views_reach_every_node() {
         Some(9)
     );
     assert!(root.get(4).is_none());
+    // Every string is NUL-terminated past its length, for C callers.
+    let s = map.key(0).unwrap().as_bytes().unwrap();
+    assert_eq!(unsafe { *s.as_ptr().add(s.len()) }, 0);
     assert!(root.attribute().is_none());
     // A reply moved elsewhere keeps its views valid.
     let moved = Box::new(reply);
@@ -281,7 +284,7 @@ fn common_replies_allocate_nothing() {
     let reply = reply.unwrap();
     assert!(reply.index.is_empty());
     assert_eq!(reply.nodes.len(), 1000);
-    assert_eq!(reply.data.len(), 4000);
+    assert_eq!(reply.data.len(), 5000, "4 bytes and a NUL each");
     assert_eq!(
         reply.value().get(999).unwrap().as_bytes(),
         Some(&b"0999"[..])
