@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Usage: tests/tools/ensure-deps.sh [COMMAND...]
+#
+# Installs, with apt-get, whichever of the commands the test suite needs is missing:
+# redis-server, redis-sentinel, redis-cli, valgrind, go, pkg-config, openssl (or only the
+# COMMANDs given, e.g. `redis-server redis-cli` for the demo).
+# Idempotent; prints nothing when everything is already there.
+set -euo pipefail
+
+# command -> Debian package that provides it
+declare -A package_of=(
+    [redis-server]=redis-server
+    [redis-sentinel]=redis-sentinel
+    [redis-cli]=redis-tools
+    [valgrind]=valgrind
+    [go]=golang-go
+    [pkg-config]=pkg-config
+    [openssl]=openssl
+)
+commands=(redis-server redis-sentinel redis-cli valgrind go pkg-config openssl)
+if [ $# -gt 0 ]; then
+    commands=("$@")
+fi
+
+missing=()
+for cmd in "${commands[@]}"; do
+    command -v "$cmd" >/dev/null 2>&1 && continue
+    if [ -z "${package_of[$cmd]-}" ]; then
+        echo "ensure-deps: no package known for command '$cmd'" >&2
+        exit 2
+    fi
+    pkg=${package_of[$cmd]}
+    # Two commands may come from one package; ask for it once.
+    [[ " ${missing[*]-} " == *" $pkg "* ]] || missing+=("$pkg")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if ! command -v apt-get >/dev/null 2>&1; then
+    echo "ensure-deps: missing packages ${missing[*]}, and apt-get is not available; install them by hand" >&2
+    exit 1
+fi
+
+as_root=()
+if [ "$(id -u)" -ne 0 ]; then
+    if command -v sudo >/dev/null 2>&1; then
+        as_root=(sudo)
+    else
+        echo "ensure-deps: missing packages ${missing[*]}; not root and no sudo, install them by hand" >&2
+        exit 1
+    fi
+fi
+
+echo "ensure-deps: installing ${missing[*]}"
+"${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+"${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+
+still_missing=()
+for cmd in "${commands[@]}"; do
+    command -v "$cmd" >/dev/null 2>&1 || still_missing+=("$cmd")
+done
+if [ ${#still_missing[@]} -gt 0 ]; then
+    echo "ensure-deps: still missing after install: ${still_missing[*]}" >&2
+    exit 1
+fi
