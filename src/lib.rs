@@ -7,6 +7,7 @@
 
 pub mod error;
 pub mod resp;
+pub mod session;
 
 pub mod ffi;
 

@@ -1,0 +1,556 @@
+//! `Exchange`: the requests and replies of one connection, sans-I/O.
+//!
+//! Callers append encoded commands with a completion; the reactor asks for the bytes to
+//! write, reports how many were written, feeds what it read, and gets back events: a reply
+//! paired with its completion, a push, a handshake ("control") reply, or a timed-out request.
+//!
+//! Frames stay in one output ring until their reply arrives, so a command that must be sent
+//! again (after a reconnect, or a redirect) still has its bytes, and no request owns an
+//! allocation of its own. The ring is compacted when its consumed head grows past half.
+
+use std::collections::VecDeque;
+use std::time::Instant;
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::resp::{Decoder, Kind, Limits, Reply};
+
+/// What a request asks of the exchange besides its bytes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RequestMeta {
+    /// When the request times out, if ever.
+    pub deadline: Option<Instant>,
+    /// May be sent again after the connection dropped with it written but unanswered.
+    pub retry_written: bool,
+}
+
+struct Request<C> {
+    len: u32,
+    /// `None` once the request was completed early (timed out): its reply is discarded.
+    completion: Option<C>,
+    meta: RequestMeta,
+    attempts: u32,
+}
+
+/// What reading produced.
+#[derive(Debug)]
+pub enum Event<C> {
+    /// A reply, with the completion of the request it answers.
+    Reply(C, Reply),
+    /// An out-of-band push (RESP3 `>`) outside a request.
+    Push(Reply),
+    /// A reply to a control (handshake) command.
+    Control(Reply),
+}
+
+/// The requests and replies of one connection.
+pub struct Exchange<C> {
+    decoder: Decoder,
+    /// Frames from the oldest unanswered request on; `buf[head..]` is live.
+    buf: Vec<u8>,
+    head: usize,
+    /// Write cursor, an index into `buf` (>= head).
+    written: usize,
+    requests: VecDeque<Request<C>>,
+    /// How many requests at the front are fully written.
+    sent: usize,
+    /// Index in `buf` where the frame of request `sent` starts.
+    sent_end: usize,
+    max_in_flight: usize,
+    /// Control (handshake) frames, written before any request while `ready` is false.
+    control: Vec<u8>,
+    control_written: usize,
+    control_expected: usize,
+    ready: bool,
+    /// True while the connection is subscribed or monitoring: pushes and plain replies are
+    /// both delivered as pushes.
+    push_mode: bool,
+}
+
+impl<C> Exchange<C> {
+    /// An exchange for a new connection. `max_in_flight` bounds how many requests are written
+    /// but unanswered (0 = no bound).
+    pub fn new(limits: Limits, max_in_flight: usize) -> Exchange<C> {
+        Exchange {
+            decoder: Decoder::new(limits),
+            buf: Vec::new(),
+            head: 0,
+            written: 0,
+            requests: VecDeque::new(),
+            sent: 0,
+            sent_end: 0,
+            max_in_flight: if max_in_flight == 0 {
+                usize::MAX
+            } else {
+                max_in_flight
+            },
+            control: Vec::new(),
+            control_written: 0,
+            control_expected: 0,
+            ready: false,
+            push_mode: false,
+        }
+    }
+
+    /// Appends one request: `write` appends its encoded frame to the buffer it is given.
+    pub fn enqueue(&mut self, write: impl FnOnce(&mut Vec<u8>), completion: C, meta: RequestMeta) {
+        let start = self.buf.len();
+        write(&mut self.buf);
+        let len = (self.buf.len() - start) as u32;
+        self.requests.push_back(Request {
+            len,
+            completion: Some(completion),
+            meta,
+            attempts: 0,
+        });
+    }
+
+    /// Appends a request whose frame is already encoded.
+    pub fn enqueue_frame(&mut self, frame: &[u8], completion: C, meta: RequestMeta) {
+        self.enqueue(|buf| buf.extend_from_slice(frame), completion, meta);
+    }
+
+    /// Number of requests not yet answered (written or not).
+    pub fn pending(&self) -> usize {
+        self.requests.len()
+    }
+
+    /// Number of requests written and awaiting their reply.
+    pub fn in_flight(&self) -> usize {
+        self.sent
+    }
+
+    /// True when nothing is waiting to be written.
+    pub fn is_flushed(&self) -> bool {
+        self.write_limit() == self.written
+            && (self.ready || self.control_written == self.control.len())
+    }
+
+    /// True when no request is pending and nothing is half-read.
+    pub fn is_idle(&self) -> bool {
+        self.requests.is_empty() && !self.decoder.is_mid_reply()
+    }
+
+    /// Whether requests may be written (the handshake is over).
+    pub fn is_ready(&self) -> bool {
+        self.ready
+    }
+
+    /// Starts a handshake: until `set_ready`, only control frames are written and every
+    /// reply (pushes aside) is a `Control` event.
+    pub fn begin_control(&mut self) {
+        self.ready = false;
+        self.control.clear();
+        self.control_written = 0;
+        self.control_expected = 0;
+    }
+
+    /// Queues control frames (`count` commands) to be written before any request.
+    pub fn push_control(&mut self, write: impl FnOnce(&mut Vec<u8>) -> usize) {
+        let count = write(&mut self.control);
+        self.control_expected += count;
+    }
+
+    /// Ends the handshake: requests may be written.
+    pub fn set_ready(&mut self) {
+        self.ready = true;
+        self.control.clear();
+        self.control_written = 0;
+        self.control_expected = 0;
+    }
+
+    /// Switches push mode (subscribed / monitoring connections): every reply is delivered as
+    /// a push, paired with no request.
+    pub fn set_push_mode(&mut self, on: bool) {
+        self.push_mode = on;
+    }
+
+    /// The index in `buf` up to which request frames may be written now.
+    fn write_limit(&self) -> usize {
+        if !self.ready || self.sent >= self.max_in_flight {
+            return self.written;
+        }
+        let room = self.max_in_flight - self.sent;
+        if room >= self.requests.len() - self.sent {
+            return self.buf.len();
+        }
+        // Only the frames of the next `room` requests (a backlog beyond the in-flight bound).
+        let mut end = self.sent_end;
+        for r in self.requests.range(self.sent..self.sent + room) {
+            end += r.len as usize;
+        }
+        end
+    }
+
+    /// The bytes to write next (empty when there is nothing to write now).
+    pub fn pending_output(&self) -> &[u8] {
+        if !self.ready {
+            return &self.control[self.control_written..];
+        }
+        &self.buf[self.written..self.write_limit()]
+    }
+
+    /// Records that `n` bytes of `pending_output()` were written.
+    pub fn handle_written(&mut self, n: usize) {
+        if !self.ready {
+            self.control_written += n;
+            debug_assert!(self.control_written <= self.control.len());
+            return;
+        }
+        self.written += n;
+        debug_assert!(self.written <= self.buf.len());
+        // Count the requests whose frame is now fully written.
+        while self.sent < self.requests.len() {
+            let end = self.sent_end + self.requests[self.sent].len as usize;
+            if end > self.written {
+                break;
+            }
+            self.sent_end = end;
+            self.sent += 1;
+        }
+    }
+
+    /// Decodes `input` and reports each reply, push or control reply to `on_event`.
+    /// A protocol error (or a reply that answers no request) is returned; the connection must
+    /// then be closed.
+    pub fn handle_read(
+        &mut self,
+        mut input: &[u8],
+        mut on_event: impl FnMut(Event<C>),
+    ) -> Result<()> {
+        while !input.is_empty() {
+            let (used, reply) = self.decoder.decode(input)?;
+            input = &input[used..];
+            let Some(reply) = reply else { break };
+            if reply.kind() == Kind::Push || self.push_mode {
+                on_event(Event::Push(reply));
+                continue;
+            }
+            if !self.ready {
+                if self.control_expected == 0 {
+                    return Err(unexpected_reply(&reply));
+                }
+                self.control_expected -= 1;
+                on_event(Event::Control(reply));
+                continue;
+            }
+            if self.sent == 0 {
+                return Err(unexpected_reply(&reply));
+            }
+            let request = self.requests.pop_front().expect("sent > 0");
+            self.sent -= 1;
+            self.head += request.len as usize;
+            self.reclaim();
+            if let Some(completion) = request.completion {
+                on_event(Event::Reply(completion, reply));
+            }
+        }
+        Ok(())
+    }
+
+    /// Drops consumed bytes from the front of the ring when worthwhile.
+    fn reclaim(&mut self) {
+        if self.head == self.buf.len() {
+            self.buf.clear();
+            self.written = 0;
+            self.sent_end = 0;
+            self.head = 0;
+        } else if self.head > 64 * 1024 && self.head * 2 > self.buf.len() {
+            self.buf.drain(..self.head);
+            self.written -= self.head;
+            self.sent_end -= self.head;
+            self.head = 0;
+        }
+    }
+
+    /// Completes, with a TIMEOUT error, the requests whose deadline is at or before `now`,
+    /// checked in submission order from the oldest (a request is passed over only behind one
+    /// that has not expired). Their replies, when they come, are read and discarded, so the
+    /// connection stays usable.
+    pub fn expire(&mut self, now: Instant, mut on_timeout: impl FnMut(C)) {
+        for request in self.requests.iter_mut() {
+            match request.meta.deadline {
+                Some(deadline) if deadline <= now => {
+                    if let Some(c) = request.completion.take() {
+                        on_timeout(c);
+                    }
+                }
+                Some(_) => break,
+                None => {}
+            }
+        }
+    }
+
+    /// The earliest deadline among pending requests, as `expire` sees them.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        self.requests
+            .iter()
+            .filter(|r| r.completion.is_some())
+            .find_map(|r| r.meta.deadline)
+    }
+
+    /// The connection is gone. Requests written but unanswered are failed through `on_failed`
+    /// (unless they may be retried and have attempts left: those are kept to be written again
+    /// first); requests not yet written are kept for the next connection. The decoder and the
+    /// handshake state are reset.
+    pub fn handle_disconnect(&mut self, max_attempts: u32, mut on_failed: impl FnMut(C)) {
+        let mut kept = VecDeque::with_capacity(self.requests.len());
+        let mut new_buf = Vec::with_capacity(self.buf.len() - self.head);
+        let mut pos = self.head;
+        for (i, mut request) in self.requests.drain(..).enumerate() {
+            let frame = &self.buf[pos..pos + request.len as usize];
+            pos += request.len as usize;
+            let written = i < self.sent;
+            let Some(completion) = request.completion.take() else {
+                continue; // timed out already: nothing to fail, nothing to resend
+            };
+            if written && !(request.meta.retry_written && request.attempts < max_attempts) {
+                on_failed(completion);
+                continue;
+            }
+            if written {
+                request.attempts += 1;
+            }
+            request.completion = Some(completion);
+            new_buf.extend_from_slice(frame);
+            kept.push_back(request);
+        }
+        self.requests = kept;
+        self.buf = new_buf;
+        self.head = 0;
+        self.written = 0;
+        self.sent = 0;
+        self.sent_end = 0;
+        self.decoder.reset();
+        self.begin_control();
+        self.push_mode = false;
+    }
+
+    /// Fails every pending request through `on_failed` (client shutdown) and empties the
+    /// exchange.
+    pub fn fail_all(&mut self, mut on_failed: impl FnMut(C)) {
+        for request in self.requests.drain(..) {
+            if let Some(c) = request.completion {
+                on_failed(c);
+            }
+        }
+        self.buf.clear();
+        self.head = 0;
+        self.written = 0;
+        self.sent = 0;
+        self.sent_end = 0;
+    }
+}
+
+fn unexpected_reply(reply: &Reply) -> Error {
+    Error::new(
+        ErrorKind::Protocol,
+        format!("the server sent a reply no request was waiting for: {reply:?}"),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::resp::{encode_command, Value};
+    use std::time::Duration;
+
+    type Ex = Exchange<u32>;
+
+    fn ready(max_in_flight: usize) -> Ex {
+        let mut ex = Ex::new(Limits::default(), max_in_flight);
+        ex.set_ready();
+        ex
+    }
+
+    fn cmd(ex: &mut Ex, args: &[&str], id: u32) {
+        ex.enqueue(|b| encode_command(b, args), id, RequestMeta::default());
+    }
+
+    fn write_all(ex: &mut Ex) -> Vec<u8> {
+        let out = ex.pending_output().to_vec();
+        ex.handle_written(out.len());
+        out
+    }
+
+    fn read(ex: &mut Ex, bytes: &[u8]) -> Vec<(Option<u32>, Value)> {
+        let mut events = Vec::new();
+        ex.handle_read(bytes, |e| match e {
+            Event::Reply(c, r) => events.push((Some(c), r.to_value())),
+            Event::Push(r) | Event::Control(r) => events.push((None, r.to_value())),
+        })
+        .unwrap();
+        events
+    }
+
+    #[test]
+    fn replies_pair_in_order_and_the_ring_empties() {
+        let mut ex = ready(0);
+        cmd(&mut ex, &["SET", "a", "1"], 1);
+        cmd(&mut ex, &["GET", "a"], 2);
+        let out = write_all(&mut ex);
+        assert_eq!(
+            out,
+            b"*3\r\n$3\r\nSET\r\n$1\r\na\r\n$1\r\n1\r\n*2\r\n$3\r\nGET\r\n$1\r\na\r\n"
+        );
+        assert_eq!(ex.in_flight(), 2);
+        // Replies split anywhere still pair in order.
+        let events = read(&mut ex, b"+OK\r\n$1");
+        assert_eq!(events, vec![(Some(1), Value::simple("OK"))]);
+        let events = read(&mut ex, b"\r\n1\r\n");
+        assert_eq!(events, vec![(Some(2), Value::bulk("1"))]);
+        assert!(ex.is_idle());
+        assert!(ex.buf.is_empty());
+    }
+
+    #[test]
+    fn partial_writes_count_only_whole_frames() {
+        let mut ex = ready(0);
+        cmd(&mut ex, &["PING"], 1);
+        cmd(&mut ex, &["PING"], 2);
+        let frame_len = ex.pending_output().len() / 2;
+        ex.handle_written(frame_len - 1);
+        assert_eq!(ex.in_flight(), 0);
+        ex.handle_written(1);
+        assert_eq!(ex.in_flight(), 1);
+        assert_eq!(ex.pending_output().len(), frame_len);
+        ex.handle_written(frame_len);
+        assert_eq!(ex.in_flight(), 2);
+        assert!(ex.is_flushed());
+    }
+
+    #[test]
+    fn in_flight_bound_holds_back_frames() {
+        let mut ex = ready(2);
+        for i in 0..5 {
+            cmd(&mut ex, &["PING"], i);
+        }
+        let one = 14; // *1\r\n$4\r\nPING\r\n
+        assert_eq!(ex.pending_output().len(), 2 * one);
+        write_all(&mut ex);
+        assert!(ex.pending_output().is_empty());
+        assert_eq!(read(&mut ex, b"+PONG\r\n").len(), 1);
+        assert_eq!(ex.pending_output().len(), one);
+        write_all(&mut ex);
+        assert_eq!(read(&mut ex, b"+PONG\r\n+PONG\r\n").len(), 2);
+        assert_eq!(ex.pending_output().len(), 2 * one);
+    }
+
+    #[test]
+    fn pushes_go_apart_and_stray_replies_are_errors() {
+        let mut ex = ready(0);
+        cmd(&mut ex, &["GET", "k"], 7);
+        write_all(&mut ex);
+        let events = read(
+            &mut ex,
+            b">2\r\n$10\r\ninvalidate\r\n*1\r\n$1\r\nk\r\n$1\r\nv\r\n",
+        );
+        assert_eq!(events.len(), 2);
+        assert_eq!(events[0].0, None);
+        assert_eq!(events[1], (Some(7), Value::bulk("v")));
+        let err = ex.handle_read(b"+extra\r\n", |_| {}).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Protocol);
+    }
+
+    #[test]
+    fn control_frames_go_first_then_requests() {
+        let mut ex = Ex::new(Limits::default(), 0);
+        ex.begin_control();
+        cmd(&mut ex, &["GET", "k"], 1);
+        ex.push_control(|b| {
+            encode_command(b, &["HELLO", "3"]);
+            1
+        });
+        let out = write_all(&mut ex);
+        assert_eq!(out, b"*2\r\n$5\r\nHELLO\r\n$1\r\n3\r\n");
+        assert!(ex.pending_output().is_empty());
+        let events = read(&mut ex, b"%0\r\n");
+        assert_eq!(events, vec![(None, Value::Map(vec![]))]);
+        ex.set_ready();
+        assert_eq!(write_all(&mut ex), b"*2\r\n$3\r\nGET\r\n$1\r\nk\r\n");
+        assert_eq!(read(&mut ex, b"_\r\n"), vec![(Some(1), Value::Null)]);
+    }
+
+    #[test]
+    fn disconnect_fails_written_and_keeps_unwritten() {
+        let mut ex = ready(0);
+        cmd(&mut ex, &["INCR", "a"], 1);
+        cmd(&mut ex, &["INCR", "b"], 2);
+        write_all(&mut ex);
+        cmd(&mut ex, &["INCR", "c"], 3);
+        let retry = RequestMeta {
+            retry_written: true,
+            ..RequestMeta::default()
+        };
+        let mut failed = Vec::new();
+        // Half of a reply was read when the connection dropped.
+        ex.handle_read(b":1", |_| {}).unwrap();
+        ex.handle_disconnect(0, |c| failed.push(c));
+        assert_eq!(failed, vec![1, 2]);
+        assert_eq!(ex.pending(), 1);
+        ex.set_ready();
+        assert_eq!(write_all(&mut ex), b"*2\r\n$4\r\nINCR\r\n$1\r\nc\r\n");
+        assert_eq!(read(&mut ex, b":5\r\n"), vec![(Some(3), Value::Integer(5))]);
+
+        // Opted-in requests are written again, up to the attempt limit.
+        ex.enqueue(|b| encode_command(b, &["GET", "x"]), 4, retry);
+        write_all(&mut ex);
+        let mut failed = Vec::new();
+        ex.handle_disconnect(1, |c| failed.push(c));
+        assert!(failed.is_empty());
+        ex.set_ready();
+        assert_eq!(write_all(&mut ex), b"*2\r\n$3\r\nGET\r\n$1\r\nx\r\n");
+        ex.handle_disconnect(1, |c| failed.push(c));
+        assert_eq!(failed, vec![4]);
+    }
+
+    #[test]
+    fn timed_out_requests_complete_once_and_their_replies_are_discarded() {
+        let t0 = Instant::now();
+        let mut ex = ready(0);
+        let meta = |ms| RequestMeta {
+            deadline: Some(t0 + Duration::from_millis(ms)),
+            retry_written: false,
+        };
+        ex.enqueue(|b| encode_command(b, &["DEBUG", "SLEEP", "1"]), 1, meta(10));
+        ex.enqueue(|b| encode_command(b, &["GET", "a"]), 2, meta(1000));
+        write_all(&mut ex);
+        assert_eq!(ex.next_deadline(), Some(t0 + Duration::from_millis(10)));
+        let mut timed_out = Vec::new();
+        ex.expire(t0 + Duration::from_millis(20), |c| timed_out.push(c));
+        assert_eq!(timed_out, vec![1]);
+        ex.expire(t0 + Duration::from_millis(30), |c| timed_out.push(c));
+        assert_eq!(timed_out, vec![1], "completed once");
+        assert_eq!(ex.next_deadline(), Some(t0 + Duration::from_millis(1000)));
+        // The late reply is read and dropped; the next reply reaches its own request.
+        assert_eq!(
+            read(&mut ex, b"+OK\r\n$1\r\nz\r\n"),
+            vec![(Some(2), Value::bulk("z"))]
+        );
+        assert!(ex.is_idle());
+    }
+
+    #[test]
+    fn the_ring_compacts_under_steady_load() {
+        let mut ex = ready(0);
+        let value = "v".repeat(1000);
+        for i in 0..10u32 {
+            cmd(&mut ex, &["SET", "k", &value], i);
+        }
+        write_all(&mut ex);
+        let mut max_len = 0;
+        for i in 0..2000u32 {
+            cmd(&mut ex, &["SET", "k", &value], 100 + i);
+            write_all(&mut ex);
+            let oldest = if i < 10 { i } else { 100 + i - 10 };
+            assert_eq!(
+                read(&mut ex, b"+OK\r\n"),
+                vec![(Some(oldest), Value::simple("OK"))]
+            );
+            max_len = max_len.max(ex.buf.len());
+        }
+        // Ten frames of about 1 KiB are live at any time; the ring stays near the compaction
+        // threshold instead of growing with every command ever sent.
+        assert!(max_len < 160 * 1024, "ring grew to {max_len}");
+        assert_eq!(ex.pending(), 10);
+    }
+}
