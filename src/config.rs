@@ -1,12 +1,13 @@
 //! Every knob of a client in one typed struct: `Config`, with its defaults (in each field's
-//! doc), `Config::validate` (errors name the bad field), the backoff computation (`backoff`)
-//! and `Secret` for passwords.
+//! doc), `Config::validate` (errors name the bad field), URL parsing and printing (`url`),
+//! the backoff computation (`backoff`) and `Secret` for passwords.
 //!
 //! No I/O, no clock, no threads: the layers above read these values; this module only holds
 //! and checks them.
 
 mod backoff;
 mod secret;
+mod url;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -131,7 +132,8 @@ impl Default for RetryPolicy {
 
 /// Everything a client needs to know before it connects.
 ///
-/// `Debug` never shows the password (see [`Secret`]).
+/// `Debug` never shows the password (see [`Secret`]); `Display` shows the configuration as a
+/// URL with the password replaced by `***` ([`Config::to_url_redacted`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Config {
     /// Where the server listens. Default `127.0.0.1:6379` over TCP.
@@ -493,5 +495,7 @@ mod tests {
         assert!(debug.contains("alice"));
         let pretty = format!("{c:#?}");
         assert!(!pretty.contains("hunter2"));
+        let shown = c.to_string();
+        assert!(!shown.contains("hunter2"), "{shown}");
     }
 }
