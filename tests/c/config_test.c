@@ -3,18 +3,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "check.h"
 #include "redcore.h"
-
-static int failures = 0;
-
-#define CHECK(cond)                                                      \
-    do {                                                                 \
-        if (!(cond)) {                                                   \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__,       \
-                    __LINE__, #cond);                                    \
-            failures++;                                                  \
-        }                                                                \
-    } while (0)
 
 /* True when `err` holds an INVALID_ARGUMENT error whose message contains `fragment`; frees
  * the error either way. */
