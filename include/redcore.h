@@ -280,6 +280,61 @@ typedef uint8_t redcore_reply_type;
 #endif // __cplusplus
 
 /**
+ * A backoff strategy (`redcore_backoff` in C). The numbers are ABI: never renumber.
+ *
+ * `failures` below is the number of failed attempts so far (1 before the first retry).
+ */
+typedef enum redcore_backoff {
+  /**
+   * Retry at once.
+   */
+  REDCORE_BACKOFF_NONE = 0,
+  /**
+   * Wait `base` every time.
+   */
+  REDCORE_BACKOFF_CONSTANT = 1,
+  /**
+   * Wait `min(cap, base * 2^failures)`.
+   */
+  REDCORE_BACKOFF_EXPONENTIAL = 2,
+  /**
+   * Wait a uniform random time in `[0, min(cap, base * 2^failures)]`.
+   */
+  REDCORE_BACKOFF_FULL_JITTER = 3,
+  /**
+   * With `t = min(cap, base * 2^failures) / 2`, wait `t` plus a uniform random time in
+   * `[0, t]`. The default.
+   */
+  REDCORE_BACKOFF_EQUAL_JITTER = 4,
+  /**
+   * Wait `min(cap, uniform(base, max(base, 3 * previous)))`, where `previous` is the last
+   * wait of the same operation (0 at first).
+   */
+  REDCORE_BACKOFF_DECORRELATED_JITTER = 5,
+  /**
+   * Wait `min(cap, uniform(0, 1) * base * 2^failures)`.
+   */
+  REDCORE_BACKOFF_EXPONENTIAL_WITH_JITTER = 6,
+} redcore_backoff;
+
+/**
+ * A client configuration: where to connect, credentials, timeouts, pool sizes, retry policy.
+ *
+ * Underneath: a `Box`, single owner; free it with `redcore_config_free`. Not thread-safe while
+ * being modified: a setter must not run at the same time as any other use of the same
+ * config; reading it from several threads at once (`redcore_config_clone`, creating clients)
+ * is fine. A client copies its configuration, so the config may be freed right after
+ * `redcore_client_new`. The password it holds is overwritten in memory when it is replaced
+ * or freed.
+ *
+ * The setters (`redcore_config_set_*`) all work alike: strings are copied; each returns
+ * `REDCORE_OK`, or `REDCORE_ERR_INVALID_ARGUMENT` for a NULL `cfg`, a string that is not UTF-8
+ * or a value out of range (then the message in `*err_out`, when `err_out` is not NULL, names
+ * the argument, and the config is left unchanged).
+ */
+typedef struct redcore_config redcore_config;
+
+/**
  * An error returned by a redcore function: its code, a message for people and, for MOVED and
  * ASK, the redirection target.
  *
@@ -315,6 +370,248 @@ typedef struct redcore_reply redcore_reply;
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
+
+/**
+ * Writes a new config with the defaults to `*out`: `127.0.0.1:6379` over TCP, no TLS, db 0, no
+ * credentials, RESP3, connect and command timeouts 5 s, TCP_NODELAY on, keepalive on (idle
+ * 30 s, interval 5 s, 3 probes), 1 connection per node, at most 10000 commands in flight per
+ * connection, at most 16 dedicated connections waited for up to 5 s, 3 retries with equal
+ * jitter backoff from 10 ms up to 1 s, written commands not retried, no health checks, 1
+ * reactor thread, creation waits for the first connection, default reader limits, library
+ * name "redcore" with this library's version. The caller owns the config.
+ *
+ * Returns `REDCORE_OK`, or `REDCORE_ERR_INVALID_ARGUMENT` when `out` is NULL.
+ */
+enum redcore_error_code redcore_config_new(struct redcore_config **out);
+
+/**
+ * Parses a URL into a new config, written to `*out` (owned by the caller). `url` is copied;
+ * the caller keeps it (and should wipe it if it holds a password).
+ *
+ * Forms: `redis://[[user][:password]@]host[:port][/db]`, `rediss://...` (TLS),
+ * `unix://[[user][:password]@]/path/to/socket` (also `redis+unix://`), IPv6 hosts in brackets.
+ * Query parameters set the other fields, e.g.
+ * `redis://:pw@cache:6380/2?protocol=2&command_timeout=250ms&retries=5&client_name=app`:
+ * `db`, `protocol` (2 or 3), `username`, `password`, `client_name` (or `name`), `tls`,
+ * `connect_timeout` (or `socket_connect_timeout`), `command_timeout` (or `socket_timeout`,
+ * `timeout`), `tcp_nodelay`, `tcp_keepalive` (or `socket_keepalive`; a boolean or the idle
+ * time), `connections_per_node` (or `pool_size`), `max_in_flight`, `max_dedicated` (or
+ * `max_connections`), `dedicated_wait_timeout`, `retries`, `backoff` (`none`, `constant`,
+ * `exponential`, `full_jitter`, `equal_jitter`, `decorrelated_jitter`,
+ * `exponential_with_jitter`), `backoff_base`, `backoff_cap`, `retry_written_commands`,
+ * `health_check_interval`, `reactor_threads`, `lazy_connect`, `max_bulk_len`,
+ * `max_aggregate_len`, `max_depth`. An unknown parameter is an error. Durations are seconds
+ * (`0.5`) or take `ms` or `s` (`250ms`); `0` or `none` turns a timeout off. Booleans are
+ * 1/0, true/false, yes/no or on/off. Percent-encode `/ ? # @ &` in a password.
+ *
+ * Returns `REDCORE_OK`, or `REDCORE_ERR_INVALID_ARGUMENT` (NULL argument, malformed URL, bad
+ * value; details in `*err_out` when `err_out` is not NULL; the message never contains the
+ * password).
+ */
+enum redcore_error_code redcore_config_from_url(const char *url,
+                                                struct redcore_config **out,
+                                                struct redcore_error **err_out);
+
+/**
+ * Writes to `*out` a new, independent copy of `cfg` (owned by the caller).
+ *
+ * Returns `REDCORE_OK`, or `REDCORE_ERR_INVALID_ARGUMENT` when an argument is NULL.
+ */
+enum redcore_error_code redcore_config_clone(const struct redcore_config *cfg,
+                                             struct redcore_config **out);
+
+/**
+ * Frees a config, overwriting the password it holds. NULL is ignored.
+ */
+void redcore_config_free(struct redcore_config *cfg);
+
+/**
+ * Connects over TCP to `host` (a name, or an IP address; IPv6 with or without brackets) and
+ * `port` (1 to 65535). `host` is copied. TLS is set by a `rediss://` URL.
+ */
+enum redcore_error_code redcore_config_set_host(struct redcore_config *cfg,
+                                                const char *host,
+                                                uint16_t port,
+                                                struct redcore_error **err_out);
+
+/**
+ * Connects to the Unix domain socket at `path` (copied; not empty).
+ */
+enum redcore_error_code redcore_config_set_unix_path(struct redcore_config *cfg,
+                                                     const char *path,
+                                                     struct redcore_error **err_out);
+
+/**
+ * Selects database `db` after connecting (default 0).
+ */
+enum redcore_error_code redcore_config_set_db(struct redcore_config *cfg,
+                                              uint32_t db,
+                                              struct redcore_error **err_out);
+
+/**
+ * Sets the ACL user (copied). NULL or "" clears it: the `default` user.
+ */
+enum redcore_error_code redcore_config_set_username(struct redcore_config *cfg,
+                                                    const char *username,
+                                                    struct redcore_error **err_out);
+
+/**
+ * Sets the password or token (copied; the copy is overwritten when replaced or freed, the
+ * caller's string is the caller's to wipe). NULL or "" clears it: no authentication.
+ */
+enum redcore_error_code redcore_config_set_password(struct redcore_config *cfg,
+                                                    const char *password,
+                                                    struct redcore_error **err_out);
+
+/**
+ * Sets the name sent with `CLIENT SETNAME` (copied; printable ASCII without spaces). NULL or
+ * "" clears it.
+ */
+enum redcore_error_code redcore_config_set_client_name(struct redcore_config *cfg,
+                                                       const char *name,
+                                                       struct redcore_error **err_out);
+
+/**
+ * Sets the RESP version: 2 or 3 (default 3).
+ */
+enum redcore_error_code redcore_config_set_protocol(struct redcore_config *cfg,
+                                                    int protocol,
+                                                    struct redcore_error **err_out);
+
+/**
+ * Sets the longest wait to open a connection, in milliseconds; 0 means no timeout (default
+ * 5000).
+ */
+enum redcore_error_code redcore_config_set_connect_timeout_ms(struct redcore_config *cfg,
+                                                              uint64_t timeout_ms,
+                                                              struct redcore_error **err_out);
+
+/**
+ * Sets the longest wait for a command's reply, in milliseconds; 0 means no timeout (default
+ * 5000).
+ */
+enum redcore_error_code redcore_config_set_command_timeout_ms(struct redcore_config *cfg,
+                                                              uint64_t timeout_ms,
+                                                              struct redcore_error **err_out);
+
+/**
+ * Sets TCP_NODELAY on TCP connections (default true).
+ */
+enum redcore_error_code redcore_config_set_tcp_nodelay(struct redcore_config *cfg,
+                                                       bool nodelay,
+                                                       struct redcore_error **err_out);
+
+/**
+ * Turns TCP keepalive on or off. When `enabled`: the first probe after `idle_s` idle seconds,
+ * then every `interval_s` seconds (both 1 to 32767), and the connection is dropped after
+ * `count` unanswered probes (1 to 127). When not enabled the other arguments are ignored.
+ * Default: on, 30 s, 5 s, 3.
+ */
+enum redcore_error_code redcore_config_set_tcp_keepalive(struct redcore_config *cfg,
+                                                         bool enabled,
+                                                         uint32_t idle_s,
+                                                         uint32_t interval_s,
+                                                         uint32_t count,
+                                                         struct redcore_error **err_out);
+
+/**
+ * Sets how many multiplexed connections are opened to each node (at least 1; default 1).
+ */
+enum redcore_error_code redcore_config_set_connections_per_node(struct redcore_config *cfg,
+                                                                size_t connections,
+                                                                struct redcore_error **err_out);
+
+/**
+ * Sets the most commands awaiting a reply on one connection; more wait in the client's queue.
+ * 0 means no limit (default 10000).
+ */
+enum redcore_error_code redcore_config_set_max_in_flight(struct redcore_config *cfg,
+                                                         size_t max_in_flight,
+                                                         struct redcore_error **err_out);
+
+/**
+ * Sets the most connections set apart for blocking commands (BLPOP, ...) and for WATCH,
+ * SUBSCRIBE and MONITOR. 0 disallows them (default 16).
+ */
+enum redcore_error_code redcore_config_set_max_dedicated_connections(struct redcore_config *cfg,
+                                                                     size_t max_dedicated,
+                                                                     struct redcore_error **err_out);
+
+/**
+ * Sets how long, in milliseconds, to wait for a free dedicated connection before failing
+ * with `REDCORE_ERR_MAX_CONNECTIONS`; 0 fails at once (default 5000).
+ */
+enum redcore_error_code redcore_config_set_dedicated_wait_timeout_ms(struct redcore_config *cfg,
+                                                                     uint64_t timeout_ms,
+                                                                     struct redcore_error **err_out);
+
+/**
+ * Sets the retry policy for connection errors and timeouts: up to `retries` retries (0 never
+ * retries), waiting as `backoff` says (a `redcore_backoff` value, passed as an int so that an
+ * unknown number is reported rather than misread) with its `base_ms` and `cap_ms` in
+ * milliseconds (`base_ms` must not exceed `cap_ms`, except for `REDCORE_BACKOFF_NONE` and
+ * `REDCORE_BACKOFF_CONSTANT`, which ignore the cap). Default: 3, equal jitter, 10, 1000.
+ */
+enum redcore_error_code redcore_config_set_retry(struct redcore_config *cfg,
+                                                 uint32_t retries,
+                                                 int backoff,
+                                                 uint64_t base_ms,
+                                                 uint64_t cap_ms,
+                                                 struct redcore_error **err_out);
+
+/**
+ * Sets whether a command already written when its connection dropped is sent again (it may
+ * run twice). Default false: it fails with `REDCORE_ERR_CONNECTION`.
+ */
+enum redcore_error_code redcore_config_set_retry_written_commands(struct redcore_config *cfg,
+                                                                  bool retry,
+                                                                  struct redcore_error **err_out);
+
+/**
+ * Sets the idle time, in milliseconds, after which a connection is checked with PING before
+ * use; 0 turns health checks off (the default).
+ */
+enum redcore_error_code redcore_config_set_health_check_interval_ms(struct redcore_config *cfg,
+                                                                    uint64_t interval_ms,
+                                                                    struct redcore_error **err_out);
+
+/**
+ * Sets the number of event-loop threads, 1 to 64 (default 1).
+ */
+enum redcore_error_code redcore_config_set_reactor_threads(struct redcore_config *cfg,
+                                                           size_t threads,
+                                                           struct redcore_error **err_out);
+
+/**
+ * Sets whether client creation returns before the first connection is up. Default false:
+ * creation waits for the first connection and reports its error.
+ */
+enum redcore_error_code redcore_config_set_lazy_connect(struct redcore_config *cfg,
+                                                        bool lazy,
+                                                        struct redcore_error **err_out);
+
+/**
+ * Sets the bounds on replies, as for `redcore_reader_new`; each may be 0 for its default:
+ * `max_bulk_len` (longest string, default 512 MiB, at most 4294967295), `max_aggregate_len`
+ * (most elements, default and maximum 4294967295), `max_depth` (deepest nesting, default
+ * 512). A reply that breaks a limit fails with `REDCORE_ERR_PROTOCOL` and closes its
+ * connection.
+ */
+enum redcore_error_code redcore_config_set_reader_limits(struct redcore_config *cfg,
+                                                         size_t max_bulk_len,
+                                                         size_t max_aggregate_len,
+                                                         size_t max_depth,
+                                                         struct redcore_error **err_out);
+
+/**
+ * Sets the library name and version sent with `CLIENT SETINFO` (copied; printable ASCII
+ * without spaces), e.g. a binding's own name. NULL for either one sends nothing for it.
+ * Default: "redcore" and this library's version.
+ */
+enum redcore_error_code redcore_config_set_lib_info(struct redcore_config *cfg,
+                                                    const char *name,
+                                                    const char *version,
+                                                    struct redcore_error **err_out);
 
 /**
  * The error's code. `REDCORE_ERR_INVALID_ARGUMENT` when `err` is NULL.

@@ -1,12 +1,13 @@
 //! redcore: a Redis / Valkey client with a Rust engine and a C ABI.
 //!
 //! The layers, bottom to top (see ARCHITECTURE.md): `error` (the taxonomy), `resp` (the
-//! protocol), `session` (one connection's protocol state), `route` (routing policy), and
-//! `ffi` (the C face). `resp`, `session` and `route` are sans-I/O. Each module's first lines
-//! say what it owns.
+//! protocol), `config` (every knob, URL parsing, backoff), `session` (one connection's
+//! protocol state), `route` (routing policy), and `ffi` (the C face). `resp`, `session` and
+//! `route` are sans-I/O. Each module's first lines say what it owns.
 
 #![deny(unsafe_op_in_unsafe_fn)]
 
+pub mod config;
 pub mod error;
 pub mod resp;
 pub mod route;

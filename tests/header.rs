@@ -27,6 +27,13 @@ fn generate() -> String {
         .export
         .rename
         .insert("Kind".into(), "redcore_reply_type".into());
+    config
+        .export
+        .rename
+        .insert("BackoffKind".into(), "redcore_backoff".into());
+    // redcore_config_set_retry takes the backoff as an int (an unknown number is reported, not
+    // undefined behaviour), so no function signature brings the enum in by itself.
+    config.export.include.push("BackoffKind".into());
     config.enumeration.rename_variants = cbindgen::RenameRule::QualifiedScreamingSnakeCase;
     let bindings = cbindgen::Builder::new()
         .with_crate(root)
@@ -75,6 +82,20 @@ fn header_names_every_error_code() {
         ("REDCORE_VERSION_PATCH", env!("CARGO_PKG_VERSION_PATCH")),
     ] {
         let line = format!("#define {macro_name} {value}");
+        assert!(header.contains(&line), "header lacks `{line}`");
+    }
+}
+
+#[test]
+fn header_names_every_backoff_kind() {
+    let header = generate();
+    assert!(header.contains("typedef enum redcore_backoff {"));
+    for kind in redcore::config::BackoffKind::ALL {
+        let line = format!(
+            "REDCORE_BACKOFF_{} = {},",
+            kind.name().to_ascii_uppercase(),
+            kind as i32
+        );
         assert!(header.contains(&line), "header lacks `{line}`");
     }
 }

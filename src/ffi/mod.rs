@@ -1,5 +1,6 @@
-//! The C ABI: one file per C "class" (`error`, `reply`, `reader`, ...), private plumbing in
-//! `guard` (NULL and panic guards) and `handle` (casts between handles and Rust values).
+//! The C ABI: one file per C "class" (`config`, `error`, `reply`, `reader`, ...), private
+//! plumbing in `guard` (NULL and panic guards, string arguments) and `handle` (casts between
+//! handles and Rust values).
 //!
 //! The only place with `extern "C"` functions besides the hiredis compatibility layer. Every
 //! function here is safe to call with NULL and never lets a panic unwind into C.
@@ -10,6 +11,7 @@
 mod guard;
 mod handle;
 
+pub mod config;
 pub mod error;
 pub mod reader;
 pub mod reply;

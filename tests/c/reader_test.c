@@ -5,18 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check.h"
 #include "redcore.h"
-
-static int failures = 0;
-
-#define CHECK(cond)                                                      \
-    do {                                                                 \
-        if (!(cond)) {                                                   \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__,       \
-                    __LINE__, #cond);                                    \
-            failures++;                                                  \
-        }                                                                \
-    } while (0)
 
 static int str_is(const redcore_reply *r, const char *expected) {
     size_t len = 0;

@@ -1,0 +1,501 @@
+//! Every knob of a client in one typed struct: `Config`, with its defaults (in each field's
+//! doc), `Config::validate` (errors name the bad field), URL parsing and printing (`url`),
+//! the backoff computation (`backoff`) and `Secret` for passwords.
+//!
+//! No I/O, no clock, no threads: the layers above read these values; this module only holds
+//! and checks them.
+
+mod backoff;
+mod secret;
+mod url;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::error::{Error, Result};
+use crate::resp::Limits;
+
+pub use backoff::{Backoff, BackoffKind, BackoffState, FastRng};
+pub use secret::Secret;
+
+/// The port used when a URL or a caller names none.
+///
+/// cbindgen:ignore
+pub const DEFAULT_PORT: u16 = 6379;
+
+/// Most reactor threads a client may run.
+///
+/// cbindgen:ignore
+pub const MAX_REACTOR_THREADS: usize = 64;
+
+/// Where the server listens.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Endpoint {
+    /// A TCP address: a host name or an IP literal (IPv6 without brackets) and a port.
+    Tcp {
+        /// Host name or IP address.
+        host: String,
+        /// Port, 1 to 65535.
+        port: u16,
+    },
+    /// A Unix domain socket.
+    Unix {
+        /// Path of the socket file.
+        path: PathBuf,
+    },
+}
+
+impl Default for Endpoint {
+    /// `127.0.0.1:6379`.
+    fn default() -> Endpoint {
+        Endpoint::Tcp {
+            host: "127.0.0.1".into(),
+            port: DEFAULT_PORT,
+        }
+    }
+}
+
+/// The RESP version to speak.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Protocol {
+    /// RESP2: no `HELLO`; credentials go with `AUTH`.
+    Resp2,
+    /// RESP3, negotiated with `HELLO 3`. The default.
+    #[default]
+    Resp3,
+}
+
+impl Protocol {
+    /// The version number (2 or 3).
+    pub fn version(self) -> u8 {
+        match self {
+            Protocol::Resp2 => 2,
+            Protocol::Resp3 => 3,
+        }
+    }
+
+    /// The protocol with this version number, if it is 2 or 3.
+    pub fn from_version(version: i64) -> Option<Protocol> {
+        match version {
+            2 => Some(Protocol::Resp2),
+            3 => Some(Protocol::Resp3),
+            _ => None,
+        }
+    }
+}
+
+/// TCP keepalive probing (`SO_KEEPALIVE` with `TCP_KEEPIDLE`, `TCP_KEEPINTVL`,
+/// `TCP_KEEPCNT` where the platform has them). Times are applied in whole seconds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Keepalive {
+    /// Idle time before the first probe. Default 30 s; 1 s to 32767 s.
+    pub idle: Duration,
+    /// Time between probes. Default 5 s; 1 s to 32767 s.
+    pub interval: Duration,
+    /// Unanswered probes before the connection is dropped. Default 3; 1 to 127.
+    pub count: u32,
+}
+
+impl Default for Keepalive {
+    fn default() -> Keepalive {
+        Keepalive {
+            idle: Duration::from_secs(30),
+            interval: Duration::from_secs(5),
+            count: 3,
+        }
+    }
+}
+
+/// What happens when a connection fails under a command.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// How many times a command is retried after a connection error or a timeout.
+    /// Default 3; 0 never retries.
+    pub retries: u32,
+    /// How long to wait before each retry. Default: equal jitter, base 10 ms, cap 1 s.
+    pub backoff: Backoff,
+    /// Whether a command that was already written when the connection dropped is sent
+    /// again. Default false: it fails with `CONNECTION`, because the server may have run it
+    /// (sending `INCR` twice is not harmless). Commands not yet written are always retried.
+    pub retry_written_commands: bool,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> RetryPolicy {
+        RetryPolicy {
+            retries: 3,
+            backoff: Backoff::default(),
+            retry_written_commands: false,
+        }
+    }
+}
+
+/// Everything a client needs to know before it connects.
+///
+/// `Debug` never shows the password (see [`Secret`]); `Display` shows the configuration as a
+/// URL with the password replaced by `***` ([`Config::to_url_redacted`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Config {
+    /// Where the server listens. Default `127.0.0.1:6379` over TCP.
+    pub endpoint: Endpoint,
+    /// Whether to speak TLS (set by `rediss://`). Default false.
+    pub tls: bool,
+    /// Database selected after connecting (`SELECT`, skipped for 0). Default 0.
+    pub db: u32,
+    /// ACL user. Default None: the `default` user.
+    pub username: Option<String>,
+    /// Password or token. Default None: no authentication.
+    pub password: Option<Secret>,
+    /// Name set with `CLIENT SETNAME` (printable ASCII, no spaces). Default None.
+    pub client_name: Option<String>,
+    /// RESP version. Default RESP3.
+    pub protocol: Protocol,
+    /// Longest wait to open a connection (TCP connect, TLS and the handshake). Default 5 s;
+    /// None waits as long as the operating system does.
+    pub connect_timeout: Option<Duration>,
+    /// Longest wait for a command's reply, counted from its submission. Default 5 s; None
+    /// waits forever. Blocking commands add their own timeout to this.
+    pub command_timeout: Option<Duration>,
+    /// Whether to set `TCP_NODELAY`. Default true.
+    pub tcp_nodelay: bool,
+    /// TCP keepalive. Default on: idle 30 s, interval 5 s, 3 probes (as redis-py 8).
+    /// None leaves keepalive off.
+    pub tcp_keepalive: Option<Keepalive>,
+    /// Multiplexed connections opened to each node. Default 1; at least 1.
+    pub connections_per_node: usize,
+    /// Most commands awaiting a reply on one multiplexed connection; more wait in the
+    /// client's queue. Default 10000; 0 means no limit.
+    pub max_in_flight_per_connection: usize,
+    /// Most connections set apart for blocking commands (BLPOP, XREAD BLOCK, ...) and for
+    /// stateful ones (WATCH, SUBSCRIBE, MONITOR). Default 16; 0 disallows them.
+    pub max_dedicated_connections: usize,
+    /// How long to wait for a free dedicated connection before failing with
+    /// `MAX_CONNECTIONS`. Default 5 s; zero fails at once.
+    pub dedicated_wait_timeout: Duration,
+    /// Retries after connection errors and timeouts. Default: 3 retries, equal jitter
+    /// between 10 ms and 1 s, written commands not retried.
+    pub retry: RetryPolicy,
+    /// Idle time after which a connection is checked with `PING` before being used.
+    /// Default None: no health checks.
+    pub health_check_interval: Option<Duration>,
+    /// Event-loop threads. Default 1; 1 to 64.
+    pub reactor_threads: usize,
+    /// Whether client creation returns before the first connection is up. Default false:
+    /// creation waits for the first connection and reports its error.
+    pub lazy_connect: bool,
+    /// Bounds on replies (bulk length, aggregate length, nesting). Default
+    /// [`Limits::default`]: 512 MiB, 2^32 - 1, 512.
+    pub reader_limits: Limits,
+    /// Library name sent with `CLIENT SETINFO LIB-NAME`. Default "redcore"; None sends
+    /// nothing.
+    pub lib_name: Option<String>,
+    /// Library version sent with `CLIENT SETINFO LIB-VER`. Default this crate's version;
+    /// None sends nothing.
+    pub lib_version: Option<String>,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            endpoint: Endpoint::default(),
+            tls: false,
+            db: 0,
+            username: None,
+            password: None,
+            client_name: None,
+            protocol: Protocol::Resp3,
+            connect_timeout: Some(Duration::from_secs(5)),
+            command_timeout: Some(Duration::from_secs(5)),
+            tcp_nodelay: true,
+            tcp_keepalive: Some(Keepalive::default()),
+            connections_per_node: 1,
+            max_in_flight_per_connection: 10_000,
+            max_dedicated_connections: 16,
+            dedicated_wait_timeout: Duration::from_secs(5),
+            retry: RetryPolicy::default(),
+            health_check_interval: None,
+            reactor_threads: 1,
+            lazy_connect: false,
+            reader_limits: Limits::default(),
+            lib_name: Some("redcore".into()),
+            lib_version: Some(env!("CARGO_PKG_VERSION").into()),
+        }
+    }
+}
+
+impl Config {
+    /// Checks every field. The error is `INVALID_ARGUMENT` and its message starts with the
+    /// field's name (`connections_per_node must be at least 1`). Never mentions the password.
+    pub fn validate(&self) -> Result<()> {
+        match &self.endpoint {
+            Endpoint::Tcp { host, port } => {
+                if host.is_empty() {
+                    return Err(invalid("host is empty"));
+                }
+                if host.chars().any(|c| c.is_whitespace() || c.is_control()) {
+                    return Err(invalid("host contains a space or a control character"));
+                }
+                if *port == 0 {
+                    return Err(invalid("port must be 1 to 65535, not 0"));
+                }
+            }
+            Endpoint::Unix { path } => {
+                if path.as_os_str().is_empty() {
+                    return Err(invalid("unix socket path is empty"));
+                }
+            }
+        }
+        if self.username.as_deref() == Some("") {
+            return Err(invalid("username is empty (use none for the default user)"));
+        }
+        if self.password.as_ref().is_some_and(Secret::is_empty) {
+            return Err(invalid("password is empty (use none for no password)"));
+        }
+        check_attribute("client_name", self.client_name.as_deref())?;
+        check_attribute("lib_name", self.lib_name.as_deref())?;
+        check_attribute("lib_version", self.lib_version.as_deref())?;
+        check_timeout("connect_timeout", self.connect_timeout)?;
+        check_timeout("command_timeout", self.command_timeout)?;
+        check_timeout("health_check_interval", self.health_check_interval)?;
+        if let Some(k) = &self.tcp_keepalive {
+            check_keepalive_time("tcp_keepalive.idle", k.idle)?;
+            check_keepalive_time("tcp_keepalive.interval", k.interval)?;
+            if !(1..=127).contains(&k.count) {
+                return Err(invalid(format!(
+                    "tcp_keepalive.count must be 1 to 127, not {}",
+                    k.count
+                )));
+            }
+        }
+        if self.connections_per_node == 0 {
+            return Err(invalid("connections_per_node must be at least 1"));
+        }
+        let backoff = &self.retry.backoff;
+        if backoff.kind.uses_cap() && backoff.base > backoff.cap {
+            return Err(invalid(format!(
+                "retry.backoff.base ({:?}) is above retry.backoff.cap ({:?})",
+                backoff.base, backoff.cap
+            )));
+        }
+        if !(1..=MAX_REACTOR_THREADS).contains(&self.reactor_threads) {
+            return Err(invalid(format!(
+                "reactor_threads must be 1 to {MAX_REACTOR_THREADS}, not {}",
+                self.reactor_threads
+            )));
+        }
+        self.reader_limits
+            .validate()
+            .map_err(|e| invalid(format!("reader_limits.{}", e.message())))
+    }
+}
+
+fn invalid(message: impl Into<String>) -> Error {
+    Error::invalid_argument(message)
+}
+
+/// Names sent with CLIENT SETNAME / SETINFO: the server takes printable ASCII without
+/// spaces, so refuse anything else here rather than at every connect.
+fn check_attribute(field: &str, value: Option<&str>) -> Result<()> {
+    match value {
+        Some("") => Err(invalid(format!(
+            "{field} is empty (use none to send nothing)"
+        ))),
+        Some(v) if !v.bytes().all(|b| (b'!'..=b'~').contains(&b)) => Err(invalid(format!(
+            "{field} must be printable ASCII without spaces"
+        ))),
+        _ => Ok(()),
+    }
+}
+
+fn check_timeout(field: &str, value: Option<Duration>) -> Result<()> {
+    if value == Some(Duration::ZERO) {
+        return Err(invalid(format!(
+            "{field} is zero (use none to turn it off)"
+        )));
+    }
+    Ok(())
+}
+
+fn check_keepalive_time(field: &str, value: Duration) -> Result<()> {
+    if value < Duration::from_secs(1) || value > Duration::from_secs(32767) {
+        return Err(invalid(format!(
+            "{field} must be 1 s to 32767 s, not {value:?}"
+        )));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ErrorKind;
+
+    #[test]
+    fn defaults_are_as_documented_and_valid() {
+        let c = Config::default();
+        c.validate().unwrap();
+        assert_eq!(
+            c.endpoint,
+            Endpoint::Tcp {
+                host: "127.0.0.1".into(),
+                port: 6379
+            }
+        );
+        assert_eq!(c.protocol, Protocol::Resp3);
+        assert_eq!(c.connect_timeout, Some(Duration::from_secs(5)));
+        assert_eq!(c.command_timeout, Some(Duration::from_secs(5)));
+        assert_eq!(
+            c.tcp_keepalive,
+            Some(Keepalive {
+                idle: Duration::from_secs(30),
+                interval: Duration::from_secs(5),
+                count: 3
+            })
+        );
+        assert_eq!(c.retry.retries, 3);
+        assert_eq!(c.retry.backoff.kind, BackoffKind::EqualJitter);
+        assert_eq!(c.retry.backoff.base, Duration::from_millis(10));
+        assert_eq!(c.retry.backoff.cap, Duration::from_secs(1));
+        assert!(!c.retry.retry_written_commands);
+        assert_eq!(c.max_in_flight_per_connection, 10_000);
+        assert_eq!(c.max_dedicated_connections, 16);
+        assert_eq!(c.lib_name.as_deref(), Some("redcore"));
+        assert_eq!(c.lib_version.as_deref(), Some(env!("CARGO_PKG_VERSION")));
+        assert_eq!(c.reader_limits, Limits::default());
+    }
+
+    #[test]
+    fn validate_names_the_bad_field() {
+        type Edit = fn(&mut Config);
+        let cases: &[(Edit, &str)] = &[
+            (|c| c.connections_per_node = 0, "connections_per_node"),
+            (|c| c.reactor_threads = 0, "reactor_threads"),
+            (|c| c.reactor_threads = 65, "reactor_threads"),
+            (
+                |c| c.reader_limits.max_depth = 0,
+                "reader_limits.max_depth must be at least 1",
+            ),
+            (
+                |c| c.reader_limits.max_bulk_len = usize::MAX,
+                "reader_limits.max_bulk_len",
+            ),
+            (
+                |c| {
+                    c.endpoint = Endpoint::Tcp {
+                        host: String::new(),
+                        port: 1,
+                    }
+                },
+                "host is empty",
+            ),
+            (
+                |c| {
+                    c.endpoint = Endpoint::Tcp {
+                        host: "a b".into(),
+                        port: 1,
+                    }
+                },
+                "host contains",
+            ),
+            (
+                |c| {
+                    c.endpoint = Endpoint::Tcp {
+                        host: "h".into(),
+                        port: 0,
+                    }
+                },
+                "port",
+            ),
+            (
+                |c| c.endpoint = Endpoint::Unix { path: "".into() },
+                "unix socket path",
+            ),
+            (|c| c.username = Some(String::new()), "username"),
+            (|c| c.password = Some(Secret::new("")), "password is empty"),
+            (|c| c.client_name = Some("my app".into()), "client_name"),
+            (|c| c.client_name = Some(String::new()), "client_name"),
+            (|c| c.lib_name = Some("é".into()), "lib_name"),
+            (|c| c.lib_version = Some("1\n".into()), "lib_version"),
+            (
+                |c| c.connect_timeout = Some(Duration::ZERO),
+                "connect_timeout",
+            ),
+            (
+                |c| c.command_timeout = Some(Duration::ZERO),
+                "command_timeout",
+            ),
+            (
+                |c| c.health_check_interval = Some(Duration::ZERO),
+                "health_check_interval",
+            ),
+            (
+                |c| c.tcp_keepalive.as_mut().unwrap().idle = Duration::from_millis(500),
+                "tcp_keepalive.idle",
+            ),
+            (
+                |c| c.tcp_keepalive.as_mut().unwrap().interval = Duration::from_secs(40000),
+                "tcp_keepalive.interval",
+            ),
+            (
+                |c| c.tcp_keepalive.as_mut().unwrap().count = 0,
+                "tcp_keepalive.count",
+            ),
+            (
+                |c| c.retry.backoff.base = Duration::from_secs(2),
+                "retry.backoff.base",
+            ),
+        ];
+        for (edit, fragment) in cases {
+            let mut c = Config::default();
+            edit(&mut c);
+            let err = c.validate().expect_err(fragment);
+            assert_eq!(err.kind(), ErrorKind::InvalidArgument);
+            assert!(err.message().contains(fragment), "{err} lacks {fragment}");
+        }
+    }
+
+    #[test]
+    fn validate_accepts_edges() {
+        let mut c = Config {
+            max_in_flight_per_connection: 0,
+            max_dedicated_connections: 0,
+            dedicated_wait_timeout: Duration::ZERO,
+            reactor_threads: MAX_REACTOR_THREADS,
+            connect_timeout: None,
+            command_timeout: None,
+            tcp_keepalive: None,
+            reader_limits: Limits::unlimited(),
+            lib_name: None,
+            lib_version: None,
+            client_name: Some("worker-1".into()),
+            endpoint: Endpoint::Unix {
+                path: "/tmp/redis.sock".into(),
+            },
+            ..Config::default()
+        };
+        // Constant backoff never looks at the cap.
+        c.retry.backoff = Backoff {
+            kind: BackoffKind::Constant,
+            base: Duration::from_secs(5),
+            cap: Duration::from_secs(1),
+        };
+        c.validate().unwrap();
+    }
+
+    #[test]
+    fn debug_never_shows_the_password() {
+        let c = Config {
+            password: Some(Secret::new("hunter2-s3cret")),
+            username: Some("alice".into()),
+            ..Config::default()
+        };
+        let debug = format!("{c:?}");
+        assert!(!debug.contains("hunter2"), "{debug}");
+        assert!(debug.contains("<redacted>"), "{debug}");
+        assert!(debug.contains("alice"));
+        let pretty = format!("{c:#?}");
+        assert!(!pretty.contains("hunter2"));
+        let shown = c.to_string();
+        assert!(!shown.contains("hunter2"), "{shown}");
+    }
+}
