@@ -318,6 +318,15 @@ typedef enum redcore_backoff {
 } redcore_backoff;
 
 /**
+ * A client: a pool of multiplexed connections to one server, driven by its own event-loop
+ * thread(s).
+ *
+ * Underneath: a `Box` owning the client. Thread-safe: any number of threads may submit
+ * commands at once. Create with `redcore_client_new`, free with `redcore_client_free`.
+ */
+typedef struct redcore_client redcore_client;
+
+/**
  * A client configuration: where to connect, credentials, timeouts, pool sizes, retry policy.
  *
  * Underneath: a `Box`, single owner; free it with `redcore_config_free`. Not thread-safe while
@@ -335,6 +344,13 @@ typedef enum redcore_backoff {
 typedef struct redcore_config redcore_config;
 
 /**
+ * A dedicated connection, held by the caller for stateful work: WATCH / MULTI / EXEC, SELECT,
+ * CLIENT commands. Underneath: a `Box`; use it from one thread at a time. Give it back with
+ * `redcore_dedicated_release`.
+ */
+typedef struct redcore_dedicated redcore_dedicated;
+
+/**
  * An error returned by a redcore function: its code, a message for people and, for MOVED and
  * ASK, the redirection target.
  *
@@ -343,6 +359,20 @@ typedef struct redcore_config redcore_config;
  * `redcore_error_free`. Immutable, so it may be read from any thread.
  */
 typedef struct redcore_error redcore_error;
+
+/**
+ * Commands to send together, in order, on one connection: a plain pipeline, or a transaction
+ * (MULTI ... EXEC). Underneath: a `Box`; not thread-safe. May be run any number of times and
+ * freed right after a run is submitted.
+ */
+typedef struct redcore_pipeline redcore_pipeline;
+
+/**
+ * The results of a pipeline run, one per command, in order. Underneath: a `Box`. Owned when
+ * returned by `redcore_client_pipeline_run_blocking` (free with
+ * `redcore_pipeline_result_free`), borrowed inside a `redcore_pipeline_callback`. Immutable.
+ */
+typedef struct redcore_pipeline_result redcore_pipeline_result;
 
 /**
  * An incremental parser: feed it bytes in any split, take replies out in order.
@@ -367,9 +397,191 @@ typedef struct redcore_reader redcore_reader;
  */
 typedef struct redcore_reply redcore_reply;
 
+/**
+ * The callback of an asynchronous command. Runs exactly once, on one of the client's
+ * event-loop threads, with `userdata` as given. Exactly one of `reply` and `err` is non-NULL:
+ * `reply` for a successful reply, `err` for a server error reply (its code maps the server's
+ * error, e.g. `REDCORE_ERR_RESPONSE`, `REDCORE_ERR_NO_SCRIPT`), a timeout, a connection
+ * failure, or the client being freed (`REDCORE_ERR_CLOSED`). Both are borrowed and valid only
+ * until the callback returns (keep a reply with `redcore_reply_clone`; do not free either).
+ * The callback must not block; it may submit further commands, and may free the client.
+ */
+typedef void (*redcore_callback)(void *userdata,
+                                 const struct redcore_reply *reply,
+                                 const struct redcore_error *err);
+
+/**
+ * The callback of an asynchronous pipeline run: gets every result, borrowed until it returns.
+ * Same thread and exactly-once rules as `redcore_callback`.
+ */
+typedef void (*redcore_pipeline_callback)(void *userdata,
+                                          const struct redcore_pipeline_result *result);
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
+
+/**
+ * Creates a client from `config` (copied; the config may be freed right after). Unless the
+ * config asks for a lazy connect, waits for the first connection and fails with its error
+ * (`REDCORE_ERR_CONNECTION`, `REDCORE_ERR_TIMEOUT`, `REDCORE_ERR_AUTHENTICATION`, ...).
+ * Writes the client to `*client_out` on success.
+ */
+enum redcore_error_code redcore_client_new(const struct redcore_config *config,
+                                           struct redcore_client **client_out,
+                                           struct redcore_error **err_out);
+
+/**
+ * Frees a client. Every command still pending completes (its callback runs) with
+ * `REDCORE_ERR_CLOSED` before this returns; when called from inside one of the client's own
+ * callbacks, they complete as soon as that callback returns. NULL is ignored.
+ */
+void redcore_client_free(struct redcore_client *client);
+
+/**
+ * Sends a command asynchronously: `argc` arguments `argv[i]` of `argvlen[i]` bytes (or
+ * NUL-terminated strings when `argvlen` is NULL), copied before this returns. On
+ * `REDCORE_OK`, `callback` will run exactly once (see `redcore_callback`); on any other code
+ * it will not run. Fails with `REDCORE_ERR_INVALID_ARGUMENT` for bad arguments and for
+ * commands that would change a shared connection's state (WATCH, MULTI, SUBSCRIBE, SELECT,
+ * ...: use `redcore_client_dedicated` or a transaction pipeline), with `REDCORE_ERR_CLOSED`
+ * after the client was freed or in a forked child, and with the connection's error when the
+ * server is down beyond the retry policy. Blocking commands (BLPOP, XREAD BLOCK, ...) run on
+ * a dedicated connection. `userdata` may be any value, e.g. a Go `cgo.Handle`.
+ */
+enum redcore_error_code redcore_client_command(const struct redcore_client *client,
+                                               int argc,
+                                               const char *const *argv,
+                                               const size_t *argvlen,
+                                               redcore_callback callback,
+                                               void *userdata);
+
+/**
+ * Sends a command and waits for its reply (same arguments as `redcore_client_command`).
+ * On `REDCORE_OK` writes an owned reply to `*reply_out` (free it with `redcore_reply_free`).
+ * A server error reply is returned as its error code (with the server's text in `*err_out`).
+ * Fails with `REDCORE_ERR_TIMEOUT` after the command timeout, and with
+ * `REDCORE_ERR_INVALID_ARGUMENT` when called from inside a callback (it would deadlock).
+ */
+enum redcore_error_code redcore_client_command_blocking(const struct redcore_client *client,
+                                                        int argc,
+                                                        const char *const *argv,
+                                                        const size_t *argvlen,
+                                                        struct redcore_reply **reply_out,
+                                                        struct redcore_error **err_out);
+
+/**
+ * Creates an empty pipeline; a transaction when `transaction` is true (its commands run
+ * atomically between MULTI and EXEC).
+ */
+enum redcore_error_code redcore_pipeline_new(bool transaction,
+                                             struct redcore_pipeline **pipeline_out);
+
+/**
+ * Appends a command (arguments as in `redcore_client_command`, copied). Commands that change
+ * a connection's state are refused with `REDCORE_ERR_INVALID_ARGUMENT` (details in
+ * `*err_out`).
+ */
+enum redcore_error_code redcore_pipeline_append(struct redcore_pipeline *pipeline,
+                                                int argc,
+                                                const char *const *argv,
+                                                const size_t *argvlen,
+                                                struct redcore_error **err_out);
+
+/**
+ * Number of commands in the pipeline (0 for NULL).
+ */
+size_t redcore_pipeline_len(const struct redcore_pipeline *pipeline);
+
+/**
+ * Removes every command, to build the next batch in the same pipeline.
+ */
+void redcore_pipeline_clear(struct redcore_pipeline *pipeline);
+
+/**
+ * Frees a pipeline. NULL is ignored. Runs already submitted are not affected.
+ */
+void redcore_pipeline_free(struct redcore_pipeline *pipeline);
+
+/**
+ * Runs a pipeline asynchronously: its commands are written together on one connection and
+ * `callback` runs once with every result. On any code but `REDCORE_OK` the callback will not
+ * run. The pipeline may be freed or changed as soon as this returns.
+ */
+enum redcore_error_code redcore_client_pipeline_run(const struct redcore_client *client,
+                                                    const struct redcore_pipeline *pipeline,
+                                                    redcore_pipeline_callback callback,
+                                                    void *userdata);
+
+/**
+ * Runs a pipeline and waits for every result. On `REDCORE_OK` writes an owned result to
+ * `*result_out` (free it with `redcore_pipeline_result_free`); individual commands may still
+ * have failed: see `redcore_pipeline_result_get`.
+ */
+enum redcore_error_code redcore_client_pipeline_run_blocking(const struct redcore_client *client,
+                                                             const struct redcore_pipeline *pipeline,
+                                                             struct redcore_pipeline_result **result_out,
+                                                             struct redcore_error **err_out);
+
+/**
+ * Number of results (one per command appended; 0 for NULL).
+ */
+size_t redcore_pipeline_result_len(const struct redcore_pipeline_result *result);
+
+/**
+ * Result `index`: returns `REDCORE_OK` and writes the reply (borrowed from `result`) to
+ * `*reply_out`, or returns the command's error code and writes its error (borrowed from
+ * `result`; do not free it) to `*err_out` when `err_out` is not NULL. In a transaction, a
+ * command that failed when queued gets its own error and the others `REDCORE_ERR_EXEC_ABORT`;
+ * a WATCH that saw a change gives `REDCORE_ERR_WATCH` for every command.
+ * `REDCORE_ERR_INVALID_ARGUMENT` for NULL arguments or an index out of range.
+ */
+enum redcore_error_code redcore_pipeline_result_get(const struct redcore_pipeline_result *result,
+                                                    size_t index,
+                                                    const struct redcore_reply **reply_out,
+                                                    const struct redcore_error **err_out);
+
+/**
+ * Frees an owned pipeline result and everything borrowed from it. NULL is ignored.
+ */
+void redcore_pipeline_result_free(struct redcore_pipeline_result *result);
+
+/**
+ * Takes a dedicated connection (waiting up to the configured time for one to be free, then
+ * failing with `REDCORE_ERR_MAX_CONNECTIONS`). Writes it to `*dedicated_out`.
+ */
+enum redcore_error_code redcore_client_dedicated(const struct redcore_client *client,
+                                                 struct redcore_dedicated **dedicated_out,
+                                                 struct redcore_error **err_out);
+
+/**
+ * Sends a command on the dedicated connection and waits for its reply (as
+ * `redcore_client_command_blocking`). Any command may be sent except SUBSCRIBE-like commands
+ * and MONITOR.
+ */
+enum redcore_error_code redcore_dedicated_command_blocking(struct redcore_dedicated *dedicated,
+                                                           int argc,
+                                                           const char *const *argv,
+                                                           const size_t *argvlen,
+                                                           struct redcore_reply **reply_out,
+                                                           struct redcore_error **err_out);
+
+/**
+ * Sends a command on the dedicated connection asynchronously (as `redcore_client_command`).
+ */
+enum redcore_error_code redcore_dedicated_command(struct redcore_dedicated *dedicated,
+                                                  int argc,
+                                                  const char *const *argv,
+                                                  const size_t *argvlen,
+                                                  redcore_callback callback,
+                                                  void *userdata);
+
+/**
+ * Gives a dedicated connection back to the client: an open MULTI is discarded and WATCHes
+ * dropped; a connection whose state was otherwise changed (SELECT, CLIENT REPLY, ...) is
+ * closed rather than reused. NULL is ignored.
+ */
+void redcore_dedicated_release(struct redcore_dedicated *dedicated);
 
 /**
  * Writes a new config with the defaults to `*out`: `127.0.0.1:6379` over TCP, no TLS, db 0, no

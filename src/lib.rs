@@ -2,13 +2,17 @@
 //!
 //! The layers, bottom to top (see ARCHITECTURE.md): `error` (the taxonomy), `resp` (the
 //! protocol), `config` (every knob, URL parsing, backoff), `session` (one connection's
-//! protocol state), `route` (routing policy), and `ffi` (the C face). `resp`, `session` and
+//! protocol state), `route` (routing policy), `net` (transports), `reactor` (the event loop), `client`
+//! (the Rust API), and `ffi` (the C face). `resp`, `session` and
 //! `route` are sans-I/O. Each module's first lines say what it owns.
 
 #![deny(unsafe_op_in_unsafe_fn)]
 
+pub mod client;
 pub mod config;
 pub mod error;
+pub mod net;
+mod reactor;
 pub mod resp;
 pub mod route;
 pub mod session;

@@ -21,7 +21,7 @@ pub struct redcore_error {
 }
 
 impl redcore_error {
-    fn new(inner: Error) -> redcore_error {
+    pub(crate) fn new(inner: Error) -> redcore_error {
         let message = c_string(inner.message());
         let host = c_string(inner.redirect().map_or("", |r| r.host.as_str()));
         redcore_error {

@@ -11,6 +11,7 @@
 mod guard;
 mod handle;
 
+pub mod client;
 pub mod config;
 pub mod error;
 pub mod reader;

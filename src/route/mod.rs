@@ -3,3 +3,4 @@
 //! event; output: a decision. Nothing here touches a socket, a clock or a thread.
 
 pub mod command;
+pub mod router;

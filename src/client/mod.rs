@@ -1,0 +1,729 @@
+//! The Rust API every face is built on: `Client` (blocking calls, submissions with a
+//! completion, pipelines), `Dedicated` (a connection held for WATCH / MULTI / EXEC and other
+//! stateful work), and the `Engine` they share with the reactor threads.
+//!
+//! A command's trip: classify it (normal, blocking, stateful), route it to a node, pick a
+//! connection, append its frame to that connection's exchange under the connection's lock,
+//! and tell the owning reactor, unless it already knows. A blocking call on an idle
+//! connection writes the frame itself, like hiredis does, saving the hand-off to the reactor.
+
+pub mod pipeline;
+mod pool;
+
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crate::config::{Config, Endpoint};
+use crate::error::{Error, ErrorKind, Result};
+use crate::reactor::{self, Completion, Conn, Msg, Outcome, Phase, RawCallback, Waiter};
+use crate::resp::{encode_command, Reply};
+use crate::route::command::{classify, CommandClass, StatefulKind};
+use crate::route::router::{Route, Router, Standalone};
+use crate::session::RequestMeta;
+pub use pipeline::{Pipeline, PipelineResult};
+use pipeline::{PipelineDone, PipelineRun, Views};
+use pool::DedicatedPool;
+
+/// A handler for pushes that arrive outside any request (RESP3 `>` frames on shared
+/// connections: invalidations, server notices). Runs on a reactor thread.
+pub type PushHandler = Box<dyn Fn(&Reply) + Send + Sync>;
+
+type SharedPushHandler = Arc<dyn Fn(&Reply) + Send + Sync>;
+
+/// A connected client. Cheap to share between threads (`Send + Sync`); all methods take
+/// `&self`. Dropping it (or `close`) completes every pending command with CLOSED.
+pub struct Client {
+    engine: Arc<Engine>,
+    threads: Vec<JoinHandle<()>>,
+}
+
+const _: () = {
+    const fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Client>();
+    assert_send_sync::<Engine>();
+};
+
+/// A node's multiplexed connections.
+struct NodePool {
+    conns: Vec<Arc<Conn>>,
+    next: AtomicUsize,
+}
+
+/// What callers and reactor threads share.
+pub(crate) struct Engine {
+    pub(crate) config: Config,
+    reactors: Vec<Arc<reactor::Shared>>,
+    router: Box<dyn Router>,
+    nodes: Vec<NodePool>,
+    endpoints: Vec<Endpoint>,
+    pool: DedicatedPool,
+    next_reactor: AtomicUsize,
+    closed: AtomicBool,
+    fork_generation: u64,
+    push_handler: Mutex<Option<SharedPushHandler>>,
+}
+
+static FORK_GENERATION: AtomicU64 = AtomicU64::new(0);
+
+extern "C" fn after_fork_in_child() {
+    FORK_GENERATION.fetch_add(1, Ordering::SeqCst);
+}
+
+fn fork_generation() -> u64 {
+    static REGISTER: std::sync::Once = std::sync::Once::new();
+    REGISTER.call_once(|| {
+        // SAFETY: registering a handler that only touches an atomic is async-signal-safe.
+        unsafe {
+            libc::pthread_atfork(None, None, Some(after_fork_in_child));
+        }
+    });
+    FORK_GENERATION.load(Ordering::SeqCst)
+}
+
+impl Client {
+    /// Starts the reactor threads and the connections. Unless `config.lazy_connect`, waits
+    /// for the first connection and returns its error if it cannot be made.
+    pub fn new(config: Config) -> Result<Client> {
+        config.validate()?;
+        let router: Box<dyn Router> = Box::new(Standalone::new(config.endpoint.clone()));
+        Client::with_router(config, router)
+    }
+
+    fn with_router(config: Config, router: Box<dyn Router>) -> Result<Client> {
+        let fork_generation = fork_generation();
+        let threads = config.reactor_threads.max(1);
+        let mut shareds = Vec::with_capacity(threads);
+        let mut loops = Vec::with_capacity(threads);
+        for _ in 0..threads {
+            let (shared, reactor) = reactor::create().map_err(|e| {
+                Error::new(
+                    ErrorKind::Internal,
+                    format!("cannot create the event loop: {e}"),
+                )
+            })?;
+            shareds.push(shared);
+            loops.push(reactor);
+        }
+        let endpoints = router.nodes();
+        let pool = DedicatedPool::new(
+            config.max_dedicated_connections,
+            config.dedicated_wait_timeout,
+        );
+        let mut engine = Engine {
+            reactors: shareds,
+            router,
+            nodes: Vec::new(),
+            endpoints,
+            pool,
+            next_reactor: AtomicUsize::new(0),
+            closed: AtomicBool::new(false),
+            fork_generation,
+            push_handler: Mutex::new(None),
+            config,
+        };
+        engine.nodes = (0..engine.endpoints.len())
+            .map(|node| NodePool {
+                conns: (0..engine.config.connections_per_node)
+                    .map(|_| Arc::new(engine.new_conn(node, false)))
+                    .collect(),
+                next: AtomicUsize::new(0),
+            })
+            .collect();
+        let engine = Arc::new(engine);
+        let mut handles = Vec::with_capacity(threads);
+        for (i, reactor) in loops.into_iter().enumerate() {
+            let engine = engine.clone();
+            let handle = std::thread::Builder::new()
+                .name(format!("redcore-reactor-{i}"))
+                .spawn(move || reactor.run(engine))
+                .map_err(|e| {
+                    Error::new(
+                        ErrorKind::Internal,
+                        format!("cannot start a reactor thread: {e}"),
+                    )
+                })?;
+            handles.push(handle);
+        }
+        for node in &engine.nodes {
+            for conn in &node.conns {
+                engine.reactors[conn.reactor].notify(Msg::Adopt(conn.clone()));
+            }
+        }
+        let client = Client {
+            engine,
+            threads: handles,
+        };
+        if !client.engine.config.lazy_connect {
+            client.wait_connected()?;
+        }
+        Ok(client)
+    }
+
+    /// Waits until a connection is ready, or the first attempt of each failed.
+    fn wait_connected(&self) -> Result<()> {
+        let limit = self
+            .engine
+            .config
+            .connect_timeout
+            .unwrap_or(Duration::from_secs(30));
+        let deadline = Instant::now() + limit + Duration::from_millis(100);
+        loop {
+            let mut failed = 0;
+            let mut last = None;
+            let conns = self.engine.nodes.iter().flat_map(|n| n.conns.iter());
+            let total = self
+                .engine
+                .nodes
+                .iter()
+                .map(|n| n.conns.len())
+                .sum::<usize>();
+            for conn in conns {
+                let st = conn.lock();
+                match (&st.phase, &st.last_error) {
+                    (Phase::Ready, _) => return Ok(()),
+                    (_, Some(err)) => {
+                        failed += 1;
+                        last = Some(err.clone());
+                    }
+                    _ => {}
+                }
+            }
+            if failed == total {
+                return Err(last.expect("an error per failed connection"));
+            }
+            if Instant::now() >= deadline {
+                return Err(Error::new(
+                    ErrorKind::Timeout,
+                    "timed out waiting for the first connection",
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+
+    /// Sends a command and waits for its reply. A server error reply is returned as an `Err`
+    /// with its kind (RESPONSE, NO_SCRIPT, MOVED, ...). Fails with TIMEOUT after the command
+    /// timeout (extended by the server-side block time of blocking commands).
+    pub fn command<A: AsRef<[u8]>>(&self, args: &[A]) -> Result<Reply> {
+        self.engine.command_blocking(args)
+    }
+
+    /// Sends a command; `done` runs once with the result, on a reactor thread.
+    pub fn submit<A: AsRef<[u8]>>(
+        &self,
+        args: &[A],
+        done: impl FnOnce(Result<Reply>) + Send + 'static,
+    ) -> Result<()> {
+        self.engine
+            .submit(args, Completion::Boxed(Box::new(done)), false)
+            .map_err(|(e, _)| e)
+    }
+
+    /// Sends a command; `f(ctx, result)` runs once on a reactor thread. No allocation: this is
+    /// what the C face uses for its callbacks. On `Err`, `f` will not run.
+    pub fn submit_raw<A: AsRef<[u8]>>(
+        &self,
+        args: &[A],
+        f: RawCallback,
+        ctx: [usize; 2],
+    ) -> Result<()> {
+        self.engine
+            .submit(args, Completion::Raw(f, ctx), false)
+            .map_err(|(e, _)| e)
+    }
+
+    /// Runs a pipeline and waits for all its results.
+    pub fn run_pipeline(&self, pipeline: &Pipeline) -> Result<PipelineResult> {
+        self.engine.check_blocking_allowed()?;
+        let waiter = Waiter::for_this_thread();
+        let seq = waiter.begin();
+        let deadline = self
+            .engine
+            .deadline(pipeline.blocking.unwrap_or(Some(Duration::ZERO)));
+        self.engine
+            .submit_pipeline(pipeline, PipelineDone::Wait(waiter.clone(), seq), deadline)?;
+        match waiter.wait(seq, deadline.map(|d| d + Duration::from_millis(5))) {
+            Some(Outcome::Pipeline(result)) => Ok(result),
+            Some(_) => Err(Error::new(ErrorKind::Internal, "unexpected outcome")),
+            None => Err(timeout_error()),
+        }
+    }
+
+    /// Runs a pipeline; `done` runs once with all results, on a reactor thread.
+    pub fn submit_pipeline(
+        &self,
+        pipeline: &Pipeline,
+        done: impl FnOnce(PipelineResult) + Send + 'static,
+    ) -> Result<()> {
+        let deadline = self
+            .engine
+            .deadline(pipeline.blocking.unwrap_or(Some(Duration::ZERO)));
+        self.engine
+            .submit_pipeline(pipeline, PipelineDone::Boxed(Box::new(done)), deadline)
+    }
+
+    /// Runs a pipeline; `f(ctx, result)` runs once on a reactor thread (the C face).
+    pub fn submit_pipeline_raw(
+        &self,
+        pipeline: &Pipeline,
+        f: fn([usize; 2], PipelineResult),
+        ctx: [usize; 2],
+    ) -> Result<()> {
+        let deadline = self
+            .engine
+            .deadline(pipeline.blocking.unwrap_or(Some(Duration::ZERO)));
+        self.engine
+            .submit_pipeline(pipeline, PipelineDone::Raw(f, ctx), deadline)
+    }
+
+    /// Takes a dedicated connection for stateful work (WATCH / MULTI / EXEC, SELECT, ...).
+    /// Waits up to the configured time for one to be free, then fails with MAX_CONNECTIONS.
+    pub fn dedicated(&self) -> Result<Dedicated> {
+        self.engine.check_blocking_allowed()?;
+        let conn = self.engine.acquire_held()?;
+        Ok(Dedicated {
+            engine: self.engine.clone(),
+            conn: Some(conn),
+            watching: false,
+            in_multi: false,
+            tainted: false,
+        })
+    }
+
+    /// Sets the handler for pushes that arrive outside any request.
+    pub fn set_push_handler(&self, handler: Option<PushHandler>) {
+        *self
+            .engine
+            .push_handler
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) =
+            handler.map(|h| Arc::from(h) as SharedPushHandler);
+    }
+
+    /// Closes the client: every pending command completes with CLOSED before this returns
+    /// (when called from a callback, as soon as the callback returns).
+    pub fn close(mut self) {
+        self.shutdown();
+    }
+
+    fn shutdown(&mut self) {
+        if FORK_GENERATION.load(Ordering::SeqCst) != self.engine.fork_generation {
+            // In a forked child the reactor threads do not exist and the sockets are the
+            // parent's: touch nothing.
+            std::mem::forget(std::mem::take(&mut self.threads));
+            return;
+        }
+        if self.engine.closed.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        for shared in &self.engine.reactors {
+            shared.notify(Msg::Shutdown);
+        }
+        if reactor::on_reactor_thread() {
+            // Freed from a callback: the reactors finish once it returns.
+            self.threads.clear();
+            return;
+        }
+        for handle in self.threads.drain(..) {
+            let _ = handle.join();
+        }
+    }
+}
+
+impl Drop for Client {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+fn timeout_error() -> Error {
+    Error::new(ErrorKind::Timeout, "the command timed out")
+}
+
+impl Engine {
+    fn new_conn(&self, node: usize, dedicated: bool) -> Conn {
+        let reactor = self.next_reactor.fetch_add(1, Ordering::Relaxed) % self.reactors.len();
+        Conn::new(
+            reactor,
+            dedicated,
+            self.endpoints[node].clone(),
+            &self.config,
+        )
+    }
+
+    /// Refuses calls on a closed client or in a forked child.
+    fn check_usable(&self) -> Result<()> {
+        if FORK_GENERATION.load(Ordering::Relaxed) != self.fork_generation {
+            return Err(Error::new(
+                ErrorKind::Closed,
+                "this client was created before fork(); create a new client in the child",
+            ));
+        }
+        if self.closed.load(Ordering::Acquire) {
+            return Err(reactor::completion::closed_error());
+        }
+        Ok(())
+    }
+
+    fn check_blocking_allowed(&self) -> Result<()> {
+        self.check_usable()?;
+        if reactor::on_reactor_thread() {
+            return Err(Error::invalid_argument(
+                "a blocking call from a callback would deadlock the event loop; \
+                 submit asynchronously instead",
+            ));
+        }
+        Ok(())
+    }
+
+    /// The deadline of a command submitted now: the command timeout plus how long the server
+    /// may block it (`None` inside: forever).
+    fn deadline(&self, block: Option<Duration>) -> Option<Instant> {
+        let timeout = self.config.command_timeout?;
+        let block = block?;
+        Some(Instant::now() + timeout + block)
+    }
+
+    fn pick(&self, node: usize) -> &Arc<Conn> {
+        let pool = &self.nodes[node];
+        let n = pool.conns.len();
+        if n == 1 {
+            return &pool.conns[0];
+        }
+        let start = pool.next.fetch_add(1, Ordering::Relaxed);
+        (0..n)
+            .map(|k| &pool.conns[(start + k) % n])
+            .find(|c| c.ready_hint.load(Ordering::Relaxed))
+            .unwrap_or(&pool.conns[start % n])
+    }
+
+    fn command_blocking<A: AsRef<[u8]>>(&self, args: &[A]) -> Result<Reply> {
+        self.check_blocking_allowed()?;
+        let waiter = Waiter::for_this_thread();
+        let seq = waiter.begin();
+        let deadline = self
+            .submit_inner(args, Completion::Wait(waiter.clone(), seq), true)
+            .map_err(|(e, _)| e)?;
+        match waiter.wait(seq, deadline.map(|d| d + Duration::from_millis(5))) {
+            Some(Outcome::Reply(result)) => result,
+            Some(_) => Err(Error::new(ErrorKind::Internal, "unexpected outcome")),
+            None => Err(timeout_error()),
+        }
+    }
+
+    pub(crate) fn submit<A: AsRef<[u8]>>(
+        &self,
+        args: &[A],
+        completion: Completion,
+        direct: bool,
+    ) -> std::result::Result<(), (Error, Completion)> {
+        self.submit_inner(args, completion, direct).map(|_| ())
+    }
+
+    /// Submits; returns the request's deadline.
+    fn submit_inner<A: AsRef<[u8]>>(
+        &self,
+        args: &[A],
+        completion: Completion,
+        direct: bool,
+    ) -> std::result::Result<Option<Instant>, (Error, Completion)> {
+        if let Err(e) = self.check_usable() {
+            return Err((e, completion));
+        }
+        if args.is_empty() {
+            return Err((
+                Error::invalid_argument("a command needs at least one argument"),
+                completion,
+            ));
+        }
+        let views = Views::new(args);
+        let class = match classify(views.as_slice()) {
+            Ok(c) => c,
+            Err(e) => return Err((e, completion)),
+        };
+        let block = match class {
+            CommandClass::Normal => Some(Duration::ZERO),
+            CommandClass::Blocking { block } => block,
+            CommandClass::Stateful(kind) => {
+                return Err((stateful_error(kind), completion));
+            }
+        };
+        let deadline = self.deadline(block);
+        let meta = RequestMeta {
+            deadline,
+            retry_written: self.config.retry.retry_written_commands,
+        };
+        if !matches!(class, CommandClass::Normal) {
+            self.submit_dedicated(|buf| encode_command(buf, args), completion, meta)?;
+            return Ok(deadline);
+        }
+        let node = match self.router.route(views.as_slice()) {
+            Ok(Route::Node(node)) => node,
+            Err(e) => return Err((e, completion)),
+        };
+        let conn = self.pick(node);
+        self.enqueue(
+            conn,
+            |buf| encode_command(buf, args),
+            completion,
+            meta,
+            direct,
+        )?;
+        Ok(deadline)
+    }
+
+    /// Appends a request to `conn` and makes sure it gets written.
+    fn enqueue(
+        &self,
+        conn: &Arc<Conn>,
+        write: impl FnOnce(&mut Vec<u8>),
+        completion: Completion,
+        meta: RequestMeta,
+        direct: bool,
+    ) -> std::result::Result<(), (Error, Completion)> {
+        let mut st = conn.lock();
+        if let Some(err) = st.refuses(&self.config) {
+            return Err((err, completion));
+        }
+        let idle = st.ex.pending() == 0;
+        st.ex.enqueue(write, completion, meta);
+        let notify = self.after_enqueue(&mut st, direct && idle);
+        drop(st);
+        if notify {
+            self.reactors[conn.reactor].notify(Msg::Flush(conn.clone()));
+        }
+        Ok(())
+    }
+
+    /// After appending under the lock: writes at once (a blocking call on an idle connection)
+    /// or reports whether the reactor must be told (it writes when the connection is ready,
+    /// and must in any case learn the new request's deadline).
+    fn after_enqueue(&self, st: &mut reactor::conn::ConnState, direct: bool) -> bool {
+        // Written at once, or the socket is full and the reactor's writable event finishes
+        // it; on an error, the reactor's flush meets it again and fails the connection.
+        if direct
+            && matches!(st.phase, Phase::Ready)
+            && st.writable
+            && !st.scheduled
+            && st.write_pending().is_ok()
+        {
+            return false;
+        }
+        if st.scheduled {
+            return false;
+        }
+        st.scheduled = true;
+        true
+    }
+
+    fn submit_pipeline(
+        &self,
+        pipeline: &Pipeline,
+        done: PipelineDone,
+        deadline: Option<Instant>,
+    ) -> Result<()> {
+        self.check_usable()?;
+        let extra = if pipeline.transaction { 2 } else { 0 };
+        let run = PipelineRun::new(pipeline.len() + extra, pipeline.transaction, done);
+        if pipeline.is_empty() && !pipeline.transaction {
+            return {
+                run.fail_unsubmitted(0, &Error::invalid_argument("empty"));
+                Ok(())
+            };
+        }
+        let meta = RequestMeta {
+            deadline,
+            retry_written: self.config.retry.retry_written_commands,
+        };
+        let conn = if pipeline.blocking.is_some() {
+            match self.acquire_for_pipeline() {
+                Ok(conn) => conn,
+                Err(e) => {
+                    run.fail_unsubmitted(0, &e);
+                    return Ok(());
+                }
+            }
+        } else {
+            let node = match self.router.route(&[]) {
+                Ok(Route::Node(node)) => node,
+                Err(e) => {
+                    run.fail_unsubmitted(0, &e);
+                    return Ok(());
+                }
+            };
+            self.pick(node).clone()
+        };
+        let mut st = conn.lock();
+        if let Some(err) = st.refuses(&self.config) {
+            drop(st);
+            run.fail_unsubmitted(0, &err);
+            return Ok(());
+        }
+        let mut slot = 0;
+        let mut push = |st: &mut reactor::conn::ConnState, frame: &[u8]| {
+            st.ex
+                .enqueue_frame(frame, Completion::Pipeline(run.clone(), slot), meta);
+            slot += 1;
+        };
+        if pipeline.transaction {
+            push(&mut st, b"*1\r\n$5\r\nMULTI\r\n");
+        }
+        for frame in pipeline.frames() {
+            push(&mut st, frame);
+        }
+        if pipeline.transaction {
+            push(&mut st, b"*1\r\n$4\r\nEXEC\r\n");
+        }
+        let notify = self.after_enqueue(&mut st, false);
+        drop(st);
+        if notify {
+            self.reactors[conn.reactor].notify(Msg::Flush(conn.clone()));
+        }
+        Ok(())
+    }
+
+    pub(crate) fn on_push(&self, reply: Reply) {
+        let handler = self
+            .push_handler
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        if let Some(handler) = handler {
+            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| handler(&reply)));
+        }
+    }
+}
+
+fn stateful_error(kind: StatefulKind) -> Error {
+    Error::invalid_argument(format!(
+        "{kind:?} changes the state of the connection it runs on, and connections are shared: \
+         run it on a dedicated connection (redcore_client_dedicated), or use a transaction \
+         pipeline for MULTI/EXEC"
+    ))
+}
+
+/// A dedicated connection, held until released (or dropped): for WATCH / MULTI / EXEC and
+/// other commands that change a connection's state. Not shared: use it from one thread.
+pub struct Dedicated {
+    engine: Arc<Engine>,
+    conn: Option<Arc<Conn>>,
+    watching: bool,
+    in_multi: bool,
+    tainted: bool,
+}
+
+impl Dedicated {
+    /// Sends a command on this connection and waits for its reply.
+    pub fn command<A: AsRef<[u8]>>(&mut self, args: &[A]) -> Result<Reply> {
+        self.engine.check_blocking_allowed()?;
+        let waiter = Waiter::for_this_thread();
+        let seq = waiter.begin();
+        let deadline = self
+            .submit_inner(args, Completion::Wait(waiter.clone(), seq))
+            .map_err(|(e, _)| e)?;
+        match waiter.wait(seq, deadline.map(|d| d + Duration::from_millis(5))) {
+            Some(Outcome::Reply(result)) => result,
+            Some(_) => Err(Error::new(ErrorKind::Internal, "unexpected outcome")),
+            None => Err(timeout_error()),
+        }
+    }
+
+    /// Sends a command on this connection; `f(ctx, result)` runs once on a reactor thread.
+    pub fn submit_raw<A: AsRef<[u8]>>(
+        &mut self,
+        args: &[A],
+        f: RawCallback,
+        ctx: [usize; 2],
+    ) -> Result<()> {
+        self.submit_inner(args, Completion::Raw(f, ctx))
+            .map(|_| ())
+            .map_err(|(e, _)| e)
+    }
+
+    fn submit_inner<A: AsRef<[u8]>>(
+        &mut self,
+        args: &[A],
+        completion: Completion,
+    ) -> std::result::Result<Option<Instant>, (Error, Completion)> {
+        if let Err(e) = self.engine.check_usable() {
+            return Err((e, completion));
+        }
+        if args.is_empty() {
+            return Err((
+                Error::invalid_argument("a command needs at least one argument"),
+                completion,
+            ));
+        }
+        let views = Views::new(args);
+        let block = match classify(views.as_slice()) {
+            Ok(CommandClass::Normal) => Some(Duration::ZERO),
+            Ok(CommandClass::Blocking { block }) => block,
+            Ok(CommandClass::Stateful(kind)) => {
+                match kind {
+                    StatefulKind::Watch => self.watching = true,
+                    StatefulKind::Unwatch => self.watching = false,
+                    StatefulKind::Multi => self.in_multi = true,
+                    StatefulKind::Exec | StatefulKind::Discard => {
+                        self.watching = false;
+                        self.in_multi = false;
+                    }
+                    StatefulKind::Subscribe | StatefulKind::Monitor => {
+                        return Err((
+                            Error::invalid_argument(format!(
+                                "{kind:?} turns the connection into a stream of pushes; \
+                                 it is not supported on a dedicated connection yet"
+                            )),
+                            completion,
+                        ));
+                    }
+                    _ => self.tainted = true,
+                }
+                Some(Duration::ZERO)
+            }
+            Err(e) => return Err((e, completion)),
+        };
+        let deadline = self.engine.deadline(block);
+        let meta = RequestMeta {
+            deadline,
+            retry_written: false,
+        };
+        let conn = self.conn.as_ref().expect("held until release");
+        self.engine.enqueue(
+            conn,
+            |buf| encode_command(buf, args),
+            completion,
+            meta,
+            true,
+        )?;
+        Ok(deadline)
+    }
+
+    /// Gives the connection back: open transactions are discarded and watches dropped; a
+    /// connection whose state was changed otherwise (SELECT, CLIENT REPLY, ...) is closed
+    /// instead of reused.
+    pub fn release(mut self) {
+        self.release_inner();
+    }
+
+    fn release_inner(&mut self) {
+        let Some(conn) = self.conn.take() else {
+            return;
+        };
+        let mut cleanup: Vec<&[u8]> = Vec::new();
+        if self.in_multi {
+            cleanup.push(b"*1\r\n$7\r\nDISCARD\r\n");
+        }
+        if self.watching {
+            cleanup.push(b"*1\r\n$7\r\nUNWATCH\r\n");
+        }
+        self.engine.release_held(conn, &cleanup, self.tainted);
+    }
+}
+
+impl Drop for Dedicated {
+    fn drop(&mut self) {
+        self.release_inner();
+    }
+}

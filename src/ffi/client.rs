@@ -1,0 +1,502 @@
+//! C classes `redcore_client` (commands, async and blocking), `redcore_pipeline` and
+//! `redcore_pipeline_result`, and `redcore_dedicated` (a held connection).
+
+use std::os::raw::{c_char, c_int, c_void};
+
+use super::config::redcore_config;
+use super::error::redcore_error;
+use super::guard::{guard, guard_code, null_arg};
+use super::handle::{handle_of, lend, reply_into_raw};
+use super::reply::redcore_reply;
+use crate::client::{Client, Dedicated, Pipeline, PipelineResult};
+use crate::error::{Error, ErrorKind, Result};
+use crate::resp::Reply;
+
+/// A client: a pool of multiplexed connections to one server, driven by its own event-loop
+/// thread(s).
+///
+/// Underneath: a `Box` owning the client. Thread-safe: any number of threads may submit
+/// commands at once. Create with `redcore_client_new`, free with `redcore_client_free`.
+pub struct redcore_client {
+    inner: Client,
+}
+
+/// The callback of an asynchronous command. Runs exactly once, on one of the client's
+/// event-loop threads, with `userdata` as given. Exactly one of `reply` and `err` is non-NULL:
+/// `reply` for a successful reply, `err` for a server error reply (its code maps the server's
+/// error, e.g. `REDCORE_ERR_RESPONSE`, `REDCORE_ERR_NO_SCRIPT`), a timeout, a connection
+/// failure, or the client being freed (`REDCORE_ERR_CLOSED`). Both are borrowed and valid only
+/// until the callback returns (keep a reply with `redcore_reply_clone`; do not free either).
+/// The callback must not block; it may submit further commands, and may free the client.
+pub type redcore_callback = Option<
+    unsafe extern "C" fn(
+        userdata: *mut c_void,
+        reply: *const redcore_reply,
+        err: *const redcore_error,
+    ),
+>;
+
+/// The callback of an asynchronous pipeline run: gets every result, borrowed until it returns.
+/// Same thread and exactly-once rules as `redcore_callback`.
+pub type redcore_pipeline_callback =
+    Option<unsafe extern "C" fn(userdata: *mut c_void, result: *const redcore_pipeline_result)>;
+
+/// Commands to send together, in order, on one connection: a plain pipeline, or a transaction
+/// (MULTI ... EXEC). Underneath: a `Box`; not thread-safe. May be run any number of times and
+/// freed right after a run is submitted.
+pub struct redcore_pipeline {
+    inner: Pipeline,
+}
+
+/// The results of a pipeline run, one per command, in order. Underneath: a `Box`. Owned when
+/// returned by `redcore_client_pipeline_run_blocking` (free with
+/// `redcore_pipeline_result_free`), borrowed inside a `redcore_pipeline_callback`. Immutable.
+pub struct redcore_pipeline_result {
+    inner: PipelineResult,
+    /// A C error for each failed command, so `redcore_pipeline_result_get` can lend it.
+    errors: Vec<Option<redcore_error>>,
+}
+
+impl redcore_pipeline_result {
+    fn new(inner: PipelineResult) -> redcore_pipeline_result {
+        let errors = (0..inner.len())
+            .map(|i| match inner.get(i) {
+                Some(Err(err)) => Some(redcore_error::new(err.clone())),
+                _ => None,
+            })
+            .collect();
+        redcore_pipeline_result { inner, errors }
+    }
+}
+
+/// A dedicated connection, held by the caller for stateful work: WATCH / MULTI / EXEC, SELECT,
+/// CLIENT commands. Underneath: a `Box`; use it from one thread at a time. Give it back with
+/// `redcore_dedicated_release`.
+pub struct redcore_dedicated {
+    inner: Dedicated,
+}
+
+/// Reads `argc` arguments: `argv[i]` with length `argvlen[i]`, or `strlen(argv[i])` when
+/// `argvlen` is NULL.
+///
+/// # Safety
+/// argv holds argc pointers, each valid for its length (or NUL-terminated when argvlen is
+/// NULL); argvlen is NULL or holds argc lengths.
+unsafe fn args<'a>(
+    argc: c_int,
+    argv: *const *const c_char,
+    argvlen: *const usize,
+) -> Result<Vec<&'a [u8]>> {
+    if argc <= 0 {
+        return Err(Error::invalid_argument("argc must be at least 1"));
+    }
+    if argv.is_null() {
+        return Err(null_arg("argv"));
+    }
+    let n = argc as usize;
+    let mut out = Vec::with_capacity(n);
+    for i in 0..n {
+        // SAFETY: per the contract above.
+        let p = unsafe { *argv.add(i) };
+        if p.is_null() {
+            return Err(Error::invalid_argument(format!("argv[{i}] is NULL")));
+        }
+        let len = if argvlen.is_null() {
+            // SAFETY: NUL-terminated when argvlen is NULL.
+            unsafe { std::ffi::CStr::from_ptr(p) }.to_bytes().len()
+        } else {
+            // SAFETY: argvlen holds argc lengths.
+            unsafe { *argvlen.add(i) }
+        };
+        // SAFETY: argv[i] is valid for len bytes.
+        out.push(unsafe { std::slice::from_raw_parts(p.cast::<u8>(), len) });
+    }
+    Ok(out)
+}
+
+/// Calls a C command callback with a result (the Rust side of `redcore_callback`).
+fn call_back(ctx: [usize; 2], result: Result<Reply>) {
+    // SAFETY: ctx[0] was made from a non-NULL redcore_callback function pointer.
+    let f: unsafe extern "C" fn(*mut c_void, *const redcore_reply, *const redcore_error) =
+        unsafe { std::mem::transmute::<usize, _>(ctx[0]) };
+    let userdata = ctx[1] as *mut c_void;
+    match result {
+        Ok(mut reply) => {
+            let handle = lend(&mut reply);
+            // SAFETY: the reply lives until after the call; the C function follows its contract.
+            unsafe { f(userdata, handle, std::ptr::null()) };
+        }
+        Err(err) => {
+            let err = redcore_error::new(err);
+            // SAFETY: as above.
+            unsafe { f(userdata, std::ptr::null(), &err) };
+        }
+    }
+}
+
+fn call_back_pipeline(ctx: [usize; 2], result: PipelineResult) {
+    // SAFETY: ctx[0] was made from a non-NULL redcore_pipeline_callback function pointer.
+    let f: unsafe extern "C" fn(*mut c_void, *const redcore_pipeline_result) =
+        unsafe { std::mem::transmute::<usize, _>(ctx[0]) };
+    let result = redcore_pipeline_result::new(result);
+    // SAFETY: result lives until after the call.
+    unsafe { f(ctx[1] as *mut c_void, &result) };
+}
+
+/// Creates a client from `config` (copied; the config may be freed right after). Unless the
+/// config asks for a lazy connect, waits for the first connection and fails with its error
+/// (`REDCORE_ERR_CONNECTION`, `REDCORE_ERR_TIMEOUT`, `REDCORE_ERR_AUTHENTICATION`, ...).
+/// Writes the client to `*client_out` on success.
+#[no_mangle]
+pub unsafe extern "C" fn redcore_client_new(
+    config: *const redcore_config,
+    client_out: *mut *mut redcore_client,
+    err_out: *mut *mut redcore_error,
+) -> ErrorKind {
+    guard_code(err_out, || {
+        // SAFETY: config is NULL or a live redcore_config.
+        let config = unsafe { config.as_ref() }.ok_or_else(|| null_arg("config"))?;
+        if client_out.is_null() {
+            return Err(null_arg("client_out"));
+        }
+        let client = Client::new(config.inner.clone())?;
+        // SAFETY: client_out was checked non-NULL.
+        unsafe { *client_out = Box::into_raw(Box::new(redcore_client { inner: client })) };
+        Ok(())
+    })
+}
+
+/// Frees a client. Every command still pending completes (its callback runs) with
+/// `REDCORE_ERR_CLOSED` before this returns; when called from inside one of the client's own
+/// callbacks, they complete as soon as that callback returns. NULL is ignored.
+#[no_mangle]
+pub unsafe extern "C" fn redcore_client_free(client: *mut redcore_client) {
+    guard((), || {
+        if !client.is_null() {
+            // SAFETY: client came from redcore_client_new and is freed once.
+            drop(unsafe { Box::from_raw(client) });
+        }
+    })
+}
+
+/// Sends a command asynchronously: `argc` arguments `argv[i]` of `argvlen[i]` bytes (or
+/// NUL-terminated strings when `argvlen` is NULL), copied before this returns. On
+/// `REDCORE_OK`, `callback` will run exactly once (see `redcore_callback`); on any other code
+/// it will not run. Fails with `REDCORE_ERR_INVALID_ARGUMENT` for bad arguments and for
+/// commands that would change a shared connection's state (WATCH, MULTI, SUBSCRIBE, SELECT,
+/// ...: use `redcore_client_dedicated` or a transaction pipeline), with `REDCORE_ERR_CLOSED`
+/// after the client was freed or in a forked child, and with the connection's error when the
+/// server is down beyond the retry policy. Blocking commands (BLPOP, XREAD BLOCK, ...) run on
+/// a dedicated connection. `userdata` may be any value, e.g. a Go `cgo.Handle`.
+#[no_mangle]
+pub unsafe extern "C" fn redcore_client_command(
+    client: *const redcore_client,
+    argc: c_int,
+    argv: *const *const c_char,
+    argvlen: *const usize,
+    callback: redcore_callback,
+    userdata: *mut c_void,
+) -> ErrorKind {
+    guard_code(std::ptr::null_mut(), || {
+        // SAFETY: client is NULL or a live client.
+        let client = unsafe { client.as_ref() }.ok_or_else(|| null_arg("client"))?;
+        let f = callback.ok_or_else(|| null_arg("callback"))?;
+        // SAFETY: per this function's contract.
+        let args = unsafe { args(argc, argv, argvlen) }?;
+        client
+            .inner
+            .submit_raw(&args, call_back, [f as usize, userdata as usize])
+    })
+}
+
+/// Sends a command and waits for its reply (same arguments as `redcore_client_command`).
+/// On `REDCORE_OK` writes an owned reply to `*reply_out` (free it with `redcore_reply_free`).
+/// A server error reply is returned as its error code (with the server's text in `*err_out`).
+/// Fails with `REDCORE_ERR_TIMEOUT` after the command timeout, and with
+/// `REDCORE_ERR_INVALID_ARGUMENT` when called from inside a callback (it would deadlock).
+#[no_mangle]
+pub unsafe extern "C" fn redcore_client_command_blocking(
+    client: *const redcore_client,
+    argc: c_int,
+    argv: *const *const c_char,
+    argvlen: *const usize,
+    reply_out: *mut *mut redcore_reply,
+    err_out: *mut *mut redcore_error,
+) -> ErrorKind {
+    guard_code(err_out, || {
+        // SAFETY: client is NULL or a live client.
+        let client = unsafe { client.as_ref() }.ok_or_else(|| null_arg("client"))?;
+        if reply_out.is_null() {
+            return Err(null_arg("reply_out"));
+        }
+        // SAFETY: per this function's contract.
+        let args = unsafe { args(argc, argv, argvlen) }?;
+        let reply = client.inner.command(&args)?;
+        // SAFETY: reply_out was checked non-NULL.
+        unsafe { *reply_out = reply_into_raw(Box::new(reply)) };
+        Ok(())
+    })
+}
+
+/// Creates an empty pipeline; a transaction when `transaction` is true (its commands run
+/// atomically between MULTI and EXEC).
+#[no_mangle]
+pub unsafe extern "C" fn redcore_pipeline_new(
+    transaction: bool,
+    pipeline_out: *mut *mut redcore_pipeline,
+) -> ErrorKind {
+    guard_code(std::ptr::null_mut(), || {
+        if pipeline_out.is_null() {
+            return Err(null_arg("pipeline_out"));
+        }
+        let inner = if transaction {
+            Pipeline::transaction()
+        } else {
+            Pipeline::new()
+        };
+        // SAFETY: pipeline_out was checked non-NULL.
+        unsafe { *pipeline_out = Box::into_raw(Box::new(redcore_pipeline { inner })) };
+        Ok(())
+    })
+}
+
+/// Appends a command (arguments as in `redcore_client_command`, copied). Commands that change
+/// a connection's state are refused with `REDCORE_ERR_INVALID_ARGUMENT` (details in
+/// `*err_out`).
+#[no_mangle]
+pub unsafe extern "C" fn redcore_pipeline_append(
+    pipeline: *mut redcore_pipeline,
+    argc: c_int,
+    argv: *const *const c_char,
+    argvlen: *const usize,
+    err_out: *mut *mut redcore_error,
+) -> ErrorKind {
+    guard_code(err_out, || {
+        // SAFETY: pipeline is NULL or a live pipeline used by one thread.
+        let pipeline = unsafe { pipeline.as_mut() }.ok_or_else(|| null_arg("pipeline"))?;
+        // SAFETY: per this function's contract.
+        let args = unsafe { args(argc, argv, argvlen) }?;
+        pipeline.inner.add(&args).map(|_| ())
+    })
+}
+
+/// Number of commands in the pipeline (0 for NULL).
+#[no_mangle]
+pub unsafe extern "C" fn redcore_pipeline_len(pipeline: *const redcore_pipeline) -> usize {
+    guard(0, || {
+        // SAFETY: pipeline is NULL or a live pipeline.
+        unsafe { pipeline.as_ref() }.map_or(0, |p| p.inner.len())
+    })
+}
+
+/// Removes every command, to build the next batch in the same pipeline.
+#[no_mangle]
+pub unsafe extern "C" fn redcore_pipeline_clear(pipeline: *mut redcore_pipeline) {
+    guard((), || {
+        // SAFETY: pipeline is NULL or a live pipeline used by one thread.
+        if let Some(p) = unsafe { pipeline.as_mut() } {
+            p.inner.clear();
+        }
+    })
+}
+
+/// Frees a pipeline. NULL is ignored. Runs already submitted are not affected.
+#[no_mangle]
+pub unsafe extern "C" fn redcore_pipeline_free(pipeline: *mut redcore_pipeline) {
+    guard((), || {
+        if !pipeline.is_null() {
+            // SAFETY: pipeline came from redcore_pipeline_new and is freed once.
+            drop(unsafe { Box::from_raw(pipeline) });
+        }
+    })
+}
+
+/// Runs a pipeline asynchronously: its commands are written together on one connection and
+/// `callback` runs once with every result. On any code but `REDCORE_OK` the callback will not
+/// run. The pipeline may be freed or changed as soon as this returns.
+#[no_mangle]
+pub unsafe extern "C" fn redcore_client_pipeline_run(
+    client: *const redcore_client,
+    pipeline: *const redcore_pipeline,
+    callback: redcore_pipeline_callback,
+    userdata: *mut c_void,
+) -> ErrorKind {
+    guard_code(std::ptr::null_mut(), || {
+        // SAFETY: client and pipeline are NULL or live.
+        let client = unsafe { client.as_ref() }.ok_or_else(|| null_arg("client"))?;
+        let pipeline = unsafe { pipeline.as_ref() }.ok_or_else(|| null_arg("pipeline"))?;
+        let f = callback.ok_or_else(|| null_arg("callback"))?;
+        client.inner.submit_pipeline_raw(
+            &pipeline.inner,
+            call_back_pipeline,
+            [f as usize, userdata as usize],
+        )
+    })
+}
+
+/// Runs a pipeline and waits for every result. On `REDCORE_OK` writes an owned result to
+/// `*result_out` (free it with `redcore_pipeline_result_free`); individual commands may still
+/// have failed: see `redcore_pipeline_result_get`.
+#[no_mangle]
+pub unsafe extern "C" fn redcore_client_pipeline_run_blocking(
+    client: *const redcore_client,
+    pipeline: *const redcore_pipeline,
+    result_out: *mut *mut redcore_pipeline_result,
+    err_out: *mut *mut redcore_error,
+) -> ErrorKind {
+    guard_code(err_out, || {
+        // SAFETY: client and pipeline are NULL or live.
+        let client = unsafe { client.as_ref() }.ok_or_else(|| null_arg("client"))?;
+        let pipeline = unsafe { pipeline.as_ref() }.ok_or_else(|| null_arg("pipeline"))?;
+        if result_out.is_null() {
+            return Err(null_arg("result_out"));
+        }
+        let inner = client.inner.run_pipeline(&pipeline.inner)?;
+        // SAFETY: result_out was checked non-NULL.
+        unsafe { *result_out = Box::into_raw(Box::new(redcore_pipeline_result::new(inner))) };
+        Ok(())
+    })
+}
+
+/// Number of results (one per command appended; 0 for NULL).
+#[no_mangle]
+pub unsafe extern "C" fn redcore_pipeline_result_len(
+    result: *const redcore_pipeline_result,
+) -> usize {
+    guard(0, || {
+        // SAFETY: result is NULL or live.
+        unsafe { result.as_ref() }.map_or(0, |r| r.inner.len())
+    })
+}
+
+/// Result `index`: returns `REDCORE_OK` and writes the reply (borrowed from `result`) to
+/// `*reply_out`, or returns the command's error code and writes its error (borrowed from
+/// `result`; do not free it) to `*err_out` when `err_out` is not NULL. In a transaction, a
+/// command that failed when queued gets its own error and the others `REDCORE_ERR_EXEC_ABORT`;
+/// a WATCH that saw a change gives `REDCORE_ERR_WATCH` for every command.
+/// `REDCORE_ERR_INVALID_ARGUMENT` for NULL arguments or an index out of range.
+#[no_mangle]
+pub unsafe extern "C" fn redcore_pipeline_result_get(
+    result: *const redcore_pipeline_result,
+    index: usize,
+    reply_out: *mut *const redcore_reply,
+    err_out: *mut *const redcore_error,
+) -> ErrorKind {
+    guard(ErrorKind::Internal, || {
+        // SAFETY: result is NULL or live.
+        let Some(result) = (unsafe { result.as_ref() }) else {
+            return ErrorKind::InvalidArgument;
+        };
+        if reply_out.is_null() {
+            return ErrorKind::InvalidArgument;
+        }
+        match result.inner.get(index) {
+            None => ErrorKind::InvalidArgument,
+            Some(Ok(value)) => {
+                // SAFETY: reply_out was checked non-NULL.
+                unsafe { *reply_out = handle_of(value) };
+                ErrorKind::Ok
+            }
+            Some(Err(err)) => {
+                if let (false, Some(Some(handle))) = (err_out.is_null(), result.errors.get(index)) {
+                    // SAFETY: err_out is writable when not NULL.
+                    unsafe { *err_out = handle };
+                }
+                err.kind()
+            }
+        }
+    })
+}
+
+/// Frees an owned pipeline result and everything borrowed from it. NULL is ignored.
+#[no_mangle]
+pub unsafe extern "C" fn redcore_pipeline_result_free(result: *mut redcore_pipeline_result) {
+    guard((), || {
+        if !result.is_null() {
+            // SAFETY: result came from redcore_client_pipeline_run_blocking, freed once.
+            drop(unsafe { Box::from_raw(result) });
+        }
+    })
+}
+
+/// Takes a dedicated connection (waiting up to the configured time for one to be free, then
+/// failing with `REDCORE_ERR_MAX_CONNECTIONS`). Writes it to `*dedicated_out`.
+#[no_mangle]
+pub unsafe extern "C" fn redcore_client_dedicated(
+    client: *const redcore_client,
+    dedicated_out: *mut *mut redcore_dedicated,
+    err_out: *mut *mut redcore_error,
+) -> ErrorKind {
+    guard_code(err_out, || {
+        // SAFETY: client is NULL or live.
+        let client = unsafe { client.as_ref() }.ok_or_else(|| null_arg("client"))?;
+        if dedicated_out.is_null() {
+            return Err(null_arg("dedicated_out"));
+        }
+        let inner = client.inner.dedicated()?;
+        // SAFETY: dedicated_out was checked non-NULL.
+        unsafe { *dedicated_out = Box::into_raw(Box::new(redcore_dedicated { inner })) };
+        Ok(())
+    })
+}
+
+/// Sends a command on the dedicated connection and waits for its reply (as
+/// `redcore_client_command_blocking`). Any command may be sent except SUBSCRIBE-like commands
+/// and MONITOR.
+#[no_mangle]
+pub unsafe extern "C" fn redcore_dedicated_command_blocking(
+    dedicated: *mut redcore_dedicated,
+    argc: c_int,
+    argv: *const *const c_char,
+    argvlen: *const usize,
+    reply_out: *mut *mut redcore_reply,
+    err_out: *mut *mut redcore_error,
+) -> ErrorKind {
+    guard_code(err_out, || {
+        // SAFETY: dedicated is NULL or live, used by one thread.
+        let d = unsafe { dedicated.as_mut() }.ok_or_else(|| null_arg("dedicated"))?;
+        if reply_out.is_null() {
+            return Err(null_arg("reply_out"));
+        }
+        // SAFETY: per the contract.
+        let args = unsafe { args(argc, argv, argvlen) }?;
+        let reply = d.inner.command(&args)?;
+        // SAFETY: reply_out was checked non-NULL.
+        unsafe { *reply_out = reply_into_raw(Box::new(reply)) };
+        Ok(())
+    })
+}
+
+/// Sends a command on the dedicated connection asynchronously (as `redcore_client_command`).
+#[no_mangle]
+pub unsafe extern "C" fn redcore_dedicated_command(
+    dedicated: *mut redcore_dedicated,
+    argc: c_int,
+    argv: *const *const c_char,
+    argvlen: *const usize,
+    callback: redcore_callback,
+    userdata: *mut c_void,
+) -> ErrorKind {
+    guard_code(std::ptr::null_mut(), || {
+        // SAFETY: dedicated is NULL or live, used by one thread.
+        let d = unsafe { dedicated.as_mut() }.ok_or_else(|| null_arg("dedicated"))?;
+        let f = callback.ok_or_else(|| null_arg("callback"))?;
+        // SAFETY: per the contract.
+        let args = unsafe { args(argc, argv, argvlen) }?;
+        d.inner
+            .submit_raw(&args, call_back, [f as usize, userdata as usize])
+    })
+}
+
+/// Gives a dedicated connection back to the client: an open MULTI is discarded and WATCHes
+/// dropped; a connection whose state was otherwise changed (SELECT, CLIENT REPLY, ...) is
+/// closed rather than reused. NULL is ignored.
+#[no_mangle]
+pub unsafe extern "C" fn redcore_dedicated_release(dedicated: *mut redcore_dedicated) {
+    guard((), || {
+        if !dedicated.is_null() {
+            // SAFETY: dedicated came from redcore_client_dedicated, released once.
+            drop(unsafe { Box::from_raw(dedicated) });
+        }
+    })
+}

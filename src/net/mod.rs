@@ -1,0 +1,204 @@
+//! Transports: TCP (nodelay, keepalive) and Unix sockets, non-blocking, registered with the
+//! reactor's mio `Poll`. TLS will wrap either of them here.
+
+use std::io::{self, Read, Write};
+use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
+use std::os::fd::{AsRawFd, RawFd};
+use std::path::Path;
+use std::time::Duration;
+
+use mio::event::Source;
+use mio::net::{TcpStream, UnixStream};
+use mio::{Interest, Registry, Token};
+
+/// TCP keepalive probing, as the config asks for it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KeepaliveOptions {
+    /// Idle time before the first probe.
+    pub idle: Duration,
+    /// Time between probes.
+    pub interval: Duration,
+    /// Unanswered probes before the connection is declared dead.
+    pub count: u32,
+}
+
+/// One connection's byte stream.
+#[derive(Debug)]
+pub enum Transport {
+    /// A TCP connection.
+    Tcp(TcpStream),
+    /// A Unix domain socket connection.
+    Unix(UnixStream),
+}
+
+/// Resolves `host:port`. IP literals need no lookup; names go through the system resolver
+/// (blocking: callers run it off the reactor thread when the name is not a literal).
+pub fn resolve(host: &str, port: u16) -> io::Result<Vec<SocketAddr>> {
+    let literal = host.trim_start_matches('[').trim_end_matches(']');
+    if let Ok(ip) = literal.parse::<IpAddr>() {
+        return Ok(vec![SocketAddr::new(ip, port)]);
+    }
+    let addrs: Vec<SocketAddr> = (host, port).to_socket_addrs()?.collect();
+    if addrs.is_empty() {
+        return Err(io::Error::new(
+            io::ErrorKind::NotFound,
+            format!("no address found for {host}"),
+        ));
+    }
+    Ok(addrs)
+}
+
+/// True when resolving `host` needs no name lookup.
+pub fn is_ip_literal(host: &str) -> bool {
+    host.trim_start_matches('[')
+        .trim_end_matches(']')
+        .parse::<IpAddr>()
+        .is_ok()
+}
+
+impl Transport {
+    /// Starts a non-blocking TCP connect. Completion is signalled by writability; then call
+    /// `finish_connect`.
+    pub fn connect_tcp(addr: SocketAddr) -> io::Result<Transport> {
+        Ok(Transport::Tcp(TcpStream::connect(addr)?))
+    }
+
+    /// Connects a Unix socket (completes at once or fails).
+    pub fn connect_unix(path: &Path) -> io::Result<Transport> {
+        Ok(Transport::Unix(UnixStream::connect(path)?))
+    }
+
+    /// After the first writable event: `Ok(())` when connected, the connect error otherwise.
+    pub fn finish_connect(&self) -> io::Result<()> {
+        match self {
+            Transport::Tcp(s) => {
+                if let Some(err) = s.take_error()? {
+                    return Err(err);
+                }
+                match s.peer_addr() {
+                    Ok(_) => Ok(()),
+                    Err(e) if e.kind() == io::ErrorKind::NotConnected => Err(io::Error::new(
+                        io::ErrorKind::WouldBlock,
+                        "connect in progress",
+                    )),
+                    Err(e) => Err(e),
+                }
+            }
+            Transport::Unix(s) => {
+                if let Some(err) = s.take_error()? {
+                    return Err(err);
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Applies TCP options (no-op for Unix sockets).
+    pub fn configure(&self, nodelay: bool, keepalive: Option<KeepaliveOptions>) -> io::Result<()> {
+        let Transport::Tcp(s) = self else {
+            return Ok(());
+        };
+        s.set_nodelay(nodelay)?;
+        let fd = s.as_raw_fd();
+        match keepalive {
+            None => set_opt(fd, libc::SOL_SOCKET, libc::SO_KEEPALIVE, 0),
+            Some(k) => {
+                set_opt(fd, libc::SOL_SOCKET, libc::SO_KEEPALIVE, 1)?;
+                let secs = |d: Duration| d.as_secs().clamp(1, i32::MAX as u64) as libc::c_int;
+                set_opt(fd, libc::IPPROTO_TCP, libc::TCP_KEEPIDLE, secs(k.idle))?;
+                set_opt(fd, libc::IPPROTO_TCP, libc::TCP_KEEPINTVL, secs(k.interval))?;
+                set_opt(
+                    fd,
+                    libc::IPPROTO_TCP,
+                    libc::TCP_KEEPCNT,
+                    k.count.clamp(1, 127) as libc::c_int,
+                )
+            }
+        }
+    }
+
+    /// The socket's file descriptor.
+    pub fn raw_fd(&self) -> RawFd {
+        match self {
+            Transport::Tcp(s) => s.as_raw_fd(),
+            Transport::Unix(s) => s.as_raw_fd(),
+        }
+    }
+
+    /// Reads into `buf` (non-blocking).
+    pub fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Transport::Tcp(s) => s.read(buf),
+            Transport::Unix(s) => s.read(buf),
+        }
+    }
+
+    /// Writes from `buf` (non-blocking).
+    pub fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Transport::Tcp(s) => s.write(buf),
+            Transport::Unix(s) => s.write(buf),
+        }
+    }
+
+    /// Shuts both directions down, so a peer (or a forked child holding a copy of the socket)
+    /// sees the end at once.
+    pub fn shutdown(&self) {
+        let _ = match self {
+            Transport::Tcp(s) => s.shutdown(std::net::Shutdown::Both),
+            Transport::Unix(s) => s.shutdown(std::net::Shutdown::Both),
+        };
+    }
+}
+
+fn set_opt(fd: RawFd, level: libc::c_int, name: libc::c_int, value: libc::c_int) -> io::Result<()> {
+    // SAFETY: fd is an open socket owned by the caller; value is a valid c_int for the size
+    // passed.
+    let rc = unsafe {
+        libc::setsockopt(
+            fd,
+            level,
+            name,
+            (&value as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+impl Source for Transport {
+    fn register(
+        &mut self,
+        registry: &Registry,
+        token: Token,
+        interests: Interest,
+    ) -> io::Result<()> {
+        match self {
+            Transport::Tcp(s) => s.register(registry, token, interests),
+            Transport::Unix(s) => s.register(registry, token, interests),
+        }
+    }
+
+    fn reregister(
+        &mut self,
+        registry: &Registry,
+        token: Token,
+        interests: Interest,
+    ) -> io::Result<()> {
+        match self {
+            Transport::Tcp(s) => s.reregister(registry, token, interests),
+            Transport::Unix(s) => s.reregister(registry, token, interests),
+        }
+    }
+
+    fn deregister(&mut self, registry: &Registry) -> io::Result<()> {
+        match self {
+            Transport::Tcp(s) => s.deregister(registry),
+            Transport::Unix(s) => s.deregister(registry),
+        }
+    }
+}

@@ -1,0 +1,646 @@
+//! One connection: its state behind a mutex shared by the reactor thread that owns the socket
+//! and by callers that append commands (and, for a blocking call on an idle connection, write
+//! them at once), and the lifecycle the reactor drives: resolve, connect, handshake, ready,
+//! failure, backoff, reconnect.
+//!
+//! Completions are never run under the lock: every function here pushes them to a list the
+//! reactor runs after unlocking, because a callback may submit new commands.
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use mio::{Interest, Registry, Token};
+
+use super::completion::{reply_to_result, Completion};
+use crate::config::{Backoff, BackoffState, Config, Endpoint, FastRng, Protocol};
+use crate::error::{Error, ErrorKind, Result};
+use crate::net::{KeepaliveOptions, Transport};
+use crate::resp::{encode_command, Reply};
+use crate::session::handshake::{Handshake, HandshakeParams, Progress};
+use crate::session::{Event, Exchange, RequestMeta};
+
+/// How a connection is used.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Lease {
+    /// Multiplexed: shared by every caller.
+    Shared,
+    /// Dedicated, in the pool, unused.
+    Idle,
+    /// Dedicated, carrying one blocking command; back to the pool when it is answered.
+    Single,
+    /// Dedicated, held by a caller through a `Dedicated` handle.
+    Held,
+}
+
+/// Where a connection is in its life.
+#[derive(Debug)]
+pub(crate) enum Phase {
+    /// Not started yet, or waiting for a name lookup.
+    Idle,
+    /// TCP/Unix connect in progress.
+    Connecting {
+        deadline: Option<Instant>,
+        addrs: Vec<SocketAddr>,
+        next: usize,
+    },
+    /// Handshake commands sent, answers awaited.
+    Handshaking { deadline: Option<Instant> },
+    /// Commands flow.
+    Ready,
+    /// Waiting before the next connect attempt.
+    Backoff { until: Instant },
+    /// Shut down for good.
+    Closed,
+}
+
+/// A connection, shared between its reactor and the callers that submit to it.
+pub(crate) struct Conn {
+    /// Index of the reactor thread that owns the socket.
+    pub(crate) reactor: usize,
+    /// Lock-free hint for pickers: the connection was ready when last looked at.
+    pub(crate) ready_hint: AtomicBool,
+    pub(crate) state: Mutex<ConnState>,
+}
+
+/// A connection's mutable state.
+pub(crate) struct ConnState {
+    pub(crate) ex: Exchange<Completion>,
+    pub(crate) transport: Option<Transport>,
+    pub(crate) phase: Phase,
+    pub(crate) handshake: Option<Handshake>,
+    pub(crate) token: Option<Token>,
+    /// The socket took all we wrote last time (edge-triggered writability).
+    pub(crate) writable: bool,
+    /// The reactor has been asked to flush this connection.
+    pub(crate) scheduled: bool,
+    /// Consecutive failed connect attempts.
+    pub(crate) failures: u32,
+    pub(crate) backoff: BackoffState,
+    pub(crate) last_error: Option<Error>,
+    pub(crate) last_io: Instant,
+    pub(crate) health_pending: bool,
+    pub(crate) lease: Lease,
+    /// The protocol the handshake settled on.
+    pub(crate) protocol: u8,
+    /// Where this connection goes.
+    pub(crate) endpoint: Endpoint,
+}
+
+impl Conn {
+    pub(crate) fn new(
+        reactor: usize,
+        dedicated: bool,
+        endpoint: Endpoint,
+        config: &Config,
+    ) -> Conn {
+        Conn {
+            reactor,
+            ready_hint: AtomicBool::new(false),
+            state: Mutex::new(ConnState {
+                ex: Exchange::new(config.reader_limits, config.max_in_flight_per_connection),
+                transport: None,
+                phase: Phase::Idle,
+                handshake: None,
+                token: None,
+                writable: false,
+                scheduled: false,
+                failures: 0,
+                backoff: BackoffState::default(),
+                last_error: None,
+                last_io: Instant::now(),
+                health_pending: false,
+                lease: if dedicated {
+                    Lease::Idle
+                } else {
+                    Lease::Shared
+                },
+                protocol: 0,
+                endpoint,
+            }),
+        }
+    }
+
+    pub(crate) fn lock(&self) -> MutexGuard<'_, ConnState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// What the reactor must do after handling a connection.
+#[derive(Default)]
+pub(crate) struct After {
+    /// A name lookup to start off the reactor thread.
+    pub(crate) resolve: Option<(String, u16)>,
+    /// The connection carried one blocking command that is now answered.
+    pub(crate) release: bool,
+}
+
+/// The environment the lifecycle functions need from the reactor.
+pub(crate) struct Ctx<'a> {
+    pub(crate) registry: &'a Registry,
+    pub(crate) config: &'a Config,
+    pub(crate) now: Instant,
+    pub(crate) rng: &'a mut FastRng,
+    pub(crate) completions: &'a mut Vec<(Completion, Result<Reply>)>,
+    pub(crate) pushes: &'a mut Vec<Reply>,
+}
+
+fn endpoint_name(endpoint: &Endpoint) -> String {
+    match endpoint {
+        Endpoint::Tcp { host, port } if host.contains(':') => format!("[{host}]:{port}"),
+        Endpoint::Tcp { host, port } => format!("{host}:{port}"),
+        Endpoint::Unix { path } => path.display().to_string(),
+    }
+}
+
+fn connection_error(endpoint: &Endpoint, what: &str, err: &io::Error) -> Error {
+    Error::new(
+        ErrorKind::Connection,
+        format!("{what} {}: {err}", endpoint_name(endpoint)),
+    )
+}
+
+impl ConnState {
+    /// Starts (or restarts) connecting. For a TCP host that needs a name lookup, returns it in
+    /// `After::resolve`; the reactor calls `resolved` with the result.
+    pub(crate) fn start_connect(&mut self, token: Token, ctx: &mut Ctx<'_>) -> After {
+        self.token = Some(token);
+        let deadline = ctx.config.connect_timeout.map(|t| ctx.now + t);
+        match &self.endpoint.clone() {
+            Endpoint::Tcp { host, port } => {
+                if crate::net::is_ip_literal(host) {
+                    match crate::net::resolve(host, *port) {
+                        Ok(addrs) => self.connect_addrs(addrs, deadline, ctx),
+                        Err(e) => {
+                            let err = connection_error(&self.endpoint, "cannot resolve", &e);
+                            self.fail(err, ctx);
+                        }
+                    }
+                    After::default()
+                } else {
+                    self.phase = Phase::Connecting {
+                        deadline,
+                        addrs: Vec::new(),
+                        next: 0,
+                    };
+                    After {
+                        resolve: Some((host.clone(), *port)),
+                        release: false,
+                    }
+                }
+            }
+            Endpoint::Unix { path } => {
+                match Transport::connect_unix(path) {
+                    Ok(transport) => {
+                        self.phase = Phase::Connecting {
+                            deadline,
+                            addrs: Vec::new(),
+                            next: 0,
+                        };
+                        self.attach(transport, ctx);
+                    }
+                    Err(e) => {
+                        let err = connection_error(&self.endpoint, "cannot connect to", &e);
+                        self.fail(err, ctx);
+                    }
+                }
+                After::default()
+            }
+        }
+    }
+
+    /// A name lookup finished.
+    pub(crate) fn resolved(&mut self, result: io::Result<Vec<SocketAddr>>, ctx: &mut Ctx<'_>) {
+        let Phase::Connecting { deadline, .. } = self.phase else {
+            return; // closed or failed meanwhile
+        };
+        match result {
+            Ok(addrs) => self.connect_addrs(addrs, deadline, ctx),
+            Err(e) => {
+                let err = connection_error(&self.endpoint, "cannot resolve", &e);
+                self.fail(err, ctx);
+            }
+        }
+    }
+
+    fn connect_addrs(
+        &mut self,
+        addrs: Vec<SocketAddr>,
+        deadline: Option<Instant>,
+        ctx: &mut Ctx<'_>,
+    ) {
+        self.phase = Phase::Connecting {
+            deadline,
+            addrs,
+            next: 0,
+        };
+        self.try_next_addr(None, ctx);
+    }
+
+    /// Tries the next resolved address; fails the attempt when none is left.
+    fn try_next_addr(&mut self, last: Option<io::Error>, ctx: &mut Ctx<'_>) {
+        let Phase::Connecting { addrs, next, .. } = &mut self.phase else {
+            return;
+        };
+        let mut last = last;
+        while *next < addrs.len() {
+            let addr = addrs[*next];
+            *next += 1;
+            match Transport::connect_tcp(addr) {
+                Ok(transport) => {
+                    self.attach(transport, ctx);
+                    return;
+                }
+                Err(e) => last = Some(e),
+            }
+        }
+        let e = last.unwrap_or_else(|| io::Error::new(io::ErrorKind::NotFound, "no address"));
+        let err = connection_error(&self.endpoint, "cannot connect to", &e);
+        self.fail(err, ctx);
+    }
+
+    fn attach(&mut self, mut transport: Transport, ctx: &mut Ctx<'_>) {
+        let token = self.token.expect("token set before connecting");
+        if let Err(e) = ctx.registry.register(
+            &mut transport,
+            token,
+            Interest::READABLE | Interest::WRITABLE,
+        ) {
+            let err = connection_error(&self.endpoint, "cannot register socket for", &e);
+            self.fail(err, ctx);
+            return;
+        }
+        self.transport = Some(transport);
+        self.writable = false;
+        // Unix sockets connect synchronously; TCP completes on the first writable event.
+    }
+
+    /// A readiness event for this connection.
+    pub(crate) fn on_event(
+        &mut self,
+        readable: bool,
+        writable: bool,
+        readbuf: &mut [u8],
+        ctx: &mut Ctx<'_>,
+    ) -> After {
+        if self.transport.is_none() {
+            return After::default();
+        }
+        if matches!(self.phase, Phase::Connecting { .. }) {
+            if !(writable || readable) {
+                return After::default();
+            }
+            match self.transport.as_ref().expect("transport").finish_connect() {
+                Ok(()) => self.connected(ctx),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return After::default(),
+                Err(e) => {
+                    self.detach(ctx.registry);
+                    self.try_next_addr(Some(e), ctx);
+                    return After::default();
+                }
+            }
+        }
+        if writable {
+            self.writable = true;
+        }
+        if readable {
+            self.read(readbuf, ctx);
+        }
+        if self.transport.is_some() && self.writable {
+            self.flush(ctx);
+        }
+        After {
+            resolve: None,
+            release: self.lease == Lease::Single && self.ex.pending() == 0,
+        }
+    }
+
+    fn connected(&mut self, ctx: &mut Ctx<'_>) {
+        let config = ctx.config;
+        let keepalive = config.tcp_keepalive.map(|k| KeepaliveOptions {
+            idle: k.idle,
+            interval: k.interval,
+            count: k.count,
+        });
+        if let Err(e) = self
+            .transport
+            .as_ref()
+            .expect("transport")
+            .configure(config.tcp_nodelay, keepalive)
+        {
+            let err = connection_error(&self.endpoint, "cannot set socket options for", &e);
+            self.fail(err, ctx);
+            return;
+        }
+        let mut handshake = Handshake::new(handshake_params(config));
+        self.ex.begin_control();
+        self.ex.push_control(|buf| handshake.poll_transmit(buf));
+        self.writable = true;
+        self.last_io = ctx.now;
+        match handshake.poll_outcome() {
+            // Nothing to negotiate (RESP2, no credentials, no settings).
+            Some(outcome) => self.handshake_done(outcome.protocol),
+            None => {
+                self.handshake = Some(handshake);
+                self.phase = Phase::Handshaking {
+                    deadline: config.connect_timeout.map(|t| ctx.now + t),
+                };
+            }
+        }
+    }
+
+    fn handshake_done(&mut self, protocol: u8) {
+        self.protocol = protocol;
+        self.handshake = None;
+        self.ex.set_ready();
+        self.phase = Phase::Ready;
+        self.failures = 0;
+        self.last_error = None;
+        self.backoff = BackoffState::default();
+    }
+
+    fn read(&mut self, readbuf: &mut [u8], ctx: &mut Ctx<'_>) {
+        loop {
+            let Some(transport) = self.transport.as_mut() else {
+                return;
+            };
+            match transport.read(readbuf) {
+                Ok(0) => {
+                    let err = Error::new(
+                        ErrorKind::Connection,
+                        format!("{} closed the connection", endpoint_name(&self.endpoint)),
+                    );
+                    self.fail(err, ctx);
+                    return;
+                }
+                Ok(n) => {
+                    self.last_io = ctx.now;
+                    if let Err(err) = self.handle_bytes(&readbuf[..n], ctx) {
+                        self.fail(err, ctx);
+                        return;
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    let err = connection_error(&self.endpoint, "error reading from", &e);
+                    self.fail(err, ctx);
+                    return;
+                }
+            }
+        }
+    }
+
+    fn handle_bytes(&mut self, bytes: &[u8], ctx: &mut Ctx<'_>) -> Result<()> {
+        let mut controls: Vec<Reply> = Vec::new();
+        let completions = &mut *ctx.completions;
+        let pushes = &mut *ctx.pushes;
+        let mut health: Option<Result<Reply>> = None;
+        self.ex.handle_read(bytes, |event| match event {
+            Event::Reply(Completion::HealthCheck, reply) => health = Some(reply_to_result(reply)),
+            Event::Reply(completion, reply) => {
+                completions.push((completion, reply_to_result(reply)))
+            }
+            Event::Push(reply) => pushes.push(reply),
+            Event::Control(reply) => controls.push(reply),
+        })?;
+        if let Some(result) = health {
+            self.health_pending = false;
+            if let Err(e) = result {
+                return Err(Error::new(
+                    ErrorKind::Connection,
+                    format!("health check failed: {}", e.message()),
+                ));
+            }
+        }
+        for reply in controls {
+            let Some(handshake) = self.handshake.as_mut() else {
+                return Err(Error::protocol(
+                    "a handshake reply came after the handshake",
+                ));
+            };
+            match handshake.handle_reply(&reply)? {
+                Progress::NeedMore => {
+                    self.ex.push_control(|buf| handshake.poll_transmit(buf));
+                }
+                Progress::Done(outcome) => self.handshake_done(outcome.protocol),
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes what is pending until the socket would block.
+    pub(crate) fn flush(&mut self, ctx: &mut Ctx<'_>) {
+        if let Err(e) = self.write_pending() {
+            let err = connection_error(&self.endpoint, "error writing to", &e);
+            self.fail(err, ctx);
+        }
+    }
+
+    /// The write loop, usable from a caller's thread. An error leaves the connection for the
+    /// reactor to fail.
+    pub(crate) fn write_pending(&mut self) -> io::Result<()> {
+        let Some(transport) = self.transport.as_mut() else {
+            return Ok(());
+        };
+        if !matches!(self.phase, Phase::Ready | Phase::Handshaking { .. }) {
+            return Ok(());
+        }
+        loop {
+            let out = self.ex.pending_output();
+            if out.is_empty() {
+                return Ok(());
+            }
+            match transport.write(out) {
+                Ok(0) => return Err(io::Error::new(io::ErrorKind::WriteZero, "wrote 0 bytes")),
+                Ok(n) => self.ex.handle_written(n),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.writable = false;
+                    return Ok(());
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    fn detach(&mut self, registry: &Registry) {
+        if let Some(mut transport) = self.transport.take() {
+            let _ = registry.deregister(&mut transport);
+            transport.shutdown();
+        }
+        self.writable = false;
+    }
+
+    /// The connection failed: fail or keep its requests (see `Exchange::handle_disconnect`),
+    /// then back off before reconnecting. After more consecutive failed attempts than the
+    /// retry policy allows, requests still queued fail too, with this error.
+    pub(crate) fn fail(&mut self, err: Error, ctx: &mut Ctx<'_>) {
+        self.detach(ctx.registry);
+        self.handshake = None;
+        self.health_pending = false;
+        let was_ready = matches!(self.phase, Phase::Ready);
+        let retry = &ctx.config.retry;
+        let completions = &mut *ctx.completions;
+        self.ex.handle_disconnect(retry.retries, |c| {
+            completions.push((c, Err(err.clone())));
+        });
+        // A connection that was up gets one immediate attempt; failed attempts back off.
+        if !was_ready {
+            self.failures += 1;
+        }
+        let fatal = err.kind().is(ErrorKind::Authentication) || err.kind() == ErrorKind::Protocol;
+        if self.failures > retry.retries || (fatal && !was_ready) {
+            self.ex
+                .fail_all(|c| completions.push((c, Err(err.clone()))));
+        }
+        let delay = if was_ready {
+            Duration::ZERO
+        } else {
+            backoff_delay(&retry.backoff, self.failures, &mut self.backoff, ctx.rng)
+        };
+        self.last_error = Some(err);
+        self.phase = Phase::Backoff {
+            until: ctx.now + delay,
+        };
+    }
+
+    /// Timers: connect and handshake timeouts, reconnects due, request timeouts, health
+    /// checks. Returns true when a reconnect is due (the reactor starts it with a token).
+    pub(crate) fn on_timer(&mut self, ctx: &mut Ctx<'_>) -> bool {
+        match self.phase {
+            Phase::Connecting {
+                deadline: Some(d), ..
+            }
+            | Phase::Handshaking { deadline: Some(d) }
+                if d <= ctx.now =>
+            {
+                let what = if matches!(self.phase, Phase::Connecting { .. }) {
+                    "connecting to"
+                } else {
+                    "handshake with"
+                };
+                let err = Error::new(
+                    ErrorKind::Timeout,
+                    format!("timed out {what} {}", endpoint_name(&self.endpoint)),
+                );
+                self.fail(err, ctx);
+            }
+            Phase::Backoff { until } if until <= ctx.now => return true,
+            _ => {}
+        }
+        let completions = &mut *ctx.completions;
+        let mut health_timed_out = false;
+        self.ex.expire(ctx.now, |c| match c {
+            Completion::HealthCheck => health_timed_out = true,
+            c => completions.push((
+                c,
+                Err(Error::new(ErrorKind::Timeout, "the command timed out")),
+            )),
+        });
+        if health_timed_out {
+            let err = Error::new(
+                ErrorKind::Connection,
+                format!(
+                    "{} did not answer a health check",
+                    endpoint_name(&self.endpoint)
+                ),
+            );
+            self.fail(err, ctx);
+        }
+        if let (Some(interval), Phase::Ready) = (ctx.config.health_check_interval, &self.phase) {
+            if !self.health_pending && self.ex.pending() == 0 && ctx.now >= self.last_io + interval
+            {
+                self.health_pending = true;
+                let deadline = Some(ctx.now + ctx.config.command_timeout.unwrap_or(interval));
+                self.ex.enqueue(
+                    |buf| encode_command(buf, &["PING"]),
+                    Completion::HealthCheck,
+                    RequestMeta {
+                        deadline,
+                        retry_written: false,
+                    },
+                );
+                self.last_io = ctx.now;
+                self.flush(ctx);
+            }
+        }
+        false
+    }
+
+    /// When this connection next needs the reactor's attention without I/O.
+    pub(crate) fn next_timer(&self, config: &Config) -> Option<Instant> {
+        let phase = match self.phase {
+            Phase::Connecting { deadline, .. } | Phase::Handshaking { deadline } => deadline,
+            Phase::Backoff { until } => Some(until),
+            _ => None,
+        };
+        let health = match (config.health_check_interval, &self.phase) {
+            (Some(interval), Phase::Ready) if !self.health_pending => Some(self.last_io + interval),
+            _ => None,
+        };
+        [phase, self.ex.next_deadline(), health]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
+    /// Shuts the connection down for good, failing everything pending with `err`.
+    pub(crate) fn close(
+        &mut self,
+        err: &Error,
+        registry: &Registry,
+        completions: &mut Vec<(Completion, Result<Reply>)>,
+    ) {
+        self.detach(registry);
+        self.handshake = None;
+        self.phase = Phase::Closed;
+        self.ex
+            .fail_all(|c| completions.push((c, Err(err.clone()))));
+    }
+
+    /// True when new commands should fail at once with `last_error` rather than wait: the
+    /// connection is closed, or down after exhausting its retries.
+    pub(crate) fn refuses(&self, config: &Config) -> Option<Error> {
+        match self.phase {
+            Phase::Closed => Some(super::completion::closed_error()),
+            Phase::Backoff { .. } if self.failures > config.retry.retries => {
+                self.last_error.clone()
+            }
+            _ => None,
+        }
+    }
+}
+
+fn backoff_delay(
+    backoff: &Backoff,
+    failures: u32,
+    state: &mut BackoffState,
+    rng: &mut FastRng,
+) -> Duration {
+    backoff.delay(failures, state, &mut || rng.next_u64())
+}
+
+fn handshake_params(config: &Config) -> HandshakeParams {
+    HandshakeParams {
+        protocol: match config.protocol {
+            Protocol::Resp2 => 2,
+            Protocol::Resp3 => 3,
+        },
+        username: config.username.clone(),
+        password: config.password.as_ref().map(|p| p.expose().to_string()),
+        client_name: config.client_name.clone(),
+        db: config.db,
+        lib_name: config.lib_name.clone(),
+        lib_version: config.lib_version.clone(),
+        extra: Vec::new(),
+    }
+}
+
+/// Keeps `Ordering` in scope for callers that flip the ready hint.
+pub(crate) fn set_ready_hint(conn: &Conn, state: &ConnState) {
+    conn.ready_hint
+        .store(matches!(state.phase, Phase::Ready), Ordering::Relaxed);
+}

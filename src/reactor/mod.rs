@@ -1,0 +1,327 @@
+//! The reactor: the only place with sockets, threads and clocks. Each reactor thread runs a
+//! mio `Poll` over the connections it owns, drains its submission queue, writes everything
+//! queued in one turn in one write per connection, parses every complete reply, runs
+//! completions (outside every lock), and keeps the timers: connect and command timeouts,
+//! reconnect backoff, health checks.
+//!
+//! Callers reach a reactor through `Shared::notify`: a crossbeam channel plus a mio `Waker`,
+//! woken only when the reactor is (about to be) asleep, so a burst of submissions costs one
+//! wake-up, not one per command.
+
+pub(crate) mod completion;
+pub(crate) mod conn;
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, Sender};
+use mio::{Events, Poll, Token, Waker};
+
+pub(crate) use completion::{Completion, Outcome, RawCallback, Waiter};
+pub(crate) use conn::{Conn, Lease, Phase};
+
+use crate::client::Engine;
+use crate::config::FastRng;
+use crate::error::{Error, ErrorKind, Result};
+use crate::resp::Reply;
+use conn::{After, Ctx};
+
+const WAKER: Token = Token(0);
+const READ_BUF: usize = 64 * 1024;
+
+/// A message to a reactor thread.
+pub(crate) enum Msg {
+    /// Own this connection and start connecting it.
+    Adopt(Arc<Conn>),
+    /// This connection has output to write.
+    Flush(Arc<Conn>),
+    /// A name lookup for this connection finished.
+    Resolved(Arc<Conn>, io::Result<Vec<SocketAddr>>),
+    /// Nothing to do but look at the timers again (a new deadline was set elsewhere).
+    Timers,
+    /// Close every connection, complete everything with CLOSED, and exit.
+    Shutdown,
+}
+
+/// The part of a reactor that other threads hold.
+pub(crate) struct Shared {
+    tx: Sender<Msg>,
+    waker: Waker,
+    sleeping: AtomicBool,
+}
+
+impl Shared {
+    /// Queues `msg` and wakes the reactor if it sleeps.
+    pub(crate) fn notify(&self, msg: Msg) {
+        if self.tx.send(msg).is_err() {
+            return; // the reactor has exited; its shutdown already completed everything
+        }
+        if self.sleeping.swap(false, Ordering::SeqCst) {
+            let _ = self.waker.wake();
+        }
+    }
+}
+
+thread_local! {
+    /// Set on reactor threads: blocking calls from a callback would deadlock the loop.
+    static ON_REACTOR: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// True on a reactor thread (inside a callback).
+pub(crate) fn on_reactor_thread() -> bool {
+    ON_REACTOR.with(|c| c.get())
+}
+
+/// Creates the reactor's poll and shared handle; the loop itself starts with `run`.
+pub(crate) fn create() -> io::Result<(Arc<Shared>, Reactor)> {
+    let poll = Poll::new()?;
+    let waker = Waker::new(poll.registry(), WAKER)?;
+    let (tx, rx) = crossbeam_channel::unbounded();
+    let shared = Arc::new(Shared {
+        tx,
+        waker,
+        sleeping: AtomicBool::new(false),
+    });
+    let reactor = Reactor {
+        poll,
+        rx,
+        shared: shared.clone(),
+        conns: Vec::new(),
+        free: Vec::new(),
+        completions: Vec::new(),
+        pushes: Vec::new(),
+        readbuf: vec![0; READ_BUF],
+    };
+    Ok((shared, reactor))
+}
+
+/// One reactor thread's state.
+pub(crate) struct Reactor {
+    poll: Poll,
+    rx: Receiver<Msg>,
+    shared: Arc<Shared>,
+    /// Token `i + 1` is `conns[i]`.
+    conns: Vec<Option<Arc<Conn>>>,
+    free: Vec<usize>,
+    completions: Vec<(Completion, Result<Reply>)>,
+    pushes: Vec<Reply>,
+    readbuf: Vec<u8>,
+}
+
+impl Reactor {
+    /// The loop. Returns when told to shut down.
+    pub(crate) fn run(mut self, engine: Arc<Engine>) {
+        ON_REACTOR.with(|c| c.set(true));
+        let mut events = Events::with_capacity(256);
+        let seed = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64)
+            ^ (&self as *const Reactor as u64);
+        let mut rng = FastRng::new(seed);
+        let mut shutdown = false;
+        while !shutdown {
+            // Sleep unless there is work; the flag tells submitters to wake us.
+            let timeout = self.next_timeout(&engine);
+            self.shared.sleeping.store(true, Ordering::SeqCst);
+            let timeout = if self.rx.is_empty() {
+                timeout
+            } else {
+                Some(Duration::ZERO)
+            };
+            if let Err(e) = self.poll.poll(&mut events, timeout) {
+                if e.kind() != io::ErrorKind::Interrupted {
+                    // A broken poll cannot be recovered: fail everything and stop.
+                    self.shutdown(
+                        &engine,
+                        Error::new(ErrorKind::Internal, format!("poll failed: {e}")),
+                    );
+                    return;
+                }
+            }
+            self.shared.sleeping.store(false, Ordering::SeqCst);
+            let now = Instant::now();
+            for event in events.iter() {
+                if event.token() == WAKER {
+                    continue;
+                }
+                let index = event.token().0 - 1;
+                let Some(conn) = self.conns.get(index).and_then(|c| c.clone()) else {
+                    continue;
+                };
+                let readable = event.is_readable() || event.is_read_closed() || event.is_error();
+                let writable = event.is_writable() || event.is_write_closed();
+                let after = {
+                    let mut st = conn.lock();
+                    let mut ctx = Ctx {
+                        registry: self.poll.registry(),
+                        config: &engine.config,
+                        now,
+                        rng: &mut rng,
+                        completions: &mut self.completions,
+                        pushes: &mut self.pushes,
+                    };
+                    let after = st.on_event(readable, writable, &mut self.readbuf, &mut ctx);
+                    conn::set_ready_hint(&conn, &st);
+                    after
+                };
+                self.after(&engine, &conn, after);
+            }
+            while let Ok(msg) = self.rx.try_recv() {
+                match msg {
+                    Msg::Adopt(conn) => {
+                        let token = self.insert(conn.clone());
+                        let after = {
+                            let mut st = conn.lock();
+                            let mut ctx = self.ctx(&engine, now, &mut rng);
+                            let after = st.start_connect(token, &mut ctx);
+                            conn::set_ready_hint(&conn, &st);
+                            after
+                        };
+                        self.after(&engine, &conn, after);
+                    }
+                    Msg::Flush(conn) => {
+                        let mut st = conn.lock();
+                        st.scheduled = false;
+                        if st.writable {
+                            let mut ctx = self.ctx(&engine, now, &mut rng);
+                            st.flush(&mut ctx);
+                        }
+                    }
+                    Msg::Resolved(conn, result) => {
+                        let mut st = conn.lock();
+                        let mut ctx = self.ctx(&engine, now, &mut rng);
+                        st.resolved(result, &mut ctx);
+                    }
+                    Msg::Timers => {}
+                    Msg::Shutdown => shutdown = true,
+                }
+            }
+            self.timers(&engine, now, &mut rng);
+            self.run_completions(&engine);
+        }
+        self.shutdown(&engine, completion::closed_error());
+    }
+
+    fn ctx<'a>(&'a mut self, engine: &'a Engine, now: Instant, rng: &'a mut FastRng) -> Ctx<'a> {
+        Ctx {
+            registry: self.poll.registry(),
+            config: &engine.config,
+            now,
+            rng,
+            completions: &mut self.completions,
+            pushes: &mut self.pushes,
+        }
+    }
+
+    fn insert(&mut self, conn: Arc<Conn>) -> Token {
+        let index = match self.free.pop() {
+            Some(i) => {
+                self.conns[i] = Some(conn);
+                i
+            }
+            None => {
+                self.conns.push(Some(conn));
+                self.conns.len() - 1
+            }
+        };
+        Token(index + 1)
+    }
+
+    fn after(&mut self, engine: &Arc<Engine>, conn: &Arc<Conn>, after: After) {
+        if let Some((host, port)) = after.resolve {
+            let shared = self.shared.clone();
+            let target = conn.clone();
+            let lookup = (host.clone(), port);
+            let spawned = std::thread::Builder::new()
+                .name("redcore-resolve".into())
+                .spawn(move || {
+                    let result = crate::net::resolve(&lookup.0, lookup.1);
+                    shared.notify(Msg::Resolved(target, result));
+                });
+            if spawned.is_err() {
+                // No thread for the lookup: do it here rather than never.
+                let result = crate::net::resolve(&host, port);
+                self.shared.notify(Msg::Resolved(conn.clone(), result));
+            }
+        }
+        if after.release {
+            self.run_completions(engine);
+            engine.release_single(conn);
+        }
+    }
+
+    fn next_timeout(&self, engine: &Engine) -> Option<Duration> {
+        let now = Instant::now();
+        let mut next: Option<Instant> = None;
+        for conn in self.conns.iter().flatten() {
+            if let Some(t) = conn.lock().next_timer(&engine.config) {
+                next = Some(next.map_or(t, |n| n.min(t)));
+            }
+        }
+        if let Some(t) = engine.pool_next_deadline() {
+            next = Some(next.map_or(t, |n| n.min(t)));
+        }
+        // Timers fire within a millisecond of their deadline.
+        next.map(|t| t.saturating_duration_since(now) + Duration::from_millis(1))
+    }
+
+    fn timers(&mut self, engine: &Arc<Engine>, now: Instant, rng: &mut FastRng) {
+        for index in 0..self.conns.len() {
+            let Some(conn) = self.conns[index].clone() else {
+                continue;
+            };
+            let (reconnect, release) = {
+                let mut st = conn.lock();
+                let mut ctx = self.ctx(engine, now, rng);
+                let reconnect = st.on_timer(&mut ctx);
+                let release = st.lease == Lease::Single && st.ex.pending() == 0;
+                conn::set_ready_hint(&conn, &st);
+                (reconnect, release)
+            };
+            if reconnect {
+                let after = {
+                    let mut st = conn.lock();
+                    let mut ctx = self.ctx(engine, now, rng);
+                    let after = st.start_connect(Token(index + 1), &mut ctx);
+                    conn::set_ready_hint(&conn, &st);
+                    after
+                };
+                self.after(engine, &conn, after);
+            }
+            if release {
+                self.run_completions(engine);
+                engine.release_single(&conn);
+            }
+        }
+        engine.pool_expire(now, &mut self.completions);
+    }
+
+    fn run_completions(&mut self, engine: &Engine) {
+        for reply in self.pushes.drain(..) {
+            engine.on_push(reply);
+        }
+        for (completion, result) in self.completions.drain(..) {
+            completion.run(result);
+        }
+    }
+
+    fn shutdown(&mut self, engine: &Arc<Engine>, err: Error) {
+        for conn in self.conns.iter().flatten() {
+            conn.lock()
+                .close(&err, self.poll.registry(), &mut self.completions);
+        }
+        // Messages that raced with the shutdown: adopt nothing, fail what they carry.
+        while let Ok(msg) = self.rx.try_recv() {
+            if let Msg::Adopt(conn) | Msg::Flush(conn) | Msg::Resolved(conn, _) = msg {
+                conn.lock()
+                    .close(&err, self.poll.registry(), &mut self.completions);
+            }
+        }
+        engine.pool_fail_all(&err, &mut self.completions);
+        self.run_completions(engine);
+        self.conns.clear();
+    }
+}

@@ -1,0 +1,561 @@
+//! The engine against real servers: reply types, concurrency, failures (server killed,
+//! restarted, paused, slow), shutdown, dedicated connections, pipelines and transactions.
+
+mod support;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use redcore::client::{Client, Pipeline};
+use redcore::config::{Config, Endpoint, Protocol};
+use redcore::resp::{Kind, Value};
+use redcore::ErrorKind;
+use support::RedisServer;
+
+fn config(server: &RedisServer) -> Config {
+    Config {
+        endpoint: Endpoint::Tcp {
+            host: server.host().to_string(),
+            port: server.port(),
+        },
+        command_timeout: Some(Duration::from_secs(5)),
+        ..Config::default()
+    }
+}
+
+fn client(server: &RedisServer) -> Client {
+    Client::new(config(server)).expect("client connects")
+}
+
+fn value(client: &Client, args: &[&str]) -> Value {
+    client.command(args).expect("command succeeds").to_value()
+}
+
+#[test]
+fn basic_commands_and_error_kinds() {
+    let server = RedisServer::start();
+    let c = client(&server);
+    assert_eq!(value(&c, &["SET", "k", "v"]), Value::simple("OK"));
+    assert_eq!(value(&c, &["GET", "k"]), Value::bulk("v"));
+    assert_eq!(value(&c, &["GET", "missing"]), Value::Null);
+    assert_eq!(value(&c, &["INCR", "n"]), Value::Integer(1));
+    let binary: &[u8] = b"a\r\nb\0c";
+    c.command(&[&b"SET"[..], b"bin", binary]).unwrap();
+    assert_eq!(
+        c.command(&["GET", "bin"]).unwrap().to_value(),
+        Value::bulk(binary)
+    );
+    let err = c.command(&["LPUSH", "k", "x"]).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Response);
+    assert!(err.message().starts_with("WRONGTYPE"), "{err}");
+    let err = c
+        .command(&["EVALSHA", "0000000000000000000000000000000000000000", "0"])
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::NoScript);
+    let err = c.command(&["NOSUCHCOMMAND"]).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Response);
+    // Stateful commands are refused on shared connections.
+    for cmd in [
+        &["WATCH", "k"][..],
+        &["MULTI"],
+        &["SUBSCRIBE", "ch"],
+        &["SELECT", "1"],
+    ] {
+        let err = c.command(cmd).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidArgument, "{cmd:?}");
+    }
+    let empty: [&str; 0] = [];
+    assert_eq!(
+        c.command(&empty).unwrap_err().kind(),
+        ErrorKind::InvalidArgument
+    );
+}
+
+#[test]
+fn every_resp3_type_from_a_real_server() {
+    let server = RedisServer::start();
+    let c = client(&server);
+    let hello = c.command(&["HELLO"]).unwrap_err();
+    assert_eq!(
+        hello.kind(),
+        ErrorKind::InvalidArgument,
+        "HELLO is stateful"
+    );
+    let cases = [
+        ("string", Kind::Bulk),
+        ("integer", Kind::Integer),
+        ("double", Kind::Double),
+        ("bignum", Kind::BigNumber),
+        ("null", Kind::Null),
+        ("array", Kind::Array),
+        ("set", Kind::Set),
+        ("map", Kind::Map),
+        ("verbatim", Kind::Verbatim),
+        ("true", Kind::Boolean),
+        ("false", Kind::Boolean),
+    ];
+    for (name, kind) in cases {
+        let reply = c.command(&["DEBUG", "PROTOCOL", name]).unwrap();
+        assert_eq!(reply.kind(), kind, "DEBUG PROTOCOL {name}");
+    }
+    // An attribute stays reachable from the value it annotates.
+    let reply = c.command(&["DEBUG", "PROTOCOL", "attrib"]).unwrap();
+    let attr = reply.value().attribute().expect("attribute kept");
+    assert_eq!(attr.kind(), Kind::Attribute);
+    // A push goes to the push handler, not to the command; the command gets its own reply.
+    let pushes = Arc::new(Mutex::new(Vec::new()));
+    let seen = pushes.clone();
+    c.set_push_handler(Some(Box::new(move |r| {
+        seen.lock().unwrap().push(r.to_value())
+    })));
+    let reply = c.command(&["DEBUG", "PROTOCOL", "push"]).unwrap();
+    assert_eq!(reply.kind(), Kind::Bulk);
+    assert_eq!(pushes.lock().unwrap().len(), 1);
+    // Maps from real commands.
+    c.command(&["HSET", "h", "f", "v"]).unwrap();
+    let map = c.command(&["HGETALL", "h"]).unwrap();
+    assert_eq!(
+        map.to_value(),
+        Value::Map(vec![(Value::bulk("f"), Value::bulk("v"))])
+    );
+}
+
+#[test]
+fn resp2_unix_socket_and_auth() {
+    let server = RedisServer::builder()
+        .unix_socket(true)
+        .arg("--requirepass")
+        .arg("s3cret")
+        .start();
+    let mut cfg = config(&server);
+    cfg.endpoint = Endpoint::Unix {
+        path: server.unix_path(),
+    };
+    cfg.protocol = Protocol::Resp2;
+    cfg.password = Some(redcore::config::Secret::new("s3cret"));
+    cfg.client_name = Some("redcore-test".into());
+    cfg.db = 2;
+    let c = Client::new(cfg.clone()).unwrap();
+    assert_eq!(
+        value(&c, &["CLIENT", "GETNAME"]),
+        Value::bulk("redcore-test")
+    );
+    c.command(&["SET", "in-db-2", "1"]).unwrap();
+    assert_eq!(server.cmd(&["AUTH", "s3cret"]), Value::simple("OK"));
+    // RESP2: HGETALL is a flat array.
+    c.command(&["HSET", "h", "f", "v"]).unwrap();
+    assert_eq!(c.command(&["HGETALL", "h"]).unwrap().kind(), Kind::Array);
+    // Wrong password: the client refuses to start, with an authentication error that does
+    // not contain the password.
+    cfg.password = Some(redcore::config::Secret::new("wrong-password-xyz"));
+    let err = Client::new(cfg).err().expect("bad password fails");
+    assert!(err.is(ErrorKind::Authentication), "{err}");
+    assert!(!err.message().contains("wrong-password-xyz"));
+}
+
+#[test]
+fn four_threads_100k_commands_each_replies_reach_their_caller() {
+    let server = RedisServer::start();
+    let c = Arc::new(client(&server));
+    let per_thread = 100_000;
+    let window = 2_000;
+    let threads: Vec<_> = (0..4)
+        .map(|t| {
+            let c = c.clone();
+            std::thread::spawn(move || {
+                let (tx, rx) = mpsc::channel::<(usize, Result<Value, redcore::Error>)>();
+                let mut in_flight = 0;
+                let mut checked = 0;
+                let check = |(i, result): (usize, Result<Value, redcore::Error>)| {
+                    let expected = format!("t{t}-{i}");
+                    assert_eq!(result.unwrap(), Value::bulk(&expected));
+                };
+                for i in 0..per_thread {
+                    if in_flight == window {
+                        check(
+                            rx.recv_timeout(Duration::from_secs(10))
+                                .expect("reply arrives"),
+                        );
+                        checked += 1;
+                        in_flight -= 1;
+                    }
+                    let tx = tx.clone();
+                    let payload = format!("t{t}-{i}");
+                    if i % 1000 == 999 {
+                        // Mix in blocking calls on the same client.
+                        let v = c.command(&["ECHO", &payload]).unwrap().to_value();
+                        assert_eq!(v, Value::bulk(&payload));
+                        checked += 1;
+                        continue;
+                    }
+                    c.submit(&["ECHO", &payload], move |r| {
+                        let _ = tx.send((i, r.map(|r| r.to_value())));
+                    })
+                    .unwrap();
+                    in_flight += 1;
+                }
+                while in_flight > 0 {
+                    check(
+                        rx.recv_timeout(Duration::from_secs(10))
+                            .expect("reply arrives"),
+                    );
+                    checked += 1;
+                    in_flight -= 1;
+                }
+                checked
+            })
+        })
+        .collect();
+    let total: usize = threads.into_iter().map(|t| t.join().unwrap()).sum();
+    assert_eq!(total, 4 * per_thread);
+}
+
+#[test]
+fn killed_server_completes_every_callback_once_and_restart_recovers() {
+    let mut server = RedisServer::start();
+    let mut cfg = config(&server);
+    cfg.retry.retries = 2;
+    let c = client_with(cfg);
+    let completed = Arc::new(AtomicUsize::new(0));
+    let errors = Arc::new(AtomicUsize::new(0));
+    let twice = Arc::new(AtomicUsize::new(0));
+    let n = 10_000;
+    for i in 0..n {
+        let completed = completed.clone();
+        let errors = errors.clone();
+        let twice = twice.clone();
+        let once = AtomicUsize::new(0);
+        c.submit(&["SET", &format!("k{i}"), "v"], move |r| {
+            if once.fetch_add(1, Ordering::SeqCst) > 0 {
+                twice.fetch_add(1, Ordering::SeqCst);
+            }
+            if let Err(e) = r {
+                assert!(
+                    e.is(ErrorKind::Connection) || e.kind() == ErrorKind::Timeout,
+                    "{e}"
+                );
+                errors.fetch_add(1, Ordering::SeqCst);
+            }
+            completed.fetch_add(1, Ordering::SeqCst);
+        })
+        .unwrap();
+        if i == n / 2 {
+            server.kill();
+        }
+    }
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while completed.load(Ordering::SeqCst) < n && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(completed.load(Ordering::SeqCst), n, "every callback ran");
+    assert_eq!(twice.load(Ordering::SeqCst), 0, "no callback ran twice");
+    assert!(errors.load(Ordering::SeqCst) > 0, "some commands failed");
+    // While the server is down, commands fail rather than hang.
+    let err = c.command(&["PING"]).unwrap_err();
+    assert!(
+        err.is(ErrorKind::Connection) || err.kind() == ErrorKind::Timeout,
+        "{err}"
+    );
+    // Restart on the same port: the client reconnects by itself.
+    server.restart();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        match c.command(&["PING"]) {
+            Ok(r) => {
+                assert_eq!(r.to_value(), Value::simple("PONG"));
+                break;
+            }
+            Err(e) if Instant::now() < deadline => {
+                assert!(
+                    e.is(ErrorKind::Connection) || e.kind() == ErrorKind::Timeout,
+                    "{e}"
+                );
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            Err(e) => panic!("did not recover: {e}"),
+        }
+    }
+}
+
+fn client_with(cfg: Config) -> Client {
+    Client::new(cfg).expect("client connects")
+}
+
+#[test]
+fn timeout_keeps_the_connection_and_pairs_later_replies() {
+    let server = RedisServer::start();
+    let mut cfg = config(&server);
+    cfg.command_timeout = Some(Duration::from_millis(200));
+    let c = client_with(cfg);
+    c.command(&["SET", "x", "1"]).unwrap();
+    let id_before = value(&c, &["CLIENT", "ID"]);
+    let started = Instant::now();
+    let err = c.command(&["DEBUG", "SLEEP", "0.6"]).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Timeout, "{err}");
+    assert!(started.elapsed() < Duration::from_millis(500));
+    // Once the sleep is over, the late +OK is read and dropped: the next command on the same
+    // connection gets its own reply.
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(value(&c, &["GET", "x"]), Value::bulk("1"));
+    assert_eq!(value(&c, &["CLIENT", "ID"]), id_before, "same connection");
+    // Async timeouts too.
+    let (tx, rx) = mpsc::channel();
+    c.submit(&["DEBUG", "SLEEP", "0.5"], move |r| {
+        tx.send(r.map(|r| r.to_value())).unwrap()
+    })
+    .unwrap();
+    let r = rx.recv_timeout(Duration::from_secs(2)).unwrap();
+    assert_eq!(r.unwrap_err().kind(), ErrorKind::Timeout);
+    std::thread::sleep(Duration::from_millis(400));
+    assert_eq!(value(&c, &["ECHO", "after"]), Value::bulk("after"));
+}
+
+#[test]
+fn paused_server_times_out_instead_of_hanging() {
+    let server = RedisServer::start();
+    let mut cfg = config(&server);
+    cfg.command_timeout = Some(Duration::from_millis(300));
+    cfg.health_check_interval = Some(Duration::from_millis(200));
+    let c = client_with(cfg);
+    c.command(&["PING"]).unwrap();
+    server.pause();
+    let started = Instant::now();
+    let err = c.command(&["PING"]).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Timeout);
+    assert!(started.elapsed() < Duration::from_secs(1));
+    server.resume();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while c.command(&["PING"]).is_err() {
+        assert!(Instant::now() < deadline, "did not recover after resume");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn closing_completes_pending_commands_with_closed() {
+    let server = RedisServer::start();
+    let c = client(&server);
+    let results = Arc::new(Mutex::new(Vec::new()));
+    // A slow command holds the connection so the rest stay pending.
+    for i in 0..1000 {
+        let results = results.clone();
+        let args: Vec<String> = if i == 0 {
+            vec!["DEBUG".into(), "SLEEP".into(), "0.3".into()]
+        } else {
+            vec!["PING".into()]
+        };
+        c.submit(&args, move |r| results.lock().unwrap().push(r.map(|_| ())))
+            .unwrap();
+    }
+    c.close();
+    let results = results.lock().unwrap();
+    assert_eq!(
+        results.len(),
+        1000,
+        "every callback ran before close returned"
+    );
+    assert!(results
+        .iter()
+        .any(|r| matches!(r, Err(e) if e.kind() == ErrorKind::Closed)));
+}
+
+#[test]
+fn freeing_from_a_callback_does_not_deadlock() {
+    let server = RedisServer::start();
+    let c = client(&server);
+    let holder = Arc::new(Mutex::new(Some(c)));
+    let (tx, rx) = mpsc::channel();
+    let h = holder.clone();
+    holder
+        .lock()
+        .unwrap()
+        .as_ref()
+        .unwrap()
+        .submit(&["PING"], move |_| {
+            let client = h.lock().unwrap().take();
+            drop(client); // freed on the reactor thread
+            tx.send(()).unwrap();
+        })
+        .unwrap();
+    rx.recv_timeout(Duration::from_secs(5))
+        .expect("callback finished");
+}
+
+#[test]
+fn blocking_commands_use_dedicated_connections_and_extend_timeouts() {
+    let server = RedisServer::start();
+    let mut cfg = config(&server);
+    cfg.command_timeout = Some(Duration::from_millis(300));
+    cfg.max_dedicated_connections = 2;
+    cfg.dedicated_wait_timeout = Duration::from_millis(300);
+    let c = Arc::new(client_with(cfg));
+    // BLPOP with a 1 s block outlives the 300 ms command timeout.
+    let started = Instant::now();
+    assert_eq!(value(&c, &["BLPOP", "empty", "0.6"]), Value::Null);
+    assert!(started.elapsed() >= Duration::from_millis(550));
+    // Two blockers hold both dedicated connections; shared commands still flow.
+    let blockers: Vec<_> = (0..2)
+        .map(|i| {
+            let c = c.clone();
+            std::thread::spawn(move || {
+                c.command(&["BLPOP", &format!("q{i}"), "0"])
+                    .unwrap()
+                    .to_value()
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(100));
+    assert_eq!(value(&c, &["PING"]), Value::simple("PONG"));
+    // A third blocking command waits for a dedicated connection, then gives up.
+    let err = c.command(&["BLPOP", "q9", "0"]).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::MaxConnections, "{err}");
+    assert!(err.is(ErrorKind::Connection));
+    // Feed the blockers; their connections return to the pool and serve the next one.
+    c.command(&["RPUSH", "q0", "a"]).unwrap();
+    c.command(&["RPUSH", "q1", "b"]).unwrap();
+    for b in blockers {
+        assert_eq!(b.join().unwrap().to_value_kind(), Kind::Array);
+    }
+    c.command(&["RPUSH", "q2", "c"]).unwrap();
+    assert_eq!(
+        value(&c, &["BLPOP", "q2", "1"]),
+        Value::Array(vec![Value::bulk("q2"), Value::bulk("c")])
+    );
+}
+
+trait KindOf {
+    fn to_value_kind(&self) -> Kind;
+}
+
+impl KindOf for Value {
+    fn to_value_kind(&self) -> Kind {
+        match self {
+            Value::Array(_) => Kind::Array,
+            Value::Null => Kind::Null,
+            _ => Kind::Simple,
+        }
+    }
+}
+
+#[test]
+fn dedicated_connection_runs_watch_multi_exec() {
+    let server = RedisServer::start();
+    let c = client(&server);
+    c.command(&["SET", "balance", "10"]).unwrap();
+    let mut d = c.dedicated().unwrap();
+    assert_eq!(
+        d.command(&["WATCH", "balance"]).unwrap().to_value(),
+        Value::simple("OK")
+    );
+    let balance = d.command(&["GET", "balance"]).unwrap().to_value();
+    assert_eq!(balance, Value::bulk("10"));
+    // Someone else changes the key: EXEC returns nil.
+    c.command(&["SET", "balance", "11"]).unwrap();
+    d.command(&["MULTI"]).unwrap();
+    assert_eq!(
+        d.command(&["SET", "balance", "0"]).unwrap().to_value(),
+        Value::simple("QUEUED")
+    );
+    assert_eq!(d.command(&["EXEC"]).unwrap().to_value(), Value::Null);
+    assert_eq!(value(&c, &["GET", "balance"]), Value::bulk("11"));
+    d.release();
+    // A released connection comes back clean: a new WATCH transaction works.
+    let mut d = c.dedicated().unwrap();
+    d.command(&["MULTI"]).unwrap();
+    d.command(&["INCR", "balance"]).unwrap();
+    let exec = d.command(&["EXEC"]).unwrap().to_value();
+    assert_eq!(exec, Value::Array(vec![Value::Integer(12)]));
+}
+
+#[test]
+fn pipelines_and_transactions() {
+    let server = RedisServer::start();
+    let c = client(&server);
+    let mut p = Pipeline::new();
+    for i in 0..128 {
+        p.add(&["SET", &format!("p{i}"), &i.to_string()]).unwrap();
+    }
+    p.add(&["GET", "p7"]).unwrap();
+    p.add(&["LPUSH", "p1", "x"]).unwrap();
+    let r = c.run_pipeline(&p).unwrap();
+    assert_eq!(r.len(), 130);
+    assert_eq!(r.get(0).unwrap().unwrap().as_str(), Some("OK"));
+    assert_eq!(r.get(128).unwrap().unwrap().as_str(), Some("7"));
+    assert_eq!(r.get(129).unwrap().unwrap_err().kind(), ErrorKind::Response);
+    assert!(p.add(&["MULTI"]).is_err(), "stateful commands are refused");
+
+    let mut t = Pipeline::transaction();
+    t.add(&["INCR", "counter"]).unwrap();
+    t.add(&["INCR", "counter"]).unwrap();
+    t.add(&["LPUSH", "p1", "x"]).unwrap(); // fails at EXEC time, the others still apply
+    let r = c.run_pipeline(&t).unwrap();
+    assert_eq!(r.get(0).unwrap().unwrap().as_integer(), Some(1));
+    assert_eq!(r.get(1).unwrap().unwrap().as_integer(), Some(2));
+    assert_eq!(r.get(2).unwrap().unwrap_err().kind(), ErrorKind::Response);
+
+    // A command that fails when queued aborts the whole transaction.
+    let mut t = Pipeline::transaction();
+    t.add(&["INCR", "counter"]).unwrap();
+    t.add(&["NOSUCHCOMMAND"]).unwrap();
+    let r = c.run_pipeline(&t).unwrap();
+    assert_eq!(r.get(0).unwrap().unwrap_err().kind(), ErrorKind::ExecAbort);
+    assert_eq!(r.get(1).unwrap().unwrap_err().kind(), ErrorKind::Response);
+    assert_eq!(value(&c, &["GET", "counter"]), Value::bulk("2"));
+
+    // Async.
+    let (tx, rx) = mpsc::channel();
+    c.submit_pipeline(&p, move |r| tx.send(r.len()).unwrap())
+        .unwrap();
+    assert_eq!(rx.recv_timeout(Duration::from_secs(5)).unwrap(), 130);
+}
+
+#[test]
+fn unreachable_server_fails_fast_with_a_connection_error() {
+    let port = support::free_port();
+    let cfg = Config {
+        endpoint: Endpoint::Tcp {
+            host: "127.0.0.1".into(),
+            port,
+        },
+        ..Config::default()
+    };
+    let started = Instant::now();
+    let err = Client::new(cfg.clone()).err().expect("nothing listens");
+    assert_eq!(err.kind(), ErrorKind::Connection, "{err}");
+    assert!(err.message().contains(&port.to_string()), "{err}");
+    assert!(started.elapsed() < Duration::from_secs(2));
+    // With lazy connect the client starts, and commands fail with the connection error.
+    let c = Client::new(Config {
+        lazy_connect: true,
+        ..cfg
+    })
+    .unwrap();
+    let err = c.command(&["PING"]).unwrap_err();
+    assert!(err.is(ErrorKind::Connection), "{err}");
+}
+
+#[test]
+fn forked_child_gets_errors_not_hangs() {
+    let server = RedisServer::start();
+    let c = client(&server);
+    c.command(&["PING"]).unwrap();
+    // SAFETY: the child only calls into the client (which must refuse) and exits.
+    let pid = unsafe { libc::fork() };
+    if pid == 0 {
+        let code = match c.command(&["PING"]) {
+            Err(e) if e.kind() == ErrorKind::Closed => 0,
+            _ => 1,
+        };
+        std::mem::forget(c);
+        unsafe { libc::_exit(code) };
+    }
+    let mut status = 0;
+    unsafe { libc::waitpid(pid, &mut status, 0) };
+    assert!(
+        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+        "child status {status}"
+    );
+    // The parent's client is untouched.
+    assert_eq!(value(&c, &["PING"]), Value::simple("PONG"));
+}
