@@ -111,6 +111,11 @@ fn every_resp3_type_from_a_real_server() {
     })));
     let reply = c.command(&["DEBUG", "PROTOCOL", "push"]).unwrap();
     assert_eq!(reply.kind(), Kind::Bulk);
+    // The handler runs on a reactor thread, possibly just after the command returned.
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while pushes.lock().unwrap().is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(1));
+    }
     assert_eq!(pushes.lock().unwrap().len(), 1);
     // Maps from real commands.
     c.command(&["HSET", "h", "f", "v"]).unwrap();
@@ -558,4 +563,38 @@ fn forked_child_gets_errors_not_hangs() {
     );
     // The parent's client is untouched.
     assert_eq!(value(&c, &["PING"]), Value::simple("PONG"));
+}
+
+#[test]
+fn a_connection_killed_by_the_server_is_replaced() {
+    let server = RedisServer::start();
+    let c = client(&server);
+    let id = match value(&c, &["CLIENT", "ID"]) {
+        Value::Integer(id) => id,
+        other => panic!("CLIENT ID gave {other:?}"),
+    };
+    assert_eq!(
+        server.cmd(&["CLIENT", "KILL", "ID", &id.to_string()]),
+        Value::Integer(1)
+    );
+    // The first command may meet the dead socket (it was written, so it is not resent: a
+    // connection error); the client reconnects by itself and the next one works.
+    match c.command(&["PING"]) {
+        Ok(r) => assert_eq!(r.to_value(), Value::simple("PONG")),
+        Err(e) => assert!(e.is(ErrorKind::Connection), "{e}"),
+    }
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        match c.command(&["CLIENT", "ID"]) {
+            Ok(r) => {
+                assert_ne!(r.to_value(), Value::Integer(id), "a new connection");
+                break;
+            }
+            Err(e) if Instant::now() < deadline => {
+                assert!(e.is(ErrorKind::Connection), "{e}");
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            Err(e) => panic!("no recovery: {e}"),
+        }
+    }
 }

@@ -7,6 +7,7 @@
 //! and tell the owning reactor, unless it already knows. A blocking call on an idle
 //! connection writes the frame itself, like hiredis does, saving the hand-off to the reactor.
 
+mod direct;
 pub mod pipeline;
 mod pool;
 
@@ -403,6 +404,9 @@ impl Engine {
         self.check_blocking_allowed()?;
         let waiter = Waiter::for_this_thread();
         let seq = waiter.begin();
+        if let Some(result) = self.try_direct(args, &waiter, seq) {
+            return result;
+        }
         let deadline = self
             .submit_inner(args, Completion::Wait(waiter.clone(), seq), true)
             .map_err(|(e, _)| e)?;

@@ -87,6 +87,11 @@ pub(crate) struct ConnState {
     pub(crate) protocol: u8,
     /// Where this connection goes.
     pub(crate) endpoint: Endpoint,
+    /// Read interest is registered with the reactor's poll.
+    pub(crate) armed: bool,
+    /// A blocking caller reads this socket itself (see `Engine::try_direct`); the reactor
+    /// leaves reading alone until it is done.
+    pub(crate) caller_reading: bool,
 }
 
 impl Conn {
@@ -119,6 +124,8 @@ impl Conn {
                 },
                 protocol: 0,
                 endpoint,
+                armed: false,
+                caller_reading: false,
             }),
         }
     }
@@ -274,7 +281,54 @@ impl ConnState {
         }
         self.transport = Some(transport);
         self.writable = false;
+        self.armed = true;
         // Unix sockets connect synchronously; TCP completes on the first writable event.
+    }
+
+    /// Registers read interest again if the reactor must read: requests are pending (or the
+    /// connection is not ready yet) and no caller is reading. With edge-triggered polling, the
+    /// re-registration reports data that is already waiting.
+    pub(crate) fn ensure_armed(&mut self, registry: &Registry) {
+        if self.armed || self.caller_reading {
+            return;
+        }
+        if self.ex.pending() == 0 && matches!(self.phase, Phase::Ready) {
+            return;
+        }
+        self.arm(registry);
+    }
+
+    /// Registers read interest now, whatever is pending (stray input while idle).
+    pub(crate) fn ensure_armed_now(&mut self, registry: &Registry) {
+        if !self.armed && !self.caller_reading {
+            self.arm(registry);
+        }
+    }
+
+    /// Registers read (and write) interest.
+    pub(crate) fn arm(&mut self, registry: &Registry) {
+        let (Some(transport), Some(token)) = (self.transport.as_mut(), self.token) else {
+            return;
+        };
+        if registry
+            .reregister(transport, token, Interest::READABLE | Interest::WRITABLE)
+            .is_ok()
+        {
+            self.armed = true;
+        }
+    }
+
+    /// Drops read interest, so a caller can read without waking the reactor.
+    pub(crate) fn disarm(&mut self, registry: &Registry) {
+        let (Some(transport), Some(token)) = (self.transport.as_mut(), self.token) else {
+            return;
+        };
+        if registry
+            .reregister(transport, token, Interest::WRITABLE)
+            .is_ok()
+        {
+            self.armed = false;
+        }
     }
 
     /// A readiness event for this connection.
@@ -305,12 +359,13 @@ impl ConnState {
         if writable {
             self.writable = true;
         }
-        if readable {
+        if readable && !self.caller_reading {
             self.read(readbuf, ctx);
         }
         if self.transport.is_some() && self.writable {
             self.flush(ctx);
         }
+        self.ensure_armed(ctx.registry);
         After {
             resolve: None,
             release: self.lease == Lease::Single && self.ex.pending() == 0,
@@ -377,7 +432,7 @@ impl ConnState {
                 }
                 Ok(n) => {
                     self.last_io = ctx.now;
-                    if let Err(err) = self.handle_bytes(&readbuf[..n], ctx) {
+                    if let Err(err) = self.ingest(&readbuf[..n], ctx.completions, ctx.pushes) {
                         self.fail(err, ctx);
                         return;
                     }
@@ -393,10 +448,15 @@ impl ConnState {
         }
     }
 
-    fn handle_bytes(&mut self, bytes: &[u8], ctx: &mut Ctx<'_>) -> Result<()> {
+    /// Decodes bytes read from the socket: replies to their completions, pushes apart,
+    /// handshake replies to the handshake, the health check's reply to itself.
+    pub(crate) fn ingest(
+        &mut self,
+        bytes: &[u8],
+        completions: &mut Vec<(Completion, Result<Reply>)>,
+        pushes: &mut Vec<Reply>,
+    ) -> Result<()> {
         let mut controls: Vec<Reply> = Vec::new();
-        let completions = &mut *ctx.completions;
-        let pushes = &mut *ctx.pushes;
         let mut health: Option<Result<Reply>> = None;
         self.ex.handle_read(bytes, |event| match event {
             Event::Reply(Completion::HealthCheck, reply) => health = Some(reply_to_result(reply)),
@@ -472,6 +532,7 @@ impl ConnState {
             transport.shutdown();
         }
         self.writable = false;
+        self.armed = false;
     }
 
     /// The connection failed: fail or keep its requests (see `Exchange::handle_disconnect`),
@@ -565,6 +626,7 @@ impl ConnState {
                 );
                 self.last_io = ctx.now;
                 self.flush(ctx);
+                self.ensure_armed(ctx.registry);
             }
         }
         false

@@ -42,6 +42,10 @@ pub(crate) enum Msg {
     Resolved(Arc<Conn>, io::Result<Vec<SocketAddr>>),
     /// Nothing to do but look at the timers again (a new deadline was set elsewhere).
     Timers,
+    /// Run completions and pushes a caller read on this reactor's behalf.
+    Deliver(Vec<(Completion, Result<Reply>)>, Vec<Reply>),
+    /// A caller reading this connection met an error: fail the connection.
+    Fail(Arc<Conn>, Error),
     /// Close every connection, complete everything with CLOSED, and exit.
     Shutdown,
 }
@@ -51,6 +55,9 @@ pub(crate) struct Shared {
     tx: Sender<Msg>,
     waker: Waker,
     sleeping: AtomicBool,
+    /// The reactor's registry, for callers that change a connection's interest while they
+    /// read it themselves.
+    pub(crate) registry: mio::Registry,
 }
 
 impl Shared {
@@ -84,6 +91,7 @@ pub(crate) fn create() -> io::Result<(Arc<Shared>, Reactor)> {
         tx,
         waker,
         sleeping: AtomicBool::new(false),
+        registry: poll.registry().try_clone()?,
     });
     let reactor = Reactor {
         poll,
@@ -189,6 +197,7 @@ impl Reactor {
                             let mut ctx = self.ctx(&engine, now, &mut rng);
                             st.flush(&mut ctx);
                         }
+                        st.ensure_armed(self.poll.registry());
                     }
                     Msg::Resolved(conn, result) => {
                         let mut st = conn.lock();
@@ -196,6 +205,18 @@ impl Reactor {
                         st.resolved(result, &mut ctx);
                     }
                     Msg::Timers => {}
+                    Msg::Deliver(completions, pushes) => {
+                        self.completions.extend(completions);
+                        self.pushes.extend(pushes);
+                    }
+                    Msg::Fail(conn, err) => {
+                        let mut st = conn.lock();
+                        if st.transport.is_some() {
+                            let mut ctx = self.ctx(&engine, now, &mut rng);
+                            st.fail(err, &mut ctx);
+                        }
+                        conn::set_ready_hint(&conn, &st);
+                    }
                     Msg::Shutdown => shutdown = true,
                 }
             }
@@ -315,7 +336,11 @@ impl Reactor {
         }
         // Messages that raced with the shutdown: adopt nothing, fail what they carry.
         while let Ok(msg) = self.rx.try_recv() {
-            if let Msg::Adopt(conn) | Msg::Flush(conn) | Msg::Resolved(conn, _) = msg {
+            if let Msg::Adopt(conn)
+            | Msg::Flush(conn)
+            | Msg::Resolved(conn, _)
+            | Msg::Fail(conn, _) = msg
+            {
                 conn.lock()
                     .close(&err, self.poll.registry(), &mut self.completions);
             }

@@ -1,0 +1,287 @@
+//! The direct path of a blocking call, the way hiredis works: on an idle connection, the
+//! calling thread writes its command, reads the socket itself and parses its reply, so a
+//! round trip costs no hand-off to the reactor thread and back. The connection's read
+//! interest is dropped from the reactor's poll while the caller reads (no spurious wake-up),
+//! and registered again when the caller is done if anything else is pending.
+//!
+//! Anything the caller cannot finish (a write that would block, an error, replies for other
+//! requests, pushes) goes back to the reactor, which owns the failure logic and the callbacks.
+
+use std::cell::RefCell;
+use std::io;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::Engine;
+use crate::error::{Error, ErrorKind, Result};
+use crate::reactor::{Completion, Conn, Msg, Outcome, Phase, Waiter};
+use crate::resp::{encode_command, Reply};
+use crate::route::command::{classify, CommandClass};
+use crate::route::router::Route;
+use crate::session::RequestMeta;
+
+use super::pipeline::Views;
+
+thread_local! {
+    static READ_BUF: RefCell<Vec<u8>> = RefCell::new(vec![0; 64 * 1024]);
+}
+
+/// After this long without I/O, a connection is checked for a close (or stray data) before
+/// the direct path writes to it.
+const IDLE_CHECK: Duration = Duration::from_secs(1);
+
+enum Wait {
+    Readable,
+    TimedOut,
+}
+
+/// Waits until `fd` is readable (or hung up) or `deadline` passes.
+fn wait_readable(fd: i32, deadline: Option<Instant>) -> io::Result<Wait> {
+    loop {
+        let timeout_ms = match deadline {
+            None => -1,
+            Some(d) => {
+                let left = d.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    return Ok(Wait::TimedOut);
+                }
+                left.as_millis().min(i32::MAX as u128) as i32 + 1
+            }
+        };
+        let mut pfd = libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd for the duration of the call.
+        let rc = unsafe { libc::poll(&mut pfd, 1, timeout_ms) };
+        if rc > 0 {
+            return Ok(Wait::Readable);
+        }
+        if rc == 0 {
+            continue; // the deadline check above decides
+        }
+        let err = io::Error::last_os_error();
+        if err.kind() != io::ErrorKind::Interrupted {
+            return Err(err);
+        }
+    }
+}
+
+/// True when `fd` has data or a hang-up waiting (checked without blocking).
+fn has_input(fd: i32) -> bool {
+    let mut pfd = libc::pollfd {
+        fd,
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd; zero timeout.
+    unsafe { libc::poll(&mut pfd, 1, 0) > 0 }
+}
+
+impl Engine {
+    /// Runs a blocking command on the direct path when the connection it routes to is idle.
+    /// `None` when the path is not available: the caller submits normally.
+    pub(super) fn try_direct<A: AsRef<[u8]>>(
+        &self,
+        args: &[A],
+        waiter: &Arc<Waiter>,
+        seq: u64,
+    ) -> Option<Result<Reply>> {
+        if args.is_empty() || !matches!(classify(args), Ok(CommandClass::Normal)) {
+            return None;
+        }
+        let views = Views::new(args);
+        let Ok(Route::Node(node)) = self.router.route(views.as_slice()) else {
+            return None;
+        };
+        let conn = self.pick(node);
+        self.direct_on(
+            conn,
+            |buf| encode_command(buf, args),
+            waiter,
+            seq,
+            Duration::ZERO,
+        )
+    }
+
+    /// The direct path on a given connection.
+    pub(super) fn direct_on(
+        &self,
+        conn: &Arc<Conn>,
+        write: impl FnOnce(&mut Vec<u8>),
+        waiter: &Arc<Waiter>,
+        seq: u64,
+        block: Duration,
+    ) -> Option<Result<Reply>> {
+        let shared = &self.reactors[conn.reactor];
+        let deadline = self
+            .config
+            .command_timeout
+            .map(|t| Instant::now() + t + block);
+        let mut st = conn.lock();
+        let eligible = matches!(st.phase, Phase::Ready)
+            && st.writable
+            && !st.scheduled
+            && !st.caller_reading
+            && st.ex.pending() == 0;
+        let fd = st.transport.as_ref().map(|t| t.raw_fd())?;
+        if !eligible {
+            return None;
+        }
+        let now = Instant::now();
+        if now.duration_since(st.last_io) > IDLE_CHECK && has_input(fd) {
+            // A close or stray bytes while idle: let the reactor look first.
+            st.ensure_armed_now(&shared.registry);
+            return None;
+        }
+        st.ex.enqueue(
+            write,
+            Completion::Wait(waiter.clone(), seq),
+            RequestMeta {
+                deadline,
+                retry_written: self.config.retry.retry_written_commands,
+            },
+        );
+        st.last_io = now;
+        if st.write_pending().is_err() || !st.ex.is_flushed() {
+            // The reactor finishes the write (or fails the connection) and reads the reply.
+            let notify = !st.scheduled;
+            st.scheduled = true;
+            drop(st);
+            if notify {
+                shared.notify(Msg::Flush(conn.clone()));
+            }
+            return Some(self.wait_reply(waiter, seq, deadline));
+        }
+        st.caller_reading = true;
+        if st.armed {
+            st.disarm(&shared.registry);
+        }
+        drop(st);
+
+        let mut others: Vec<(Completion, Result<Reply>)> = Vec::new();
+        let mut pushes: Vec<Reply> = Vec::new();
+        let outcome = READ_BUF.with(|buf| {
+            let mut buf = buf.borrow_mut();
+            self.read_own_reply(
+                conn,
+                fd,
+                &mut buf,
+                waiter,
+                seq,
+                deadline,
+                &mut others,
+                &mut pushes,
+            )
+        });
+        if !others.is_empty() || !pushes.is_empty() {
+            shared.notify(Msg::Deliver(others, pushes));
+        }
+        Some(match outcome {
+            Direct::Reply(result) => result,
+            Direct::TimedOut => {
+                waiter.begin(); // abandons `seq`: the late reply is dropped
+                Err(Error::new(ErrorKind::Timeout, "the command timed out"))
+            }
+            Direct::Failed(err) => {
+                shared.notify(Msg::Fail(conn.clone(), err));
+                self.wait_reply(waiter, seq, deadline)
+            }
+        })
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn read_own_reply(
+        &self,
+        conn: &Arc<Conn>,
+        fd: i32,
+        buf: &mut [u8],
+        waiter: &Arc<Waiter>,
+        seq: u64,
+        deadline: Option<Instant>,
+        others: &mut Vec<(Completion, Result<Reply>)>,
+        pushes: &mut Vec<Reply>,
+    ) -> Direct {
+        let registry = &self.reactors[conn.reactor].registry;
+        loop {
+            let ready = wait_readable(fd, deadline);
+            let mut st = conn.lock();
+            let finish = |st: &mut crate::reactor::conn::ConnState| {
+                st.caller_reading = false;
+                st.ensure_armed(registry);
+            };
+            match ready {
+                Ok(Wait::Readable) => {}
+                Ok(Wait::TimedOut) => {
+                    finish(&mut st);
+                    return Direct::TimedOut;
+                }
+                Err(e) => {
+                    finish(&mut st);
+                    return Direct::Failed(Error::new(
+                        ErrorKind::Connection,
+                        format!("error waiting for the reply: {e}"),
+                    ));
+                }
+            }
+            let Some(transport) = st.transport.as_mut() else {
+                finish(&mut st);
+                return Direct::Failed(Error::new(ErrorKind::Connection, "connection closed"));
+            };
+            let read = match transport.read(buf) {
+                Ok(0) => Err(Error::new(
+                    ErrorKind::Connection,
+                    "the server closed the connection",
+                )),
+                Ok(n) => Ok(n),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => Err(Error::new(
+                    ErrorKind::Connection,
+                    format!("error reading: {e}"),
+                )),
+            };
+            let n = match read {
+                Ok(n) => n,
+                Err(err) => {
+                    finish(&mut st);
+                    return Direct::Failed(err);
+                }
+            };
+            let start = others.len();
+            if let Err(err) = st.ingest(&buf[..n], others, pushes) {
+                finish(&mut st);
+                return Direct::Failed(err);
+            }
+            let mine = others[start..].iter().position(
+                |(c, _)| matches!(c, Completion::Wait(w, s) if *s == seq && Arc::ptr_eq(w, waiter)),
+            );
+            if let Some(i) = mine {
+                let (_, result) = others.remove(start + i);
+                finish(&mut st);
+                return Direct::Reply(result);
+            }
+        }
+    }
+
+    /// Waits for a reply delivered by the reactor.
+    pub(super) fn wait_reply(
+        &self,
+        waiter: &Waiter,
+        seq: u64,
+        deadline: Option<Instant>,
+    ) -> Result<Reply> {
+        match waiter.wait(seq, deadline.map(|d| d + Duration::from_millis(5))) {
+            Some(Outcome::Reply(result)) => result,
+            Some(_) => Err(Error::new(ErrorKind::Internal, "unexpected outcome")),
+            None => Err(Error::new(ErrorKind::Timeout, "the command timed out")),
+        }
+    }
+}
+
+enum Direct {
+    Reply(Result<Reply>),
+    TimedOut,
+    Failed(Error),
+}
