@@ -598,3 +598,46 @@ fn a_connection_killed_by_the_server_is_replaced() {
         }
     }
 }
+
+#[test]
+fn several_reactors_and_connections_share_the_load() {
+    let server = RedisServer::start();
+    let mut cfg = config(&server);
+    cfg.reactor_threads = 2;
+    cfg.connections_per_node = 4;
+    let c = Arc::new(client_with(cfg));
+    let ids = Arc::new(Mutex::new(std::collections::HashSet::new()));
+    let threads: Vec<_> = (0..4)
+        .map(|t| {
+            let c = c.clone();
+            let ids = ids.clone();
+            std::thread::spawn(move || {
+                let (tx, rx) = mpsc::channel();
+                for i in 0..5_000 {
+                    let tx = tx.clone();
+                    let payload = format!("{t}:{i}");
+                    let expected = payload.clone();
+                    c.submit(&["ECHO", &payload], move |r| {
+                        tx.send(r.unwrap().to_value() == Value::bulk(&expected))
+                            .unwrap();
+                    })
+                    .unwrap();
+                }
+                for _ in 0..5_000 {
+                    assert!(rx.recv_timeout(Duration::from_secs(10)).unwrap());
+                }
+                for _ in 0..50 {
+                    let id = c.command(&["CLIENT", "ID"]).unwrap().to_value();
+                    ids.lock().unwrap().insert(format!("{id:?}"));
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    assert!(
+        ids.lock().unwrap().len() > 1,
+        "commands spread over connections"
+    );
+}

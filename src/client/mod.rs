@@ -494,6 +494,11 @@ impl Engine {
         let idle = st.ex.pending() == 0;
         st.ex.enqueue(write, completion, meta);
         let notify = self.after_enqueue(&mut st, direct && idle);
+        if !notify {
+            // The reactor reads the reply: a connection left idle by a direct read has no
+            // read interest registered.
+            st.ensure_armed(&self.reactors[conn.reactor].registry);
+        }
         drop(st);
         if notify {
             self.reactors[conn.reactor].notify(Msg::Flush(conn.clone()));
