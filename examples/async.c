@@ -6,6 +6,8 @@
  * follow-up command from inside itself, waited for with a polling loop. Every wait is bounded.
  * Connects as basic.c does. Exits 0 on success, 1 on any failure.
  */
+#define _POSIX_C_SOURCE 200809L /* clock_gettime, nanosleep: also under -std=c11 */
+
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>

@@ -7,6 +7,8 @@
  *
  * Connects as basic.c does. Exits 0 on success, 1 on any failure.
  */
+#define _POSIX_C_SOURCE 200809L /* clock_gettime, nanosleep: also under -std=c11 */
+
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
