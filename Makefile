@@ -34,7 +34,7 @@ LIB_A := $(RELEASE_DIR)/libredcore.a
 NATIVE_STATIC_LIBS := -lgcc_s -lutil -lrt -lpthread -lm -ldl -lc
 
 C_TEST_CFLAGS := -std=c11 -Wall -Wextra -Wpedantic -Werror -g -Iinclude
-EXAMPLE_CFLAGS := -Wall -Wextra -Werror -g -Iinclude
+EXAMPLE_CFLAGS := -std=c11 -Wall -Wextra -Wpedantic -Werror -g -Iinclude
 LINK_SHARED := -L$(RELEASE_DIR) -lredcore -Wl,-rpath,$(RELEASE_DIR)
 
 C_TEST_SRCS := $(sort $(wildcard tests/c/*.c))

@@ -105,7 +105,7 @@ static bool many_in_flight(redcore_client *client, struct tally *tally) {
     for (int i = 0; i < COMMANDS; i++) {
         /* The arguments are copied before this returns. On any code but REDCORE_OK the
          * callback will not run; those already submitted still will. */
-        code = redcore_client_command(client, 2, incr, NULL, on_incr, tally);
+        code = redcore_client_command(client, 2, incr, NULL, on_incr, tally, NULL);
         if (code != REDCORE_OK) {
             fprintf(stderr, "submitting INCR %d failed: %s\n", i, redcore_error_code_name(code));
             return false;
@@ -176,7 +176,7 @@ static void on_set(void *userdata, const redcore_reply *reply, const redcore_err
     }
     printf("  callback 1: SET done, sending GET from inside the callback\n");
     const char *get[] = {"GET", "example:async:chain"};
-    redcore_error_code code = redcore_client_command(chain->client, 2, get, NULL, on_get, chain);
+    redcore_error_code code = redcore_client_command(chain->client, 2, get, NULL, on_get, chain, NULL);
     if (code != REDCORE_OK) {
         fprintf(stderr, "submitting GET failed: %s\n", redcore_error_code_name(code));
         finish(chain, code);
@@ -187,7 +187,7 @@ static void on_set(void *userdata, const redcore_reply *reply, const redcore_err
 static bool follow_up(struct chain *chain) {
     printf("a callback that sends the next command:\n");
     const char *set[] = {"SET", "example:async:chain", "set by the main thread"};
-    redcore_error_code code = redcore_client_command(chain->client, 3, set, NULL, on_set, chain);
+    redcore_error_code code = redcore_client_command(chain->client, 3, set, NULL, on_set, chain, NULL);
     if (code != REDCORE_OK) {
         fprintf(stderr, "submitting SET failed: %s\n", redcore_error_code_name(code));
         return false;

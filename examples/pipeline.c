@@ -206,7 +206,7 @@ static bool async_pipeline(redcore_client *client, struct pipeline_done *state) 
                     append(pipeline, 2, get);
     redcore_error_code code = REDCORE_ERR_INVALID_ARGUMENT;
     if (appended) {
-        code = redcore_client_pipeline_run(client, pipeline, on_pipeline, state);
+        code = redcore_client_pipeline_run(client, pipeline, on_pipeline, state, NULL);
     }
     /* The run holds its own copy of the commands: the pipeline can go at once. */
     redcore_pipeline_free(pipeline);

@@ -641,3 +641,104 @@ fn several_reactors_and_connections_share_the_load() {
         "commands spread over connections"
     );
 }
+
+#[test]
+fn empty_pipelines_are_refused_not_lost() {
+    let server = RedisServer::start();
+    let c = client(&server);
+    let p = Pipeline::new();
+    assert_eq!(
+        c.run_pipeline(&p).err().unwrap().kind(),
+        ErrorKind::InvalidArgument
+    );
+    let err = c
+        .submit_pipeline(&p, |_| panic!("must not run"))
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidArgument);
+    // An empty transaction is a real MULTI/EXEC round trip.
+    assert_eq!(c.run_pipeline(&Pipeline::transaction()).unwrap().len(), 0);
+}
+
+fn connected_clients(server: &RedisServer) -> usize {
+    let info = server.cmd(&["INFO", "clients"]);
+    let text = String::from_utf8_lossy(support::bytes(&info)).into_owned();
+    text.lines()
+        .find_map(|l| l.strip_prefix("connected_clients:"))
+        .and_then(|n| n.trim().parse().ok())
+        .expect("connected_clients in INFO")
+}
+
+#[test]
+fn dedicated_connections_whose_state_changed_are_closed() {
+    let server = RedisServer::start();
+    let c = client(&server);
+    let before = connected_clients(&server);
+    for _ in 0..5 {
+        let mut d = c.dedicated().unwrap();
+        d.command(&["SELECT", "1"]).unwrap();
+        d.release();
+    }
+    // Each of those was closed, not reconnected: no connection piles up.
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while connected_clients(&server) > before + 1 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(
+        connected_clients(&server) <= before + 1,
+        "retired connections stayed open"
+    );
+    // The pool still works.
+    let mut d = c.dedicated().unwrap();
+    assert_eq!(
+        d.command(&["PING"]).unwrap().to_value(),
+        Value::simple("PONG")
+    );
+}
+
+#[test]
+fn async_pipelines_never_block_the_caller_waiting_for_a_connection() {
+    let server = RedisServer::start();
+    let mut cfg = config(&server);
+    cfg.max_dedicated_connections = 1;
+    cfg.dedicated_wait_timeout = Duration::from_millis(300);
+    let c = client_with(cfg);
+    let held = c.dedicated().unwrap();
+    let mut p = Pipeline::new();
+    p.add(&["BLPOP", "nothing", "0.1"]).unwrap();
+    let caller = std::thread::current().id();
+    let (tx, rx) = mpsc::channel();
+    let started = Instant::now();
+    c.submit_pipeline(&p, move |r| {
+        let err = r.get(0).unwrap().unwrap_err().kind();
+        tx.send((err, std::thread::current().id() != caller))
+            .unwrap();
+    })
+    .unwrap();
+    assert!(
+        started.elapsed() < Duration::from_millis(100),
+        "submit returned at once"
+    );
+    let (kind, on_library_thread) = rx.recv_timeout(Duration::from_secs(3)).unwrap();
+    assert_eq!(kind, ErrorKind::MaxConnections);
+    assert!(on_library_thread, "the callback ran on a reactor thread");
+    drop(held);
+    // With the connection free again, the same pipeline runs.
+    assert_eq!(c.run_pipeline(&p).unwrap().len(), 1);
+}
+
+#[test]
+fn zero_dedicated_connections_fail_at_once() {
+    let server = RedisServer::start();
+    let mut cfg = config(&server);
+    cfg.max_dedicated_connections = 0;
+    let c = client_with(cfg);
+    let started = Instant::now();
+    let err = c.command(&["BLPOP", "q", "0"]).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::MaxConnections);
+    assert!(err.message().contains("disabled"), "{err}");
+    assert_eq!(
+        c.dedicated().err().unwrap().kind(),
+        ErrorKind::MaxConnections
+    );
+    assert!(started.elapsed() < Duration::from_millis(500));
+}

@@ -179,7 +179,7 @@ static void record(void *userdata, const redcore_reply *reply, const redcore_err
 /* Submits a command whose callback is `record` into `o`; CHECKs that it was accepted. */
 #define SUBMIT(client, o, ...)                                                              \
     CHECK(redcore_client_command(client, NARGS(__VA_ARGS__), ARGS(__VA_ARGS__), NULL, record, \
-                                 o) == REDCORE_OK)
+                                 o, NULL) == REDCORE_OK)
 
 /* ---- bad arguments ------------------------------------------------------------------------ */
 
@@ -229,20 +229,20 @@ static void test_bad_command_arguments(redcore_client *client) {
     const char *with_null[] = {"SET", NULL, "v"};
 
     /* Asynchronous: the callback must not run for any of these. */
-    CHECK(redcore_client_command(NULL, 1, ping, NULL, must_not_run, NULL) ==
+    CHECK(redcore_client_command(NULL, 1, ping, NULL, must_not_run, NULL, NULL) ==
           REDCORE_ERR_INVALID_ARGUMENT);
-    CHECK(redcore_client_command(client, 1, NULL, NULL, must_not_run, NULL) ==
+    CHECK(redcore_client_command(client, 1, NULL, NULL, must_not_run, NULL, NULL) ==
           REDCORE_ERR_INVALID_ARGUMENT);
-    CHECK(redcore_client_command(client, 0, ping, NULL, must_not_run, NULL) ==
+    CHECK(redcore_client_command(client, 0, ping, NULL, must_not_run, NULL, NULL) ==
           REDCORE_ERR_INVALID_ARGUMENT);
-    CHECK(redcore_client_command(client, -1, ping, NULL, must_not_run, NULL) ==
+    CHECK(redcore_client_command(client, -1, ping, NULL, must_not_run, NULL, NULL) ==
           REDCORE_ERR_INVALID_ARGUMENT);
-    CHECK(redcore_client_command(client, 3, with_null, NULL, must_not_run, NULL) ==
+    CHECK(redcore_client_command(client, 3, with_null, NULL, must_not_run, NULL, NULL) ==
           REDCORE_ERR_INVALID_ARGUMENT);
     const size_t lens[] = {3, 1, 1};
-    CHECK(redcore_client_command(client, 3, with_null, lens, must_not_run, NULL) ==
+    CHECK(redcore_client_command(client, 3, with_null, lens, must_not_run, NULL, NULL) ==
           REDCORE_ERR_INVALID_ARGUMENT);
-    CHECK(redcore_client_command(client, 1, ping, NULL, NULL, NULL) ==
+    CHECK(redcore_client_command(client, 1, ping, NULL, NULL, NULL, NULL) ==
           REDCORE_ERR_INVALID_ARGUMENT);
 
     /* Blocking: the error names the argument, and *reply_out is not written. */
@@ -284,7 +284,7 @@ static void test_bad_command_arguments(redcore_client *client) {
         while (stateful[i][argc] != NULL) {
             argc++;
         }
-        CHECK(redcore_client_command(client, argc, stateful[i], NULL, must_not_run, NULL) ==
+        CHECK(redcore_client_command(client, argc, stateful[i], NULL, must_not_run, NULL, NULL) ==
               REDCORE_ERR_INVALID_ARGUMENT);
         err = NULL;
         CHECK(redcore_client_command_blocking(client, argc, stateful[i], NULL, &reply, &err) ==
@@ -320,11 +320,11 @@ static void test_bad_command_arguments(redcore_client *client) {
     CHECK(redcore_pipeline_len(NULL) == 0);
     redcore_pipeline_clear(NULL);
 
-    CHECK(redcore_client_pipeline_run(NULL, pipeline, pipeline_must_not_run, NULL) ==
+    CHECK(redcore_client_pipeline_run(NULL, pipeline, pipeline_must_not_run, NULL, NULL) ==
           REDCORE_ERR_INVALID_ARGUMENT);
-    CHECK(redcore_client_pipeline_run(client, NULL, pipeline_must_not_run, NULL) ==
+    CHECK(redcore_client_pipeline_run(client, NULL, pipeline_must_not_run, NULL, NULL) ==
           REDCORE_ERR_INVALID_ARGUMENT);
-    CHECK(redcore_client_pipeline_run(client, pipeline, NULL, NULL) ==
+    CHECK(redcore_client_pipeline_run(client, pipeline, NULL, NULL, NULL) ==
           REDCORE_ERR_INVALID_ARGUMENT);
     CHECK(redcore_client_pipeline_run_blocking(NULL, pipeline, &result, &err) ==
           REDCORE_ERR_INVALID_ARGUMENT);
@@ -373,14 +373,14 @@ static void test_bad_command_arguments(redcore_client *client) {
           REDCORE_ERR_INVALID_ARGUMENT);
     CHECK(error_with(err, REDCORE_ERR_INVALID_ARGUMENT, "dedicated is NULL"));
     err = NULL;
-    CHECK(redcore_dedicated_command(NULL, 1, ping, NULL, must_not_run, NULL) ==
+    CHECK(redcore_dedicated_command(NULL, 1, ping, NULL, must_not_run, NULL, NULL) ==
           REDCORE_ERR_INVALID_ARGUMENT);
     redcore_dedicated_release(NULL);
 
     CHECK(redcore_client_dedicated(client, &dedicated, NULL) == REDCORE_OK);
-    CHECK(redcore_dedicated_command(dedicated, 1, ping, NULL, NULL, NULL) ==
+    CHECK(redcore_dedicated_command(dedicated, 1, ping, NULL, NULL, NULL, NULL) ==
           REDCORE_ERR_INVALID_ARGUMENT);
-    CHECK(redcore_dedicated_command(dedicated, 0, ping, NULL, must_not_run, NULL) ==
+    CHECK(redcore_dedicated_command(dedicated, 0, ping, NULL, must_not_run, NULL, NULL) ==
           REDCORE_ERR_INVALID_ARGUMENT);
     CHECK(redcore_dedicated_command_blocking(dedicated, 1, ping, NULL, NULL, NULL) ==
           REDCORE_ERR_INVALID_ARGUMENT);
@@ -388,7 +388,7 @@ static void test_bad_command_arguments(redcore_client *client) {
           REDCORE_ERR_INVALID_ARGUMENT);
     /* Pub/sub and MONITOR are refused even on a dedicated connection (for now). */
     CHECK(redcore_dedicated_command(dedicated, 2, ARGS("SUBSCRIBE", "ch"), NULL, must_not_run,
-                                    NULL) == REDCORE_ERR_INVALID_ARGUMENT);
+                                    NULL, NULL) == REDCORE_ERR_INVALID_ARGUMENT);
     CHECK(redcore_dedicated_command_blocking(dedicated, 1, ARGS("MONITOR"), NULL, &reply,
                                              NULL) == REDCORE_ERR_INVALID_ARGUMENT);
     CHECK(reply == untouched);
@@ -458,7 +458,7 @@ static void pipeline_calls_blocking_inside(void *userdata,
 static void test_blocking_call_inside_callback(redcore_client *client) {
     struct nested n = {.client = client};
     CHECK(redcore_client_dedicated(client, &n.dedicated, NULL) == REDCORE_OK);
-    CHECK(redcore_client_command(client, 1, ARGS("PING"), NULL, call_blocking_inside, &n) ==
+    CHECK(redcore_client_command(client, 1, ARGS("PING"), NULL, call_blocking_inside, &n, NULL) ==
           REDCORE_OK);
     CHECK(wait_for(&n.done, 1, "the callback making blocking calls"));
     CHECK(n.command_code == REDCORE_ERR_INVALID_ARGUMENT);
@@ -473,7 +473,7 @@ static void test_blocking_call_inside_callback(redcore_client *client) {
     redcore_pipeline *p = NULL;
     CHECK(redcore_pipeline_new(false, &p) == REDCORE_OK);
     CHECK(redcore_pipeline_append(p, 1, ARGS("PING"), NULL, NULL) == REDCORE_OK);
-    CHECK(redcore_client_pipeline_run(client, p, pipeline_calls_blocking_inside, &m) ==
+    CHECK(redcore_client_pipeline_run(client, p, pipeline_calls_blocking_inside, &m, NULL) ==
           REDCORE_OK);
     redcore_pipeline_free(p);
     CHECK(wait_for(&m.done, 1, "the pipeline callback making blocking calls"));
@@ -696,7 +696,7 @@ static void test_error_replies(redcore_client *client) {
 
     /* The same errors reach callbacks, as err with a NULL reply. */
     struct outcome noscript = {0}, wrongtype = {0};
-    CHECK(redcore_client_command(client, 3, evalsha, NULL, record, &noscript) == REDCORE_OK);
+    CHECK(redcore_client_command(client, 3, evalsha, NULL, record, &noscript, NULL) == REDCORE_OK);
     SUBMIT(client, &wrongtype, "LPUSH", "client_test:string", "y");
     CHECK(wait_for(&noscript.calls, 1, "NOSCRIPT callback"));
     CHECK(wait_for(&wrongtype.calls, 1, "WRONGTYPE callback"));
@@ -768,7 +768,7 @@ static void *submit_range(void *arg) {
         snprintf(text, sizeof text, "%d", i);
         const char *echo[] = {"ECHO", text};
         if (redcore_client_command(s->client, 2, echo, NULL, count_indexed,
-                                   (void *)(uintptr_t)i) != REDCORE_OK) {
+                                   (void *)(uintptr_t)i, NULL) != REDCORE_OK) {
             atomic_fetch_add(&s->refused, 1);
         }
     }
@@ -882,7 +882,7 @@ static void free_own_client(void *userdata, const redcore_reply *reply,
     (void)reply;
     (void)err;
     for (int i = 0; i < AFTER_FREE; i++) {
-        if (redcore_client_command(s->client, 1, ARGS("PING"), NULL, record, &s->after[i]) ==
+        if (redcore_client_command(s->client, 1, ARGS("PING"), NULL, record, &s->after[i], NULL) ==
             REDCORE_OK) {
             s->accepted++;
         }
@@ -899,7 +899,7 @@ static void test_free_from_callback(void) {
     static struct self_free s;
     memset(&s, 0, sizeof s);
     s.client = client;
-    CHECK(redcore_client_command(client, 1, ARGS("PING"), NULL, free_own_client, &s) ==
+    CHECK(redcore_client_command(client, 1, ARGS("PING"), NULL, free_own_client, &s, NULL) ==
           REDCORE_OK);
     /* `client` is not used past this point: the callback frees it. */
     CHECK(wait_for(&s.freed, 1, "redcore_client_free called from a callback to return"));
@@ -983,7 +983,7 @@ static void test_connect_failure(void) {
 
     /* Asynchronously: refused at submission, or the callback gets the error. */
     struct outcome o = {0};
-    code = redcore_client_command(client, 1, ARGS("PING"), NULL, record, &o);
+    code = redcore_client_command(client, 1, ARGS("PING"), NULL, record, &o, NULL);
     if (code == REDCORE_OK) {
         CHECK(wait_for(&o.calls, 1, "the PING callback on a refused connection"));
         CHECK(redcore_error_code_is(atomic_load(&o.code), REDCORE_ERR_CONNECTION));
@@ -1198,7 +1198,7 @@ static void test_pipelines(redcore_client *client) {
 
     /* Asynchronously; the pipeline is freed as soon as the run is submitted. */
     struct pipeline_seen async = {0};
-    CHECK(redcore_client_pipeline_run(client, p, check_pipeline_result, &async) == REDCORE_OK);
+    CHECK(redcore_client_pipeline_run(client, p, check_pipeline_result, &async, NULL) == REDCORE_OK);
     redcore_pipeline_free(p);
     p = NULL;
     CHECK(wait_for(&async.calls, 1, "the pipeline callback"));
@@ -1244,7 +1244,7 @@ static void test_pipelines(redcore_client *client) {
 
     /* The same transaction, asynchronously. */
     struct pipeline_seen tx_async = {0};
-    CHECK(redcore_client_pipeline_run(client, p, check_pipeline_result, &tx_async) ==
+    CHECK(redcore_client_pipeline_run(client, p, check_pipeline_result, &tx_async, NULL) ==
           REDCORE_OK);
     CHECK(wait_for(&tx_async.calls, 1, "the transaction callback"));
     CHECK(tx_async.len == 3 && !tx_async.all_expected);
@@ -1315,7 +1315,7 @@ static void test_dedicated(redcore_client *client) {
     /* Asynchronously on the dedicated connection. */
     struct outcome o = {0};
     CHECK(redcore_dedicated_command(d, 2, ARGS("GET", "client_test:watched"), NULL, record,
-                                    &o) == REDCORE_OK);
+                                    &o, NULL) == REDCORE_OK);
     CHECK(wait_for(&o.calls, 1, "the dedicated GET callback"));
     CHECK(str_is(o.kept, "changed"));
     redcore_reply_free(o.kept);
@@ -1398,7 +1398,7 @@ static void test_dedicated_exhaustion(void) {
          * is freed; the connection may be released after. */
         struct outcome pending = {0};
         CHECK(redcore_dedicated_command(second, 3, ARGS("DEBUG", "SLEEP", "0.2"), NULL, record,
-                                        &pending) == REDCORE_OK);
+                                        &pending, NULL) == REDCORE_OK);
         redcore_client_free(client);
         client = NULL;
         CHECK(atomic_load(&pending.calls) == 1);
