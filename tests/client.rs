@@ -296,12 +296,17 @@ fn timeout_keeps_the_connection_and_pairs_later_replies() {
     c.command(&["SET", "x", "1"]).unwrap();
     let id_before = value(&c, &["CLIENT", "ID"]);
     let started = Instant::now();
-    let err = c.command(&["DEBUG", "SLEEP", "0.6"]).unwrap_err();
+    let err = c.command(&["DEBUG", "SLEEP", "2"]).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Timeout, "{err}");
-    assert!(started.elapsed() < Duration::from_millis(500));
+    assert!(
+        started.elapsed() < Duration::from_millis(1500),
+        "did not wait for the reply"
+    );
     // Once the sleep is over, the late +OK is read and dropped: the next command on the same
     // connection gets its own reply.
-    std::thread::sleep(Duration::from_millis(500));
+    std::thread::sleep(
+        Duration::from_millis(2100) - started.elapsed().min(Duration::from_millis(2000)),
+    );
     assert_eq!(value(&c, &["GET", "x"]), Value::bulk("1"));
     assert_eq!(value(&c, &["CLIENT", "ID"]), id_before, "same connection");
     // Async timeouts too.
@@ -328,7 +333,7 @@ fn paused_server_times_out_instead_of_hanging() {
     let started = Instant::now();
     let err = c.command(&["PING"]).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Timeout);
-    assert!(started.elapsed() < Duration::from_secs(1));
+    assert!(started.elapsed() < Duration::from_secs(3));
     server.resume();
     let deadline = Instant::now() + Duration::from_secs(10);
     while c.command(&["PING"]).is_err() {
@@ -700,7 +705,7 @@ fn async_pipelines_never_block_the_caller_waiting_for_a_connection() {
     let server = RedisServer::start();
     let mut cfg = config(&server);
     cfg.max_dedicated_connections = 1;
-    cfg.dedicated_wait_timeout = Duration::from_millis(300);
+    cfg.dedicated_wait_timeout = Duration::from_millis(1500);
     let c = client_with(cfg);
     let held = c.dedicated().unwrap();
     let mut p = Pipeline::new();
@@ -715,7 +720,7 @@ fn async_pipelines_never_block_the_caller_waiting_for_a_connection() {
     })
     .unwrap();
     assert!(
-        started.elapsed() < Duration::from_millis(100),
+        started.elapsed() < Duration::from_millis(700),
         "submit returned at once"
     );
     let (kind, on_library_thread) = rx.recv_timeout(Duration::from_secs(3)).unwrap();
@@ -740,5 +745,5 @@ fn zero_dedicated_connections_fail_at_once() {
         c.dedicated().err().unwrap().kind(),
         ErrorKind::MaxConnections
     );
-    assert!(started.elapsed() < Duration::from_millis(500));
+    assert!(started.elapsed() < Duration::from_secs(2), "no 5 s wait");
 }
