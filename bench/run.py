@@ -10,8 +10,9 @@ parser and end-to-end suites, and writes:
   bench/results.svg    throughput by concurrent callers and by pipeline depth
 
 Every figure is the median of RUNS runs (min and max kept); the runs interleave the clients
-(run 1 of every client, then run 2, ...), so a machine that gets busier part-way penalises all
-of them alike. Options: --quick (small N, one run: checks the suite, not the speed),
+(run 1 of every client, then run 2, ..., each run starting with another client), so a machine
+that gets busier part-way penalises all of them alike. Options: --quick (small N, one run: checks the suite, not the speed; writes
+bench/work/quick-results.* instead),
 --runs N, --only parser|e2e|soak (repeatable), --soak-seconds S.
 """
 
@@ -261,7 +262,8 @@ def parser_suite(exes, files, runs, min_time):
         log(f"parser run {r + 1}/{runs}")
         for w, (path, _, _) in files.items():
             parsers = ["redcore", "hiredis", "redis-rs"] + (["memcpy"] if w == "d" else [])
-            for p in parsers:
+            k = r % len(parsers)
+            for p in parsers[k:] + parsers[:k]:
                 if p == "hiredis":
                     cmd = [exes["parse-hiredis"], path, w, str(min_time)]
                 else:
@@ -346,7 +348,9 @@ def e2e_suite(exes, server, runs, quick):
     for r in range(runs):
         log(f"end-to-end run {r + 1}/{runs}")
         for sid, _, _, clients in scenarios:
-            for label, (exe, args) in clients:
+            # Each run starts with another client, so none always follows the same one.
+            k = r % len(clients)
+            for label, (exe, args) in clients[k:] + clients[:k]:
                 res.setdefault((sid, label), []).append(run_json([exes[exe]] + port + args))
         for depth, n in rb_n.items():
             for op, rate in redis_benchmark(server.port, 1, depth, n).items():
@@ -695,16 +699,19 @@ def main():
         "soak": soak_s,
         "targets": tg,
     }
-    with open(os.path.join(BENCH, "results.json"), "w") as f:
+    # A QUICK run checks the suite; it leaves the last full run's results alone.
+    out = os.path.join(WORK, "quick-results") if quick else os.path.join(BENCH, "results")
+    with open(out + ".json", "w") as f:
         json.dump(result, f, indent=1, ensure_ascii=False)
         f.write("\n")
     if psum and esum:
-        with open(os.path.join(BENCH, "results.md"), "w") as f:
+        with open(out + ".md", "w") as f:
             f.write(markdown(meta, files, psum, scenarios, esum, tg, soak_s))
-        with open(os.path.join(BENCH, "results.svg"), "w") as f:
+        with open(out + ".svg", "w") as f:
             f.write(svg(esum, meta))
         print_ratios(psum, files, scenarios, esum, tg)
-    log(f"\nwrote bench/results.json, bench/results.md, bench/results.svg in {meta['seconds']} s")
+    rel = os.path.relpath(out, ROOT)
+    log(f"\nwrote {rel}.json, {rel}.md, {rel}.svg in {meta['seconds']} s")
 
 
 if __name__ == "__main__":
