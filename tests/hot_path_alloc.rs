@@ -244,6 +244,7 @@ fn no_allocation_per_command_beyond_the_reply() {
                     std::ptr::null(),
                     Some(on_c_reply),
                     std::ptr::null_mut(),
+                    std::ptr::null_mut(),
                 )
             };
             assert_eq!(rc, redcore::ErrorKind::Ok);
