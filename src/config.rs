@@ -19,6 +19,7 @@ use crate::resp::Limits;
 
 pub use backoff::{Backoff, BackoffKind, BackoffState, FastRng};
 pub use credentials::{CredentialProvider, CredentialSource, Credentials, TokenRefresh};
+pub(crate) use secret::wipe;
 pub use secret::Secret;
 pub use tls::{OcspCheck, OcspStaple, OcspVerifier, TlsOptions, TlsVersion};
 
