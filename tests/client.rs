@@ -598,3 +598,32 @@ fn a_connection_killed_by_the_server_is_replaced() {
         }
     }
 }
+
+#[test]
+fn blocking_calls_over_two_connections_never_lose_a_reply() {
+    // A blocking call that found one connection busy used to write on the other one, idle and
+    // left without read interest by an earlier direct caller, and wait for a reply nobody read.
+    let server = RedisServer::start();
+    let cfg = Config {
+        connections_per_node: 2,
+        ..config(&server)
+    };
+    let c = Arc::new(Client::new(cfg).unwrap());
+    let deadline = Instant::now() + Duration::from_millis(1500);
+    let threads: Vec<_> = (0..4)
+        .map(|t| {
+            let c = c.clone();
+            std::thread::spawn(move || {
+                let mut i = 0u64;
+                while Instant::now() < deadline {
+                    c.command(&["SET", &format!("k{t}:{}", i % 100), "x"])
+                        .unwrap_or_else(|e| panic!("thread {t}, command {i}: {e}"));
+                    i += 1;
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+}

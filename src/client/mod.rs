@@ -494,6 +494,11 @@ impl Engine {
         let idle = st.ex.pending() == 0;
         st.ex.enqueue(write, completion, meta);
         let notify = self.after_enqueue(&mut st, direct && idle);
+        if !notify {
+            // Written here, or flushed by the reactor on its way: either way the reply must
+            // be read, and a direct caller may have left the connection disarmed while idle.
+            st.ensure_armed(&self.reactors[conn.reactor].registry);
+        }
         drop(st);
         if notify {
             self.reactors[conn.reactor].notify(Msg::Flush(conn.clone()));
