@@ -6,6 +6,11 @@
 //!
 //! Anything the caller cannot finish (a write that would block, an error, replies for other
 //! requests, pushes) goes back to the reactor, which owns the failure logic and the callbacks.
+//!
+//! Over TLS the descriptor's readiness is not the whole story: one socket read may bring
+//! several records, and their plaintext waits inside rustls while the socket has nothing
+//! more. So on a TLS connection the caller asks the transport for buffered input before it
+//! polls, and an encrypted write left inside rustls counts as unfinished.
 
 use std::cell::RefCell;
 use std::io;
@@ -144,7 +149,7 @@ impl Engine {
             },
         );
         st.last_io = now;
-        if st.write_pending().is_err() || !st.ex.is_flushed() {
+        if st.write_pending().is_err() || !st.output_flushed() {
             // The reactor finishes the write (or fails the connection) and reads the reply.
             let notify = !st.scheduled;
             st.scheduled = true;
@@ -158,6 +163,7 @@ impl Engine {
         if st.armed {
             st.disarm(&shared.registry);
         }
+        let tls = st.transport.as_ref().is_some_and(|t| t.is_tls());
         drop(st);
 
         let mut others: Vec<(Completion, Result<Reply>)> = Vec::new();
@@ -167,6 +173,7 @@ impl Engine {
             self.read_own_reply(
                 conn,
                 fd,
+                tls,
                 &mut buf,
                 waiter,
                 seq,
@@ -196,6 +203,7 @@ impl Engine {
         &self,
         conn: &Arc<Conn>,
         fd: i32,
+        tls: bool,
         buf: &mut [u8],
         waiter: &Arc<Waiter>,
         seq: u64,
@@ -205,7 +213,17 @@ impl Engine {
     ) -> Direct {
         let registry = &self.reactors[conn.reactor].registry;
         loop {
-            let ready = wait_readable(fd, deadline);
+            let buffered = tls
+                && conn
+                    .lock()
+                    .transport
+                    .as_mut()
+                    .is_some_and(|t| t.has_buffered_input());
+            let ready = if buffered {
+                Ok(Wait::Readable)
+            } else {
+                wait_readable(fd, deadline)
+            };
             let mut st = conn.lock();
             let finish = |st: &mut crate::reactor::conn::ConnState| {
                 st.caller_reading = false;

@@ -47,6 +47,8 @@ impl PoolWaiter {
 
 struct PoolState {
     idle: Vec<Arc<Conn>>,
+    /// Every dedicated connection that exists, idle or in use (for re-authentication).
+    live: Vec<Arc<Conn>>,
     /// Connections that exist (idle or in use).
     total: usize,
     waiters: VecDeque<PoolWaiter>,
@@ -70,6 +72,7 @@ impl DedicatedPool {
         DedicatedPool {
             state: Mutex::new(PoolState {
                 idle: Vec::new(),
+                live: Vec::new(),
                 total: 0,
                 waiters: VecDeque::new(),
             }),
@@ -114,6 +117,7 @@ impl Engine {
             Take::Conn(conn) => Some(conn),
             Take::Create => {
                 let conn = Arc::new(self.new_conn(0, true));
+                state.live.push(conn.clone());
                 self.reactors[conn.reactor].notify(Msg::Adopt(conn.clone()));
                 Some(conn)
             }
@@ -252,6 +256,7 @@ impl Engine {
                 self.reactors[conn.reactor].notify(Msg::Flush(conn.clone()));
             }
         }
+        self.end_transaction(&conn);
         self.hand_over(conn);
     }
 
@@ -266,11 +271,13 @@ impl Engine {
         }
         let mut state = self.pool.lock();
         state.total -= 1;
+        state.live.retain(|c| !Arc::ptr_eq(c, conn));
         // A place is free: the first waiter may create a connection.
         if let Some(waiter) = state.waiters.pop_front() {
             state.total += 1;
-            drop(state);
             let conn = Arc::new(self.new_conn(0, true));
+            state.live.push(conn.clone());
+            drop(state);
             self.reactors[conn.reactor].notify(Msg::Adopt(conn.clone()));
             self.give(conn, waiter);
         }
@@ -315,6 +322,11 @@ impl Engine {
                 }
             }
         }
+    }
+
+    /// Every dedicated connection, idle or in use.
+    pub(super) fn dedicated_conns(&self) -> Vec<Arc<Conn>> {
+        self.pool.lock().live.clone()
     }
 
     /// The earliest deadline of a waiting request.

@@ -8,6 +8,7 @@
 //! woken only when the reactor is (about to be) asleep, so a burst of submissions costs one
 //! wake-up, not one per command.
 
+pub(crate) mod auth;
 pub(crate) mod completion;
 pub(crate) mod conn;
 
@@ -170,6 +171,8 @@ impl Reactor {
                         rng: &mut rng,
                         completions: &mut self.completions,
                         pushes: &mut self.pushes,
+                        tls: engine.tls.as_ref(),
+                        auth: &engine.auth,
                     };
                     let after = st.on_event(readable, writable, &mut self.readbuf, &mut ctx);
                     conn::set_ready_hint(&conn, &st);
@@ -234,6 +237,8 @@ impl Reactor {
             rng,
             completions: &mut self.completions,
             pushes: &mut self.pushes,
+            tls: engine.tls.as_ref(),
+            auth: &engine.auth,
         }
     }
 
@@ -285,6 +290,9 @@ impl Reactor {
         if let Some(t) = engine.pool_next_deadline() {
             next = Some(next.map_or(t, |n| n.min(t)));
         }
+        if let Some(t) = engine.auth.next_renewal() {
+            next = Some(next.map_or(t, |n| n.min(t)));
+        }
         // Timers fire within a millisecond of their deadline.
         next.map(|t| t.saturating_duration_since(now) + Duration::from_millis(1))
     }
@@ -318,6 +326,16 @@ impl Reactor {
             }
         }
         engine.pool_expire(now, &mut self.completions);
+        if engine.auth.begin_renewal(now) {
+            // The provider may take its time (a token service): ask it on a thread of its own.
+            let renewer = engine.clone();
+            let spawned = std::thread::Builder::new()
+                .name("redcore-credentials".into())
+                .spawn(move || renewer.renew_credentials());
+            if spawned.is_err() {
+                engine.auth.end_renewal(false, now);
+            }
+        }
     }
 
     fn run_completions(&mut self, engine: &Engine) {
