@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use super::{Client, Engine};
 use crate::config::Credentials;
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, Result};
 use crate::reactor::conn::SecretFrame;
 use crate::reactor::{Completion, Conn, Msg, Phase};
 use crate::resp::{encode_command, Reply};
@@ -223,19 +223,24 @@ impl Client {
     pub fn reauthenticate(&self, credentials: Option<Credentials>) -> Result<ReauthReport> {
         self.engine.check_blocking_allowed()?;
         let credentials = self.engine.credentials_or_provider(credentials)?;
-        let (tx, rx) = std::sync::mpsc::channel();
+        // A mutex and condvar rather than a channel: no thread handle is created for a
+        // caller's thread (a C thread would leak it).
+        let slot = Arc::new((Mutex::new(None::<ReauthReport>), std::sync::Condvar::new()));
+        let filler = slot.clone();
         self.engine.reauthenticate(
             &credentials,
             Box::new(move |report| {
-                let _ = tx.send(report);
+                *filler.0.lock().unwrap_or_else(|e| e.into_inner()) = Some(report);
+                filler.1.notify_one();
             }),
         )?;
-        let report = rx.recv().map_err(|_| {
-            Error::new(
-                ErrorKind::Internal,
-                "re-authentication ended without a report",
-            )
-        })?;
+        let mut report = slot.0.lock().unwrap_or_else(|e| e.into_inner());
+        let report = loop {
+            match report.take() {
+                Some(r) => break r,
+                None => report = slot.1.wait(report).unwrap_or_else(|e| e.into_inner()),
+            }
+        };
         match report.first_error() {
             Some(err) => Err(err.clone()),
             None => Ok(report),
