@@ -93,6 +93,9 @@ pub(crate) struct ConnState {
     /// A blocking caller reads this socket itself (see `Engine::try_direct`); the reactor
     /// leaves reading alone until it is done.
     pub(crate) caller_reading: bool,
+    /// Counts the sockets this connection has had: a direct caller that finds it changed
+    /// knows the socket it was reading is gone (see `detach`).
+    pub(crate) epoch: u64,
     /// Some bytes came from the server on the current connection (tells a server that hangs
     /// up on the handshake, as a TLS-only port does with plain text, from one that answered).
     pub(crate) got_bytes: bool,
@@ -147,6 +150,7 @@ impl Conn {
                 endpoint,
                 armed: false,
                 caller_reading: false,
+                epoch: 0,
                 got_bytes: false,
                 sent_credentials: false,
                 in_transaction: false,
@@ -682,10 +686,15 @@ impl ConnState {
     fn detach(&mut self, registry: &Registry) {
         if let Some(mut transport) = self.transport.take() {
             let _ = registry.deregister(&mut transport);
+            // Also wakes a direct caller blocked in poll(2) on this socket.
             transport.shutdown();
         }
         self.writable = false;
         self.armed = false;
+        // A direct caller reading the old socket sees the new epoch and leaves the requests
+        // to the reactor; the next socket must not wait for that caller to read it.
+        self.epoch += 1;
+        self.caller_reading = false;
     }
 
     /// The connection failed: fail or keep its requests (see `Exchange::handle_disconnect`),

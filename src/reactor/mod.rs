@@ -45,8 +45,9 @@ pub(crate) enum Msg {
     Timers,
     /// Run completions and pushes a caller read on this reactor's behalf.
     Deliver(Vec<(Completion, Result<Reply>)>, Vec<Reply>),
-    /// A caller reading this connection met an error: fail the connection.
-    Fail(Arc<Conn>, Error),
+    /// A caller reading this connection met an error on the socket of this epoch: fail the
+    /// connection (unless it has moved on to another socket since).
+    Fail(Arc<Conn>, Error, u64),
     /// Close every connection, complete everything with CLOSED, and exit.
     Shutdown,
 }
@@ -212,9 +213,9 @@ impl Reactor {
                         self.completions.extend(completions);
                         self.pushes.extend(pushes);
                     }
-                    Msg::Fail(conn, err) => {
+                    Msg::Fail(conn, err, epoch) => {
                         let mut st = conn.lock();
-                        if st.transport.is_some() {
+                        if st.transport.is_some() && st.epoch == epoch {
                             let mut ctx = self.ctx(&engine, now, &mut rng);
                             st.fail(err, &mut ctx);
                         }
@@ -357,7 +358,7 @@ impl Reactor {
             if let Msg::Adopt(conn)
             | Msg::Flush(conn)
             | Msg::Resolved(conn, _)
-            | Msg::Fail(conn, _) = msg
+            | Msg::Fail(conn, _, _) = msg
             {
                 conn.lock()
                     .close(&err, self.poll.registry(), &mut self.completions);
