@@ -555,3 +555,60 @@ fn expiring_tokens_are_renewed_before_they_run_out() {
         .iter()
         .all(|r| r.errors.is_empty() && r.connections == 1));
 }
+
+#[test]
+fn no_secret_in_any_auth_or_tls_error_text() {
+    // Every failure of this suite, each with the secret configured, and every text of every
+    // error (Display, Debug, message) searched for it.
+    const SECRET: &str = "Zq9-very-secret-token";
+    let log = ErrorLog::new();
+    let acl = acl_server();
+    let tls = RedisServer::builder().tls(ServerCert::Valid, true).start();
+    let expired = RedisServer::builder()
+        .tls(ServerCert::Expired, false)
+        .start();
+    let wrong = RedisServer::builder()
+        .tls(ServerCert::WrongName, false)
+        .start();
+    let with_secret = |mut cfg: Config| {
+        cfg.username = Some("app".into());
+        cfg.password = Some(Secret::new(SECRET));
+        cfg.connect_timeout = Some(Duration::from_millis(500));
+        cfg
+    };
+    let mut failing = vec![
+        with_secret(plain_config(acl.port())),
+        with_secret(plain_config(tls.tls_port())),
+        with_secret(tls_config(&tls, "127.0.0.1", tls.port())),
+        with_secret(tls_config(&tls, "127.0.0.1", tls.tls_port())),
+        with_secret(tls_config(&expired, "127.0.0.1", expired.tls_port())),
+        with_secret(tls_config(&wrong, "127.0.0.1", wrong.tls_port())),
+    ];
+    let mut other_ca = with_secret(tls_config(&wrong, "127.0.0.1", wrong.tls_port()));
+    other_ca.tls_options.ca_file = Some(wrong.tls_files().other_ca.clone());
+    failing.push(other_ca);
+    for protocol in [Protocol::Resp2, Protocol::Resp3] {
+        for cfg in &failing {
+            let mut cfg = cfg.clone();
+            cfg.protocol = protocol;
+            log.keep(&Client::new(cfg.clone()).err().expect("fails"));
+            assert!(!format!("{cfg:?}").contains(SECRET));
+            assert!(!cfg.to_string().contains(SECRET));
+        }
+    }
+    // Denied by ACL, and a re-authentication refused.
+    let app = Client::new(auth_config(&acl, Some("app"), Some("apppass"))).unwrap();
+    log.keep(&app.command(&["FLUSHALL"]).unwrap_err());
+    let err = app
+        .reauthenticate(Some(Credentials::new(Some("app"), SECRET)))
+        .unwrap_err();
+    log.keep(&err);
+    let provider = Config {
+        credential_provider: Some(CredentialSource::new(|| {
+            Ok(Credentials::new(Some("app"), SECRET))
+        })),
+        ..plain_config(acl.port())
+    };
+    log.keep(&Client::new(provider).err().unwrap());
+    log.assert_no_secret(&[SECRET]);
+}

@@ -48,6 +48,8 @@ type Done = Box<dyn FnOnce(ReauthReport) + Send>;
 /// One re-authentication in flight: a count of AUTH replies still due (plus one held by the
 /// submitter until every connection has been given its AUTH).
 struct ReauthRun {
+    /// To take the password out of an error a server might echo it in (wiped on drop).
+    password: crate::config::Secret,
     remaining: AtomicUsize,
     connections: AtomicUsize,
     errors: Mutex<Vec<Error>>,
@@ -57,6 +59,12 @@ struct ReauthRun {
 impl ReauthRun {
     fn complete(&self, result: Result<Reply>) {
         if let Err(err) = result {
+            let err = match self.password.expose() {
+                p if err.message().contains(p) => {
+                    Error::new(err.kind(), err.message().replace(p, "<redacted>"))
+                }
+                _ => err,
+            };
             self.errors
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
@@ -94,6 +102,7 @@ impl Engine {
             None => encode_command(&mut frame.0, &[&b"AUTH"[..], password]),
         }
         let run = Arc::new(ReauthRun {
+            password: credentials.password.clone(),
             remaining: AtomicUsize::new(1),
             connections: AtomicUsize::new(0),
             errors: Mutex::new(Vec::new()),
