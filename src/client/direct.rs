@@ -6,6 +6,11 @@
 //!
 //! Anything the caller cannot finish (a write that would block, an error, replies for other
 //! requests, pushes) goes back to the reactor, which owns the failure logic and the callbacks.
+//!
+//! Over TLS the descriptor's readiness is not the whole story: one socket read may bring
+//! several records, and their plaintext waits inside rustls while the socket has nothing
+//! more. So on a TLS connection the caller asks the transport for buffered input before it
+//! polls, and an encrypted write left inside rustls counts as unfinished.
 
 use std::cell::RefCell;
 use std::io;
@@ -29,6 +34,10 @@ thread_local! {
 /// After this long without I/O, a connection is checked for a close (or stray data) before
 /// the direct path writes to it.
 const IDLE_CHECK: Duration = Duration::from_secs(1);
+
+/// Longest single poll(2) of a direct caller: it then checks that the socket is still the
+/// one it polls (the reactor may have replaced it, and the number reused for another).
+const POLL_SLICE: Duration = Duration::from_millis(100);
 
 enum Wait {
     Readable,
@@ -144,7 +153,7 @@ impl Engine {
             },
         );
         st.last_io = now;
-        if st.write_pending().is_err() || !st.ex.is_flushed() {
+        if st.write_pending().is_err() || !st.output_flushed() {
             // The reactor finishes the write (or fails the connection) and reads the reply.
             let notify = !st.scheduled;
             st.scheduled = true;
@@ -158,6 +167,8 @@ impl Engine {
         if st.armed {
             st.disarm(&shared.registry);
         }
+        let tls = st.transport.as_ref().is_some_and(|t| t.is_tls());
+        let epoch = st.epoch;
         drop(st);
 
         let mut others: Vec<(Completion, Result<Reply>)> = Vec::new();
@@ -167,6 +178,8 @@ impl Engine {
             self.read_own_reply(
                 conn,
                 fd,
+                tls,
+                epoch,
                 &mut buf,
                 waiter,
                 seq,
@@ -185,9 +198,12 @@ impl Engine {
                 Err(Error::new(ErrorKind::Timeout, "the command timed out"))
             }
             Direct::Failed(err) => {
-                shared.notify(Msg::Fail(conn.clone(), err));
+                shared.notify(Msg::Fail(conn.clone(), err, epoch));
                 self.wait_reply(waiter, seq, deadline)
             }
+            // The reactor failed the connection under us: it holds the request now (failed,
+            // or kept to be sent again) and completes it through the waiter.
+            Direct::Abandoned => self.wait_reply(waiter, seq, deadline),
         })
     }
 
@@ -196,6 +212,8 @@ impl Engine {
         &self,
         conn: &Arc<Conn>,
         fd: i32,
+        tls: bool,
+        epoch: u64,
         buf: &mut [u8],
         waiter: &Arc<Waiter>,
         seq: u64,
@@ -205,18 +223,36 @@ impl Engine {
     ) -> Direct {
         let registry = &self.reactors[conn.reactor].registry;
         loop {
-            let ready = wait_readable(fd, deadline);
+            let buffered = tls && {
+                let mut st = conn.lock();
+                st.epoch == epoch
+                    && st
+                        .transport
+                        .as_mut()
+                        .is_some_and(|t| t.has_buffered_input())
+            };
+            let slice = Instant::now() + POLL_SLICE;
+            let ready = if buffered {
+                Ok(Wait::Readable)
+            } else {
+                wait_readable(fd, Some(deadline.map_or(slice, |d| d.min(slice))))
+            };
             let mut st = conn.lock();
+            if st.epoch != epoch {
+                // Not ours to read any more (and `caller_reading` already cleared).
+                return Direct::Abandoned;
+            }
             let finish = |st: &mut crate::reactor::conn::ConnState| {
                 st.caller_reading = false;
                 st.ensure_armed(registry);
             };
             match ready {
                 Ok(Wait::Readable) => {}
-                Ok(Wait::TimedOut) => {
+                Ok(Wait::TimedOut) if deadline.is_some_and(|d| Instant::now() >= d) => {
                     finish(&mut st);
                     return Direct::TimedOut;
                 }
+                Ok(Wait::TimedOut) => continue,
                 Err(e) => {
                     finish(&mut st);
                     return Direct::Failed(Error::new(
@@ -284,4 +320,6 @@ enum Direct {
     Reply(Result<Reply>),
     TimedOut,
     Failed(Error),
+    /// The reactor replaced the socket while the caller waited on it.
+    Abandoned,
 }

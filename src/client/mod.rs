@@ -10,6 +10,7 @@
 mod direct;
 pub mod pipeline;
 mod pool;
+mod reauth;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -26,6 +27,7 @@ use crate::session::RequestMeta;
 pub use pipeline::{Pipeline, PipelineResult};
 use pipeline::{PipelineDone, PipelineRun, Views};
 use pool::DedicatedPool;
+pub use reauth::{ReauthHandler, ReauthReport};
 
 /// A handler for pushes that arrive outside any request (RESP3 `>` frames on shared
 /// connections: invalidations, server notices). Runs on a reactor thread.
@@ -55,7 +57,12 @@ struct NodePool {
 /// What callers and reactor threads share.
 pub(crate) struct Engine {
     pub(crate) config: Config,
-    reactors: Vec<Arc<reactor::Shared>>,
+    pub(crate) reactors: Vec<Arc<reactor::Shared>>,
+    /// The TLS client configuration, built once from `config.tls_options` when TLS is on.
+    pub(crate) tls: Option<Arc<rustls::ClientConfig>>,
+    /// The current credentials and their renewal.
+    pub(crate) auth: reactor::auth::Auth,
+    reauth_handler: Mutex<Option<Arc<ReauthHandler>>>,
     router: Box<dyn Router>,
     nodes: Vec<NodePool>,
     endpoints: Vec<Endpoint>,
@@ -94,6 +101,20 @@ impl Client {
 
     fn with_router(config: Config, router: Box<dyn Router>) -> Result<Client> {
         let fork_generation = fork_generation();
+        let tls = if config.tls {
+            // Settings errors (unreadable CA file, bad server name) show now, not at connect.
+            for endpoint in router.nodes() {
+                let host = match &endpoint {
+                    Endpoint::Tcp { host, .. } => Some(host.as_str()),
+                    Endpoint::Unix { .. } => None,
+                };
+                crate::net::tls::server_name(&config.tls_options, host)?;
+            }
+            Some(crate::net::tls::client_config(&config.tls_options)?)
+        } else {
+            None
+        };
+        let auth = reactor::auth::Auth::new(&config);
         let threads = config.reactor_threads.max(1);
         let mut shareds = Vec::with_capacity(threads);
         let mut loops = Vec::with_capacity(threads);
@@ -122,6 +143,9 @@ impl Client {
             closed: AtomicBool::new(false),
             fork_generation,
             push_handler: Mutex::new(None),
+            tls,
+            auth,
+            reauth_handler: Mutex::new(None),
             config,
         };
         engine.nodes = (0..engine.endpoints.len())
@@ -504,8 +528,8 @@ impl Engine {
         st.ex.enqueue(write, completion, meta);
         let notify = self.after_enqueue(&mut st, direct && idle);
         if !notify {
-            // The reactor reads the reply: a connection left idle by a direct read has no
-            // read interest registered.
+            // Written here, or flushed by the reactor on its way: either way the reply must
+            // be read, and a direct caller may have left the connection disarmed while idle.
             st.ensure_armed(&self.reactors[conn.reactor].registry);
         }
         drop(st);
@@ -671,6 +695,8 @@ impl Dedicated {
             ));
         }
         let views = Views::new(args);
+        let conn = self.conn.as_ref().expect("held until release");
+        let mut ends_transaction = false;
         let block = match classify(views.as_slice()) {
             Ok(CommandClass::Normal) => Some(Duration::ZERO),
             Ok(CommandClass::Blocking { block }) => block,
@@ -678,10 +704,15 @@ impl Dedicated {
                 match kind {
                     StatefulKind::Watch => self.watching = true,
                     StatefulKind::Unwatch => self.watching = false,
-                    StatefulKind::Multi => self.in_multi = true,
+                    StatefulKind::Multi => {
+                        self.in_multi = true;
+                        // Before MULTI is queued, so no re-authentication slips in after it.
+                        conn.lock().in_transaction = true;
+                    }
                     StatefulKind::Exec | StatefulKind::Discard => {
                         self.watching = false;
                         self.in_multi = false;
+                        ends_transaction = true;
                     }
                     StatefulKind::Subscribe | StatefulKind::Monitor => {
                         return Err((
@@ -703,7 +734,6 @@ impl Dedicated {
             deadline,
             retry_written: false,
         };
-        let conn = self.conn.as_ref().expect("held until release");
         self.engine.enqueue(
             conn,
             |buf| encode_command(buf, args),
@@ -711,6 +741,9 @@ impl Dedicated {
             meta,
             true,
         )?;
+        if ends_transaction {
+            self.engine.end_transaction(conn);
+        }
         Ok(deadline)
     }
 

@@ -12,6 +12,8 @@ use crate::client::{Client, Dedicated, Pipeline, PipelineResult};
 use crate::error::{Error, ErrorKind, Result};
 use crate::resp::Reply;
 
+mod reauth;
+
 /// A client: a pool of multiplexed connections to one server, driven by its own event-loop
 /// thread(s).
 ///

@@ -8,6 +8,7 @@
 //! woken only when the reactor is (about to be) asleep, so a burst of submissions costs one
 //! wake-up, not one per command.
 
+pub(crate) mod auth;
 pub(crate) mod completion;
 pub(crate) mod conn;
 
@@ -44,8 +45,9 @@ pub(crate) enum Msg {
     Timers,
     /// Run completions and pushes a caller read on this reactor's behalf.
     Deliver(Vec<(Completion, Result<Reply>)>, Vec<Reply>),
-    /// A caller reading this connection met an error: fail the connection.
-    Fail(Arc<Conn>, Error),
+    /// A caller reading this connection met an error on the socket of this epoch: fail the
+    /// connection (unless it has moved on to another socket since).
+    Fail(Arc<Conn>, Error, u64),
     /// Close this connection for good once its pending requests are answered.
     Retire(Arc<Conn>),
     /// Close every connection, complete everything with CLOSED, and exit.
@@ -172,6 +174,8 @@ impl Reactor {
                         rng: &mut rng,
                         completions: &mut self.completions,
                         pushes: &mut self.pushes,
+                        tls: engine.tls.as_ref(),
+                        auth: &engine.auth,
                     };
                     let after = st.on_event(readable, writable, &mut self.readbuf, &mut ctx);
                     conn::set_ready_hint(&conn, &st);
@@ -221,9 +225,9 @@ impl Reactor {
                         self.completions.extend(completions);
                         self.pushes.extend(pushes);
                     }
-                    Msg::Fail(conn, err) => {
+                    Msg::Fail(conn, err, epoch) => {
                         let mut st = conn.lock();
-                        if st.transport.is_some() {
+                        if st.transport.is_some() && st.epoch == epoch {
                             let mut ctx = self.ctx(&engine, now, &mut rng);
                             st.fail(err, &mut ctx);
                         }
@@ -246,6 +250,8 @@ impl Reactor {
             rng,
             completions: &mut self.completions,
             pushes: &mut self.pushes,
+            tls: engine.tls.as_ref(),
+            auth: &engine.auth,
         }
     }
 
@@ -321,6 +327,9 @@ impl Reactor {
         if let Some(t) = engine.pool_next_deadline() {
             next = Some(next.map_or(t, |n| n.min(t)));
         }
+        if let Some(t) = engine.auth.next_renewal() {
+            next = Some(next.map_or(t, |n| n.min(t)));
+        }
         // Timers fire within a millisecond of their deadline.
         next.map(|t| t.saturating_duration_since(now) + Duration::from_millis(1))
     }
@@ -359,6 +368,16 @@ impl Reactor {
             }
         }
         engine.pool_expire(now, &mut self.completions);
+        if engine.auth.begin_renewal(now) {
+            // The provider may take its time (a token service): ask it on a thread of its own.
+            let renewer = engine.clone();
+            let spawned = std::thread::Builder::new()
+                .name("redcore-credentials".into())
+                .spawn(move || renewer.renew_credentials());
+            if spawned.is_err() {
+                engine.auth.end_renewal(false, now);
+            }
+        }
     }
 
     fn run_completions(&mut self, engine: &Engine) {
@@ -380,7 +399,8 @@ impl Reactor {
             if let Msg::Adopt(conn)
             | Msg::Flush(conn)
             | Msg::Resolved(conn, _)
-            | Msg::Fail(conn, _) = msg
+            | Msg::Fail(conn, _, _)
+            | Msg::Retire(conn) = msg
             {
                 conn.lock()
                     .close(&err, self.poll.registry(), &mut self.completions);
