@@ -259,7 +259,8 @@ impl Client {
             .map_err(|(e, _)| e)
     }
 
-    /// Runs a pipeline and waits for all its results.
+    /// Runs a pipeline and waits for all its results. On an idle connection the calling thread
+    /// writes the frames and reads the replies itself, like a single blocking call.
     pub fn run_pipeline(&self, pipeline: &Pipeline) -> Result<PipelineResult> {
         self.engine.check_blocking_allowed()?;
         let waiter = Waiter::for_this_thread();
@@ -267,6 +268,24 @@ impl Client {
         let deadline = self
             .engine
             .deadline(pipeline.blocking.unwrap_or(Some(Duration::ZERO)));
+        if pipeline.blocking.is_none() && !pipeline.is_empty() {
+            let extra = if pipeline.transaction { 2 } else { 0 };
+            let run = PipelineRun::new(
+                pipeline.len() + extra,
+                pipeline.transaction,
+                PipelineDone::Wait(waiter.clone(), seq),
+            );
+            let meta = RequestMeta {
+                deadline,
+                retry_written: self.engine.config.retry.retry_written_commands,
+            };
+            if let Some(result) = self
+                .engine
+                .try_direct_pipeline(pipeline, &run, &waiter, seq, meta)
+            {
+                return result;
+            }
+        }
         self.engine
             .submit_pipeline(pipeline, PipelineDone::Wait(waiter.clone(), seq), deadline)?;
         // A run with blocking commands may first wait for a dedicated connection.
@@ -534,7 +553,7 @@ impl Engine {
         }
         drop(st);
         if notify {
-            self.reactors[conn.reactor].notify(Msg::Flush(conn.clone()));
+            self.reactors[conn.reactor].flush(conn.clone());
         }
         Ok(())
     }
@@ -599,25 +618,11 @@ impl Engine {
         if let Some(err) = st.refuses(&self.config) {
             return Err(err);
         }
-        let mut slot = 0;
-        let mut push = |st: &mut reactor::conn::ConnState, frame: &[u8]| {
-            st.ex
-                .enqueue_frame(frame, Completion::Pipeline(run.clone(), slot), meta);
-            slot += 1;
-        };
-        if pipeline.transaction {
-            push(&mut st, b"*1\r\n$5\r\nMULTI\r\n");
-        }
-        for frame in pipeline.frames() {
-            push(&mut st, frame);
-        }
-        if pipeline.transaction {
-            push(&mut st, b"*1\r\n$4\r\nEXEC\r\n");
-        }
+        enqueue_pipeline_frames(&mut st, pipeline, run, meta);
         let notify = self.after_enqueue(&mut st, false);
         drop(st);
         if notify {
-            self.reactors[conn.reactor].notify(Msg::Flush(conn.clone()));
+            self.reactors[conn.reactor].flush(conn.clone());
         }
         Ok(())
     }
@@ -631,6 +636,31 @@ impl Engine {
         if let Some(handler) = handler {
             let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| handler(&reply)));
         }
+    }
+}
+
+/// Appends a pipeline's frames (with MULTI / EXEC around a transaction), one request per
+/// slot of `run`, under the connection's lock so nothing interleaves.
+pub(super) fn enqueue_pipeline_frames(
+    st: &mut reactor::conn::ConnState,
+    pipeline: &Pipeline,
+    run: &Arc<PipelineRun>,
+    meta: RequestMeta,
+) {
+    let mut slot = 0;
+    let mut push = |st: &mut reactor::conn::ConnState, frame: &[u8]| {
+        st.ex
+            .enqueue_frame(frame, Completion::Pipeline(run.clone(), slot), meta);
+        slot += 1;
+    };
+    if pipeline.transaction {
+        push(st, b"*1\r\n$5\r\nMULTI\r\n");
+    }
+    for frame in pipeline.frames() {
+        push(st, frame);
+    }
+    if pipeline.transaction {
+        push(st, b"*1\r\n$4\r\nEXEC\r\n");
     }
 }
 

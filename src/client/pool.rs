@@ -290,7 +290,7 @@ impl Engine {
             if !cleanup.is_empty() && !st.scheduled {
                 st.scheduled = true;
                 drop(st);
-                self.reactors[conn.reactor].notify(Msg::Flush(conn.clone()));
+                self.reactors[conn.reactor].flush(conn.clone());
             }
         }
         self.end_transaction(&conn);

@@ -139,7 +139,7 @@ impl Engine {
         st.scheduled = true;
         drop(st);
         if notify {
-            self.reactors[conn.reactor].notify(Msg::Flush(conn.clone()));
+            self.reactors[conn.reactor].flush(conn.clone());
         }
     }
 
@@ -162,7 +162,7 @@ impl Engine {
         st.scheduled = true;
         drop(st);
         if notify {
-            self.reactors[conn.reactor].notify(Msg::Flush(conn.clone()));
+            self.reactors[conn.reactor].flush(conn.clone());
         }
     }
 

@@ -37,8 +37,6 @@ const READ_BUF: usize = 64 * 1024;
 pub(crate) enum Msg {
     /// Own this connection and start connecting it.
     Adopt(Arc<Conn>),
-    /// This connection has output to write.
-    Flush(Arc<Conn>),
     /// A name lookup for this connection finished.
     Resolved(Arc<Conn>, io::Result<Vec<SocketAddr>>),
     /// Nothing to do but look at the timers again (a new deadline was set elsewhere).
@@ -57,6 +55,9 @@ pub(crate) enum Msg {
 /// The part of a reactor that other threads hold.
 pub(crate) struct Shared {
     tx: Sender<Msg>,
+    /// Connections with output to write. A list swapped each turn rather than channel
+    /// messages: pushing reuses its capacity, so a submission allocates nothing.
+    flushes: std::sync::Mutex<Vec<Arc<Conn>>>,
     waker: Waker,
     sleeping: AtomicBool,
     /// The reactor's registry, for callers that change a connection's interest while they
@@ -70,9 +71,30 @@ impl Shared {
         if self.tx.send(msg).is_err() {
             return; // the reactor has exited; its shutdown already completed everything
         }
+        self.wake();
+    }
+
+    /// Asks the reactor to write `conn`'s output, waking it if it sleeps.
+    pub(crate) fn flush(&self, conn: Arc<Conn>) {
+        self.flushes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(conn);
+        self.wake();
+    }
+
+    fn wake(&self) {
         if self.sleeping.swap(false, Ordering::SeqCst) {
             let _ = self.waker.wake();
         }
+    }
+
+    fn has_flushes(&self) -> bool {
+        !self
+            .flushes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_empty()
     }
 }
 
@@ -95,6 +117,7 @@ pub(crate) fn create() -> io::Result<(Arc<Shared>, Reactor)> {
         tx,
         waker,
         sleeping: AtomicBool::new(false),
+        flushes: std::sync::Mutex::new(Vec::new()),
         registry: poll.registry().try_clone()?,
     });
     let reactor = Reactor {
@@ -134,11 +157,12 @@ impl Reactor {
             ^ (&self as *const Reactor as u64);
         let mut rng = FastRng::new(seed);
         let mut shutdown = false;
+        let mut flushes: Vec<Arc<Conn>> = Vec::new();
         while !shutdown {
             // Sleep unless there is work; the flag tells submitters to wake us.
             let timeout = self.next_timeout(&engine);
             self.shared.sleeping.store(true, Ordering::SeqCst);
-            let timeout = if self.rx.is_empty() {
+            let timeout = if self.rx.is_empty() && !self.shared.has_flushes() {
                 timeout
             } else {
                 Some(Duration::ZERO)
@@ -196,15 +220,6 @@ impl Reactor {
                         };
                         self.after(&engine, &conn, after);
                     }
-                    Msg::Flush(conn) => {
-                        let mut st = conn.lock();
-                        st.scheduled = false;
-                        if st.writable {
-                            let mut ctx = self.ctx(&engine, now, &mut rng);
-                            st.flush(&mut ctx);
-                        }
-                        st.ensure_armed(self.poll.registry());
-                    }
                     Msg::Resolved(conn, result) => {
                         let mut st = conn.lock();
                         let mut ctx = self.ctx(&engine, now, &mut rng);
@@ -235,6 +250,23 @@ impl Reactor {
                     }
                     Msg::Shutdown => shutdown = true,
                 }
+            }
+            std::mem::swap(
+                &mut *self
+                    .shared
+                    .flushes
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner()),
+                &mut flushes,
+            );
+            for conn in flushes.drain(..) {
+                let mut st = conn.lock();
+                st.scheduled = false;
+                if st.writable {
+                    let mut ctx = self.ctx(&engine, now, &mut rng);
+                    st.flush(&mut ctx);
+                }
+                st.ensure_armed(self.poll.registry());
             }
             self.timers(&engine, now, &mut rng);
             self.run_completions(&engine);
@@ -397,7 +429,6 @@ impl Reactor {
         // Messages that raced with the shutdown: adopt nothing, fail what they carry.
         while let Ok(msg) = self.rx.try_recv() {
             if let Msg::Adopt(conn)
-            | Msg::Flush(conn)
             | Msg::Resolved(conn, _)
             | Msg::Fail(conn, _, _)
             | Msg::Retire(conn) = msg
