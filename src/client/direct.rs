@@ -353,6 +353,9 @@ impl Engine {
                 (Own::Pipeline(run), Completion::Pipeline(r, _)) if Arc::ptr_eq(r, run) => {
                     completion.run(result);
                 }
+                // Another blocked caller: wake it from here (no user code runs), sparing the
+                // reactor a wake-up. Callbacks go to the reactor, which owns that thread.
+                (_, Completion::Wait(..)) => completion.run(result),
                 _ => others.push((completion, result)),
             };
             if let Err(err) = st.ingest(&buf[..n], on_reply, pushes) {
