@@ -34,7 +34,7 @@ LIB_A := $(RELEASE_DIR)/libredcore.a
 NATIVE_STATIC_LIBS := -lgcc_s -lutil -lrt -lpthread -lm -ldl -lc
 
 C_TEST_CFLAGS := -std=c11 -Wall -Wextra -Wpedantic -Werror -g -Iinclude
-EXAMPLE_CFLAGS := -Wall -Wextra -Werror -g -Iinclude
+EXAMPLE_CFLAGS := -std=c11 -Wall -Wextra -Wpedantic -Werror -g -Iinclude
 LINK_SHARED := -L$(RELEASE_DIR) -lredcore -Wl,-rpath,$(RELEASE_DIR)
 
 C_TEST_SRCS := $(sort $(wildcard tests/c/*.c))
@@ -52,7 +52,7 @@ VALGRIND := valgrind --quiet --leak-check=full \
 
 GO_DIR := bindings/go
 
-.PHONY: all header c-tests examples test test-rust test-c test-install test-go \
+.PHONY: all header c-tests examples test lint test-rust test-c test-install test-go \
 	install demo clean bench
 
 # Programs linked against the .so ask for its soname, libredcore.so.$(MAJOR) (src/build.rs);
@@ -93,7 +93,7 @@ build/examples/%: examples/%.c
 # Each step in order, stopping at the first failure with its name.
 test:
 	@tests/tools/ensure-deps.sh
-	@for step in test-rust test-c examples test-install test-go; do \
+	@for step in lint test-rust test-c examples test-install test-go; do \
 		echo "==> make $$step"; \
 		if ! $(MAKE) --no-print-directory $$step; then \
 			echo "make test: FAILED at step '$$step'" >&2; \
@@ -101,6 +101,14 @@ test:
 		fi; \
 	done
 	@echo "make test: all steps passed"
+
+# Formatting and lints: CI fails on what a reviewer would send back. (The header's freshness
+# is a test in tests/header.rs.)
+lint:
+	@if $(CARGO) fmt --version >/dev/null 2>&1; then $(CARGO) fmt --all -- --check; \
+	else echo "lint: rustfmt is not installed; formatting NOT checked" >&2; fi
+	@if $(CARGO) clippy --version >/dev/null 2>&1; then $(CARGO) clippy --all-targets -- -D warnings; \
+	else echo "lint: clippy is not installed; lints NOT checked" >&2; fi
 
 # Debug build: compiles much faster than the LTO release profile and keeps overflow checks
 # and debug assertions on; the C tests below use the release library.

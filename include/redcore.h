@@ -442,7 +442,7 @@ void redcore_client_free(struct redcore_client *client);
  * Sends a command asynchronously: `argc` arguments `argv[i]` of `argvlen[i]` bytes (or
  * NUL-terminated strings when `argvlen` is NULL), copied before this returns. On
  * `REDCORE_OK`, `callback` will run exactly once (see `redcore_callback`); on any other code
- * it will not run. Fails with `REDCORE_ERR_INVALID_ARGUMENT` for bad arguments and for
+ * it will not run, and the reason is in `*err_out` when `err_out` is not NULL. Fails with `REDCORE_ERR_INVALID_ARGUMENT` for bad arguments and for
  * commands that would change a shared connection's state (WATCH, MULTI, SUBSCRIBE, SELECT,
  * ...: use `redcore_client_dedicated` or a transaction pipeline), with `REDCORE_ERR_CLOSED`
  * after the client was freed or in a forked child, and with the connection's error when the
@@ -454,7 +454,8 @@ enum redcore_error_code redcore_client_command(const struct redcore_client *clie
                                                const char *const *argv,
                                                const size_t *argvlen,
                                                redcore_callback callback,
-                                               void *userdata);
+                                               void *userdata,
+                                               struct redcore_error **err_out);
 
 /**
  * Sends a command and waits for its reply (same arguments as `redcore_client_command`).
@@ -506,12 +507,16 @@ void redcore_pipeline_free(struct redcore_pipeline *pipeline);
 /**
  * Runs a pipeline asynchronously: its commands are written together on one connection and
  * `callback` runs once with every result. On any code but `REDCORE_OK` the callback will not
- * run. The pipeline may be freed or changed as soon as this returns.
+ * run (the reason is in `*err_out` when `err_out` is not NULL): an empty pipeline is
+ * `REDCORE_ERR_INVALID_ARGUMENT`. A pipeline with blocking commands waits for a dedicated
+ * connection without blocking the caller. The pipeline may be freed or changed as soon as
+ * this returns.
  */
 enum redcore_error_code redcore_client_pipeline_run(const struct redcore_client *client,
                                                     const struct redcore_pipeline *pipeline,
                                                     redcore_pipeline_callback callback,
-                                                    void *userdata);
+                                                    void *userdata,
+                                                    struct redcore_error **err_out);
 
 /**
  * Runs a pipeline and waits for every result. On `REDCORE_OK` writes an owned result to
@@ -567,14 +572,16 @@ enum redcore_error_code redcore_dedicated_command_blocking(struct redcore_dedica
                                                            struct redcore_error **err_out);
 
 /**
- * Sends a command on the dedicated connection asynchronously (as `redcore_client_command`).
+ * Sends a command on the dedicated connection asynchronously (as `redcore_client_command`,
+ * with the same `err_out`).
  */
 enum redcore_error_code redcore_dedicated_command(struct redcore_dedicated *dedicated,
                                                   int argc,
                                                   const char *const *argv,
                                                   const size_t *argvlen,
                                                   redcore_callback callback,
-                                                  void *userdata);
+                                                  void *userdata,
+                                                  struct redcore_error **err_out);
 
 /**
  * Gives a dedicated connection back to the client: an open MULTI is discarded and WATCHes

@@ -245,7 +245,16 @@ impl Client {
             .deadline(pipeline.blocking.unwrap_or(Some(Duration::ZERO)));
         self.engine
             .submit_pipeline(pipeline, PipelineDone::Wait(waiter.clone(), seq), deadline)?;
-        match waiter.wait(seq, deadline.map(|d| d + Duration::from_millis(5))) {
+        // A run with blocking commands may first wait for a dedicated connection.
+        let pool_wait = if pipeline.blocking.is_some() {
+            self.engine.config.dedicated_wait_timeout
+        } else {
+            Duration::ZERO
+        };
+        match waiter.wait(
+            seq,
+            deadline.map(|d| d + pool_wait + Duration::from_millis(5)),
+        ) {
             Some(Outcome::Pipeline(result)) => Ok(result),
             Some(_) => Err(Error::new(ErrorKind::Internal, "unexpected outcome")),
             None => Err(timeout_error()),
@@ -494,6 +503,11 @@ impl Engine {
         let idle = st.ex.pending() == 0;
         st.ex.enqueue(write, completion, meta);
         let notify = self.after_enqueue(&mut st, direct && idle);
+        if !notify {
+            // The reactor reads the reply: a connection left idle by a direct read has no
+            // read interest registered.
+            st.ensure_armed(&self.reactors[conn.reactor].registry);
+        }
         drop(st);
         if notify {
             self.reactors[conn.reactor].notify(Msg::Flush(conn.clone()));
@@ -522,6 +536,8 @@ impl Engine {
         true
     }
 
+    /// Submits a pipeline run. Any failure before the run is queued is returned, and then
+    /// `done` never runs; once queued, `done` runs exactly once on a reactor thread.
     fn submit_pipeline(
         &self,
         pipeline: &Pipeline,
@@ -529,41 +545,35 @@ impl Engine {
         deadline: Option<Instant>,
     ) -> Result<()> {
         self.check_usable()?;
+        if pipeline.is_empty() && !pipeline.transaction {
+            return Err(Error::invalid_argument("the pipeline is empty"));
+        }
         let extra = if pipeline.transaction { 2 } else { 0 };
         let run = PipelineRun::new(pipeline.len() + extra, pipeline.transaction, done);
-        if pipeline.is_empty() && !pipeline.transaction {
-            return {
-                run.fail_unsubmitted(0, &Error::invalid_argument("empty"));
-                Ok(())
-            };
-        }
         let meta = RequestMeta {
             deadline,
             retry_written: self.config.retry.retry_written_commands,
         };
-        let conn = if pipeline.blocking.is_some() {
-            match self.acquire_for_pipeline() {
-                Ok(conn) => conn,
-                Err(e) => {
-                    run.fail_unsubmitted(0, &e);
-                    return Ok(());
-                }
-            }
-        } else {
-            let node = match self.router.route(&[]) {
-                Ok(Route::Node(node)) => node,
-                Err(e) => {
-                    run.fail_unsubmitted(0, &e);
-                    return Ok(());
-                }
-            };
-            self.pick(node).clone()
-        };
+        if pipeline.blocking.is_some() {
+            return self.submit_pipeline_dedicated(pipeline, run, meta);
+        }
+        let Route::Node(node) = self.router.route(&[])?;
+        let conn = self.pick(node).clone();
+        self.enqueue_pipeline(&conn, pipeline, &run, meta)
+    }
+
+    /// Appends a pipeline's frames (with MULTI / EXEC around a transaction) to `conn` at once,
+    /// so nothing interleaves.
+    pub(super) fn enqueue_pipeline(
+        &self,
+        conn: &Arc<Conn>,
+        pipeline: &Pipeline,
+        run: &Arc<PipelineRun>,
+        meta: RequestMeta,
+    ) -> Result<()> {
         let mut st = conn.lock();
         if let Some(err) = st.refuses(&self.config) {
-            drop(st);
-            run.fail_unsubmitted(0, &err);
-            return Ok(());
+            return Err(err);
         }
         let mut slot = 0;
         let mut push = |st: &mut reactor::conn::ConnState, frame: &[u8]| {

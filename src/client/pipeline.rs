@@ -217,12 +217,21 @@ impl PipelineRun {
         }
     }
 
-    /// Fails every slot not yet completed (the run could not be submitted).
-    pub(crate) fn fail_unsubmitted(&self, from: usize, err: &Error) {
+    /// Completions that fail every slot of a run that could not be submitted, for the reactor
+    /// to run (never under a lock, never on a caller's thread).
+    pub(crate) fn failed_slots(
+        self: &Arc<Self>,
+        err: &Error,
+    ) -> Vec<(crate::reactor::Completion, Result<Reply>)> {
         let n = self.slots.lock().unwrap_or_else(|e| e.into_inner()).len();
-        for i in from..n {
-            self.complete(i, Err(err.clone()));
-        }
+        (0..n)
+            .map(|i| {
+                (
+                    crate::reactor::Completion::Pipeline(self.clone(), i),
+                    Err(err.clone()),
+                )
+            })
+            .collect()
     }
 
     fn finish(&self) {

@@ -7,6 +7,7 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+use super::pipeline::{Pipeline, PipelineRun};
 use super::Engine;
 use crate::error::{Error, ErrorKind, Result};
 use crate::reactor::{Completion, Conn, Lease, Msg, Outcome, Phase, Waiter};
@@ -27,10 +28,11 @@ enum PoolWaiter {
         seq: u64,
         deadline: Instant,
     },
-    /// A pipeline with blocking commands, waiting like a holder.
+    /// A pipeline run with blocking commands waiting for a connection.
     Pipeline {
-        waiter: Arc<Waiter>,
-        seq: u64,
+        pipeline: Pipeline,
+        run: Arc<PipelineRun>,
+        meta: RequestMeta,
         deadline: Instant,
     },
 }
@@ -63,6 +65,8 @@ enum Take {
     Conn(Arc<Conn>),
     Create,
     Full,
+    /// `max_dedicated_connections` is 0.
+    Disabled,
 }
 
 impl DedicatedPool {
@@ -83,6 +87,9 @@ impl DedicatedPool {
     }
 
     fn take(&self, state: &mut PoolState) -> Take {
+        if self.max == 0 {
+            return Take::Disabled;
+        }
         if !state.waiters.is_empty() {
             return Take::Full; // first come, first served
         }
@@ -94,6 +101,14 @@ impl DedicatedPool {
             return Take::Create;
         }
         Take::Full
+    }
+
+    fn disabled() -> Error {
+        Error::new(
+            ErrorKind::MaxConnections,
+            "dedicated connections are disabled (max_dedicated_connections is 0): blocking \
+             commands and held connections are not available",
+        )
     }
 
     fn exhausted(&self) -> Error {
@@ -109,16 +124,27 @@ impl DedicatedPool {
 }
 
 impl Engine {
-    fn dedicated_conn(&self, state: &mut PoolState) -> Option<Arc<Conn>> {
+    /// A free dedicated connection (made if the bound allows), `Ok(None)` when all are in
+    /// use, an error when dedicated connections are disabled.
+    fn dedicated_conn(&self, state: &mut PoolState) -> Result<Option<Arc<Conn>>> {
         match self.pool.take(state) {
-            Take::Conn(conn) => Some(conn),
+            Take::Conn(conn) => Ok(Some(conn)),
             Take::Create => {
                 let conn = Arc::new(self.new_conn(0, true));
                 self.reactors[conn.reactor].notify(Msg::Adopt(conn.clone()));
-                Some(conn)
+                Ok(Some(conn))
             }
-            Take::Full => None,
+            Take::Full => Ok(None),
+            Take::Disabled => Err(DedicatedPool::disabled()),
         }
+    }
+
+    /// Parks a waiter and makes a reactor look at its deadline.
+    fn park(&self, mut state: MutexGuard<'_, PoolState>, waiter: PoolWaiter) {
+        state.waiters.push_back(waiter);
+        drop(state);
+        // The reactor may sleep with no timer: make it see this deadline.
+        self.reactors[0].notify(Msg::Timers);
     }
 
     /// Sends one blocking command on a dedicated connection, or queues it until one is free.
@@ -130,24 +156,56 @@ impl Engine {
     ) -> std::result::Result<(), (Error, Completion)> {
         let mut state = self.pool.lock();
         match self.dedicated_conn(&mut state) {
-            Some(conn) => {
+            Err(e) => Err((e, completion)),
+            Ok(Some(conn)) => {
                 drop(state);
                 conn.lock().lease = Lease::Single;
                 self.enqueue(&conn, write, completion, meta, false)
             }
-            None => {
+            Ok(None) => {
                 let mut frame = Vec::new();
                 write(&mut frame);
                 let deadline = Instant::now() + self.pool.wait;
-                state.waiters.push_back(PoolWaiter::Command {
-                    frame,
-                    completion,
-                    meta,
-                    deadline,
-                });
+                self.park(
+                    state,
+                    PoolWaiter::Command {
+                        frame,
+                        completion,
+                        meta,
+                        deadline,
+                    },
+                );
+                Ok(())
+            }
+        }
+    }
+
+    /// Runs a pipeline with blocking commands on a dedicated connection, or queues it until
+    /// one is free (never blocking the caller).
+    pub(super) fn submit_pipeline_dedicated(
+        &self,
+        pipeline: &Pipeline,
+        run: Arc<PipelineRun>,
+        meta: RequestMeta,
+    ) -> Result<()> {
+        let mut state = self.pool.lock();
+        match self.dedicated_conn(&mut state)? {
+            Some(conn) => {
                 drop(state);
-                // The reactor may sleep with no timer: make it see this deadline.
-                self.reactors[0].notify(Msg::Timers);
+                conn.lock().lease = Lease::Single;
+                self.enqueue_pipeline(&conn, pipeline, &run, meta)
+            }
+            None => {
+                let deadline = Instant::now() + self.pool.wait;
+                self.park(
+                    state,
+                    PoolWaiter::Pipeline {
+                        pipeline: pipeline.clone(),
+                        run,
+                        meta,
+                        deadline,
+                    },
+                );
                 Ok(())
             }
         }
@@ -155,58 +213,37 @@ impl Engine {
 
     /// Takes a connection to hold (`Dedicated`), waiting up to the configured time.
     pub(super) fn acquire_held(&self) -> Result<Arc<Conn>> {
-        self.acquire_waiting(Lease::Held, false)
-    }
-
-    /// Takes a connection for one pipeline with blocking commands.
-    pub(super) fn acquire_for_pipeline(&self) -> Result<Arc<Conn>> {
-        self.acquire_waiting(Lease::Single, true)
-    }
-
-    fn acquire_waiting(&self, lease: Lease, pipeline: bool) -> Result<Arc<Conn>> {
         let mut state = self.pool.lock();
-        if let Some(conn) = self.dedicated_conn(&mut state) {
-            drop(state);
-            conn.lock().lease = lease;
-            return Ok(conn);
-        }
-        let conn = self.wait_for_conn(state, pipeline)?;
-        conn.lock().lease = lease;
+        let conn = match self.dedicated_conn(&mut state)? {
+            Some(conn) => {
+                drop(state);
+                conn
+            }
+            None => self.wait_for_conn(state)?,
+        };
+        conn.lock().lease = Lease::Held;
         Ok(conn)
     }
 
-    fn wait_for_conn(
-        &self,
-        mut state: MutexGuard<'_, PoolState>,
-        pipeline: bool,
-    ) -> Result<Arc<Conn>> {
+    fn wait_for_conn(&self, mut state: MutexGuard<'_, PoolState>) -> Result<Arc<Conn>> {
         let waiter = Waiter::for_this_thread();
         let seq = waiter.begin();
         let deadline = Instant::now() + self.pool.wait;
-        state.waiters.push_back(if pipeline {
-            PoolWaiter::Pipeline {
-                waiter: waiter.clone(),
-                seq,
-                deadline,
-            }
-        } else {
-            PoolWaiter::Holder {
-                waiter: waiter.clone(),
-                seq,
-                deadline,
-            }
+        state.waiters.push_back(PoolWaiter::Holder {
+            waiter: waiter.clone(),
+            seq,
+            deadline,
         });
         drop(state);
         match waiter.wait(seq, Some(deadline + Duration::from_millis(5))) {
             Some(Outcome::Conn(result)) => result,
             Some(_) => Err(Error::new(ErrorKind::Internal, "unexpected outcome")),
             None => {
-                // Timed out; if a connection was handed over meanwhile, it is in the slot we
-                // abandoned and would be lost: reclaim it by scanning for our entry.
+                // Timed out: take our entry out of the queue (a connection handed to it after
+                // this point comes back through `give`).
                 let mut state = self.pool.lock();
                 state.waiters.retain(|w| {
                     !matches!(w, PoolWaiter::Holder { seq: s, waiter: wt, .. }
-                        | PoolWaiter::Pipeline { seq: s, waiter: wt, .. }
                         if *s == seq && Arc::ptr_eq(wt, &waiter))
                 });
                 Err(self.pool.exhausted())
@@ -255,18 +292,13 @@ impl Engine {
         self.hand_over(conn);
     }
 
-    /// Closes a dedicated connection for good and frees its place in the pool.
+    /// Closes a dedicated connection for good (once what is pending on it is answered) and
+    /// frees its place in the pool.
     fn retire(&self, conn: &Arc<Conn>) {
-        {
-            let mut st = conn.lock();
-            st.phase = Phase::Closed;
-            if let Some(t) = st.transport.as_ref() {
-                t.shutdown();
-            }
-        }
+        self.reactors[conn.reactor].notify(Msg::Retire(conn.clone()));
         let mut state = self.pool.lock();
         state.total -= 1;
-        // A place is free: the first waiter may create a connection.
+        // A place is free: the first waiter may have a new connection.
         if let Some(waiter) = state.waiters.pop_front() {
             state.total += 1;
             drop(state);
@@ -304,17 +336,34 @@ impl Engine {
                     meta,
                     false,
                 ) {
-                    completion.run(Err(err));
+                    self.deliver(&conn, vec![(completion, Err(err))]);
                 }
             }
-            PoolWaiter::Holder { waiter, seq, .. } | PoolWaiter::Pipeline { waiter, seq, .. } => {
+            PoolWaiter::Holder { waiter, seq, .. } => {
                 // The waiter may have given up a moment ago: then the connection comes back.
                 if let Some(Outcome::Conn(Ok(conn))) = waiter.complete(seq, Outcome::Conn(Ok(conn)))
                 {
                     self.hand_over(conn);
                 }
             }
+            PoolWaiter::Pipeline {
+                pipeline,
+                run,
+                meta,
+                ..
+            } => {
+                conn.lock().lease = Lease::Single;
+                if let Err(err) = self.enqueue_pipeline(&conn, &pipeline, &run, meta) {
+                    self.deliver(&conn, run.failed_slots(&err));
+                }
+            }
         }
+    }
+
+    /// Has `conn`'s reactor run these completions (they may be callbacks: never on a caller's
+    /// thread, never under a lock).
+    fn deliver(&self, conn: &Conn, completions: Vec<(Completion, Result<Reply>)>) {
+        self.reactors[conn.reactor].notify(Msg::Deliver(completions, Vec::new()));
     }
 
     /// The earliest deadline of a waiting request.
@@ -342,9 +391,11 @@ impl Engine {
                 PoolWaiter::Command { completion, .. } => {
                     completions.push((completion, Err(self.pool.exhausted())))
                 }
-                PoolWaiter::Holder { waiter, seq, .. }
-                | PoolWaiter::Pipeline { waiter, seq, .. } => {
+                PoolWaiter::Holder { waiter, seq, .. } => {
                     drop(waiter.complete(seq, Outcome::Conn(Err(self.pool.exhausted()))))
+                }
+                PoolWaiter::Pipeline { run, .. } => {
+                    completions.extend(run.failed_slots(&self.pool.exhausted()))
                 }
             }
         }
@@ -362,10 +413,10 @@ impl Engine {
                 PoolWaiter::Command { completion, .. } => {
                     completions.push((completion, Err(err.clone())))
                 }
-                PoolWaiter::Holder { waiter, seq, .. }
-                | PoolWaiter::Pipeline { waiter, seq, .. } => {
+                PoolWaiter::Holder { waiter, seq, .. } => {
                     drop(waiter.complete(seq, Outcome::Conn(Err(err.clone()))))
                 }
+                PoolWaiter::Pipeline { run, .. } => completions.extend(run.failed_slots(err)),
             }
         }
     }

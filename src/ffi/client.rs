@@ -182,7 +182,7 @@ pub unsafe extern "C" fn redcore_client_free(client: *mut redcore_client) {
 /// Sends a command asynchronously: `argc` arguments `argv[i]` of `argvlen[i]` bytes (or
 /// NUL-terminated strings when `argvlen` is NULL), copied before this returns. On
 /// `REDCORE_OK`, `callback` will run exactly once (see `redcore_callback`); on any other code
-/// it will not run. Fails with `REDCORE_ERR_INVALID_ARGUMENT` for bad arguments and for
+/// it will not run, and the reason is in `*err_out` when `err_out` is not NULL. Fails with `REDCORE_ERR_INVALID_ARGUMENT` for bad arguments and for
 /// commands that would change a shared connection's state (WATCH, MULTI, SUBSCRIBE, SELECT,
 /// ...: use `redcore_client_dedicated` or a transaction pipeline), with `REDCORE_ERR_CLOSED`
 /// after the client was freed or in a forked child, and with the connection's error when the
@@ -196,8 +196,9 @@ pub unsafe extern "C" fn redcore_client_command(
     argvlen: *const usize,
     callback: redcore_callback,
     userdata: *mut c_void,
+    err_out: *mut *mut redcore_error,
 ) -> ErrorKind {
-    guard_code(std::ptr::null_mut(), || {
+    guard_code(err_out, || {
         // SAFETY: client is NULL or a live client.
         let client = unsafe { client.as_ref() }.ok_or_else(|| null_arg("client"))?;
         let f = callback.ok_or_else(|| null_arg("callback"))?;
@@ -313,15 +314,19 @@ pub unsafe extern "C" fn redcore_pipeline_free(pipeline: *mut redcore_pipeline) 
 
 /// Runs a pipeline asynchronously: its commands are written together on one connection and
 /// `callback` runs once with every result. On any code but `REDCORE_OK` the callback will not
-/// run. The pipeline may be freed or changed as soon as this returns.
+/// run (the reason is in `*err_out` when `err_out` is not NULL): an empty pipeline is
+/// `REDCORE_ERR_INVALID_ARGUMENT`. A pipeline with blocking commands waits for a dedicated
+/// connection without blocking the caller. The pipeline may be freed or changed as soon as
+/// this returns.
 #[no_mangle]
 pub unsafe extern "C" fn redcore_client_pipeline_run(
     client: *const redcore_client,
     pipeline: *const redcore_pipeline,
     callback: redcore_pipeline_callback,
     userdata: *mut c_void,
+    err_out: *mut *mut redcore_error,
 ) -> ErrorKind {
-    guard_code(std::ptr::null_mut(), || {
+    guard_code(err_out, || {
         // SAFETY: client and pipeline are NULL or live.
         let client = unsafe { client.as_ref() }.ok_or_else(|| null_arg("client"))?;
         let pipeline = unsafe { pipeline.as_ref() }.ok_or_else(|| null_arg("pipeline"))?;
@@ -467,7 +472,8 @@ pub unsafe extern "C" fn redcore_dedicated_command_blocking(
     })
 }
 
-/// Sends a command on the dedicated connection asynchronously (as `redcore_client_command`).
+/// Sends a command on the dedicated connection asynchronously (as `redcore_client_command`,
+/// with the same `err_out`).
 #[no_mangle]
 pub unsafe extern "C" fn redcore_dedicated_command(
     dedicated: *mut redcore_dedicated,
@@ -476,8 +482,9 @@ pub unsafe extern "C" fn redcore_dedicated_command(
     argvlen: *const usize,
     callback: redcore_callback,
     userdata: *mut c_void,
+    err_out: *mut *mut redcore_error,
 ) -> ErrorKind {
-    guard_code(std::ptr::null_mut(), || {
+    guard_code(err_out, || {
         // SAFETY: dedicated is NULL or live, used by one thread.
         let d = unsafe { dedicated.as_mut() }.ok_or_else(|| null_arg("dedicated"))?;
         let f = callback.ok_or_else(|| null_arg("callback"))?;

@@ -92,6 +92,9 @@ pub(crate) struct ConnState {
     /// A blocking caller reads this socket itself (see `Engine::try_direct`); the reactor
     /// leaves reading alone until it is done.
     pub(crate) caller_reading: bool,
+    /// Closed for good once its pending requests are answered (a dedicated connection whose
+    /// state a holder changed); takes no new requests and does not reconnect.
+    pub(crate) retiring: bool,
 }
 
 impl Conn {
@@ -126,6 +129,7 @@ impl Conn {
                 endpoint,
                 armed: false,
                 caller_reading: false,
+                retiring: false,
             }),
         }
     }
@@ -142,6 +146,8 @@ pub(crate) struct After {
     pub(crate) resolve: Option<(String, u16)>,
     /// The connection carried one blocking command that is now answered.
     pub(crate) release: bool,
+    /// The connection is retiring and has nothing pending: close and forget it.
+    pub(crate) retire: bool,
 }
 
 /// The environment the lifecycle functions need from the reactor.
@@ -194,7 +200,7 @@ impl ConnState {
                     };
                     After {
                         resolve: Some((host.clone(), *port)),
-                        release: false,
+                        ..After::default()
                     }
                 }
             }
@@ -369,6 +375,7 @@ impl ConnState {
         After {
             resolve: None,
             release: self.lease == Lease::Single && self.ex.pending() == 0,
+            retire: self.retiring && self.ex.pending() == 0,
         }
     }
 
@@ -539,6 +546,10 @@ impl ConnState {
     /// then back off before reconnecting. After more consecutive failed attempts than the
     /// retry policy allows, requests still queued fail too, with this error.
     pub(crate) fn fail(&mut self, err: Error, ctx: &mut Ctx<'_>) {
+        if self.retiring {
+            self.close(&err, ctx.registry, ctx.completions);
+            return;
+        }
         self.detach(ctx.registry);
         self.handshake = None;
         self.health_pending = false;
@@ -666,6 +677,9 @@ impl ConnState {
     /// True when new commands should fail at once with `last_error` rather than wait: the
     /// connection is closed, or down after exhausting its retries.
     pub(crate) fn refuses(&self, config: &Config) -> Option<Error> {
+        if self.retiring {
+            return Some(super::completion::closed_error());
+        }
         match self.phase {
             Phase::Closed => Some(super::completion::closed_error()),
             Phase::Backoff { .. } if self.failures > config.retry.retries => {

@@ -46,6 +46,8 @@ pub(crate) enum Msg {
     Deliver(Vec<(Completion, Result<Reply>)>, Vec<Reply>),
     /// A caller reading this connection met an error: fail the connection.
     Fail(Arc<Conn>, Error),
+    /// Close this connection for good once its pending requests are answered.
+    Retire(Arc<Conn>),
     /// Close every connection, complete everything with CLOSED, and exit.
     Shutdown,
 }
@@ -205,6 +207,16 @@ impl Reactor {
                         st.resolved(result, &mut ctx);
                     }
                     Msg::Timers => {}
+                    Msg::Retire(conn) => {
+                        let done = {
+                            let mut st = conn.lock();
+                            st.retiring = true;
+                            st.ex.pending() == 0
+                        };
+                        if done {
+                            self.retire(&conn);
+                        }
+                    }
                     Msg::Deliver(completions, pushes) => {
                         self.completions.extend(completions);
                         self.pushes.extend(pushes);
@@ -272,6 +284,30 @@ impl Reactor {
             self.run_completions(engine);
             engine.release_single(conn);
         }
+        if after.retire {
+            self.retire(conn);
+        }
+    }
+
+    /// Closes a retiring connection and forgets it.
+    fn retire(&mut self, conn: &Arc<Conn>) {
+        let token = {
+            let mut st = conn.lock();
+            st.close(
+                &completion::closed_error(),
+                self.poll.registry(),
+                &mut self.completions,
+            );
+            st.token.take()
+        };
+        if let Some(Token(t)) = token {
+            if let Some(slot) = self.conns.get_mut(t - 1) {
+                if slot.as_ref().is_some_and(|c| Arc::ptr_eq(c, conn)) {
+                    *slot = None;
+                    self.free.push(t - 1);
+                }
+            }
+        }
     }
 
     fn next_timeout(&self, engine: &Engine) -> Option<Duration> {
@@ -294,14 +330,19 @@ impl Reactor {
             let Some(conn) = self.conns[index].clone() else {
                 continue;
             };
-            let (reconnect, release) = {
+            let (reconnect, release, retire) = {
                 let mut st = conn.lock();
                 let mut ctx = self.ctx(engine, now, rng);
-                let reconnect = st.on_timer(&mut ctx);
+                let reconnect = st.on_timer(&mut ctx) && !st.retiring;
                 let release = st.lease == Lease::Single && st.ex.pending() == 0;
+                let retire = st.retiring && st.ex.pending() == 0;
                 conn::set_ready_hint(&conn, &st);
-                (reconnect, release)
+                (reconnect, release, retire)
             };
+            if retire {
+                self.retire(&conn);
+                continue;
+            }
             if reconnect {
                 let after = {
                     let mut st = conn.lock();
