@@ -108,7 +108,9 @@ void redisReaderFree(redisReader *r);
 int redisReaderFeed(redisReader *r, const char *buf, size_t len);
 int redisReaderGetReply(redisReader *r, void **reply);
 
-#define redisReaderSetPrivdata(_r, _p) (int)(((redisReader *)(_r))->privdata = (_p))
+/* hiredis casts this assignment to int, which truncates the pointer on 64-bit targets and
+ * warns (-Wpointer-to-int-cast); here it is a plain assignment. */
+#define redisReaderSetPrivdata(_r, _p) (((redisReader *)(_r))->privdata = (_p))
 #define redisReaderGetObject(_r) (((redisReader *)(_r))->reply)
 #define redisReaderGetError(_r) (((redisReader *)(_r))->errstr)
 
