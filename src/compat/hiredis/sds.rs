@@ -621,6 +621,13 @@ fn hex_value(c: u8) -> Option<u8> {
     (c as char).to_digit(16).map(|d| d as u8)
 }
 
+/// The value of a hex digit, 0 for anything else (exported by hiredis's sds; kept for
+/// programs that link against it).
+#[no_mangle]
+pub extern "C" fn hex_digit_to_int(c: c_char) -> c_int {
+    hex_value(c as u8).map_or(0, c_int::from)
+}
+
 /// Splits a command line like a shell would: spaces separate arguments, "double quotes" allow
 /// \n \r \t \b \a \\ \" and \xHH escapes, 'single quotes' allow \'. None for unbalanced quotes
 /// or a closing quote not followed by a space.
