@@ -4,6 +4,9 @@
 //! jumps to the C implementation, which therefore sees its caller's registers and stack
 //! exactly as if it had been called directly.
 
+#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+compile_error!("the hiredis feature forwards its variadic functions for x86_64 and aarch64 only");
+
 macro_rules! forward {
     ($($(#[$doc:meta])* $public:ident => $target:ident;)*) => {
         extern "C" {
