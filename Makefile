@@ -3,6 +3,7 @@
 #   make              the release library (target/release/libredcore.so and .a)
 #   make test         everything CI checks (installs missing tools first)
 #   make demo         builds and runs the C examples against a throwaway redis-server
+#   make bench        the benchmark suite against the peers (QUICK=1 for a fast check)
 #   make install      PREFIX=/usr/local DESTDIR= (run `make` first)
 #
 # Cargo decides when Rust code is rebuilt; the C programs are small and always rebuilt.
@@ -280,8 +281,11 @@ demo: all examples
 		$(WITH_REDIS) $$e || { echo "demo: $$e FAILED" >&2; exit 1; }; \
 	done
 
-bench:
-	@echo "bench: the benchmark suite is not built yet"
+# The benchmark suite against hiredis, redis-rs and redis-benchmark (bench/run.py says what
+# it runs). QUICK=1: small N and one run, to check the suite quickly; the figures mean little.
+bench: all
+	@tests/tools/ensure-deps.sh redis-server redis-benchmark
+	python3 bench/run.py $(if $(QUICK),--quick)
 
 clean:
 	$(CARGO) clean

@@ -9,14 +9,17 @@
 //! Errors are sticky: after a protocol error the decoder refuses further input and repeats the
 //! error, because the stream can no longer be trusted to line up with requests.
 
-use super::reply::{Kind, Node, Reply, F_HAS_ATTR, F_NONCONTIG, F_STATIC, STATIC_STRINGS};
+use super::reply::{Kind, Node, Reply, F_HAS_ATTR, F_NONCONTIG, F_ROOT, F_STATIC, STATIC_STRINGS};
 use crate::error::{Error, Result};
 
 /// Bounds on what a peer may make the decoder hold.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Limits {
     /// Longest bulk string, verbatim string, blob error, simple string or big number, in bytes.
-    /// Default 512 MiB (the server's own `proto-max-bulk-len`); at most `u32::MAX`.
+    /// Default 512 MiB (the server's own `proto-max-bulk-len`); at most `u32::MAX`. A claimed
+    /// length reserves only the bytes at hand, except that inside an aggregate the decoder
+    /// reserves room for the siblings still to come (assuming they are alike), never more than
+    /// 32 MiB per aggregate.
     pub max_bulk_len: usize,
     /// Most elements in one array, set or push, or pairs in one map or attribute.
     /// Default 2^32 - 1.
@@ -70,6 +73,9 @@ impl Limits {
 
 /// Longest header line for types whose line holds a number.
 const MAX_NUMBER_LINE: usize = 128;
+
+/// Most bytes reserved ahead of their arrival for the strings of one aggregate.
+const RESERVE_AHEAD: usize = 32 * 1024 * 1024;
 
 /// Where a value's node lives while its reply is built.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -217,6 +223,14 @@ impl Decoder {
     }
 
     fn run(&mut self, input: &[u8]) -> Result<(usize, Option<Reply>)> {
+        if matches!(self.state, State::Start)
+            && self.stack.is_empty()
+            && self.pending_attr.is_none()
+        {
+            if let Some(done) = self.scalar_fast_path(input) {
+                return Ok(done);
+            }
+        }
         let mut pos = 0;
         loop {
             let complete = match self.state {
@@ -327,6 +341,89 @@ impl Decoder {
         }
     }
 
+    /// Most replies are one scalar whose bytes are all at hand: build it directly, without the
+    /// aggregate machinery. Anything unusual (incomplete, invalid, over a limit) returns
+    /// `None`, and the general path decodes it (and reports its error) from the start.
+    #[inline]
+    fn scalar_fast_path(&mut self, input: &[u8]) -> Option<(usize, Option<Reply>)> {
+        let (&ty, rest) = input.split_first()?;
+        let end = find_cr(rest)?;
+        if rest.get(end + 1) != Some(&b'\n') {
+            return None;
+        }
+        let line = &rest[..end];
+        let mut consumed = 1 + end + 2;
+        let mut data = Vec::new();
+        let node = match ty {
+            b':' => Node::new(Kind::Integer, 0, parse_int(line)? as u64),
+            b'+' | b'-' if line.len() <= self.limits.max_bulk_len => {
+                let kind = if ty == b'+' {
+                    Kind::Simple
+                } else {
+                    Kind::Error
+                };
+                match STATIC_STRINGS
+                    .iter()
+                    .position(|s| &s[..s.len() - 1] == line)
+                {
+                    Some(i) if kind == Kind::Simple => {
+                        let mut node = Node::new(kind, line.len() as u32, i as u64);
+                        node.flags = F_STATIC;
+                        node
+                    }
+                    _ => {
+                        data.reserve_exact(line.len() + 1);
+                        data.extend_from_slice(line);
+                        data.push(0);
+                        Node::new(kind, line.len() as u32, 0)
+                    }
+                }
+            }
+            b'$' => match parse_int(line)? {
+                -1 => Node::new(Kind::Null, 0, 0),
+                len if len >= 0 && (len as usize) <= self.limits.max_bulk_len => {
+                    let len = len as usize;
+                    let payload = input.get(consumed..consumed + len + 2)?;
+                    if &payload[len..] != b"\r\n" {
+                        return None;
+                    }
+                    data.reserve_exact(len + 1);
+                    data.extend_from_slice(&payload[..len]);
+                    data.push(0);
+                    consumed += len + 2;
+                    Node::new(Kind::Bulk, len as u32, 0)
+                }
+                _ => return None,
+            },
+            b'_' if line.is_empty() => Node::new(Kind::Null, 0, 0),
+            b'#' => match line {
+                b"t" => Node::new(Kind::Boolean, 0, 1),
+                b"f" => Node::new(Kind::Boolean, 0, 0),
+                _ => return None,
+            },
+            b',' => Node::new(Kind::Double, 0, parse_double(line)?.to_bits()),
+            _ => return None,
+        };
+        // What `Reply::finalize` would do for a lone scalar.
+        let mut root = node;
+        root.flags |= F_ROOT;
+        if root.kind.has_bytes() {
+            root.val = if root.flags & F_STATIC != 0 {
+                STATIC_STRINGS[root.val as usize].as_ptr() as u64
+            } else {
+                data.as_ptr() as u64
+            };
+        }
+        let reply = Reply {
+            root_attr: Node::EMPTY,
+            root,
+            nodes: Vec::new(),
+            data,
+            index: Vec::new(),
+        };
+        Some((consumed, Some(reply)))
+    }
+
     fn check_line_len(&self, ty: u8, len: usize) -> Result<()> {
         let limit = match ty {
             b'+' | b'-' | b'(' => self.limits.max_bulk_len,
@@ -425,7 +522,7 @@ impl Decoder {
                     ));
                 }
                 let off = self.data.len() as u64;
-                self.data.reserve(len.min(avail) + 1);
+                self.reserve_payload(len, avail);
                 let slot = self.place(Node::new(kind, len as u32, off))?;
                 self.state = if len == 0 {
                     State::PayloadEnd {
@@ -471,6 +568,30 @@ impl Decoder {
                 self.begin_aggregate(kind, count, avail)
             }
             _ => Err(bad_type(ty)),
+        }
+    }
+
+    /// Makes room for a string of `len` bytes (and its NUL). Inside an aggregate, assumes the
+    /// siblings still to come are alike and reserves for all of them at once (up to
+    /// `RESERVE_AHEAD`), so a large array is copied into its buffer once instead of being moved
+    /// at every doubling; at the root, reserves what the bytes at hand can fill.
+    fn reserve_payload(&mut self, len: usize, avail: usize) {
+        let needed = len + 1;
+        if self.data.capacity() - self.data.len() >= needed {
+            return;
+        }
+        let siblings = self
+            .stack
+            .last()
+            .map_or(1, |f| f.remaining.min(usize::MAX as u64) as usize);
+        let ahead = if siblings > 1 {
+            needed.saturating_mul(siblings).min(RESERVE_AHEAD)
+        } else {
+            0
+        };
+        let want = ahead.max(needed.min(avail + 1));
+        if self.data.try_reserve(want).is_err() {
+            self.data.reserve(needed.min(avail + 1));
         }
     }
 
@@ -656,9 +777,28 @@ enum Found {
     BareCr,
 }
 
+/// The first CR in `bytes`, a word at a time.
+#[inline]
+fn find_cr(bytes: &[u8]) -> Option<usize> {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    const CR: u64 = LO * b'\r' as u64;
+    let mut i = 0;
+    while i + 8 <= bytes.len() {
+        let word = u64::from_le_bytes(bytes[i..i + 8].try_into().expect("8 bytes")) ^ CR;
+        // The lowest flagged byte is exactly the first zero byte (a CR in the input).
+        let zero = word.wrapping_sub(LO) & !word & HI;
+        if zero != 0 {
+            return Some(i + (zero.trailing_zeros() / 8) as usize);
+        }
+        i += 8;
+    }
+    bytes[i..].iter().position(|&b| b == b'\r').map(|p| p + i)
+}
+
 #[inline]
 fn find_crlf(bytes: &[u8]) -> Found {
-    match bytes.iter().position(|&b| b == b'\r') {
+    match find_cr(bytes) {
         None => Found::Partial,
         Some(i) => match bytes.get(i + 1) {
             None => Found::Partial,
@@ -708,7 +848,22 @@ pub(crate) fn parse_int(line: &[u8]) -> Option<i64> {
         return None;
     }
     let mut n: u64 = 0;
-    for &b in digits {
+    let mut rest = digits;
+    // Eight digits at a time: check them all, then combine them in three multiplications.
+    while let Some((chunk, tail)) = rest.split_first_chunk::<8>() {
+        let word = u64::from_le_bytes(*chunk);
+        let low = word.wrapping_sub(0x3030_3030_3030_3030);
+        let high = word.wrapping_add(0x4646_4646_4646_4646);
+        if (low | high) & 0x8080_8080_8080_8080 != 0 {
+            return None; // a byte outside '0'..='9'
+        }
+        let pairs = (low * 10 + (low >> 8)) & 0x00FF_00FF_00FF_00FF;
+        let quads = (pairs * 100 + (pairs >> 16)) & 0x0000_FFFF_0000_FFFF;
+        let eight = (quads * 10_000 + (quads >> 32)) & 0xFFFF_FFFF;
+        n = n * 100_000_000 + eight;
+        rest = tail;
+    }
+    for &b in rest {
         let d = b.wrapping_sub(b'0');
         if d > 9 {
             return None;

@@ -8,6 +8,8 @@ mod encoder;
 mod reply;
 mod value;
 
+#[cfg(test)]
+pub(crate) use decoder::parse_int;
 pub use decoder::{Decoder, Limits};
 pub use encoder::{encode_command, encoded_len, write_header};
 pub use reply::{Kind, Reply, ValueRef};

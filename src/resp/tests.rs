@@ -292,13 +292,43 @@ fn common_replies_allocate_nothing() {
 }
 
 #[test]
-fn large_claims_reserve_nothing_up_front() {
+fn large_claims_reserve_a_bounded_amount() {
+    // A single claimed string reserves only the bytes at hand.
+    let mut d = Decoder::default();
+    let (n, reply) = d.decode(b"$536870912\r\nab").unwrap();
+    assert_eq!((n, reply.is_none()), (14, true));
+    assert!(d.held_bytes() < 4096, "held {}", d.held_bytes());
+    // Strings of a claimed aggregate get room reserved ahead, never more than 32 MiB however
+    // large the claims (and virtual until bytes arrive).
     let mut d = Decoder::default();
     let (n, reply) = d.decode(b"*4294967295\r\n$536870912\r\nab").unwrap();
     assert_eq!(n, 27);
     assert!(reply.is_none());
     assert!(d.is_mid_reply());
-    assert!(d.held_bytes() < 4096, "held {}", d.held_bytes());
+    assert!(
+        d.held_bytes() <= 33 * 1024 * 1024,
+        "held {}",
+        d.held_bytes()
+    );
+    // Uniform elements land in one buffer without regrowth.
+    let mut wire = b"*100\r\n".to_vec();
+    for _ in 0..100 {
+        wire.extend_from_slice(b"$1000\r\n");
+        wire.extend_from_slice(&[b'x'; 1000]);
+        wire.extend_from_slice(b"\r\n");
+    }
+    let mut d = Decoder::default();
+    let (_, r) = d.decode(&wire[..600]).unwrap();
+    assert!(r.is_none());
+    let held = d.held_bytes();
+    assert!(held >= 100 * 1001, "reserved ahead: {held}");
+    let (_, r) = d.decode(&wire[600..]).unwrap();
+    let r = r.unwrap();
+    assert_eq!(
+        r.data.capacity(),
+        100 * 1001,
+        "one reservation, no regrowth"
+    );
 }
 
 fn malformed() -> Vec<(&'static str, &'static [u8], Limits, &'static str)> {
@@ -506,5 +536,44 @@ fn random_garbage_never_panics() {
                 }
             }
         }
+    }
+}
+
+#[test]
+fn integers_parse_exactly() {
+    use super::parse_int;
+    let mut rng = Lcg(7);
+    for _ in 0..200_000 {
+        let n = (rng.next() << 31 | rng.next()) as i64 >> (rng.next() % 63);
+        let n = if rng.next() % 2 == 0 { n } else { -n };
+        assert_eq!(parse_int(n.to_string().as_bytes()), Some(n), "{n}");
+    }
+    for ok in [
+        "0",
+        "-0",
+        "+12345678",
+        "12345678",
+        "123456789",
+        "9223372036854775807",
+        "-9223372036854775808",
+    ] {
+        assert_eq!(parse_int(ok.as_bytes()), ok.parse::<i64>().ok(), "{ok}");
+    }
+    for bad in [
+        "",
+        "-",
+        "+",
+        "1a",
+        "1234567a",
+        "12345678a",
+        "1234567:",
+        "123456/8",
+        "9223372036854775808",
+        "-9223372036854775809",
+        "99999999999999999999",
+        " 1",
+        "1 ",
+    ] {
+        assert_eq!(parse_int(bad.as_bytes()), None, "{bad}");
     }
 }

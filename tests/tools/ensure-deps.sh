@@ -13,6 +13,7 @@ declare -A package_of=(
     [redis-server]=redis-server
     [redis-sentinel]=redis-sentinel
     [redis-cli]=redis-tools
+    [redis-benchmark]=redis-tools
     [valgrind]=valgrind
     [go]=golang-go
     [pkg-config]=pkg-config

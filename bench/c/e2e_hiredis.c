@@ -1,0 +1,105 @@
+/* hiredis 1.5.0 behind the e2e driver: a synchronous context per caller thread (hiredis
+ * contexts are not thread-safe), redisCommandArgv for blocking calls, and
+ * redisAppendCommandArgv + redisGetReply for pipelines. hiredis has no callback API without
+ * an external event loop, so `window` is not offered. */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include <hiredis.h>
+
+#if HIREDIS_MAJOR != 1 || HIREDIS_MINOR != 5
+#error "built against the wrong hiredis headers: expected the vendored 1.5"
+#endif
+
+#include "e2e.h"
+
+struct e2e_conn {
+    redisContext *ctx;
+};
+
+const char *backend_name(void) { return "hiredis"; }
+
+int backend_init(const e2e_opts *opts, char *err, size_t errlen) {
+    if (opts->tls) {
+        snprintf(err, errlen, "TLS runs are not wired yet (hiredis_ssl goes here)");
+        return -1;
+    }
+    return 0;
+}
+
+void backend_shutdown(void) {}
+
+e2e_conn *backend_connect(const e2e_opts *opts) {
+    e2e_conn *conn = malloc(sizeof *conn);
+    if (conn == NULL) return NULL;
+    conn->ctx = redisConnect(opts->host, opts->port);
+    if (conn->ctx == NULL || conn->ctx->err) {
+        fprintf(stderr, "hiredis: cannot connect: %s\n",
+                conn->ctx ? conn->ctx->errstr : "out of memory");
+        redisFree(conn->ctx);
+        free(conn);
+        return NULL;
+    }
+    /* redcore and redis-rs set TCP_NODELAY; so does hiredis's redisConnect (net.c). */
+    return conn;
+}
+
+void backend_disconnect(e2e_conn *conn) {
+    if (conn == NULL) return;
+    redisFree(conn->ctx);
+    free(conn);
+}
+
+int backend_connections(int callers) { return callers; }
+
+static void shape(const redisReply *reply, e2e_reply *out) {
+    out->len = 0;
+    switch (reply->type) {
+    case REDIS_REPLY_STATUS:
+        out->kind = E2E_STATUS;
+        out->len = reply->len;
+        break;
+    case REDIS_REPLY_STRING:
+        out->kind = E2E_BULK;
+        out->len = reply->len;
+        break;
+    case REDIS_REPLY_NIL:
+        out->kind = E2E_NIL;
+        break;
+    case REDIS_REPLY_ERROR:
+        out->kind = E2E_ERROR;
+        break;
+    default:
+        out->kind = E2E_OTHER;
+    }
+}
+
+/* hiredis takes `const char **` but does not write through it; hence the casts below. */
+int backend_call(e2e_conn *conn, const e2e_cmd *cmd, e2e_reply *out) {
+    redisReply *reply =
+        redisCommandArgv(conn->ctx, cmd->argc, (const char **)cmd->argv, cmd->lens);
+    if (reply == NULL) return -1;
+    shape(reply, out);
+    freeReplyObject(reply);
+    return 0;
+}
+
+int backend_pipeline(e2e_conn *conn, int n, const e2e_cmd *cmds, e2e_reply *out) {
+    for (int i = 0; i < n; i++)
+        if (redisAppendCommandArgv(conn->ctx, cmds[i].argc, (const char **)cmds[i].argv,
+                                   cmds[i].lens) != REDIS_OK)
+            return -1;
+    for (int i = 0; i < n; i++) {
+        void *reply = NULL;
+        if (redisGetReply(conn->ctx, &reply) != REDIS_OK || reply == NULL) return -1;
+        shape(reply, &out[i]);
+        freeReplyObject(reply);
+    }
+    return 0;
+}
+
+int backend_window(e2e_conn *conn, long n, int depth, e2e_gen gen, void *ctx, int expect,
+                   long *bad) {
+    (void)conn, (void)n, (void)depth, (void)gen, (void)ctx, (void)expect, (void)bad;
+    return -2;
+}

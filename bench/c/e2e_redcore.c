@@ -1,0 +1,175 @@
+/* redcore behind the e2e driver: one client with its default pool (one multiplexed
+ * connection) shared by every caller thread; blocking calls, pipelines, and callbacks. */
+#include <pthread.h>
+#include <semaphore.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <redcore.h>
+
+#include "e2e.h"
+
+struct e2e_conn {
+    redcore_client *client;
+};
+
+static struct e2e_conn SHARED;
+static redcore_pipeline *PIPELINE; /* the driver's single pipelining caller reuses it */
+
+const char *backend_name(void) { return "redcore"; }
+
+int backend_init(const e2e_opts *opts, char *err, size_t errlen) {
+    redcore_config *cfg = NULL;
+    redcore_error *e = NULL;
+    if (opts->tls) {
+        snprintf(err, errlen, "TLS runs are not wired yet (a rediss:// config goes here)");
+        return -1;
+    }
+    if (redcore_config_new(&cfg) != REDCORE_OK ||
+        redcore_config_set_host(cfg, opts->host, (uint16_t)opts->port, &e) != REDCORE_OK ||
+        /* RESP2, as the peers speak it by default: the same bytes on the wire for all. */
+        redcore_config_set_protocol(cfg, 2, &e) != REDCORE_OK ||
+        redcore_client_new(cfg, &SHARED.client, &e) != REDCORE_OK) {
+        snprintf(err, errlen, "%s", e ? redcore_error_message(e) : "config failed");
+        redcore_error_free(e);
+        redcore_config_free(cfg);
+        return -1;
+    }
+    redcore_config_free(cfg);
+    if (redcore_pipeline_new(false, &PIPELINE) != REDCORE_OK) {
+        snprintf(err, errlen, "redcore_pipeline_new failed");
+        return -1;
+    }
+    return 0;
+}
+
+void backend_shutdown(void) {
+    redcore_pipeline_free(PIPELINE);
+    redcore_client_free(SHARED.client);
+}
+
+e2e_conn *backend_connect(const e2e_opts *opts) {
+    (void)opts;
+    return &SHARED;
+}
+
+void backend_disconnect(e2e_conn *conn) { (void)conn; }
+
+int backend_connections(int callers) {
+    (void)callers;
+    return 1; /* the default pool: one connection per node */
+}
+
+static void shape(const redcore_reply *reply, e2e_reply *out) {
+    size_t len = 0;
+    switch (redcore_reply_get_type(reply)) {
+    case REDCORE_REPLY_SIMPLE:
+        redcore_reply_string(reply, &len);
+        out->kind = E2E_STATUS;
+        break;
+    case REDCORE_REPLY_BULK:
+        redcore_reply_string(reply, &len);
+        out->kind = E2E_BULK;
+        break;
+    case REDCORE_REPLY_NULL:
+        out->kind = E2E_NIL;
+        break;
+    default:
+        out->kind = E2E_OTHER;
+    }
+    out->len = len;
+}
+
+int backend_call(e2e_conn *conn, const e2e_cmd *cmd, e2e_reply *out) {
+    redcore_reply *reply = NULL;
+    redcore_error_code rc = redcore_client_command_blocking(conn->client, cmd->argc, cmd->argv,
+                                                            cmd->lens, &reply, NULL);
+    if (rc != REDCORE_OK) {
+        out->kind = E2E_ERROR;
+        out->len = 0;
+        /* A server error reply is a reply (a wrong one); anything else is a failed call. */
+        return redcore_error_code_is(rc, REDCORE_ERR_RESPONSE) ? 0 : -1;
+    }
+    shape(reply, out);
+    redcore_reply_free(reply);
+    return 0;
+}
+
+int backend_pipeline(e2e_conn *conn, int n, const e2e_cmd *cmds, e2e_reply *out) {
+    redcore_pipeline_result *result = NULL;
+    redcore_pipeline_clear(PIPELINE);
+    for (int i = 0; i < n; i++)
+        if (redcore_pipeline_append(PIPELINE, cmds[i].argc, cmds[i].argv, cmds[i].lens, NULL) !=
+            REDCORE_OK)
+            return -1;
+    if (redcore_client_pipeline_run_blocking(conn->client, PIPELINE, &result, NULL) != REDCORE_OK)
+        return -1;
+    for (int i = 0; i < n; i++) {
+        const redcore_reply *reply = NULL;
+        if (redcore_pipeline_result_get(result, (size_t)i, &reply, NULL) == REDCORE_OK) {
+            shape(reply, &out[i]);
+        } else {
+            out[i].kind = E2E_ERROR;
+            out[i].len = 0;
+        }
+    }
+    redcore_pipeline_result_free(result);
+    return 0;
+}
+
+/* ---- callbacks ---------------------------------------------------------------------------- */
+
+typedef struct window {
+    sem_t slots; /* free places in the window */
+    int expect;
+    long bad;
+    pthread_mutex_t lock;
+} window;
+
+static void on_reply(void *userdata, const redcore_reply *reply, const redcore_error *err) {
+    window *w = userdata;
+    int ok;
+    if (err != NULL) {
+        ok = 0;
+    } else {
+        e2e_reply r;
+        shape(reply, &r);
+        ok = w->expect == 0 || r.kind == w->expect;
+    }
+    if (!ok) {
+        pthread_mutex_lock(&w->lock);
+        w->bad++;
+        pthread_mutex_unlock(&w->lock);
+    }
+    sem_post(&w->slots);
+}
+
+int backend_window(e2e_conn *conn, long n, int depth, e2e_gen gen, void *ctx, int expect,
+                   long *bad) {
+    window w;
+    char keybuf[32];
+    e2e_cmd cmd;
+    int rc = 0;
+    w.expect = expect;
+    w.bad = 0;
+    pthread_mutex_init(&w.lock, NULL);
+    sem_init(&w.slots, 0, (unsigned)depth);
+    for (long i = 0; i < n; i++) {
+        while (sem_wait(&w.slots) != 0) {
+        }
+        gen(ctx, i, &cmd, keybuf);
+        if (redcore_client_command(conn->client, cmd.argc, cmd.argv, cmd.lens, on_reply, &w) !=
+            REDCORE_OK) {
+            sem_post(&w.slots);
+            rc = -1;
+            break;
+        }
+    }
+    for (int i = 0; i < depth; i++) /* every callback has run */
+        while (sem_wait(&w.slots) != 0) {
+        }
+    sem_destroy(&w.slots);
+    pthread_mutex_destroy(&w.lock);
+    *bad += w.bad;
+    return rc;
+}

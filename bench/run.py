@@ -1,0 +1,718 @@
+#!/usr/bin/env python3
+"""`make bench`: redcore against its peers, in the same run, on this machine.
+
+Builds the peers (hiredis 1.5.0 from the C sources vendored in PyPI's hiredis 3.5.0 sdist, the
+redis-rs benchmark programs), starts its own redis-server on a free loopback port, runs the
+parser and end-to-end suites, and writes:
+
+  bench/results.json   every run's raw figures and the medians (with min and max)
+  bench/results.md     the tables and the targets of issue 6, MET or MISSED with their ratio
+  bench/results.svg    throughput by concurrent callers and by pipeline depth
+
+Every figure is the median of RUNS runs (min and max kept); the runs interleave the clients
+(run 1 of every client, then run 2, ..., each run starting with another client), so a machine
+that gets busier part-way penalises all of them alike. Options: --quick (small N, one run: checks the suite, not the speed; writes
+bench/work/quick-results.* instead),
+--runs N, --only parser|e2e|soak (repeatable), --soak-seconds S.
+"""
+
+import argparse
+import hashlib
+import json
+import os
+import platform
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import chart  # noqa: E402
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BENCH = os.path.join(ROOT, "bench")
+PEERS = os.path.join(BENCH, "peers")  # downloads (git-ignored)
+WORK = os.path.join(BENCH, "work")  # parser inputs, server dir (git-ignored)
+BUILD = os.path.join(ROOT, "build", "bench")  # compiled peers and drivers (git-ignored)
+
+HIREDIS_SDIST = "hiredis-3.5.0.tar.gz"
+HIREDIS_SHA256 = "c227592cc56b7df247abe4755c26723965be68972be2149fa441ac33d82131ba"
+HIREDIS_SOURCES = ["alloc", "async", "hiredis", "net", "read", "sds", "sockcompat"]
+CFLAGS = ["-O2", "-g", "-Wall", "-Wextra", "-Werror", "-pthread"]
+# What libredcore.a needs from the system (the Makefile's NATIVE_STATIC_LIBS).
+NATIVE_STATIC_LIBS = ["-lgcc_s", "-lutil", "-lrt", "-lpthread", "-lm", "-ldl", "-lc"]
+
+# Transports: "tls" joins once redcore has TLS (the drivers take --tls and refuse it today).
+TRANSPORTS = ["tcp"]
+
+
+def log(*a):
+    print(*a, flush=True)
+
+
+def run(cmd, **kw):
+    log("  $ " + " ".join(cmd))
+    subprocess.run(cmd, check=True, **kw)
+
+
+# ---- building ---------------------------------------------------------------------------
+
+
+def fetch_hiredis():
+    os.makedirs(PEERS, exist_ok=True)
+    sdist = os.path.join(PEERS, HIREDIS_SDIST)
+    if not os.path.exists(sdist):
+        log("fetching hiredis 3.5.0 sdist from PyPI (pip download)")
+        run([sys.executable, "-m", "pip", "download", "--quiet", "--no-binary", ":all:",
+             "--no-deps", "hiredis==3.5.0", "-d", PEERS])
+    digest = hashlib.sha256(open(sdist, "rb").read()).hexdigest()
+    if digest != HIREDIS_SHA256:
+        sys.exit(f"bench: {sdist} has sha256 {digest}, expected {HIREDIS_SHA256}")
+    src = os.path.join(BUILD, "hiredis-3.5.0")
+    if not os.path.isdir(src):
+        os.makedirs(BUILD, exist_ok=True)
+        with tarfile.open(sdist) as tar:
+            tar.extractall(BUILD, filter="data")
+    vendor = os.path.join(src, "vendor", "hiredis")
+    header = open(os.path.join(vendor, "hiredis.h")).read()
+    if "#define HIREDIS_MINOR 5" not in header or "#define HIREDIS_MAJOR 1" not in header:
+        sys.exit("bench: the sdist does not vendor hiredis 1.5")
+    return vendor
+
+
+def build_hiredis(vendor):
+    lib = os.path.join(BUILD, "libhiredis.a")
+    if os.path.exists(lib):
+        return lib
+    objs = []
+    for name in HIREDIS_SOURCES:
+        obj = os.path.join(BUILD, f"hiredis-{name}.o")
+        # Its own code, its own warnings: -O2 as asked, no -Werror on a peer's sources.
+        run(["cc", "-O2", "-g", "-I", vendor, "-c", os.path.join(vendor, name + ".c"), "-o", obj])
+        objs.append(obj)
+    run(["ar", "rcs", lib] + objs)
+    return lib
+
+
+def build_c(vendor, libhiredis):
+    c = os.path.join(BENCH, "c")
+    out = {}
+    # Vendored headers first and by path, so Debian's old /usr/include/hiredis cannot be used.
+    hi = ["-I", vendor]
+    out["e2e-hiredis"] = os.path.join(BUILD, "e2e-hiredis")
+    run(["cc"] + CFLAGS + hi + [os.path.join(c, "e2e.c"), os.path.join(c, "e2e_hiredis.c"),
+                                libhiredis, "-o", out["e2e-hiredis"]])
+    out["parse-hiredis"] = os.path.join(BUILD, "parse-hiredis")
+    run(["cc"] + CFLAGS + hi + [os.path.join(c, "parse_hiredis.c"), libhiredis,
+                                "-o", out["parse-hiredis"]])
+    out["e2e-redcore"] = os.path.join(BUILD, "e2e-redcore")
+    run(["cc"] + CFLAGS + ["-I", os.path.join(ROOT, "include"), os.path.join(c, "e2e.c"),
+                           os.path.join(c, "e2e_redcore.c"),
+                           os.path.join(ROOT, "target", "release", "libredcore.a")]
+        + NATIVE_STATIC_LIBS + ["-o", out["e2e-redcore"]])
+    return out
+
+
+def build_rust():
+    """The Rust benchmark programs (benches/*.rs, bench profile); returns name -> path."""
+    log("  $ cargo bench --no-run --message-format=json")
+    p = subprocess.run(["cargo", "bench", "--no-run", "--message-format=json",
+                        "--bench", "parser", "--bench", "redis_rs"],
+                       cwd=ROOT, check=True, stdout=subprocess.PIPE, text=True)
+    exes = {}
+    for line in p.stdout.splitlines():
+        msg = json.loads(line)
+        if msg.get("reason") == "compiler-artifact" and msg.get("executable"):
+            exes[msg["target"]["name"]] = msg["executable"]
+    return exes
+
+
+# ---- parser inputs ------------------------------------------------------------------------
+
+
+def workloads(quick):
+    """name -> (description, unit, generator of the bytes). Units: what the rate counts."""
+    k = 10 if quick else 1
+
+    def ok():
+        return b"+OK\r\n" * (1_000_000 // k)
+
+    def bulk_array():
+        n = 1_000_000 // k
+        return b"*%d\r\n" % n + b"$10\r\n0123456789\r\n" * n
+
+    def integers():
+        return b"".join(b":%d\r\n" % ((i * 7919) % 2_000_003 - 1_000_000)
+                        for i in range(100_000 // k))
+
+    def big_bulks():
+        n = 1000 // k
+        payload = bytes(range(256)) * 64  # 16 KiB
+        return b"*%d\r\n" % n + (b"$16384\r\n" + payload + b"\r\n") * n
+
+    def resp3_maps():
+        doubles = [b"3.141592653589793", b"-2.5e10", b"42", b"0.1", b"-0.0001", b"1e-7"]
+        out = []
+        for i in range(100_000 // k):
+            parts = [b"%8\r\n"]
+            for f in range(8):
+                parts.append(b"$6\r\nfield%d\r\n" % f)
+                if f % 2:
+                    parts.append(b"#t\r\n" if (i + f) % 3 else b"#f\r\n")
+                else:
+                    parts.append(b"," + doubles[(i + f) % len(doubles)] + b"\r\n")
+            out.append(b"".join(parts))
+        return b"".join(out)
+
+    return {
+        "a": (f"{1_000_000 // k:,} +OK replies", "replies", ok),
+        "b": (f"one array of {1_000_000 // k:,} ten-byte bulk strings", "elements", bulk_array),
+        "c": (f"{100_000 // k:,} integers (separate replies)", "replies", integers),
+        "d": (f"an array of {1000 // k:,} bulk strings of 16 KiB", "elements", big_bulks),
+        "e": (f"{100_000 // k:,} RESP3 maps of 8 pairs (doubles and booleans)", "replies",
+              resp3_maps),
+    }
+
+
+def write_inputs(quick):
+    d = os.path.join(WORK, "parser-quick" if quick else "parser")
+    os.makedirs(d, exist_ok=True)
+    files = {}
+    for name, (desc, unit, make) in workloads(quick).items():
+        path = os.path.join(d, name + ".resp")
+        if not os.path.exists(path):
+            data = make()
+            with open(path + ".tmp", "wb") as f:
+                f.write(data)
+            os.replace(path + ".tmp", path)
+        files[name] = (path, desc, unit)
+    return files
+
+
+# ---- redis-server -----------------------------------------------------------------------
+
+
+class Server:
+    def __init__(self):
+        self.dir = tempfile.mkdtemp(prefix="server-", dir=WORK)
+        for _ in range(5):
+            s = socket.socket()
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+            s.close()
+            self.proc = subprocess.Popen(
+                ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
+                 "--save", "", "--appendonly", "no", "--daemonize", "no",
+                 "--dir", self.dir, "--logfile", os.path.join(self.dir, "redis.log")])
+            if self._ready():
+                return
+            self.stop()
+        sys.exit("bench: could not start redis-server")
+
+    def _ready(self):
+        for _ in range(100):
+            if self.proc.poll() is not None:
+                return False
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=1) as s:
+                    s.sendall(b"PING\r\n")
+                    if s.recv(16).startswith(b"+PONG"):
+                        return True
+            except OSError:
+                pass
+            time.sleep(0.05)
+        return False
+
+    def version(self):
+        out = subprocess.run(["redis-server", "--version"], stdout=subprocess.PIPE, text=True)
+        return out.stdout.strip()
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+# ---- running ------------------------------------------------------------------------------
+
+
+def run_json(cmd, timeout=600):
+    p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                       timeout=timeout)
+    line = p.stdout.strip().splitlines()[-1] if p.stdout.strip() else ""
+    if p.returncode != 0 or not line.startswith("{"):
+        sys.exit(f"bench: {' '.join(cmd)} failed ({p.returncode}):\n{p.stdout}\n{p.stderr}")
+    return json.loads(line)
+
+
+def parser_suite(exes, files, runs, min_time):
+    """-> {(workload, parser): [result per run]}"""
+    res = {}
+    for r in range(runs):
+        log(f"parser run {r + 1}/{runs}")
+        for w, (path, _, _) in files.items():
+            parsers = ["redcore", "hiredis", "redis-rs"] + (["memcpy"] if w == "d" else [])
+            k = r % len(parsers)
+            for p in parsers[k:] + parsers[:k]:
+                if p == "hiredis":
+                    cmd = [exes["parse-hiredis"], path, w, str(min_time)]
+                else:
+                    cmd = [exes["parser"], p, path, w, str(min_time)]
+                res.setdefault((w, p), []).append(run_json(cmd))
+    # Same values read by every parser, or the comparison means nothing.
+    for w in files:
+        sums = {p: res[(w, p)][0]["checksum"] for p in ["redcore", "hiredis", "redis-rs"]}
+        leaves = {p: res[(w, p)][0]["leaves"] for p in ["redcore", "hiredis", "redis-rs"]}
+        if len(set(sums.values())) != 1 or len(set(leaves.values())) != 1:
+            sys.exit(f"bench: parsers disagree on workload {w}: {sums} {leaves}")
+    return res
+
+
+def e2e_scenarios(quick):
+    """(scenario id, group, params, [(label, command builder)])"""
+    q = 10 if quick else 1
+    keys = 100_000 if quick else 1_000_000
+    seq_n, pipe_n = 20_000 // q, 200_000 // q
+    mix_n = {1: 20_000 // q, 8: 100_000 // q, 50: 200_000 // q}
+    out = []
+    for op in ["set", "get"]:
+        for size in [3, 1024]:
+            a = ["--mode", "seq", "--op", op, "--size", str(size), "--n", str(seq_n)]
+            out.append((f"seq-{op}-{size}", "seq", {"op": op, "size": size, "depth": 1}, [
+                ("redcore", ("e2e-redcore", a)),
+                ("hiredis", ("e2e-hiredis", a)),
+                ("redis-rs-sync", ("redis_rs", ["--conn", "sync"] + a)),
+                ("redis-rs-mux", ("redis_rs", ["--conn", "mux"] + a)),
+            ]))
+    for depth in [16, 128]:
+        for op in ["set", "get"]:
+            a = ["--op", op, "--size", "3", "--n", str(pipe_n), "--depth", str(depth)]
+            p, w = ["--mode", "pipeline"] + a, ["--mode", "window"] + a
+            out.append((f"pipe{depth}-{op}", "pipeline", {"op": op, "size": 3, "depth": depth}, [
+                ("redcore pipeline", ("e2e-redcore", p)),
+                ("redcore callbacks", ("e2e-redcore", w)),
+                ("hiredis pipelined", ("e2e-hiredis", p)),
+                ("redis-rs-sync pipe", ("redis_rs", ["--conn", "sync"] + p)),
+                ("redis-rs-mux pipe", ("redis_rs", ["--conn", "mux"] + p)),
+                ("redis-rs-mux tasks", ("redis_rs", ["--conn", "mux"] + w)),
+            ]))
+    for threads in [1, 8, 50]:
+        a = ["--mode", "mix", "--threads", str(threads), "--n", str(mix_n[threads]),
+             "--keys", str(keys)]
+        out.append((f"mix-{threads}", "mix", {"threads": threads, "keys": keys}, [
+            ("redcore", ("e2e-redcore", a)),
+            ("hiredis", ("e2e-hiredis", a)),
+            ("redis-rs-sync", ("redis_rs", ["--conn", "sync"] + a)),
+            ("redis-rs-mux", ("redis_rs", ["--conn", "mux"] + a)),
+        ]))
+    return out, keys
+
+
+def redis_benchmark(port, clients, pipeline, n):
+    cmd = ["redis-benchmark", "-h", "127.0.0.1", "-p", str(port), "-c", str(clients),
+           "-P", str(pipeline), "-n", str(n), "-d", "3", "-t", "set,get", "--csv"]
+    p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                       check=True, timeout=600)
+    rates = {}
+    for line in p.stdout.splitlines():
+        cells = [c.strip('"') for c in line.split('",')]
+        if cells and cells[0] in ("SET", "GET"):
+            rates[cells[0].lower()] = float(cells[1].strip('"'))
+    if set(rates) != {"set", "get"}:
+        sys.exit(f"bench: cannot read redis-benchmark output:\n{p.stdout}")
+    return rates
+
+
+def e2e_suite(exes, server, runs, quick):
+    scenarios, keys = e2e_scenarios(quick)
+    log(f"filling {keys} keys for the mix")
+    run_json([exes["e2e-hiredis"], "--port", str(server.port), "--mode", "fill",
+              "--keys", str(keys), "--size", "3"])
+    port = ["--port", str(server.port)]
+    res = {}
+    rb_n = {1: 20_000, 16: 200_000, 128: 400_000}
+    rb_n50 = 200_000
+    if quick:
+        rb_n = {d: n // 10 for d, n in rb_n.items()}
+        rb_n50 //= 10
+    for r in range(runs):
+        log(f"end-to-end run {r + 1}/{runs}")
+        for sid, _, _, clients in scenarios:
+            # Each run starts with another client, so none always follows the same one.
+            k = r % len(clients)
+            for label, (exe, args) in clients[k:] + clients[:k]:
+                res.setdefault((sid, label), []).append(run_json([exes[exe]] + port + args))
+        for depth, n in rb_n.items():
+            for op, rate in redis_benchmark(server.port, 1, depth, n).items():
+                res.setdefault((f"rb-c1-P{depth}-{op}", "redis-benchmark"), []).append(
+                    {"ops_per_sec": rate})
+        for op, rate in redis_benchmark(server.port, 50, 1, rb_n50).items():
+            res.setdefault((f"rb-c50-P1-{op}", "redis-benchmark"), []).append(
+                {"ops_per_sec": rate})
+    return scenarios, res
+
+
+def soak(exes, server, seconds, keys):
+    log(f"flat-memory check: redcore, 8 callers + a callback window, {seconds} s")
+    return run_json([exes["e2e-redcore"], "--port", str(server.port), "--mode", "soak",
+                     "--threads", "8", "--seconds", str(seconds), "--keys", str(keys)],
+                    timeout=seconds + 120)
+
+
+# ---- summarising --------------------------------------------------------------------------
+
+
+def stats(values):
+    values = [v for v in values if v is not None]
+    if not values:
+        return None
+    return {"median": statistics.median(values), "min": min(values), "max": max(values)}
+
+
+def summarise(raw, fields):
+    return {k: {f: stats([r.get(f) for r in rs]) for f in fields} for k, rs in raw.items()}
+
+
+def med(summary, key, field):
+    s = summary.get(key, {}).get(field)
+    return s["median"] if s else None
+
+
+def human(v, unit=""):
+    if v is None:
+        return "–"
+    if v >= 1e6:
+        return f"{v / 1e6:.2f}M{unit}"
+    if v >= 1e4:
+        return f"{v / 1e3:.0f}k{unit}"
+    if v >= 1e3:
+        return f"{v / 1e3:.1f}k{unit}"
+    if v >= 100:
+        return f"{v:.0f}{unit}"
+    return f"{v:.2f}{unit}"
+
+
+def spread(s, unit=""):
+    if not s:
+        return "–"
+    if s["min"] == s["max"]:
+        return human(s["median"], unit)
+    return f"{human(s['median'], unit)} ({human(s['min'])}–{human(s['max'])})"
+
+
+def ratio(a, b):
+    return a / b if a and b else None
+
+
+def targets(psum, esum, soak_result):
+    """[(target, measured, ratio, threshold, met)]"""
+    t = []
+
+    def add(name, measured, r, threshold, higher_is_better=True):
+        met = None if r is None else (r >= threshold if higher_is_better else r <= threshold)
+        t.append({"target": name, "measured": measured, "ratio": r, "threshold": threshold,
+                  "higher_is_better": higher_is_better, "met": met})
+
+    for w, need in [("a", 1), ("b", 2), ("c", 2), ("d", 1), ("e", 1)]:
+        field = "leaves_per_sec" if w in ("b", "d") else "replies_per_sec"
+        rc, hi = med(psum, (w, "redcore"), field), med(psum, (w, "hiredis"), field)
+        add(f"parser ({w}) ≥ {need}x hiredis reader", f"{human(rc)}/s vs {human(hi)}/s",
+            ratio(rc, hi), need)
+    rc, mc = med(psum, ("d", "redcore"), "mb_per_sec"), med(psum, ("d", "memcpy"), "mb_per_sec")
+    add("parser (d) ≥ 0.8x memcpy", f"{human(rc)} MB/s vs {human(mc)} MB/s", ratio(rc, mc), 0.8)
+    for op in ["set", "get"]:
+        for size in [3, 1024]:
+            k = f"seq-{op}-{size}"
+            rc, hi = med(esum, (k, "redcore"), "ops_per_sec"), med(esum, (k, "hiredis"), "ops_per_sec")
+            add(f"sequential {op.upper()} {size} B ≥ 0.95x hiredis",
+                f"{human(rc)}/s vs {human(hi)}/s", ratio(rc, hi), 0.95)
+    rc, hi = med(esum, ("mix-50", "redcore"), "ops_per_sec"), med(esum, ("mix-50", "hiredis"), "ops_per_sec")
+    add("50 callers ≥ 1.5x hiredis with 50 connections (redcore: 1 connection)",
+        f"{human(rc)}/s vs {human(hi)}/s", ratio(rc, hi), 1.5)
+    for op in ["set", "get"]:
+        rc = med(esum, (f"pipe128-{op}", "redcore pipeline"), "ops_per_sec")
+        rb = med(esum, (f"rb-c1-P128-{op}", "redis-benchmark"), "ops_per_sec")
+        add(f"pipeline 128 {op.upper()} ≥ 0.9x redis-benchmark -c 1 -P 128",
+            f"{human(rc)}/s vs {human(rb)}/s", ratio(rc, rb), 0.9)
+    for k, rc_label, hi_label, what in [
+            ("pipe16-set", "redcore pipeline", "hiredis pipelined", "pipeline 16 SET"),
+            ("pipe16-get", "redcore pipeline", "hiredis pipelined", "pipeline 16 GET"),
+            ("pipe128-set", "redcore pipeline", "hiredis pipelined", "pipeline 128 SET"),
+            ("pipe128-get", "redcore pipeline", "hiredis pipelined", "pipeline 128 GET"),
+            ("mix-1", "redcore", "hiredis", "1 caller"),
+            ("mix-8", "redcore", "hiredis", "8 callers"),
+            ("mix-50", "redcore", "hiredis", "50 callers")]:
+        rc, hi = med(esum, (k, rc_label), "cpu_us_per_op"), med(esum, (k, hi_label), "cpu_us_per_op")
+        add(f"CPU per op ≤ hiredis, {what}", f"{human(rc)} µs vs {human(hi)} µs",
+            ratio(rc, hi), 1.0, higher_is_better=False)
+    p50, p99 = med(esum, ("mix-50", "redcore"), "p50_us"), med(esum, ("mix-50", "redcore"), "p99_us")
+    add("p99 ≤ 2x p50 at 50 callers", f"p50 {human(p50)} µs, p99 {human(p99)} µs",
+        ratio(p99, p50), 2.0, higher_is_better=False)
+    if soak_result:
+        add("flat memory under sustained load (RSS growth after warm-up ≤ 1 MiB)",
+            f"{soak_result['growth_kib']} KiB over {soak_result['seconds']} s",
+            soak_result["growth_kib"] / 1024, 1.0, higher_is_better=False)
+    return t
+
+
+def soak_summary(s):
+    rss = s["rss_kib"]
+    warm = max(1, len(rss) // 6)  # the first sixth is warm-up
+    return {"seconds": s["seconds"], "ops": s["ops"], "ops_per_sec": s["ops_per_sec"],
+            "rss_after_warmup_kib": rss[warm], "rss_end_kib": rss[-1], "rss_max_kib": max(rss),
+            "growth_kib": rss[-1] - rss[warm], "rss_kib": rss}
+
+
+# ---- reports ------------------------------------------------------------------------------
+
+
+def markdown(meta, files, psum, scenarios, esum, tg, soak_s):
+    L = []
+    L.append("# redcore benchmark results\n")
+    L.append(f"{meta['when']} · {meta['machine']} · {meta['server']} · "
+             f"{meta['runs']} run(s){' (QUICK: checks the suite, not the speed)' if meta['quick'] else ''}. "
+             "Each cell: median (min–max) over the runs. Loopback, one redis-server; client and "
+             "server share the machine's cores.\n")
+    L.append("## Targets (issue 6)\n")
+    L.append("| target | measured (median) | ratio | |")
+    L.append("|---|---|---|---|")
+    for t in tg:
+        r = "–" if t["ratio"] is None else f"{t['ratio']:.2f}"
+        st = "–" if t["met"] is None else ("MET" if t["met"] else "**MISSED**")
+        L.append(f"| {t['target']} | {t['measured']} | {r} | {st} |")
+    L.append("\n## Parser (64 KiB chunks; building each client's own reply objects)\n")
+    L.append("| workload | unit | redcore | hiredis | redis-rs | redcore / hiredis | redcore / redis-rs "
+             "| MB/s redcore · hiredis · redis-rs | heap calls per reply redcore · hiredis · redis-rs |")
+    L.append("|---|---|---|---|---|---|---|---|---|")
+    for w, (_, desc, unit) in files.items():
+        field = "leaves_per_sec" if unit == "elements" else "replies_per_sec"
+        cells = [spread(psum[(w, p)][field], "/s") for p in ["redcore", "hiredis", "redis-rs"]]
+        rc, hi, rr = (med(psum, (w, p), field) for p in ["redcore", "hiredis", "redis-rs"])
+        mbs = " · ".join(human(med(psum, (w, p), "mb_per_sec")) for p in ["redcore", "hiredis", "redis-rs"])
+        allocs = " · ".join(f"{med(psum, (w, p), 'allocs_per_reply'):.3g}"
+                            for p in ["redcore", "hiredis", "redis-rs"])
+        L.append(f"| ({w}) {desc} | {unit}/s | " + " | ".join(cells)
+                 + f" | {ratio(rc, hi):.2f}x | {ratio(rc, rr):.2f}x | {mbs} | {allocs} |")
+    if ("d", "memcpy") in psum:
+        L.append(f"\nmemcpy of (d)'s bytes in 64 KiB chunks: {spread(psum[('d', 'memcpy')]['mb_per_sec'], ' MB/s')}; "
+                 f"redcore {spread(psum[('d', 'redcore')]['mb_per_sec'], ' MB/s')}.")
+    L.append("\nHeap calls = allocations + reallocations (Rust: a counting global allocator; "
+             "hiredis: hiredisSetAllocators), counted in a separate pass; for (b) and (d) "
+             "per element: "
+             + ", ".join(f"({w}) " + " · ".join(f"{med(psum, (w, p), 'allocs_per_leaf'):.3g}"
+                                                 for p in ["redcore", "hiredis", "redis-rs"])
+                         for w in ("b", "d")) + ".\n")
+
+    groups = {"seq": "Sequential blocking calls (one caller, one connection)",
+              "pipeline": "Pipelines on one connection (SET/GET, 3 B values)",
+              "mix": "Concurrent callers: 80% GET / 20% SET over the filled key space, 3 B values"}
+    for g, title in groups.items():
+        L.append(f"## {title}\n")
+        sc = [s for s in scenarios if s[1] == g]
+        labels = [lbl for lbl, _ in sc[0][3]]
+        if g == "mix":
+            L.append("| callers | client | connections | ops/s | vs hiredis | CPU µs/op | p50 µs | p99 µs | p999 µs |")
+            L.append("|---|---|---|---|---|---|---|---|---|")
+            for sid, _, params, clients in sc:
+                hi = med(esum, (sid, "hiredis"), "ops_per_sec")
+                for lbl in labels:
+                    s = esum[(sid, lbl)]
+                    conns = int(s["connections"]["median"]) if s.get("connections") else "–"
+                    L.append(f"| {params['threads']} | {lbl} | {conns} | {spread(s['ops_per_sec'])} | "
+                             f"{ratio(med(esum, (sid, lbl), 'ops_per_sec'), hi):.2f}x | "
+                             f"{human(med(esum, (sid, lbl), 'cpu_us_per_op'))} | "
+                             f"{human(med(esum, (sid, lbl), 'p50_us'))} | {human(med(esum, (sid, lbl), 'p99_us'))} | "
+                             f"{human(med(esum, (sid, lbl), 'p999_us'))} |")
+            rb = esum.get(("rb-c50-P1-get", "redis-benchmark"))
+            if rb:
+                L.append(f"\nCeiling, `redis-benchmark -c 50` (GET / SET): "
+                         f"{spread(rb['ops_per_sec'])} / "
+                         f"{spread(esum[('rb-c50-P1-set', 'redis-benchmark')]['ops_per_sec'])}.\n")
+            continue
+        ref = "hiredis pipelined" if g == "pipeline" else "hiredis"
+        L.append("| scenario | client | ops/s | vs hiredis | CPU µs/op" + (" | p50 µs | p99 µs |" if g == "seq" else " |"))
+        L.append("|---|---|---|---|---" + ("|---|---|" if g == "seq" else "|"))
+        for sid, _, params, clients in sc:
+            hi = med(esum, (sid, ref), "ops_per_sec")
+            name = (f"{params['op'].upper()} {params['size']} B" if g == "seq"
+                    else f"depth {params['depth']} {params['op'].upper()}")
+            for lbl in labels:
+                s = esum[(sid, lbl)]
+                row = (f"| {name} | {lbl} | {spread(s['ops_per_sec'])} | "
+                       f"{ratio(med(esum, (sid, lbl), 'ops_per_sec'), hi):.2f}x | "
+                       f"{human(med(esum, (sid, lbl), 'cpu_us_per_op'))} |")
+                if g == "seq":
+                    row += f" {human(med(esum, (sid, lbl), 'p50_us'))} | {human(med(esum, (sid, lbl), 'p99_us'))} |"
+                L.append(row)
+            if g == "pipeline":
+                rbk = (f"rb-c1-P{params['depth']}-{params['op']}", "redis-benchmark")
+                if rbk in esum:
+                    L.append(f"| {name} | redis-benchmark -c 1 -P {params['depth']} | "
+                             f"{spread(esum[rbk]['ops_per_sec'])} | "
+                             f"{ratio(med(esum, rbk, 'ops_per_sec'), hi):.2f}x | – |")
+        if g == "seq":
+            rb = esum.get(("rb-c1-P1-get", "redis-benchmark"))
+            if rb:
+                L.append(f"\nCeiling, `redis-benchmark -c 1` (GET / SET, 3 B): {spread(rb['ops_per_sec'])} / "
+                         f"{spread(esum[('rb-c1-P1-set', 'redis-benchmark')]['ops_per_sec'])}.")
+        L.append("")
+    if soak_s:
+        L.append("## Memory under sustained load\n")
+        L.append(f"redcore, 8 blocking callers + a callback window of 64 for {soak_s['seconds']} s "
+                 f"({human(soak_s['ops_per_sec'])} ops/s): RSS {soak_s['rss_after_warmup_kib']} KiB after "
+                 f"warm-up, {soak_s['rss_end_kib']} KiB at the end (max {soak_s['rss_max_kib']} KiB), "
+                 f"growth {soak_s['growth_kib']} KiB. Per-command heap allocations are checked "
+                 "exactly by `cargo test --test hot_path_alloc`.\n")
+    L.append("Clients: **redcore** through its C API (blocking calls share the default pool of one "
+             "connection; `pipeline` = `redcore_pipeline` run blocking; `callbacks` = "
+             "`redcore_client_command` with the given number in flight). **hiredis** 1.5.0 sync "
+             "contexts, one per caller thread (`pipelined` = `redisAppendCommandArgv` + "
+             "`redisGetReply`). **redis-rs** 1.x: `sync` = one `Connection` per caller thread, "
+             "`mux` = one `MultiplexedConnection` on a current-thread tokio runtime (`tasks` = "
+             "depth-many tasks each awaiting one call at a time). All speak RESP2 with TCP_NODELAY. "
+             "CPU = user+sys of the whole client process (its event-loop threads included) / ops.\n")
+    return "\n".join(L) + "\n"
+
+
+def svg(esum, meta):
+    mix_labels = ["redcore", "hiredis", "redis-rs-sync", "redis-rs-mux"]
+    conc = {"title": "Throughput by concurrent callers (80/20 GET/SET)",
+            "xlabel": "concurrent callers (threads; redis-rs-mux: tasks)", "ylabel": "ops/s",
+            "xs": [1, 8, 50],
+            "series": [(lbl + (" (1 conn)" if lbl in ("redcore", "redis-rs-mux") else " (1 conn/caller)"),
+                        [med(esum, (f"mix-{t}", lbl), "ops_per_sec") for t in (1, 8, 50)])
+                       for lbl in mix_labels]}
+    conc["series"].append(("redis-benchmark -c N", [
+        None, None, med(esum, ("rb-c50-P1-get", "redis-benchmark"), "ops_per_sec")]))
+    pipe_series = [
+        ("redcore pipeline", "redcore", "redcore pipeline"),
+        ("redcore callbacks", "redcore", "redcore callbacks"),
+        ("hiredis pipelined", "hiredis", "hiredis pipelined"),
+        ("redis-rs-sync pipe", "redis-rs-sync", "redis-rs-sync pipe"),
+        ("redis-rs-mux pipe", "redis-rs-mux", "redis-rs-mux pipe"),
+    ]
+    pipe = {"title": "Throughput by pipeline depth, one connection (GET, 3 B)",
+            "xlabel": "commands in flight (depth 1 = sequential blocking GET)", "ylabel": "ops/s",
+            "xs": [1, 16, 128], "series": []}
+    for name, seq_label, pipe_label in pipe_series:
+        pipe["series"].append((name, [med(esum, ("seq-get-3", seq_label), "ops_per_sec"),
+                                      med(esum, ("pipe16-get", pipe_label), "ops_per_sec"),
+                                      med(esum, ("pipe128-get", pipe_label), "ops_per_sec")]))
+    pipe["series"].append(("redis-benchmark -c 1 -P", [
+        med(esum, (f"rb-c1-P{d}-get", "redis-benchmark"), "ops_per_sec") for d in (1, 16, 128)]))
+    return chart.panels([conc, pipe], f"redcore vs peers · {meta['when']} · {meta['server']} · "
+                                      f"median of {meta['runs']} run(s)")
+
+
+def print_ratios(psum, files, scenarios, esum, tg):
+    log("\n== ratios: redcore / peer (median) ==")
+    for w, (_, desc, unit) in files.items():
+        field = "leaves_per_sec" if unit == "elements" else "replies_per_sec"
+        rc = med(psum, (w, "redcore"), field)
+        parts = [f"{p} {ratio(rc, med(psum, (w, p), field)):.2f}x" for p in ["hiredis", "redis-rs"]]
+        log(f"parser ({w}) {desc}: redcore {human(rc)} {unit}/s; " + ", ".join(parts))
+    for sid, g, _, clients in scenarios:
+        labels = [lbl for lbl, _ in clients]
+        mine = [lbl for lbl in labels if lbl.startswith("redcore")]
+        for m in mine:
+            rc = med(esum, (sid, m), "ops_per_sec")
+            parts = [f"{p} {ratio(rc, med(esum, (sid, p), 'ops_per_sec')):.2f}x"
+                     for p in labels if not p.startswith("redcore")]
+            log(f"{sid} {m}: {human(rc)}/s; " + ", ".join(parts))
+    log("\n== targets ==")
+    for t in tg:
+        st = "–" if t["met"] is None else ("MET" if t["met"] else "MISSED")
+        r = "–" if t["ratio"] is None else f"{t['ratio']:.2f}"
+        log(f"{st:6} {r:>6}  {t['target']}  [{t['measured']}]")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--runs", type=int)
+    ap.add_argument("--only", action="append", choices=["parser", "e2e", "soak"])
+    ap.add_argument("--soak-seconds", type=int)
+    opts = ap.parse_args()
+    quick = opts.quick
+    runs = opts.runs or (1 if quick else 5)
+    parts = set(opts.only or ["parser", "e2e", "soak"])
+    soak_seconds = opts.soak_seconds or (5 if quick else 60)
+    started = time.time()
+    os.makedirs(WORK, exist_ok=True)
+    os.makedirs(BUILD, exist_ok=True)
+
+    log("== building peers and drivers ==")
+    vendor = fetch_hiredis()
+    exes = build_c(vendor, build_hiredis(vendor))
+    exes.update(build_rust())
+
+    meta = {"when": time.strftime("%Y-%m-%d %H:%M"), "quick": quick, "runs": runs,
+            "machine": f"{platform.machine()}, {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f} at start",
+            "server": "", "transports": TRANSPORTS}
+    files = write_inputs(quick)
+    praw, psum = {}, {}
+    if "parser" in parts:
+        log("== parser ==")
+        praw = parser_suite(exes, files, runs, 0 if quick else 0.5)
+        psum = summarise(praw, ["replies_per_sec", "leaves_per_sec", "mb_per_sec",
+                                "allocs_per_reply", "allocs_per_leaf"])
+    server = Server()
+    meta["server"] = server.version().split(" sha=")[0]
+    scenarios, eraw, esum, soak_s = e2e_scenarios(quick)[0], {}, {}, None
+    try:
+        if "e2e" in parts:
+            log(f"== end to end (redis-server on 127.0.0.1:{server.port}) ==")
+            scenarios, eraw = e2e_suite(exes, server, runs, quick)
+            esum = summarise(eraw, ["ops_per_sec", "cpu_us_per_op", "p50_us", "p99_us", "p999_us",
+                                    "connections"])
+        if "soak" in parts:
+            keys = e2e_scenarios(quick)[1]
+            if "e2e" not in parts:
+                run_json([exes["e2e-hiredis"], "--port", str(server.port), "--mode", "fill",
+                          "--keys", str(keys), "--size", "3"])
+            soak_s = soak_summary(soak(exes, server, soak_seconds, keys))
+    finally:
+        server.stop()
+    meta["load_at_end"] = os.getloadavg()[0]
+    meta["seconds"] = round(time.time() - started)
+
+    tg = targets(psum, esum, soak_s) if psum and esum else []
+    key = lambda k: "/".join(k)  # noqa: E731
+    result = {
+        "meta": meta,
+        "parser": {"workloads": {w: {"file": os.path.relpath(p, ROOT), "description": d, "unit": u}
+                                 for w, (p, d, u) in files.items()},
+                   "summary": {key(k): v for k, v in psum.items()},
+                   "runs": {key(k): v for k, v in praw.items()}},
+        "e2e": {"summary": {key(k): v for k, v in esum.items()},
+                "runs": {key(k): v for k, v in eraw.items()}},
+        "soak": soak_s,
+        "targets": tg,
+    }
+    # A QUICK run checks the suite; it leaves the last full run's results alone.
+    out = os.path.join(WORK, "quick-results") if quick else os.path.join(BENCH, "results")
+    with open(out + ".json", "w") as f:
+        json.dump(result, f, indent=1, ensure_ascii=False)
+        f.write("\n")
+    if psum and esum:
+        with open(out + ".md", "w") as f:
+            f.write(markdown(meta, files, psum, scenarios, esum, tg, soak_s))
+        with open(out + ".svg", "w") as f:
+            f.write(svg(esum, meta))
+        print_ratios(psum, files, scenarios, esum, tg)
+    rel = os.path.relpath(out, ROOT)
+    log(f"\nwrote {rel}.json, {rel}.md, {rel}.svg in {meta['seconds']} s")
+
+
+if __name__ == "__main__":
+    main()
