@@ -47,7 +47,7 @@ EXAMPLE_SRCS := $(sort $(wildcard examples/*.c))
 EXAMPLES := $(patsubst examples/%.c,build/examples/%,$(EXAMPLE_SRCS))
 
 WITH_REDIS := tests/tools/with-redis.sh
-VALGRIND := valgrind --quiet --leak-check=full \
+VALGRIND := valgrind --quiet --leak-check=full --suppressions=tests/tools/valgrind.supp \
 	--show-leak-kinds=definite,indirect,possible \
 	--errors-for-leak-kinds=definite,indirect,possible --error-exitcode=99
 

@@ -344,6 +344,12 @@ typedef struct redcore_client redcore_client;
 typedef struct redcore_config redcore_config;
 
 /**
+ * The credentials a provider callback hands over. Underneath: a slot on the library's stack,
+ * borrowed by the callback for the duration of the call; never freed by the caller.
+ */
+typedef struct redcore_credentials redcore_credentials;
+
+/**
  * A dedicated connection, held by the caller for stateful work: WATCH / MULTI / EXEC, SELECT,
  * CLIENT commands. Underneath: a `Box`; use it from one thread at a time. Give it back with
  * `redcore_dedicated_release`.
@@ -416,6 +422,47 @@ typedef void (*redcore_callback)(void *userdata,
  */
 typedef void (*redcore_pipeline_callback)(void *userdata,
                                           const struct redcore_pipeline_result *result);
+
+/**
+ * The outcome of a re-authentication: how many live connections were sent AUTH, how many
+ * refused it, and the first refusal's error (NULL when none failed; borrowed until the
+ * callback returns). Connections that were not up are not counted: they use the new
+ * credentials when they connect. Runs once, on a library thread (or on the calling thread
+ * when no connection was up).
+ */
+typedef void (*redcore_reauth_callback)(void *userdata,
+                                        size_t connections,
+                                        size_t failed,
+                                        const struct redcore_error *first_error);
+
+/**
+ * Checks a stapled OCSP response during a TLS handshake; returns true to accept the
+ * connection, false to fail it with `REDCORE_ERR_TLS`. Gets the server's certificate (DER)
+ * and the stapled response (DER; `ocsp_len` is 0 and `ocsp` may be NULL when the server
+ * stapled none). Both are borrowed for the duration of the call. Runs on a library thread,
+ * after the certificate chain was verified, and must not block for long.
+ */
+typedef bool (*redcore_ocsp_callback)(void *userdata,
+                                      const uint8_t *cert_der,
+                                      size_t cert_len,
+                                      const uint8_t *ocsp,
+                                      size_t ocsp_len);
+
+/**
+ * The function that releases a `userdata` the library kept. Called once, on whichever thread
+ * drops the last holder.
+ */
+typedef void (*redcore_userdata_free)(void *userdata);
+
+/**
+ * Asked for the username and password at every connect and reconnect (and by
+ * `redcore_client_reauthenticate` without a password). Fills `out` with
+ * `redcore_credentials_set` and returns true; or returns false (optionally after
+ * `redcore_credentials_set_error`) to fail the connection with `REDCORE_ERR_AUTHENTICATION`.
+ * Runs on a library thread and should return quickly (fetch tokens ahead of time, hand out
+ * the latest here); `out` is valid only during the call.
+ */
+typedef bool (*redcore_credentials_callback)(void *userdata, struct redcore_credentials *out);
 
 #ifdef __cplusplus
 extern "C" {
@@ -589,6 +636,53 @@ enum redcore_error_code redcore_dedicated_command(struct redcore_dedicated *dedi
  * closed rather than reused. NULL is ignored.
  */
 void redcore_dedicated_release(struct redcore_dedicated *dedicated);
+
+/**
+ * Switches the client to new credentials without dropping a connection: `username`
+ * (NUL-terminated; NULL for the `default` user) and `password_len` bytes of UTF-8 at
+ * `password`, both copied (the library's copy of the password is overwritten once sent; wipe
+ * yours after this returns). A NULL `password` asks the configured credential provider
+ * instead. The credentials serve every later connect, and AUTH with them is queued on every
+ * live connection (shared and dedicated, held ones too), after the commands already queued
+ * there, which complete as before; a held connection inside MULTI gets it after EXEC or
+ * DISCARD. `callback` (may be NULL) then runs once with the outcome (see
+ * `redcore_reauth_callback`); a connection that refused the credentials keeps its previous
+ * identity.
+ *
+ * Returns `REDCORE_OK` (the callback will run), or an error without running it:
+ * `REDCORE_ERR_INVALID_ARGUMENT` (NULL client, bad text, no password and no provider),
+ * `REDCORE_ERR_AUTHENTICATION` (the provider failed), `REDCORE_ERR_CLOSED`.
+ */
+enum redcore_error_code redcore_client_reauthenticate(const struct redcore_client *client,
+                                                      const char *username,
+                                                      const char *password,
+                                                      size_t password_len,
+                                                      redcore_reauth_callback callback,
+                                                      void *userdata);
+
+/**
+ * `redcore_client_reauthenticate`, waiting for every live connection's answer. Returns
+ * `REDCORE_OK` when all accepted (their number written to `*connections_out` when it is not
+ * NULL), else the first failure's code (e.g. `REDCORE_ERR_AUTHENTICATION` for a wrong
+ * password) with its error in `*err_out`; the message never contains the password.
+ * Not from inside a callback (`REDCORE_ERR_INVALID_ARGUMENT`: it would deadlock).
+ */
+enum redcore_error_code redcore_client_reauthenticate_blocking(const struct redcore_client *client,
+                                                               const char *username,
+                                                               const char *password,
+                                                               size_t password_len,
+                                                               size_t *connections_out,
+                                                               struct redcore_error **err_out);
+
+/**
+ * Sets the callback told the outcome of each automatic renewal of expiring credentials
+ * (see `redcore_credentials_set`'s `lifetime_ms`); NULL removes it. A renewal whose provider
+ * call failed reports 0 connections, 1 failure and the provider's error. `userdata` must
+ * stay valid until the callback is replaced or the client freed.
+ */
+enum redcore_error_code redcore_client_set_reauth_callback(const struct redcore_client *client,
+                                                           redcore_reauth_callback callback,
+                                                           void *userdata);
 
 /**
  * Writes a new config with the defaults to `*out`: `127.0.0.1:6379` over TCP, no TLS, db 0, no
@@ -831,6 +925,146 @@ enum redcore_error_code redcore_config_set_lib_info(struct redcore_config *cfg,
                                                     const char *name,
                                                     const char *version,
                                                     struct redcore_error **err_out);
+
+/**
+ * Turns TLS on or off for TCP (and Unix) connections (default off; a `rediss://` URL turns
+ * it on). With TLS on and no CA set, the system's trust store is used.
+ */
+enum redcore_error_code redcore_config_set_tls(struct redcore_config *cfg,
+                                               bool enabled,
+                                               struct redcore_error **err_out);
+
+/**
+ * Trusts the CA certificates of the PEM file at `path` (copied; NULL clears).
+ */
+enum redcore_error_code redcore_config_set_tls_ca_file(struct redcore_config *cfg,
+                                                       const char *path,
+                                                       struct redcore_error **err_out);
+
+/**
+ * Trusts the CA certificates of every PEM file in the directory `path` (copied; NULL
+ * clears). Files holding no certificate are skipped.
+ */
+enum redcore_error_code redcore_config_set_tls_ca_dir(struct redcore_config *cfg,
+                                                      const char *path,
+                                                      struct redcore_error **err_out);
+
+/**
+ * Trusts the CA certificates in `pem`, `len` bytes of PEM text (copied; NULL clears).
+ */
+enum redcore_error_code redcore_config_set_tls_ca_pem(struct redcore_config *cfg,
+                                                      const char *pem,
+                                                      size_t len,
+                                                      struct redcore_error **err_out);
+
+/**
+ * Also trusts the operating system's CA store (default false; it is used anyway when no CA
+ * file, directory or PEM is set).
+ */
+enum redcore_error_code redcore_config_set_tls_system_roots(struct redcore_config *cfg,
+                                                            bool enabled,
+                                                            struct redcore_error **err_out);
+
+/**
+ * Presents a client certificate (mutual TLS): the PEM chain at `cert_file` and its PEM
+ * private key at `key_file` (PKCS#8, PKCS#1 or SEC1). Both or neither: two NULLs clear it.
+ * The paths are copied; the files are read when a client is created.
+ */
+enum redcore_error_code redcore_config_set_tls_client_cert(struct redcore_config *cfg,
+                                                           const char *cert_file,
+                                                           const char *key_file,
+                                                           struct redcore_error **err_out);
+
+/**
+ * Sets the name sent with SNI and required in the server's certificate (copied; NULL
+ * clears: the host connected to). Needed when connecting by IP to a server whose
+ * certificate names a host, and for TLS over a Unix socket.
+ */
+enum redcore_error_code redcore_config_set_tls_server_name(struct redcore_config *cfg,
+                                                           const char *name,
+                                                           struct redcore_error **err_out);
+
+/**
+ * Sets the lowest TLS version accepted: 12 for TLS 1.2 (the default) or 13 for TLS 1.3.
+ */
+enum redcore_error_code redcore_config_set_tls_min_version(struct redcore_config *cfg,
+                                                           int version,
+                                                           struct redcore_error **err_out);
+
+/**
+ * DANGEROUS: skips every check of the server's certificate (CA, expiry, name), so anyone on
+ * the path can read and change the traffic, passwords included. For tests against servers
+ * with throwaway certificates only. Off by default; nothing else turns it on.
+ */
+enum redcore_error_code redcore_config_set_tls_insecure_skip_verify(struct redcore_config *cfg,
+                                                                    bool skip,
+                                                                    struct redcore_error **err_out);
+
+/**
+ * Sets a check of the stapled OCSP response (see `redcore_ocsp_callback`); NULL `callback`
+ * removes it. `userdata` is passed to every call; it must stay valid, and be usable from any
+ * thread, until `userdata_free` (when not NULL) is called with it: once, after the config,
+ * its clones and every client made from them are freed or the check is replaced, and at
+ * once when this function fails or `callback` is NULL.
+ */
+enum redcore_error_code redcore_config_set_tls_ocsp_verifier(struct redcore_config *cfg,
+                                                             redcore_ocsp_callback callback,
+                                                             void *userdata,
+                                                             redcore_userdata_free userdata_free,
+                                                             struct redcore_error **err_out);
+
+/**
+ * Sets the credentials in a provider callback's slot: `username` (NUL-terminated; NULL for
+ * the `default` user) and the password or token, `password_len` bytes of UTF-8 at
+ * `password` (no terminator needed). Both are copied: the library's copy of the password is
+ * overwritten when it is no longer needed; wipe yours as you like after this returns.
+ * `lifetime_ms` is how long the credentials stay valid from now (a token's lifetime), 0 for
+ * no expiry: the client then asks again before they run out (see
+ * `redcore_config_set_token_refresh`) and re-authenticates every connection.
+ *
+ * Returns `REDCORE_ERR_INVALID_ARGUMENT` for a NULL `out` or `password`, an empty password or
+ * text that is not UTF-8 (the message never quotes the password).
+ */
+enum redcore_error_code redcore_credentials_set(struct redcore_credentials *out,
+                                                const char *username,
+                                                const char *password,
+                                                size_t password_len,
+                                                uint64_t lifetime_ms);
+
+/**
+ * Records why a provider callback could not give credentials (copied; quoted in the
+ * `REDCORE_ERR_AUTHENTICATION` error, so it must not hold a secret). The callback then
+ * returns false.
+ */
+enum redcore_error_code redcore_credentials_set_error(struct redcore_credentials *out,
+                                                      const char *message);
+
+/**
+ * Makes `callback` the source of the username and password, asked at every connect and
+ * reconnect (see `redcore_credentials_callback`); NULL removes it. Exclusive with
+ * `redcore_config_set_username` / `_set_password` (clear those first, or this fails with
+ * `REDCORE_ERR_INVALID_ARGUMENT`). `userdata` is passed to every call; it must stay valid, and
+ * be usable from any thread, until `userdata_free` (when not NULL) is called with it: once,
+ * after the config, its clones and every client made from them are freed or the provider is
+ * replaced, and at once when this function fails or `callback` is NULL.
+ */
+enum redcore_error_code redcore_config_set_credential_provider(struct redcore_config *cfg,
+                                                               redcore_credentials_callback callback,
+                                                               void *userdata,
+                                                               redcore_userdata_free userdata_free,
+                                                               struct redcore_error **err_out);
+
+/**
+ * Sets when expiring credentials (from a provider, with a lifetime) are renewed: after
+ * `ratio_percent` percent of their lifetime (1 to 100; default 80), but at least
+ * `min_ahead_ms` before they expire (default 0). A failed renewal is tried again every
+ * `retry_ms` (default 1000; 0 keeps the default).
+ */
+enum redcore_error_code redcore_config_set_token_refresh(struct redcore_config *cfg,
+                                                         uint32_t ratio_percent,
+                                                         uint64_t min_ahead_ms,
+                                                         uint64_t retry_ms,
+                                                         struct redcore_error **err_out);
 
 /**
  * The error's code. `REDCORE_ERR_INVALID_ARGUMENT` when `err` is NULL.

@@ -6,7 +6,9 @@
 //! and checks them.
 
 mod backoff;
+mod credentials;
 mod secret;
+mod tls;
 mod url;
 
 use std::path::PathBuf;
@@ -16,7 +18,10 @@ use crate::error::{Error, Result};
 use crate::resp::Limits;
 
 pub use backoff::{Backoff, BackoffKind, BackoffState, FastRng};
+pub use credentials::{CredentialProvider, CredentialSource, Credentials, TokenRefresh};
+pub(crate) use secret::wipe;
 pub use secret::Secret;
+pub use tls::{OcspCheck, OcspStaple, OcspVerifier, TlsOptions, TlsVersion};
 
 /// The port used when a URL or a caller names none.
 ///
@@ -140,12 +145,22 @@ pub struct Config {
     pub endpoint: Endpoint,
     /// Whether to speak TLS (set by `rediss://`). Default false.
     pub tls: bool,
+    /// How TLS is set up when `tls` is on: trusted CAs, client certificate, server name,
+    /// minimum version. Default: the system's CAs, no client certificate, the host's name,
+    /// TLS 1.2 or later, verification on.
+    pub tls_options: TlsOptions,
     /// Database selected after connecting (`SELECT`, skipped for 0). Default 0.
     pub db: u32,
     /// ACL user. Default None: the `default` user.
     pub username: Option<String>,
     /// Password or token. Default None: no authentication.
     pub password: Option<Secret>,
+    /// Where to get the username and password at every connect and reconnect, instead of
+    /// `username` and `password` (which must then be None). Default None.
+    pub credential_provider: Option<CredentialSource>,
+    /// When credentials with a lifetime (tokens) from the provider are renewed. Default:
+    /// after 80% of their lifetime.
+    pub token_refresh: TokenRefresh,
     /// Name set with `CLIENT SETNAME` (printable ASCII, no spaces). Default None.
     pub client_name: Option<String>,
     /// RESP version. Default RESP3.
@@ -199,9 +214,12 @@ impl Default for Config {
         Config {
             endpoint: Endpoint::default(),
             tls: false,
+            tls_options: TlsOptions::default(),
             db: 0,
             username: None,
             password: None,
+            credential_provider: None,
+            token_refresh: TokenRefresh::default(),
             client_name: None,
             protocol: Protocol::Resp3,
             connect_timeout: Some(Duration::from_secs(5)),
@@ -251,6 +269,15 @@ impl Config {
         if self.password.as_ref().is_some_and(Secret::is_empty) {
             return Err(invalid("password is empty (use none for no password)"));
         }
+        if self.credential_provider.is_some()
+            && (self.username.is_some() || self.password.is_some())
+        {
+            return Err(invalid(
+                "credential_provider and username/password are exclusive: the provider gives both",
+            ));
+        }
+        self.token_refresh.validate()?;
+        self.tls_options.validate()?;
         check_attribute("client_name", self.client_name.as_deref())?;
         check_attribute("lib_name", self.lib_name.as_deref())?;
         check_attribute("lib_version", self.lib_version.as_deref())?;

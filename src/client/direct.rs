@@ -6,6 +6,11 @@
 //!
 //! Anything the caller cannot finish (a write that would block, an error, replies for other
 //! requests, pushes) goes back to the reactor, which owns the failure logic and the callbacks.
+//!
+//! Over TLS the descriptor's readiness is not the whole story: one socket read may bring
+//! several records, and their plaintext waits inside rustls while the socket has nothing
+//! more. So on a TLS connection the caller asks the transport for buffered input before it
+//! polls, and an encrypted write left inside rustls counts as unfinished.
 
 use std::cell::RefCell;
 use std::io;
@@ -20,15 +25,21 @@ use crate::route::command::{classify, CommandClass};
 use crate::route::router::Route;
 use crate::session::RequestMeta;
 
-use super::pipeline::Views;
+use super::enqueue_pipeline_frames;
+use super::pipeline::{Pipeline, PipelineResult, PipelineRun, Views};
+use crate::reactor::conn::ConnState;
 
 thread_local! {
-    static READ_BUF: RefCell<Vec<u8>> = RefCell::new(vec![0; 64 * 1024]);
+    static SCRATCH: RefCell<Scratch> = RefCell::new((vec![0; 64 * 1024], Vec::new(), Vec::new()));
 }
 
 /// After this long without I/O, a connection is checked for a close (or stray data) before
 /// the direct path writes to it.
 const IDLE_CHECK: Duration = Duration::from_secs(1);
+
+/// Longest single poll(2) of a direct caller: it then checks that the socket is still the
+/// one it polls (the reactor may have replaced it, and the number reused for another).
+const POLL_SLICE: Duration = Duration::from_millis(100);
 
 enum Wait {
     Readable,
@@ -114,11 +125,80 @@ impl Engine {
         seq: u64,
         block: Duration,
     ) -> Option<Result<Reply>> {
-        let shared = &self.reactors[conn.reactor];
         let deadline = self
             .config
             .command_timeout
             .map(|t| Instant::now() + t + block);
+        let meta = RequestMeta {
+            deadline,
+            retry_written: self.config.retry.retry_written_commands,
+        };
+        let completion = Completion::Wait(waiter.clone(), seq);
+        let outcome = self.direct(
+            conn,
+            |st| st.ex.enqueue(write, completion, meta),
+            Own::Single { waiter, seq },
+            deadline,
+        )?;
+        Some(match outcome {
+            Direct::Reply(result) => result,
+            Direct::TimedOut => {
+                waiter.begin(); // abandons `seq`: the late reply is dropped
+                Err(Error::new(ErrorKind::Timeout, "the command timed out"))
+            }
+            // The reactor holds the request now and completes it through the waiter.
+            Direct::Handed => self.wait_reply(waiter, seq, deadline),
+            Direct::Finished => Err(Error::new(ErrorKind::Internal, "unexpected outcome")),
+        })
+    }
+
+    /// Runs a pipeline on the direct path when the connection it goes to is idle: its frames
+    /// are written and its replies read on the caller's thread. `None` when the path is not
+    /// available (nothing was sent).
+    pub(super) fn try_direct_pipeline(
+        &self,
+        pipeline: &Pipeline,
+        run: &Arc<PipelineRun>,
+        waiter: &Arc<Waiter>,
+        seq: u64,
+        meta: RequestMeta,
+    ) -> Option<Result<PipelineResult>> {
+        let Ok(Route::Node(node)) = self.router.route(&[]) else {
+            return None;
+        };
+        let conn = self.pick(node);
+        let outcome = self.direct(
+            conn,
+            |st| enqueue_pipeline_frames(st, pipeline, run, meta),
+            Own::Pipeline(run),
+            meta.deadline,
+        )?;
+        Some(match outcome {
+            Direct::TimedOut => {
+                waiter.begin();
+                Err(Error::new(ErrorKind::Timeout, "the pipeline timed out"))
+            }
+            Direct::Finished | Direct::Handed | Direct::Reply(_) => {
+                match waiter.wait(seq, meta.deadline.map(|d| d + Duration::from_millis(5))) {
+                    Some(Outcome::Pipeline(result)) => Ok(result),
+                    Some(_) => Err(Error::new(ErrorKind::Internal, "unexpected outcome")),
+                    None => Err(Error::new(ErrorKind::Timeout, "the pipeline timed out")),
+                }
+            }
+        })
+    }
+
+    /// The direct path: if `conn` is idle, `enqueue` appends the requests, the caller writes
+    /// them and reads until its own requests (`own`) are answered. `None` when the connection
+    /// was not idle (nothing was enqueued).
+    fn direct(
+        &self,
+        conn: &Arc<Conn>,
+        enqueue: impl FnOnce(&mut ConnState),
+        own: Own<'_>,
+        deadline: Option<Instant>,
+    ) -> Option<Direct> {
+        let shared = &self.reactors[conn.reactor];
         let mut st = conn.lock();
         let eligible = matches!(st.phase, Phase::Ready)
             && st.writable
@@ -135,132 +215,164 @@ impl Engine {
             st.ensure_armed_now(&shared.registry);
             return None;
         }
-        st.ex.enqueue(
-            write,
-            Completion::Wait(waiter.clone(), seq),
-            RequestMeta {
-                deadline,
-                retry_written: self.config.retry.retry_written_commands,
-            },
-        );
+        enqueue(&mut st);
         st.last_io = now;
-        if st.write_pending().is_err() || !st.ex.is_flushed() {
-            // The reactor finishes the write (or fails the connection) and reads the reply.
+        if st.write_pending().is_err() || !st.output_flushed() {
+            // The reactor finishes the write (or fails the connection) and reads the replies.
             let notify = !st.scheduled;
             st.scheduled = true;
             drop(st);
             if notify {
-                shared.notify(Msg::Flush(conn.clone()));
+                shared.flush(conn.clone());
             }
-            return Some(self.wait_reply(waiter, seq, deadline));
+            return Some(Direct::Handed);
         }
         st.caller_reading = true;
         if st.armed {
             st.disarm(&shared.registry);
         }
+        let tls = st.transport.as_ref().is_some_and(|t| t.is_tls());
+        let epoch = st.epoch;
         drop(st);
 
-        let mut others: Vec<(Completion, Result<Reply>)> = Vec::new();
-        let mut pushes: Vec<Reply> = Vec::new();
-        let outcome = READ_BUF.with(|buf| {
-            let mut buf = buf.borrow_mut();
-            self.read_own_reply(
+        let (outcome, failure) = SCRATCH.with(|scratch| {
+            let mut scratch = scratch.borrow_mut();
+            let (buf, others, pushes) = &mut *scratch;
+            let read = ReadOwn {
                 conn,
                 fd,
-                &mut buf,
-                waiter,
-                seq,
+                tls,
+                epoch,
+                own,
                 deadline,
-                &mut others,
-                &mut pushes,
-            )
+            };
+            let outcome = self.read_own_reply(&read, buf, others, pushes);
+            if !others.is_empty() || !pushes.is_empty() {
+                shared.notify(Msg::Deliver(std::mem::take(others), std::mem::take(pushes)));
+            }
+            outcome
         });
-        if !others.is_empty() || !pushes.is_empty() {
-            shared.notify(Msg::Deliver(others, pushes));
+        if let Some(err) = failure {
+            shared.notify(Msg::Fail(conn.clone(), err, epoch));
         }
-        Some(match outcome {
-            Direct::Reply(result) => result,
-            Direct::TimedOut => {
-                waiter.begin(); // abandons `seq`: the late reply is dropped
-                Err(Error::new(ErrorKind::Timeout, "the command timed out"))
-            }
-            Direct::Failed(err) => {
-                shared.notify(Msg::Fail(conn.clone(), err));
-                self.wait_reply(waiter, seq, deadline)
-            }
-        })
+        Some(outcome)
     }
 
-    #[allow(clippy::too_many_arguments)]
+    /// Reads until the caller's own requests are answered. Returns the outcome, and the
+    /// error to fail the connection with when reading broke.
     fn read_own_reply(
         &self,
-        conn: &Arc<Conn>,
-        fd: i32,
+        read: &ReadOwn<'_>,
         buf: &mut [u8],
-        waiter: &Arc<Waiter>,
-        seq: u64,
-        deadline: Option<Instant>,
         others: &mut Vec<(Completion, Result<Reply>)>,
         pushes: &mut Vec<Reply>,
-    ) -> Direct {
+    ) -> (Direct, Option<Error>) {
+        let ReadOwn {
+            conn,
+            fd,
+            tls,
+            epoch,
+            own,
+            deadline,
+        } = *read;
         let registry = &self.reactors[conn.reactor].registry;
         loop {
-            let ready = wait_readable(fd, deadline);
+            let buffered = tls && {
+                let mut st = conn.lock();
+                st.epoch == epoch
+                    && st
+                        .transport
+                        .as_mut()
+                        .is_some_and(|t| t.has_buffered_input())
+            };
+            let slice = Instant::now() + POLL_SLICE;
+            let ready = if buffered {
+                Ok(Wait::Readable)
+            } else {
+                wait_readable(fd, Some(deadline.map_or(slice, |d| d.min(slice))))
+            };
             let mut st = conn.lock();
-            let finish = |st: &mut crate::reactor::conn::ConnState| {
+            if st.epoch != epoch {
+                // Not ours to read any more (and `caller_reading` already cleared): the reactor
+                // failed the connection and holds the requests.
+                return (Direct::Handed, None);
+            }
+            let finish = |st: &mut ConnState| {
                 st.caller_reading = false;
                 st.ensure_armed(registry);
             };
+            let failed = |st: &mut ConnState, err: Error| {
+                st.caller_reading = false;
+                st.ensure_armed(registry);
+                (Direct::Handed, Some(err))
+            };
             match ready {
                 Ok(Wait::Readable) => {}
-                Ok(Wait::TimedOut) => {
+                Ok(Wait::TimedOut) if deadline.is_some_and(|d| Instant::now() >= d) => {
                     finish(&mut st);
-                    return Direct::TimedOut;
+                    return (Direct::TimedOut, None);
                 }
+                Ok(Wait::TimedOut) => continue,
                 Err(e) => {
-                    finish(&mut st);
-                    return Direct::Failed(Error::new(
+                    let err = Error::new(
                         ErrorKind::Connection,
                         format!("error waiting for the reply: {e}"),
-                    ));
+                    );
+                    return failed(&mut st, err);
                 }
             }
             let Some(transport) = st.transport.as_mut() else {
-                finish(&mut st);
-                return Direct::Failed(Error::new(ErrorKind::Connection, "connection closed"));
+                return failed(
+                    &mut st,
+                    Error::new(ErrorKind::Connection, "connection closed"),
+                );
             };
-            let read = match transport.read(buf) {
-                Ok(0) => Err(Error::new(
-                    ErrorKind::Connection,
-                    "the server closed the connection",
-                )),
-                Ok(n) => Ok(n),
+            let n = match transport.read(buf) {
+                Ok(0) => {
+                    let err = Error::new(ErrorKind::Connection, "the server closed the connection");
+                    return failed(&mut st, err);
+                }
+                Ok(n) => n,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => Err(Error::new(
-                    ErrorKind::Connection,
-                    format!("error reading: {e}"),
-                )),
-            };
-            let n = match read {
-                Ok(n) => n,
-                Err(err) => {
-                    finish(&mut st);
-                    return Direct::Failed(err);
+                Err(e) => {
+                    let err = Error::new(ErrorKind::Connection, format!("error reading: {e}"));
+                    return failed(&mut st, err);
                 }
             };
             let start = others.len();
             if let Err(err) = st.ingest(&buf[..n], others, pushes) {
-                finish(&mut st);
-                return Direct::Failed(err);
+                return failed(&mut st, err);
             }
-            let mine = others[start..].iter().position(
-                |(c, _)| matches!(c, Completion::Wait(w, s) if *s == seq && Arc::ptr_eq(w, waiter)),
-            );
-            if let Some(i) = mine {
-                let (_, result) = others.remove(start + i);
-                finish(&mut st);
-                return Direct::Reply(result);
+            match own {
+                Own::Single { waiter, seq } => {
+                    let mine = others[start..].iter().position(|(c, _)| {
+                        matches!(c, Completion::Wait(w, s) if *s == seq && Arc::ptr_eq(w, waiter))
+                    });
+                    if let Some(i) = mine {
+                        let (_, result) = others.remove(start + i);
+                        finish(&mut st);
+                        return (Direct::Reply(result), None);
+                    }
+                }
+                Own::Pipeline(run) => {
+                    // Our slots complete here (the last one fills the waiter); the rest go
+                    // to the reactor.
+                    let mut i = start;
+                    while i < others.len() {
+                        if matches!(&others[i].0, Completion::Pipeline(r, _) if Arc::ptr_eq(r, run))
+                        {
+                            let (completion, result) = others.remove(i);
+                            completion.run(result);
+                        } else {
+                            i += 1;
+                        }
+                    }
+                    if run.is_finished() {
+                        finish(&mut st);
+                        return (Direct::Finished, None);
+                    }
+                }
             }
         }
     }
@@ -280,8 +392,36 @@ impl Engine {
     }
 }
 
+/// How a direct call ended.
 enum Direct {
+    /// The single command's reply.
     Reply(Result<Reply>),
+    /// Every slot of the pipeline completed (its result is in the waiter).
+    Finished,
+    /// The deadline passed first.
     TimedOut,
-    Failed(Error),
+    /// The reactor holds the requests (it finishes a write, or failed the connection) and
+    /// completes them through the waiter.
+    Handed,
 }
+
+/// Which requests the direct caller waits for.
+#[derive(Clone, Copy)]
+enum Own<'a> {
+    Single { waiter: &'a Arc<Waiter>, seq: u64 },
+    Pipeline(&'a Arc<PipelineRun>),
+}
+
+/// What `read_own_reply` reads and for whom.
+struct ReadOwn<'a> {
+    conn: &'a Arc<Conn>,
+    fd: i32,
+    tls: bool,
+    epoch: u64,
+    own: Own<'a>,
+    deadline: Option<Instant>,
+}
+
+/// A direct caller's read buffer and the completions and pushes it finds for others,
+/// kept per thread so a blocking call allocates nothing but its reply.
+type Scratch = (Vec<u8>, Vec<(Completion, Result<Reply>)>, Vec<Reply>);

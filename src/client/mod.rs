@@ -10,6 +10,7 @@
 mod direct;
 pub mod pipeline;
 mod pool;
+mod reauth;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -26,6 +27,7 @@ use crate::session::RequestMeta;
 pub use pipeline::{Pipeline, PipelineResult};
 use pipeline::{PipelineDone, PipelineRun, Views};
 use pool::DedicatedPool;
+pub use reauth::{ReauthHandler, ReauthReport};
 
 /// A handler for pushes that arrive outside any request (RESP3 `>` frames on shared
 /// connections: invalidations, server notices). Runs on a reactor thread.
@@ -55,7 +57,12 @@ struct NodePool {
 /// What callers and reactor threads share.
 pub(crate) struct Engine {
     pub(crate) config: Config,
-    reactors: Vec<Arc<reactor::Shared>>,
+    pub(crate) reactors: Vec<Arc<reactor::Shared>>,
+    /// The TLS client configuration, built once from `config.tls_options` when TLS is on.
+    pub(crate) tls: Option<Arc<rustls::ClientConfig>>,
+    /// The current credentials and their renewal.
+    pub(crate) auth: reactor::auth::Auth,
+    reauth_handler: Mutex<Option<Arc<ReauthHandler>>>,
     router: Box<dyn Router>,
     nodes: Vec<NodePool>,
     endpoints: Vec<Endpoint>,
@@ -94,6 +101,20 @@ impl Client {
 
     fn with_router(config: Config, router: Box<dyn Router>) -> Result<Client> {
         let fork_generation = fork_generation();
+        let tls = if config.tls {
+            // Settings errors (unreadable CA file, bad server name) show now, not at connect.
+            for endpoint in router.nodes() {
+                let host = match &endpoint {
+                    Endpoint::Tcp { host, .. } => Some(host.as_str()),
+                    Endpoint::Unix { .. } => None,
+                };
+                crate::net::tls::server_name(&config.tls_options, host)?;
+            }
+            Some(crate::net::tls::client_config(&config.tls_options)?)
+        } else {
+            None
+        };
+        let auth = reactor::auth::Auth::new(&config);
         let threads = config.reactor_threads.max(1);
         let mut shareds = Vec::with_capacity(threads);
         let mut loops = Vec::with_capacity(threads);
@@ -122,6 +143,9 @@ impl Client {
             closed: AtomicBool::new(false),
             fork_generation,
             push_handler: Mutex::new(None),
+            tls,
+            auth,
+            reauth_handler: Mutex::new(None),
             config,
         };
         engine.nodes = (0..engine.endpoints.len())
@@ -235,7 +259,8 @@ impl Client {
             .map_err(|(e, _)| e)
     }
 
-    /// Runs a pipeline and waits for all its results.
+    /// Runs a pipeline and waits for all its results. On an idle connection the calling thread
+    /// writes the frames and reads the replies itself, like a single blocking call.
     pub fn run_pipeline(&self, pipeline: &Pipeline) -> Result<PipelineResult> {
         self.engine.check_blocking_allowed()?;
         let waiter = Waiter::for_this_thread();
@@ -243,6 +268,24 @@ impl Client {
         let deadline = self
             .engine
             .deadline(pipeline.blocking.unwrap_or(Some(Duration::ZERO)));
+        if pipeline.blocking.is_none() && !pipeline.is_empty() {
+            let extra = if pipeline.transaction { 2 } else { 0 };
+            let run = PipelineRun::new(
+                pipeline.len() + extra,
+                pipeline.transaction,
+                PipelineDone::Wait(waiter.clone(), seq),
+            );
+            let meta = RequestMeta {
+                deadline,
+                retry_written: self.engine.config.retry.retry_written_commands,
+            };
+            if let Some(result) = self
+                .engine
+                .try_direct_pipeline(pipeline, &run, &waiter, seq, meta)
+            {
+                return result;
+            }
+        }
         self.engine
             .submit_pipeline(pipeline, PipelineDone::Wait(waiter.clone(), seq), deadline)?;
         // A run with blocking commands may first wait for a dedicated connection.
@@ -504,13 +547,13 @@ impl Engine {
         st.ex.enqueue(write, completion, meta);
         let notify = self.after_enqueue(&mut st, direct && idle);
         if !notify {
-            // The reactor reads the reply: a connection left idle by a direct read has no
-            // read interest registered.
+            // Written here, or flushed by the reactor on its way: either way the reply must
+            // be read, and a direct caller may have left the connection disarmed while idle.
             st.ensure_armed(&self.reactors[conn.reactor].registry);
         }
         drop(st);
         if notify {
-            self.reactors[conn.reactor].notify(Msg::Flush(conn.clone()));
+            self.reactors[conn.reactor].flush(conn.clone());
         }
         Ok(())
     }
@@ -575,25 +618,11 @@ impl Engine {
         if let Some(err) = st.refuses(&self.config) {
             return Err(err);
         }
-        let mut slot = 0;
-        let mut push = |st: &mut reactor::conn::ConnState, frame: &[u8]| {
-            st.ex
-                .enqueue_frame(frame, Completion::Pipeline(run.clone(), slot), meta);
-            slot += 1;
-        };
-        if pipeline.transaction {
-            push(&mut st, b"*1\r\n$5\r\nMULTI\r\n");
-        }
-        for frame in pipeline.frames() {
-            push(&mut st, frame);
-        }
-        if pipeline.transaction {
-            push(&mut st, b"*1\r\n$4\r\nEXEC\r\n");
-        }
+        enqueue_pipeline_frames(&mut st, pipeline, run, meta);
         let notify = self.after_enqueue(&mut st, false);
         drop(st);
         if notify {
-            self.reactors[conn.reactor].notify(Msg::Flush(conn.clone()));
+            self.reactors[conn.reactor].flush(conn.clone());
         }
         Ok(())
     }
@@ -607,6 +636,31 @@ impl Engine {
         if let Some(handler) = handler {
             let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| handler(&reply)));
         }
+    }
+}
+
+/// Appends a pipeline's frames (with MULTI / EXEC around a transaction), one request per
+/// slot of `run`, under the connection's lock so nothing interleaves.
+pub(super) fn enqueue_pipeline_frames(
+    st: &mut reactor::conn::ConnState,
+    pipeline: &Pipeline,
+    run: &Arc<PipelineRun>,
+    meta: RequestMeta,
+) {
+    let mut slot = 0;
+    let mut push = |st: &mut reactor::conn::ConnState, frame: &[u8]| {
+        st.ex
+            .enqueue_frame(frame, Completion::Pipeline(run.clone(), slot), meta);
+        slot += 1;
+    };
+    if pipeline.transaction {
+        push(st, b"*1\r\n$5\r\nMULTI\r\n");
+    }
+    for frame in pipeline.frames() {
+        push(st, frame);
+    }
+    if pipeline.transaction {
+        push(st, b"*1\r\n$4\r\nEXEC\r\n");
     }
 }
 
@@ -671,6 +725,8 @@ impl Dedicated {
             ));
         }
         let views = Views::new(args);
+        let conn = self.conn.as_ref().expect("held until release");
+        let mut ends_transaction = false;
         let block = match classify(views.as_slice()) {
             Ok(CommandClass::Normal) => Some(Duration::ZERO),
             Ok(CommandClass::Blocking { block }) => block,
@@ -678,10 +734,15 @@ impl Dedicated {
                 match kind {
                     StatefulKind::Watch => self.watching = true,
                     StatefulKind::Unwatch => self.watching = false,
-                    StatefulKind::Multi => self.in_multi = true,
+                    StatefulKind::Multi => {
+                        self.in_multi = true;
+                        // Before MULTI is queued, so no re-authentication slips in after it.
+                        conn.lock().in_transaction = true;
+                    }
                     StatefulKind::Exec | StatefulKind::Discard => {
                         self.watching = false;
                         self.in_multi = false;
+                        ends_transaction = true;
                     }
                     StatefulKind::Subscribe | StatefulKind::Monitor => {
                         return Err((
@@ -703,7 +764,6 @@ impl Dedicated {
             deadline,
             retry_written: false,
         };
-        let conn = self.conn.as_ref().expect("held until release");
         self.engine.enqueue(
             conn,
             |buf| encode_command(buf, args),
@@ -711,6 +771,9 @@ impl Dedicated {
             meta,
             true,
         )?;
+        if ends_transaction {
+            self.engine.end_transaction(conn);
+        }
         Ok(deadline)
     }
 

@@ -101,7 +101,8 @@ impl Pipeline {
 
 /// Borrowed argument views without allocating for short commands.
 mod smallvec_views {
-    pub(crate) struct Views<'a> {
+    /// Argument views, inline up to eight.
+    pub struct Views<'a> {
         inline: [&'a [u8]; 8],
         heap: Vec<&'a [u8]>,
         len: usize,
@@ -124,6 +125,26 @@ mod smallvec_views {
             views
         }
 
+        /// Views built by `f(i)` for `i` in `0..n`; stops at the first error.
+        pub(crate) fn try_from_fn<E>(
+            n: usize,
+            mut f: impl FnMut(usize) -> Result<&'a [u8], E>,
+        ) -> Result<Views<'a>, E> {
+            let mut views = Views {
+                inline: [&[]; 8],
+                heap: Vec::new(),
+                len: n,
+            };
+            if n <= 8 {
+                for i in 0..n {
+                    views.inline[i] = f(i)?;
+                }
+            } else {
+                views.heap = (0..n).map(f).collect::<Result<_, E>>()?;
+            }
+            Ok(views)
+        }
+
         pub(crate) fn as_slice(&self) -> &[&'a [u8]] {
             if self.len <= 8 {
                 &self.inline[..self.len]
@@ -134,7 +155,7 @@ mod smallvec_views {
     }
 }
 
-pub(crate) use smallvec_views::Views;
+pub use smallvec_views::Views;
 
 /// One command's result in a pipeline.
 enum Entry {
@@ -207,6 +228,11 @@ impl PipelineRun {
             transaction,
             done: Mutex::new(Some(done)),
         })
+    }
+
+    /// True once every slot completed.
+    pub(crate) fn is_finished(&self) -> bool {
+        self.remaining.load(Ordering::Acquire) == 0
     }
 
     /// Records slot `index`; the last one finishes the run.

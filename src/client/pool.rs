@@ -49,6 +49,8 @@ impl PoolWaiter {
 
 struct PoolState {
     idle: Vec<Arc<Conn>>,
+    /// Every dedicated connection that exists, idle or in use (for re-authentication).
+    live: Vec<Arc<Conn>>,
     /// Connections that exist (idle or in use).
     total: usize,
     waiters: VecDeque<PoolWaiter>,
@@ -74,6 +76,7 @@ impl DedicatedPool {
         DedicatedPool {
             state: Mutex::new(PoolState {
                 idle: Vec::new(),
+                live: Vec::new(),
                 total: 0,
                 waiters: VecDeque::new(),
             }),
@@ -131,6 +134,7 @@ impl Engine {
             Take::Conn(conn) => Ok(Some(conn)),
             Take::Create => {
                 let conn = Arc::new(self.new_conn(0, true));
+                state.live.push(conn.clone());
                 self.reactors[conn.reactor].notify(Msg::Adopt(conn.clone()));
                 Ok(Some(conn))
             }
@@ -286,9 +290,10 @@ impl Engine {
             if !cleanup.is_empty() && !st.scheduled {
                 st.scheduled = true;
                 drop(st);
-                self.reactors[conn.reactor].notify(Msg::Flush(conn.clone()));
+                self.reactors[conn.reactor].flush(conn.clone());
             }
         }
+        self.end_transaction(&conn);
         self.hand_over(conn);
     }
 
@@ -298,11 +303,13 @@ impl Engine {
         self.reactors[conn.reactor].notify(Msg::Retire(conn.clone()));
         let mut state = self.pool.lock();
         state.total -= 1;
-        // A place is free: the first waiter may have a new connection.
+        state.live.retain(|c| !Arc::ptr_eq(c, conn));
+        // A place is free: the first waiter may create a connection.
         if let Some(waiter) = state.waiters.pop_front() {
             state.total += 1;
-            drop(state);
             let conn = Arc::new(self.new_conn(0, true));
+            state.live.push(conn.clone());
+            drop(state);
             self.reactors[conn.reactor].notify(Msg::Adopt(conn.clone()));
             self.give(conn, waiter);
         }
@@ -364,6 +371,11 @@ impl Engine {
     /// thread, never under a lock).
     fn deliver(&self, conn: &Conn, completions: Vec<(Completion, Result<Reply>)>) {
         self.reactors[conn.reactor].notify(Msg::Deliver(completions, Vec::new()));
+    }
+
+    /// Every dedicated connection, idle or in use.
+    pub(super) fn dedicated_conns(&self) -> Vec<Arc<Conn>> {
+        self.pool.lock().live.clone()
     }
 
     /// The earliest deadline of a waiting request.

@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
 
-use super::{BackoffKind, Config, Endpoint, Keepalive, Protocol, Secret, DEFAULT_PORT};
+use super::{BackoffKind, Config, Endpoint, Keepalive, Protocol, Secret, TlsVersion, DEFAULT_PORT};
 use crate::error::{Error, Result};
 
 impl Config {
@@ -47,6 +47,12 @@ impl Config {
     /// | `reactor_threads` | `reactor_threads` |
     /// | `lazy_connect` | `lazy_connect` |
     /// | `max_bulk_len`, `max_aggregate_len`, `max_depth` | `reader_limits` |
+    /// | `tls_ca_file` (`ssl_ca_certs`), `tls_ca_dir` (`ssl_ca_path`) | `tls_options.ca_file`, `.ca_dir` |
+    /// | `tls_cert_file` (`ssl_certfile`), `tls_key_file` (`ssl_keyfile`) | `tls_options.client_cert_file`, `.client_key_file` |
+    /// | `tls_server_name` | `tls_options.server_name` |
+    /// | `tls_min_version` (`1.2` or `1.3`) | `tls_options.min_version` |
+    /// | `tls_system_roots` | `tls_options.system_roots` |
+    /// | `tls_insecure` (skips certificate verification: tests only) | `tls_options.insecure_skip_verify` |
     ///
     /// Durations are decimal seconds (`0.5`) or take a unit, `ms` or `s` (`250ms`, `2s`); for
     /// timeouts and intervals that can be off, `0` or `none` turns them off. Booleans are
@@ -215,6 +221,30 @@ impl Config {
             if value != default {
                 p.push((name, value.to_string()));
             }
+        }
+        let t = &self.tls_options;
+        let paths = [
+            ("tls_ca_file", &t.ca_file),
+            ("tls_ca_dir", &t.ca_dir),
+            ("tls_cert_file", &t.client_cert_file),
+            ("tls_key_file", &t.client_key_file),
+        ];
+        for (name, path) in paths {
+            if let Some(path) = path {
+                p.push((name, path.to_string_lossy().into_owned()));
+            }
+        }
+        if let Some(name) = &t.server_name {
+            p.push(("tls_server_name", name.clone()));
+        }
+        if t.min_version != TlsVersion::default() {
+            p.push(("tls_min_version", t.min_version.name().into()));
+        }
+        if t.system_roots {
+            p.push(("tls_system_roots", "true".into()));
+        }
+        if t.insecure_skip_verify {
+            p.push(("tls_insecure", "true".into()));
         }
         p
     }
@@ -516,6 +546,17 @@ impl<'a> UrlParser<'a> {
             "max_bulk_len" => c.reader_limits.max_bulk_len = v.number()?,
             "max_aggregate_len" => c.reader_limits.max_aggregate_len = v.number()?,
             "max_depth" => c.reader_limits.max_depth = v.number()?,
+            "tls_ca_file" | "ssl_ca_certs" => c.tls_options.ca_file = v.optional_path(),
+            "tls_ca_dir" | "ssl_ca_path" => c.tls_options.ca_dir = v.optional_path(),
+            "tls_cert_file" | "ssl_certfile" => c.tls_options.client_cert_file = v.optional_path(),
+            "tls_key_file" | "ssl_keyfile" => c.tls_options.client_key_file = v.optional_path(),
+            "tls_server_name" => c.tls_options.server_name = v.optional_string(),
+            "tls_min_version" => {
+                c.tls_options.min_version =
+                    TlsVersion::from_name(value).ok_or_else(|| v.error("1.2 or 1.3"))?
+            }
+            "tls_system_roots" => c.tls_options.system_roots = v.boolean()?,
+            "tls_insecure" => c.tls_options.insecure_skip_verify = v.boolean()?,
             _ => {
                 return Err(invalid(format!(
                     "unknown URL parameter {}",
@@ -591,6 +632,11 @@ impl Value<'_, '_> {
     /// The text, or None when empty.
     fn optional_string(&self) -> Option<String> {
         (!self.text.is_empty()).then(|| self.text.to_string())
+    }
+
+    /// A file or directory path, or None when empty.
+    fn optional_path(&self) -> Option<PathBuf> {
+        self.optional_string().map(PathBuf::from)
     }
 }
 

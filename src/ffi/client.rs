@@ -8,9 +8,12 @@ use super::error::redcore_error;
 use super::guard::{guard, guard_code, null_arg};
 use super::handle::{handle_of, lend, reply_into_raw};
 use super::reply::redcore_reply;
+use crate::client::pipeline::Views;
 use crate::client::{Client, Dedicated, Pipeline, PipelineResult};
 use crate::error::{Error, ErrorKind, Result};
 use crate::resp::Reply;
+
+mod reauth;
 
 /// A client: a pool of multiplexed connections to one server, driven by its own event-loop
 /// thread(s).
@@ -86,16 +89,14 @@ unsafe fn args<'a>(
     argc: c_int,
     argv: *const *const c_char,
     argvlen: *const usize,
-) -> Result<Vec<&'a [u8]>> {
+) -> Result<Views<'a>> {
     if argc <= 0 {
         return Err(Error::invalid_argument("argc must be at least 1"));
     }
     if argv.is_null() {
         return Err(null_arg("argv"));
     }
-    let n = argc as usize;
-    let mut out = Vec::with_capacity(n);
-    for i in 0..n {
+    Views::try_from_fn(argc as usize, |i| {
         // SAFETY: per the contract above.
         let p = unsafe { *argv.add(i) };
         if p.is_null() {
@@ -109,9 +110,8 @@ unsafe fn args<'a>(
             unsafe { *argvlen.add(i) }
         };
         // SAFETY: argv[i] is valid for len bytes.
-        out.push(unsafe { std::slice::from_raw_parts(p.cast::<u8>(), len) });
-    }
-    Ok(out)
+        Ok(unsafe { std::slice::from_raw_parts(p.cast::<u8>(), len) })
+    })
 }
 
 /// Calls a C command callback with a result (the Rust side of `redcore_callback`).
@@ -204,9 +204,10 @@ pub unsafe extern "C" fn redcore_client_command(
         let f = callback.ok_or_else(|| null_arg("callback"))?;
         // SAFETY: per this function's contract.
         let args = unsafe { args(argc, argv, argvlen) }?;
+        let args = args.as_slice();
         client
             .inner
-            .submit_raw(&args, call_back, [f as usize, userdata as usize])
+            .submit_raw(args, call_back, [f as usize, userdata as usize])
     })
 }
 
@@ -232,7 +233,8 @@ pub unsafe extern "C" fn redcore_client_command_blocking(
         }
         // SAFETY: per this function's contract.
         let args = unsafe { args(argc, argv, argvlen) }?;
-        let reply = client.inner.command(&args)?;
+        let args = args.as_slice();
+        let reply = client.inner.command(args)?;
         // SAFETY: reply_out was checked non-NULL.
         unsafe { *reply_out = reply_into_raw(Box::new(reply)) };
         Ok(())
@@ -277,7 +279,8 @@ pub unsafe extern "C" fn redcore_pipeline_append(
         let pipeline = unsafe { pipeline.as_mut() }.ok_or_else(|| null_arg("pipeline"))?;
         // SAFETY: per this function's contract.
         let args = unsafe { args(argc, argv, argvlen) }?;
-        pipeline.inner.add(&args).map(|_| ())
+        let args = args.as_slice();
+        pipeline.inner.add(args).map(|_| ())
     })
 }
 
@@ -465,7 +468,8 @@ pub unsafe extern "C" fn redcore_dedicated_command_blocking(
         }
         // SAFETY: per the contract.
         let args = unsafe { args(argc, argv, argvlen) }?;
-        let reply = d.inner.command(&args)?;
+        let args = args.as_slice();
+        let reply = d.inner.command(args)?;
         // SAFETY: reply_out was checked non-NULL.
         unsafe { *reply_out = reply_into_raw(Box::new(reply)) };
         Ok(())
@@ -490,8 +494,9 @@ pub unsafe extern "C" fn redcore_dedicated_command(
         let f = callback.ok_or_else(|| null_arg("callback"))?;
         // SAFETY: per the contract.
         let args = unsafe { args(argc, argv, argvlen) }?;
+        let args = args.as_slice();
         d.inner
-            .submit_raw(&args, call_back, [f as usize, userdata as usize])
+            .submit_raw(args, call_back, [f as usize, userdata as usize])
     })
 }
 

@@ -517,7 +517,10 @@ unsafe fn give(out: *mut *mut redcore_config, config: Config) -> Result<()> {
 ///
 /// # Safety
 /// `cfg` is NULL or a live config that no other thread uses meanwhile.
-unsafe fn edit(cfg: *mut redcore_config, change: impl FnOnce(&mut Config)) -> Result<()> {
+pub(crate) unsafe fn edit(
+    cfg: *mut redcore_config,
+    change: impl FnOnce(&mut Config),
+) -> Result<()> {
     // SAFETY: per the contract above.
     let cfg = unsafe { cfg.as_mut() }.ok_or_else(|| null_arg("cfg"))?;
     let mut next = cfg.inner.clone();
@@ -534,6 +537,8 @@ fn non_empty(text: Option<&str>) -> Option<&str> {
 fn optional_ms(ms: u64) -> Option<Duration> {
     (ms != 0).then(|| Duration::from_millis(ms))
 }
+
+mod tls;
 
 #[cfg(test)]
 mod tests;

@@ -10,9 +10,11 @@
 
 pub(crate) mod guard;
 mod handle;
+pub(crate) mod userdata;
 
 pub mod client;
 pub mod config;
+pub mod credentials;
 pub mod error;
 pub mod reader;
 pub mod reply;

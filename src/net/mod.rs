@@ -1,10 +1,13 @@
-//! Transports: TCP (nodelay, keepalive) and Unix sockets, non-blocking, registered with the
-//! reactor's mio `Poll`. TLS will wrap either of them here.
+//! Transports: TCP (nodelay, keepalive) and Unix sockets, and TLS over either (`tls`),
+//! non-blocking, registered with the reactor's mio `Poll`.
+
+pub mod tls;
 
 use std::io::{self, Read, Write};
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::os::fd::{AsRawFd, RawFd};
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use mio::event::Source;
@@ -29,6 +32,8 @@ pub enum Transport {
     Tcp(TcpStream),
     /// A Unix domain socket connection.
     Unix(UnixStream),
+    /// TLS over a TCP or Unix connection.
+    Tls(Box<tls::TlsStream>),
 }
 
 /// Resolves `host:port`. IP literals need no lookup; names go through the system resolver
@@ -68,9 +73,54 @@ impl Transport {
         Ok(Transport::Unix(UnixStream::connect(path)?))
     }
 
+    /// Wraps a connected socket in a TLS client session verifying `name`.
+    pub fn into_tls(
+        self,
+        config: Arc<rustls::ClientConfig>,
+        name: rustls::pki_types::ServerName<'static>,
+    ) -> crate::Result<Transport> {
+        Ok(Transport::Tls(Box::new(tls::TlsStream::new(
+            self, config, name,
+        )?)))
+    }
+
+    /// True for a TLS transport.
+    pub fn is_tls(&self) -> bool {
+        matches!(self, Transport::Tls(_))
+    }
+
+    /// True while a TLS transport's handshake runs (false for plain sockets).
+    pub fn is_tls_handshaking(&self) -> bool {
+        matches!(self, Transport::Tls(t) if t.is_handshaking())
+    }
+
+    /// Writes bytes that wait inside the transport (TLS records): `Ok` when none is left,
+    /// `WouldBlock` when the socket is full.
+    pub fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Transport::Tls(t) => t.flush(),
+            _ => Ok(()),
+        }
+    }
+
+    /// True when bytes wait inside the transport to be written (`flush`).
+    pub fn has_pending_output(&self) -> bool {
+        matches!(self, Transport::Tls(t) if t.has_pending_output())
+    }
+
+    /// True when `read` may return data although the socket is not readable (TLS keeps
+    /// decrypted bytes): poll the descriptor only when this is false.
+    pub fn has_buffered_input(&mut self) -> bool {
+        match self {
+            Transport::Tls(t) => t.has_buffered_input(),
+            _ => false,
+        }
+    }
+
     /// After the first writable event: `Ok(())` when connected, the connect error otherwise.
     pub fn finish_connect(&self) -> io::Result<()> {
         match self {
+            Transport::Tls(t) => t.socket().finish_connect(),
             Transport::Tcp(s) => {
                 if let Some(err) = s.take_error()? {
                     return Err(err);
@@ -95,8 +145,10 @@ impl Transport {
 
     /// Applies TCP options (no-op for Unix sockets).
     pub fn configure(&self, nodelay: bool, keepalive: Option<KeepaliveOptions>) -> io::Result<()> {
-        let Transport::Tcp(s) = self else {
-            return Ok(());
+        let s = match self {
+            Transport::Tcp(s) => s,
+            Transport::Tls(t) => return t.socket().configure(nodelay, keepalive),
+            Transport::Unix(_) => return Ok(()),
         };
         s.set_nodelay(nodelay)?;
         let fd = s.as_raw_fd();
@@ -122,6 +174,7 @@ impl Transport {
         match self {
             Transport::Tcp(s) => s.as_raw_fd(),
             Transport::Unix(s) => s.as_raw_fd(),
+            Transport::Tls(t) => t.socket().raw_fd(),
         }
     }
 
@@ -130,6 +183,7 @@ impl Transport {
         match self {
             Transport::Tcp(s) => s.read(buf),
             Transport::Unix(s) => s.read(buf),
+            Transport::Tls(t) => t.read(buf),
         }
     }
 
@@ -138,6 +192,7 @@ impl Transport {
         match self {
             Transport::Tcp(s) => s.write(buf),
             Transport::Unix(s) => s.write(buf),
+            Transport::Tls(t) => t.write(buf),
         }
     }
 
@@ -147,6 +202,10 @@ impl Transport {
         let _ = match self {
             Transport::Tcp(s) => s.shutdown(std::net::Shutdown::Both),
             Transport::Unix(s) => s.shutdown(std::net::Shutdown::Both),
+            Transport::Tls(t) => {
+                t.socket().shutdown();
+                Ok(())
+            }
         };
     }
 }
@@ -180,6 +239,7 @@ impl Source for Transport {
         match self {
             Transport::Tcp(s) => s.register(registry, token, interests),
             Transport::Unix(s) => s.register(registry, token, interests),
+            Transport::Tls(t) => t.socket_mut().register(registry, token, interests),
         }
     }
 
@@ -192,6 +252,7 @@ impl Source for Transport {
         match self {
             Transport::Tcp(s) => s.reregister(registry, token, interests),
             Transport::Unix(s) => s.reregister(registry, token, interests),
+            Transport::Tls(t) => t.socket_mut().reregister(registry, token, interests),
         }
     }
 
@@ -199,6 +260,7 @@ impl Source for Transport {
         match self {
             Transport::Tcp(s) => s.deregister(registry),
             Transport::Unix(s) => s.deregister(registry),
+            Transport::Tls(t) => t.socket_mut().deregister(registry),
         }
     }
 }

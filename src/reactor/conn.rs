@@ -9,15 +9,16 @@
 use std::io;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use mio::{Interest, Registry, Token};
 
+use super::auth::{Auth, HandshakeCredentials};
 use super::completion::{reply_to_result, Completion};
 use crate::config::{Backoff, BackoffState, Config, Endpoint, FastRng, Protocol};
 use crate::error::{Error, ErrorKind, Result};
-use crate::net::{KeepaliveOptions, Transport};
+use crate::net::{tls, KeepaliveOptions, Transport};
 use crate::resp::{encode_command, Reply};
 use crate::session::handshake::{Handshake, HandshakeParams, Progress};
 use crate::session::{Event, Exchange, RequestMeta};
@@ -95,6 +96,29 @@ pub(crate) struct ConnState {
     /// Closed for good once its pending requests are answered (a dedicated connection whose
     /// state a holder changed); takes no new requests and does not reconnect.
     pub(crate) retiring: bool,
+    /// Counts the sockets this connection has had: a direct caller that finds it changed
+    /// knows the socket it was reading is gone (see `detach`).
+    pub(crate) epoch: u64,
+    /// Some bytes came from the server on the current connection (tells a server that hangs
+    /// up on the handshake, as a TLS-only port does with plain text, from one that answered).
+    pub(crate) got_bytes: bool,
+    /// The current connection sent credentials in its handshake.
+    pub(crate) sent_credentials: bool,
+    /// A held connection is inside MULTI: a re-authentication waits in `deferred_auth` until
+    /// EXEC or DISCARD, or AUTH would be queued into the transaction.
+    pub(crate) in_transaction: bool,
+    /// AUTH frames (wiped when dropped) and their completions, waiting for the transaction to
+    /// end.
+    pub(crate) deferred_auth: Vec<(SecretFrame, Completion)>,
+}
+
+/// An encoded command holding a password; its bytes are overwritten when it is dropped.
+pub(crate) struct SecretFrame(pub(crate) Vec<u8>);
+
+impl Drop for SecretFrame {
+    fn drop(&mut self) {
+        crate::config::wipe(&mut self.0);
+    }
 }
 
 impl Conn {
@@ -130,6 +154,11 @@ impl Conn {
                 armed: false,
                 caller_reading: false,
                 retiring: false,
+                epoch: 0,
+                got_bytes: false,
+                sent_credentials: false,
+                in_transaction: false,
+                deferred_auth: Vec::new(),
             }),
         }
     }
@@ -158,6 +187,10 @@ pub(crate) struct Ctx<'a> {
     pub(crate) rng: &'a mut FastRng,
     pub(crate) completions: &'a mut Vec<(Completion, Result<Reply>)>,
     pub(crate) pushes: &'a mut Vec<Reply>,
+    /// The TLS client configuration, when the config asks for TLS.
+    pub(crate) tls: Option<&'a Arc<rustls::ClientConfig>>,
+    /// The client's current credentials.
+    pub(crate) auth: &'a Auth,
 }
 
 fn endpoint_name(endpoint: &Endpoint) -> String {
@@ -169,6 +202,9 @@ fn endpoint_name(endpoint: &Endpoint) -> String {
 }
 
 fn connection_error(endpoint: &Endpoint, what: &str, err: &io::Error) -> Error {
+    if let Some(failure) = tls::tls_failure(err) {
+        return tls::tls_error(failure, &endpoint_name(endpoint));
+    }
     Error::new(
         ErrorKind::Connection,
         format!("{what} {}: {err}", endpoint_name(endpoint)),
@@ -381,6 +417,11 @@ impl ConnState {
 
     fn connected(&mut self, ctx: &mut Ctx<'_>) {
         let config = ctx.config;
+        // One deadline for the whole opening: TCP connect, TLS and the Redis handshake.
+        let deadline = match self.phase {
+            Phase::Connecting { deadline, .. } => deadline,
+            _ => config.connect_timeout.map(|t| ctx.now + t),
+        };
         let keepalive = config.tcp_keepalive.map(|k| KeepaliveOptions {
             idle: k.idle,
             interval: k.interval,
@@ -396,7 +437,33 @@ impl ConnState {
             self.fail(err, ctx);
             return;
         }
-        let mut handshake = Handshake::new(handshake_params(config));
+        if let Some(tls_config) = ctx.tls {
+            let host = match &self.endpoint {
+                Endpoint::Tcp { host, .. } => Some(host.as_str()),
+                Endpoint::Unix { .. } => None,
+            };
+            let wrapped = tls::server_name(&config.tls_options, host).and_then(|name| {
+                let plain = self.transport.take().expect("transport");
+                plain.into_tls(tls_config.clone(), name)
+            });
+            match wrapped {
+                Ok(transport) => self.transport = Some(transport),
+                Err(err) => {
+                    self.fail(err, ctx);
+                    return;
+                }
+            }
+        }
+        let credentials = match ctx.auth.for_handshake(ctx.now) {
+            Ok(credentials) => credentials,
+            Err(err) => {
+                self.fail(err, ctx);
+                return;
+            }
+        };
+        self.got_bytes = false;
+        self.sent_credentials = credentials.username.is_some() || credentials.password.is_some();
+        let mut handshake = Handshake::new(handshake_params(config, credentials));
         self.ex.begin_control();
         self.ex.push_control(|buf| handshake.poll_transmit(buf));
         self.writable = true;
@@ -406,9 +473,7 @@ impl ConnState {
             Some(outcome) => self.handshake_done(outcome.protocol),
             None => {
                 self.handshake = Some(handshake);
-                self.phase = Phase::Handshaking {
-                    deadline: config.connect_timeout.map(|t| ctx.now + t),
-                };
+                self.phase = Phase::Handshaking { deadline };
             }
         }
     }
@@ -428,17 +493,36 @@ impl ConnState {
             let Some(transport) = self.transport.as_mut() else {
                 return;
             };
-            match transport.read(readbuf) {
+            let tls_handshaking = transport.is_tls_handshaking();
+            let result = transport.read(readbuf);
+            if tls_handshaking && !transport.is_tls_handshaking() {
+                // The TLS handshake just ended: the Redis handshake, refused until now, can
+                // be written.
+                self.writable = true;
+            }
+            match result {
                 Ok(0) => {
-                    let err = Error::new(
-                        ErrorKind::Connection,
-                        format!("{} closed the connection", endpoint_name(&self.endpoint)),
-                    );
+                    let err = self.hangup_error(None);
                     self.fail(err, ctx);
                     return;
                 }
                 Ok(n) => {
                     self.last_io = ctx.now;
+                    let first = !self.got_bytes;
+                    self.got_bytes = true;
+                    let plain = !self.transport.as_ref().is_some_and(Transport::is_tls);
+                    if first && plain && tls::looks_like_tls(&readbuf[..n]) {
+                        let err = Error::new(
+                            ErrorKind::Tls,
+                            format!(
+                                "{} answered with TLS: the server expects TLS on this port; \
+                                 use rediss:// (or turn TLS on)",
+                                endpoint_name(&self.endpoint)
+                            ),
+                        );
+                        self.fail(err, ctx);
+                        return;
+                    }
                     if let Err(err) = self.ingest(&readbuf[..n], ctx.completions, ctx.pushes) {
                         self.fail(err, ctx);
                         return;
@@ -446,12 +530,66 @@ impl ConnState {
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) if e.kind() == io::ErrorKind::ConnectionReset => {
+                    let err = self.hangup_error(Some(&e));
+                    self.fail(err, ctx);
+                    return;
+                }
                 Err(e) => {
                     let err = connection_error(&self.endpoint, "error reading from", &e);
                     self.fail(err, ctx);
                     return;
                 }
             }
+        }
+    }
+
+    /// The error for a server that closed (or reset, `reset`) the connection. During the
+    /// handshake, before the server said anything, the likely TLS mix-ups are named.
+    fn hangup_error(&self, reset: Option<&io::Error>) -> Error {
+        let name = endpoint_name(&self.endpoint);
+        let how = if reset.is_some() {
+            "reset the connection"
+        } else {
+            "closed the connection"
+        };
+        let handshaking = matches!(self.phase, Phase::Handshaking { .. });
+        let tls = self.transport.as_ref().is_some_and(Transport::is_tls);
+        let tls_handshaking = self
+            .transport
+            .as_ref()
+            .is_some_and(Transport::is_tls_handshaking);
+        if handshaking && tls_handshaking {
+            return Error::new(
+                ErrorKind::Tls,
+                format!(
+                    "{name} {how} during the TLS handshake: the port may not speak TLS \
+                     (use redis:// without TLS), or the server refused our TLS settings"
+                ),
+            );
+        }
+        if handshaking && !self.got_bytes && tls {
+            return Error::new(
+                ErrorKind::Tls,
+                format!(
+                    "{name} {how} right after the TLS handshake, before answering: the \
+                     server may require a client certificate (mutual TLS); set tls_cert_file \
+                     and tls_key_file"
+                ),
+            );
+        }
+        if handshaking && !self.got_bytes {
+            return Error::new(
+                ErrorKind::Tls,
+                format!(
+                    "{name} {how} without answering the handshake, as a TLS-only port does \
+                     with plain text: if the server expects TLS, use rediss:// (or turn TLS on)"
+                ),
+            );
+        }
+        match reset {
+            Some(e) => connection_error(&self.endpoint, "error reading from", e),
+            None => Error::new(ErrorKind::Connection, format!("{name} {how}")),
         }
     }
 
@@ -465,11 +603,13 @@ impl ConnState {
     ) -> Result<()> {
         let mut controls: Vec<Reply> = Vec::new();
         let mut health: Option<Result<Reply>> = None;
+        let sent_credentials = self.sent_credentials;
         self.ex.handle_read(bytes, |event| match event {
             Event::Reply(Completion::HealthCheck, reply) => health = Some(reply_to_result(reply)),
-            Event::Reply(completion, reply) => {
-                completions.push((completion, reply_to_result(reply)))
-            }
+            Event::Reply(completion, reply) => completions.push((
+                completion,
+                reply_to_result(reply).map_err(|e| explain_noauth(e, sent_credentials)),
+            )),
             Event::Push(reply) => pushes.push(reply),
             Event::Control(reply) => controls.push(reply),
         })?;
@@ -498,6 +638,16 @@ impl ConnState {
         Ok(())
     }
 
+    /// True when nothing waits to be written: neither frames in the exchange nor encrypted
+    /// bytes in the transport.
+    pub(crate) fn output_flushed(&self) -> bool {
+        self.ex.is_flushed()
+            && !self
+                .transport
+                .as_ref()
+                .is_some_and(Transport::has_pending_output)
+    }
+
     /// Writes what is pending until the socket would block.
     pub(crate) fn flush(&mut self, ctx: &mut Ctx<'_>) {
         if let Err(e) = self.write_pending() {
@@ -518,7 +668,14 @@ impl ConnState {
         loop {
             let out = self.ex.pending_output();
             if out.is_empty() {
-                return Ok(());
+                // TLS records may still wait in the transport.
+                return match transport.flush() {
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                        self.writable = false;
+                        Ok(())
+                    }
+                    other => other,
+                };
             }
             match transport.write(out) {
                 Ok(0) => return Err(io::Error::new(io::ErrorKind::WriteZero, "wrote 0 bytes")),
@@ -536,10 +693,15 @@ impl ConnState {
     fn detach(&mut self, registry: &Registry) {
         if let Some(mut transport) = self.transport.take() {
             let _ = registry.deregister(&mut transport);
+            // Also wakes a direct caller blocked in poll(2) on this socket.
             transport.shutdown();
         }
         self.writable = false;
         self.armed = false;
+        // A direct caller reading the old socket sees the new epoch and leaves the requests
+        // to the reactor; the next socket must not wait for that caller to read it.
+        self.epoch += 1;
+        self.caller_reading = false;
     }
 
     /// The connection failed: fail or keep its requests (see `Exchange::handle_disconnect`),
@@ -559,6 +721,19 @@ impl ConnState {
         self.ex.handle_disconnect(retry.retries, |c| {
             completions.push((c, Err(err.clone())));
         });
+        // The transaction died with the connection: deferred AUTHs go out after the next
+        // handshake, like any request not yet written.
+        self.in_transaction = false;
+        for (frame, completion) in std::mem::take(&mut self.deferred_auth) {
+            self.ex.enqueue_secret(
+                &frame.0,
+                completion,
+                RequestMeta {
+                    deadline: None,
+                    retry_written: false,
+                },
+            );
+        }
         // A connection that was up gets one immediate attempt; failed attempts back off.
         if !was_ready {
             self.failures += 1;
@@ -594,10 +769,26 @@ impl ConnState {
                 } else {
                     "handshake with"
                 };
-                let err = Error::new(
-                    ErrorKind::Timeout,
-                    format!("timed out {what} {}", endpoint_name(&self.endpoint)),
-                );
+                let tls_handshaking = self
+                    .transport
+                    .as_ref()
+                    .is_some_and(Transport::is_tls_handshaking);
+                let err = if tls_handshaking {
+                    Error::new(
+                        ErrorKind::Tls,
+                        format!(
+                            "the TLS handshake with {} did not finish within the connect \
+                             timeout: the port may not speak TLS (a plain Redis server never \
+                             answers a TLS hello; use redis:// without TLS)",
+                            endpoint_name(&self.endpoint)
+                        ),
+                    )
+                } else {
+                    Error::new(
+                        ErrorKind::Timeout,
+                        format!("timed out {what} {}", endpoint_name(&self.endpoint)),
+                    )
+                };
                 self.fail(err, ctx);
             }
             Phase::Backoff { until } if until <= ctx.now => return true,
@@ -672,6 +863,9 @@ impl ConnState {
         self.phase = Phase::Closed;
         self.ex
             .fail_all(|c| completions.push((c, Err(err.clone()))));
+        for (_, c) in self.deferred_auth.drain(..) {
+            completions.push((c, Err(err.clone())));
+        }
     }
 
     /// True when new commands should fail at once with `last_error` rather than wait: the
@@ -690,6 +884,23 @@ impl ConnState {
     }
 }
 
+/// NOAUTH on a command: say that the server wants a password, and whether one was sent.
+fn explain_noauth(err: Error, sent_credentials: bool) -> Error {
+    if !err.message().starts_with("NOAUTH") {
+        return err;
+    }
+    let why = if sent_credentials {
+        "the server requires a password, and this connection is not authenticated"
+    } else {
+        "the server requires a password and none is configured (set a password or a \
+         credential provider)"
+    };
+    Error::new(
+        ErrorKind::Authentication,
+        format!("{why} (server said: {})", err.message()),
+    )
+}
+
 fn backoff_delay(
     backoff: &Backoff,
     failures: u32,
@@ -699,14 +910,14 @@ fn backoff_delay(
     backoff.delay(failures, state, &mut || rng.next_u64())
 }
 
-fn handshake_params(config: &Config) -> HandshakeParams {
+fn handshake_params(config: &Config, credentials: HandshakeCredentials) -> HandshakeParams {
     HandshakeParams {
         protocol: match config.protocol {
             Protocol::Resp2 => 2,
             Protocol::Resp3 => 3,
         },
-        username: config.username.clone(),
-        password: config.password.as_ref().map(|p| p.expose().to_string()),
+        username: credentials.username,
+        password: credentials.password,
         client_name: config.client_name.clone(),
         db: config.db,
         lib_name: config.lib_name.clone(),

@@ -8,6 +8,7 @@
 //! woken only when the reactor is (about to be) asleep, so a burst of submissions costs one
 //! wake-up, not one per command.
 
+pub(crate) mod auth;
 pub(crate) mod completion;
 pub(crate) mod conn;
 
@@ -36,16 +37,15 @@ const READ_BUF: usize = 64 * 1024;
 pub(crate) enum Msg {
     /// Own this connection and start connecting it.
     Adopt(Arc<Conn>),
-    /// This connection has output to write.
-    Flush(Arc<Conn>),
     /// A name lookup for this connection finished.
     Resolved(Arc<Conn>, io::Result<Vec<SocketAddr>>),
     /// Nothing to do but look at the timers again (a new deadline was set elsewhere).
     Timers,
     /// Run completions and pushes a caller read on this reactor's behalf.
     Deliver(Vec<(Completion, Result<Reply>)>, Vec<Reply>),
-    /// A caller reading this connection met an error: fail the connection.
-    Fail(Arc<Conn>, Error),
+    /// A caller reading this connection met an error on the socket of this epoch: fail the
+    /// connection (unless it has moved on to another socket since).
+    Fail(Arc<Conn>, Error, u64),
     /// Close this connection for good once its pending requests are answered.
     Retire(Arc<Conn>),
     /// Close every connection, complete everything with CLOSED, and exit.
@@ -55,6 +55,9 @@ pub(crate) enum Msg {
 /// The part of a reactor that other threads hold.
 pub(crate) struct Shared {
     tx: Sender<Msg>,
+    /// Connections with output to write. A list swapped each turn rather than channel
+    /// messages: pushing reuses its capacity, so a submission allocates nothing.
+    flushes: std::sync::Mutex<Vec<Arc<Conn>>>,
     waker: Waker,
     sleeping: AtomicBool,
     /// The reactor's registry, for callers that change a connection's interest while they
@@ -68,9 +71,30 @@ impl Shared {
         if self.tx.send(msg).is_err() {
             return; // the reactor has exited; its shutdown already completed everything
         }
+        self.wake();
+    }
+
+    /// Asks the reactor to write `conn`'s output, waking it if it sleeps.
+    pub(crate) fn flush(&self, conn: Arc<Conn>) {
+        self.flushes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(conn);
+        self.wake();
+    }
+
+    fn wake(&self) {
         if self.sleeping.swap(false, Ordering::SeqCst) {
             let _ = self.waker.wake();
         }
+    }
+
+    fn has_flushes(&self) -> bool {
+        !self
+            .flushes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_empty()
     }
 }
 
@@ -93,6 +117,7 @@ pub(crate) fn create() -> io::Result<(Arc<Shared>, Reactor)> {
         tx,
         waker,
         sleeping: AtomicBool::new(false),
+        flushes: std::sync::Mutex::new(Vec::new()),
         registry: poll.registry().try_clone()?,
     });
     let reactor = Reactor {
@@ -132,11 +157,12 @@ impl Reactor {
             ^ (&self as *const Reactor as u64);
         let mut rng = FastRng::new(seed);
         let mut shutdown = false;
+        let mut flushes: Vec<Arc<Conn>> = Vec::new();
         while !shutdown {
             // Sleep unless there is work; the flag tells submitters to wake us.
             let timeout = self.next_timeout(&engine);
             self.shared.sleeping.store(true, Ordering::SeqCst);
-            let timeout = if self.rx.is_empty() {
+            let timeout = if self.rx.is_empty() && !self.shared.has_flushes() {
                 timeout
             } else {
                 Some(Duration::ZERO)
@@ -172,6 +198,8 @@ impl Reactor {
                         rng: &mut rng,
                         completions: &mut self.completions,
                         pushes: &mut self.pushes,
+                        tls: engine.tls.as_ref(),
+                        auth: &engine.auth,
                     };
                     let after = st.on_event(readable, writable, &mut self.readbuf, &mut ctx);
                     conn::set_ready_hint(&conn, &st);
@@ -191,15 +219,6 @@ impl Reactor {
                             after
                         };
                         self.after(&engine, &conn, after);
-                    }
-                    Msg::Flush(conn) => {
-                        let mut st = conn.lock();
-                        st.scheduled = false;
-                        if st.writable {
-                            let mut ctx = self.ctx(&engine, now, &mut rng);
-                            st.flush(&mut ctx);
-                        }
-                        st.ensure_armed(self.poll.registry());
                     }
                     Msg::Resolved(conn, result) => {
                         let mut st = conn.lock();
@@ -221,9 +240,9 @@ impl Reactor {
                         self.completions.extend(completions);
                         self.pushes.extend(pushes);
                     }
-                    Msg::Fail(conn, err) => {
+                    Msg::Fail(conn, err, epoch) => {
                         let mut st = conn.lock();
-                        if st.transport.is_some() {
+                        if st.transport.is_some() && st.epoch == epoch {
                             let mut ctx = self.ctx(&engine, now, &mut rng);
                             st.fail(err, &mut ctx);
                         }
@@ -231,6 +250,23 @@ impl Reactor {
                     }
                     Msg::Shutdown => shutdown = true,
                 }
+            }
+            std::mem::swap(
+                &mut *self
+                    .shared
+                    .flushes
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner()),
+                &mut flushes,
+            );
+            for conn in flushes.drain(..) {
+                let mut st = conn.lock();
+                st.scheduled = false;
+                if st.writable {
+                    let mut ctx = self.ctx(&engine, now, &mut rng);
+                    st.flush(&mut ctx);
+                }
+                st.ensure_armed(self.poll.registry());
             }
             self.timers(&engine, now, &mut rng);
             self.run_completions(&engine);
@@ -246,6 +282,8 @@ impl Reactor {
             rng,
             completions: &mut self.completions,
             pushes: &mut self.pushes,
+            tls: engine.tls.as_ref(),
+            auth: &engine.auth,
         }
     }
 
@@ -321,6 +359,9 @@ impl Reactor {
         if let Some(t) = engine.pool_next_deadline() {
             next = Some(next.map_or(t, |n| n.min(t)));
         }
+        if let Some(t) = engine.auth.next_renewal() {
+            next = Some(next.map_or(t, |n| n.min(t)));
+        }
         // Timers fire within a millisecond of their deadline.
         next.map(|t| t.saturating_duration_since(now) + Duration::from_millis(1))
     }
@@ -359,6 +400,16 @@ impl Reactor {
             }
         }
         engine.pool_expire(now, &mut self.completions);
+        if engine.auth.begin_renewal(now) {
+            // The provider may take its time (a token service): ask it on a thread of its own.
+            let renewer = engine.clone();
+            let spawned = std::thread::Builder::new()
+                .name("redcore-credentials".into())
+                .spawn(move || renewer.renew_credentials());
+            if spawned.is_err() {
+                engine.auth.end_renewal(false, now);
+            }
+        }
     }
 
     fn run_completions(&mut self, engine: &Engine) {
@@ -378,9 +429,9 @@ impl Reactor {
         // Messages that raced with the shutdown: adopt nothing, fail what they carry.
         while let Ok(msg) = self.rx.try_recv() {
             if let Msg::Adopt(conn)
-            | Msg::Flush(conn)
             | Msg::Resolved(conn, _)
-            | Msg::Fail(conn, _) = msg
+            | Msg::Fail(conn, _, _)
+            | Msg::Retire(conn) = msg
             {
                 conn.lock()
                     .close(&err, self.poll.registry(), &mut self.completions);

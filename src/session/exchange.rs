@@ -11,6 +11,7 @@
 use std::collections::VecDeque;
 use std::time::Instant;
 
+use crate::config::wipe;
 use crate::error::{Error, ErrorKind, Result};
 use crate::resp::{Decoder, Kind, Limits, Reply};
 
@@ -29,6 +30,9 @@ struct Request<C> {
     completion: Option<C>,
     meta: RequestMeta,
     attempts: u32,
+    /// The frame holds a secret (an AUTH password): its bytes are overwritten as soon as the
+    /// request is answered or dropped.
+    secret: bool,
 }
 
 /// What reading produced.
@@ -101,7 +105,18 @@ impl<C> Exchange<C> {
             completion: Some(completion),
             meta,
             attempts: 0,
+            secret: false,
         });
+    }
+
+    /// Appends a request whose frame holds a secret (AUTH with a password): like
+    /// `enqueue_frame`, but the frame's bytes in the ring are overwritten once the request is
+    /// answered, failed or dropped, instead of merely being released.
+    pub fn enqueue_secret(&mut self, frame: &[u8], completion: C, meta: RequestMeta) {
+        self.enqueue_frame(frame, completion, meta);
+        if let Some(request) = self.requests.back_mut() {
+            request.secret = true;
+        }
     }
 
     /// Appends a request whose frame is already encoded.
@@ -139,6 +154,8 @@ impl<C> Exchange<C> {
     /// reply (pushes aside) is a `Control` event.
     pub fn begin_control(&mut self) {
         self.ready = false;
+        // Control frames may hold the password (HELLO AUTH, AUTH).
+        wipe(&mut self.control);
         self.control.clear();
         self.control_written = 0;
         self.control_expected = 0;
@@ -153,6 +170,7 @@ impl<C> Exchange<C> {
     /// Ends the handshake: requests may be written.
     pub fn set_ready(&mut self) {
         self.ready = true;
+        wipe(&mut self.control);
         self.control.clear();
         self.control_written = 0;
         self.control_expected = 0;
@@ -238,6 +256,9 @@ impl<C> Exchange<C> {
             }
             let request = self.requests.pop_front().expect("sent > 0");
             self.sent -= 1;
+            if request.secret {
+                wipe(&mut self.buf[self.head..self.head + request.len as usize]);
+            }
             self.head += request.len as usize;
             self.reclaim();
             if let Some(completion) = request.completion {
@@ -293,6 +314,7 @@ impl<C> Exchange<C> {
     /// first); requests not yet written are kept for the next connection. The decoder and the
     /// handshake state are reset.
     pub fn handle_disconnect(&mut self, max_attempts: u32, mut on_failed: impl FnMut(C)) {
+        let had_secret = self.requests.iter().any(|r| r.secret);
         let mut kept = VecDeque::with_capacity(self.requests.len());
         let mut new_buf = Vec::with_capacity(self.buf.len() - self.head);
         let mut pos = self.head;
@@ -315,6 +337,9 @@ impl<C> Exchange<C> {
             kept.push_back(request);
         }
         self.requests = kept;
+        if had_secret {
+            wipe(&mut self.buf);
+        }
         self.buf = new_buf;
         self.head = 0;
         self.written = 0;
@@ -328,6 +353,9 @@ impl<C> Exchange<C> {
     /// Fails every pending request through `on_failed` (client shutdown) and empties the
     /// exchange.
     pub fn fail_all(&mut self, mut on_failed: impl FnMut(C)) {
+        if self.requests.iter().any(|r| r.secret) {
+            wipe(&mut self.buf);
+        }
         for request in self.requests.drain(..) {
             if let Some(c) = request.completion {
                 on_failed(c);
@@ -527,6 +555,41 @@ mod tests {
             vec![(Some(2), Value::bulk("z"))]
         );
         assert!(ex.is_idle());
+    }
+
+    #[test]
+    fn secret_frames_are_wiped_once_answered() {
+        let mut ex = ready(0);
+        ex.enqueue_secret(
+            b"*2\r\n$4\r\nAUTH\r\n$6\r\nhunter\r\n",
+            1,
+            RequestMeta::default(),
+        );
+        cmd(&mut ex, &["GET", "k"], 2);
+        write_all(&mut ex);
+        assert_eq!(
+            read(&mut ex, b"+OK\r\n"),
+            vec![(Some(1), Value::simple("OK"))]
+        );
+        assert!(
+            !ex.buf.windows(6).any(|w| w == b"hunter"),
+            "password left in the ring"
+        );
+        assert_eq!(read(&mut ex, b"$-1\r\n"), vec![(Some(2), Value::Null)]);
+        // Control frames too: once the handshake ends, the HELLO AUTH bytes are gone.
+        let mut ex = Ex::new(Limits::default(), 0);
+        ex.begin_control();
+        ex.push_control(|b| {
+            encode_command(b, &["AUTH", "hunter"]);
+            1
+        });
+        let control_ptr = ex.control.as_ptr();
+        write_all(&mut ex);
+        ex.set_ready();
+        assert_eq!(ex.control.as_ptr(), control_ptr);
+        // SAFETY: the buffer was cleared but not freed; its capacity still holds the bytes.
+        let old = unsafe { std::slice::from_raw_parts(control_ptr, 20) };
+        assert!(!old.windows(6).any(|w| w == b"hunter"));
     }
 
     #[test]

@@ -14,6 +14,13 @@
 //! `--replicaof`), `file` writes a file such as an ACL list or a config into the server's dir
 //! before it starts, and `{dir}` in an argument or file stands for that dir.
 //!
+//! TLS: `tls(ServerCert, require_client_cert)` makes the server also listen with TLS on a
+//! second free port (`tls_port()`), with a CA, server and client certificates that the
+//! harness generates with the `openssl` CLI in the server's dir before it starts (EC P-256,
+//! about 0.1 s): a valid server certificate (SAN localhost, 127.0.0.1, ::1), or an expired one,
+//! or one for another name, and a second CA nobody used (to trust the wrong CA). The plain
+//! port stays open for `cmd()` and readiness. `acl(text)` writes an ACL file and loads it.
+//!
 //! Readiness: the server's log (at the default `notice` level) must show start-up finished
 //! (the "Running mode=" line, written after its listeners are bound, so it proves the port is
 //! ours) and the port must answer PING with any reply (`-NOAUTH` counts).
@@ -77,6 +84,173 @@ pub struct ServerBuilder {
     files: Vec<(String, Vec<u8>)>,
     unix_socket: bool,
     port: Option<u16>,
+    tls: Option<TlsSetup>,
+}
+
+/// Which certificate a TLS test server presents.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ServerCert {
+    /// Signed by the test CA, for localhost, 127.0.0.1 and ::1, valid now.
+    Valid,
+    /// Like `Valid`, but its validity ended in 2020.
+    Expired,
+    /// Valid, but only for `wrong.example`.
+    WrongName,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct TlsSetup {
+    cert: ServerCert,
+    require_client_cert: bool,
+}
+
+/// Paths of the generated TLS files (all in the server's dir).
+#[derive(Clone, Debug)]
+pub struct TlsFiles {
+    /// The CA that signed the server and client certificates.
+    pub ca: PathBuf,
+    /// A CA that signed nothing the server presents.
+    pub other_ca: PathBuf,
+    /// A client certificate signed by `ca`, and its key (SEC1 EC).
+    pub client_cert: PathBuf,
+    pub client_key: PathBuf,
+}
+
+/// Generates the CAs and certificates in `dir` with the openssl CLI.
+pub fn generate_tls_files(dir: &Path) -> TlsFiles {
+    let openssl = |args: &[&str]| {
+        let out = Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run openssl (tests/tools/ensure-deps.sh): {e}"));
+        assert!(
+            out.status.success(),
+            "openssl {args:?} failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let key = |name: &str| {
+        openssl(&[
+            "ecparam",
+            "-name",
+            "prime256v1",
+            "-genkey",
+            "-noout",
+            "-out",
+            name,
+        ])
+    };
+    let write = |name: &str, text: &str| fs::write(dir.join(name), text).expect("write");
+    for ca in ["ca", "other-ca"] {
+        key(&format!("{ca}.key"));
+        openssl(&[
+            "req",
+            "-x509",
+            "-new",
+            "-key",
+            &format!("{ca}.key"),
+            "-sha256",
+            "-days",
+            "2",
+            "-subj",
+            &format!("/CN=redcore-test-{ca}"),
+            "-out",
+            &format!("{ca}.crt"),
+        ]);
+    }
+    write(
+        "server.ext",
+        "subjectAltName=DNS:localhost,IP:127.0.0.1,IP:::1\nextendedKeyUsage=serverAuth\n",
+    );
+    write(
+        "wrong-name.ext",
+        "subjectAltName=DNS:wrong.example\nextendedKeyUsage=serverAuth\n",
+    );
+    write("client.ext", "extendedKeyUsage=clientAuth\n");
+    key("server.key");
+    openssl(&[
+        "req",
+        "-new",
+        "-key",
+        "server.key",
+        "-subj",
+        "/CN=localhost",
+        "-out",
+        "server.csr",
+    ]);
+    let sign = |csr: &str, ext: &str, out: &str| {
+        openssl(&[
+            "x509",
+            "-req",
+            "-in",
+            csr,
+            "-CA",
+            "ca.crt",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-days",
+            "2",
+            "-sha256",
+            "-extfile",
+            ext,
+            "-out",
+            out,
+        ])
+    };
+    sign("server.csr", "server.ext", "server.crt");
+    sign("server.csr", "wrong-name.ext", "wrong-name.crt");
+    // `x509 -days` cannot go back in time; `openssl ca` takes explicit dates.
+    fs::create_dir_all(dir.join("cadb")).expect("cadb");
+    write("cadb/index.txt", "");
+    write("cadb/serial", "1000\n");
+    write(
+        "ca.cnf",
+        "[ca]\ndefault_ca = test_ca\n[test_ca]\ndatabase = cadb/index.txt\n\
+         new_certs_dir = cadb\nserial = cadb/serial\ndefault_md = sha256\n\
+         policy = any_policy\nunique_subject = no\n[any_policy]\ncommonName = supplied\n",
+    );
+    openssl(&[
+        "ca",
+        "-batch",
+        "-config",
+        "ca.cnf",
+        "-cert",
+        "ca.crt",
+        "-keyfile",
+        "ca.key",
+        "-in",
+        "server.csr",
+        "-out",
+        "expired.crt",
+        "-startdate",
+        "20200101000000Z",
+        "-enddate",
+        "20200102000000Z",
+        "-extfile",
+        "server.ext",
+        "-notext",
+    ]);
+    key("client.key");
+    openssl(&[
+        "req",
+        "-new",
+        "-key",
+        "client.key",
+        "-subj",
+        "/CN=redcore-client",
+        "-out",
+        "client.csr",
+    ]);
+    sign("client.csr", "client.ext", "client.crt");
+    TlsFiles {
+        ca: dir.join("ca.crt"),
+        other_ca: dir.join("other-ca.crt"),
+        client_cert: dir.join("client.crt"),
+        client_key: dir.join("client.key"),
+    }
 }
 
 impl ServerBuilder {
@@ -108,6 +282,25 @@ impl ServerBuilder {
         self
     }
 
+    /// Also listen with TLS on a second port, presenting `cert`; with `require_client_cert`
+    /// only clients with a certificate from the test CA get in (`--tls-auth-clients yes`).
+    pub fn tls(mut self, cert: ServerCert, require_client_cert: bool) -> Self {
+        self.tls = Some(TlsSetup {
+            cert,
+            require_client_cert,
+        });
+        self
+    }
+
+    /// Loads these ACL rules (`user NAME on >PASSWORD ~keys +@category ...`, one a line) from
+    /// `DIR/users.acl`. Put the default user's password here too: `--requirepass` and an ACL
+    /// file do not mix.
+    pub fn acl(self, rules: &str) -> Self {
+        self.file("users.acl", rules)
+            .arg("--aclfile")
+            .arg("{dir}/users.acl")
+    }
+
     /// Writes `DIR/name` before the server starts (`{dir}` in `contents` becomes the dir).
     pub fn file(mut self, name: impl Into<String>, contents: impl AsRef<[u8]>) -> Self {
         self.files.push((name.into(), contents.as_ref().to_vec()));
@@ -121,8 +314,12 @@ impl ServerBuilder {
             let contents = substitute_dir(contents, &dir);
             fs::write(dir.join(name), contents).expect("write a file into the server dir");
         }
+        let tls_files = self.tls.map(|_| generate_tls_files(&dir));
         let mut server = RedisServer {
             port: 0,
+            tls_port: 0,
+            tls: self.tls,
+            tls_files,
             dir,
             unix_socket: self.unix_socket,
             extra_args: self.args,
@@ -137,6 +334,14 @@ impl ServerBuilder {
         };
         for attempt in 1..=attempts {
             server.port = self.port.unwrap_or_else(free_port);
+            if server.tls.is_some() {
+                server.tls_port = loop {
+                    let p = free_port();
+                    if p != server.port {
+                        break p;
+                    }
+                };
+            }
             match server.spawn_and_wait() {
                 Ok(()) => return server,
                 Err(StartError::PortTaken) if attempt < attempts => continue,
@@ -167,6 +372,9 @@ enum StartError {
 #[derive(Debug)]
 pub struct RedisServer {
     port: u16,
+    tls_port: u16,
+    tls: Option<TlsSetup>,
+    tls_files: Option<TlsFiles>,
     dir: PathBuf,
     unix_socket: bool,
     extra_args: Vec<String>,
@@ -190,6 +398,22 @@ impl RedisServer {
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The TLS port; panics unless the builder asked for TLS.
+    pub fn tls_port(&self) -> u16 {
+        assert!(
+            self.tls.is_some(),
+            "this server has no TLS port; build it with .tls(..)"
+        );
+        self.tls_port
+    }
+
+    /// The generated CA and client certificate files; panics unless the builder asked for TLS.
+    pub fn tls_files(&self) -> &TlsFiles {
+        self.tls_files
+            .as_ref()
+            .expect("this server has no TLS files; build it with .tls(..)")
     }
 
     pub fn host(&self) -> &'static str {
@@ -337,6 +561,25 @@ impl RedisServer {
             "--enable-debug-command".into(),
             "local".into(),
         ];
+        if let Some(tls) = self.tls {
+            let cert = match tls.cert {
+                ServerCert::Valid => "server.crt",
+                ServerCert::Expired => "expired.crt",
+                ServerCert::WrongName => "wrong-name.crt",
+            };
+            args.extend([
+                "--tls-port".into(),
+                self.tls_port.to_string(),
+                "--tls-cert-file".into(),
+                format!("{dir}/{cert}"),
+                "--tls-key-file".into(),
+                format!("{dir}/server.key"),
+                "--tls-ca-cert-file".into(),
+                format!("{dir}/ca.crt"),
+                "--tls-auth-clients".into(),
+                if tls.require_client_cert { "yes" } else { "no" }.into(),
+            ]);
+        }
         if self.unix_socket {
             args.extend([
                 "--unixsocket".into(),

@@ -5,6 +5,11 @@
 # temp dir, exported to it as REDCORE_TEST_HOST, REDCORE_TEST_PORT, REDCORE_TEST_UNIX and
 # REDCORE_TEST_URL. The server is stopped and the dir removed however CMD ends; the exit status
 # is CMD's.
+#
+# When openssl is installed, the same server also listens with TLS on a second port, with a CA,
+# server certificate (SAN localhost, 127.0.0.1) and client certificate generated here (client
+# certificates are optional): REDCORE_TEST_TLS_PORT, REDCORE_TEST_TLS_CA, REDCORE_TEST_TLS_CERT
+# and REDCORE_TEST_TLS_KEY (the client's). Without openssl those stay unset.
 set -euo pipefail
 
 if [ $# -eq 0 ]; then
@@ -37,6 +42,31 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
+# EC P-256 CA, server and client certificates in $dir/tls (about 0.1 s).
+generate_certs() {
+    local t=$dir/tls
+    mkdir -p "$t"
+    (
+        cd "$t"
+        openssl ecparam -name prime256v1 -genkey -noout -out ca.key
+        openssl req -x509 -new -key ca.key -sha256 -days 2 -subj /CN=redcore-test-ca -out ca.crt
+        printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n' >server.ext
+        printf 'extendedKeyUsage=clientAuth\n' >client.ext
+        for who in server client; do
+            openssl ecparam -name prime256v1 -genkey -noout -out "$who.key"
+            openssl req -new -key "$who.key" -subj "/CN=redcore-test-$who" -out "$who.csr"
+            openssl x509 -req -in "$who.csr" -CA ca.crt -CAkey ca.key -CAcreateserial -days 2 \
+                -sha256 -extfile "$who.ext" -out "$who.crt"
+        done
+    ) >/dev/null 2>&1
+}
+
+tls_args=()
+if command -v openssl >/dev/null 2>&1 && generate_certs; then
+    tls_args=(--tls-cert-file "$dir/tls/server.crt" --tls-key-file "$dir/tls/server.key"
+        --tls-ca-cert-file "$dir/tls/ca.crt" --tls-auth-clients optional)
+fi
+
 free_port() {
     if command -v python3 >/dev/null 2>&1; then
         python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
@@ -50,8 +80,15 @@ free_port() {
 # (worth another port), and exits the script on any other failure.
 start_server() {
     port=$(free_port)
+    tls_port=
+    local tls_listen=()
+    if [ ${#tls_args[@]} -gt 0 ]; then
+        tls_port=$(free_port)
+        while [ "$tls_port" = "$port" ]; do tls_port=$(free_port); done
+        tls_listen=(--tls-port "$tls_port" "${tls_args[@]}")
+    fi
     : >"$dir/redis.log"
-    redis-server --port "$port" --bind 127.0.0.1 \
+    redis-server --port "$port" --bind 127.0.0.1 "${tls_listen[@]}" \
         --unixsocket "$dir/redis.sock" --unixsocketperm 700 \
         --save '' --appendonly no --enable-debug-command local --daemonize no \
         --dir "$dir" --logfile "$dir/redis.log" &
@@ -95,6 +132,12 @@ export REDCORE_TEST_HOST=127.0.0.1
 export REDCORE_TEST_PORT=$port
 export REDCORE_TEST_UNIX=$dir/redis.sock
 export REDCORE_TEST_URL=redis://127.0.0.1:$port
+if [ -n "$tls_port" ]; then
+    export REDCORE_TEST_TLS_PORT=$tls_port
+    export REDCORE_TEST_TLS_CA=$dir/tls/ca.crt
+    export REDCORE_TEST_TLS_CERT=$dir/tls/client.crt
+    export REDCORE_TEST_TLS_KEY=$dir/tls/client.key
+fi
 
 # In the background so that a TERM sent to this script interrupts `wait` at once (a foreground
 # child would delay the trap until it ended); stdin is passed on explicitly.

@@ -384,6 +384,9 @@ fn to_url_round_trips() {
          &retry_written_commands=true&reactor_threads=8&lazy_connect=true&max_bulk_len=7\
          &max_aggregate_len=8&max_depth=9",
         "redis://h:1?tcp_keepalive=90s&backoff_base=1500ms&backoff_cap=5s",
+        "rediss://h:6380?tls_ca_file=%2Fetc%2Fca.pem&tls_ca_dir=%2Fetc%2Fcerts\
+         &tls_cert_file=c.pem&tls_key_file=k.pem&tls_server_name=cache.internal\
+         &tls_min_version=1.3&tls_system_roots=true&tls_insecure=true",
     ];
     for url in urls {
         let c = Config::from_url(url).unwrap();
@@ -447,4 +450,44 @@ fn durations() {
     assert_eq!(format_duration(250 * MS), "250ms");
     assert_eq!(format_duration(2 * SEC), "2s");
     assert_eq!(format_duration(Duration::from_micros(1500)), "0.0015");
+}
+
+#[test]
+fn tls_parameters_and_their_aliases() {
+    use crate::config::TlsVersion;
+    let c = Config::from_url(
+        "rediss://10.0.0.7:6380?ssl_ca_certs=/ca.pem&ssl_ca_path=/certs&ssl_certfile=/c.pem\
+         &ssl_keyfile=/k.pem&tls_server_name=node-1.cache&tls_min_version=TLSv1.3",
+    )
+    .unwrap();
+    assert!(c.tls);
+    let t = &c.tls_options;
+    assert_eq!(t.ca_file.as_deref(), Some(std::path::Path::new("/ca.pem")));
+    assert_eq!(t.ca_dir.as_deref(), Some(std::path::Path::new("/certs")));
+    assert_eq!(
+        t.client_cert_file.as_deref(),
+        Some(std::path::Path::new("/c.pem"))
+    );
+    assert_eq!(
+        t.client_key_file.as_deref(),
+        Some(std::path::Path::new("/k.pem"))
+    );
+    assert_eq!(t.server_name.as_deref(), Some("node-1.cache"));
+    assert_eq!(t.min_version, TlsVersion::Tls13);
+    assert!(!t.insecure_skip_verify, "never on unless asked for");
+    assert!(
+        !Config::from_url("rediss://h")
+            .unwrap()
+            .tls_options
+            .insecure_skip_verify
+    );
+    for (url, fragment) in [
+        ("rediss://h?tls_min_version=1.1", "tls_min_version"),
+        ("rediss://h?tls_insecure=maybe", "tls_insecure"),
+        ("rediss://h?tls_cert_file=/c.pem", "tls_key_file"),
+    ] {
+        let err = Config::from_url(url).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidArgument);
+        assert!(err.message().contains(fragment), "{url}: {err}");
+    }
 }
