@@ -228,6 +228,12 @@ test-install: all
 	for alias in $(HIREDIS_ALIASES); do \
 		[ -e "$$tmp/lib/$$alias" ] || { echo "test-install: $$alias is missing" >&2; exit 1; }; \
 	done; \
+	ssl_flags=$$(pkg-config --cflags --libs hiredis_ssl); \
+	echo "test-install: pkg-config --cflags --libs hiredis_ssl: $$ssl_flags"; \
+	printf '#include <hiredis.h>\n#include <hiredis_ssl.h>\nint main(void) { return redisInitOpenSSL(); }\n' \
+		> "$$tmp/ssl-check.c"; \
+	$(CC) $(C_TEST_CFLAGS) "$$tmp/ssl-check.c" -o "$$tmp/ssl-check" $$ssl_flags; \
+	LD_LIBRARY_PATH="$$tmp/lib" "$$tmp/ssl-check" || { echo "test-install: hiredis_ssl check failed" >&2; exit 1; }; \
 	echo "test-install: ok (hiredis $(HIREDIS_VERSION) API, soname $(HIREDIS_SONAME), also as $(HIREDIS_ALIASES))"
 
 test-go: all
@@ -263,6 +269,12 @@ install:
 	done
 	ln -sf $(HIREDIS_SONAME) "$(DESTDIR)$(LIBDIR)/libhiredis.so"
 	install -m 644 $(HIREDIS_A) "$(DESTDIR)$(LIBDIR)/libhiredis.a"
+	# hiredis's TLS is a separate library, libhiredis_ssl; ours is in libhiredis, so its
+	# names (for -lhiredis_ssl and for programs linked against it) lead to the same file.
+	for name in $(subst libhiredis,libhiredis_ssl,$(HIREDIS_SONAME) $(HIREDIS_ALIASES)) libhiredis_ssl.so; do \
+		ln -sf $(HIREDIS_SONAME) "$(DESTDIR)$(LIBDIR)/$$name"; \
+	done
+	ln -sf libhiredis.a "$(DESTDIR)$(LIBDIR)/libhiredis_ssl.a"
 	install -d "$(DESTDIR)$(INCLUDEDIR)/hiredis/adapters"
 	install -m 644 include/hiredis/*.h "$(DESTDIR)$(INCLUDEDIR)/hiredis/"
 	install -m 644 include/hiredis/adapters/*.h "$(DESTDIR)$(INCLUDEDIR)/hiredis/adapters/"
@@ -270,6 +282,9 @@ install:
 		-e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(HIREDIS_VERSION)|' \
 		-e 's|@LIBS_PRIVATE@|$(NATIVE_STATIC_LIBS)|' \
 		tests/tools/hiredis.pc.in > "$(DESTDIR)$(LIBDIR)/pkgconfig/hiredis.pc"
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
+		-e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(HIREDIS_VERSION)|' \
+		tests/tools/hiredis_ssl.pc.in > "$(DESTDIR)$(LIBDIR)/pkgconfig/hiredis_ssl.pc"
 
 # ---- the rest -------------------------------------------------------------------------------
 

@@ -96,7 +96,7 @@ H
 
     defines=()
     libs=()
-    if nm -D --defined-only "$lib_dir/libhiredis.so" | grep -qw redisCreateSSLContext; then
+    if nm -D --defined-only "$lib_dir/libhiredis.so" | grep -w redisCreateSSLContext >/dev/null; then
         defines+=(-DHIREDIS_TEST_SSL)
     else
         echo "hiredis-test: our libhiredis has no TLS yet: test.c is built without its TLS tests"
@@ -190,7 +190,7 @@ server_args=(--port "$port" --bind 127.0.0.1 --unixsocket "$sock" --unixsocketpe
     --save '' --appendonly no --enable-debug-command local --daemonize no
     --dir "$dir" --logfile "$dir/redis.log")
 ssl_args=()
-if nm "$work/hiredis-test" 2>/dev/null | grep -q 'redisCreateSSLContext'; then
+if nm "$work/hiredis-test" 2>/dev/null | grep redisCreateSSLContext >/dev/null; then
     # A CA and a server certificate for 127.0.0.1 and hiredis.test.example.com; test.c also
     # presents the server's certificate as its client certificate.
     openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=redcore-test-ca \

@@ -102,7 +102,7 @@ unsafe fn refresh_timer(ac: *mut redisAsyncContext) {
     }
 }
 
-unsafe fn want_read(ac: *mut redisAsyncContext) {
+pub(crate) unsafe fn want_read(ac: *mut redisAsyncContext) {
     // SAFETY: ac is live; the hook is the adapter's.
     unsafe {
         refresh_timer(ac);
@@ -112,7 +112,7 @@ unsafe fn want_read(ac: *mut redisAsyncContext) {
     }
 }
 
-unsafe fn want_write(ac: *mut redisAsyncContext) {
+pub(crate) unsafe fn want_write(ac: *mut redisAsyncContext) {
     // SAFETY: as above.
     unsafe {
         refresh_timer(ac);
@@ -122,7 +122,7 @@ unsafe fn want_write(ac: *mut redisAsyncContext) {
     }
 }
 
-unsafe fn stop_write(ac: *mut redisAsyncContext) {
+pub(crate) unsafe fn stop_write(ac: *mut redisAsyncContext) {
     // SAFETY: as above.
     unsafe {
         if let Some(hook) = (*ac).ev.delWrite {
@@ -278,7 +278,7 @@ unsafe fn free_now(ac: *mut redisAsyncContext) {
 /// Ends the connection (hiredis's `__redisAsyncDisconnect`): after an error, pending callbacks
 /// may not queue commands; the loop is released; and the context is freed unless
 /// REDIS_NO_AUTO_FREE.
-unsafe fn disconnect_now(ac: *mut redisAsyncContext) {
+pub(crate) unsafe fn disconnect_now(ac: *mut redisAsyncContext) {
     // SAFETY: ac is live.
     unsafe {
         copy_error(ac);
@@ -701,7 +701,7 @@ pub unsafe extern "C" fn redisProcessCallbacks(ac: *mut redisAsyncContext) {
     })
 }
 
-unsafe fn process_callbacks(ac: *mut redisAsyncContext) {
+pub(crate) unsafe fn process_callbacks(ac: *mut redisAsyncContext) {
     // SAFETY: ac is live at the top of each turn: a callback that frees it only marks it
     // (FREEING), and the free happens here, after which we return at once.
     unsafe {

@@ -8,8 +8,9 @@
 //! comes from `hiredisAllocFns`, `alloc`), sds strings with hiredis's layout (`sds`). A sync
 //! context does its own I/O on its own socket (`net`, `context`); the reader (`reader`,
 //! `reply`) builds hiredis's reply objects; async contexts are driven by an event loop through
-//! the `ev` hooks (`async_ctx`), including redcore's own loop thread (`event_loop`). The
-//! functions taking `...` or a va_list are in C (`variadic`).
+//! the `ev` hooks (`async_ctx`), including redcore's own loop thread (`event_loop`); TLS is
+//! rustls through `net::tls` (`ssl`). The functions taking `...` or a va_list are in C
+//! (`variadic`).
 //!
 //! Every exported function runs behind the panic guard of `ffi::guard`.
 
@@ -25,6 +26,7 @@ pub mod net;
 pub mod reader;
 pub mod reply;
 pub mod sds;
+pub mod ssl;
 pub mod types;
 mod variadic;
 
