@@ -340,34 +340,32 @@ impl Engine {
                     return failed(&mut st, err);
                 }
             };
-            let start = others.len();
-            if let Err(err) = st.ingest(&buf[..n], others, pushes) {
+            // Our own completions are taken (a single reply) or run here (pipeline slots, the
+            // last of which fills the waiter); the others go to the reactor.
+            let mut mine: Option<Result<Reply>> = None;
+            let on_reply = |completion: Completion, result: Result<Reply>| match (own, &completion)
+            {
+                (Own::Single { waiter, seq }, Completion::Wait(w, s))
+                    if *s == seq && Arc::ptr_eq(w, waiter) =>
+                {
+                    mine = Some(result);
+                }
+                (Own::Pipeline(run), Completion::Pipeline(r, _)) if Arc::ptr_eq(r, run) => {
+                    completion.run(result);
+                }
+                _ => others.push((completion, result)),
+            };
+            if let Err(err) = st.ingest(&buf[..n], on_reply, pushes) {
                 return failed(&mut st, err);
             }
             match own {
-                Own::Single { waiter, seq } => {
-                    let mine = others[start..].iter().position(|(c, _)| {
-                        matches!(c, Completion::Wait(w, s) if *s == seq && Arc::ptr_eq(w, waiter))
-                    });
-                    if let Some(i) = mine {
-                        let (_, result) = others.remove(start + i);
+                Own::Single { .. } => {
+                    if let Some(result) = mine {
                         finish(&mut st);
                         return (Direct::Reply(result), None);
                     }
                 }
                 Own::Pipeline(run) => {
-                    // Our slots complete here (the last one fills the waiter); the rest go
-                    // to the reactor.
-                    let mut i = start;
-                    while i < others.len() {
-                        if matches!(&others[i].0, Completion::Pipeline(r, _) if Arc::ptr_eq(r, run))
-                        {
-                            let (completion, result) = others.remove(i);
-                            completion.run(result);
-                        } else {
-                            i += 1;
-                        }
-                    }
                     if run.is_finished() {
                         finish(&mut st);
                         return (Direct::Finished, None);

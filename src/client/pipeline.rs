@@ -214,16 +214,26 @@ pub(crate) enum PipelineDone {
 
 /// A pipeline in flight: one slot per request written (MULTI and EXEC included).
 pub(crate) struct PipelineRun {
-    slots: Mutex<Vec<Option<Result<Reply>>>>,
+    /// One result per request. Each slot is written exactly once, by the completion of its
+    /// request (every completion runs exactly once), and read only by whoever brings
+    /// `remaining` to zero: the release/acquire of that countdown orders the writes before the
+    /// read, so no lock is needed per slot.
+    slots: Box<[std::cell::UnsafeCell<Option<Result<Reply>>>]>,
     remaining: AtomicUsize,
     transaction: bool,
     done: Mutex<Option<PipelineDone>>,
 }
 
+// SAFETY: see `slots`: each cell has one writer, and the one reader synchronizes with every
+// writer through `remaining`; replies are Send.
+unsafe impl Sync for PipelineRun {}
+
 impl PipelineRun {
     pub(crate) fn new(requests: usize, transaction: bool, done: PipelineDone) -> Arc<PipelineRun> {
         Arc::new(PipelineRun {
-            slots: Mutex::new((0..requests).map(|_| None).collect()),
+            slots: (0..requests)
+                .map(|_| std::cell::UnsafeCell::new(None))
+                .collect(),
             remaining: AtomicUsize::new(requests),
             transaction,
             done: Mutex::new(Some(done)),
@@ -237,7 +247,9 @@ impl PipelineRun {
 
     /// Records slot `index`; the last one finishes the run.
     pub(crate) fn complete(&self, index: usize, result: Result<Reply>) {
-        self.slots.lock().unwrap_or_else(|e| e.into_inner())[index] = Some(result);
+        // SAFETY: slot `index` belongs to one request, whose completion runs once: no other
+        // access to this cell happens until `remaining` reaches zero below.
+        unsafe { *self.slots[index].get() = Some(result) };
         if self.remaining.fetch_sub(1, Ordering::AcqRel) == 1 {
             self.finish();
         }
@@ -249,8 +261,7 @@ impl PipelineRun {
         self: &Arc<Self>,
         err: &Error,
     ) -> Vec<(crate::reactor::Completion, Result<Reply>)> {
-        let n = self.slots.lock().unwrap_or_else(|e| e.into_inner()).len();
-        (0..n)
+        (0..self.slots.len())
             .map(|i| {
                 (
                     crate::reactor::Completion::Pipeline(self.clone(), i),
@@ -261,11 +272,13 @@ impl PipelineRun {
     }
 
     fn finish(&self) {
-        let slots: Vec<Result<Reply>> =
-            std::mem::take(&mut *self.slots.lock().unwrap_or_else(|e| e.into_inner()))
-                .into_iter()
-                .map(|s| s.expect("every slot completed"))
-                .collect();
+        let slots: Vec<Result<Reply>> = self
+            .slots
+            .iter()
+            // SAFETY: `remaining` reached zero: every writer is done and synchronized with us,
+            // and nobody touches the cells again.
+            .map(|cell| unsafe { (*cell.get()).take() }.expect("every slot completed"))
+            .collect();
         let result = if self.transaction {
             transaction_result(slots)
         } else {

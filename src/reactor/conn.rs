@@ -523,7 +523,9 @@ impl ConnState {
                         self.fail(err, ctx);
                         return;
                     }
-                    if let Err(err) = self.ingest(&readbuf[..n], ctx.completions, ctx.pushes) {
+                    let completions = &mut *ctx.completions;
+                    let on_reply = |c, r| completions.push((c, r));
+                    if let Err(err) = self.ingest(&readbuf[..n], on_reply, ctx.pushes) {
                         self.fail(err, ctx);
                         return;
                     }
@@ -598,7 +600,7 @@ impl ConnState {
     pub(crate) fn ingest(
         &mut self,
         bytes: &[u8],
-        completions: &mut Vec<(Completion, Result<Reply>)>,
+        mut on_reply: impl FnMut(Completion, Result<Reply>),
         pushes: &mut Vec<Reply>,
     ) -> Result<()> {
         let mut controls: Vec<Reply> = Vec::new();
@@ -606,10 +608,10 @@ impl ConnState {
         let sent_credentials = self.sent_credentials;
         self.ex.handle_read(bytes, |event| match event {
             Event::Reply(Completion::HealthCheck, reply) => health = Some(reply_to_result(reply)),
-            Event::Reply(completion, reply) => completions.push((
+            Event::Reply(completion, reply) => on_reply(
                 completion,
                 reply_to_result(reply).map_err(|e| explain_noauth(e, sent_credentials)),
-            )),
+            ),
             Event::Push(reply) => pushes.push(reply),
             Event::Control(reply) => controls.push(reply),
         })?;

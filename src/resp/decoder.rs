@@ -362,10 +362,7 @@ impl Decoder {
                 } else {
                     Kind::Error
                 };
-                match STATIC_STRINGS
-                    .iter()
-                    .position(|s| &s[..s.len() - 1] == line)
-                {
+                match static_string(line) {
                     Some(i) if kind == Kind::Simple => {
                         let mut node = Node::new(kind, line.len() as u32, i as u64);
                         node.flags = F_STATIC;
@@ -451,10 +448,7 @@ impl Decoder {
                         Kind::BigNumber
                     }
                 };
-                let node = match STATIC_STRINGS
-                    .iter()
-                    .position(|s| &s[..s.len() - 1] == line)
-                {
+                let node = match static_string(line) {
                     Some(i) if kind == Kind::Simple => {
                         let mut node = Node::new(kind, line.len() as u32, i as u64);
                         node.flags = F_STATIC;
@@ -775,6 +769,17 @@ enum Found {
     Partial,
     /// A CR followed by something other than LF.
     BareCr,
+}
+
+/// The index in `STATIC_STRINGS` of a simple string that needs no copy.
+#[inline]
+fn static_string(line: &[u8]) -> Option<usize> {
+    match line {
+        b"OK" => Some(0),
+        b"QUEUED" => Some(1),
+        b"PONG" => Some(2),
+        _ => None,
+    }
 }
 
 /// The first CR in `bytes`, a word at a time.

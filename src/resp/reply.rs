@@ -86,7 +86,8 @@ pub(crate) const F_HAS_ATTR: u8 = 4;
 pub(crate) const F_ROOT: u8 = 8;
 
 /// Simple strings so common that they are never copied: a `+OK` reply allocates nothing.
-/// Each is followed by a NUL, as every string of a reply is.
+/// Each is followed by a NUL, as every string of a reply is. (Matched by
+/// `decoder::static_string`, which must list them in this order.)
 pub(crate) const STATIC_STRINGS: [&[u8]; 3] = [b"OK\0", b"QUEUED\0", b"PONG\0"];
 
 /// One value in the table. While a reply is being built, `val` holds offsets and indices;
