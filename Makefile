@@ -53,14 +53,39 @@ VALGRIND := valgrind --quiet --leak-check=full --suppressions=tests/tools/valgri
 
 GO_DIR := bindings/go
 
+# The hiredis-compatible library (src/compat/hiredis): the same crate built with the `hiredis`
+# feature, in its own target dir, as libhiredis.so / libhiredis.a.
+HIREDIS_DIR := $(abspath $(TARGET_DIR)/hiredis)/release
+HIREDIS_SO := $(HIREDIS_DIR)/libhiredis.so
+HIREDIS_A := $(HIREDIS_DIR)/libhiredis.a
+# The hiredis release whose API include/hiredis declares (hiredis.pc's Version).
+HIREDIS_VERSION := 1.5.0
+# Its soname (src/build.rs), hiredis 1.2's, and the sonames of hiredis 1.3 to 1.5, installed
+# as links to the same file: the ABI is the same for callers, so programs built against any of
+# these releases run on it.
+HIREDIS_SONAME := libhiredis.so.1.1.0
+HIREDIS_ALIASES := libhiredis.so.1.3.0 libhiredis.so.1.4.0 libhiredis.so.1.5.0
+# Programs written for hiredis, built with our headers only (as `pkg-config --cflags hiredis`
+# gives them) and linked to our libhiredis. A `/* LIBS: ... */` line in a test adds libraries.
+HIREDIS_CFLAGS := -std=c11 -Wall -Wextra -Wpedantic -Werror -g -D_POSIX_C_SOURCE=200809L \
+	-Iinclude/hiredis -Iinclude
+HIREDIS_LINK := -L$(HIREDIS_DIR) -lhiredis -Wl,-rpath,$(HIREDIS_DIR)
+HIREDIS_TEST_SRCS := $(sort $(wildcard tests/hiredis/*.c))
+HIREDIS_TESTS := $(patsubst tests/hiredis/%.c,build/hiredis-tests/%,$(HIREDIS_TEST_SRCS))
+HIREDIS_STATIC_TEST := build/hiredis-tests/sync_test-static
+
 .PHONY: all header c-tests examples test lint test-rust test-c test-install test-go \
-	install demo clean bench
+	install demo clean bench hiredis-tests test-hiredis-c test-hiredis
 
 # Programs linked against the .so ask for its soname, libredcore.so.$(MAJOR) (src/build.rs);
 # cargo does not create that name, so it is linked here for the in-tree C tests and examples.
 all:
 	$(CARGO) build --release
 	@ln -sf libredcore.so $(RELEASE_DIR)/libredcore.so.$(MAJOR)
+	$(CARGO) build --release --features hiredis --target-dir $(abspath $(TARGET_DIR)/hiredis)
+	@ln -sf libredcore.so $(HIREDIS_SO)
+	@ln -sf libredcore.so $(HIREDIS_DIR)/$(HIREDIS_SONAME)
+	@ln -sf libredcore.a $(HIREDIS_A)
 
 header:
 	REDCORE_BLESS=1 $(CARGO) test --test header
@@ -89,12 +114,29 @@ build/examples/%: examples/%.c
 	@mkdir -p $(@D)
 	$(CC) $(EXAMPLE_CFLAGS) $< -o $@ $(LINK_SHARED)
 
+hiredis-tests: $(HIREDIS_TESTS) $(HIREDIS_STATIC_TEST)
+
+$(HIREDIS_TESTS) $(HIREDIS_STATIC_TEST): all
+
+# The system may have hiredis's own headers (e.g. /usr/include/hiredis): refuse to build if
+# anything but ours was picked up.
+build/hiredis-tests/%: tests/hiredis/%.c
+	@mkdir -p $(@D)
+	@if $(CC) $(HIREDIS_CFLAGS) -M $< | tr ' ' '\n' | grep -q '^/usr/.*/hiredis/'; then \
+		echo "$<: includes a system hiredis header instead of include/hiredis" >&2; exit 1; fi
+	$(CC) $(HIREDIS_CFLAGS) $< -o $@ $(HIREDIS_LINK) \
+		$$(sed -n 's|^/\* LIBS: \(.*\) \*/$$|\1|p' $<)
+
+$(HIREDIS_STATIC_TEST): tests/hiredis/sync_test.c
+	@mkdir -p $(@D)
+	$(CC) $(HIREDIS_CFLAGS) $< -o $@ $(HIREDIS_A) $(NATIVE_STATIC_LIBS)
+
 # ---- tests ----------------------------------------------------------------------------------
 
 # Each step in order, stopping at the first failure with its name.
 test:
 	@tests/tools/ensure-deps.sh
-	@for step in lint test-rust test-c examples test-install test-go; do \
+	@for step in lint test-rust test-c examples test-hiredis-c test-hiredis test-install test-go; do \
 		echo "==> make $$step"; \
 		if ! $(MAKE) --no-print-directory $$step; then \
 			echo "make test: FAILED at step '$$step'" >&2; \
@@ -108,13 +150,15 @@ test:
 lint:
 	@if $(CARGO) fmt --version >/dev/null 2>&1; then $(CARGO) fmt --all -- --check; \
 	else echo "lint: rustfmt is not installed; formatting NOT checked" >&2; fi
-	@if $(CARGO) clippy --version >/dev/null 2>&1; then $(CARGO) clippy --all-targets -- -D warnings; \
+	@if $(CARGO) clippy --version >/dev/null 2>&1; then $(CARGO) clippy --all-targets -- -D warnings && \
+		$(CARGO) clippy --all-targets --features hiredis -- -D warnings; \
 	else echo "lint: clippy is not installed; lints NOT checked" >&2; fi
 
 # Debug build: compiles much faster than the LTO release profile and keeps overflow checks
 # and debug assertions on; the C tests below use the release library.
 test-rust:
 	$(CARGO) test
+	$(CARGO) test --features hiredis --lib compat
 
 test-c: c-tests
 	@for t in $(C_TESTS) $(STATIC_TEST); do \
@@ -128,6 +172,26 @@ test-c: c-tests
 			exit 1; \
 		fi; \
 	done
+
+# The hiredis-compatible library with C programs written against hiredis's documented API.
+test-hiredis-c: hiredis-tests
+	@for t in $(HIREDIS_TESTS) $(HIREDIS_STATIC_TEST); do \
+		echo "--- $$t"; \
+		if ! $(WITH_REDIS) $$t; then \
+			echo "test-hiredis-c: $$t FAILED" >&2; exit 1; \
+		fi; \
+		echo "--- $$t (valgrind)"; \
+		if ! $(WITH_REDIS) $(VALGRIND) $$t; then \
+			echo "test-hiredis-c: $$t FAILED under valgrind (exit 99 = memory errors or leaks)" >&2; \
+			exit 1; \
+		fi; \
+	done
+
+# Fidelity: hiredis's own test suite (test.c of the hiredis 1.5.0 vendored by PyPI's hiredis
+# 3.5.0 sdist, fetched with pip into build/, never committed) built against include/hiredis
+# and our libhiredis, against the servers it expects.
+test-hiredis: all
+	@tests/tools/hiredis-test.sh
 
 test-install: all
 	@tmp=$$(mktemp -d "$${TMPDIR:-/tmp}/redcore-install.XXXXXX"); \
@@ -147,7 +211,30 @@ test-install: all
 		readelf -d "$$tmp/lib/libredcore.so" >&2; \
 		exit 1; \
 	fi; \
-	echo "test-install: ok (version $$printed, soname libredcore.so.$(MAJOR))"
+	echo "test-install: ok (version $$printed, soname libredcore.so.$(MAJOR))"; \
+	flags=$$(pkg-config --cflags --libs hiredis); \
+	echo "test-install: pkg-config --cflags --libs hiredis: $$flags"; \
+	$(CC) $(C_TEST_CFLAGS) tests/tools/hiredis-install-check.c -o "$$tmp/hiredis-install-check" $$flags; \
+	printed=$$(LD_LIBRARY_PATH="$$tmp/lib" "$$tmp/hiredis-install-check"); \
+	if [ "$$printed" != "hiredis $(HIREDIS_VERSION) on redcore" ]; then \
+		echo "test-install: hiredis-install-check printed '$$printed'" >&2; exit 1; \
+	fi; \
+	if ! readelf -d "$$tmp/lib/libhiredis.so" | grep -q 'SONAME.*\[$(HIREDIS_SONAME)\]'; then \
+		echo "test-install: installed libhiredis lacks soname $(HIREDIS_SONAME)" >&2; exit 1; \
+	fi; \
+	if readelf --dyn-syms -W "$$tmp/lib/libredcore.so" | grep -qw redisConnect; then \
+		echo "test-install: libredcore.so exports hiredis symbols (redisConnect)" >&2; exit 1; \
+	fi; \
+	for alias in $(HIREDIS_ALIASES); do \
+		[ -e "$$tmp/lib/$$alias" ] || { echo "test-install: $$alias is missing" >&2; exit 1; }; \
+	done; \
+	ssl_flags=$$(pkg-config --cflags --libs hiredis_ssl); \
+	echo "test-install: pkg-config --cflags --libs hiredis_ssl: $$ssl_flags"; \
+	printf '#include <hiredis.h>\n#include <hiredis_ssl.h>\nint main(void) { return redisInitOpenSSL(); }\n' \
+		> "$$tmp/ssl-check.c"; \
+	$(CC) $(C_TEST_CFLAGS) "$$tmp/ssl-check.c" -o "$$tmp/ssl-check" $$ssl_flags; \
+	LD_LIBRARY_PATH="$$tmp/lib" "$$tmp/ssl-check" || { echo "test-install: hiredis_ssl check failed" >&2; exit 1; }; \
+	echo "test-install: ok (hiredis $(HIREDIS_VERSION) API, soname $(HIREDIS_SONAME), also as $(HIREDIS_ALIASES))"
 
 test-go: all
 	@if [ ! -f $(GO_DIR)/go.mod ]; then echo "test-go: no $(GO_DIR)/go.mod yet, skipped"; exit 0; fi; \
@@ -171,14 +258,33 @@ install:
 	ln -sf libredcore.so.$(MAJOR) "$(DESTDIR)$(LIBDIR)/libredcore.so"
 	install -m 644 $(LIB_A) "$(DESTDIR)$(LIBDIR)/libredcore.a"
 	install -m 644 include/redcore.h "$(DESTDIR)$(INCLUDEDIR)/redcore.h"
-	if [ -d include/hiredis ]; then \
-		install -d "$(DESTDIR)$(INCLUDEDIR)/hiredis"; \
-		install -m 644 include/hiredis/* "$(DESTDIR)$(INCLUDEDIR)/hiredis/"; \
-	fi
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
 		-e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|' \
 		-e 's|@LIBS_PRIVATE@|$(NATIVE_STATIC_LIBS)|' \
 		tests/tools/redcore.pc.in > "$(DESTDIR)$(LIBDIR)/pkgconfig/redcore.pc"
+	@[ -f $(HIREDIS_SO) ] || { echo "install: $(HIREDIS_SO) is missing; run 'make' first" >&2; exit 1; }
+	install -m 755 $(HIREDIS_SO) "$(DESTDIR)$(LIBDIR)/$(HIREDIS_SONAME)"
+	for alias in $(HIREDIS_ALIASES); do \
+		ln -sf $(HIREDIS_SONAME) "$(DESTDIR)$(LIBDIR)/$$alias"; \
+	done
+	ln -sf $(HIREDIS_SONAME) "$(DESTDIR)$(LIBDIR)/libhiredis.so"
+	install -m 644 $(HIREDIS_A) "$(DESTDIR)$(LIBDIR)/libhiredis.a"
+	# hiredis's TLS is a separate library, libhiredis_ssl; ours is in libhiredis, so its
+	# names (for -lhiredis_ssl and for programs linked against it) lead to the same file.
+	for name in $(subst libhiredis,libhiredis_ssl,$(HIREDIS_SONAME) $(HIREDIS_ALIASES)) libhiredis_ssl.so; do \
+		ln -sf $(HIREDIS_SONAME) "$(DESTDIR)$(LIBDIR)/$$name"; \
+	done
+	ln -sf libhiredis.a "$(DESTDIR)$(LIBDIR)/libhiredis_ssl.a"
+	install -d "$(DESTDIR)$(INCLUDEDIR)/hiredis/adapters"
+	install -m 644 include/hiredis/*.h "$(DESTDIR)$(INCLUDEDIR)/hiredis/"
+	install -m 644 include/hiredis/adapters/*.h "$(DESTDIR)$(INCLUDEDIR)/hiredis/adapters/"
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
+		-e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(HIREDIS_VERSION)|' \
+		-e 's|@LIBS_PRIVATE@|$(NATIVE_STATIC_LIBS)|' \
+		tests/tools/hiredis.pc.in > "$(DESTDIR)$(LIBDIR)/pkgconfig/hiredis.pc"
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
+		-e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(HIREDIS_VERSION)|' \
+		tests/tools/hiredis_ssl.pc.in > "$(DESTDIR)$(LIBDIR)/pkgconfig/hiredis_ssl.pc"
 
 # ---- the rest -------------------------------------------------------------------------------
 

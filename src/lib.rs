@@ -4,7 +4,8 @@
 //! protocol), `config` (every knob, URL parsing, backoff), `session` (one connection's
 //! protocol state), `route` (routing policy), `net` (transports), `reactor` (the event loop), `client`
 //! (the Rust API), and `ffi` (the C face). `resp`, `session` and
-//! `route` are sans-I/O. Each module's first lines say what it owns.
+//! `route` are sans-I/O. Each module's first lines say what it owns. With the `hiredis`
+//! feature, `compat` adds the hiredis-compatible C API (built as libhiredis, not libredcore).
 
 #![deny(unsafe_op_in_unsafe_fn)]
 
@@ -18,5 +19,9 @@ pub mod route;
 pub mod session;
 
 pub mod ffi;
+
+/// cbindgen:ignore
+#[cfg(feature = "hiredis")]
+pub mod compat;
 
 pub use error::{Error, ErrorKind, Result};

@@ -8,7 +8,7 @@
 #![allow(non_camel_case_types)]
 #![allow(clippy::missing_safety_doc)]
 
-mod guard;
+pub(crate) mod guard;
 mod handle;
 pub(crate) mod userdata;
 

@@ -51,20 +51,7 @@ pub fn client_config(options: &TlsOptions) -> Result<Arc<ClientConfig>> {
     let builder = ClientConfig::builder_with_provider(provider.clone())
         .with_protocol_versions(versions)
         .map_err(|e| config_error(format!("cannot use the TLS versions asked for: {e}")))?;
-    let mut verifier: Arc<dyn ServerCertVerifier> = if options.insecure_skip_verify {
-        Arc::new(NoVerification(provider.clone()))
-    } else {
-        let roots = trust_anchors(options)?;
-        WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
-            .build()
-            .map_err(|e| config_error(format!("cannot build the certificate verifier: {e}")))?
-    };
-    if let Some(check) = &options.ocsp_verifier {
-        verifier = Arc::new(OcspChecking {
-            inner: verifier,
-            check: check.clone(),
-        });
-    }
+    let verifier = server_verifier_with(options, provider)?;
     let builder = builder
         .dangerous()
         .with_custom_certificate_verifier(verifier);
@@ -86,6 +73,35 @@ pub fn client_config(options: &TlsOptions) -> Result<Arc<ClientConfig>> {
         _ => builder.with_no_client_auth(),
     };
     Ok(Arc::new(config))
+}
+
+/// The certificate verifier `client_config` installs for `options` (WebPKI with the trust
+/// anchors, none in the insecure mode, plus the OCSP check), for faces that wrap it: the
+/// hiredis layer checks the chain without the name unless asked for one, as hiredis does.
+pub fn server_verifier(options: &TlsOptions) -> Result<Arc<dyn ServerCertVerifier>> {
+    options.validate()?;
+    server_verifier_with(options, Arc::new(rustls::crypto::ring::default_provider()))
+}
+
+fn server_verifier_with(
+    options: &TlsOptions,
+    provider: Arc<CryptoProvider>,
+) -> Result<Arc<dyn ServerCertVerifier>> {
+    let mut verifier: Arc<dyn ServerCertVerifier> = if options.insecure_skip_verify {
+        Arc::new(NoVerification(provider.clone()))
+    } else {
+        let roots = trust_anchors(options)?;
+        WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider)
+            .build()
+            .map_err(|e| config_error(format!("cannot build the certificate verifier: {e}")))?
+    };
+    if let Some(check) = &options.ocsp_verifier {
+        verifier = Arc::new(OcspChecking {
+            inner: verifier,
+            check: check.clone(),
+        });
+    }
+    Ok(verifier)
 }
 
 /// The name to verify the server's certificate against (and send with SNI): the configured

@@ -2,8 +2,9 @@
 # Usage: tests/tools/ensure-deps.sh [COMMAND...]
 #
 # Installs, with apt-get, whichever of the commands the test suite needs is missing:
-# redis-server, redis-sentinel, redis-cli, valgrind, go, pkg-config, openssl (or only the
-# COMMANDs given, e.g. `redis-server redis-cli` for the demo).
+# redis-server, redis-sentinel, redis-cli, valgrind, go, pkg-config, openssl, and the
+# libevent and libev headers (or only the COMMANDs given, e.g. `redis-server redis-cli` for
+# the demo).
 # Idempotent; prints nothing when everything is already there.
 set -euo pipefail
 
@@ -34,6 +35,19 @@ for cmd in "${commands[@]}"; do
     # Two commands may come from one package; ask for it once.
     [[ " ${missing[*]-} " == *" $pkg "* ]] || missing+=("$pkg")
 done
+# C headers the hiredis-compatibility tests build against (adapters/libevent.h, libev.h);
+# checked only when all the default commands are wanted.
+declare -A package_of_header=(
+    [event2/event.h]=libevent-dev
+    [ev.h]=libev-dev
+)
+if [ $# -eq 0 ]; then
+    for header in "${!package_of_header[@]}"; do
+        if ! echo "#include <$header>" | "${CC:-cc}" -E -x c - >/dev/null 2>&1; then
+            missing+=("${package_of_header[$header]}")
+        fi
+    done
+fi
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 if ! command -v apt-get >/dev/null 2>&1; then

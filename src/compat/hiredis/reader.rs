@@ -1,0 +1,724 @@
+//! `redisReader`: hiredis's incremental reply parser, written for redcore with hiredis's
+//! behaviour: the same C struct (callers set `fn`, `maxelements`, `maxdepth`, `privdata`), the
+//! same object-building calls with the same `redisReadTask` stack, the same reply shapes and
+//! the same protocol error texts, which programs compare against.
+//!
+//! Input is kept in `buf` (an sds) from `pos` on; a value is consumed only when it is complete
+//! (a bulk string's header is read again until its payload is in), so the task stack is the
+//! only state carried between calls. After an error the reader stays failed.
+
+use std::os::raw::{c_char, c_int, c_longlong, c_void};
+
+use super::alloc::{hi_calloc, hi_calloc_one, hi_free, hi_realloc};
+use super::reply::default_functions;
+use super::sds;
+use super::types::*;
+use crate::ffi::guard::guard;
+
+/// Task slots allocated at a time.
+const STACK_STEP: c_int = 9;
+
+/// Longest double the reader accepts, in bytes.
+const MAX_DOUBLE_LEN: usize = 325;
+
+pub(crate) unsafe fn set_error(r: *mut redisReader, kind: c_int, msg: &[u8]) {
+    // SAFETY: r is a live reader.
+    unsafe {
+        let rr = &mut *r;
+        if !rr.reply.is_null() {
+            if let Some(free) = rr.fn_.as_ref().and_then(|f| f.freeObject) {
+                free(rr.reply);
+            }
+        }
+        rr.reply = std::ptr::null_mut();
+        sds::free(rr.buf);
+        rr.buf = std::ptr::null_mut();
+        rr.pos = 0;
+        rr.len = 0;
+        rr.ridx = -1;
+        rr.err = kind;
+        copy_errstr(&mut rr.errstr, msg);
+    }
+}
+
+/// Copies `msg` into a 128-byte error buffer, truncated, NUL-terminated.
+pub(crate) fn copy_errstr(dst: &mut [c_char; 128], msg: &[u8]) {
+    let n = msg.len().min(dst.len() - 1);
+    for (d, &s) in dst.iter_mut().zip(&msg[..n]) {
+        *d = s as c_char;
+    }
+    dst[n] = 0;
+}
+
+/// How a byte is shown in "Protocol error, got %s as reply type byte".
+fn show_type_byte(b: u8) -> String {
+    let inner = match b {
+        b'\\' => "\\\\".to_string(),
+        b'"' => "\\\"".to_string(),
+        b'\n' => "\\n".to_string(),
+        b'\r' => "\\r".to_string(),
+        b'\t' => "\\t".to_string(),
+        7 => "\\a".to_string(),
+        8 => "\\b".to_string(),
+        b if b == b' ' || b.is_ascii_graphic() => (b as char).to_string(),
+        b => format!("\\x{b:02x}"),
+    };
+    format!("\"{inner}\"")
+}
+
+/// A strict decimal long long: no sign but `-`, no leading zeros, no spaces, in range.
+pub(crate) fn parse_ll(s: &[u8]) -> Option<i64> {
+    let (neg, digits) = match s.split_first()? {
+        (b'-', rest) => (true, rest),
+        _ => (false, s),
+    };
+    match digits {
+        [] => return None,
+        [b'0'] if !neg => return Some(0),
+        [b'1'..=b'9', ..] => {}
+        _ => return None,
+    }
+    let mut v: u64 = 0;
+    for &c in digits {
+        if !c.is_ascii_digit() {
+            return None;
+        }
+        v = v.checked_mul(10)?.checked_add((c - b'0') as u64)?;
+    }
+    if neg {
+        if v > i64::MAX as u64 + 1 {
+            return None;
+        }
+        Some((v as i64).wrapping_neg())
+    } else {
+        i64::try_from(v).ok()
+    }
+}
+
+/// A RESP3 double: `inf`, `-inf`, `nan`, `-nan` in any case, or a finite decimal number.
+fn parse_double(s: &[u8]) -> Option<f64> {
+    if s.eq_ignore_ascii_case(b"inf") {
+        return Some(f64::INFINITY);
+    }
+    if s.eq_ignore_ascii_case(b"-inf") {
+        return Some(f64::NEG_INFINITY);
+    }
+    if s.eq_ignore_ascii_case(b"nan") || s.eq_ignore_ascii_case(b"-nan") {
+        return Some(f64::NAN);
+    }
+    // Digits, one optional leading minus, dot and exponent; the parse below checks the rest.
+    if s.first() == Some(&b'+')
+        || !s
+            .iter()
+            .all(|c| c.is_ascii_digit() || matches!(c, b'-' | b'+' | b'.' | b'e' | b'E'))
+    {
+        return None;
+    }
+    let d: f64 = std::str::from_utf8(s).ok()?.parse().ok()?;
+    d.is_finite().then_some(d)
+}
+
+/// The reply type of a type byte.
+fn reply_type(b: u8) -> Option<c_int> {
+    Some(match b {
+        b'-' => REDIS_REPLY_ERROR,
+        b'+' => REDIS_REPLY_STATUS,
+        b':' => REDIS_REPLY_INTEGER,
+        b',' => REDIS_REPLY_DOUBLE,
+        b'_' => REDIS_REPLY_NIL,
+        b'$' => REDIS_REPLY_STRING,
+        b'*' => REDIS_REPLY_ARRAY,
+        b'%' => REDIS_REPLY_MAP,
+        b'|' => REDIS_REPLY_ATTR,
+        b'~' => REDIS_REPLY_SET,
+        b'#' => REDIS_REPLY_BOOL,
+        b'=' => REDIS_REPLY_VERB,
+        b'>' => REDIS_REPLY_PUSH,
+        b'(' => REDIS_REPLY_BIGNUM,
+        _ => return None,
+    })
+}
+
+/// Where the next CRLF starts in `b`.
+fn find_crlf(b: &[u8]) -> Option<usize> {
+    let mut from = 0;
+    while let Some(i) = b[from..].iter().position(|&c| c == b'\r') {
+        let at = from + i;
+        match b.get(at + 1) {
+            Some(b'\n') => return Some(at),
+            Some(_) => from = at + 1,
+            None => return None,
+        }
+    }
+    None
+}
+
+/// What one step of parsing did.
+enum Step {
+    /// A value (or an aggregate header) was consumed: go on.
+    Done,
+    /// More input is needed, or the reader failed (see `err`).
+    Stop,
+}
+
+/// A view of a live reader for one call; every field is read through the raw pointer because
+/// object functions are caller code that may look at the reader too.
+struct Parse {
+    r: *mut redisReader,
+}
+
+impl Parse {
+    unsafe fn input(&self) -> &[u8] {
+        // SAFETY: buf holds len bytes (an sds; NULL only after an error, when len is 0).
+        unsafe {
+            let r = &*self.r;
+            if r.buf.is_null() || r.pos >= r.len {
+                return &[];
+            }
+            std::slice::from_raw_parts(r.buf.cast::<u8>().add(r.pos), r.len - r.pos)
+        }
+    }
+
+    unsafe fn task(&self, i: c_int) -> *mut redisReadTask {
+        // SAFETY: 0 <= i < tasks.
+        unsafe { *(*self.r).task.add(i as usize) }
+    }
+
+    unsafe fn fns(&self) -> Option<&redisReplyObjectFunctions> {
+        // SAFETY: fn is NULL or points to a live table.
+        unsafe { (*self.r).fn_.as_ref() }
+    }
+
+    unsafe fn fail(&self, kind: c_int, msg: &str) -> Step {
+        // SAFETY: r is live.
+        unsafe { set_error(self.r, kind, msg.as_bytes()) };
+        Step::Stop
+    }
+
+    /// A value was built: records it as the reply when it is the root, and moves on.
+    unsafe fn finish_value(&self, obj: *mut c_void, consumed: usize) -> Step {
+        if obj.is_null() {
+            // SAFETY: r is live.
+            return unsafe { self.fail(REDIS_ERR_OOM, "Out of memory") };
+        }
+        // SAFETY: r is live.
+        unsafe {
+            (*self.r).pos += consumed;
+            if (*self.r).ridx == 0 {
+                (*self.r).reply = obj;
+            }
+            self.next_task();
+        }
+        Step::Done
+    }
+
+    /// After a value completes: the next sibling, or up past every aggregate it completed.
+    unsafe fn next_task(&self) {
+        // SAFETY: ridx indexes live tasks; parents are the tasks below.
+        unsafe {
+            let r = self.r;
+            while (*r).ridx >= 0 {
+                if (*r).ridx == 0 {
+                    (*r).ridx = -1;
+                    return;
+                }
+                let cur = self.task((*r).ridx);
+                let parent = self.task((*r).ridx - 1);
+                if (*cur).idx as c_longlong >= (*parent).elements - 1 {
+                    (*r).ridx -= 1;
+                } else {
+                    (*cur).type_ = -1;
+                    (*cur).elements = -1;
+                    (*cur).idx += 1;
+                    return;
+                }
+            }
+        }
+    }
+
+    unsafe fn step(&self) -> Step {
+        // SAFETY: the reader is live and ridx >= 0.
+        unsafe {
+            let cur = self.task((*self.r).ridx);
+            if (*cur).type_ < 0 {
+                let Some(&b) = self.input().first() else {
+                    return Step::Stop;
+                };
+                match reply_type(b) {
+                    Some(ty) => {
+                        (*cur).type_ = ty;
+                        (*self.r).pos += 1;
+                    }
+                    None => {
+                        let msg = format!(
+                            "Protocol error, got {} as reply type byte",
+                            show_type_byte(b)
+                        );
+                        return self.fail(REDIS_ERR_PROTOCOL, &msg);
+                    }
+                }
+            }
+            match (*cur).type_ {
+                REDIS_REPLY_STRING | REDIS_REPLY_VERB => self.bulk(cur),
+                REDIS_REPLY_ARRAY | REDIS_REPLY_MAP | REDIS_REPLY_ATTR | REDIS_REPLY_SET
+                | REDIS_REPLY_PUSH => self.aggregate(cur),
+                _ => self.line(cur),
+            }
+        }
+    }
+
+    /// Integers, doubles, nulls, booleans, big numbers, statuses and errors: one line.
+    unsafe fn line(&self, cur: *mut redisReadTask) -> Step {
+        // SAFETY: cur is the current task; line points into buf, which object functions do not
+        // change.
+        unsafe {
+            let input = self.input();
+            let Some(end) = find_crlf(input) else {
+                return Step::Stop;
+            };
+            let line = &input[..end];
+            let consumed = end + 2;
+            let ty = (*cur).type_;
+            let f = self.fns();
+            let obj = match ty {
+                REDIS_REPLY_INTEGER => {
+                    let Some(v) = parse_ll(line) else {
+                        return self.fail(REDIS_ERR_PROTOCOL, "Bad integer value");
+                    };
+                    match f.and_then(|f| f.createInteger) {
+                        Some(create) => create(cur, v),
+                        None => ty as usize as *mut c_void,
+                    }
+                }
+                REDIS_REPLY_DOUBLE => {
+                    if line.len() > MAX_DOUBLE_LEN {
+                        return self.fail(REDIS_ERR_PROTOCOL, "Double value is too large");
+                    }
+                    let Some(d) = parse_double(line) else {
+                        return self.fail(REDIS_ERR_PROTOCOL, "Bad double value");
+                    };
+                    match f.and_then(|f| f.createDouble) {
+                        Some(create) => {
+                            // A NUL-terminated copy: builders may treat the text as a C string.
+                            let mut text = [0u8; MAX_DOUBLE_LEN + 1];
+                            text[..line.len()].copy_from_slice(line);
+                            create(cur, d, text.as_mut_ptr().cast(), line.len())
+                        }
+                        None => ty as usize as *mut c_void,
+                    }
+                }
+                REDIS_REPLY_NIL => {
+                    if !line.is_empty() {
+                        return self.fail(REDIS_ERR_PROTOCOL, "Bad nil value");
+                    }
+                    match f.and_then(|f| f.createNil) {
+                        Some(create) => create(cur),
+                        None => ty as usize as *mut c_void,
+                    }
+                }
+                REDIS_REPLY_BOOL => {
+                    let value = match line {
+                        [b't' | b'T'] => 1,
+                        [b'f' | b'F'] => 0,
+                        _ => return self.fail(REDIS_ERR_PROTOCOL, "Bad bool value"),
+                    };
+                    match f.and_then(|f| f.createBool) {
+                        Some(create) => create(cur, value),
+                        None => ty as usize as *mut c_void,
+                    }
+                }
+                _ => {
+                    if ty == REDIS_REPLY_BIGNUM {
+                        let digits = line.strip_prefix(b"-").unwrap_or(line);
+                        if !digits.iter().all(u8::is_ascii_digit) {
+                            return self.fail(REDIS_ERR_PROTOCOL, "Bad bignum value");
+                        }
+                    } else if line.iter().any(|&c| c == b'\r' || c == b'\n') {
+                        return self.fail(REDIS_ERR_PROTOCOL, "Bad simple string value");
+                    }
+                    match f.and_then(|f| f.createString) {
+                        Some(create) => create(cur, line.as_ptr() as *mut c_char, line.len()),
+                        None => ty as usize as *mut c_void,
+                    }
+                }
+            };
+            self.finish_value(obj, consumed)
+        }
+    }
+
+    /// Bulk and verbatim strings: consumed only once the payload and its CRLF are in.
+    unsafe fn bulk(&self, cur: *mut redisReadTask) -> Step {
+        // SAFETY: as in `line`.
+        unsafe {
+            let input = self.input();
+            let Some(end) = find_crlf(input) else {
+                return Step::Stop;
+            };
+            let Some(n) = parse_ll(&input[..end]) else {
+                return self.fail(REDIS_ERR_PROTOCOL, "Bad bulk string length");
+            };
+            if n < -1 {
+                return self.fail(REDIS_ERR_PROTOCOL, "Bulk string length out of range");
+            }
+            let f = self.fns();
+            if n == -1 {
+                let obj = match f.and_then(|f| f.createNil) {
+                    Some(create) => create(cur),
+                    None => REDIS_REPLY_NIL as usize as *mut c_void,
+                };
+                return self.finish_value(obj, end + 2);
+            }
+            let n = n as usize;
+            let start = end + 2;
+            let Some(total) = start.checked_add(n).and_then(|t| t.checked_add(2)) else {
+                return Step::Stop;
+            };
+            if input.len() < total {
+                return Step::Stop;
+            }
+            let payload = &input[start..start + n];
+            let ty = (*cur).type_;
+            if ty == REDIS_REPLY_VERB && (n < 4 || payload[3] != b':') {
+                return self.fail(
+                    REDIS_ERR_PROTOCOL,
+                    "Verbatim string 4 bytes of content type are missing or incorrectly encoded.",
+                );
+            }
+            let obj = match f.and_then(|f| f.createString) {
+                Some(create) => create(cur, payload.as_ptr() as *mut c_char, n),
+                None => ty as usize as *mut c_void,
+            };
+            self.finish_value(obj, total)
+        }
+    }
+
+    /// Arrays, maps, sets, attributes and pushes: the header; the elements follow as tasks.
+    unsafe fn aggregate(&self, cur: *mut redisReadTask) -> Step {
+        // SAFETY: as in `line`; the task array grows before a child task is needed.
+        unsafe {
+            let r = self.r;
+            if (*r).maxdepth > 0 && (*r).ridx >= (*r).maxdepth {
+                return self.fail(REDIS_ERR_PROTOCOL, "Max nesting depth exceeded");
+            }
+            if (*r).ridx == (*r).tasks - 1 && !self.grow() {
+                return Step::Stop;
+            }
+            let input = self.input();
+            let Some(end) = find_crlf(input) else {
+                return Step::Stop;
+            };
+            let Some(mut count) = parse_ll(&input[..end]) else {
+                return self.fail(REDIS_ERR_PROTOCOL, "Bad multi-bulk length");
+            };
+            let consumed = end + 2;
+            let maxelements = (*r).maxelements;
+            if count < -1 || (maxelements > 0 && count > maxelements) {
+                return self.fail(REDIS_ERR_PROTOCOL, "Multi-bulk length out of range");
+            }
+            let f = self.fns();
+            let ty = (*cur).type_;
+            if count == -1 {
+                let obj = match f.and_then(|f| f.createNil) {
+                    Some(create) => create(cur),
+                    None => REDIS_REPLY_NIL as usize as *mut c_void,
+                };
+                return self.finish_value(obj, consumed);
+            }
+            if ty == REDIS_REPLY_MAP || ty == REDIS_REPLY_ATTR {
+                // Keys and values are elements: the count doubles, and must still fit.
+                if count > i64::MAX / 2 {
+                    return self.fail(REDIS_ERR_PROTOCOL, "Multi-bulk length out of range");
+                }
+                count *= 2;
+            }
+            let obj = match f.and_then(|f| f.createArray) {
+                Some(create) => create(cur, count as usize),
+                None => ty as usize as *mut c_void,
+            };
+            if obj.is_null() {
+                return self.fail(REDIS_ERR_OOM, "Out of memory");
+            }
+            (*r).pos += consumed;
+            let root = (*r).ridx == 0;
+            if count > 0 {
+                (*cur).elements = count;
+                (*cur).obj = obj;
+                (*r).ridx += 1;
+                let child = self.task((*r).ridx);
+                (*child).type_ = -1;
+                (*child).elements = -1;
+                (*child).idx = 0;
+                (*child).obj = std::ptr::null_mut();
+                (*child).parent = cur;
+                (*child).privdata = (*r).privdata;
+            } else {
+                self.next_task();
+            }
+            if root {
+                (*r).reply = obj;
+            }
+            Step::Done
+        }
+    }
+
+    /// Adds STACK_STEP task slots. False (with the reader failed) when out of memory.
+    unsafe fn grow(&self) -> bool {
+        // SAFETY: task holds `tasks` live slots; new slots are allocated before being counted.
+        unsafe {
+            let r = self.r;
+            let want = (*r).tasks + STACK_STEP;
+            let bigger = hi_realloc(
+                (*r).task.cast(),
+                std::mem::size_of::<*mut redisReadTask>() * want as usize,
+            );
+            if bigger.is_null() {
+                self.fail(REDIS_ERR_OOM, "Out of memory");
+                return false;
+            }
+            (*r).task = bigger.cast();
+            while (*r).tasks < want {
+                let t = hi_calloc_one::<redisReadTask>();
+                if t.is_null() {
+                    self.fail(REDIS_ERR_OOM, "Out of memory");
+                    return false;
+                }
+                *(*r).task.add((*r).tasks as usize) = t;
+                (*r).tasks += 1;
+            }
+            true
+        }
+    }
+}
+
+unsafe fn free_reader(r: *mut redisReader) {
+    // SAFETY: r is a live reader (possibly half-built: NULL task array, fewer tasks).
+    unsafe {
+        let rr = &mut *r;
+        if !rr.reply.is_null() {
+            if let Some(free) = rr.fn_.as_ref().and_then(|f| f.freeObject) {
+                free(rr.reply);
+            }
+        }
+        if !rr.task.is_null() {
+            for i in 0..rr.tasks.max(0) as usize {
+                hi_free((*rr.task.add(i)).cast());
+            }
+            hi_free(rr.task.cast());
+        }
+        sds::free(rr.buf);
+        hi_free(r.cast());
+    }
+}
+
+/// A reader building objects with `fn` (NULL: no objects, type numbers instead).
+#[no_mangle]
+pub unsafe extern "C" fn redisReaderCreateWithFunctions(
+    fn_: *mut redisReplyObjectFunctions,
+) -> *mut redisReader {
+    guard(std::ptr::null_mut(), || {
+        // SAFETY: fresh allocations, each checked; a half-built reader is freed whole.
+        unsafe {
+            let r = hi_calloc_one::<redisReader>();
+            if r.is_null() {
+                return r;
+            }
+            (*r).buf = sds::new_len(b"".as_ptr(), 0);
+            (*r).task = hi_calloc(
+                STACK_STEP as usize,
+                std::mem::size_of::<*mut redisReadTask>(),
+            )
+            .cast();
+            if (*r).buf.is_null() || (*r).task.is_null() {
+                free_reader(r);
+                return std::ptr::null_mut();
+            }
+            while (*r).tasks < STACK_STEP {
+                let t = hi_calloc_one::<redisReadTask>();
+                if t.is_null() {
+                    free_reader(r);
+                    return std::ptr::null_mut();
+                }
+                *(*r).task.add((*r).tasks as usize) = t;
+                (*r).tasks += 1;
+            }
+            (*r).fn_ = fn_;
+            (*r).maxbuf = REDIS_READER_MAX_BUF;
+            (*r).maxelements = REDIS_READER_MAX_ARRAY_ELEMENTS;
+            (*r).maxdepth = REDIS_READER_MAX_REPLY_DEPTH;
+            (*r).ridx = -1;
+            r
+        }
+    })
+}
+
+/// A reader building `redisReply` objects.
+#[no_mangle]
+pub extern "C" fn redisReaderCreate() -> *mut redisReader {
+    // SAFETY: the default functions live for the whole program.
+    unsafe { redisReaderCreateWithFunctions(default_functions()) }
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn redisReaderFree(r: *mut redisReader) {
+    guard((), || {
+        if !r.is_null() {
+            // SAFETY: r is a live reader, freed once.
+            unsafe { free_reader(r) }
+        }
+    })
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn redisReaderFeed(
+    r: *mut redisReader,
+    buf: *const c_char,
+    len: usize,
+) -> c_int {
+    guard(REDIS_ERR, || {
+        // SAFETY: r is a live reader; buf holds len bytes.
+        unsafe {
+            let Some(rr) = r.as_mut() else {
+                return REDIS_ERR;
+            };
+            if rr.err != 0 {
+                return REDIS_ERR;
+            }
+            if buf.is_null() || len == 0 {
+                return REDIS_OK;
+            }
+            // An idle buffer that grew large is given back.
+            if rr.len == 0 && rr.maxbuf != 0 && sds::avail(rr.buf) > rr.maxbuf {
+                sds::free(rr.buf);
+                rr.buf = sds::new_len(b"".as_ptr(), 0);
+                rr.pos = 0;
+                if rr.buf.is_null() {
+                    set_error(r, REDIS_ERR_OOM, b"Out of memory");
+                    return REDIS_ERR;
+                }
+            }
+            let grown = sds::cat_len(rr.buf, buf.cast(), len);
+            if grown.is_null() {
+                set_error(r, REDIS_ERR_OOM, b"Out of memory");
+                return REDIS_ERR;
+            }
+            rr.buf = grown;
+            rr.len = sds::len(grown);
+            REDIS_OK
+        }
+    })
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn redisReaderGetReply(
+    r: *mut redisReader,
+    reply: *mut *mut c_void,
+) -> c_int {
+    guard(REDIS_ERR, || {
+        // SAFETY: r is a live reader; reply is NULL or writable.
+        unsafe {
+            if !reply.is_null() {
+                *reply = std::ptr::null_mut();
+            }
+            let Some(rr) = r.as_mut() else {
+                return REDIS_ERR;
+            };
+            if rr.err != 0 {
+                return REDIS_ERR;
+            }
+            if rr.len == 0 {
+                return REDIS_OK;
+            }
+            let parse = Parse { r };
+            if rr.ridx == -1 {
+                let root = parse.task(0);
+                (*root).type_ = -1;
+                (*root).elements = -1;
+                (*root).idx = -1;
+                (*root).obj = std::ptr::null_mut();
+                (*root).parent = std::ptr::null_mut();
+                (*root).privdata = rr.privdata;
+                rr.ridx = 0;
+            }
+            // Each step moves ridx (through the raw pointer); -1 means a reply is complete.
+            loop {
+                let ridx = (*r).ridx;
+                if ridx < 0 {
+                    break;
+                }
+                if let Step::Stop = parse.step() {
+                    break;
+                }
+            }
+            if (*r).err != 0 {
+                return REDIS_ERR;
+            }
+            // Drop the consumed input once there is enough of it to be worth a move.
+            if (*r).pos >= 1024 {
+                sds::range((*r).buf, (*r).pos as isize, -1);
+                (*r).pos = 0;
+                (*r).len = sds::len((*r).buf);
+            }
+            if (*r).ridx == -1 {
+                let done = (*r).reply;
+                (*r).reply = std::ptr::null_mut();
+                if !reply.is_null() {
+                    *reply = done;
+                } else if !done.is_null() {
+                    if let Some(free) = (*r).fn_.as_ref().and_then(|f| f.freeObject) {
+                        free(done);
+                    }
+                }
+            }
+            REDIS_OK
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strict_integers() {
+        for (text, value) in [
+            ("0", Some(0)),
+            ("-1", Some(-1)),
+            ("9223372036854775807", Some(i64::MAX)),
+            ("-9223372036854775808", Some(i64::MIN)),
+            ("9223372036854775808", None),
+            ("-9223372036854775809", None),
+            ("-0", None),
+            ("+1", None),
+            ("01", None),
+            ("", None),
+            ("-", None),
+            ("1 ", None),
+        ] {
+            assert_eq!(parse_ll(text.as_bytes()), value, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn doubles() {
+        assert_eq!(parse_double(b"1.5"), Some(1.5));
+        assert_eq!(
+            parse_double(b"-0").map(f64::to_bits),
+            Some((-0.0f64).to_bits())
+        );
+        assert_eq!(parse_double(b"INF"), Some(f64::INFINITY));
+        assert!(parse_double(b"-nan").unwrap().is_nan());
+        for bad in [
+            "", "1.2.3", "1e", "+", ".", "1,5", "abc", "3.14x", "infinity", "1e400", "+1",
+        ] {
+            assert_eq!(parse_double(bad.as_bytes()), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn type_byte_texts() {
+        assert_eq!(show_type_byte(b'@'), "\"@\"");
+        assert_eq!(show_type_byte(b'"'), "\"\\\"\"");
+        assert_eq!(show_type_byte(b'\r'), "\"\\r\"");
+        assert_eq!(show_type_byte(0x01), "\"\\x01\"");
+    }
+}

@@ -1,0 +1,219 @@
+/* The reply reader on its own, as a proxy or a protocol tool uses it: feeding in any split,
+ * RESP2 and RESP3 reply shapes, protocol errors (sticky), limits, and custom reply object
+ * functions (here building a tiny tree of our own) and NULL functions. No server needed. */
+#include <math.h>
+#include <string.h>
+
+#include <hiredis.h>
+
+#include "common.h"
+
+static redisReply *parse(const char *wire, size_t len, int bytewise) {
+    redisReader *r = redisReaderCreate();
+    void *reply = NULL;
+    size_t i;
+    if (bytewise) {
+        for (i = 0; i < len; i++) {
+            CHECK(redisReaderFeed(r, wire + i, 1) == REDIS_OK);
+            CHECK(redisReaderGetReply(r, &reply) == REDIS_OK);
+            if (reply != NULL && i + 1 != len)
+                CHECK(!"reply before its last byte");
+        }
+    } else {
+        CHECK(redisReaderFeed(r, wire, len) == REDIS_OK);
+        CHECK(redisReaderGetReply(r, &reply) == REDIS_OK);
+    }
+    redisReaderFree(r);
+    return reply;
+}
+
+#define PARSE(lit, bytewise) parse(lit, sizeof(lit) - 1, bytewise)
+
+static void test_shapes(int bytewise) {
+    redisReply *r = PARSE("*3\r\n$3\r\nfoo\r\n:-42\r\n*-1\r\n", bytewise);
+    CHECK(r && r->type == REDIS_REPLY_ARRAY && r->elements == 3);
+    CHECK(r->element[0]->type == REDIS_REPLY_STRING && r->element[0]->len == 3 &&
+          strcmp(r->element[0]->str, "foo") == 0);
+    CHECK(r->element[1]->type == REDIS_REPLY_INTEGER && r->element[1]->integer == -42);
+    CHECK(r->element[2]->type == REDIS_REPLY_NIL);
+    freeReplyObject(r);
+
+    r = PARSE("%2\r\n+a\r\n,1.25\r\n$1\r\nb\r\n#f\r\n", bytewise);
+    CHECK(r && r->type == REDIS_REPLY_MAP && r->elements == 4);
+    CHECK(r->element[1]->type == REDIS_REPLY_DOUBLE && r->element[1]->dval == 1.25 &&
+          strcmp(r->element[1]->str, "1.25") == 0);
+    CHECK(r->element[3]->type == REDIS_REPLY_BOOL && r->element[3]->integer == 0);
+    freeReplyObject(r);
+
+    r = PARSE("=13\r\nmkd:# a title\r\n", bytewise);
+    CHECK(r && r->type == REDIS_REPLY_VERB && strcmp(r->vtype, "mkd") == 0 && r->len == 9 &&
+          strcmp(r->str, "# a title") == 0);
+    freeReplyObject(r);
+
+    r = PARSE(">3\r\n$10\r\ninvalidate\r\n*1\r\n$3\r\nkey\r\n_\r\n", bytewise);
+    CHECK(r && r->type == REDIS_REPLY_PUSH && r->elements == 3 &&
+          r->element[1]->type == REDIS_REPLY_ARRAY && r->element[2]->type == REDIS_REPLY_NIL);
+    freeReplyObject(r);
+
+    r = PARSE("~0\r\n", bytewise);
+    CHECK(r && r->type == REDIS_REPLY_SET && r->elements == 0 && r->element == NULL);
+    freeReplyObject(r);
+
+    r = PARSE("(-12345678901234567890\r\n", bytewise);
+    CHECK(r && r->type == REDIS_REPLY_BIGNUM && strcmp(r->str, "-12345678901234567890") == 0);
+    freeReplyObject(r);
+
+    r = PARSE(",-inf\r\n", bytewise);
+    CHECK(r && r->type == REDIS_REPLY_DOUBLE && isinf(r->dval) && r->dval < 0);
+    freeReplyObject(r);
+
+    r = PARSE("-ERR wrong\r\n", bytewise);
+    CHECK(r && r->type == REDIS_REPLY_ERROR && strcmp(r->str, "ERR wrong") == 0);
+    freeReplyObject(r);
+
+    /* An attribute is its own reply, before the one it annotates. */
+    redisReader *reader = redisReaderCreate();
+    void *a = NULL, *b = NULL;
+    redisReaderFeed(reader, "|1\r\n+ttl\r\n:3\r\n+OK\r\n", 19);
+    CHECK(redisReaderGetReply(reader, &a) == REDIS_OK && a != NULL &&
+          ((redisReply *)a)->type == REDIS_REPLY_ATTR && ((redisReply *)a)->elements == 2);
+    CHECK(redisReaderGetReply(reader, &b) == REDIS_OK && b != NULL &&
+          ((redisReply *)b)->type == REDIS_REPLY_STATUS);
+    freeReplyObject(a);
+    freeReplyObject(b);
+    redisReaderFree(reader);
+}
+
+static void expect_error(const char *wire, const char *text) {
+    redisReader *r = redisReaderCreate();
+    void *reply = (void *)1;
+    redisReaderFeed(r, wire, strlen(wire));
+    CHECK(redisReaderGetReply(r, &reply) == REDIS_ERR && reply == NULL);
+    CHECK(r->err == REDIS_ERR_PROTOCOL && strcmp(r->errstr, text) == 0);
+    if (strcmp(r->errstr, text) != 0)
+        fprintf(stderr, "  for %s got '%s'\n", wire, r->errstr);
+    /* Sticky. */
+    CHECK(redisReaderFeed(r, "+OK\r\n", 5) == REDIS_ERR);
+    CHECK(redisReaderGetReply(r, &reply) == REDIS_ERR);
+    redisReaderFree(r);
+}
+
+static void test_errors(void) {
+    expect_error("?x\r\n", "Protocol error, got \"?\" as reply type byte");
+    expect_error("\x01", "Protocol error, got \"\\x01\" as reply type byte");
+    expect_error(":12a\r\n", "Bad integer value");
+    expect_error("$-5\r\n", "Bulk string length out of range");
+    expect_error("$x\r\n", "Bad bulk string length");
+    expect_error("*x\r\n", "Bad multi-bulk length");
+    expect_error("#x\r\n", "Bad bool value");
+    expect_error("_x\r\n", "Bad nil value");
+    expect_error(",1.5e\r\n", "Bad double value");
+    expect_error("(12x\r\n", "Bad bignum value");
+    expect_error("=3\r\ntxt\r\n", "Verbatim string 4 bytes of content type are missing or incorrectly encoded.");
+    expect_error("+a\rb\r\n", "Bad simple string value");
+
+    redisReader *r = redisReaderCreate();
+    r->maxelements = 2;
+    redisReaderFeed(r, "*3\r\n", 4);
+    CHECK(redisReaderGetReply(r, NULL) == REDIS_ERR &&
+          strcmp(r->errstr, "Multi-bulk length out of range") == 0);
+    redisReaderFree(r);
+
+    r = redisReaderCreate();
+    r->maxdepth = 2;
+    redisReaderFeed(r, "*1\r\n*1\r\n*1\r\n:1\r\n", 16);
+    CHECK(redisReaderGetReply(r, NULL) == REDIS_ERR &&
+          strcmp(r->errstr, "Max nesting depth exceeded") == 0);
+    redisReaderFree(r);
+}
+
+/* Custom object functions: build a flat list of "type:value" lines instead of redisReply. */
+typedef struct node {
+    char text[64];
+    struct node *next;
+} node;
+
+static node *head, **tail = &head;
+static int frees;
+
+static void *add(const redisReadTask *task, const char *text) {
+    node *n = calloc(1, sizeof(*n));
+    snprintf(n->text, sizeof n->text, "%d@%d:%s", task->type, task->idx, text);
+    *tail = n;
+    tail = &n->next;
+    return n;
+}
+
+static void *my_string(const redisReadTask *t, char *s, size_t len) {
+    char buf[32];
+    snprintf(buf, sizeof buf, "%.*s", (int)len, s);
+    return add(t, buf);
+}
+static void *my_array(const redisReadTask *t, size_t n) {
+    char buf[32];
+    snprintf(buf, sizeof buf, "[%zu]", n);
+    return add(t, buf);
+}
+static void *my_integer(const redisReadTask *t, long long v) {
+    char buf[32];
+    snprintf(buf, sizeof buf, "%lld", v);
+    return add(t, buf);
+}
+static void *my_double(const redisReadTask *t, double d, char *s, size_t len) {
+    char buf[32];
+    snprintf(buf, sizeof buf, "%g/%.*s", d, (int)len, s);
+    return add(t, buf);
+}
+static void *my_nil(const redisReadTask *t) { return add(t, "nil"); }
+static void *my_bool(const redisReadTask *t, int b) { return add(t, b ? "true" : "false"); }
+static void my_free(void *obj) {
+    (void)obj;
+    frees++;
+}
+
+static void test_custom_functions(void) {
+    redisReplyObjectFunctions fns = {my_string, my_array, my_integer, my_double,
+                                     my_nil,    my_bool,  my_free};
+    redisReader *r = redisReaderCreateWithFunctions(&fns);
+    void *reply = NULL;
+    int privdata = 7;
+    redisReaderSetPrivdata(r, &privdata);
+    const char *wire = "*4\r\n$2\r\nhi\r\n:5\r\n,2.5\r\n%1\r\n_\r\n#t\r\n";
+    redisReaderFeed(r, wire, strlen(wire));
+    CHECK(redisReaderGetReply(r, &reply) == REDIS_OK && reply == head);
+    const char *expected[] = {"2@-1:[4]", "1@0:hi", "3@1:5", "7@2:2.5/2.5", "9@3:[2]",
+                              "4@0:nil", "8@1:true"};
+    node *n = head;
+    size_t i;
+    for (i = 0; i < sizeof expected / sizeof *expected; i++) {
+        CHECK(n != NULL && strcmp(n->text, expected[i]) == 0);
+        if (n && strcmp(n->text, expected[i]) != 0)
+            fprintf(stderr, "  node %zu: %s\n", i, n->text);
+        n = n ? n->next : NULL;
+    }
+    CHECK(n == NULL);
+    /* On an error the reader frees the partial reply with freeObject. */
+    redisReaderFeed(r, "*2\r\n:1\r\n!", 9);
+    CHECK(redisReaderGetReply(r, &reply) == REDIS_ERR && frees == 1);
+    redisReaderFree(r);
+    while (head) {
+        n = head->next;
+        free(head);
+        head = n;
+    }
+
+    /* NULL functions: the reply is its type number. */
+    r = redisReaderCreate();
+    r->fn = NULL;
+    redisReaderFeed(r, "*2\r\n:1\r\n:2\r\n", 12);
+    CHECK(redisReaderGetReply(r, &reply) == REDIS_OK && reply == (void *)REDIS_REPLY_ARRAY);
+    redisReaderFree(r);
+}
+
+int main(void) {
+    test_shapes(0);
+    test_shapes(1);
+    test_errors();
+    test_custom_functions();
+    return finish("hiredis reader_test");
+}
