@@ -158,7 +158,7 @@ int backend_window(e2e_conn *conn, long n, int depth, e2e_gen gen, void *ctx, in
         while (sem_wait(&w.slots) != 0) {
         }
         gen(ctx, i, &cmd, keybuf);
-        if (redcore_client_command(conn->client, cmd.argc, cmd.argv, cmd.lens, on_reply, &w) !=
+        if (redcore_client_command(conn->client, cmd.argc, cmd.argv, cmd.lens, on_reply, &w, NULL) !=
             REDCORE_OK) {
             sem_post(&w.slots);
             rc = -1;
