@@ -787,3 +787,54 @@ fn blocking_calls_over_two_connections_never_lose_a_reply() {
         t.join().unwrap();
     }
 }
+
+#[test]
+fn pipelines_larger_than_the_in_flight_bound_complete() {
+    let server = RedisServer::start();
+    let mut cfg = config(&server);
+    cfg.max_in_flight_per_connection = 8;
+    let c = client_with(cfg);
+    let mut p = Pipeline::new();
+    for i in 0..50 {
+        p.add(&["INCR", &format!("n{}", i % 3)]).unwrap();
+    }
+    let r = c.run_pipeline(&p).unwrap();
+    assert_eq!(r.len(), 50);
+    assert!(r.first_error().is_none());
+    assert_eq!(value(&c, &["GET", "n0"]), Value::bulk("17"));
+}
+
+#[test]
+fn freeing_a_client_from_another_clients_callback_completes_its_commands() {
+    let server = RedisServer::start();
+    let a = client(&server);
+    let b = client(&server);
+    let done = Arc::new(AtomicUsize::new(0));
+    // B has a slow command and more behind it when A's callback frees it.
+    for i in 0..100 {
+        let done = done.clone();
+        let args: Vec<String> = if i == 0 {
+            vec!["DEBUG".into(), "SLEEP".into(), "0.2".into()]
+        } else {
+            vec!["PING".into()]
+        };
+        b.submit(&args, move |_| {
+            done.fetch_add(1, Ordering::SeqCst);
+        })
+        .unwrap();
+    }
+    let holder = Arc::new(Mutex::new(Some(b)));
+    let (tx, rx) = mpsc::channel();
+    let h = holder.clone();
+    let d = done.clone();
+    a.submit(&["PING"], move |_| {
+        drop(h.lock().unwrap().take()); // B freed on A's reactor thread
+        tx.send(d.load(Ordering::SeqCst)).unwrap();
+    })
+    .unwrap();
+    let seen = rx.recv_timeout(Duration::from_secs(5)).unwrap();
+    assert_eq!(
+        seen, 100,
+        "every command of B completed before its free returned"
+    );
+}

@@ -163,6 +163,13 @@ impl Engine {
         seq: u64,
         meta: RequestMeta,
     ) -> Option<Result<PipelineResult>> {
+        // The caller only writes once: a run larger than the in-flight bound needs the reactor
+        // to write the rest as replies come back.
+        let requests = pipeline.len() + if pipeline.transaction { 2 } else { 0 };
+        let bound = self.config.max_in_flight_per_connection;
+        if bound != 0 && requests > bound {
+            return None;
+        }
         let Ok(Route::Node(node)) = self.router.route(&[]) else {
             return None;
         };
@@ -359,6 +366,13 @@ impl Engine {
                 _ => others.push((completion, result)),
             };
             if let Err(err) = st.ingest(&buf[..n], on_reply, pushes) {
+                // Bytes after our own reply broke the stream: the connection fails, but a
+                // reply already taken out of the exchange is ours to return.
+                if let Some(result) = mine {
+                    st.caller_reading = false;
+                    st.ensure_armed(registry);
+                    return (Direct::Reply(result), Some(err));
+                }
                 return failed(&mut st, err);
             }
             match own {

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use crate::config::{Config, Endpoint};
 use crate::error::{Error, ErrorKind, Result};
-use crate::reactor::{self, Completion, Conn, Msg, Outcome, Phase, RawCallback, Waiter};
+use crate::reactor::{self, Completion, Conn, Lease, Msg, Outcome, Phase, RawCallback, Waiter};
 use crate::resp::{encode_command, Reply};
 use crate::route::command::{classify, CommandClass, StatefulKind};
 use crate::route::router::{Route, Router, Standalone};
@@ -374,8 +374,9 @@ impl Client {
         for shared in &self.engine.reactors {
             shared.notify(Msg::Shutdown);
         }
-        if reactor::on_reactor_thread() {
-            // Freed from a callback: the reactors finish once it returns.
+        if reactor::on_reactor_of(Arc::as_ptr(&self.engine)) {
+            // Freed from one of its own callbacks: its reactors finish once it returns.
+            // (Freed from another client's callback, it is joined like anywhere else.)
             self.threads.clear();
             return;
         }
@@ -459,8 +460,10 @@ impl Engine {
         if let Some(result) = self.try_direct(args, &waiter, seq) {
             return result;
         }
+        // The direct path declined (the connection is busy, or showed input while idle that
+        // the reactor must look at first): the reactor writes and reads.
         let deadline = self
-            .submit_inner(args, Completion::Wait(waiter.clone(), seq), true)
+            .submit_inner(args, Completion::Wait(waiter.clone(), seq), false)
             .map_err(|(e, _)| e)?;
         match waiter.wait(seq, deadline.map(|d| d + Duration::from_millis(5))) {
             Some(Outcome::Reply(result)) => result,
@@ -513,7 +516,8 @@ impl Engine {
         };
         if !matches!(class, CommandClass::Normal) {
             self.submit_dedicated(|buf| encode_command(buf, args), completion, meta)?;
-            return Ok(deadline);
+            // It may first wait for a dedicated connection: its deadline moves by that wait.
+            return Ok(deadline.map(|d| d + self.config.dedicated_wait_timeout));
         }
         let node = match self.router.route(views.as_slice()) {
             Ok(Route::Node(node)) => node,
@@ -539,9 +543,27 @@ impl Engine {
         meta: RequestMeta,
         direct: bool,
     ) -> std::result::Result<(), (Error, Completion)> {
+        self.enqueue_leased(conn, None, write, completion, meta, direct)
+    }
+
+    /// `enqueue`, setting the connection's lease in the same critical section (a lease set
+    /// apart would let the reactor see a leased connection with nothing pending and give it
+    /// back before the command lands on it).
+    pub(super) fn enqueue_leased(
+        &self,
+        conn: &Arc<Conn>,
+        lease: Option<Lease>,
+        write: impl FnOnce(&mut Vec<u8>),
+        completion: Completion,
+        meta: RequestMeta,
+        direct: bool,
+    ) -> std::result::Result<(), (Error, Completion)> {
         let mut st = conn.lock();
         if let Some(err) = st.refuses(&self.config) {
             return Err((err, completion));
+        }
+        if let Some(lease) = lease {
+            st.lease = lease;
         }
         let idle = st.ex.pending() == 0;
         st.ex.enqueue(write, completion, meta);
@@ -602,7 +624,7 @@ impl Engine {
         }
         let Route::Node(node) = self.router.route(&[])?;
         let conn = self.pick(node).clone();
-        self.enqueue_pipeline(&conn, pipeline, &run, meta)
+        self.enqueue_pipeline(&conn, None, pipeline, &run, meta)
     }
 
     /// Appends a pipeline's frames (with MULTI / EXEC around a transaction) to `conn` at once,
@@ -610,6 +632,7 @@ impl Engine {
     pub(super) fn enqueue_pipeline(
         &self,
         conn: &Arc<Conn>,
+        lease: Option<Lease>,
         pipeline: &Pipeline,
         run: &Arc<PipelineRun>,
         meta: RequestMeta,
@@ -617,6 +640,9 @@ impl Engine {
         let mut st = conn.lock();
         if let Some(err) = st.refuses(&self.config) {
             return Err(err);
+        }
+        if let Some(lease) = lease {
+            st.lease = lease;
         }
         enqueue_pipeline_frames(&mut st, pipeline, run, meta);
         let notify = self.after_enqueue(&mut st, false);
@@ -689,7 +715,7 @@ impl Dedicated {
         let waiter = Waiter::for_this_thread();
         let seq = waiter.begin();
         let deadline = self
-            .submit_inner(args, Completion::Wait(waiter.clone(), seq))
+            .submit_inner(args, Completion::Wait(waiter.clone(), seq), true)
             .map_err(|(e, _)| e)?;
         match waiter.wait(seq, deadline.map(|d| d + Duration::from_millis(5))) {
             Some(Outcome::Reply(result)) => result,
@@ -705,15 +731,18 @@ impl Dedicated {
         f: RawCallback,
         ctx: [usize; 2],
     ) -> Result<()> {
-        self.submit_inner(args, Completion::Raw(f, ctx))
+        // Through the reactor: it must learn the request's deadline to enforce it.
+        self.submit_inner(args, Completion::Raw(f, ctx), false)
             .map(|_| ())
             .map_err(|(e, _)| e)
     }
 
+    /// `direct`: a blocking caller, which may write at once (it enforces its own deadline).
     fn submit_inner<A: AsRef<[u8]>>(
         &mut self,
         args: &[A],
         completion: Completion,
+        direct: bool,
     ) -> std::result::Result<Option<Instant>, (Error, Completion)> {
         if let Err(e) = self.engine.check_usable() {
             return Err((e, completion));
@@ -769,7 +798,7 @@ impl Dedicated {
             |buf| encode_command(buf, args),
             completion,
             meta,
-            true,
+            direct,
         )?;
         if ends_transaction {
             self.engine.end_transaction(conn);

@@ -286,7 +286,11 @@ impl PipelineRun {
                 entries: slots
                     .into_iter()
                     .map(|s| match s {
-                        Ok(r) => Entry::Reply(r),
+                        // Handles to it are lent from the result, never freed on their own.
+                        Ok(mut r) => {
+                            r.mark_borrowed();
+                            Entry::Reply(r)
+                        }
                         Err(e) => Entry::Error(e),
                     })
                     .collect(),
@@ -343,6 +347,8 @@ fn transaction_result(mut slots: Vec<Result<Reply>>) -> PipelineResult {
                         }
                     })
                     .collect();
+                let mut reply = reply;
+                reply.mark_borrowed();
                 PipelineResult {
                     entries,
                     exec: Some(reply),

@@ -163,12 +163,17 @@ impl Engine {
             Err(e) => Err((e, completion)),
             Ok(Some(conn)) => {
                 drop(state);
-                conn.lock().lease = Lease::Single;
-                self.enqueue(&conn, write, completion, meta, false)
+                self.enqueue_leased(&conn, Some(Lease::Single), write, completion, meta, false)
             }
             Ok(None) => {
                 let mut frame = Vec::new();
                 write(&mut frame);
+                // Its deadline moves by the longest it may wait here for a connection.
+                let mut meta = meta;
+                meta.deadline = meta.deadline.map(|d| {
+                    let left = d.saturating_duration_since(Instant::now());
+                    Instant::now() + self.pool.wait + left
+                });
                 let deadline = Instant::now() + self.pool.wait;
                 self.park(
                     state,
@@ -196,8 +201,7 @@ impl Engine {
         match self.dedicated_conn(&mut state)? {
             Some(conn) => {
                 drop(state);
-                conn.lock().lease = Lease::Single;
-                self.enqueue_pipeline(&conn, pipeline, &run, meta)
+                self.enqueue_pipeline(&conn, Some(Lease::Single), pipeline, &run, meta)
             }
             None => {
                 let deadline = Instant::now() + self.pool.wait;
@@ -280,7 +284,7 @@ impl Engine {
             for frame in cleanup {
                 st.ex.enqueue_frame(
                     frame,
-                    Completion::HealthCheck,
+                    Completion::Ignore,
                     RequestMeta {
                         deadline: None,
                         retry_written: false,
@@ -335,9 +339,9 @@ impl Engine {
                 meta,
                 ..
             } => {
-                conn.lock().lease = Lease::Single;
-                if let Err((err, completion)) = self.enqueue(
+                if let Err((err, completion)) = self.enqueue_leased(
                     &conn,
+                    Some(Lease::Single),
                     |buf| buf.extend_from_slice(&frame),
                     completion,
                     meta,
@@ -359,8 +363,9 @@ impl Engine {
                 meta,
                 ..
             } => {
-                conn.lock().lease = Lease::Single;
-                if let Err(err) = self.enqueue_pipeline(&conn, &pipeline, &run, meta) {
+                if let Err(err) =
+                    self.enqueue_pipeline(&conn, Some(Lease::Single), &pipeline, &run, meta)
+                {
                     self.deliver(&conn, run.failed_slots(&err));
                 }
             }

@@ -52,6 +52,6 @@ pub(crate) fn handle_of(value: ValueRef<'_>) -> *const redcore_reply {
 /// Lends `reply` to C for the duration of a callback: the handle is valid until the callback
 /// returns, and `redcore_reply_free` on it does nothing (it is not flagged as an owned root).
 pub(crate) fn lend(reply: &mut Reply) -> *const redcore_reply {
-    reply.root.flags &= !F_ROOT;
+    reply.mark_borrowed();
     (&reply.root as *const Node).cast()
 }

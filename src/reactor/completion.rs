@@ -27,6 +27,9 @@ pub enum Completion {
     Pipeline(Arc<PipelineRun>, usize),
     /// The reactor's own health-check PING.
     HealthCheck,
+    /// A request whose reply nobody needs (DISCARD / UNWATCH when a held connection is
+    /// given back): any reply, error or not, is dropped.
+    Ignore,
 }
 
 impl std::fmt::Debug for Completion {
@@ -37,6 +40,7 @@ impl std::fmt::Debug for Completion {
             Completion::Boxed(..) => "Boxed",
             Completion::Pipeline(..) => "Pipeline",
             Completion::HealthCheck => "HealthCheck",
+            Completion::Ignore => "Ignore",
         })
     }
 }
@@ -59,7 +63,7 @@ impl Completion {
                 let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(result)));
             }
             Completion::Pipeline(run, index) => run.complete(index, result),
-            Completion::HealthCheck => {}
+            Completion::HealthCheck | Completion::Ignore => {}
         }
     }
 }

@@ -99,13 +99,20 @@ impl Shared {
 }
 
 thread_local! {
-    /// Set on reactor threads: blocking calls from a callback would deadlock the loop.
-    static ON_REACTOR: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    /// On a reactor thread, the address of its client's `Engine` (0 elsewhere): blocking
+    /// calls from a callback would deadlock the loop, and a client freed from one of its own
+    /// callbacks cannot join the thread it runs on.
+    static ON_REACTOR: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
 }
 
-/// True on a reactor thread (inside a callback).
+/// True on any reactor thread (inside a callback).
 pub(crate) fn on_reactor_thread() -> bool {
-    ON_REACTOR.with(|c| c.get())
+    ON_REACTOR.with(|c| c.get()) != 0
+}
+
+/// True on a reactor thread of the client whose engine is at `engine`.
+pub(crate) fn on_reactor_of(engine: *const Engine) -> bool {
+    ON_REACTOR.with(|c| c.get()) == engine as usize
 }
 
 /// Creates the reactor's poll and shared handle; the loop itself starts with `run`.
@@ -149,7 +156,7 @@ pub(crate) struct Reactor {
 impl Reactor {
     /// The loop. Returns when told to shut down.
     pub(crate) fn run(mut self, engine: Arc<Engine>) {
-        ON_REACTOR.with(|c| c.set(true));
+        ON_REACTOR.with(|c| c.set(Arc::as_ptr(&engine) as usize));
         let mut events = Events::with_capacity(256);
         let seed = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -230,7 +237,9 @@ impl Reactor {
                         let done = {
                             let mut st = conn.lock();
                             st.retiring = true;
-                            st.ex.pending() == 0
+                            // Without a socket (down, or between attempts) nothing pending can
+                            // be answered: close now (pending requests fail with CLOSED).
+                            st.ex.pending() == 0 || st.transport.is_none()
                         };
                         if done {
                             self.retire(&conn);
@@ -376,7 +385,7 @@ impl Reactor {
                 let mut ctx = self.ctx(engine, now, rng);
                 let reconnect = st.on_timer(&mut ctx) && !st.retiring;
                 let release = st.lease == Lease::Single && st.ex.pending() == 0;
-                let retire = st.retiring && st.ex.pending() == 0;
+                let retire = st.retiring && (st.ex.pending() == 0 || st.transport.is_none());
                 conn::set_ready_hint(&conn, &st);
                 (reconnect, release, retire)
             };
@@ -428,6 +437,11 @@ impl Reactor {
         }
         // Messages that raced with the shutdown: adopt nothing, fail what they carry.
         while let Ok(msg) = self.rx.try_recv() {
+            if let Msg::Deliver(completions, pushes) = msg {
+                self.completions.extend(completions);
+                self.pushes.extend(pushes);
+                continue;
+            }
             if let Msg::Adopt(conn)
             | Msg::Resolved(conn, _)
             | Msg::Fail(conn, _, _)

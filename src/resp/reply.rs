@@ -194,6 +194,12 @@ impl Reply {
         ValueRef { node: &self.root }
     }
 
+    /// Marks the reply as not a C-owned root, so `redcore_reply_free` on a handle lent from
+    /// it is refused (replies kept inside a larger result, or lent to a callback).
+    pub(crate) fn mark_borrowed(&mut self) {
+        self.root.flags &= !F_ROOT;
+    }
+
     /// The root's kind.
     pub fn kind(&self) -> Kind {
         self.root.kind

@@ -355,6 +355,10 @@ static void test_bad_command_arguments(redcore_client *client) {
     CHECK(element == NULL && borrowed == NULL);
     CHECK(redcore_pipeline_result_get(result, 0, &element, NULL) == REDCORE_OK);
     CHECK(str_is(element, "PONG"));
+    /* A reply borrowed from a result is not the caller's to free: this must do nothing
+     * (valgrind would see the double free otherwise). */
+    redcore_reply_free((redcore_reply *)element);
+    CHECK(str_is(element, "PONG"));
     redcore_pipeline_result_free(result);
     redcore_pipeline_result_free(NULL);
     redcore_pipeline_free(pipeline);
