@@ -99,7 +99,10 @@ impl Engine {
         waiter: &Arc<Waiter>,
         seq: u64,
     ) -> Option<Result<Reply>> {
-        if args.is_empty() || !matches!(classify(args), Ok(CommandClass::Normal)) {
+        if args.is_empty()
+            || !matches!(classify(args), Ok(CommandClass::Normal))
+            || super::check_frame_size(args).is_err()
+        {
             return None;
         }
         let views = Views::new(args);

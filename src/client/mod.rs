@@ -162,7 +162,12 @@ impl Client {
             let engine = engine.clone();
             let handle = std::thread::Builder::new()
                 .name(format!("redcore-reactor-{i}"))
-                .spawn(move || reactor.run(engine))
+                .spawn(move || {
+                    let run = std::panic::AssertUnwindSafe(|| reactor.run(engine.clone()));
+                    if std::panic::catch_unwind(run).is_err() {
+                        engine.reactor_died(i);
+                    }
+                })
                 .map_err(|e| {
                     Error::new(
                         ErrorKind::Internal,
@@ -497,6 +502,9 @@ impl Engine {
                 completion,
             ));
         }
+        if let Err(e) = check_frame_size(args) {
+            return Err((e, completion));
+        }
         let views = Views::new(args);
         let class = match classify(views.as_slice()) {
             Ok(c) => c,
@@ -653,6 +661,33 @@ impl Engine {
         Ok(())
     }
 
+    /// A reactor thread panicked (a bug): its connections can no longer be served. The client
+    /// refuses new commands, and the commands pending on that reactor's connections complete
+    /// with INTERNAL here, on its thread, instead of never.
+    fn reactor_died(&self, index: usize) {
+        self.closed.store(true, Ordering::SeqCst);
+        let err = Error::new(
+            ErrorKind::Internal,
+            "redcore's event loop stopped on an internal error; the client is closed",
+        );
+        let mut completions = Vec::new();
+        let mut conns: Vec<Arc<Conn>> = self.nodes.iter().flat_map(|n| n.conns.clone()).collect();
+        conns.extend(self.dedicated_conns());
+        for conn in conns.iter().filter(|c| c.reactor == index) {
+            let mut st = conn.lock();
+            st.caller_reading = false;
+            st.ex.fail_all(|c| completions.push((c, Err(err.clone()))));
+        }
+        self.pool_fail_all(&err, &mut completions);
+        for (completion, result) in completions {
+            let _ =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| completion.run(result)));
+        }
+        for shared in &self.reactors {
+            shared.notify(Msg::Shutdown);
+        }
+    }
+
     pub(crate) fn on_push(&self, reply: Reply) {
         let handler = self
             .push_handler
@@ -688,6 +723,18 @@ pub(super) fn enqueue_pipeline_frames(
     if pipeline.transaction {
         push(st, b"*1\r\n$4\r\nEXEC\r\n");
     }
+}
+
+/// Refuses a command whose encoded frame would not fit the exchange's 32-bit frame lengths.
+pub(super) fn check_frame_size<A: AsRef<[u8]>>(args: &[A]) -> Result<()> {
+    let payload: u64 = args.iter().map(|a| a.as_ref().len() as u64).sum();
+    // Each argument adds at most 25 bytes of framing (`$` + 20 digits + two CRLF).
+    if payload + 25 * (args.len() as u64 + 1) > u32::MAX as u64 {
+        return Err(Error::invalid_argument(format!(
+            "a command of {payload} bytes is larger than the 4 GiB a frame may hold"
+        )));
+    }
+    Ok(())
 }
 
 fn stateful_error(kind: StatefulKind) -> Error {
@@ -752,6 +799,9 @@ impl Dedicated {
                 Error::invalid_argument("a command needs at least one argument"),
                 completion,
             ));
+        }
+        if let Err(e) = check_frame_size(args) {
+            return Err((e, completion));
         }
         let views = Views::new(args);
         let conn = self.conn.as_ref().expect("held until release");

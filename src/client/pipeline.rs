@@ -43,6 +43,7 @@ impl Pipeline {
     /// (WATCH, MULTI, SUBSCRIBE, SELECT, ...); blocking commands are allowed outside
     /// transactions (the pipeline then runs on a dedicated connection).
     pub fn add<A: AsRef<[u8]>>(&mut self, args: &[A]) -> Result<&mut Pipeline> {
+        super::check_frame_size(args)?;
         let views: smallvec_views::Views<'_> = smallvec_views::Views::new(args);
         match classify(views.as_slice())? {
             CommandClass::Normal => {}
