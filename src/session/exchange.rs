@@ -65,9 +65,6 @@ pub struct Exchange<C> {
     control_written: usize,
     control_expected: usize,
     ready: bool,
-    /// True while the connection is subscribed or monitoring: pushes and plain replies are
-    /// both delivered as pushes.
-    push_mode: bool,
 }
 
 impl<C> Exchange<C> {
@@ -91,7 +88,6 @@ impl<C> Exchange<C> {
             control_written: 0,
             control_expected: 0,
             ready: false,
-            push_mode: false,
         }
     }
 
@@ -176,12 +172,6 @@ impl<C> Exchange<C> {
         self.control_expected = 0;
     }
 
-    /// Switches push mode (subscribed / monitoring connections): every reply is delivered as
-    /// a push, paired with no request.
-    pub fn set_push_mode(&mut self, on: bool) {
-        self.push_mode = on;
-    }
-
     /// The index in `buf` up to which request frames may be written now.
     fn write_limit(&self) -> usize {
         if !self.ready || self.sent >= self.max_in_flight {
@@ -239,7 +229,7 @@ impl<C> Exchange<C> {
             let (used, reply) = self.decoder.decode(input)?;
             input = &input[used..];
             let Some(reply) = reply else { break };
-            if reply.kind() == Kind::Push || self.push_mode {
+            if reply.kind() == Kind::Push {
                 on_event(Event::Push(reply));
                 continue;
             }
@@ -347,7 +337,6 @@ impl<C> Exchange<C> {
         self.sent_end = 0;
         self.decoder.reset();
         self.begin_control();
-        self.push_mode = false;
     }
 
     /// Fails every pending request through `on_failed` (client shutdown) and empties the
