@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
 """`make bench`: redcore against its peers, in the same run, on this machine.
 
-Builds the peers (hiredis 1.5.0 from the C sources vendored in PyPI's hiredis 3.5.0 sdist, the
-redis-rs benchmark programs), starts its own redis-server on a free loopback port, runs the
-parser and end-to-end suites, and writes:
+Builds the peers (hiredis 1.5.0 from the C sources vendored in PyPI's hiredis 3.5.0 sdist, with
+its hiredis_ssl part on OpenSSL; the redis-rs benchmark programs, with rustls), starts its own
+redis-server on two free loopback ports (plain TCP, and TLS with a CA and server certificate
+generated here with openssl), runs the parser suite, the end-to-end suite over TCP and over
+TLS, and the memory soak (10 minutes; QUICK: 5 s), and writes:
 
   bench/results.json   every run's raw figures and the medians (with min and max)
   bench/results.md     the tables and the targets of issue 6, MET or MISSED with their ratio
@@ -11,9 +13,11 @@ parser and end-to-end suites, and writes:
 
 Every figure is the median of RUNS runs (min and max kept); the runs interleave the clients
 (run 1 of every client, then run 2, ..., each run starting with another client), so a machine
-that gets busier part-way penalises all of them alike. Options: --quick (small N, one run: checks the suite, not the speed; writes
-bench/work/quick-results.* instead),
---runs N, --only parser|e2e|soak (repeatable), --soak-seconds S.
+that gets busier part-way penalises all of them alike. Options: --quick (small N, one run:
+checks the suite, not the speed; writes bench/work/quick-results.* instead), --runs N,
+--only parser|e2e|soak (repeatable), --transport tcp|tls (repeatable; the end-to-end runs),
+--soak-seconds S. Tables and charts are written when the parser and the TCP end-to-end runs
+are part of the run; the ratios are printed whatever ran.
 """
 
 import argparse
@@ -47,8 +51,10 @@ CFLAGS = ["-O2", "-g", "-Wall", "-Wextra", "-Werror", "-pthread"]
 # What libredcore.a needs from the system (the Makefile's NATIVE_STATIC_LIBS).
 NATIVE_STATIC_LIBS = ["-lgcc_s", "-lutil", "-lrt", "-lpthread", "-lm", "-ldl", "-lc"]
 
-# Transports: "tls" joins once redcore has TLS (the drivers take --tls and refuse it today).
-TRANSPORTS = ["tcp"]
+# The end-to-end runs go over both; TLS is TLS 1.3 with one cipher suite for every client.
+TRANSPORTS = ["tcp", "tls"]
+TLS_CIPHERSUITE = "TLS_AES_256_GCM_SHA384"
+SOAK_SECONDS = 600  # issue 6: "flat memory under a 10-minute load"
 
 
 def log(*a):
@@ -99,7 +105,18 @@ def build_hiredis(vendor):
     return lib
 
 
-def build_c(vendor, libhiredis):
+def build_hiredis_ssl(vendor):
+    """hiredis's TLS part (ssl.c, libhiredis_ssl) on the system's OpenSSL."""
+    lib = os.path.join(BUILD, "libhiredis_ssl.a")
+    if os.path.exists(lib):
+        return lib
+    obj = os.path.join(BUILD, "hiredis-ssl.o")
+    run(["cc", "-O2", "-g", "-I", vendor, "-c", os.path.join(vendor, "ssl.c"), "-o", obj])
+    run(["ar", "rcs", lib, obj])
+    return lib
+
+
+def build_c(vendor, libhiredis, libhiredis_ssl):
     c = os.path.join(BENCH, "c")
     out = {}
     # Vendored headers first and by path, so Debian's old /usr/include/hiredis cannot be used.
@@ -107,6 +124,11 @@ def build_c(vendor, libhiredis):
     out["e2e-hiredis"] = os.path.join(BUILD, "e2e-hiredis")
     run(["cc"] + CFLAGS + hi + [os.path.join(c, "e2e.c"), os.path.join(c, "e2e_hiredis.c"),
                                 libhiredis, "-o", out["e2e-hiredis"]])
+    # The same backend with hiredis_ssl, for the TLS runs; the TCP runs keep the binary above.
+    out["e2e-hiredis-tls"] = os.path.join(BUILD, "e2e-hiredis-tls")
+    run(["cc"] + CFLAGS + hi + ["-DE2E_HIREDIS_SSL", os.path.join(c, "e2e.c"),
+                                os.path.join(c, "e2e_hiredis.c"), libhiredis_ssl, libhiredis,
+                                "-lssl", "-lcrypto", "-o", out["e2e-hiredis-tls"]])
     out["parse-hiredis"] = os.path.join(BUILD, "parse-hiredis")
     run(["cc"] + CFLAGS + hi + [os.path.join(c, "parse_hiredis.c"), libhiredis,
                                 "-o", out["parse-hiredis"]])
@@ -197,22 +219,65 @@ def write_inputs(quick):
 # ---- redis-server -----------------------------------------------------------------------
 
 
+def free_port(taken=()):
+    while True:
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+        s.close()
+        if port not in taken:
+            return port
+
+
+def generate_certs(d):
+    """An EC P-256 CA and a server certificate it signed (SAN 127.0.0.1, localhost) in `d`,
+    made with the openssl CLI (well under a second). Returns (ca, cert, key) paths."""
+    os.makedirs(d, exist_ok=True)
+
+    def openssl(*args):
+        subprocess.run(["openssl"] + list(args), cwd=d, check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+    openssl("ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", "ca.key")
+    openssl("req", "-x509", "-new", "-key", "ca.key", "-sha256", "-days", "2",
+            "-subj", "/CN=redcore-bench-ca", "-out", "ca.crt")
+    with open(os.path.join(d, "server.ext"), "w") as f:
+        f.write("subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n")
+    openssl("ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", "server.key")
+    openssl("req", "-new", "-key", "server.key", "-subj", "/CN=redcore-bench-server",
+            "-out", "server.csr")
+    openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
+            "-CAcreateserial", "-days", "2", "-sha256", "-extfile", "server.ext",
+            "-out", "server.crt")
+    return tuple(os.path.join(d, n) for n in ("ca.crt", "server.crt", "server.key"))
+
+
 class Server:
-    def __init__(self):
+    """redis-server on a plain port and, with `tls`, a TLS port (TLS 1.3, TLS_CIPHERSUITE,
+    no client certificates) with certificates generated in its dir; `ca` is their CA."""
+
+    def __init__(self, tls):
         self.dir = tempfile.mkdtemp(prefix="server-", dir=WORK)
+        self.tls_port, self.ca, tls_args = None, None, []
+        if tls:
+            self.ca, cert, key = generate_certs(os.path.join(self.dir, "tls"))
+            tls_args = ["--tls-cert-file", cert, "--tls-key-file", key,
+                        "--tls-ca-cert-file", self.ca, "--tls-auth-clients", "no",
+                        "--tls-protocols", "TLSv1.3", "--tls-ciphersuites", TLS_CIPHERSUITE]
         for _ in range(5):
-            s = socket.socket()
-            s.bind(("127.0.0.1", 0))
-            self.port = s.getsockname()[1]
-            s.close()
+            self.port = free_port()
+            listen = []
+            if tls:
+                self.tls_port = free_port({self.port})
+                listen = ["--tls-port", str(self.tls_port)] + tls_args
             self.proc = subprocess.Popen(
                 ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
                  "--save", "", "--appendonly", "no", "--daemonize", "no",
-                 "--dir", self.dir, "--logfile", os.path.join(self.dir, "redis.log")])
+                 "--dir", self.dir, "--logfile", os.path.join(self.dir, "redis.log")] + listen)
             if self._ready():
                 return
-            self.stop()
-        sys.exit("bench: could not start redis-server")
+            self.stop(keep_dir=True)
+        sys.exit("bench: could not start redis-server (see its log in bench/work/server-*)")
 
     def _ready(self):
         for _ in range(100):
@@ -232,7 +297,7 @@ class Server:
         out = subprocess.run(["redis-server", "--version"], stdout=subprocess.PIPE, text=True)
         return out.stdout.strip()
 
-    def stop(self):
+    def stop(self, keep_dir=False):
         if self.proc.poll() is None:
             self.proc.terminate()
             try:
@@ -240,7 +305,14 @@ class Server:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
-        shutil.rmtree(self.dir, ignore_errors=True)
+        if not keep_dir:
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+    def conn_args(self, transport):
+        """How the drivers (C and redis-rs alike) reach this server over `transport`."""
+        if transport == "tls":
+            return ["--port", str(self.tls_port), "--tls", "--tls-ca", self.ca]
+        return ["--port", str(self.port)]
 
 
 # ---- running ------------------------------------------------------------------------------
@@ -278,19 +350,22 @@ def parser_suite(exes, files, runs, min_time):
     return res
 
 
-def e2e_scenarios(quick):
-    """(scenario id, group, params, [(label, command builder)])"""
+def e2e_scenarios(quick, transport="tcp"):
+    """(scenario id, group, params, [(label, command builder)]). TLS: the same scenarios, with
+    ids and groups prefixed "tls-", hiredis with hiredis_ssl."""
     q = 10 if quick else 1
     keys = 100_000 if quick else 1_000_000
     seq_n, pipe_n = 20_000 // q, 200_000 // q
     mix_n = {1: 20_000 // q, 8: 100_000 // q, 50: 200_000 // q}
+    pre = "" if transport == "tcp" else transport + "-"
+    hiredis = "e2e-hiredis" if transport == "tcp" else "e2e-hiredis-" + transport
     out = []
     for op in ["set", "get"]:
         for size in [3, 1024]:
             a = ["--mode", "seq", "--op", op, "--size", str(size), "--n", str(seq_n)]
-            out.append((f"seq-{op}-{size}", "seq", {"op": op, "size": size, "depth": 1}, [
+            out.append((f"{pre}seq-{op}-{size}", pre + "seq", {"op": op, "size": size, "depth": 1}, [
                 ("redcore", ("e2e-redcore", a)),
-                ("hiredis", ("e2e-hiredis", a)),
+                ("hiredis", (hiredis, a)),
                 ("redis-rs-sync", ("redis_rs", ["--conn", "sync"] + a)),
                 ("redis-rs-mux", ("redis_rs", ["--conn", "mux"] + a)),
             ]))
@@ -298,10 +373,10 @@ def e2e_scenarios(quick):
         for op in ["set", "get"]:
             a = ["--op", op, "--size", "3", "--n", str(pipe_n), "--depth", str(depth)]
             p, w = ["--mode", "pipeline"] + a, ["--mode", "window"] + a
-            out.append((f"pipe{depth}-{op}", "pipeline", {"op": op, "size": 3, "depth": depth}, [
+            out.append((f"{pre}pipe{depth}-{op}", pre + "pipeline", {"op": op, "size": 3, "depth": depth}, [
                 ("redcore pipeline", ("e2e-redcore", p)),
                 ("redcore callbacks", ("e2e-redcore", w)),
-                ("hiredis pipelined", ("e2e-hiredis", p)),
+                ("hiredis pipelined", (hiredis, p)),
                 ("redis-rs-sync pipe", ("redis_rs", ["--conn", "sync"] + p)),
                 ("redis-rs-mux pipe", ("redis_rs", ["--conn", "mux"] + p)),
                 ("redis-rs-mux tasks", ("redis_rs", ["--conn", "mux"] + w)),
@@ -309,18 +384,22 @@ def e2e_scenarios(quick):
     for threads in [1, 8, 50]:
         a = ["--mode", "mix", "--threads", str(threads), "--n", str(mix_n[threads]),
              "--keys", str(keys)]
-        out.append((f"mix-{threads}", "mix", {"threads": threads, "keys": keys}, [
+        out.append((f"{pre}mix-{threads}", pre + "mix", {"threads": threads, "keys": keys}, [
             ("redcore", ("e2e-redcore", a)),
-            ("hiredis", ("e2e-hiredis", a)),
+            ("hiredis", (hiredis, a)),
             ("redis-rs-sync", ("redis_rs", ["--conn", "sync"] + a)),
             ("redis-rs-mux", ("redis_rs", ["--conn", "mux"] + a)),
         ]))
     return out, keys
 
 
-def redis_benchmark(port, clients, pipeline, n):
-    cmd = ["redis-benchmark", "-h", "127.0.0.1", "-p", str(port), "-c", str(clients),
+def redis_benchmark(server, transport, clients, pipeline, n):
+    cmd = ["redis-benchmark", "-h", "127.0.0.1", "-c", str(clients),
            "-P", str(pipeline), "-n", str(n), "-d", "3", "-t", "set,get", "--csv"]
+    if transport == "tls":
+        cmd += ["-p", str(server.tls_port), "--tls", "--cacert", server.ca]
+    else:
+        cmd += ["-p", str(server.port)]
     p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
                        check=True, timeout=600)
     rates = {}
@@ -333,40 +412,78 @@ def redis_benchmark(port, clients, pipeline, n):
     return rates
 
 
-def e2e_suite(exes, server, runs, quick):
-    scenarios, keys = e2e_scenarios(quick)
+def e2e_suite(exes, server, runs, quick, transports):
+    by_transport = {t: e2e_scenarios(quick, t)[0] for t in transports}
+    scenarios = [sc for t in transports for sc in by_transport[t]]
+    keys = e2e_scenarios(quick)[1]
     log(f"filling {keys} keys for the mix")
     run_json([exes["e2e-hiredis"], "--port", str(server.port), "--mode", "fill",
               "--keys", str(keys), "--size", "3"])
-    port = ["--port", str(server.port)]
     res = {}
     rb_n = {1: 20_000, 16: 200_000, 128: 400_000}
     rb_n50 = 200_000
     if quick:
         rb_n = {d: n // 10 for d, n in rb_n.items()}
         rb_n50 //= 10
+    started = time.time()
     for r in range(runs):
-        log(f"end-to-end run {r + 1}/{runs}")
-        for sid, _, _, clients in scenarios:
-            # Each run starts with another client, so none always follows the same one.
-            k = r % len(clients)
-            for label, (exe, args) in clients[k:] + clients[:k]:
-                res.setdefault((sid, label), []).append(run_json([exes[exe]] + port + args))
-        for depth, n in rb_n.items():
-            for op, rate in redis_benchmark(server.port, 1, depth, n).items():
-                res.setdefault((f"rb-c1-P{depth}-{op}", "redis-benchmark"), []).append(
+        for t in transports:
+            log(f"end-to-end run {r + 1}/{runs}, {t.upper()} "
+                f"({time.time() - started:.0f} s into the end-to-end suite)")
+            conn = server.conn_args(t)
+            pre = "" if t == "tcp" else t + "-"
+            for sid, _, _, clients in by_transport[t]:
+                # Each run starts with another client, so none always follows the same one.
+                k = r % len(clients)
+                for label, (exe, args) in clients[k:] + clients[:k]:
+                    res.setdefault((sid, label), []).append(run_json([exes[exe]] + conn + args))
+            for depth, n in rb_n.items():
+                for op, rate in redis_benchmark(server, t, 1, depth, n).items():
+                    res.setdefault((f"rb-{pre}c1-P{depth}-{op}", "redis-benchmark"), []).append(
+                        {"ops_per_sec": rate})
+            for op, rate in redis_benchmark(server, t, 50, 1, rb_n50).items():
+                res.setdefault((f"rb-{pre}c50-P1-{op}", "redis-benchmark"), []).append(
                     {"ops_per_sec": rate})
-        for op, rate in redis_benchmark(server.port, 50, 1, rb_n50).items():
-            res.setdefault((f"rb-c50-P1-{op}", "redis-benchmark"), []).append(
-                {"ops_per_sec": rate})
     return scenarios, res
 
 
 def soak(exes, server, seconds, keys):
+    """The soak driver's JSON, printing its elapsed time and RSS every minute meanwhile."""
     log(f"flat-memory check: redcore, 8 callers + a callback window, {seconds} s")
-    return run_json([exes["e2e-redcore"], "--port", str(server.port), "--mode", "soak",
-                     "--threads", "8", "--seconds", str(seconds), "--keys", str(keys)],
-                    timeout=seconds + 120)
+    cmd = [exes["e2e-redcore"], "--port", str(server.port), "--mode", "soak",
+           "--threads", "8", "--seconds", str(seconds), "--keys", str(keys)]
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        p = subprocess.Popen(cmd, stdout=out, stderr=err, text=True)
+        t0 = time.time()
+        while True:
+            try:
+                p.wait(timeout=min(60, seconds + 120))
+                break
+            except subprocess.TimeoutExpired:
+                elapsed = time.time() - t0
+                if elapsed > seconds + 120:
+                    p.kill()
+                    p.wait()
+                    break
+                log(f"  soak: {elapsed:.0f}/{seconds} s, redcore RSS {proc_rss_kib(p.pid)} KiB")
+        out.seek(0)
+        err.seek(0)
+        text = out.read().strip()
+        line = text.splitlines()[-1] if text else ""
+        if p.returncode != 0 or not line.startswith("{"):
+            sys.exit(f"bench: {' '.join(cmd)} failed ({p.returncode}):\n{text}\n{err.read()}")
+    return json.loads(line)
+
+
+def proc_rss_kib(pid):
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return "?"
 
 
 # ---- summarising --------------------------------------------------------------------------
@@ -513,59 +630,17 @@ def markdown(meta, files, psum, scenarios, esum, tg, soak_s):
                                                  for p in ["redcore", "hiredis", "redis-rs"])
                          for w in ("b", "d")) + ".\n")
 
-    groups = {"seq": "Sequential blocking calls (one caller, one connection)",
-              "pipeline": "Pipelines on one connection (SET/GET, 3 B values)",
-              "mix": "Concurrent callers: 80% GET / 20% SET over the filled key space, 3 B values"}
-    for g, title in groups.items():
-        L.append(f"## {title}\n")
-        sc = [s for s in scenarios if s[1] == g]
-        labels = [lbl for lbl, _ in sc[0][3]]
-        if g == "mix":
-            L.append("| callers | client | connections | ops/s | vs hiredis | CPU µs/op | p50 µs | p99 µs | p999 µs |")
-            L.append("|---|---|---|---|---|---|---|---|---|")
-            for sid, _, params, clients in sc:
-                hi = med(esum, (sid, "hiredis"), "ops_per_sec")
-                for lbl in labels:
-                    s = esum[(sid, lbl)]
-                    conns = int(s["connections"]["median"]) if s.get("connections") else "–"
-                    L.append(f"| {params['threads']} | {lbl} | {conns} | {spread(s['ops_per_sec'])} | "
-                             f"{ratio(med(esum, (sid, lbl), 'ops_per_sec'), hi):.2f}x | "
-                             f"{human(med(esum, (sid, lbl), 'cpu_us_per_op'))} | "
-                             f"{human(med(esum, (sid, lbl), 'p50_us'))} | {human(med(esum, (sid, lbl), 'p99_us'))} | "
-                             f"{human(med(esum, (sid, lbl), 'p999_us'))} |")
-            rb = esum.get(("rb-c50-P1-get", "redis-benchmark"))
-            if rb:
-                L.append(f"\nCeiling, `redis-benchmark -c 50` (GET / SET): "
-                         f"{spread(rb['ops_per_sec'])} / "
-                         f"{spread(esum[('rb-c50-P1-set', 'redis-benchmark')]['ops_per_sec'])}.\n")
-            continue
-        ref = "hiredis pipelined" if g == "pipeline" else "hiredis"
-        L.append("| scenario | client | ops/s | vs hiredis | CPU µs/op" + (" | p50 µs | p99 µs |" if g == "seq" else " |"))
-        L.append("|---|---|---|---|---" + ("|---|---|" if g == "seq" else "|"))
-        for sid, _, params, clients in sc:
-            hi = med(esum, (sid, ref), "ops_per_sec")
-            name = (f"{params['op'].upper()} {params['size']} B" if g == "seq"
-                    else f"depth {params['depth']} {params['op'].upper()}")
-            for lbl in labels:
-                s = esum[(sid, lbl)]
-                row = (f"| {name} | {lbl} | {spread(s['ops_per_sec'])} | "
-                       f"{ratio(med(esum, (sid, lbl), 'ops_per_sec'), hi):.2f}x | "
-                       f"{human(med(esum, (sid, lbl), 'cpu_us_per_op'))} |")
-                if g == "seq":
-                    row += f" {human(med(esum, (sid, lbl), 'p50_us'))} | {human(med(esum, (sid, lbl), 'p99_us'))} |"
-                L.append(row)
-            if g == "pipeline":
-                rbk = (f"rb-c1-P{params['depth']}-{params['op']}", "redis-benchmark")
-                if rbk in esum:
-                    L.append(f"| {name} | redis-benchmark -c 1 -P {params['depth']} | "
-                             f"{spread(esum[rbk]['ops_per_sec'])} | "
-                             f"{ratio(med(esum, rbk, 'ops_per_sec'), hi):.2f}x | – |")
-        if g == "seq":
-            rb = esum.get(("rb-c1-P1-get", "redis-benchmark"))
-            if rb:
-                L.append(f"\nCeiling, `redis-benchmark -c 1` (GET / SET, 3 B): {spread(rb['ops_per_sec'])} / "
-                         f"{spread(esum[('rb-c1-P1-set', 'redis-benchmark')]['ops_per_sec'])}.")
-        L.append("")
+    L += e2e_tables(scenarios, esum, "")
+    if any(sid.startswith("tls-") for sid, _, _, _ in scenarios):
+        L.append("## Over TLS\n")
+        L.append(f"The same scenarios against the same redis-server's TLS port: TLS 1.3, "
+                 f"{TLS_CIPHERSUITE} for every client (the server allows only it), an EC P-256 "
+                 "server certificate from a CA generated for the run, which each client trusts "
+                 "and verifies (chain and name 127.0.0.1); no client certificate. redcore and "
+                 "redis-rs use rustls (ring), hiredis its hiredis_ssl on OpenSSL "
+                 f"{openssl_version()}; `redis-benchmark --tls` is the ceiling. \"vs TCP\" is "
+                 "the same client's TLS figure over its TCP figure in this run.\n")
+        L += e2e_tables(scenarios, esum, "tls-")
     if soak_s:
         L.append("## Memory under sustained load\n")
         L.append(f"redcore, 8 blocking callers + a callback window of 64 for {soak_s['seconds']} s "
@@ -582,6 +657,95 @@ def markdown(meta, files, psum, scenarios, esum, tg, soak_s):
              "depth-many tasks each awaiting one call at a time). All speak RESP2 with TCP_NODELAY. "
              "CPU = user+sys of the whole client process (its event-loop threads included) / ops.\n")
     return "\n".join(L) + "\n"
+
+
+def e2e_tables(scenarios, esum, pre):
+    """The markdown tables of the end-to-end groups of one transport ("" TCP, "tls-")."""
+    L = []
+    groups = {"seq": "Sequential blocking calls (one caller, one connection)",
+              "pipeline": "Pipelines on one connection (SET/GET, 3 B values)",
+              "mix": "Concurrent callers: 80% GET / 20% SET over the filled key space, 3 B values"}
+    tls = pre != ""
+    level = "###" if tls else "##"
+
+    def vs_tcp(sid, lbl):
+        if not tls:
+            return ""
+        r = ratio(med(esum, (sid, lbl), "ops_per_sec"),
+                  med(esum, (sid[len(pre):], lbl), "ops_per_sec"))
+        return " – |" if r is None else f" {r:.2f}x |"
+
+    for g, title in groups.items():
+        sc = [s for s in scenarios if s[1] == pre + g]
+        if not sc:
+            continue
+        L.append(f"{level} {title}{', TLS' if tls else ''}\n")
+        labels = [lbl for lbl, _ in sc[0][3]]
+        if g == "mix":
+            L.append("| callers | client | connections | ops/s | vs hiredis |" + (" vs TCP |" if tls else "")
+                     + " CPU µs/op | p50 µs | p99 µs | p999 µs |")
+            L.append("|---|---|---|---|---|" + ("---|" if tls else "") + "---|---|---|---|")
+            for sid, _, params, clients in sc:
+                hi = med(esum, (sid, "hiredis"), "ops_per_sec")
+                for lbl in labels:
+                    s = esum[(sid, lbl)]
+                    conns = int(s["connections"]["median"]) if s.get("connections") else "–"
+                    L.append(f"| {params['threads']} | {lbl} | {conns} | {spread(s['ops_per_sec'])} | "
+                             f"{ratio(med(esum, (sid, lbl), 'ops_per_sec'), hi):.2f}x |{vs_tcp(sid, lbl)} "
+                             f"{human(med(esum, (sid, lbl), 'cpu_us_per_op'))} | "
+                             f"{human(med(esum, (sid, lbl), 'p50_us'))} | {human(med(esum, (sid, lbl), 'p99_us'))} | "
+                             f"{human(med(esum, (sid, lbl), 'p999_us'))} |")
+            rb = esum.get((f"rb-{pre}c50-P1-get", "redis-benchmark"))
+            if rb:
+                L.append(f"\nCeiling, `redis-benchmark{' --tls' if tls else ''} -c 50` (GET / SET): "
+                         f"{spread(rb['ops_per_sec'])} / "
+                         f"{spread(esum[(f'rb-{pre}c50-P1-set', 'redis-benchmark')]['ops_per_sec'])}.\n")
+            continue
+        ref = "hiredis pipelined" if g == "pipeline" else "hiredis"
+        L.append("| scenario | client | ops/s | vs hiredis |" + (" vs TCP |" if tls else "") + " CPU µs/op"
+                 + (" | p50 µs | p99 µs |" if g == "seq" else " |"))
+        L.append("|---|---|---|---|" + ("---|" if tls else "") + "---" + ("|---|---|" if g == "seq" else "|"))
+        for sid, _, params, clients in sc:
+            hi = med(esum, (sid, ref), "ops_per_sec")
+            name = (f"{params['op'].upper()} {params['size']} B" if g == "seq"
+                    else f"depth {params['depth']} {params['op'].upper()}")
+            for lbl in labels:
+                s = esum[(sid, lbl)]
+                row = (f"| {name} | {lbl} | {spread(s['ops_per_sec'])} | "
+                       f"{ratio(med(esum, (sid, lbl), 'ops_per_sec'), hi):.2f}x |{vs_tcp(sid, lbl)} "
+                       f"{human(med(esum, (sid, lbl), 'cpu_us_per_op'))} |")
+                if g == "seq":
+                    row += f" {human(med(esum, (sid, lbl), 'p50_us'))} | {human(med(esum, (sid, lbl), 'p99_us'))} |"
+                L.append(row)
+            if g == "pipeline":
+                rbk = (f"rb-{pre}c1-P{params['depth']}-{params['op']}", "redis-benchmark")
+                if rbk in esum:
+                    L.append(f"| {name} | redis-benchmark{' --tls' if tls else ''} -c 1 -P {params['depth']} | "
+                             f"{spread(esum[rbk]['ops_per_sec'])} | "
+                             f"{ratio(med(esum, rbk, 'ops_per_sec'), hi):.2f}x |"
+                             + (f"{vs_tcp_rb(esum, rbk, pre)}" if tls else "") + " – |")
+        if g == "seq":
+            rb = esum.get((f"rb-{pre}c1-P1-get", "redis-benchmark"))
+            if rb:
+                L.append(f"\nCeiling, `redis-benchmark{' --tls' if tls else ''} -c 1` (GET / SET, 3 B): "
+                         f"{spread(rb['ops_per_sec'])} / "
+                         f"{spread(esum[(f'rb-{pre}c1-P1-set', 'redis-benchmark')]['ops_per_sec'])}.")
+        L.append("")
+    return L
+
+
+def vs_tcp_rb(esum, key, pre):
+    tcp = (key[0].replace("rb-" + pre, "rb-", 1), key[1])
+    r = ratio(med(esum, key, "ops_per_sec"), med(esum, tcp, "ops_per_sec"))
+    return " – |" if r is None else f" {r:.2f}x |"
+
+
+def openssl_version():
+    try:
+        out = subprocess.run(["openssl", "version"], stdout=subprocess.PIPE, text=True).stdout
+        return out.split()[1]
+    except (OSError, IndexError):
+        return "?"
 
 
 def svg(esum, meta):
@@ -614,20 +778,27 @@ def svg(esum, meta):
                                       f"median of {meta['runs']} run(s)")
 
 
+def fmt_ratio(a, b):
+    r = ratio(a, b)
+    return "–" if r is None else f"{r:.2f}x"
+
+
 def print_ratios(psum, files, scenarios, esum, tg):
     log("\n== ratios: redcore / peer (median) ==")
-    for w, (_, desc, unit) in files.items():
+    for w, (_, desc, unit) in (files.items() if psum else []):
         field = "leaves_per_sec" if unit == "elements" else "replies_per_sec"
         rc = med(psum, (w, "redcore"), field)
-        parts = [f"{p} {ratio(rc, med(psum, (w, p), field)):.2f}x" for p in ["hiredis", "redis-rs"]]
+        parts = [f"{p} {fmt_ratio(rc, med(psum, (w, p), field))}" for p in ["hiredis", "redis-rs"]]
         log(f"parser ({w}) {desc}: redcore {human(rc)} {unit}/s; " + ", ".join(parts))
     for sid, g, _, clients in scenarios:
         labels = [lbl for lbl, _ in clients]
         mine = [lbl for lbl in labels if lbl.startswith("redcore")]
         for m in mine:
             rc = med(esum, (sid, m), "ops_per_sec")
-            parts = [f"{p} {ratio(rc, med(esum, (sid, p), 'ops_per_sec')):.2f}x"
+            parts = [f"{p} {fmt_ratio(rc, med(esum, (sid, p), 'ops_per_sec'))}"
                      for p in labels if not p.startswith("redcore")]
+            if sid.startswith("tls-"):
+                parts.append(f"own TCP run {fmt_ratio(rc, med(esum, (sid[4:], m), 'ops_per_sec'))}")
             log(f"{sid} {m}: {human(rc)}/s; " + ", ".join(parts))
     log("\n== targets ==")
     for t in tg:
@@ -641,24 +812,27 @@ def main():
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--runs", type=int)
     ap.add_argument("--only", action="append", choices=["parser", "e2e", "soak"])
+    ap.add_argument("--transport", action="append", choices=TRANSPORTS)
     ap.add_argument("--soak-seconds", type=int)
     opts = ap.parse_args()
     quick = opts.quick
     runs = opts.runs or (1 if quick else 5)
     parts = set(opts.only or ["parser", "e2e", "soak"])
-    soak_seconds = opts.soak_seconds or (5 if quick else 60)
+    transports = [t for t in TRANSPORTS if t in (opts.transport or TRANSPORTS)]
+    soak_seconds = opts.soak_seconds or (5 if quick else SOAK_SECONDS)
     started = time.time()
     os.makedirs(WORK, exist_ok=True)
     os.makedirs(BUILD, exist_ok=True)
 
     log("== building peers and drivers ==")
     vendor = fetch_hiredis()
-    exes = build_c(vendor, build_hiredis(vendor))
+    exes = build_c(vendor, build_hiredis(vendor), build_hiredis_ssl(vendor))
     exes.update(build_rust())
 
     meta = {"when": time.strftime("%Y-%m-%d %H:%M"), "quick": quick, "runs": runs,
             "machine": f"{platform.machine()}, {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f} at start",
-            "server": "", "transports": TRANSPORTS}
+            "server": "", "transports": transports if "e2e" in parts else [],
+            "soak_seconds": soak_seconds if "soak" in parts else None}
     files = write_inputs(quick)
     praw, psum = {}, {}
     if "parser" in parts:
@@ -666,13 +840,14 @@ def main():
         praw = parser_suite(exes, files, runs, 0 if quick else 0.5)
         psum = summarise(praw, ["replies_per_sec", "leaves_per_sec", "mb_per_sec",
                                 "allocs_per_reply", "allocs_per_leaf"])
-    server = Server()
+    server = Server(tls="e2e" in parts and "tls" in transports)
     meta["server"] = server.version().split(" sha=")[0]
     scenarios, eraw, esum, soak_s = e2e_scenarios(quick)[0], {}, {}, None
     try:
         if "e2e" in parts:
-            log(f"== end to end (redis-server on 127.0.0.1:{server.port}) ==")
-            scenarios, eraw = e2e_suite(exes, server, runs, quick)
+            tls_port = f", TLS on {server.tls_port}" if server.tls_port else ""
+            log(f"== end to end (redis-server on 127.0.0.1:{server.port}{tls_port}) ==")
+            scenarios, eraw = e2e_suite(exes, server, runs, quick, transports)
             esum = summarise(eraw, ["ops_per_sec", "cpu_us_per_op", "p50_us", "p99_us", "p999_us",
                                     "connections"])
         if "soak" in parts:
@@ -699,19 +874,27 @@ def main():
         "soak": soak_s,
         "targets": tg,
     }
-    # A QUICK run checks the suite; it leaves the last full run's results alone.
-    out = os.path.join(WORK, "quick-results") if quick else os.path.join(BENCH, "results")
+    # A QUICK run checks the suite, and a partial one (--only, --transport) measures a part: both
+    # leave the last full run's results alone.
+    partial = parts != {"parser", "e2e", "soak"} or transports != TRANSPORTS
+    out = os.path.join(WORK, "quick-results" if quick else "partial-results") \
+        if quick or partial else os.path.join(BENCH, "results")
     with open(out + ".json", "w") as f:
         json.dump(result, f, indent=1, ensure_ascii=False)
         f.write("\n")
-    if psum and esum:
+    written = [".json"]
+    if psum and esum and "tcp" in transports:
         with open(out + ".md", "w") as f:
             f.write(markdown(meta, files, psum, scenarios, esum, tg, soak_s))
         with open(out + ".svg", "w") as f:
             f.write(svg(esum, meta))
-        print_ratios(psum, files, scenarios, esum, tg)
+        written += [".md", ".svg"]
+    if psum or esum:
+        print_ratios(psum, files, scenarios if esum else [], esum, tg)
+    if soak_s:
+        log(f"soak: RSS growth after warm-up {soak_s['growth_kib']} KiB over {soak_s['seconds']} s")
     rel = os.path.relpath(out, ROOT)
-    log(f"\nwrote {rel}.json, {rel}.md, {rel}.svg in {meta['seconds']} s")
+    log(f"\nwrote {', '.join(rel + w for w in written)} in {meta['seconds']} s")
 
 
 if __name__ == "__main__":

@@ -5,9 +5,12 @@
 //!
 //!   redis_rs --conn sync|mux --port P --mode seq|pipeline|window|mix [--op set|get]
 //!            [--size BYTES] [--n OPS] [--depth D] [--threads T] [--keys K]
+//!            [--tls --tls-ca FILE]
 //!
 //! `window` (mux only) keeps --depth calls in flight from --depth tasks: the multiplexed
 //! connection pipelines them implicitly. TCP_NODELAY is set, as the other clients set it.
+//! `--tls`: `rediss://` with rustls (the `tls-rustls` features), trusting only the CA in the
+//! PEM file given, as the C clients do.
 
 use std::sync::{Arc, Barrier};
 use std::time::Instant;
@@ -27,6 +30,7 @@ struct Args {
     depth: usize,
     threads: usize,
     keys: u64,
+    tls_ca: Option<String>,
 }
 
 fn parse_args() -> Args {
@@ -41,13 +45,19 @@ fn parse_args() -> Args {
         depth: 1,
         threads: 1,
         keys: 1000,
+        tls_ca: None,
     };
+    let mut tls = false;
     let argv: Vec<String> = std::env::args()
         .skip(1)
         .filter(|a| a != "--bench")
         .collect();
     let mut it = argv.iter();
     while let Some(flag) = it.next() {
+        if flag == "--tls" {
+            tls = true;
+            continue;
+        }
         let v = it.next().unwrap_or_else(|| usage());
         let num = || v.parse::<usize>().unwrap_or_else(|_| usage());
         match flag.as_str() {
@@ -61,10 +71,17 @@ fn parse_args() -> Args {
             "--depth" => a.depth = num(),
             "--threads" => a.threads = num(),
             "--keys" => a.keys = num() as u64,
+            "--tls-ca" => a.tls_ca = Some(v.clone()),
             _ => usage(),
         }
     }
-    if a.port == 0 || a.n == 0 || a.depth == 0 || a.threads == 0 || a.keys == 0 {
+    if a.port == 0
+        || a.n == 0
+        || a.depth == 0
+        || a.threads == 0
+        || a.keys == 0
+        || tls != a.tls_ca.is_some()
+    {
         usage();
     }
     if a.mode == "mix" {
@@ -78,7 +95,7 @@ fn parse_args() -> Args {
 fn usage() -> ! {
     eprintln!(
         "usage: redis_rs --conn sync|mux --port P --mode seq|pipeline|window|mix [--op set|get] \
-         [--size B] [--n OPS] [--depth D] [--threads T] [--keys K]"
+         [--size B] [--n OPS] [--depth D] [--threads T] [--keys K] [--tls --tls-ca FILE]"
     );
     std::process::exit(2)
 }
@@ -209,11 +226,26 @@ fn print(a: &Args, name: &str, connections: usize, out: &mut Outcome, secs: f64,
 }
 
 fn client(a: &Args) -> Client {
-    let info = format!("redis://{}:{}/", a.host, a.port)
+    let scheme = if a.tls_ca.is_some() {
+        "rediss"
+    } else {
+        "redis"
+    };
+    let info = format!("{scheme}://{}:{}/", a.host, a.port)
         .into_connection_info()
         .expect("valid URL")
         .set_tcp_settings(TcpSettings::default().set_nodelay(true));
-    Client::open(info).expect("client")
+    match &a.tls_ca {
+        None => Client::open(info).expect("client"),
+        Some(ca) => {
+            let root_cert = std::fs::read(ca).unwrap_or_else(|e| panic!("{ca}: {e}"));
+            let certs = redis::TlsCertificates {
+                client_tls: None,
+                root_cert: Some(root_cert),
+            };
+            Client::build_with_tls(info, certs).expect("TLS client")
+        }
+    }
 }
 
 /// Sets keys [0, keys) of `prefix` to `size` bytes (not measured).

@@ -12,6 +12,8 @@
  *   soak      --threads callers running `mix` (and a callback window when the client has
  *             one) for --seconds, sampling the process's RSS every second
  *
+ * --tls --tls-ca FILE: connect with TLS, trusting the CA in FILE (PEM); every mode works.
+ *
  * Throughput is ops / wall time between a barrier that releases every caller and the last
  * caller's end; CPU is the whole process's user + sys time (getrusage) over the same span,
  * so a client's own threads (event loops) are counted. */
@@ -417,7 +419,7 @@ static void usage(void) {
     fprintf(stderr,
             "usage: e2e-%s --port P [--host H] --mode seq|pipeline|window|mix|fill|soak\n"
             "       [--op set|get] [--size BYTES] [--n OPS] [--depth D] [--threads T]\n"
-            "       [--keys K] [--seconds S] [--tls]\n",
+            "       [--keys K] [--seconds S] [--tls --tls-ca FILE]\n",
             backend_name());
     exit(2);
 }
@@ -451,10 +453,11 @@ int main(int argc, char **argv) {
         else if (strcmp(a, "--threads") == 0) A.threads = atoi(v);
         else if (strcmp(a, "--keys") == 0) A.keys = atol(v);
         else if (strcmp(a, "--seconds") == 0) A.seconds = atoi(v);
+        else if (strcmp(a, "--tls-ca") == 0) A.opts.tls_ca = v;
         else usage();
     }
     if (A.opts.port <= 0 || A.n <= 0 || A.depth <= 0 || A.threads <= 0 || A.keys <= 0 ||
-        A.size >= sizeof VALUE || A.seconds <= 0)
+        A.size >= sizeof VALUE || A.seconds <= 0 || (A.opts.tls && A.opts.tls_ca == NULL))
         usage();
     memset(VALUE, 'v', sizeof VALUE);
     int threaded = strcmp(A.mode, "mix") == 0 || strcmp(A.mode, "soak") == 0;

@@ -12,8 +12,10 @@
 typedef struct e2e_opts {
     const char *host;
     int port;
-    /* Hook for TLS runs: a backend that cannot do TLS refuses in backend_init. */
+    /* TLS (--tls): verify the server against the CA in tls_ca (PEM) and its certificate's
+     * name against `host`; a backend built without TLS refuses in backend_init. */
     int tls;
+    const char *tls_ca;
     /* Callers that will connect (threads); hiredis opens one connection per caller. */
     int callers;
 } e2e_opts;

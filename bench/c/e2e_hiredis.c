@@ -1,11 +1,18 @@
 /* hiredis 1.5.0 behind the e2e driver: a synchronous context per caller thread (hiredis
  * contexts are not thread-safe), redisCommandArgv for blocking calls, and
  * redisAppendCommandArgv + redisGetReply for pipelines. hiredis has no callback API without
- * an external event loop, so `window` is not offered. */
+ * an external event loop, so `window` is not offered.
+ *
+ * Built twice: e2e-hiredis (TCP only, as before) and, with -DE2E_HIREDIS_SSL and hiredis's
+ * ssl.c on OpenSSL, e2e-hiredis-tls, which also takes --tls (hiredis_ssl: one SSL context
+ * shared by every connection, verifying the chain and the host name). */
 #include <stdio.h>
 #include <stdlib.h>
 
 #include <hiredis.h>
+#ifdef E2E_HIREDIS_SSL
+#include <hiredis_ssl.h>
+#endif
 
 #if HIREDIS_MAJOR != 1 || HIREDIS_MINOR != 5
 #error "built against the wrong hiredis headers: expected the vendored 1.5"
@@ -19,15 +26,38 @@ struct e2e_conn {
 
 const char *backend_name(void) { return "hiredis"; }
 
+#ifdef E2E_HIREDIS_SSL
+static redisSSLContext *SSL_CTX_SHARED;
+#endif
+
 int backend_init(const e2e_opts *opts, char *err, size_t errlen) {
-    if (opts->tls) {
-        snprintf(err, errlen, "TLS runs are not wired yet (hiredis_ssl goes here)");
+    if (!opts->tls) return 0;
+#ifdef E2E_HIREDIS_SSL
+    redisSSLContextError e = REDIS_SSL_CTX_NONE;
+    redisSSLOptions o = {0};
+    o.cacert_filename = opts->tls_ca;
+    o.verify_mode = REDIS_SSL_VERIFY_PEER;
+    o.verify_name = opts->host; /* as rustls (redcore, redis-rs) checks it */
+    redisInitOpenSSL();
+    SSL_CTX_SHARED = redisCreateSSLContextWithOptions(&o, &e);
+    if (SSL_CTX_SHARED == NULL) {
+        snprintf(err, errlen, "redisCreateSSLContextWithOptions: %s",
+                 redisSSLContextGetError(e));
         return -1;
     }
     return 0;
+#else
+    snprintf(err, errlen, "built without TLS: use e2e-hiredis-tls");
+    return -1;
+#endif
 }
 
-void backend_shutdown(void) {}
+void backend_shutdown(void) {
+#ifdef E2E_HIREDIS_SSL
+    redisFreeSSLContext(SSL_CTX_SHARED);
+    SSL_CTX_SHARED = NULL;
+#endif
+}
 
 e2e_conn *backend_connect(const e2e_opts *opts) {
     e2e_conn *conn = malloc(sizeof *conn);
@@ -41,6 +71,14 @@ e2e_conn *backend_connect(const e2e_opts *opts) {
         return NULL;
     }
     /* redcore and redis-rs set TCP_NODELAY; so does hiredis's redisConnect (net.c). */
+#ifdef E2E_HIREDIS_SSL
+    if (opts->tls && redisInitiateSSLWithContext(conn->ctx, SSL_CTX_SHARED) != REDIS_OK) {
+        fprintf(stderr, "hiredis: TLS handshake failed: %s\n", conn->ctx->errstr);
+        redisFree(conn->ctx);
+        free(conn);
+        return NULL;
+    }
+#endif
     return conn;
 }
 

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# Usage: tests/tools/ensure-deps.sh [COMMAND...]
+# Usage: tests/tools/ensure-deps.sh [COMMAND|HEADER...]
 #
 # Installs, with apt-get, whichever of the commands the test suite needs is missing:
 # redis-server, redis-sentinel, redis-cli, valgrind, go, pkg-config, openssl, and the
-# libevent and libev headers (or only the COMMANDs given, e.g. `redis-server redis-cli` for
-# the demo).
+# libevent and libev headers (or only the COMMANDs and HEADERs given, e.g.
+# `redis-server redis-cli` for the demo, `openssl openssl/ssl.h` for the bench's TLS runs).
 # Idempotent; prints nothing when everything is already there.
 set -euo pipefail
 
@@ -20,8 +20,24 @@ declare -A package_of=(
     [openssl]=openssl
 )
 commands=(redis-server redis-sentinel redis-cli valgrind go pkg-config openssl)
+# C headers -> Debian package: the hiredis-compatibility tests build against
+# adapters/libevent.h and libev.h (checked by default); the bench builds hiredis_ssl against
+# OpenSSL (only when asked for).
+declare -A package_of_header=(
+    [event2/event.h]=libevent-dev
+    [ev.h]=libev-dev
+    [openssl/ssl.h]=libssl-dev
+)
+headers=(event2/event.h ev.h)
 if [ $# -gt 0 ]; then
-    commands=("$@")
+    commands=()
+    headers=()
+    for arg in "$@"; do
+        case $arg in
+        *.h) headers+=("$arg") ;;
+        *) commands+=("$arg") ;;
+        esac
+    done
 fi
 
 missing=()
@@ -35,19 +51,15 @@ for cmd in "${commands[@]}"; do
     # Two commands may come from one package; ask for it once.
     [[ " ${missing[*]-} " == *" $pkg "* ]] || missing+=("$pkg")
 done
-# C headers the hiredis-compatibility tests build against (adapters/libevent.h, libev.h);
-# checked only when all the default commands are wanted.
-declare -A package_of_header=(
-    [event2/event.h]=libevent-dev
-    [ev.h]=libev-dev
-)
-if [ $# -eq 0 ]; then
-    for header in "${!package_of_header[@]}"; do
-        if ! echo "#include <$header>" | "${CC:-cc}" -E -x c - >/dev/null 2>&1; then
-            missing+=("${package_of_header[$header]}")
-        fi
-    done
-fi
+for header in "${headers[@]}"; do
+    if [ -z "${package_of_header[$header]-}" ]; then
+        echo "ensure-deps: no package known for header '$header'" >&2
+        exit 2
+    fi
+    if ! echo "#include <$header>" | "${CC:-cc}" -E -x c - >/dev/null 2>&1; then
+        missing+=("${package_of_header[$header]}")
+    fi
+done
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 if ! command -v apt-get >/dev/null 2>&1; then
