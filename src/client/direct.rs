@@ -245,7 +245,7 @@ impl Engine {
         let epoch = st.epoch;
         drop(st);
 
-        let (outcome, failure) = SCRATCH.with(|scratch| {
+        let (outcome, failure, handed) = SCRATCH.with(|scratch| {
             let mut scratch = scratch.borrow_mut();
             let (buf, others, pushes) = &mut *scratch;
             let read = ReadOwn {
@@ -256,26 +256,39 @@ impl Engine {
                 own,
                 deadline,
             };
-            let outcome = self.read_own_reply(&read, buf, others, pushes);
-            if !others.is_empty() || !pushes.is_empty() {
-                shared.notify(Msg::Deliver(std::mem::take(others), std::mem::take(pushes)));
-            }
-            outcome
+            self.read_own_reply(&read, buf, others, pushes)
         });
         if let Some(err) = failure {
+            // The reactor fails the connection, running the hand-off first.
             shared.notify(Msg::Fail(conn.clone(), err, epoch));
+        } else if handed {
+            shared.flush(conn.clone());
         }
         Some(outcome)
     }
 
-    /// Reads until the caller's own requests are answered. Returns the outcome, and the
-    /// error to fail the connection with when reading broke.
+    /// Reads until the caller's own requests are answered. Returns the outcome, the error to
+    /// fail the connection with when reading broke, and whether the reactor must be told to
+    /// run completions handed over to it (`ConnState::handoff`).
     fn read_own_reply(
         &self,
         read: &ReadOwn<'_>,
         buf: &mut [u8],
         others: &mut Vec<(Completion, Result<Reply>)>,
         pushes: &mut Vec<Reply>,
+    ) -> (Direct, Option<Error>, bool) {
+        let mut handed = false;
+        let (outcome, failure) = self.read_own_reply_inner(read, buf, others, pushes, &mut handed);
+        (outcome, failure, handed)
+    }
+
+    fn read_own_reply_inner(
+        &self,
+        read: &ReadOwn<'_>,
+        buf: &mut [u8],
+        others: &mut Vec<(Completion, Result<Reply>)>,
+        pushes: &mut Vec<Reply>,
+        handed: &mut bool,
     ) -> (Direct, Option<Error>) {
         let ReadOwn {
             conn,
@@ -353,6 +366,9 @@ impl Engine {
             // Our own completions are taken (a single reply) or run here (pipeline slots, the
             // last of which fills the waiter); the others go to the reactor.
             let mut mine: Option<Result<Reply>> = None;
+            // Once a completion waits for the reactor, the ones after it wait too: they run in
+            // the order of the stream.
+            let mut queued = !st.handoff.is_empty();
             let on_reply = |completion: Completion, result: Result<Reply>| match (own, &completion)
             {
                 (Own::Single { waiter, seq }, Completion::Wait(w, s))
@@ -365,10 +381,22 @@ impl Engine {
                 }
                 // Another blocked caller: wake it from here (no user code runs), sparing the
                 // reactor a wake-up. Callbacks go to the reactor, which owns that thread.
-                (_, Completion::Wait(..)) => completion.run(result),
-                _ => others.push((completion, result)),
+                (_, Completion::Wait(..)) if !queued => completion.run(result),
+                _ => {
+                    queued = true;
+                    others.push((completion, result));
+                }
             };
-            if let Err(err) = st.ingest(&buf[..n], on_reply, pushes) {
+            let ingested = st.ingest(&buf[..n], on_reply, pushes);
+            if !others.is_empty() || !pushes.is_empty() {
+                st.handoff.append(others);
+                st.handoff_pushes.append(pushes);
+                if !st.scheduled {
+                    st.scheduled = true;
+                    *handed = true;
+                }
+            }
+            if let Err(err) = ingested {
                 // Bytes after our own reply broke the stream: the connection fails, but a
                 // reply already taken out of the exchange is ours to return.
                 if let Some(result) = mine {

@@ -110,6 +110,11 @@ pub(crate) struct ConnState {
     /// AUTH frames (wiped when dropped) and their completions, waiting for the transaction to
     /// end.
     pub(crate) deferred_auth: Vec<(SecretFrame, Completion)>,
+    /// Replies a direct caller read for callbacks (and pushes it met), in stream order: the
+    /// reactor runs them before anything it completes for this connection itself, so
+    /// callbacks keep their submission order whoever reads their replies.
+    pub(crate) handoff: Vec<(Completion, Result<Reply>)>,
+    pub(crate) handoff_pushes: Vec<Reply>,
 }
 
 /// An encoded command holding a password; its bytes are overwritten when it is dropped.
@@ -159,6 +164,8 @@ impl Conn {
                 sent_credentials: false,
                 in_transaction: false,
                 deferred_auth: Vec::new(),
+                handoff: Vec::new(),
+                handoff_pushes: Vec::new(),
             }),
         }
     }
@@ -212,6 +219,17 @@ fn connection_error(endpoint: &Endpoint, what: &str, err: &io::Error) -> Error {
 }
 
 impl ConnState {
+    /// Moves what a direct caller handed over into the reactor's lists: always before the
+    /// reactor completes anything else of this connection.
+    pub(crate) fn take_handoff(
+        &mut self,
+        completions: &mut Vec<(Completion, Result<Reply>)>,
+        pushes: &mut Vec<Reply>,
+    ) {
+        completions.append(&mut self.handoff);
+        pushes.append(&mut self.handoff_pushes);
+    }
+
     /// Starts (or restarts) connecting. For a TCP host that needs a name lookup, returns it in
     /// `After::resolve`; the reactor calls `resolved` with the result.
     pub(crate) fn start_connect(&mut self, token: Token, ctx: &mut Ctx<'_>) -> After {
@@ -381,6 +399,7 @@ impl ConnState {
         readbuf: &mut [u8],
         ctx: &mut Ctx<'_>,
     ) -> After {
+        self.take_handoff(ctx.completions, ctx.pushes);
         if self.transport.is_none() {
             return After::default();
         }
@@ -710,6 +729,7 @@ impl ConnState {
     /// then back off before reconnecting. After more consecutive failed attempts than the
     /// retry policy allows, requests still queued fail too, with this error.
     pub(crate) fn fail(&mut self, err: Error, ctx: &mut Ctx<'_>) {
+        self.take_handoff(ctx.completions, ctx.pushes);
         if self.retiring {
             self.close(&err, ctx.registry, ctx.completions);
             return;
@@ -759,6 +779,7 @@ impl ConnState {
     /// Timers: connect and handshake timeouts, reconnects due, request timeouts, health
     /// checks. Returns true when a reconnect is due (the reactor starts it with a token).
     pub(crate) fn on_timer(&mut self, ctx: &mut Ctx<'_>) -> bool {
+        self.take_handoff(ctx.completions, ctx.pushes);
         match self.phase {
             Phase::Connecting {
                 deadline: Some(d), ..
@@ -860,6 +881,9 @@ impl ConnState {
         registry: &Registry,
         completions: &mut Vec<(Completion, Result<Reply>)>,
     ) {
+        completions.append(&mut self.handoff);
+        // Pushes of a connection closed for good have no one left to care.
+        self.handoff_pushes.clear();
         self.detach(registry);
         self.handshake = None;
         self.phase = Phase::Closed;
