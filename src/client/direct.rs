@@ -242,6 +242,7 @@ impl Engine {
             st.disarm(&shared.registry);
         }
         let tls = st.transport.as_ref().is_some_and(|t| t.is_tls());
+        let blocking = st.caller_blocking && st.prepare_recv(fd, deadline, now).is_ok();
         let epoch = st.epoch;
         drop(st);
 
@@ -252,6 +253,7 @@ impl Engine {
                 conn,
                 fd,
                 tls,
+                blocking,
                 epoch,
                 own,
                 deadline,
@@ -294,30 +296,41 @@ impl Engine {
             conn,
             fd,
             tls,
+            blocking,
             epoch,
             own,
             deadline,
         } = *read;
         let registry = &self.reactors[conn.reactor].registry;
         loop {
-            let buffered = tls && {
-                let mut st = conn.lock();
-                st.epoch == epoch
-                    && st
-                        .transport
-                        .as_mut()
-                        .is_some_and(|t| t.has_buffered_input())
-            };
-            let slice = Instant::now() + POLL_SLICE;
-            let ready = if buffered {
-                Ok(Wait::Readable)
+            // A blocking socket: one recv(2) waits for the bytes (up to the receive timeout
+            // `prepare_recv` set). Otherwise poll(2), then read under the lock.
+            let got = if blocking {
+                Got::Bytes(crate::net::recv_blocking(fd, buf))
             } else {
-                wait_readable(fd, Some(deadline.map_or(slice, |d| d.min(slice))))
+                let buffered = tls && {
+                    let mut st = conn.lock();
+                    st.epoch == epoch
+                        && st
+                            .transport
+                            .as_mut()
+                            .is_some_and(|t| t.has_buffered_input())
+                };
+                let slice = Instant::now() + POLL_SLICE;
+                Got::Ready(if buffered {
+                    Ok(Wait::Readable)
+                } else {
+                    wait_readable(fd, Some(deadline.map_or(slice, |d| d.min(slice))))
+                })
             };
             let mut st = conn.lock();
             if st.epoch != epoch {
                 // Not ours to read any more (and `caller_reading` already cleared): the reactor
-                // failed the connection and holds the requests.
+                // failed the connection and holds the requests. Whatever was read is dropped,
+                // and so is the old socket, kept open until now.
+                let orphan = st.take_orphan(epoch);
+                drop(st);
+                drop(orphan);
                 return (Direct::Handed, None);
             }
             let finish = |st: &mut ConnState| {
@@ -329,34 +342,57 @@ impl Engine {
                 st.ensure_armed(registry);
                 (Direct::Handed, Some(err))
             };
-            match ready {
-                Ok(Wait::Readable) => {}
-                Ok(Wait::TimedOut) if deadline.is_some_and(|d| Instant::now() >= d) => {
-                    finish(&mut st);
-                    return (Direct::TimedOut, None);
+            let received = match got {
+                Got::Bytes(received) => received,
+                Got::Ready(ready) => {
+                    match ready {
+                        Ok(Wait::Readable) => {}
+                        Ok(Wait::TimedOut) if deadline.is_some_and(|d| Instant::now() >= d) => {
+                            finish(&mut st);
+                            return (Direct::TimedOut, None);
+                        }
+                        Ok(Wait::TimedOut) => continue,
+                        Err(e) => {
+                            let err = Error::new(
+                                ErrorKind::Connection,
+                                format!("error waiting for the reply: {e}"),
+                            );
+                            return failed(&mut st, err);
+                        }
+                    }
+                    let Some(transport) = st.transport.as_mut() else {
+                        return failed(
+                            &mut st,
+                            Error::new(ErrorKind::Connection, "connection closed"),
+                        );
+                    };
+                    transport.read(buf)
                 }
-                Ok(Wait::TimedOut) => continue,
-                Err(e) => {
-                    let err = Error::new(
-                        ErrorKind::Connection,
-                        format!("error waiting for the reply: {e}"),
-                    );
-                    return failed(&mut st, err);
-                }
-            }
-            let Some(transport) = st.transport.as_mut() else {
-                return failed(
-                    &mut st,
-                    Error::new(ErrorKind::Connection, "connection closed"),
-                );
             };
-            let n = match transport.read(buf) {
+            let n = match received {
                 Ok(0) => {
                     let err = Error::new(ErrorKind::Connection, "the server closed the connection");
                     return failed(&mut st, err);
                 }
                 Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    if blocking {
+                        // The receive timeout passed: the deadline, or a wait set too short.
+                        let now = Instant::now();
+                        if deadline.is_some_and(|d| now >= d) {
+                            finish(&mut st);
+                            return (Direct::TimedOut, None);
+                        }
+                        if let Err(e) = st.prepare_recv(fd, deadline, now) {
+                            let err = Error::new(
+                                ErrorKind::Connection,
+                                format!("error waiting for the reply: {e}"),
+                            );
+                            return failed(&mut st, err);
+                        }
+                    }
+                    continue;
+                }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => {
                     let err = Error::new(ErrorKind::Connection, format!("error reading: {e}"));
@@ -458,11 +494,21 @@ enum Own<'a> {
     Pipeline(&'a Arc<PipelineRun>),
 }
 
+/// What a direct caller's wait brought.
+enum Got {
+    /// A blocking socket: what recv(2) returned.
+    Bytes(io::Result<usize>),
+    /// A non-blocking socket: poll(2)'s answer; the read is still to do.
+    Ready(io::Result<Wait>),
+}
+
 /// What `read_own_reply` reads and for whom.
 struct ReadOwn<'a> {
     conn: &'a Arc<Conn>,
     fd: i32,
     tls: bool,
+    /// The socket is blocking (`ConnState::caller_blocking`) and its receive timeout is set.
+    blocking: bool,
     epoch: u64,
     own: Own<'a>,
     deadline: Option<Instant>,

@@ -23,6 +23,10 @@ use crate::resp::{encode_command, Reply};
 use crate::session::handshake::{Handshake, HandshakeParams, Progress};
 use crate::session::{Event, Exchange, RequestMeta};
 
+/// How far a blocking socket's receive timeout may be from a direct caller's deadline before
+/// it is set again: a wait may overrun its deadline by this much.
+const RECV_TIMEOUT_SLACK: Duration = Duration::from_millis(10);
+
 /// How a connection is used.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Lease {
@@ -115,6 +119,14 @@ pub(crate) struct ConnState {
     /// callbacks keep their submission order whoever reads their replies.
     pub(crate) handoff: Vec<(Completion, Result<Reply>)>,
     pub(crate) handoff_pushes: Vec<Reply>,
+    /// The socket is in blocking mode: a direct caller waits in `recv` (plain sockets).
+    pub(crate) caller_blocking: bool,
+    /// The socket's receive timeout as last set (`Duration::ZERO`: none).
+    pub(crate) recv_timeout: Duration,
+    /// Sockets replaced while a direct caller was reading them, by epoch: kept open (shut
+    /// down) until that caller has seen the change, so its descriptor cannot be reused for
+    /// another socket under it.
+    pub(crate) orphans: Vec<(u64, Transport)>,
 }
 
 /// An encoded command holding a password; its bytes are overwritten when it is dropped.
@@ -166,6 +178,9 @@ impl Conn {
                 deferred_auth: Vec::new(),
                 handoff: Vec::new(),
                 handoff_pushes: Vec::new(),
+                caller_blocking: false,
+                recv_timeout: Duration::ZERO,
+                orphans: Vec::new(),
             }),
         }
     }
@@ -228,6 +243,39 @@ impl ConnState {
     ) {
         completions.append(&mut self.handoff);
         pushes.append(&mut self.handoff_pushes);
+    }
+
+    /// Before a direct caller waits in `recv` on `fd` (a blocking socket) until `deadline`:
+    /// sets the socket's receive timeout unless the one in place is close enough, which it
+    /// is from one call to the next with the same command timeout (no system call then).
+    pub(crate) fn prepare_recv(
+        &mut self,
+        fd: i32,
+        deadline: Option<Instant>,
+        now: Instant,
+    ) -> io::Result<()> {
+        let (want, fits) = match deadline {
+            None => (Duration::ZERO, self.recv_timeout.is_zero()),
+            Some(d) => {
+                let want = d
+                    .saturating_duration_since(now)
+                    .max(Duration::from_millis(1));
+                let current = self.recv_timeout;
+                let close = current.max(want) - current.min(want) <= RECV_TIMEOUT_SLACK;
+                (want, !current.is_zero() && close)
+            }
+        };
+        if !fits {
+            crate::net::set_recv_timeout(fd, want)?;
+            self.recv_timeout = want;
+        }
+        Ok(())
+    }
+
+    /// Takes the socket of `epoch` kept open for a direct caller (see `orphans`).
+    pub(crate) fn take_orphan(&mut self, epoch: u64) -> Option<Transport> {
+        let i = self.orphans.iter().position(|(e, _)| *e == epoch)?;
+        Some(self.orphans.swap_remove(i).1)
     }
 
     /// Starts (or restarts) connecting. For a TCP host that needs a name lookup, returns it in
@@ -342,6 +390,8 @@ impl ConnState {
         self.transport = Some(transport);
         self.writable = false;
         self.armed = true;
+        self.caller_blocking = false;
+        self.recv_timeout = Duration::ZERO;
         // Unix sockets connect synchronously; TCP completes on the first writable event.
     }
 
@@ -455,6 +505,21 @@ impl ConnState {
             let err = connection_error(&self.endpoint, "cannot set socket options for", &e);
             self.fail(err, ctx);
             return;
+        }
+        if ctx.tls.is_none() {
+            match self
+                .transport
+                .as_ref()
+                .expect("transport")
+                .set_caller_blocking()
+            {
+                Ok(blocking) => self.caller_blocking = blocking,
+                Err(e) => {
+                    let err = connection_error(&self.endpoint, "cannot set socket options for", &e);
+                    self.fail(err, ctx);
+                    return;
+                }
+            }
         }
         if let Some(tls_config) = ctx.tls {
             let host = match &self.endpoint {
@@ -714,8 +779,11 @@ impl ConnState {
     fn detach(&mut self, registry: &Registry) {
         if let Some(mut transport) = self.transport.take() {
             let _ = registry.deregister(&mut transport);
-            // Also wakes a direct caller blocked in poll(2) on this socket.
+            // Also wakes a direct caller blocked in poll(2) or recv(2) on this socket.
             transport.shutdown();
+            if self.caller_reading {
+                self.orphans.push((self.epoch, transport));
+            }
         }
         self.writable = false;
         self.armed = false;
