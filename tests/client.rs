@@ -838,3 +838,52 @@ fn freeing_a_client_from_another_clients_callback_completes_its_commands() {
         "every command of B completed before its free returned"
     );
 }
+
+#[test]
+fn callbacks_of_one_connection_complete_in_submission_order() {
+    // One thread's blocking calls read the shared connection directly and find the replies of
+    // the other thread's callbacks on the way; the reactor reads the rest. Whoever reads a
+    // reply, the callbacks must run in the order they were submitted.
+    let server = RedisServer::start();
+    let c = Arc::new(client(&server));
+    let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let reader = {
+        let c = c.clone();
+        let done = done.clone();
+        std::thread::spawn(move || {
+            let mut calls = 0u64;
+            while !done.load(Ordering::Relaxed) {
+                assert_eq!(value(&c, &["PING"]), Value::simple("PONG"));
+                calls += 1;
+            }
+            calls
+        })
+    };
+    let order = Arc::new(Mutex::new(Vec::new()));
+    let total = 200_000;
+    let (tx, rx) = mpsc::channel();
+    for i in 0..total {
+        let order = order.clone();
+        let tx = tx.clone();
+        c.submit(&["PING"], move |r| {
+            assert!(r.is_ok());
+            order.lock().unwrap().push(i);
+            if i == total - 1 {
+                let _ = tx.send(());
+            }
+        })
+        .unwrap();
+        if i % 64 == 63 {
+            // Let the blocking caller in between bursts.
+            std::thread::yield_now();
+        }
+    }
+    rx.recv_timeout(Duration::from_secs(60))
+        .expect("the last callback runs");
+    done.store(true, Ordering::Relaxed);
+    assert!(reader.join().unwrap() > 0);
+    let order = order.lock().unwrap();
+    assert_eq!(order.len(), total);
+    let misplaced = order.windows(2).filter(|w| w[0] > w[1]).count();
+    assert_eq!(misplaced, 0, "callbacks ran out of submission order");
+}

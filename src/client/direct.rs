@@ -242,69 +242,95 @@ impl Engine {
             st.disarm(&shared.registry);
         }
         let tls = st.transport.as_ref().is_some_and(|t| t.is_tls());
+        let blocking = st.caller_blocking && st.prepare_recv(fd, deadline, now).is_ok();
         let epoch = st.epoch;
         drop(st);
 
-        let (outcome, failure) = SCRATCH.with(|scratch| {
+        let (outcome, failure, handed) = SCRATCH.with(|scratch| {
             let mut scratch = scratch.borrow_mut();
             let (buf, others, pushes) = &mut *scratch;
             let read = ReadOwn {
                 conn,
                 fd,
                 tls,
+                blocking,
                 epoch,
                 own,
                 deadline,
             };
-            let outcome = self.read_own_reply(&read, buf, others, pushes);
-            if !others.is_empty() || !pushes.is_empty() {
-                shared.notify(Msg::Deliver(std::mem::take(others), std::mem::take(pushes)));
-            }
-            outcome
+            self.read_own_reply(&read, buf, others, pushes)
         });
         if let Some(err) = failure {
+            // The reactor fails the connection, running the hand-off first.
             shared.notify(Msg::Fail(conn.clone(), err, epoch));
+        } else if handed {
+            shared.flush(conn.clone());
         }
         Some(outcome)
     }
 
-    /// Reads until the caller's own requests are answered. Returns the outcome, and the
-    /// error to fail the connection with when reading broke.
+    /// Reads until the caller's own requests are answered. Returns the outcome, the error to
+    /// fail the connection with when reading broke, and whether the reactor must be told to
+    /// run completions handed over to it (`ConnState::handoff`).
     fn read_own_reply(
         &self,
         read: &ReadOwn<'_>,
         buf: &mut [u8],
         others: &mut Vec<(Completion, Result<Reply>)>,
         pushes: &mut Vec<Reply>,
+    ) -> (Direct, Option<Error>, bool) {
+        let mut handed = false;
+        let (outcome, failure) = self.read_own_reply_inner(read, buf, others, pushes, &mut handed);
+        (outcome, failure, handed)
+    }
+
+    fn read_own_reply_inner(
+        &self,
+        read: &ReadOwn<'_>,
+        buf: &mut [u8],
+        others: &mut Vec<(Completion, Result<Reply>)>,
+        pushes: &mut Vec<Reply>,
+        handed: &mut bool,
     ) -> (Direct, Option<Error>) {
         let ReadOwn {
             conn,
             fd,
             tls,
+            blocking,
             epoch,
             own,
             deadline,
         } = *read;
         let registry = &self.reactors[conn.reactor].registry;
         loop {
-            let buffered = tls && {
-                let mut st = conn.lock();
-                st.epoch == epoch
-                    && st
-                        .transport
-                        .as_mut()
-                        .is_some_and(|t| t.has_buffered_input())
-            };
-            let slice = Instant::now() + POLL_SLICE;
-            let ready = if buffered {
-                Ok(Wait::Readable)
+            // A blocking socket: one recv(2) waits for the bytes (up to the receive timeout
+            // `prepare_recv` set). Otherwise poll(2), then read under the lock.
+            let got = if blocking {
+                Got::Bytes(crate::net::recv_blocking(fd, buf))
             } else {
-                wait_readable(fd, Some(deadline.map_or(slice, |d| d.min(slice))))
+                let buffered = tls && {
+                    let mut st = conn.lock();
+                    st.epoch == epoch
+                        && st
+                            .transport
+                            .as_mut()
+                            .is_some_and(|t| t.has_buffered_input())
+                };
+                let slice = Instant::now() + POLL_SLICE;
+                Got::Ready(if buffered {
+                    Ok(Wait::Readable)
+                } else {
+                    wait_readable(fd, Some(deadline.map_or(slice, |d| d.min(slice))))
+                })
             };
             let mut st = conn.lock();
             if st.epoch != epoch {
                 // Not ours to read any more (and `caller_reading` already cleared): the reactor
-                // failed the connection and holds the requests.
+                // failed the connection and holds the requests. Whatever was read is dropped,
+                // and so is the old socket, kept open until now.
+                let orphan = st.take_orphan(epoch);
+                drop(st);
+                drop(orphan);
                 return (Direct::Handed, None);
             }
             let finish = |st: &mut ConnState| {
@@ -316,34 +342,57 @@ impl Engine {
                 st.ensure_armed(registry);
                 (Direct::Handed, Some(err))
             };
-            match ready {
-                Ok(Wait::Readable) => {}
-                Ok(Wait::TimedOut) if deadline.is_some_and(|d| Instant::now() >= d) => {
-                    finish(&mut st);
-                    return (Direct::TimedOut, None);
+            let received = match got {
+                Got::Bytes(received) => received,
+                Got::Ready(ready) => {
+                    match ready {
+                        Ok(Wait::Readable) => {}
+                        Ok(Wait::TimedOut) if deadline.is_some_and(|d| Instant::now() >= d) => {
+                            finish(&mut st);
+                            return (Direct::TimedOut, None);
+                        }
+                        Ok(Wait::TimedOut) => continue,
+                        Err(e) => {
+                            let err = Error::new(
+                                ErrorKind::Connection,
+                                format!("error waiting for the reply: {e}"),
+                            );
+                            return failed(&mut st, err);
+                        }
+                    }
+                    let Some(transport) = st.transport.as_mut() else {
+                        return failed(
+                            &mut st,
+                            Error::new(ErrorKind::Connection, "connection closed"),
+                        );
+                    };
+                    transport.read(buf)
                 }
-                Ok(Wait::TimedOut) => continue,
-                Err(e) => {
-                    let err = Error::new(
-                        ErrorKind::Connection,
-                        format!("error waiting for the reply: {e}"),
-                    );
-                    return failed(&mut st, err);
-                }
-            }
-            let Some(transport) = st.transport.as_mut() else {
-                return failed(
-                    &mut st,
-                    Error::new(ErrorKind::Connection, "connection closed"),
-                );
             };
-            let n = match transport.read(buf) {
+            let n = match received {
                 Ok(0) => {
                     let err = Error::new(ErrorKind::Connection, "the server closed the connection");
                     return failed(&mut st, err);
                 }
                 Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    if blocking {
+                        // The receive timeout passed: the deadline, or a wait set too short.
+                        let now = Instant::now();
+                        if deadline.is_some_and(|d| now >= d) {
+                            finish(&mut st);
+                            return (Direct::TimedOut, None);
+                        }
+                        if let Err(e) = st.prepare_recv(fd, deadline, now) {
+                            let err = Error::new(
+                                ErrorKind::Connection,
+                                format!("error waiting for the reply: {e}"),
+                            );
+                            return failed(&mut st, err);
+                        }
+                    }
+                    continue;
+                }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => {
                     let err = Error::new(ErrorKind::Connection, format!("error reading: {e}"));
@@ -353,6 +402,9 @@ impl Engine {
             // Our own completions are taken (a single reply) or run here (pipeline slots, the
             // last of which fills the waiter); the others go to the reactor.
             let mut mine: Option<Result<Reply>> = None;
+            // Once a completion waits for the reactor, the ones after it wait too: they run in
+            // the order of the stream.
+            let mut queued = !st.handoff.is_empty();
             let on_reply = |completion: Completion, result: Result<Reply>| match (own, &completion)
             {
                 (Own::Single { waiter, seq }, Completion::Wait(w, s))
@@ -365,10 +417,22 @@ impl Engine {
                 }
                 // Another blocked caller: wake it from here (no user code runs), sparing the
                 // reactor a wake-up. Callbacks go to the reactor, which owns that thread.
-                (_, Completion::Wait(..)) => completion.run(result),
-                _ => others.push((completion, result)),
+                (_, Completion::Wait(..)) if !queued => completion.run(result),
+                _ => {
+                    queued = true;
+                    others.push((completion, result));
+                }
             };
-            if let Err(err) = st.ingest(&buf[..n], on_reply, pushes) {
+            let ingested = st.ingest(&buf[..n], on_reply, pushes);
+            if !others.is_empty() || !pushes.is_empty() {
+                st.handoff.append(others);
+                st.handoff_pushes.append(pushes);
+                if !st.scheduled {
+                    st.scheduled = true;
+                    *handed = true;
+                }
+            }
+            if let Err(err) = ingested {
                 // Bytes after our own reply broke the stream: the connection fails, but a
                 // reply already taken out of the exchange is ours to return.
                 if let Some(result) = mine {
@@ -430,11 +494,21 @@ enum Own<'a> {
     Pipeline(&'a Arc<PipelineRun>),
 }
 
+/// What a direct caller's wait brought.
+enum Got {
+    /// A blocking socket: what recv(2) returned.
+    Bytes(io::Result<usize>),
+    /// A non-blocking socket: poll(2)'s answer; the read is still to do.
+    Ready(io::Result<Wait>),
+}
+
 /// What `read_own_reply` reads and for whom.
 struct ReadOwn<'a> {
     conn: &'a Arc<Conn>,
     fd: i32,
     tls: bool,
+    /// The socket is blocking (`ConnState::caller_blocking`) and its receive timeout is set.
+    blocking: bool,
     epoch: u64,
     own: Own<'a>,
     deadline: Option<Instant>,

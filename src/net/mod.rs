@@ -1,9 +1,11 @@
 //! Transports: TCP (nodelay, keepalive) and Unix sockets, and TLS over either (`tls`),
-//! non-blocking, registered with the reactor's mio `Poll`.
+//! registered with the reactor's mio `Poll`. The reactor's reads and writes never block; a
+//! connected plain socket is put in blocking mode so that a blocking caller can wait for its
+//! reply in one `recv` (see `set_caller_blocking`).
 
 pub mod tls;
 
-use std::io::{self, Read, Write};
+use std::io;
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::os::fd::{AsRawFd, RawFd};
 use std::path::Path;
@@ -178,22 +180,58 @@ impl Transport {
         }
     }
 
-    /// Reads into `buf` (non-blocking).
+    /// Reads into `buf` without blocking, whatever the socket's mode (`MSG_DONTWAIT`).
     pub fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         match self {
-            Transport::Tcp(s) => s.read(buf),
-            Transport::Unix(s) => s.read(buf),
+            Transport::Tcp(s) => recv(s.as_raw_fd(), buf, libc::MSG_DONTWAIT),
+            Transport::Unix(s) => recv(s.as_raw_fd(), buf, libc::MSG_DONTWAIT),
             Transport::Tls(t) => t.read(buf),
         }
     }
 
-    /// Writes from `buf` (non-blocking).
+    /// Writes from `buf` without blocking, whatever the socket's mode (`MSG_DONTWAIT`), and
+    /// without SIGPIPE.
     pub fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        match self {
-            Transport::Tcp(s) => s.write(buf),
-            Transport::Unix(s) => s.write(buf),
-            Transport::Tls(t) => t.write(buf),
+        let fd = match self {
+            Transport::Tcp(s) => s.as_raw_fd(),
+            Transport::Unix(s) => s.as_raw_fd(),
+            Transport::Tls(t) => return t.write(buf),
+        };
+        // SAFETY: `buf` is valid for `buf.len()` bytes; fd is this transport's open socket.
+        let n = unsafe {
+            libc::send(
+                fd,
+                buf.as_ptr().cast(),
+                buf.len(),
+                libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL,
+            )
+        };
+        if n < 0 {
+            return Err(io::Error::last_os_error());
         }
+        Ok(n as usize)
+    }
+
+    /// Puts a connected plain socket in blocking mode, so a blocking caller can wait for its
+    /// reply in `recv_blocking` (one system call, where a non-blocking socket needs poll(2)
+    /// first). The event loop is not affected: `read` and `write` never block. TLS transports
+    /// stay non-blocking (rustls reads ahead) and answer false.
+    pub fn set_caller_blocking(&self) -> io::Result<bool> {
+        let fd = match self {
+            Transport::Tcp(s) => s.as_raw_fd(),
+            Transport::Unix(s) => s.as_raw_fd(),
+            Transport::Tls(_) => return Ok(false),
+        };
+        // SAFETY: fcntl on an open descriptor with integer arguments.
+        let flags = unsafe { libc::fcntl(fd, libc::F_GETFL) };
+        if flags < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: as above.
+        if unsafe { libc::fcntl(fd, libc::F_SETFL, flags & !libc::O_NONBLOCK) } < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(true)
     }
 
     /// Shuts both directions down, so a peer (or a forked child holding a copy of the socket)
@@ -207,6 +245,45 @@ impl Transport {
                 Ok(())
             }
         };
+    }
+}
+
+fn recv(fd: RawFd, buf: &mut [u8], flags: libc::c_int) -> io::Result<usize> {
+    // SAFETY: `buf` is valid for writes of `buf.len()` bytes; fd is an open socket.
+    let n = unsafe { libc::recv(fd, buf.as_mut_ptr().cast(), buf.len(), flags) };
+    if n < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(n as usize)
+}
+
+/// Waits for bytes on a socket that `set_caller_blocking` made blocking, up to the socket's
+/// receive timeout (`set_recv_timeout`): `WouldBlock` when it passes. The caller must keep the
+/// descriptor open for the duration (a `shutdown` wakes it with `Ok(0)`).
+pub fn recv_blocking(fd: RawFd, buf: &mut [u8]) -> io::Result<usize> {
+    recv(fd, buf, 0)
+}
+
+/// Sets how long `recv_blocking` waits on `fd` (`Duration::ZERO`: without limit).
+pub fn set_recv_timeout(fd: RawFd, timeout: Duration) -> io::Result<()> {
+    let tv = libc::timeval {
+        tv_sec: timeout.as_secs().min(i32::MAX as u64) as libc::time_t,
+        tv_usec: timeout.subsec_micros() as libc::suseconds_t,
+    };
+    // SAFETY: fd is an open socket; `tv` is a valid timeval for the size passed.
+    let rc = unsafe {
+        libc::setsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_RCVTIMEO,
+            (&tv as *const libc::timeval).cast(),
+            std::mem::size_of::<libc::timeval>() as libc::socklen_t,
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
     }
 }
 

@@ -4,7 +4,8 @@
 //!
 //! Every completion runs exactly once: the reactor owns it until it is consumed by `run`.
 
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Arc, Mutex};
+use std::thread::Thread;
 use std::time::Instant;
 
 use crate::client::pipeline::PipelineRun;
@@ -78,9 +79,13 @@ pub(crate) enum Outcome {
 /// A parking place for one thread's blocking calls, reused from call to call (one per thread),
 /// so a blocking call allocates nothing. Each call takes a new sequence number; a completion
 /// for an older call (one that timed out) is dropped.
+///
+/// The caller parks its thread (`std::thread::park`) rather than waiting on a condition
+/// variable: waking a thread that has not gone to sleep yet costs no system call, and only
+/// the completing side takes the short lock.
 pub(crate) struct Waiter {
     state: Mutex<WaitState>,
-    ready: Condvar,
+    thread: Thread,
 }
 
 struct WaitState {
@@ -91,7 +96,7 @@ struct WaitState {
 thread_local! {
     static THREAD_WAITER: Arc<Waiter> = Arc::new(Waiter {
         state: Mutex::new(WaitState { seq: 0, outcome: None }),
-        ready: Condvar::new(),
+        thread: std::thread::current(),
     });
 }
 
@@ -116,7 +121,7 @@ impl Waiter {
         if state.seq == seq && state.outcome.is_none() {
             state.outcome = Some(outcome);
             drop(state);
-            self.ready.notify_one();
+            self.thread.unpark();
             None
         } else {
             Some(outcome)
@@ -124,27 +129,29 @@ impl Waiter {
     }
 
     /// Waits for call `seq` until `deadline`. `None` when the deadline passed first: the call
-    /// is abandoned, and its outcome will be dropped when it comes.
+    /// is abandoned, and its outcome will be dropped when it comes. Only the waiter's own
+    /// thread may wait.
     pub(crate) fn wait(&self, seq: u64, deadline: Option<Instant>) -> Option<Outcome> {
-        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        debug_assert_eq!(std::thread::current().id(), self.thread.id());
         loop {
-            debug_assert_eq!(state.seq, seq);
-            if let Some(outcome) = state.outcome.take() {
-                return Some(outcome);
-            }
-            match deadline {
-                None => state = self.ready.wait(state).unwrap_or_else(|e| e.into_inner()),
-                Some(deadline) => {
-                    let now = Instant::now();
-                    if now >= deadline {
+            {
+                let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+                debug_assert_eq!(state.seq, seq);
+                if let Some(outcome) = state.outcome.take() {
+                    return Some(outcome);
+                }
+                if let Some(deadline) = deadline {
+                    if Instant::now() >= deadline {
                         state.seq += 1;
                         return None;
                     }
-                    state = self
-                        .ready
-                        .wait_timeout(state, deadline - now)
-                        .unwrap_or_else(|e| e.into_inner())
-                        .0;
+                }
+            }
+            // An unpark that came before this returns at once; a spurious return loops.
+            match deadline {
+                None => std::thread::park(),
+                Some(deadline) => {
+                    std::thread::park_timeout(deadline.saturating_duration_since(Instant::now()))
                 }
             }
         }

@@ -23,6 +23,10 @@ use crate::resp::{encode_command, Reply};
 use crate::session::handshake::{Handshake, HandshakeParams, Progress};
 use crate::session::{Event, Exchange, RequestMeta};
 
+/// How far a blocking socket's receive timeout may be from a direct caller's deadline before
+/// it is set again: a wait may overrun its deadline by this much.
+const RECV_TIMEOUT_SLACK: Duration = Duration::from_millis(10);
+
 /// How a connection is used.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Lease {
@@ -110,6 +114,19 @@ pub(crate) struct ConnState {
     /// AUTH frames (wiped when dropped) and their completions, waiting for the transaction to
     /// end.
     pub(crate) deferred_auth: Vec<(SecretFrame, Completion)>,
+    /// Replies a direct caller read for callbacks (and pushes it met), in stream order: the
+    /// reactor runs them before anything it completes for this connection itself, so
+    /// callbacks keep their submission order whoever reads their replies.
+    pub(crate) handoff: Vec<(Completion, Result<Reply>)>,
+    pub(crate) handoff_pushes: Vec<Reply>,
+    /// The socket is in blocking mode: a direct caller waits in `recv` (plain sockets).
+    pub(crate) caller_blocking: bool,
+    /// The socket's receive timeout as last set (`Duration::ZERO`: none).
+    pub(crate) recv_timeout: Duration,
+    /// Sockets replaced while a direct caller was reading them, by epoch: kept open (shut
+    /// down) until that caller has seen the change, so its descriptor cannot be reused for
+    /// another socket under it.
+    pub(crate) orphans: Vec<(u64, Transport)>,
 }
 
 /// An encoded command holding a password; its bytes are overwritten when it is dropped.
@@ -159,6 +176,11 @@ impl Conn {
                 sent_credentials: false,
                 in_transaction: false,
                 deferred_auth: Vec::new(),
+                handoff: Vec::new(),
+                handoff_pushes: Vec::new(),
+                caller_blocking: false,
+                recv_timeout: Duration::ZERO,
+                orphans: Vec::new(),
             }),
         }
     }
@@ -212,6 +234,50 @@ fn connection_error(endpoint: &Endpoint, what: &str, err: &io::Error) -> Error {
 }
 
 impl ConnState {
+    /// Moves what a direct caller handed over into the reactor's lists: always before the
+    /// reactor completes anything else of this connection.
+    pub(crate) fn take_handoff(
+        &mut self,
+        completions: &mut Vec<(Completion, Result<Reply>)>,
+        pushes: &mut Vec<Reply>,
+    ) {
+        completions.append(&mut self.handoff);
+        pushes.append(&mut self.handoff_pushes);
+    }
+
+    /// Before a direct caller waits in `recv` on `fd` (a blocking socket) until `deadline`:
+    /// sets the socket's receive timeout unless the one in place is close enough, which it
+    /// is from one call to the next with the same command timeout (no system call then).
+    pub(crate) fn prepare_recv(
+        &mut self,
+        fd: i32,
+        deadline: Option<Instant>,
+        now: Instant,
+    ) -> io::Result<()> {
+        let (want, fits) = match deadline {
+            None => (Duration::ZERO, self.recv_timeout.is_zero()),
+            Some(d) => {
+                let want = d
+                    .saturating_duration_since(now)
+                    .max(Duration::from_millis(1));
+                let current = self.recv_timeout;
+                let close = current.max(want) - current.min(want) <= RECV_TIMEOUT_SLACK;
+                (want, !current.is_zero() && close)
+            }
+        };
+        if !fits {
+            crate::net::set_recv_timeout(fd, want)?;
+            self.recv_timeout = want;
+        }
+        Ok(())
+    }
+
+    /// Takes the socket of `epoch` kept open for a direct caller (see `orphans`).
+    pub(crate) fn take_orphan(&mut self, epoch: u64) -> Option<Transport> {
+        let i = self.orphans.iter().position(|(e, _)| *e == epoch)?;
+        Some(self.orphans.swap_remove(i).1)
+    }
+
     /// Starts (or restarts) connecting. For a TCP host that needs a name lookup, returns it in
     /// `After::resolve`; the reactor calls `resolved` with the result.
     pub(crate) fn start_connect(&mut self, token: Token, ctx: &mut Ctx<'_>) -> After {
@@ -324,6 +390,8 @@ impl ConnState {
         self.transport = Some(transport);
         self.writable = false;
         self.armed = true;
+        self.caller_blocking = false;
+        self.recv_timeout = Duration::ZERO;
         // Unix sockets connect synchronously; TCP completes on the first writable event.
     }
 
@@ -381,6 +449,7 @@ impl ConnState {
         readbuf: &mut [u8],
         ctx: &mut Ctx<'_>,
     ) -> After {
+        self.take_handoff(ctx.completions, ctx.pushes);
         if self.transport.is_none() {
             return After::default();
         }
@@ -436,6 +505,21 @@ impl ConnState {
             let err = connection_error(&self.endpoint, "cannot set socket options for", &e);
             self.fail(err, ctx);
             return;
+        }
+        if ctx.tls.is_none() {
+            match self
+                .transport
+                .as_ref()
+                .expect("transport")
+                .set_caller_blocking()
+            {
+                Ok(blocking) => self.caller_blocking = blocking,
+                Err(e) => {
+                    let err = connection_error(&self.endpoint, "cannot set socket options for", &e);
+                    self.fail(err, ctx);
+                    return;
+                }
+            }
         }
         if let Some(tls_config) = ctx.tls {
             let host = match &self.endpoint {
@@ -695,8 +779,11 @@ impl ConnState {
     fn detach(&mut self, registry: &Registry) {
         if let Some(mut transport) = self.transport.take() {
             let _ = registry.deregister(&mut transport);
-            // Also wakes a direct caller blocked in poll(2) on this socket.
+            // Also wakes a direct caller blocked in poll(2) or recv(2) on this socket.
             transport.shutdown();
+            if self.caller_reading {
+                self.orphans.push((self.epoch, transport));
+            }
         }
         self.writable = false;
         self.armed = false;
@@ -710,6 +797,7 @@ impl ConnState {
     /// then back off before reconnecting. After more consecutive failed attempts than the
     /// retry policy allows, requests still queued fail too, with this error.
     pub(crate) fn fail(&mut self, err: Error, ctx: &mut Ctx<'_>) {
+        self.take_handoff(ctx.completions, ctx.pushes);
         if self.retiring {
             self.close(&err, ctx.registry, ctx.completions);
             return;
@@ -759,6 +847,7 @@ impl ConnState {
     /// Timers: connect and handshake timeouts, reconnects due, request timeouts, health
     /// checks. Returns true when a reconnect is due (the reactor starts it with a token).
     pub(crate) fn on_timer(&mut self, ctx: &mut Ctx<'_>) -> bool {
+        self.take_handoff(ctx.completions, ctx.pushes);
         match self.phase {
             Phase::Connecting {
                 deadline: Some(d), ..
@@ -860,6 +949,9 @@ impl ConnState {
         registry: &Registry,
         completions: &mut Vec<(Completion, Result<Reply>)>,
     ) {
+        completions.append(&mut self.handoff);
+        // Pushes of a connection closed for good have no one left to care.
+        self.handoff_pushes.clear();
         self.detach(registry);
         self.handshake = None;
         self.phase = Phase::Closed;

@@ -41,7 +41,7 @@ pub(crate) enum Msg {
     Resolved(Arc<Conn>, io::Result<Vec<SocketAddr>>),
     /// Nothing to do but look at the timers again (a new deadline was set elsewhere).
     Timers,
-    /// Run completions and pushes a caller read on this reactor's behalf.
+    /// Run these completions (and pushes) on this thread.
     Deliver(Vec<(Completion, Result<Reply>)>, Vec<Reply>),
     /// A caller reading this connection met an error on the socket of this epoch: fail the
     /// connection (unless it has moved on to another socket since).
@@ -270,6 +270,7 @@ impl Reactor {
             );
             for conn in flushes.drain(..) {
                 let mut st = conn.lock();
+                st.take_handoff(&mut self.completions, &mut self.pushes);
                 st.scheduled = false;
                 if st.writable {
                     let mut ctx = self.ctx(&engine, now, &mut rng);
