@@ -712,6 +712,10 @@ pub(super) fn enqueue_pipeline_frames(
     let mut push = |st: &mut reactor::conn::ConnState, frame: &[u8]| {
         st.ex
             .enqueue_frame(frame, Completion::Pipeline(run.clone(), slot), meta);
+        // A transaction goes out whole or not at all (see `Exchange::link_last`).
+        if pipeline.transaction && slot > 0 {
+            st.ex.link_last();
+        }
         slot += 1;
     };
     if pipeline.transaction {

@@ -650,8 +650,36 @@ impl ConnState {
                 .is_some_and(Transport::has_pending_output)
     }
 
-    /// Writes what is pending until the socket would block.
+    /// Completes the requests whose deadline passed with TIMEOUT; those not written yet are
+    /// dropped from the output (see `Exchange::expire`). A health check that timed out fails
+    /// the connection.
+    fn expire(&mut self, ctx: &mut Ctx<'_>) {
+        let completions = &mut *ctx.completions;
+        let mut health_timed_out = false;
+        self.ex.expire(ctx.now, |c| match c {
+            Completion::HealthCheck => health_timed_out = true,
+            c => completions.push((
+                c,
+                Err(Error::new(ErrorKind::Timeout, "the command timed out")),
+            )),
+        });
+        if health_timed_out {
+            let err = Error::new(
+                ErrorKind::Connection,
+                format!(
+                    "{} did not answer a health check",
+                    endpoint_name(&self.endpoint)
+                ),
+            );
+            self.fail(err, ctx);
+        }
+    }
+
+    /// Writes what is pending until the socket would block. Requests that expired while
+    /// they waited to be written are dropped first: a caller told TIMEOUT may retry, so the
+    /// command must not also run late.
     pub(crate) fn flush(&mut self, ctx: &mut Ctx<'_>) {
+        self.expire(ctx);
         if let Err(e) = self.write_pending() {
             let err = connection_error(&self.endpoint, "error writing to", &e);
             self.fail(err, ctx);
@@ -796,25 +824,7 @@ impl ConnState {
             Phase::Backoff { until } if until <= ctx.now => return true,
             _ => {}
         }
-        let completions = &mut *ctx.completions;
-        let mut health_timed_out = false;
-        self.ex.expire(ctx.now, |c| match c {
-            Completion::HealthCheck => health_timed_out = true,
-            c => completions.push((
-                c,
-                Err(Error::new(ErrorKind::Timeout, "the command timed out")),
-            )),
-        });
-        if health_timed_out {
-            let err = Error::new(
-                ErrorKind::Connection,
-                format!(
-                    "{} did not answer a health check",
-                    endpoint_name(&self.endpoint)
-                ),
-            );
-            self.fail(err, ctx);
-        }
+        self.expire(ctx);
         if let (Some(interval), Phase::Ready) = (ctx.config.health_check_interval, &self.phase) {
             if !self.health_pending && self.ex.pending() == 0 && ctx.now >= self.last_io + interval
             {
