@@ -887,3 +887,67 @@ fn callbacks_of_one_connection_complete_in_submission_order() {
     let misplaced = order.windows(2).filter(|w| w[0] > w[1]).count();
     assert_eq!(misplaced, 0, "callbacks ran out of submission order");
 }
+
+#[test]
+fn commands_that_time_out_before_they_are_written_never_run() {
+    let server = RedisServer::start();
+    let mut cfg = config(&server);
+    cfg.command_timeout = Some(Duration::from_millis(300));
+    let c = client_with(cfg);
+    c.command(&["SET", "runs", "0"]).unwrap();
+    server.pause();
+    // 16 MiB of SETs fill the socket buffers of a stopped server: the INCRs behind them, and
+    // a transaction, cannot be written before they time out.
+    let big = vec![b'x'; 1 << 20];
+    let (tx, rx) = mpsc::channel();
+    for _ in 0..16 {
+        let tx = tx.clone();
+        c.submit(&[&b"SET"[..], b"big", &big], move |r| {
+            tx.send(("SET", r.map(|r| r.to_value()))).unwrap()
+        })
+        .unwrap();
+    }
+    for _ in 0..20 {
+        let tx = tx.clone();
+        c.submit(&["INCR", "runs"], move |r| {
+            tx.send(("INCR", r.map(|r| r.to_value()))).unwrap()
+        })
+        .unwrap();
+    }
+    let mut transaction = Pipeline::transaction();
+    transaction.add(&["INCR", "runs"]).unwrap();
+    let done = tx.clone();
+    c.submit_pipeline(&transaction, move |result| {
+        let kind = result.get(0).unwrap().unwrap_err().kind();
+        done.send(("EXEC", Err(redcore::Error::new(kind, ""))))
+            .unwrap()
+    })
+    .unwrap();
+    drop(tx);
+    let mut seen = Vec::new();
+    for _ in 0..37 {
+        seen.push(
+            rx.recv_timeout(Duration::from_secs(10))
+                .expect("every command completes"),
+        );
+    }
+    for (what, result) in &seen {
+        let err = result.as_ref().expect_err(what);
+        assert_eq!(err.kind(), ErrorKind::Timeout, "{what}: {err}");
+    }
+    server.resume();
+    // The SETs already (half) written are finished and their replies dropped; the INCRs
+    // never went out. Commands sent now run once each.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while c.command(&["PING"]).is_err() {
+        assert!(Instant::now() < deadline, "did not recover after resume");
+    }
+    for _ in 0..5 {
+        c.command(&["INCR", "runs"]).unwrap();
+    }
+    assert_eq!(value(&c, &["GET", "runs"]), Value::bulk("5"));
+    assert!(
+        rx.recv_timeout(Duration::from_millis(100)).is_err(),
+        "completed once"
+    );
+}

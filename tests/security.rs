@@ -612,3 +612,147 @@ fn no_secret_in_any_auth_or_tls_error_text() {
     log.keep(&Client::new(provider).err().unwrap());
     log.assert_no_secret(&[SECRET]);
 }
+
+/// A credential provider that can be made to block until released, counting the callers
+/// it holds.
+struct Gated {
+    closed: Mutex<bool>,
+    opened: std::sync::Condvar,
+    held: AtomicUsize,
+    calls: AtomicUsize,
+}
+
+impl Gated {
+    fn new(closed: bool) -> Arc<Gated> {
+        Arc::new(Gated {
+            closed: Mutex::new(closed),
+            opened: std::sync::Condvar::new(),
+            held: AtomicUsize::new(0),
+            calls: AtomicUsize::new(0),
+        })
+    }
+
+    fn set_closed(&self, closed: bool) {
+        *self.closed.lock().unwrap() = closed;
+        self.opened.notify_all();
+    }
+}
+
+impl redcore::config::CredentialProvider for Gated {
+    fn credentials(&self) -> redcore::Result<Credentials> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        let mut closed = self.closed.lock().unwrap();
+        if *closed {
+            self.held.fetch_add(1, Ordering::SeqCst);
+            while *closed {
+                closed = self.opened.wait(closed).unwrap();
+            }
+        }
+        Ok(Credentials::new(Some("app"), "apppass"))
+    }
+}
+
+#[test]
+fn a_slow_provider_holds_up_only_the_connection_waiting_for_it() {
+    let server = acl_server();
+    let admin = Client::new(auth_config(&server, None, Some("defaultpass"))).unwrap();
+    let provider = Gated::new(false);
+    let cfg = Config {
+        credential_provider: Some(CredentialSource(provider.clone())),
+        connections_per_node: 2,
+        reactor_threads: 1,
+        ..plain_config(server.port())
+    };
+    let c = Client::new(cfg).unwrap();
+    // Both connections up: commands land on each in turn.
+    let mut ids: Vec<i64> = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while ids.len() < 2 {
+        assert!(
+            Instant::now() < deadline,
+            "the second connection never came up"
+        );
+        let Value::Integer(id) = c.command(&["CLIENT", "ID"]).unwrap().to_value() else {
+            panic!("CLIENT ID")
+        };
+        if !ids.contains(&id) {
+            ids.push(id);
+        }
+    }
+    // One of them is killed; its reconnect waits for a provider that does not answer.
+    provider.set_closed(true);
+    admin
+        .command(&["CLIENT", "KILL", "ID", &ids[0].to_string()])
+        .unwrap();
+    // An idle connection learns of the kill when it is next used.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while provider.held.load(Ordering::SeqCst) == 0 {
+        assert!(Instant::now() < deadline, "the provider was not asked");
+        let _ = c.command(&["PING"]);
+    }
+    // Meanwhile the reactor they share serves the other connection: callbacks run.
+    let (tx, rx) = std::sync::mpsc::channel();
+    for i in 0..50 {
+        let tx = tx.clone();
+        c.submit(&["SET", &format!("app:slow:{i}"), "v"], move |r| {
+            tx.send(r.map(|r| r.to_value())).unwrap()
+        })
+        .unwrap();
+    }
+    let results: Vec<_> = (0..50)
+        .map(|_| rx.recv_timeout(Duration::from_secs(10)))
+        .collect();
+    provider.set_closed(false);
+    for r in results {
+        assert_eq!(r.expect("callback ran").unwrap(), Value::simple("OK"));
+    }
+    // Once the provider answers, the second connection is back.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let list = admin.command(&["CLIENT", "LIST"]).unwrap();
+        let (Value::Bulk(list) | Value::Verbatim(_, list)) = list.to_value() else {
+            panic!("CLIENT LIST")
+        };
+        let text = String::from_utf8_lossy(&list);
+        if text.lines().filter(|l| l.contains(" user=app ")).count() == 2 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the connection did not come back"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+#[test]
+fn a_provider_that_panics_or_hangs_fails_the_connect_clearly() {
+    let server = acl_server();
+    let cfg = Config {
+        credential_provider: Some(CredentialSource::new(|| -> redcore::Result<Credentials> {
+            panic!("the vault client broke")
+        })),
+        ..plain_config(server.port())
+    };
+    let err = Client::new(cfg).err().unwrap();
+    assert_eq!(err.kind(), ErrorKind::Authentication, "{err}");
+    assert!(err.message().contains("panicked"), "{err}");
+
+    let provider = Gated::new(true);
+    let cfg = Config {
+        credential_provider: Some(CredentialSource(provider.clone())),
+        connect_timeout: Some(Duration::from_millis(300)),
+        ..plain_config(server.port())
+    };
+    // Should the provider still be asked on the reactor thread, let it go eventually rather
+    // than hang the test.
+    let release = provider.clone();
+    std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_secs(20));
+        release.set_closed(false);
+    });
+    let err = Client::new(cfg).err().unwrap();
+    provider.set_closed(false);
+    assert_eq!(err.kind(), ErrorKind::Timeout, "{err}");
+    assert!(err.message().contains("credential provider"), "{err}");
+}

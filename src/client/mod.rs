@@ -100,6 +100,11 @@ impl Client {
     }
 
     fn with_router(config: Config, router: Box<dyn Router>) -> Result<Client> {
+        Client::with_spawner(config, router, &spawn_thread)
+    }
+
+    /// `with_router`, starting the reactor threads with `spawn` (tests make it fail).
+    fn with_spawner(config: Config, router: Box<dyn Router>, spawn: &Spawner) -> Result<Client> {
         let fork_generation = fork_generation();
         let tls = if config.tls {
             // Settings errors (unreadable CA file, bad server name) show now, not at connect.
@@ -157,25 +162,7 @@ impl Client {
             })
             .collect();
         let engine = Arc::new(engine);
-        let mut handles = Vec::with_capacity(threads);
-        for (i, reactor) in loops.into_iter().enumerate() {
-            let engine = engine.clone();
-            let handle = std::thread::Builder::new()
-                .name(format!("redcore-reactor-{i}"))
-                .spawn(move || {
-                    let run = std::panic::AssertUnwindSafe(|| reactor.run(engine.clone()));
-                    if std::panic::catch_unwind(run).is_err() {
-                        engine.reactor_died(i);
-                    }
-                })
-                .map_err(|e| {
-                    Error::new(
-                        ErrorKind::Internal,
-                        format!("cannot start a reactor thread: {e}"),
-                    )
-                })?;
-            handles.push(handle);
-        }
+        let handles = start_reactors(&engine, loops, spawn)?;
         for node in &engine.nodes {
             for conn in &node.conns {
                 engine.reactors[conn.reactor].notify(Msg::Adopt(conn.clone()));
@@ -395,6 +382,52 @@ impl Drop for Client {
     fn drop(&mut self) {
         self.shutdown();
     }
+}
+
+/// Starts a named thread running `f`.
+type Spawner = dyn Fn(String, Box<dyn FnOnce() + Send>) -> std::io::Result<JoinHandle<()>>;
+
+fn spawn_thread(name: String, f: Box<dyn FnOnce() + Send>) -> std::io::Result<JoinHandle<()>> {
+    std::thread::Builder::new().name(name).spawn(f)
+}
+
+/// Starts a thread per reactor loop. When one cannot start, those already running are shut
+/// down and joined before the error is returned: nothing of the client outlives it.
+fn start_reactors(
+    engine: &Arc<Engine>,
+    loops: Vec<reactor::Reactor>,
+    spawn: &Spawner,
+) -> Result<Vec<JoinHandle<()>>> {
+    let mut handles = Vec::with_capacity(loops.len());
+    for (i, reactor) in loops.into_iter().enumerate() {
+        let engine_ref = engine.clone();
+        let spawned = spawn(
+            format!("redcore-reactor-{i}"),
+            Box::new(move || {
+                let run = std::panic::AssertUnwindSafe(|| reactor.run(engine_ref.clone()));
+                if std::panic::catch_unwind(run).is_err() {
+                    engine_ref.reactor_died(i);
+                }
+            }),
+        );
+        match spawned {
+            Ok(handle) => handles.push(handle),
+            Err(e) => {
+                engine.closed.store(true, Ordering::SeqCst);
+                for shared in &engine.reactors {
+                    shared.notify(Msg::Shutdown);
+                }
+                for handle in handles {
+                    let _ = handle.join();
+                }
+                return Err(Error::new(
+                    ErrorKind::Internal,
+                    format!("cannot start a reactor thread: {e}"),
+                ));
+            }
+        }
+    }
+    Ok(handles)
 }
 
 fn timeout_error() -> Error {
@@ -712,6 +745,10 @@ pub(super) fn enqueue_pipeline_frames(
     let mut push = |st: &mut reactor::conn::ConnState, frame: &[u8]| {
         st.ex
             .enqueue_frame(frame, Completion::Pipeline(run.clone(), slot), meta);
+        // A transaction goes out whole or not at all (see `Exchange::link_last`).
+        if pipeline.transaction && slot > 0 {
+            st.ex.link_last();
+        }
         slot += 1;
     };
     if pipeline.transaction {
@@ -881,5 +918,37 @@ impl Dedicated {
 impl Drop for Dedicated {
     fn drop(&mut self) {
         self.release_inner();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_reactor_that_cannot_start_takes_the_started_ones_down() {
+        let finished = Arc::new(AtomicUsize::new(0));
+        let count = finished.clone();
+        let spawn = move |name: String, f: Box<dyn FnOnce() + Send>| {
+            if name.ends_with("-1") {
+                return Err(std::io::Error::other("no more threads"));
+            }
+            let count = count.clone();
+            std::thread::Builder::new().name(name).spawn(move || {
+                f();
+                count.fetch_add(1, Ordering::SeqCst);
+            })
+        };
+        let config = Config {
+            reactor_threads: 2,
+            lazy_connect: true,
+            ..Config::default()
+        };
+        let router: Box<dyn Router> = Box::new(Standalone::new(config.endpoint.clone()));
+        let err = Client::with_spawner(config, router, &spawn).err().unwrap();
+        assert_eq!(err.kind(), ErrorKind::Internal);
+        assert!(err.message().contains("no more threads"), "{err}");
+        // The first reactor ran, was told to stop and was joined before the error returned.
+        assert_eq!(finished.load(Ordering::SeqCst), 1);
     }
 }

@@ -2,8 +2,8 @@
 //! it is good for), the `CredentialProvider` a client asks at every connect and reconnect, and
 //! `TokenRefresh`, when to ask again before a token expires.
 //!
-//! Nothing here calls the provider; the reactor does, at each handshake, and the engine's
-//! token refresher, before expiry.
+//! Nothing here calls the provider; the reactor has it asked on a helper thread at each
+//! handshake, and the engine's token refresher asks it before expiry.
 
 use std::fmt;
 use std::sync::Arc;
@@ -43,10 +43,11 @@ impl Credentials {
 /// `reauthenticate` without explicit credentials), so rotated passwords and renewed tokens
 /// are used without restarting the client.
 ///
-/// It is called on a library thread (a reactor thread during a connection's handshake, or the
-/// token refresher's thread) and should answer quickly: a slow provider delays every
-/// connection of its reactor. An error fails the connection with an `AUTHENTICATION` error
-/// that quotes the error's message (so the message must not hold a secret).
+/// It is called on a library thread of its own (never a reactor thread), one call at a time
+/// per connection: a slow provider delays only the connection waiting for it, and the connect
+/// timeout still applies to that connection. An error fails the connection with an
+/// `AUTHENTICATION` error that quotes the error's message (so the message must not hold a
+/// secret); a panic fails it with `AUTHENTICATION` too.
 pub trait CredentialProvider: Send + Sync {
     /// The credentials to use now.
     fn credentials(&self) -> Result<Credentials>;
@@ -72,9 +73,17 @@ impl CredentialSource {
         CredentialSource(Arc::new(provider))
     }
 
-    /// Asks the provider; its error becomes `AUTHENTICATION` unless it already is one.
+    /// Asks the provider; its error becomes `AUTHENTICATION` unless it already is one, and
+    /// so does a panic in it.
     pub fn fetch(&self) -> Result<Credentials> {
-        self.0.credentials().map_err(|e| {
+        let asked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.0.credentials()));
+        let Ok(answer) = asked else {
+            return Err(Error::new(
+                crate::ErrorKind::Authentication,
+                "the credential provider panicked",
+            ));
+        };
+        answer.map_err(|e| {
             if e.is(crate::ErrorKind::Authentication) {
                 e
             } else {

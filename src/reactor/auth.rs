@@ -9,7 +9,6 @@ use std::sync::{Mutex, MutexGuard};
 use std::time::Instant;
 
 use crate::config::{Config, CredentialSource, Credentials, Secret, TokenRefresh};
-use crate::error::Result;
 
 /// The credentials a handshake sends: the user (None: `default`) and the password, exposed
 /// for the handshake's own copy.
@@ -56,18 +55,22 @@ impl Auth {
         self.provider.as_ref()
     }
 
-    /// The credentials for a new connection's handshake: the provider's answer when there is
-    /// a provider (asked now, at every connect), else the current ones.
-    pub(crate) fn for_handshake(&self, now: Instant) -> Result<HandshakeCredentials> {
-        if let Some(provider) = &self.provider {
-            let fresh = provider.fetch()?;
+    /// The credentials for a new connection's handshake: `fetched`, the provider's answer
+    /// when there is a provider (asked off the reactor thread at every connect), which
+    /// become the current ones; else the current ones.
+    pub(crate) fn for_handshake(
+        &self,
+        fetched: Option<Credentials>,
+        now: Instant,
+    ) -> HandshakeCredentials {
+        if let Some(fresh) = fetched {
             self.install(&fresh, now);
         }
         let state = self.lock();
-        Ok(HandshakeCredentials {
+        HandshakeCredentials {
             username: state.username.clone(),
             password: state.password.as_ref().map(|p| p.expose().to_string()),
-        })
+        }
     }
 
     /// Makes `credentials` the current ones (used by later handshakes) and schedules their

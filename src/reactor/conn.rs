@@ -16,7 +16,7 @@ use mio::{Interest, Registry, Token};
 
 use super::auth::{Auth, HandshakeCredentials};
 use super::completion::{reply_to_result, Completion};
-use crate::config::{Backoff, BackoffState, Config, Endpoint, FastRng, Protocol};
+use crate::config::{Backoff, BackoffState, Config, Credentials, Endpoint, FastRng, Protocol};
 use crate::error::{Error, ErrorKind, Result};
 use crate::net::{tls, KeepaliveOptions, Transport};
 use crate::resp::{encode_command, Reply};
@@ -127,6 +127,12 @@ pub(crate) struct ConnState {
     /// down) until that caller has seen the change, so its descriptor cannot be reused for
     /// another socket under it.
     pub(crate) orphans: Vec<(u64, Transport)>,
+    /// The current socket is connected and waits for the credential provider's answer
+    /// before its handshake.
+    pub(crate) awaiting_credentials: bool,
+    /// A helper thread is asking the credential provider for this connection (at most one
+    /// at a time, even when a provider that hangs outlives several connect attempts).
+    pub(crate) fetching_credentials: bool,
 }
 
 /// An encoded command holding a password; its bytes are overwritten when it is dropped.
@@ -181,6 +187,8 @@ impl Conn {
                 caller_blocking: false,
                 recv_timeout: Duration::ZERO,
                 orphans: Vec::new(),
+                awaiting_credentials: false,
+                fetching_credentials: false,
             }),
         }
     }
@@ -199,6 +207,9 @@ pub(crate) struct After {
     pub(crate) release: bool,
     /// The connection is retiring and has nothing pending: close and forget it.
     pub(crate) retire: bool,
+    /// Ask the credential provider, off the reactor thread; the reactor calls
+    /// `credentials_arrived` with the answer.
+    pub(crate) fetch_credentials: bool,
 }
 
 /// The environment the lifecycle functions need from the reactor.
@@ -453,12 +464,13 @@ impl ConnState {
         if self.transport.is_none() {
             return After::default();
         }
+        let mut fetch_credentials = false;
         if matches!(self.phase, Phase::Connecting { .. }) {
             if !(writable || readable) {
                 return After::default();
             }
             match self.transport.as_ref().expect("transport").finish_connect() {
-                Ok(()) => self.connected(ctx),
+                Ok(()) => fetch_credentials = self.connected(ctx),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return After::default(),
                 Err(e) => {
                     self.detach(ctx.registry);
@@ -481,10 +493,14 @@ impl ConnState {
             resolve: None,
             release: self.lease == Lease::Single && self.ex.pending() == 0,
             retire: self.retiring && self.ex.pending() == 0,
+            fetch_credentials,
         }
     }
 
-    fn connected(&mut self, ctx: &mut Ctx<'_>) {
+    /// The socket is connected: set it up, wrap it in TLS, and start the handshake, or, with
+    /// a credential provider, wait for its answer first. Returns true when a helper thread
+    /// must ask the provider (none is asking already).
+    fn connected(&mut self, ctx: &mut Ctx<'_>) -> bool {
         let config = ctx.config;
         // One deadline for the whole opening: TCP connect, TLS and the Redis handshake.
         let deadline = match self.phase {
@@ -504,7 +520,7 @@ impl ConnState {
         {
             let err = connection_error(&self.endpoint, "cannot set socket options for", &e);
             self.fail(err, ctx);
-            return;
+            return false;
         }
         if ctx.tls.is_none() {
             match self
@@ -517,7 +533,7 @@ impl ConnState {
                 Err(e) => {
                     let err = connection_error(&self.endpoint, "cannot set socket options for", &e);
                     self.fail(err, ctx);
-                    return;
+                    return false;
                 }
             }
         }
@@ -534,18 +550,58 @@ impl ConnState {
                 Ok(transport) => self.transport = Some(transport),
                 Err(err) => {
                     self.fail(err, ctx);
-                    return;
+                    return false;
                 }
             }
         }
-        let credentials = match ctx.auth.for_handshake(ctx.now) {
-            Ok(credentials) => credentials,
-            Err(err) => {
-                self.fail(err, ctx);
-                return;
-            }
-        };
         self.got_bytes = false;
+        if ctx.auth.provider().is_some() {
+            // The provider may take its time (a token service): it is asked on a helper
+            // thread, and the handshake starts when it answers, within the same deadline.
+            self.awaiting_credentials = true;
+            self.ex.begin_control();
+            self.phase = Phase::Handshaking { deadline };
+            self.writable = true;
+            self.last_io = ctx.now;
+            let ask = !self.fetching_credentials;
+            self.fetching_credentials = true;
+            return ask;
+        }
+        self.begin_handshake(None, deadline, ctx);
+        false
+    }
+
+    /// The credential provider answered (for this connection, maybe for an earlier socket of
+    /// it): start the handshake of the socket waiting for it, or fail it.
+    pub(crate) fn credentials_arrived(&mut self, answer: Result<Credentials>, ctx: &mut Ctx<'_>) {
+        self.fetching_credentials = false;
+        if !self.awaiting_credentials || self.transport.is_none() {
+            return; // that socket is gone; the next one asks again
+        }
+        let Phase::Handshaking { deadline } = self.phase else {
+            return;
+        };
+        self.awaiting_credentials = false;
+        match answer {
+            Ok(credentials) => {
+                self.begin_handshake(Some(credentials), deadline, ctx);
+                self.flush(ctx);
+                self.ensure_armed(ctx.registry);
+            }
+            Err(err) => self.fail(err, ctx),
+        }
+    }
+
+    /// Queues the handshake's first commands (or ends it at once when there is nothing to
+    /// negotiate).
+    fn begin_handshake(
+        &mut self,
+        fetched: Option<Credentials>,
+        deadline: Option<Instant>,
+        ctx: &mut Ctx<'_>,
+    ) {
+        let config = ctx.config;
+        let credentials = ctx.auth.for_handshake(fetched, ctx.now);
         self.sent_credentials = credentials.username.is_some() || credentials.password.is_some();
         let mut handshake = Handshake::new(handshake_params(config, credentials));
         self.ex.begin_control();
@@ -734,8 +790,36 @@ impl ConnState {
                 .is_some_and(Transport::has_pending_output)
     }
 
-    /// Writes what is pending until the socket would block.
+    /// Completes the requests whose deadline passed with TIMEOUT; those not written yet are
+    /// dropped from the output (see `Exchange::expire`). A health check that timed out fails
+    /// the connection.
+    fn expire(&mut self, ctx: &mut Ctx<'_>) {
+        let completions = &mut *ctx.completions;
+        let mut health_timed_out = false;
+        self.ex.expire(ctx.now, |c| match c {
+            Completion::HealthCheck => health_timed_out = true,
+            c => completions.push((
+                c,
+                Err(Error::new(ErrorKind::Timeout, "the command timed out")),
+            )),
+        });
+        if health_timed_out {
+            let err = Error::new(
+                ErrorKind::Connection,
+                format!(
+                    "{} did not answer a health check",
+                    endpoint_name(&self.endpoint)
+                ),
+            );
+            self.fail(err, ctx);
+        }
+    }
+
+    /// Writes what is pending until the socket would block. Requests that expired while
+    /// they waited to be written are dropped first: a caller told TIMEOUT may retry, so the
+    /// command must not also run late.
     pub(crate) fn flush(&mut self, ctx: &mut Ctx<'_>) {
+        self.expire(ctx);
         if let Err(e) = self.write_pending() {
             let err = connection_error(&self.endpoint, "error writing to", &e);
             self.fail(err, ctx);
@@ -791,6 +875,7 @@ impl ConnState {
         // to the reactor; the next socket must not wait for that caller to read it.
         self.epoch += 1;
         self.caller_reading = false;
+        self.awaiting_credentials = false;
     }
 
     /// The connection failed: fail or keep its requests (see `Exchange::handle_disconnect`),
@@ -864,7 +949,16 @@ impl ConnState {
                     .transport
                     .as_ref()
                     .is_some_and(Transport::is_tls_handshaking);
-                let err = if tls_handshaking {
+                let err = if self.awaiting_credentials {
+                    Error::new(
+                        ErrorKind::Timeout,
+                        format!(
+                            "the credential provider did not answer within the connect \
+                             timeout (connecting to {})",
+                            endpoint_name(&self.endpoint)
+                        ),
+                    )
+                } else if tls_handshaking {
                     Error::new(
                         ErrorKind::Tls,
                         format!(
@@ -885,25 +979,7 @@ impl ConnState {
             Phase::Backoff { until } if until <= ctx.now => return true,
             _ => {}
         }
-        let completions = &mut *ctx.completions;
-        let mut health_timed_out = false;
-        self.ex.expire(ctx.now, |c| match c {
-            Completion::HealthCheck => health_timed_out = true,
-            c => completions.push((
-                c,
-                Err(Error::new(ErrorKind::Timeout, "the command timed out")),
-            )),
-        });
-        if health_timed_out {
-            let err = Error::new(
-                ErrorKind::Connection,
-                format!(
-                    "{} did not answer a health check",
-                    endpoint_name(&self.endpoint)
-                ),
-            );
-            self.fail(err, ctx);
-        }
+        self.expire(ctx);
         if let (Some(interval), Phase::Ready) = (ctx.config.health_check_interval, &self.phase) {
             if !self.health_pending && self.ex.pending() == 0 && ctx.now >= self.last_io + interval
             {

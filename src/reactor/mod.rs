@@ -25,7 +25,7 @@ pub(crate) use completion::{Completion, Outcome, RawCallback, Waiter};
 pub(crate) use conn::{Conn, Lease, Phase};
 
 use crate::client::Engine;
-use crate::config::FastRng;
+use crate::config::{Credentials, FastRng};
 use crate::error::{Error, ErrorKind, Result};
 use crate::resp::Reply;
 use conn::{After, Ctx};
@@ -39,6 +39,8 @@ pub(crate) enum Msg {
     Adopt(Arc<Conn>),
     /// A name lookup for this connection finished.
     Resolved(Arc<Conn>, io::Result<Vec<SocketAddr>>),
+    /// The credential provider answered for this connection.
+    Credentials(Arc<Conn>, Result<Credentials>),
     /// Nothing to do but look at the timers again (a new deadline was set elsewhere).
     Timers,
     /// Run these completions (and pushes) on this thread.
@@ -232,6 +234,12 @@ impl Reactor {
                         let mut ctx = self.ctx(&engine, now, &mut rng);
                         st.resolved(result, &mut ctx);
                     }
+                    Msg::Credentials(conn, answer) => {
+                        let mut st = conn.lock();
+                        let mut ctx = self.ctx(&engine, now, &mut rng);
+                        st.credentials_arrived(answer, &mut ctx);
+                        conn::set_ready_hint(&conn, &st);
+                    }
                     Msg::Timers => {}
                     Msg::Retire(conn) => {
                         let done = {
@@ -328,12 +336,38 @@ impl Reactor {
                 self.shared.notify(Msg::Resolved(conn.clone(), result));
             }
         }
+        if after.fetch_credentials {
+            self.fetch_credentials(engine, conn);
+        }
         if after.release {
             self.run_completions(engine);
             engine.release_single(conn);
         }
         if after.retire {
             self.retire(conn);
+        }
+    }
+
+    /// Asks the credential provider for `conn` on a helper thread: a slow provider must not
+    /// hold up the other connections of this reactor.
+    fn fetch_credentials(&mut self, engine: &Engine, conn: &Arc<Conn>) {
+        let Some(provider) = engine.auth.provider().cloned() else {
+            return;
+        };
+        let shared = self.shared.clone();
+        let target = conn.clone();
+        let spawned = std::thread::Builder::new()
+            .name("redcore-credentials".into())
+            .spawn(move || {
+                let answer = provider.fetch();
+                shared.notify(Msg::Credentials(target, answer));
+            });
+        if let Err(e) = spawned {
+            let err = Error::new(
+                ErrorKind::Authentication,
+                format!("cannot start a thread to ask the credential provider: {e}"),
+            );
+            self.shared.notify(Msg::Credentials(conn.clone(), Err(err)));
         }
     }
 
@@ -445,6 +479,7 @@ impl Reactor {
             }
             if let Msg::Adopt(conn)
             | Msg::Resolved(conn, _)
+            | Msg::Credentials(conn, _)
             | Msg::Fail(conn, _, _)
             | Msg::Retire(conn) = msg
             {

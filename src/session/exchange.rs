@@ -33,6 +33,11 @@ struct Request<C> {
     /// The frame holds a secret (an AUTH password): its bytes are overwritten as soon as the
     /// request is answered or dropped.
     secret: bool,
+    /// Belongs with the request before it (a transaction's frames after MULTI): it is dropped
+    /// unsent only together with that request, never alone.
+    linked: bool,
+    /// Timed out before any byte of it was written: removed from the ring at once.
+    cut: bool,
 }
 
 /// What reading produced.
@@ -102,7 +107,20 @@ impl<C> Exchange<C> {
             meta,
             attempts: 0,
             secret: false,
+            linked: false,
+            cut: false,
         });
+    }
+
+    /// Ties the request just appended to the one before it: a timeout drops it unsent only
+    /// if it drops that one too, and a disconnect fails it with that one (a transaction must
+    /// not lose its MULTI and go out as loose commands).
+    pub fn link_last(&mut self) {
+        if self.requests.len() >= 2 {
+            if let Some(request) = self.requests.back_mut() {
+                request.linked = true;
+            }
+        }
     }
 
     /// Appends a request whose frame holds a secret (AUTH with a password): like
@@ -275,20 +293,68 @@ impl<C> Exchange<C> {
 
     /// Completes, with a TIMEOUT error, the requests whose deadline is at or before `now`,
     /// checked in submission order from the oldest (a request is passed over only behind one
-    /// that has not expired). Their replies, when they come, are read and discarded, so the
-    /// connection stays usable.
+    /// that has not expired). A request none of whose bytes were written yet is removed from
+    /// the ring: it is never sent, so its caller may safely retry it. One already written, or
+    /// half written (its frame is finished, to keep the stream whole), stays: its reply, when
+    /// it comes, is read and discarded, so the connection stays usable.
     pub fn expire(&mut self, now: Instant, mut on_timeout: impl FnMut(C)) {
-        for request in self.requests.iter_mut() {
+        // The first request with none of its bytes written.
+        let unwritten = if self.written > self.sent_end {
+            self.sent + 1
+        } else {
+            self.sent
+        };
+        let mut cuts = 0;
+        let mut previous_cut = false;
+        for (i, request) in self.requests.iter_mut().enumerate() {
             match request.meta.deadline {
                 Some(deadline) if deadline <= now => {
                     if let Some(c) = request.completion.take() {
                         on_timeout(c);
                     }
+                    let cut = i >= unwritten && (!request.linked || previous_cut);
+                    request.cut = cut;
+                    cuts += usize::from(cut);
+                    previous_cut = cut;
                 }
                 Some(_) => break,
-                None => {}
+                None => previous_cut = false,
             }
         }
+        if cuts > 0 {
+            self.remove_cut(unwritten);
+        }
+    }
+
+    /// Removes the requests marked `cut` (all at or after index `from`, none written) and
+    /// their frames, moving the frames behind them down.
+    fn remove_cut(&mut self, from: usize) {
+        let mut pos = self.sent_end
+            + self
+                .requests
+                .range(self.sent..from)
+                .map(|r| r.len as usize)
+                .sum::<usize>();
+        let mut dst = pos;
+        for request in self.requests.range(from..) {
+            let len = request.len as usize;
+            if request.cut {
+                if request.secret {
+                    wipe(&mut self.buf[pos..pos + len]);
+                }
+            } else {
+                self.buf.copy_within(pos..pos + len, dst);
+                dst += len;
+            }
+            pos += len;
+        }
+        self.buf.truncate(dst);
+        let mut index = 0;
+        self.requests.retain(|r| {
+            index += 1;
+            index <= from || !r.cut
+        });
+        self.reclaim();
     }
 
     /// The earliest deadline among pending requests, as `expire` sees them.
@@ -301,24 +367,33 @@ impl<C> Exchange<C> {
 
     /// The connection is gone. Requests written but unanswered are failed through `on_failed`
     /// (unless they may be retried and have attempts left: those are kept to be written again
-    /// first); requests not yet written are kept for the next connection. The decoder and the
-    /// handshake state are reset.
+    /// first); requests not yet written are kept for the next connection, except those linked
+    /// to a request that was failed or had timed out. The decoder and the handshake state are
+    /// reset. Kept requests whose deadline has passed are dropped by the next `expire`, before
+    /// anything is written.
     pub fn handle_disconnect(&mut self, max_attempts: u32, mut on_failed: impl FnMut(C)) {
         let had_secret = self.requests.iter().any(|r| r.secret);
         let mut kept = VecDeque::with_capacity(self.requests.len());
         let mut new_buf = Vec::with_capacity(self.buf.len() - self.head);
         let mut pos = self.head;
+        // The request before was dropped: a request linked to it goes too.
+        let mut dropped = false;
         for (i, mut request) in self.requests.drain(..).enumerate() {
             let frame = &self.buf[pos..pos + request.len as usize];
             pos += request.len as usize;
             let written = i < self.sent;
+            let orphan = request.linked && dropped;
+            dropped = true;
             let Some(completion) = request.completion.take() else {
                 continue; // timed out already: nothing to fail, nothing to resend
             };
-            if written && !(request.meta.retry_written && request.attempts < max_attempts) {
+            if orphan
+                || (written && !(request.meta.retry_written && request.attempts < max_attempts))
+            {
                 on_failed(completion);
                 continue;
             }
+            dropped = false;
             if written {
                 request.attempts += 1;
             }
@@ -544,6 +619,116 @@ mod tests {
             vec![(Some(2), Value::bulk("z"))]
         );
         assert!(ex.is_idle());
+    }
+
+    #[test]
+    fn requests_timing_out_unwritten_are_never_sent() {
+        let t0 = Instant::now();
+        let mut ex = ready(0);
+        let meta = |ms| RequestMeta {
+            deadline: Some(t0 + Duration::from_millis(ms)),
+            retry_written: false,
+        };
+        ex.enqueue(|b| encode_command(b, &["INCR", "a"]), 1, meta(10));
+        write_all(&mut ex);
+        ex.enqueue(|b| encode_command(b, &["INCR", "b"]), 2, meta(10));
+        ex.enqueue(|b| encode_command(b, &["INCR", "c"]), 3, meta(10));
+        ex.enqueue(|b| encode_command(b, &["INCR", "d"]), 4, meta(1000));
+        // Three bytes of b's frame went out: it must be finished.
+        ex.handle_written(3);
+        let mut timed_out = Vec::new();
+        ex.expire(t0 + Duration::from_millis(20), |c| timed_out.push(c));
+        assert_eq!(timed_out, vec![1, 2, 3]);
+        assert_eq!(ex.pending(), 3, "c is gone");
+        let mut rest = b"*2\r\n$4\r\nINCR\r\n$1\r\nb\r\n"[3..].to_vec();
+        rest.extend_from_slice(b"*2\r\n$4\r\nINCR\r\n$1\r\nd\r\n");
+        assert_eq!(write_all(&mut ex), rest);
+        // a's and b's late replies are dropped; d gets its own.
+        assert_eq!(
+            read(&mut ex, b":1\r\n:1\r\n:7\r\n"),
+            vec![(Some(4), Value::Integer(7))]
+        );
+        assert!(ex.is_idle());
+        assert!(ex.buf.is_empty());
+    }
+
+    #[test]
+    fn a_transaction_times_out_whole_or_not_at_all() {
+        let t0 = Instant::now();
+        let meta = RequestMeta {
+            deadline: Some(t0 + Duration::from_millis(10)),
+            retry_written: false,
+        };
+        let later = t0 + Duration::from_millis(20);
+        let transaction = |ex: &mut Ex, first: u32| {
+            ex.enqueue(|b| encode_command(b, &["MULTI"]), first, meta);
+            ex.enqueue(|b| encode_command(b, &["INCR", "a"]), first + 1, meta);
+            ex.link_last();
+            ex.enqueue(|b| encode_command(b, &["EXEC"]), first + 2, meta);
+            ex.link_last();
+        };
+        // Nothing written: all of it goes.
+        let mut ex = ready(0);
+        transaction(&mut ex, 1);
+        let mut timed_out = Vec::new();
+        ex.expire(later, |c| timed_out.push(c));
+        assert_eq!(timed_out, vec![1, 2, 3]);
+        assert_eq!(ex.pending(), 0);
+        assert!(ex.pending_output().is_empty());
+        // MULTI written: the rest must follow, or the connection stays inside MULTI.
+        let mut ex = ready(0);
+        transaction(&mut ex, 1);
+        ex.handle_written(15); // *1\r\n$5\r\nMULTI\r\n
+        assert_eq!(ex.in_flight(), 1);
+        ex.expire(later, |_| {});
+        assert_eq!(ex.pending(), 3);
+        write_all(&mut ex);
+        assert!(read(&mut ex, b"+OK\r\n+QUEUED\r\n*1\r\n:1\r\n").is_empty());
+        assert!(ex.is_idle());
+        // A transaction cut by a disconnect after MULTI loses its tail too.
+        let mut ex = ready(0);
+        transaction(&mut ex, 1);
+        cmd(&mut ex, &["GET", "k"], 4);
+        ex.handle_written(15);
+        let mut failed = Vec::new();
+        ex.handle_disconnect(0, |c| failed.push(c));
+        assert_eq!(failed, vec![1, 2, 3]);
+        ex.set_ready();
+        assert_eq!(write_all(&mut ex), b"*2\r\n$3\r\nGET\r\n$1\r\nk\r\n");
+    }
+
+    #[test]
+    fn requests_kept_over_a_reconnect_are_not_resent_once_expired() {
+        let t0 = Instant::now();
+        let mut ex = ready(0);
+        let retry = |ms| RequestMeta {
+            deadline: Some(t0 + Duration::from_millis(ms)),
+            retry_written: true,
+        };
+        ex.enqueue(|b| encode_command(b, &["INCR", "a"]), 1, retry(10));
+        ex.enqueue(|b| encode_command(b, &["INCR", "b"]), 2, retry(1000));
+        write_all(&mut ex);
+        ex.enqueue(|b| encode_command(b, &["INCR", "c"]), 3, retry(10));
+        ex.enqueue_secret(b"*2\r\n$4\r\nAUTH\r\n$6\r\nhunter\r\n", 4, retry(10));
+        let mut failed = Vec::new();
+        ex.handle_disconnect(3, |c| failed.push(c));
+        assert!(failed.is_empty());
+        assert_eq!(ex.pending(), 4);
+        ex.set_ready();
+        let mut timed_out = Vec::new();
+        ex.expire(t0 + Duration::from_millis(20), |c| timed_out.push(c));
+        assert_eq!(timed_out, vec![1]);
+        // a is dropped; c and the AUTH wait behind b, which has not expired.
+        assert_eq!(ex.pending(), 3);
+        let (ptr, len) = (ex.buf.as_ptr(), ex.buf.len());
+        ex.expire(t0 + Duration::from_millis(2000), |c| timed_out.push(c));
+        assert_eq!(timed_out, vec![1, 2, 3, 4]);
+        assert_eq!(ex.pending(), 0);
+        assert!(ex.pending_output().is_empty());
+        assert_eq!(ex.buf.as_ptr(), ptr);
+        // SAFETY: the buffer was truncated, not freed; its capacity still holds the bytes.
+        let old = unsafe { std::slice::from_raw_parts(ptr, len) };
+        assert!(!old.windows(6).any(|w| w == b"hunter"), "password left");
     }
 
     #[test]

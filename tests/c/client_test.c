@@ -1108,6 +1108,80 @@ static void test_command_timeout(void) {
     redcore_client_free(client);
 }
 
+/* A command whose deadline passes while it still waits to be written is never sent: its
+ * caller got TIMEOUT and may retry without running it twice. The server sleeps (DEBUG SLEEP)
+ * while 16 MiB of SETs fill the socket; the INCRs queued behind them time out unsent. */
+static void test_timed_out_commands_are_not_sent(void) {
+    enum { BIG = 16, INCRS = 10 };
+    redcore_config *cfg = test_config();
+    CHECK(redcore_config_set_command_timeout_ms(cfg, 300, NULL) == REDCORE_OK);
+    redcore_client *client = new_client_from(cfg);
+    if (client == NULL) {
+        return;
+    }
+    DO(client, "SET", "client_test:not_sent", "0");
+    size_t big_len = (size_t)1 << 20;
+    char *big = malloc(big_len);
+    CHECK(big != NULL);
+    if (big == NULL) {
+        redcore_client_free(client);
+        return;
+    }
+    memset(big, 'x', big_len);
+    const char *set[] = {"SET", "client_test:not_sent:big", big};
+    size_t set_lens[] = {3, strlen(set[1]), big_len};
+    static struct outcome slept, sets[BIG], incrs[INCRS];
+    memset(&slept, 0, sizeof slept);
+    memset(sets, 0, sizeof sets);
+    memset(incrs, 0, sizeof incrs);
+    SUBMIT(client, &slept, "DEBUG", "SLEEP", "1");
+    for (int i = 0; i < BIG; i++) {
+        CHECK(redcore_client_command(client, 3, set, set_lens, record, &sets[i], NULL) ==
+              REDCORE_OK);
+    }
+    for (int i = 0; i < INCRS; i++) {
+        SUBMIT(client, &incrs[i], "INCR", "client_test:not_sent");
+    }
+    free(big);
+    CHECK(wait_for(&slept.calls, 1, "the DEBUG SLEEP callback"));
+    for (int i = 0; i < BIG; i++) {
+        CHECK(wait_for(&sets[i].calls, 1, "a SET callback"));
+    }
+    for (int i = 0; i < INCRS; i++) {
+        CHECK(wait_for(&incrs[i].calls, 1, "an INCR callback"));
+        CHECK(atomic_load(&incrs[i].code) == REDCORE_ERR_TIMEOUT);
+    }
+    /* Once the server is awake and has read what was written, the counter shows that no
+     * timed-out INCR ran; one sent now runs once. */
+    double deadline = now_ms() + WAIT_MS;
+    redcore_reply *reply = NULL;
+    while (redcore_client_command_blocking(client, 2, ARGS("GET", "client_test:not_sent"), NULL,
+                                           &reply, NULL) != REDCORE_OK) {
+        if (now_ms() > deadline) {
+            CHECK(!"the server did not come back");
+            break;
+        }
+    }
+    CHECK(str_is(reply, "0"));
+    redcore_reply_free(reply);
+    reply = RUN(client, "INCR", "client_test:not_sent");
+    CHECK(redcore_reply_integer(reply) == 1);
+    redcore_reply_free(reply);
+    reply = RUN(client, "GET", "client_test:not_sent");
+    CHECK(str_is(reply, "1"));
+    redcore_reply_free(reply);
+    for (int i = 0; i < BIG; i++) {
+        redcore_reply_free(sets[i].kept);
+    }
+    redcore_reply_free(slept.kept);
+    DO(client, "DEL", "client_test:not_sent", "client_test:not_sent:big");
+    redcore_client_free(client);
+    CHECK(atomic_load(&slept.calls) == 1);
+    for (int i = 0; i < INCRS; i++) {
+        CHECK(atomic_load(&incrs[i].calls) == 1);
+    }
+}
+
 /* ---- pipelines ---------------------------------------------------------------------------- */
 
 struct pipeline_seen {
@@ -1448,6 +1522,7 @@ int main(void) {
     test_connect_failure();
     test_connection_lost();
     test_command_timeout();
+    test_timed_out_commands_are_not_sent();
     test_dedicated_exhaustion();
 
     CHECK(atomic_load(&unexpected_calls) == 0);
