@@ -70,6 +70,11 @@ pub struct Exchange<C> {
     control_written: usize,
     control_expected: usize,
     ready: bool,
+    /// Some request may carry a deadline: false while every request since the ring was last
+    /// empty has none, so that `expire` and `next_deadline` need not walk the requests (a
+    /// client without a command timeout would otherwise pay a walk of its in-flight window
+    /// on every flush).
+    deadlines: bool,
 }
 
 impl<C> Exchange<C> {
@@ -93,6 +98,7 @@ impl<C> Exchange<C> {
             control_written: 0,
             control_expected: 0,
             ready: false,
+            deadlines: false,
         }
     }
 
@@ -101,6 +107,7 @@ impl<C> Exchange<C> {
         let start = self.buf.len();
         write(&mut self.buf);
         let len = (self.buf.len() - start) as u32;
+        self.deadlines |= meta.deadline.is_some();
         self.requests.push_back(Request {
             len,
             completion: Some(completion),
@@ -298,6 +305,12 @@ impl<C> Exchange<C> {
     /// half written (its frame is finished, to keep the stream whole), stays: its reply, when
     /// it comes, is read and discarded, so the connection stays usable.
     pub fn expire(&mut self, now: Instant, mut on_timeout: impl FnMut(C)) {
+        if self.requests.is_empty() {
+            self.deadlines = false;
+        }
+        if !self.deadlines {
+            return;
+        }
         // The first request with none of its bytes written.
         let unwritten = if self.written > self.sent_end {
             self.sent + 1
@@ -359,6 +372,9 @@ impl<C> Exchange<C> {
 
     /// The earliest deadline among pending requests, as `expire` sees them.
     pub fn next_deadline(&self) -> Option<Instant> {
+        if !self.deadlines {
+            return None;
+        }
         self.requests
             .iter()
             .filter(|r| r.completion.is_some())
