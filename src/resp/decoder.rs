@@ -126,6 +126,7 @@ pub struct Decoder {
     root: Node,
     nodes: Vec<Node>,
     data: Vec<u8>,
+    /// Index entries (node indices) of the reply in progress; they join its node table.
     index: Vec<u64>,
     failed: Option<Error>,
 }
@@ -208,7 +209,24 @@ impl Decoder {
     /// Decodes from `input`. Returns how many bytes were consumed and the reply completed by
     /// them, if any. Without a reply, every byte was consumed (and kept as partial state); with
     /// one, decoding stopped right after it, and the caller calls again with the rest.
+    #[inline]
     pub fn decode(&mut self, input: &[u8]) -> Result<(usize, Option<Reply>)> {
+        if self.failed.is_none() && self.at_reply_boundary() {
+            if let Some(done) = self.scalar_fast_path(input) {
+                return Ok(done);
+            }
+        }
+        self.decode_general(input)
+    }
+
+    /// No reply started: the next byte is a type byte at the root.
+    #[inline]
+    fn at_reply_boundary(&self) -> bool {
+        matches!(self.state, State::Start) && self.stack.is_empty() && self.pending_attr.is_none()
+    }
+
+    #[inline(never)]
+    fn decode_general(&mut self, input: &[u8]) -> Result<(usize, Option<Reply>)> {
         if let Some(err) = &self.failed {
             return Err(err.clone());
         }
@@ -223,14 +241,6 @@ impl Decoder {
     }
 
     fn run(&mut self, input: &[u8]) -> Result<(usize, Option<Reply>)> {
-        if matches!(self.state, State::Start)
-            && self.stack.is_empty()
-            && self.pending_attr.is_none()
-        {
-            if let Some(done) = self.scalar_fast_path(input) {
-                return Ok(done);
-            }
-        }
         let mut pos = 0;
         loop {
             let complete = match self.state {
@@ -346,6 +356,12 @@ impl Decoder {
     /// `None`, and the general path decodes it (and reports its error) from the start.
     #[inline]
     fn scalar_fast_path(&mut self, input: &[u8]) -> Option<(usize, Option<Reply>)> {
+        if let Some((n, consumed)) = short_integer(input) {
+            return Some((
+                consumed,
+                Some(Reply::scalar(Node::new(Kind::Integer, 0, n as u64))),
+            ));
+        }
         let (&ty, rest) = input.split_first()?;
         let end = find_cr(rest)?;
         if rest.get(end + 1) != Some(&b'\n') {
@@ -416,7 +432,6 @@ impl Decoder {
             root,
             nodes: Vec::new(),
             data,
-            index: Vec::new(),
         };
         Some((consumed, Some(reply)))
     }
@@ -741,14 +756,21 @@ impl Decoder {
     }
 
     fn take_reply(&mut self) -> Reply {
+        // The index entries join the node table, after the nodes: one buffer for both.
+        let index_start = self.nodes.len();
+        if !self.index.is_empty() {
+            self.nodes.reserve_exact(self.index.len());
+            self.nodes
+                .extend(self.index.iter().map(|&i| Node::new(Kind::Null, 0, i)));
+            self.index.clear();
+        }
         let mut reply = Reply {
             root_attr: std::mem::replace(&mut self.root_attr, Node::EMPTY),
             root: std::mem::replace(&mut self.root, Node::EMPTY),
             nodes: std::mem::take(&mut self.nodes),
             data: std::mem::take(&mut self.data),
-            index: std::mem::take(&mut self.index),
         };
-        reply.finalize();
+        reply.finalize(index_start);
         reply
     }
 }
@@ -839,6 +861,40 @@ fn missing_lf() -> Error {
 
 fn missing_payload_crlf() -> Error {
     Error::protocol("string payload not followed by CRLF")
+}
+
+/// A whole `:` line of at most 7 digits at the start of `input`, read a word at a time
+/// without looking for the CR first: `(value, bytes consumed)`. `None` for anything else
+/// (longer numbers, a `+` sign, fewer than 8 bytes after the sign, a malformed line), which the
+/// general path then parses or rejects.
+#[inline]
+fn short_integer(input: &[u8]) -> Option<(i64, usize)> {
+    let (&b':', rest) = input.split_first()? else {
+        return None;
+    };
+    let (negative, digits_at) = match rest.first()? {
+        b'-' => (true, 2),
+        _ => (false, 1),
+    };
+    let word = u64::from_le_bytes(*input.get(digits_at..)?.first_chunk::<8>()?);
+    // Bytes outside '0'..='9' get their high bit set, exactly up to the first of them (a borrow
+    // or carry only reaches bytes above it).
+    let low = word.wrapping_sub(0x3030_3030_3030_3030);
+    let high = word.wrapping_add(0x4646_4646_4646_4646);
+    let stop = (low | high) & 0x8080_8080_8080_8080;
+    let digits = (stop.trailing_zeros() / 8) as usize; // 8 when all are digits
+    if digits == 0
+        || digits > 7
+        || input.get(digits_at + digits..digits_at + digits + 2)? != b"\r\n"
+    {
+        return None;
+    }
+    // Digits to the high bytes (leading zeros below), then three multiplications.
+    let low = low << (64 - 8 * digits);
+    let pairs = (low * 10 + (low >> 8)) & 0x00FF_00FF_00FF_00FF;
+    let quads = (pairs * 100 + (pairs >> 16)) & 0x0000_FFFF_0000_FFFF;
+    let n = ((quads * 10_000 + (quads >> 32)) & 0xFFFF_FFFF) as i64;
+    Some((if negative { -n } else { n }, digits_at + digits + 2))
 }
 
 /// Parses a RESP integer: optional `-` or `+`, then 1 to 19 digits, within i64.

@@ -282,8 +282,7 @@ fn common_replies_allocate_nothing() {
     }
     let (_, reply) = Decoder::default().decode(&wire).unwrap();
     let reply = reply.unwrap();
-    assert!(reply.index.is_empty());
-    assert_eq!(reply.nodes.len(), 1000);
+    assert_eq!(reply.nodes.len(), 1000, "no index entries");
     assert_eq!(reply.data.len(), 5000, "4 bytes and a NUL each");
     assert_eq!(
         reply.value().get(999).unwrap().as_bytes(),
@@ -575,5 +574,66 @@ fn integers_parse_exactly() {
         "1 ",
     ] {
         assert_eq!(parse_int(bad.as_bytes()), None, "{bad}");
+    }
+}
+
+#[test]
+fn integer_lines_decode_exactly_whatever_follows() {
+    // The word-at-a-time path for short integers reads 8 bytes past the sign, so each line is
+    // tried with every amount of input after it, and against the general path's parse_int.
+    let mut lines: Vec<String> = Vec::new();
+    for digits in 1..=20 {
+        let n = "9876543210987654321098".get(..digits).unwrap().to_string();
+        lines.push(n.clone());
+        lines.push(format!("-{n}"));
+        lines.push(format!("+{n}"));
+        lines.push(format!("0{n}"));
+    }
+    lines.extend(
+        [
+            "0", "-0", "00000000", "1234567", "-1234567", "12345678", "9999999",
+        ]
+        .map(String::from),
+    );
+    let follow = b"+OK\r\n:1\r\n$3\r\nabc\r\n";
+    for line in &lines {
+        let wire = format!(":{line}\r\n");
+        let expected = parse_int(line.as_bytes());
+        for extra in 0..=follow.len() {
+            let mut input = wire.as_bytes().to_vec();
+            input.extend_from_slice(&follow[..extra]);
+            let mut d = Decoder::default();
+            match (d.decode(&input), expected) {
+                (Ok((n, Some(reply))), Some(v)) => {
+                    assert_eq!(n, wire.len(), "{line:?} + {extra}");
+                    assert_eq!(reply.value().as_integer(), Some(v), "{line:?} + {extra}");
+                    assert_eq!(reply.heap_size(), 0);
+                }
+                (Err(e), None) => assert_eq!(e.kind(), ErrorKind::Protocol, "{line:?}"),
+                (other, _) => panic!("{line:?} + {extra}: {other:?}, expected {expected:?}"),
+            }
+        }
+    }
+    // A line cut short, or not ending in CRLF, is never taken for a shorter number.
+    for (input, consumed) in [
+        (&b":1234\r"[..], 6),
+        (b":1234", 5),
+        (b":-", 2),
+        (b":12345\r\n", 8),
+    ] {
+        let (n, reply) = Decoder::default().decode(input).unwrap();
+        assert_eq!(n, consumed);
+        assert_eq!(reply.is_some(), input.ends_with(b"\n"));
+    }
+    for bad in [
+        &b":1234\rx\r\n:1\r\n"[..],
+        b":12 34\r\n:1\r\n",
+        b":\r\n:1\r\n:1\r\n",
+        b":-\r\n:1\r\n:1\r\n",
+        b":12345a\r\n:1\r\n",
+        b":1\n\r\n:1\r\n:1\r\n",
+    ] {
+        let err = Decoder::default().decode(bad).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Protocol, "{}", bad.escape_ascii());
     }
 }
