@@ -77,6 +77,10 @@ const MAX_NUMBER_LINE: usize = 128;
 /// Most bytes reserved ahead of their arrival for the strings of one aggregate.
 const RESERVE_AHEAD: usize = 32 * 1024 * 1024;
 
+/// Shortest payload that starts a mirror (see `Decoder::copy_payload`): long enough that the
+/// header lines kept in between waste under 1% of the buffer.
+const MIRROR_MIN: usize = 1024;
+
 /// Where a value's node lives while its reply is built.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Slot {
@@ -128,7 +132,31 @@ pub struct Decoder {
     data: Vec<u8>,
     /// Index entries (node indices) of the reply in progress; they join its node table.
     index: Vec<u64>,
+    /// Input bytes already copied into `data` during this call (see `copy_payload`).
+    mirror: Mirror,
     failed: Option<Error>,
+}
+
+/// Input positions `start..end` of the current input sit in the reply's `data` at
+/// `position + delta` (wrapping).
+#[derive(Clone, Copy, Debug)]
+struct Mirror {
+    start: usize,
+    end: usize,
+    delta: usize,
+}
+
+impl Mirror {
+    const NONE: Mirror = Mirror {
+        start: 0,
+        end: 0,
+        delta: 0,
+    };
+
+    /// The data offset of input bytes `at..at + len`, when all of them are mirrored.
+    fn data_offset(&self, at: usize, len: usize) -> Option<usize> {
+        (self.start <= at && at + len <= self.end).then(|| at.wrapping_add(self.delta))
+    }
 }
 
 impl Default for Decoder {
@@ -157,6 +185,7 @@ impl Decoder {
             nodes: Vec::new(),
             data: Vec::new(),
             index: Vec::new(),
+            mirror: Mirror::NONE,
             failed: None,
         }
     }
@@ -204,6 +233,7 @@ impl Decoder {
         self.nodes.clear();
         self.data.clear();
         self.index.clear();
+        self.mirror = Mirror::NONE;
     }
 
     /// Decodes from `input`. Returns how many bytes were consumed and the reply completed by
@@ -241,6 +271,8 @@ impl Decoder {
     }
 
     fn run(&mut self, input: &[u8]) -> Result<(usize, Option<Reply>)> {
+        // A mirror maps positions of this input only.
+        self.mirror = Mirror::NONE;
         let mut pos = 0;
         loop {
             let complete = match self.state {
@@ -254,8 +286,9 @@ impl Decoder {
                         Found::Line(end) => {
                             let line = &rest[..end];
                             self.check_line_len(ty, line.len())?;
+                            let line_at = Some(pos + 1);
                             pos += 1 + end + 2;
-                            self.header(ty, line, input.len() - pos)?
+                            self.header(ty, line, line_at, pos, input.len() - pos)?
                         }
                         Found::Partial => {
                             self.check_line_len(ty, rest.len())?;
@@ -280,7 +313,7 @@ impl Decoder {
                         let mut line = std::mem::take(&mut self.line);
                         line.pop();
                         self.state = State::Start;
-                        let result = self.header(ty, &line, input.len() - pos);
+                        let result = self.header(ty, &line, None, pos, input.len() - pos);
                         line.clear();
                         self.line = line;
                         result?
@@ -307,7 +340,7 @@ impl Decoder {
                         return Ok((pos, None));
                     }
                     let take = remaining.min(avail);
-                    self.data.extend_from_slice(&input[pos..pos + take]);
+                    self.copy_payload(input, pos, take, remaining);
                     pos += take;
                     if take < remaining {
                         self.state = State::Payload {
@@ -451,8 +484,17 @@ impl Decoder {
     }
 
     /// Handles one complete header line. Returns true when the reply is complete.
-    /// `avail` is how many input bytes follow the line (a hint for reservations).
-    fn header(&mut self, ty: u8, line: &[u8], avail: usize) -> Result<bool> {
+    /// `line_at` is where the line starts in the input (`None` when it was collected across
+    /// inputs), `at` where the input continues after its CRLF, and `avail` how many input bytes
+    /// follow it (a hint for reservations).
+    fn header(
+        &mut self,
+        ty: u8,
+        line: &[u8],
+        line_at: Option<usize>,
+        at: usize,
+        avail: usize,
+    ) -> Result<bool> {
         match ty {
             b'+' | b'-' | b'(' => {
                 let kind = match ty {
@@ -470,10 +512,22 @@ impl Decoder {
                         node
                     }
                     _ => {
-                        let off = self.data.len() as u64;
-                        self.data.extend_from_slice(line);
-                        self.data.push(0);
-                        Node::new(kind, line.len() as u32, off)
+                        // A mirrored line is in place already: its CR becomes the NUL.
+                        let mirrored =
+                            line_at.and_then(|l| self.mirror.data_offset(l, line.len() + 1));
+                        let off = match mirrored {
+                            Some(off) => {
+                                self.data[off + line.len()] = 0;
+                                off
+                            }
+                            None => {
+                                let off = self.data.len();
+                                self.data.extend_from_slice(line);
+                                self.data.push(0);
+                                off
+                            }
+                        };
+                        Node::new(kind, line.len() as u32, off as u64)
                     }
                 };
                 self.place(node)?;
@@ -530,9 +584,13 @@ impl Decoder {
                         "verbatim string shorter than its 4-byte format prefix",
                     ));
                 }
-                let off = self.data.len() as u64;
-                self.reserve_payload(len, avail);
-                let slot = self.place(Node::new(kind, len as u32, off))?;
+                // The payload may be mirrored already, wholly or in part.
+                let (off, already) = match self.mirror.data_offset(at, 1) {
+                    Some(off) => (off, (self.mirror.end - at).min(len + 1)),
+                    None => (self.data.len(), 0),
+                };
+                self.reserve_payload(len, line.len(), already, avail);
+                let slot = self.place(Node::new(kind, len as u32, off as u64))?;
                 self.state = if len == 0 {
                     State::PayloadEnd {
                         slot,
@@ -580,12 +638,46 @@ impl Decoder {
         }
     }
 
-    /// Makes room for a string of `len` bytes (and its NUL). Inside an aggregate, assumes the
-    /// siblings still to come are alike and reserves for all of them at once (up to
-    /// `RESERVE_AHEAD`), so a large array is copied into its buffer once instead of being moved
-    /// at every doubling; at the root, reserves what the bytes at hand can fill.
-    fn reserve_payload(&mut self, len: usize, avail: usize) {
-        let needed = len + 1;
+    /// Copies the next `take` bytes of a payload (at `pos`, `remaining` still to come) into the
+    /// reply, unless a mirror holds them already. A long payload inside an aggregate starts a
+    /// mirror: the rest of the input, as far as the room reserved allows, is copied in one
+    /// piece, so the strings after it in this input need no copy of their own (their header
+    /// lines stay in between, unused, and each CR after a string becomes its NUL). One copy
+    /// per read instead of one per string is what a plain memcpy of the input costs.
+    fn copy_payload(&mut self, input: &[u8], pos: usize, take: usize, remaining: usize) {
+        let mirrored = if self.mirror.start <= pos && pos < self.mirror.end {
+            (self.mirror.end - pos).min(take)
+        } else {
+            0
+        };
+        if mirrored == take {
+            return;
+        }
+        let from = pos + mirrored;
+        if mirrored == 0 && remaining >= MIRROR_MIN && !self.stack.is_empty() {
+            let spare = self.data.capacity() - self.data.len();
+            let extent = spare.min(input.len() - from).max(take);
+            self.mirror = Mirror {
+                start: from,
+                end: from + extent,
+                delta: self.data.len().wrapping_sub(from),
+            };
+            self.data.extend_from_slice(&input[from..from + extent]);
+        } else {
+            // The part past the mirror continues right where the mirror ends in `data`.
+            debug_assert!(mirrored == 0 || self.data.len() == from.wrapping_add(self.mirror.delta));
+            self.data.extend_from_slice(&input[from..pos + take]);
+        }
+    }
+
+    /// Makes room for a string of `len` bytes (and its NUL), of which `already` are in place
+    /// (mirrored). Inside an aggregate, assumes the siblings still to come are alike and
+    /// reserves for all of them at once (up to `RESERVE_AHEAD`; for strings long enough to be
+    /// mirrored, with room for their header lines too), so a large array is copied into its
+    /// buffer once instead of being moved at every doubling; at the root, reserves what the
+    /// bytes at hand can fill.
+    fn reserve_payload(&mut self, len: usize, line_len: usize, already: usize, avail: usize) {
+        let needed = (len + 1).saturating_sub(already);
         if self.data.capacity() - self.data.len() >= needed {
             return;
         }
@@ -593,8 +685,14 @@ impl Decoder {
             .stack
             .last()
             .map_or(1, |f| f.remaining.min(usize::MAX as u64) as usize);
+        let per_string = if len >= MIRROR_MIN {
+            // Type byte, line, CRLF before the payload, and the LF after its NUL.
+            len + 1 + line_len + 4
+        } else {
+            len + 1
+        };
         let ahead = if siblings > 1 {
-            needed.saturating_mul(siblings).min(RESERVE_AHEAD)
+            per_string.saturating_mul(siblings).min(RESERVE_AHEAD)
         } else {
             0
         };
@@ -702,8 +800,14 @@ impl Decoder {
     }
 
     fn payload_done(&mut self, slot: Slot) -> Result<bool> {
-        self.data.push(0);
         let node = *self.node_mut(slot);
+        // A mirrored payload has its CR in place after it: that byte becomes the NUL.
+        let end = node.val as usize + node.len as usize;
+        if end < self.data.len() {
+            self.data[end] = 0;
+        } else {
+            self.data.push(0);
+        }
         if node.kind == Kind::Verbatim && self.data[node.val as usize + 3] != b':' {
             return Err(Error::protocol(
                 "verbatim string without its 'fmt:' format prefix",
