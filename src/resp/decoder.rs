@@ -242,6 +242,11 @@ impl Decoder {
     #[inline]
     pub fn decode(&mut self, input: &[u8]) -> Result<(usize, Option<Reply>)> {
         if self.failed.is_none() && self.at_reply_boundary() {
+            // Built right where it is returned: integers are the most common reply after +OK.
+            if let Some((n, consumed)) = short_integer(input) {
+                let reply = Reply::scalar(Node::new(Kind::Integer, 0, n as u64));
+                return Ok((consumed, Some(reply)));
+            }
             if let Some(done) = self.scalar_fast_path(input) {
                 return Ok(done);
             }
@@ -389,12 +394,6 @@ impl Decoder {
     /// `None`, and the general path decodes it (and reports its error) from the start.
     #[inline]
     fn scalar_fast_path(&mut self, input: &[u8]) -> Option<(usize, Option<Reply>)> {
-        if let Some((n, consumed)) = short_integer(input) {
-            return Some((
-                consumed,
-                Some(Reply::scalar(Node::new(Kind::Integer, 0, n as u64))),
-            ));
-        }
         let (&ty, rest) = input.split_first()?;
         let end = find_cr(rest)?;
         if rest.get(end + 1) != Some(&b'\n') {
