@@ -644,29 +644,34 @@ impl Decoder {
     /// lines stay in between, unused, and each CR after a string becomes its NUL). One copy
     /// per read instead of one per string is what a plain memcpy of the input costs.
     fn copy_payload(&mut self, input: &[u8], pos: usize, take: usize, remaining: usize) {
-        let mirrored = if self.mirror.start <= pos && pos < self.mirror.end {
-            (self.mirror.end - pos).min(take)
-        } else {
-            0
-        };
-        if mirrored == take {
+        // Positions only advance within an input, so `pos` is never before a mirror's start.
+        if pos >= self.mirror.end {
+            if remaining >= MIRROR_MIN && !self.stack.is_empty() {
+                self.start_mirror(input, pos, take);
+            } else {
+                self.data.extend_from_slice(&input[pos..pos + take]);
+            }
             return;
         }
-        let from = pos + mirrored;
-        if mirrored == 0 && remaining >= MIRROR_MIN && !self.stack.is_empty() {
-            let spare = self.data.capacity() - self.data.len();
-            let extent = spare.min(input.len() - from).max(take);
-            self.mirror = Mirror {
-                start: from,
-                end: from + extent,
-                delta: self.data.len().wrapping_sub(from),
-            };
-            self.data.extend_from_slice(&input[from..from + extent]);
-        } else {
+        let mirrored = (self.mirror.end - pos).min(take);
+        if mirrored < take {
             // The part past the mirror continues right where the mirror ends in `data`.
-            debug_assert!(mirrored == 0 || self.data.len() == from.wrapping_add(self.mirror.delta));
+            let from = pos + mirrored;
+            debug_assert_eq!(self.data.len(), from.wrapping_add(self.mirror.delta));
             self.data.extend_from_slice(&input[from..pos + take]);
         }
+    }
+
+    #[inline(never)]
+    fn start_mirror(&mut self, input: &[u8], from: usize, take: usize) {
+        let spare = self.data.capacity() - self.data.len();
+        let extent = spare.min(input.len() - from).max(take);
+        self.mirror = Mirror {
+            start: from,
+            end: from + extent,
+            delta: self.data.len().wrapping_sub(from),
+        };
+        self.data.extend_from_slice(&input[from..from + extent]);
     }
 
     /// Makes room for a string of `len` bytes (and its NUL), of which `already` are in place
