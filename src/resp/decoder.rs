@@ -77,6 +77,10 @@ const MAX_NUMBER_LINE: usize = 128;
 /// Most bytes reserved ahead of their arrival for the strings of one aggregate.
 const RESERVE_AHEAD: usize = 32 * 1024 * 1024;
 
+/// Shortest payload that starts a mirror (see `Decoder::copy_payload`): long enough that the
+/// header lines kept in between waste under 1% of the buffer.
+const MIRROR_MIN: usize = 1024;
+
 /// Where a value's node lives while its reply is built.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Slot {
@@ -126,8 +130,33 @@ pub struct Decoder {
     root: Node,
     nodes: Vec<Node>,
     data: Vec<u8>,
+    /// Index entries (node indices) of the reply in progress; they join its node table.
     index: Vec<u64>,
+    /// Input bytes already copied into `data` during this call (see `copy_payload`).
+    mirror: Mirror,
     failed: Option<Error>,
+}
+
+/// Input positions `start..end` of the current input sit in the reply's `data` at
+/// `position + delta` (wrapping).
+#[derive(Clone, Copy, Debug)]
+struct Mirror {
+    start: usize,
+    end: usize,
+    delta: usize,
+}
+
+impl Mirror {
+    const NONE: Mirror = Mirror {
+        start: 0,
+        end: 0,
+        delta: 0,
+    };
+
+    /// The data offset of input bytes `at..at + len`, when all of them are mirrored.
+    fn data_offset(&self, at: usize, len: usize) -> Option<usize> {
+        (self.start <= at && at + len <= self.end).then(|| at.wrapping_add(self.delta))
+    }
 }
 
 impl Default for Decoder {
@@ -156,6 +185,7 @@ impl Decoder {
             nodes: Vec::new(),
             data: Vec::new(),
             index: Vec::new(),
+            mirror: Mirror::NONE,
             failed: None,
         }
     }
@@ -203,12 +233,35 @@ impl Decoder {
         self.nodes.clear();
         self.data.clear();
         self.index.clear();
+        self.mirror = Mirror::NONE;
     }
 
     /// Decodes from `input`. Returns how many bytes were consumed and the reply completed by
     /// them, if any. Without a reply, every byte was consumed (and kept as partial state); with
     /// one, decoding stopped right after it, and the caller calls again with the rest.
+    #[inline]
     pub fn decode(&mut self, input: &[u8]) -> Result<(usize, Option<Reply>)> {
+        if self.failed.is_none() && self.at_reply_boundary() {
+            // Built right where it is returned: integers are the most common reply after +OK.
+            if let Some((n, consumed)) = short_integer(input) {
+                let reply = Reply::scalar(Node::new(Kind::Integer, 0, n as u64));
+                return Ok((consumed, Some(reply)));
+            }
+            if let Some(done) = self.scalar_fast_path(input) {
+                return Ok(done);
+            }
+        }
+        self.decode_general(input)
+    }
+
+    /// No reply started: the next byte is a type byte at the root.
+    #[inline]
+    fn at_reply_boundary(&self) -> bool {
+        matches!(self.state, State::Start) && self.stack.is_empty() && self.pending_attr.is_none()
+    }
+
+    #[inline(never)]
+    fn decode_general(&mut self, input: &[u8]) -> Result<(usize, Option<Reply>)> {
         if let Some(err) = &self.failed {
             return Err(err.clone());
         }
@@ -223,14 +276,8 @@ impl Decoder {
     }
 
     fn run(&mut self, input: &[u8]) -> Result<(usize, Option<Reply>)> {
-        if matches!(self.state, State::Start)
-            && self.stack.is_empty()
-            && self.pending_attr.is_none()
-        {
-            if let Some(done) = self.scalar_fast_path(input) {
-                return Ok(done);
-            }
-        }
+        // A mirror maps positions of this input only.
+        self.mirror = Mirror::NONE;
         let mut pos = 0;
         loop {
             let complete = match self.state {
@@ -244,8 +291,9 @@ impl Decoder {
                         Found::Line(end) => {
                             let line = &rest[..end];
                             self.check_line_len(ty, line.len())?;
+                            let line_at = Some(pos + 1);
                             pos += 1 + end + 2;
-                            self.header(ty, line, input.len() - pos)?
+                            self.header(ty, line, line_at, pos, input.len() - pos)?
                         }
                         Found::Partial => {
                             self.check_line_len(ty, rest.len())?;
@@ -270,7 +318,7 @@ impl Decoder {
                         let mut line = std::mem::take(&mut self.line);
                         line.pop();
                         self.state = State::Start;
-                        let result = self.header(ty, &line, input.len() - pos);
+                        let result = self.header(ty, &line, None, pos, input.len() - pos);
                         line.clear();
                         self.line = line;
                         result?
@@ -297,7 +345,7 @@ impl Decoder {
                         return Ok((pos, None));
                     }
                     let take = remaining.min(avail);
-                    self.data.extend_from_slice(&input[pos..pos + take]);
+                    self.copy_payload(input, pos, take, remaining);
                     pos += take;
                     if take < remaining {
                         self.state = State::Payload {
@@ -416,7 +464,6 @@ impl Decoder {
             root,
             nodes: Vec::new(),
             data,
-            index: Vec::new(),
         };
         Some((consumed, Some(reply)))
     }
@@ -436,8 +483,17 @@ impl Decoder {
     }
 
     /// Handles one complete header line. Returns true when the reply is complete.
-    /// `avail` is how many input bytes follow the line (a hint for reservations).
-    fn header(&mut self, ty: u8, line: &[u8], avail: usize) -> Result<bool> {
+    /// `line_at` is where the line starts in the input (`None` when it was collected across
+    /// inputs), `at` where the input continues after its CRLF, and `avail` how many input bytes
+    /// follow it (a hint for reservations).
+    fn header(
+        &mut self,
+        ty: u8,
+        line: &[u8],
+        line_at: Option<usize>,
+        at: usize,
+        avail: usize,
+    ) -> Result<bool> {
         match ty {
             b'+' | b'-' | b'(' => {
                 let kind = match ty {
@@ -455,10 +511,22 @@ impl Decoder {
                         node
                     }
                     _ => {
-                        let off = self.data.len() as u64;
-                        self.data.extend_from_slice(line);
-                        self.data.push(0);
-                        Node::new(kind, line.len() as u32, off)
+                        // A mirrored line is in place already: its CR becomes the NUL.
+                        let mirrored =
+                            line_at.and_then(|l| self.mirror.data_offset(l, line.len() + 1));
+                        let off = match mirrored {
+                            Some(off) => {
+                                self.data[off + line.len()] = 0;
+                                off
+                            }
+                            None => {
+                                let off = self.data.len();
+                                self.data.extend_from_slice(line);
+                                self.data.push(0);
+                                off
+                            }
+                        };
+                        Node::new(kind, line.len() as u32, off as u64)
                     }
                 };
                 self.place(node)?;
@@ -515,9 +583,13 @@ impl Decoder {
                         "verbatim string shorter than its 4-byte format prefix",
                     ));
                 }
-                let off = self.data.len() as u64;
-                self.reserve_payload(len, avail);
-                let slot = self.place(Node::new(kind, len as u32, off))?;
+                // The payload may be mirrored already, wholly or in part.
+                let (off, already) = match self.mirror.data_offset(at, 1) {
+                    Some(off) => (off, (self.mirror.end - at).min(len + 1)),
+                    None => (self.data.len(), 0),
+                };
+                self.reserve_payload(len, line.len(), already, avail);
+                let slot = self.place(Node::new(kind, len as u32, off as u64))?;
                 self.state = if len == 0 {
                     State::PayloadEnd {
                         slot,
@@ -565,12 +637,51 @@ impl Decoder {
         }
     }
 
-    /// Makes room for a string of `len` bytes (and its NUL). Inside an aggregate, assumes the
-    /// siblings still to come are alike and reserves for all of them at once (up to
-    /// `RESERVE_AHEAD`), so a large array is copied into its buffer once instead of being moved
-    /// at every doubling; at the root, reserves what the bytes at hand can fill.
-    fn reserve_payload(&mut self, len: usize, avail: usize) {
-        let needed = len + 1;
+    /// Copies the next `take` bytes of a payload (at `pos`, `remaining` still to come) into the
+    /// reply, unless a mirror holds them already. A long payload inside an aggregate starts a
+    /// mirror: the rest of the input, as far as the room reserved allows, is copied in one
+    /// piece, so the strings after it in this input need no copy of their own (their header
+    /// lines stay in between, unused, and each CR after a string becomes its NUL). One copy
+    /// per read instead of one per string is what a plain memcpy of the input costs.
+    fn copy_payload(&mut self, input: &[u8], pos: usize, take: usize, remaining: usize) {
+        // Positions only advance within an input, so `pos` is never before a mirror's start.
+        if pos >= self.mirror.end {
+            if remaining >= MIRROR_MIN && !self.stack.is_empty() {
+                self.start_mirror(input, pos, take);
+            } else {
+                self.data.extend_from_slice(&input[pos..pos + take]);
+            }
+            return;
+        }
+        let mirrored = (self.mirror.end - pos).min(take);
+        if mirrored < take {
+            // The part past the mirror continues right where the mirror ends in `data`.
+            let from = pos + mirrored;
+            debug_assert_eq!(self.data.len(), from.wrapping_add(self.mirror.delta));
+            self.data.extend_from_slice(&input[from..pos + take]);
+        }
+    }
+
+    #[inline(never)]
+    fn start_mirror(&mut self, input: &[u8], from: usize, take: usize) {
+        let spare = self.data.capacity() - self.data.len();
+        let extent = spare.min(input.len() - from).max(take);
+        self.mirror = Mirror {
+            start: from,
+            end: from + extent,
+            delta: self.data.len().wrapping_sub(from),
+        };
+        self.data.extend_from_slice(&input[from..from + extent]);
+    }
+
+    /// Makes room for a string of `len` bytes (and its NUL), of which `already` are in place
+    /// (mirrored). Inside an aggregate, assumes the siblings still to come are alike and
+    /// reserves for all of them at once (up to `RESERVE_AHEAD`; for strings long enough to be
+    /// mirrored, with room for their header lines too), so a large array is copied into its
+    /// buffer once instead of being moved at every doubling; at the root, reserves what the
+    /// bytes at hand can fill.
+    fn reserve_payload(&mut self, len: usize, line_len: usize, already: usize, avail: usize) {
+        let needed = (len + 1).saturating_sub(already);
         if self.data.capacity() - self.data.len() >= needed {
             return;
         }
@@ -578,8 +689,14 @@ impl Decoder {
             .stack
             .last()
             .map_or(1, |f| f.remaining.min(usize::MAX as u64) as usize);
+        let per_string = if len >= MIRROR_MIN {
+            // Type byte, line, CRLF before the payload, and the LF after its NUL.
+            len + 1 + line_len + 4
+        } else {
+            len + 1
+        };
         let ahead = if siblings > 1 {
-            needed.saturating_mul(siblings).min(RESERVE_AHEAD)
+            per_string.saturating_mul(siblings).min(RESERVE_AHEAD)
         } else {
             0
         };
@@ -687,8 +804,14 @@ impl Decoder {
     }
 
     fn payload_done(&mut self, slot: Slot) -> Result<bool> {
-        self.data.push(0);
         let node = *self.node_mut(slot);
+        // A mirrored payload has its CR in place after it: that byte becomes the NUL.
+        let end = node.val as usize + node.len as usize;
+        if end < self.data.len() {
+            self.data[end] = 0;
+        } else {
+            self.data.push(0);
+        }
         if node.kind == Kind::Verbatim && self.data[node.val as usize + 3] != b':' {
             return Err(Error::protocol(
                 "verbatim string without its 'fmt:' format prefix",
@@ -741,14 +864,21 @@ impl Decoder {
     }
 
     fn take_reply(&mut self) -> Reply {
+        // The index entries join the node table, after the nodes: one buffer for both.
+        let index_start = self.nodes.len();
+        if !self.index.is_empty() {
+            self.nodes.reserve_exact(self.index.len());
+            self.nodes
+                .extend(self.index.iter().map(|&i| Node::new(Kind::Null, 0, i)));
+            self.index.clear();
+        }
         let mut reply = Reply {
             root_attr: std::mem::replace(&mut self.root_attr, Node::EMPTY),
             root: std::mem::replace(&mut self.root, Node::EMPTY),
             nodes: std::mem::take(&mut self.nodes),
             data: std::mem::take(&mut self.data),
-            index: std::mem::take(&mut self.index),
         };
-        reply.finalize();
+        reply.finalize(index_start);
         reply
     }
 }
@@ -839,6 +969,40 @@ fn missing_lf() -> Error {
 
 fn missing_payload_crlf() -> Error {
     Error::protocol("string payload not followed by CRLF")
+}
+
+/// A whole `:` line of at most 7 digits at the start of `input`, read a word at a time
+/// without looking for the CR first: `(value, bytes consumed)`. `None` for anything else
+/// (longer numbers, a `+` sign, fewer than 8 bytes after the sign, a malformed line), which the
+/// general path then parses or rejects.
+#[inline]
+fn short_integer(input: &[u8]) -> Option<(i64, usize)> {
+    let (&b':', rest) = input.split_first()? else {
+        return None;
+    };
+    let (negative, digits_at) = match rest.first()? {
+        b'-' => (true, 2),
+        _ => (false, 1),
+    };
+    let word = u64::from_le_bytes(*input.get(digits_at..)?.first_chunk::<8>()?);
+    // Bytes outside '0'..='9' get their high bit set, exactly up to the first of them (a borrow
+    // or carry only reaches bytes above it).
+    let low = word.wrapping_sub(0x3030_3030_3030_3030);
+    let high = word.wrapping_add(0x4646_4646_4646_4646);
+    let stop = (low | high) & 0x8080_8080_8080_8080;
+    let digits = (stop.trailing_zeros() / 8) as usize; // 8 when all are digits
+    if digits == 0
+        || digits > 7
+        || input.get(digits_at + digits..digits_at + digits + 2)? != b"\r\n"
+    {
+        return None;
+    }
+    // Digits to the high bytes (leading zeros below), then three multiplications.
+    let low = low << (64 - 8 * digits);
+    let pairs = (low * 10 + (low >> 8)) & 0x00FF_00FF_00FF_00FF;
+    let quads = (pairs * 100 + (pairs >> 16)) & 0x0000_FFFF_0000_FFFF;
+    let n = ((quads * 10_000 + (quads >> 32)) & 0xFFFF_FFFF) as i64;
+    Some((if negative { -n } else { n }, digits_at + digits + 2))
 }
 
 /// Parses a RESP integer: optional `-` or `+`, then 1 to 19 digits, within i64.

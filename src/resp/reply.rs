@@ -1,10 +1,10 @@
 //! The reply representation: one flat table of 16-byte nodes plus one byte buffer, however
 //! many elements the reply has.
 //!
-//! A `Reply` owns three buffers (nodes below the root, string bytes, and an index table used
-//! only when an aggregate's children are not adjacent) and keeps its root node inline, so a
-//! scalar reply such as `:1` or `+OK` allocates nothing at all and an array of a million bulk
-//! strings allocates two buffers. After decoding, every node holds absolute addresses (of its
+//! A `Reply` owns two buffers (the node table: nodes below the root, then the index entries
+//! used only when an aggregate's children are not adjacent; and the string bytes) and keeps
+//! its root node inline, so a scalar reply such as `:1` or `+OK` allocates nothing at all and
+//! any other reply at most two buffers. After decoding, every node holds absolute addresses (of its
 //! bytes, or of its first child), so any node can be read on its own: that is what lets the C
 //! face hand out a plain pointer to a node as the handle of a sub-reply.
 
@@ -102,7 +102,7 @@ pub struct Node {
     pub(crate) len: u32,
     /// Strings: address of the bytes. Aggregates: address of the first child, or of the
     /// first entry of the index table (`F_NONCONTIG`). Integer, double, boolean: the value's
-    /// bits.
+    /// bits. An index entry (a `Null` node after the nodes) holds the address of a child.
     pub(crate) val: u64,
 }
 
@@ -139,10 +139,13 @@ impl Node {
 pub struct Reply {
     pub(crate) root_attr: Node,
     pub(crate) root: Node,
+    /// The nodes below the root, then the index entries.
     pub(crate) nodes: Vec<Node>,
     pub(crate) data: Vec<u8>,
-    pub(crate) index: Vec<u64>,
 }
+
+/// Small enough to build, return and move cheaply: scalar replies are most replies.
+const _: () = assert!(std::mem::size_of::<Reply>() == 80);
 
 /// Node addresses are plain integers into buffers the reply owns and never mutates after
 /// `finalize`, so sharing a reply between threads is as safe as sharing a `&[u8]`.
@@ -152,14 +155,16 @@ const _: () = {
 };
 
 impl Reply {
-    /// Turns offsets into addresses. Called once, when the last byte of a reply is decoded.
-    pub(crate) fn finalize(&mut self) {
+    /// Turns offsets into addresses. Called once, when the last byte of a reply is decoded;
+    /// the node table's index entries start at `index_start`.
+    pub(crate) fn finalize(&mut self, index_start: usize) {
         let data_base = self.data.as_ptr() as u64;
         let nodes_base = self.nodes.as_ptr() as u64;
-        let index_base = self.index.as_ptr() as u64;
         let node_size = std::mem::size_of::<Node>() as u64;
-        for slot in self.index.iter_mut() {
-            *slot = nodes_base + *slot * node_size;
+        let index_base = nodes_base + index_start as u64 * node_size;
+        let (nodes, index) = self.nodes.split_at_mut(index_start);
+        for entry in index {
+            entry.val = nodes_base + entry.val * node_size;
         }
         let fix = |node: &mut Node| {
             if node.kind.has_bytes() {
@@ -170,16 +175,28 @@ impl Reply {
                 };
             } else if node.kind.is_aggregate() {
                 node.val = if node.flags & F_NONCONTIG != 0 {
-                    index_base + node.val * 8
+                    index_base + node.val * node_size
                 } else {
                     nodes_base + node.val * node_size
                 };
             }
         };
-        self.nodes.iter_mut().for_each(fix);
+        nodes.iter_mut().for_each(fix);
         fix(&mut self.root);
         fix(&mut self.root_attr);
         self.root.flags |= F_ROOT;
+    }
+
+    /// A reply of one scalar that holds no bytes (integer, double, boolean, null).
+    #[inline]
+    pub(crate) fn scalar(mut root: Node) -> Reply {
+        root.flags |= F_ROOT;
+        Reply {
+            root_attr: Node::EMPTY,
+            root,
+            nodes: Vec::new(),
+            data: Vec::new(),
+        }
     }
 
     /// A reply for `value` (built by encoding it and decoding the bytes).
@@ -212,9 +229,7 @@ impl Reply {
 
     /// Heap bytes held (for memory accounting and tests).
     pub fn heap_size(&self) -> usize {
-        self.nodes.capacity() * std::mem::size_of::<Node>()
-            + self.data.capacity()
-            + self.index.capacity() * 8
+        self.nodes.capacity() * std::mem::size_of::<Node>() + self.data.capacity()
     }
 
     /// If the root is an error, the `Error` it stands for.
@@ -361,11 +376,11 @@ impl<'a> ValueRef<'a> {
             return None;
         }
         // SAFETY: finalized aggregates point at `child_count()` adjacent nodes, or at as many
-        // node addresses in the index table; both live as long as the reply.
+        // index entries holding node addresses; both live as long as the reply.
         let node = unsafe {
             if self.node.flags & F_NONCONTIG != 0 {
-                let addr = *(self.node.val as *const u64).add(i);
-                &*(addr as *const Node)
+                let entry = &*(self.node.val as *const Node).add(i);
+                &*(entry.val as *const Node)
             } else {
                 &*(self.node.val as *const Node).add(i)
             }

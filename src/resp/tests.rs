@@ -282,8 +282,7 @@ fn common_replies_allocate_nothing() {
     }
     let (_, reply) = Decoder::default().decode(&wire).unwrap();
     let reply = reply.unwrap();
-    assert!(reply.index.is_empty());
-    assert_eq!(reply.nodes.len(), 1000);
+    assert_eq!(reply.nodes.len(), 1000, "no index entries");
     assert_eq!(reply.data.len(), 5000, "4 bytes and a NUL each");
     assert_eq!(
         reply.value().get(999).unwrap().as_bytes(),
@@ -576,4 +575,182 @@ fn integers_parse_exactly() {
     ] {
         assert_eq!(parse_int(bad.as_bytes()), None, "{bad}");
     }
+}
+
+#[test]
+fn integer_lines_decode_exactly_whatever_follows() {
+    // The word-at-a-time path for short integers reads 8 bytes past the sign, so each line is
+    // tried with every amount of input after it, and against the general path's parse_int.
+    let mut lines: Vec<String> = Vec::new();
+    for digits in 1..=20 {
+        let n = "9876543210987654321098".get(..digits).unwrap().to_string();
+        lines.push(n.clone());
+        lines.push(format!("-{n}"));
+        lines.push(format!("+{n}"));
+        lines.push(format!("0{n}"));
+    }
+    lines.extend(
+        [
+            "0", "-0", "00000000", "1234567", "-1234567", "12345678", "9999999",
+        ]
+        .map(String::from),
+    );
+    let follow = b"+OK\r\n:1\r\n$3\r\nabc\r\n";
+    for line in &lines {
+        let wire = format!(":{line}\r\n");
+        let expected = parse_int(line.as_bytes());
+        for extra in 0..=follow.len() {
+            let mut input = wire.as_bytes().to_vec();
+            input.extend_from_slice(&follow[..extra]);
+            let mut d = Decoder::default();
+            match (d.decode(&input), expected) {
+                (Ok((n, Some(reply))), Some(v)) => {
+                    assert_eq!(n, wire.len(), "{line:?} + {extra}");
+                    assert_eq!(reply.value().as_integer(), Some(v), "{line:?} + {extra}");
+                    assert_eq!(reply.heap_size(), 0);
+                }
+                (Err(e), None) => assert_eq!(e.kind(), ErrorKind::Protocol, "{line:?}"),
+                (other, _) => panic!("{line:?} + {extra}: {other:?}, expected {expected:?}"),
+            }
+        }
+    }
+    // A line cut short, or not ending in CRLF, is never taken for a shorter number.
+    for (input, consumed) in [
+        (&b":1234\r"[..], 6),
+        (b":1234", 5),
+        (b":-", 2),
+        (b":12345\r\n", 8),
+    ] {
+        let (n, reply) = Decoder::default().decode(input).unwrap();
+        assert_eq!(n, consumed);
+        assert_eq!(reply.is_some(), input.ends_with(b"\n"));
+    }
+    for bad in [
+        &b":1234\rx\r\n:1\r\n"[..],
+        b":12 34\r\n:1\r\n",
+        b":\r\n:1\r\n:1\r\n",
+        b":-\r\n:1\r\n:1\r\n",
+        b":12345a\r\n:1\r\n",
+        b":1\n\r\n:1\r\n:1\r\n",
+    ] {
+        let err = Decoder::default().decode(bad).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Protocol, "{}", bad.escape_ascii());
+    }
+}
+
+/// Every string of a reply, checked to be followed by its NUL.
+fn assert_nul_terminated(v: ValueRef<'_>) {
+    if let Some(bytes) = v.as_bytes() {
+        // SAFETY: every string of a reply is followed by a NUL it owns.
+        assert_eq!(
+            unsafe { *bytes.as_ptr().add(bytes.len()) },
+            0,
+            "{:?} {}",
+            v.kind(),
+            bytes.len()
+        );
+    }
+    if let Some(attr) = v.attribute() {
+        assert_nul_terminated(attr);
+    }
+    v.children().for_each(assert_nul_terminated);
+}
+
+#[test]
+fn long_strings_in_aggregates_decode_in_any_split() {
+    // Strings past the mirror threshold, with every kind of sibling after them, so that a
+    // mirror (the rest of an input copied at once) holds simple strings, errors, big numbers,
+    // short and empty bulk strings, verbatim strings and nested aggregates in place.
+    let long = |n: usize, seed: u8| -> Vec<u8> { (0..n).map(|i| (i as u8) ^ seed).collect() };
+    let value = Value::Array(vec![
+        Value::Bulk(long(1500, 1)),
+        Value::Simple(b"hello".to_vec()),
+        Value::Bulk(Vec::new()),
+        Value::Error(b"ERR no".to_vec()),
+        Value::Bulk(long(2048, 2)),
+        Value::Verbatim(*b"txt", long(1100, 3)),
+        Value::BigNumber(b"-1234567890123456789012".to_vec()),
+        Value::Array(vec![
+            Value::Bulk(long(1024, 4)),
+            Value::Simple(b"OK".to_vec()),
+            Value::Bulk(b"x".to_vec()),
+        ]),
+        Value::Map(vec![(Value::Bulk(long(3000, 5)), Value::Integer(-7))]),
+        Value::Attributed(
+            vec![(Value::Simple(b"ttl".to_vec()), Value::Bulk(long(1200, 6)))],
+            Box::new(Value::Bulk(long(1300, 7))),
+        ),
+        Value::BlobError(long(1030, 8)),
+        Value::Bulk(long(4000, 9)),
+    ]);
+    let mut wire = Vec::new();
+    value.encode(&mut wire);
+    let check = |replies: Vec<Reply>, what: &str| {
+        assert_eq!(replies.len(), 2, "{what}");
+        for r in &replies {
+            assert_eq!(r.to_value(), value, "{what}");
+            assert_nul_terminated(r.value());
+            // The mirror never takes more than the reply's own bytes and the room reserved.
+            assert!(r.heap_size() <= 2 * wire.len(), "{what}: {}", r.heap_size());
+        }
+    };
+    // Two in a row, so that a mirror may reach into the next reply's bytes.
+    let mut two = wire.clone();
+    two.extend_from_slice(&wire);
+    check(decode_chunks(&mut Decoder::default(), &[&two]), "whole");
+    for at in 0..=two.len() {
+        let replies = decode_chunks(&mut Decoder::default(), &[&two[..at], &two[at..]]);
+        check(replies, &format!("split at {at}"));
+    }
+    for size in [1, 2, 3, 7, 64, 1000, 1023, 1024, 1025, 4096, 65536] {
+        let chunks: Vec<&[u8]> = two.chunks(size).collect();
+        check(
+            decode_chunks(&mut Decoder::default(), &chunks),
+            &format!("chunks of {size}"),
+        );
+    }
+    let mut rng = Lcg(11);
+    for round in 0..200 {
+        let mut chunks = Vec::new();
+        let mut rest = &two[..];
+        while !rest.is_empty() {
+            let n = (1 + rng.next() as usize % 3000).min(rest.len());
+            chunks.push(&rest[..n]);
+            rest = &rest[n..];
+        }
+        check(
+            decode_chunks(&mut Decoder::default(), &chunks),
+            &format!("random {round}"),
+        );
+    }
+}
+
+#[test]
+fn long_strings_are_copied_once_per_input() {
+    // An array of 16 KiB strings read 64 KiB at a time: one buffer, reserved once (with room
+    // for the header lines the mirror keeps), never regrown.
+    let n = 64;
+    let payload: Vec<u8> = (0..16384).map(|i| i as u8).collect();
+    let mut wire = format!("*{n}\r\n").into_bytes();
+    for _ in 0..n {
+        wire.extend_from_slice(b"$16384\r\n");
+        wire.extend_from_slice(&payload);
+        wire.extend_from_slice(b"\r\n");
+    }
+    let mut d = Decoder::default();
+    let chunks: Vec<&[u8]> = wire.chunks(64 * 1024).collect();
+    let replies = decode_chunks(&mut d, &chunks);
+    let reply = &replies[0];
+    assert_eq!(reply.value().len(), n);
+    assert!(reply
+        .value()
+        .children()
+        .all(|c| c.as_bytes() == Some(&payload[..])));
+    assert_nul_terminated(reply.value());
+    let per_string = 16384 + 1 + "16384".len() + 4;
+    assert_eq!(
+        reply.data.capacity(),
+        n * per_string,
+        "one reservation, no regrowth"
+    );
 }
