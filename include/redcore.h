@@ -708,7 +708,7 @@ enum redcore_error_code redcore_config_new(struct redcore_config **out);
  * `db`, `protocol` (2 or 3), `username`, `password`, `client_name` (or `name`), `tls`,
  * `connect_timeout` (or `socket_connect_timeout`), `command_timeout` (or `socket_timeout`,
  * `timeout`), `tcp_nodelay`, `tcp_keepalive` (or `socket_keepalive`; a boolean or the idle
- * time), `connections_per_node` (or `pool_size`), `max_in_flight`, `max_dedicated` (or
+ * time), `connections_per_node` (or `pool_size`), `max_direct`, `max_in_flight`, `max_dedicated` (or
  * `max_connections`), `dedicated_wait_timeout`, `retries`, `backoff` (`none`, `constant`,
  * `exponential`, `full_jitter`, `equal_jitter`, `decorrelated_jitter`,
  * `exponential_with_jitter`), `backoff_base`, `backoff_cap`, `retry_written_commands`,
@@ -833,6 +833,19 @@ enum redcore_error_code redcore_config_set_tcp_keepalive(struct redcore_config *
 enum redcore_error_code redcore_config_set_connections_per_node(struct redcore_config *cfg,
                                                                 size_t connections,
                                                                 struct redcore_error **err_out);
+
+/**
+ * Sets the most extra connections per node that blocking calls open (default 8; 0 disables
+ * them). While another caller uses the shared connection, a blocking call
+ * (`redcore_client_command_blocking`) takes an idle one of these and writes its command and
+ * reads its reply on the calling thread, as hiredis does; when none is idle it opens one for
+ * the calls to come (up to this many). They serve only while the blocking calls in progress
+ * do not outnumber the node's connections: with more callers, all share the multiplexed
+ * connection, which costs less per call.
+ */
+enum redcore_error_code redcore_config_set_max_direct_connections_per_node(struct redcore_config *cfg,
+                                                                           size_t max_direct,
+                                                                           struct redcore_error **err_out);
 
 /**
  * Sets the most commands awaiting a reply on one connection; more wait in the client's queue.

@@ -178,6 +178,13 @@ pub struct Config {
     pub tcp_keepalive: Option<Keepalive>,
     /// Multiplexed connections opened to each node. Default 1; at least 1.
     pub connections_per_node: usize,
+    /// Most extra connections per node that blocking callers open, one at a time and only
+    /// when needed, to make their call the way hiredis does (write, then read the reply on
+    /// the calling thread) while another caller is using the shared connection. They are
+    /// used only while the blocking callers in flight do not outnumber the node's
+    /// connections; beyond that, callers share the multiplexed connection(s), which costs
+    /// less per call. Default 8; 0 disables them.
+    pub max_direct_connections_per_node: usize,
     /// Most commands awaiting a reply on one multiplexed connection; more wait in the
     /// client's queue. Default 10000; 0 means no limit.
     pub max_in_flight_per_connection: usize,
@@ -227,6 +234,7 @@ impl Default for Config {
             tcp_nodelay: true,
             tcp_keepalive: Some(Keepalive::default()),
             connections_per_node: 1,
+            max_direct_connections_per_node: 8,
             max_in_flight_per_connection: 10_000,
             max_dedicated_connections: 16,
             dedicated_wait_timeout: Duration::from_secs(5),
@@ -384,6 +392,7 @@ mod tests {
         assert_eq!(c.retry.backoff.base, Duration::from_millis(10));
         assert_eq!(c.retry.backoff.cap, Duration::from_secs(1));
         assert!(!c.retry.retry_written_commands);
+        assert_eq!(c.max_direct_connections_per_node, 8);
         assert_eq!(c.max_in_flight_per_connection, 10_000);
         assert_eq!(c.max_dedicated_connections, 16);
         assert_eq!(c.lib_name.as_deref(), Some("redcore"));

@@ -159,6 +159,66 @@ fn resp2_unix_socket_and_auth() {
     assert!(!err.message().contains("wrong-password-xyz"));
 }
 
+/// Connections the server has open under client name `name`.
+fn connections_named(admin: &Client, name: &str) -> usize {
+    let list = admin.command(&["CLIENT", "LIST"]).unwrap().to_value();
+    let (Value::Bulk(text) | Value::Verbatim(_, text)) = list else {
+        panic!("CLIENT LIST: {list:?}")
+    };
+    let needle = format!(" name={name} ");
+    String::from_utf8_lossy(&text).matches(&needle).count()
+}
+
+/// Blocking callers that find the shared connection busy open direct connections, up to
+/// the bound, and every reply still reaches its caller; with the bound at 0 they all share
+/// the one connection.
+#[test]
+fn concurrent_blocking_callers_open_direct_connections_up_to_the_bound() {
+    let server = RedisServer::start();
+    let admin = client(&server);
+    for (bound, name) in [(3, "direct-3"), (0, "direct-0")] {
+        let c = Arc::new(
+            Client::new(Config {
+                max_direct_connections_per_node: bound,
+                client_name: Some(name.into()),
+                ..config(&server)
+            })
+            .unwrap(),
+        );
+        let threads: Vec<_> = (0..6)
+            .map(|t| {
+                let c = c.clone();
+                std::thread::spawn(move || {
+                    for i in 0..2_000 {
+                        let key = format!("{name}:{t}:{}", i % 10);
+                        let payload = format!("{t}-{i}");
+                        assert_eq!(
+                            c.command(&["SET", &key, &payload]).unwrap().to_value(),
+                            Value::simple("OK")
+                        );
+                        assert_eq!(
+                            c.command(&["GET", &key]).unwrap().to_value(),
+                            Value::bulk(&payload)
+                        );
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        let open = connections_named(&admin, name);
+        assert!(open >= 1 && open <= 1 + bound, "{name}: {open} connections");
+        // Closing with the direct connections open completes and closes them all.
+        drop(c);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while connections_named(&admin, name) > 0 {
+            assert!(Instant::now() < deadline, "{name}: connections left open");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+}
+
 #[test]
 fn four_threads_100k_commands_each_replies_reach_their_caller() {
     let server = RedisServer::start();

@@ -506,6 +506,77 @@ fn reauthenticate_after_acl_setuser_changes_the_password() {
     log.assert_no_secret(&["not-the-password-9", "newpass-7", "apppass"]);
 }
 
+/// Re-authentication reaches the connections that concurrent blocking callers opened for
+/// their direct calls, not only the shared one.
+#[test]
+fn reauthenticate_reaches_the_direct_connections_of_blocking_callers() {
+    let server = acl_server();
+    let admin = Client::new(auth_config(&server, None, Some("defaultpass"))).unwrap();
+    let cfg = Config {
+        client_name: Some("reauth-direct".into()),
+        ..auth_config(&server, Some("app"), Some("apppass"))
+    };
+    let c = Arc::new(Client::new(cfg).unwrap());
+    let open = || {
+        let list = admin.command(&["CLIENT", "LIST"]).unwrap().to_value();
+        let (Value::Bulk(text) | Value::Verbatim(_, text)) = list else {
+            panic!("CLIENT LIST: {list:?}")
+        };
+        String::from_utf8_lossy(&text)
+            .matches(" name=reauth-direct ")
+            .count()
+    };
+    // Four callers until at least one direct connection is open next to the shared one.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while open() < 2 {
+        assert!(Instant::now() < deadline, "no direct connection was opened");
+        let workers: Vec<_> = (0..4)
+            .map(|t| {
+                let c = c.clone();
+                std::thread::spawn(move || {
+                    for i in 0..500 {
+                        c.command(&["SET", &format!("app:{t}:{i}"), "x"]).unwrap();
+                    }
+                })
+            })
+            .collect();
+        for w in workers {
+            w.join().unwrap();
+        }
+    }
+    let connections = open();
+    admin
+        .command(&["ACL", "SETUSER", "app", ">newpass-8"])
+        .unwrap();
+    let report = c
+        .reauthenticate(Some(Credentials::new(Some("app"), "newpass-8")))
+        .unwrap();
+    // (A direct connection still in its handshake when the server was asked is counted by
+    // the report and not by the server.)
+    assert!(
+        report.connections >= connections,
+        "{connections}: {report:?}"
+    );
+    assert!(report.errors.is_empty(), "{report:?}");
+    // Once the old password is gone, new connections use the new one too.
+    admin
+        .command(&["ACL", "SETUSER", "app", "<apppass"])
+        .unwrap();
+    admin
+        .command(&["CLIENT", "KILL", "USER", "app", "SKIPME", "yes"])
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        match c.command(&["SET", "app:after", "1"]) {
+            Ok(_) => break,
+            Err(e) if Instant::now() < deadline && !e.is(ErrorKind::Authentication) => {
+                std::thread::sleep(Duration::from_millis(10))
+            }
+            Err(e) => panic!("{e}"),
+        }
+    }
+}
+
 #[test]
 fn a_failing_provider_gives_an_authentication_error() {
     let server = acl_server();

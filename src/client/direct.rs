@@ -12,8 +12,9 @@
 //! more. So on a TLS connection the caller asks the transport for buffered input before it
 //! polls, and an encrypted write left inside rustls counts as unfinished.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::io;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -30,6 +31,8 @@ use super::pipeline::{Pipeline, PipelineResult, PipelineRun, Views};
 use crate::reactor::conn::ConnState;
 
 thread_local! {
+    /// The index of the direct connection (`NodePool::direct`) this thread last called on.
+    static PREFERRED: Cell<usize> = const { Cell::new(0) };
     static SCRATCH: RefCell<Scratch> = RefCell::new((vec![0; 64 * 1024], Vec::new(), Vec::new()));
 }
 
@@ -93,11 +96,18 @@ fn has_input(fd: i32) -> bool {
 impl Engine {
     /// Runs a blocking command on the direct path when the connection it routes to is idle.
     /// `None` when the path is not available: the caller submits normally.
+    ///
+    /// When the node's shared connection is busy and the blocking calls in progress
+    /// (`callers`) do not outnumber the node's connections, the call takes an idle direct
+    /// connection of the node instead, opening one (for the next calls) if none is idle and
+    /// the bound allows. Beyond that many callers, sharing the multiplexed connection is
+    /// cheaper per call (one write and one read carry many replies).
     pub(super) fn try_direct<A: AsRef<[u8]>>(
         &self,
         args: &[A],
         waiter: &Arc<Waiter>,
         seq: u64,
+        callers: usize,
     ) -> Option<Result<Reply>> {
         if args.is_empty()
             || !matches!(classify(args), Ok(CommandClass::Normal))
@@ -109,14 +119,63 @@ impl Engine {
         let Ok(Route::Node(node)) = self.router.route(views.as_slice()) else {
             return None;
         };
-        let conn = self.pick(node);
-        self.direct_on(
-            conn,
-            |buf| encode_command(buf, args),
-            waiter,
-            seq,
-            Duration::ZERO,
-        )
+        let call = |conn| {
+            self.direct_on(
+                conn,
+                |buf| encode_command(buf, args),
+                waiter,
+                seq,
+                Duration::ZERO,
+            )
+        };
+        let pool = &self.nodes[node];
+        let spread = !pool.direct.is_empty() && callers <= pool.conns.len() + pool.direct.len();
+        // The direct connection this thread used last: with as many connections as callers,
+        // each caller keeps finding its own idle.
+        let preferred = PREFERRED.with(|p| p.get());
+        if spread {
+            if let Some(conn) = pool.direct.get(preferred).and_then(|slot| slot.get()) {
+                if let Some(result) = call(conn) {
+                    return Some(result);
+                }
+            }
+        }
+        if let Some(result) = call(self.pick(node)) {
+            return Some(result);
+        }
+        if !spread {
+            return None;
+        }
+        let mut connecting = false;
+        for (index, slot) in pool.direct.iter().enumerate() {
+            let Some(conn) = slot.get() else {
+                // Every direct connection is busy: open one more for the calls to come (unless
+                // one is on its way); this call goes through the shared connection.
+                if !connecting {
+                    slot.get_or_init(|| self.open_direct_conn(node));
+                }
+                return None;
+            };
+            if !conn.ready_hint.load(Ordering::Relaxed) {
+                connecting = true;
+                continue;
+            }
+            if index == preferred {
+                continue;
+            }
+            if let Some(result) = call(conn) {
+                PREFERRED.with(|p| p.set(index));
+                return Some(result);
+            }
+        }
+        None
+    }
+
+    /// A new connection for the direct path, handed to its reactor to connect.
+    fn open_direct_conn(&self, node: usize) -> Arc<Conn> {
+        let conn = Arc::new(self.new_conn(node, false));
+        self.reactors[conn.reactor].notify(Msg::Adopt(conn.clone()));
+        conn
     }
 
     /// The direct path on a given connection.

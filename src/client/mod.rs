@@ -13,7 +13,7 @@ mod pool;
 mod reauth;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -52,6 +52,10 @@ const _: () = {
 struct NodePool {
     conns: Vec<Arc<Conn>>,
     next: AtomicUsize,
+    /// Connections that blocking callers open when the shared ones are busy, and use only
+    /// on the direct path (see `Engine::try_direct`): `max_direct_connections_per_node`
+    /// slots, each filled once, when first needed.
+    direct: Box<[OnceLock<Arc<Conn>>]>,
 }
 
 /// What callers and reactor threads share.
@@ -68,6 +72,8 @@ pub(crate) struct Engine {
     endpoints: Vec<Endpoint>,
     pool: DedicatedPool,
     next_reactor: AtomicUsize,
+    /// Blocking calls in progress (see `Engine::try_direct`).
+    blocking_callers: AtomicUsize,
     closed: AtomicBool,
     fork_generation: u64,
     push_handler: Mutex<Option<SharedPushHandler>>,
@@ -145,6 +151,7 @@ impl Client {
             endpoints,
             pool,
             next_reactor: AtomicUsize::new(0),
+            blocking_callers: AtomicUsize::new(0),
             closed: AtomicBool::new(false),
             fork_generation,
             push_handler: Mutex::new(None),
@@ -159,6 +166,9 @@ impl Client {
                     .map(|_| Arc::new(engine.new_conn(node, false)))
                     .collect(),
                 next: AtomicUsize::new(0),
+                direct: (0..engine.config.max_direct_connections_per_node)
+                    .map(|_| OnceLock::new())
+                    .collect(),
             })
             .collect();
         let engine = Arc::new(engine);
@@ -430,6 +440,26 @@ fn start_reactors(
     Ok(handles)
 }
 
+/// Counts a blocking call in progress for as long as it lives.
+struct BlockingCall<'a> {
+    calls: &'a AtomicUsize,
+    /// The calls in progress when this one began, itself included.
+    count: usize,
+}
+
+impl<'a> BlockingCall<'a> {
+    fn enter(calls: &'a AtomicUsize) -> BlockingCall<'a> {
+        let count = calls.fetch_add(1, Ordering::Relaxed) + 1;
+        BlockingCall { calls, count }
+    }
+}
+
+impl Drop for BlockingCall<'_> {
+    fn drop(&mut self) {
+        self.calls.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
 fn timeout_error() -> Error {
     Error::new(ErrorKind::Timeout, "the command timed out")
 }
@@ -478,6 +508,17 @@ impl Engine {
         Some(Instant::now() + timeout + block)
     }
 
+    /// Every connection of the nodes: the multiplexed ones and those opened for the direct
+    /// path so far.
+    fn node_conns(&self) -> Vec<Arc<Conn>> {
+        let multiplexed = self.nodes.iter().flat_map(|n| n.conns.iter());
+        let direct = self
+            .nodes
+            .iter()
+            .flat_map(|n| n.direct.iter().flat_map(|s| s.get()));
+        multiplexed.chain(direct).cloned().collect()
+    }
+
     fn pick(&self, node: usize) -> &Arc<Conn> {
         let pool = &self.nodes[node];
         let n = pool.conns.len();
@@ -495,7 +536,8 @@ impl Engine {
         self.check_blocking_allowed()?;
         let waiter = Waiter::for_this_thread();
         let seq = waiter.begin();
-        if let Some(result) = self.try_direct(args, &waiter, seq) {
+        let callers = BlockingCall::enter(&self.blocking_callers);
+        if let Some(result) = self.try_direct(args, &waiter, seq, callers.count) {
             return result;
         }
         // The direct path declined (the connection is busy, or showed input while idle that
@@ -704,7 +746,7 @@ impl Engine {
             "redcore's event loop stopped on an internal error; the client is closed",
         );
         let mut completions = Vec::new();
-        let mut conns: Vec<Arc<Conn>> = self.nodes.iter().flat_map(|n| n.conns.clone()).collect();
+        let mut conns = self.node_conns();
         conns.extend(self.dedicated_conns());
         for conn in conns.iter().filter(|c| c.reactor == index) {
             let mut st = conn.lock();

@@ -108,8 +108,7 @@ impl Engine {
             errors: Mutex::new(Vec::new()),
             done: Mutex::new(Some(done)),
         });
-        let shared = self.nodes.iter().flat_map(|n| n.conns.iter().cloned());
-        for conn in shared.chain(self.dedicated_conns()) {
+        for conn in self.node_conns().into_iter().chain(self.dedicated_conns()) {
             self.enqueue_auth(&conn, &frame, &run);
         }
         run.release();

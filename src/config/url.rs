@@ -37,6 +37,7 @@ impl Config {
     /// | `tcp_nodelay` | `tcp_nodelay` |
     /// | `tcp_keepalive` (`socket_keepalive`): a boolean, or the idle time | `tcp_keepalive` |
     /// | `connections_per_node` (`pool_size`) | `connections_per_node` |
+    /// | `max_direct` | `max_direct_connections_per_node` |
     /// | `max_in_flight` | `max_in_flight_per_connection` |
     /// | `max_dedicated` (`max_connections`) | `max_dedicated_connections` |
     /// | `dedicated_wait_timeout` | `dedicated_wait_timeout` |
@@ -159,6 +160,11 @@ impl Config {
                 "connections_per_node",
                 self.connections_per_node,
                 d.connections_per_node,
+            ),
+            (
+                "max_direct",
+                self.max_direct_connections_per_node,
+                d.max_direct_connections_per_node,
             ),
             (
                 "max_in_flight",
@@ -525,6 +531,7 @@ impl<'a> UrlParser<'a> {
             "tcp_nodelay" => c.tcp_nodelay = v.boolean()?,
             "tcp_keepalive" | "socket_keepalive" => c.tcp_keepalive = v.keepalive()?,
             "connections_per_node" | "pool_size" => c.connections_per_node = v.number()?,
+            "max_direct" => c.max_direct_connections_per_node = v.number()?,
             "max_in_flight" => c.max_in_flight_per_connection = v.number()?,
             "max_dedicated" | "max_connections" => c.max_dedicated_connections = v.number()?,
             "dedicated_wait_timeout" => c.dedicated_wait_timeout = v.duration()?,

@@ -35,6 +35,7 @@ static void test_defaults_and_setters(void) {
     CHECK(redcore_config_set_tcp_keepalive(cfg, true, 60, 10, 5, NULL) == REDCORE_OK);
     CHECK(redcore_config_set_connections_per_node(cfg, 4, NULL) == REDCORE_OK);
     CHECK(redcore_config_set_max_in_flight(cfg, 0, NULL) == REDCORE_OK);
+    CHECK(redcore_config_set_max_direct_connections_per_node(cfg, 4, NULL) == REDCORE_OK);
     CHECK(redcore_config_set_max_dedicated_connections(cfg, 8, NULL) == REDCORE_OK);
     CHECK(redcore_config_set_dedicated_wait_timeout_ms(cfg, 100, NULL) == REDCORE_OK);
     CHECK(redcore_config_set_retry(cfg, 5, REDCORE_BACKOFF_FULL_JITTER, 5, 2000, NULL) ==

@@ -107,8 +107,8 @@ const VALID: &[(&str, Expect)] = &[
     }),
     (
         "redis://h?protocol=2&client_name=app&connect_timeout=0.5&command_timeout=250ms\
-         &tcp_nodelay=off&tcp_keepalive=60&connections_per_node=4&max_in_flight=0\
-         &max_dedicated=2&dedicated_wait_timeout=0&retries=5&backoff=full_jitter\
+         &tcp_nodelay=off&tcp_keepalive=60&connections_per_node=4&max_direct=3\
+         &max_in_flight=0&max_dedicated=2&dedicated_wait_timeout=0&retries=5&backoff=full_jitter\
          &backoff_base=5ms&backoff_cap=2s&retry_written_commands=yes\
          &health_check_interval=10&reactor_threads=4&lazy_connect=TRUE&max_bulk_len=1024\
          &max_aggregate_len=100&max_depth=8",
@@ -124,6 +124,7 @@ const VALID: &[(&str, Expect)] = &[
                 ..Keepalive::default()
             });
             c.connections_per_node = 4;
+            c.max_direct_connections_per_node = 3;
             c.max_in_flight_per_connection = 0;
             c.max_dedicated_connections = 2;
             c.dedicated_wait_timeout = Duration::ZERO;
@@ -379,7 +380,8 @@ fn to_url_round_trips() {
         "unix:///tmp/my%20redis.sock?db=3&tls=true",
         "redis://h:1?protocol=2&client_name=app%2B1&connect_timeout=none\
          &command_timeout=0.000000001&health_check_interval=10s&tcp_nodelay=false\
-         &tcp_keepalive=false&connections_per_node=4&max_in_flight=0&max_dedicated=0\
+         &tcp_keepalive=false&connections_per_node=4&max_direct=0&max_in_flight=0\
+         &max_dedicated=0\
          &dedicated_wait_timeout=0s&retries=9&backoff=none&backoff_base=0s&backoff_cap=2s\
          &retry_written_commands=true&reactor_threads=8&lazy_connect=true&max_bulk_len=7\
          &max_aggregate_len=8&max_depth=9",

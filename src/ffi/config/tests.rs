@@ -133,6 +133,7 @@ fn null_arguments_are_invalid() {
         |c, e| unsafe { redcore_config_set_tcp_nodelay(c, false, e) },
         |c, e| unsafe { redcore_config_set_tcp_keepalive(c, true, 1, 1, 1, e) },
         |c, e| unsafe { redcore_config_set_connections_per_node(c, 2, e) },
+        |c, e| unsafe { redcore_config_set_max_direct_connections_per_node(c, 2, e) },
         |c, e| unsafe { redcore_config_set_max_in_flight(c, 2, e) },
         |c, e| unsafe { redcore_config_set_max_dedicated_connections(c, 2, e) },
         |c, e| unsafe { redcore_config_set_dedicated_wait_timeout_ms(c, 2, e) },
@@ -203,6 +204,7 @@ fn setters_change_the_config() {
         redcore_config_set_tcp_nodelay(cfg, false, null_mut());
         redcore_config_set_tcp_keepalive(cfg, true, 60, 10, 5, null_mut());
         redcore_config_set_connections_per_node(cfg, 4, null_mut());
+        redcore_config_set_max_direct_connections_per_node(cfg, 0, null_mut());
         redcore_config_set_max_in_flight(cfg, 0, null_mut());
         redcore_config_set_max_dedicated_connections(cfg, 0, null_mut());
         redcore_config_set_dedicated_wait_timeout_ms(cfg, 0, null_mut());
@@ -238,6 +240,7 @@ fn setters_change_the_config() {
         })
     );
     assert_eq!(c.connections_per_node, 4);
+    assert_eq!(c.max_direct_connections_per_node, 0);
     assert_eq!(c.max_in_flight_per_connection, 0);
     assert_eq!(c.max_dedicated_connections, 0);
     assert_eq!(c.dedicated_wait_timeout, Duration::ZERO);
