@@ -81,6 +81,11 @@ const RESERVE_AHEAD: usize = 32 * 1024 * 1024;
 /// header lines kept in between waste under 1% of the buffer.
 const MIRROR_MIN: usize = 1024;
 
+/// A mirror copies at most this many times the bytes of the string that starts it: what it
+/// takes beyond what the parser then uses (short siblings, nils, the next reply) is written
+/// but wasted, so it stays a bounded fraction of the long strings really received.
+const MIRROR_AHEAD: usize = 4;
+
 /// Where a value's node lives while its reply is built.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Slot {
@@ -646,7 +651,7 @@ impl Decoder {
     fn copy_payload(&mut self, input: &[u8], pos: usize, take: usize, remaining: usize) {
         // Positions only advance within an input, so `pos` is never before a mirror's start.
         if pos >= self.mirror.end {
-            if remaining >= MIRROR_MIN && !self.stack.is_empty() {
+            if remaining >= MIRROR_MIN && !self.stack.is_empty() && self.after_long_string() {
                 self.start_mirror(input, pos, take);
             } else {
                 self.data.extend_from_slice(&input[pos..pos + take]);
@@ -662,10 +667,26 @@ impl Decoder {
         }
     }
 
+    /// One of the two values before the current string (the sibling before, or in a map the
+    /// value before this one's key) was a long string too: evidence that the aggregate holds
+    /// long strings, so a mirror is likely to be used rather than wasted (an MGET with one
+    /// long value among nils mirrors nothing).
+    fn after_long_string(&self) -> bool {
+        let n = self.nodes.len();
+        let long = |i: usize| {
+            let node = &self.nodes[i];
+            node.kind.has_bytes() && node.len as usize >= MIRROR_MIN
+        };
+        (n >= 2 && long(n - 2)) || (n >= 3 && long(n - 3))
+    }
+
     #[inline(never)]
     fn start_mirror(&mut self, input: &[u8], from: usize, take: usize) {
         let spare = self.data.capacity() - self.data.len();
-        let extent = spare.min(input.len() - from).max(take);
+        let extent = spare
+            .min(input.len() - from)
+            .min(take.saturating_mul(MIRROR_AHEAD))
+            .max(take);
         self.mirror = Mirror {
             start: from,
             end: from + extent,

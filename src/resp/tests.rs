@@ -662,7 +662,9 @@ fn long_strings_in_aggregates_decode_in_any_split() {
     // mirror (the rest of an input copied at once) holds simple strings, errors, big numbers,
     // short and empty bulk strings, verbatim strings and nested aggregates in place.
     let long = |n: usize, seed: u8| -> Vec<u8> { (0..n).map(|i| (i as u8) ^ seed).collect() };
+    // (A mirror starts at a long string that follows another one.)
     let value = Value::Array(vec![
+        Value::Bulk(long(1100, 10)),
         Value::Bulk(long(1500, 1)),
         Value::Simple(b"hello".to_vec()),
         Value::Bulk(Vec::new()),
@@ -722,6 +724,33 @@ fn long_strings_in_aggregates_decode_in_any_split() {
             decode_chunks(&mut Decoder::default(), &chunks),
             &format!("random {round}"),
         );
+    }
+}
+
+#[test]
+fn a_mirror_wastes_a_bounded_share_of_the_reply() {
+    // MGET-like replies (one or two long values among nils), many in one input: what a
+    // mirror copies beyond what the parser uses must stay a small multiple of the long
+    // strings really received, whatever room was reserved for the siblings.
+    let long = vec![b'v'; 1024];
+    for longs in [1, 2] {
+        let mut one = Vec::new();
+        let mut items = vec![Value::Bulk(long.clone()); longs];
+        items.resize(40, Value::Null);
+        Value::Array(items).encode(&mut one);
+        let wire = one.repeat(200);
+        for chunk in [wire.len(), 64 * 1024] {
+            let chunks: Vec<&[u8]> = wire.chunks(chunk).collect();
+            let replies = decode_chunks(&mut Decoder::default(), &chunks);
+            assert_eq!(replies.len(), 200);
+            let written: usize = replies.iter().map(|r| r.data.len()).sum();
+            let strings = 200 * longs * (long.len() + 1);
+            let bound = if longs == 1 { strings } else { 3 * strings };
+            assert!(
+                written <= bound,
+                "{longs} long: {written} bytes written for {strings} of strings"
+            );
+        }
     }
 }
 
