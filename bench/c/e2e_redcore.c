@@ -4,6 +4,7 @@
 #include <pthread.h>
 #include <semaphore.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <redcore.h>
@@ -55,9 +56,22 @@ e2e_conn *backend_connect(const e2e_opts *opts) {
 
 void backend_disconnect(e2e_conn *conn) { (void)conn; }
 
+/* The connections this client holds, as the server counts them (`connected_clients`: the
+ * driver is the server's only client while it runs): the shared one plus any direct
+ * connections blocking callers opened. -1 when it cannot be asked. */
 int backend_connections(int callers) {
     (void)callers;
-    return 1; /* the default pool: one connection per node */
+    const char *argv[] = {"INFO", "clients"};
+    size_t lens[] = {4, 7};
+    redcore_reply *reply = NULL;
+    if (redcore_client_command_blocking(SHARED.client, 2, argv, lens, &reply, NULL) != REDCORE_OK)
+        return -1;
+    size_t len = 0;
+    const char *text = redcore_reply_string(reply, &len);
+    const char *field = text ? strstr(text, "connected_clients:") : NULL;
+    int n = field ? atoi(field + strlen("connected_clients:")) : -1;
+    redcore_reply_free(reply);
+    return n;
 }
 
 static void shape(const redcore_reply *reply, e2e_reply *out) {
