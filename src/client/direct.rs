@@ -322,7 +322,10 @@ impl Engine {
         if let Some(err) = failure {
             // The reactor fails the connection, running the hand-off first.
             shared.notify(Msg::Fail(conn.clone(), err, epoch));
-        } else if handed {
+        }
+        if handed {
+            // `scheduled` was set for this flush: it must come even when the connection
+            // failed, or the flag stays set and nothing queued later is ever written.
             shared.flush(conn.clone());
         }
         Some(outcome)
@@ -452,7 +455,14 @@ impl Engine {
                     }
                     continue;
                 }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {
+                    if blocking {
+                        if let Some(outcome) = self.recv_deadline(&mut st, fd, deadline, registry) {
+                            return outcome;
+                        }
+                    }
+                    continue;
+                }
                 Err(e) => {
                     let err = Error::new(ErrorKind::Connection, format!("error reading: {e}"));
                     return failed(&mut st, err);
@@ -515,7 +525,45 @@ impl Engine {
                     }
                 }
             }
+            if blocking {
+                // Bytes came, but not (all of) ours: the receive timeout starts again with
+                // each recv, so the deadline is checked here, and the timeout set to what
+                // is left of it, or replies for others could keep the caller waiting.
+                if let Some(outcome) = self.recv_deadline(&mut st, fd, deadline, registry) {
+                    return outcome;
+                }
+            }
         }
+    }
+
+    /// Before a blocking caller's next recv: `TimedOut` when its deadline has passed,
+    /// otherwise the socket's receive timeout brought in line with what is left of it (a
+    /// system call only when it is off by more than the slack).
+    fn recv_deadline(
+        &self,
+        st: &mut ConnState,
+        fd: i32,
+        deadline: Option<Instant>,
+        registry: &mio::Registry,
+    ) -> Option<(Direct, Option<Error>)> {
+        let now = Instant::now();
+        let outcome = if deadline.is_some_and(|d| now >= d) {
+            (Direct::TimedOut, None)
+        } else {
+            match st.prepare_recv(fd, deadline, now) {
+                Ok(()) => return None,
+                Err(e) => (
+                    Direct::Handed,
+                    Some(Error::new(
+                        ErrorKind::Connection,
+                        format!("error waiting for the reply: {e}"),
+                    )),
+                ),
+            }
+        };
+        st.caller_reading = false;
+        st.ensure_armed(registry);
+        Some(outcome)
     }
 
     /// Waits for a reply delivered by the reactor.

@@ -751,7 +751,15 @@ impl Engine {
         for conn in conns.iter().filter(|c| c.reactor == index) {
             let mut st = conn.lock();
             st.caller_reading = false;
+            // Replies a direct reader handed over first, in stream order, then the rest.
+            completions.append(&mut st.handoff);
+            st.handoff_pushes.clear();
             st.ex.fail_all(|c| completions.push((c, Err(err.clone()))));
+            // A direct caller blocked in recv wakes up (the socket stays open, so its
+            // number is not reused under it).
+            if let Some(transport) = st.transport.as_ref() {
+                transport.shutdown();
+            }
         }
         self.pool_fail_all(&err, &mut completions);
         for (completion, result) in completions {
