@@ -440,17 +440,8 @@ impl Engine {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     if blocking {
                         // The receive timeout passed: the deadline, or a wait set too short.
-                        let now = Instant::now();
-                        if deadline.is_some_and(|d| now >= d) {
-                            finish(&mut st);
-                            return (Direct::TimedOut, None);
-                        }
-                        if let Err(e) = st.prepare_recv(fd, deadline, now) {
-                            let err = Error::new(
-                                ErrorKind::Connection,
-                                format!("error waiting for the reply: {e}"),
-                            );
-                            return failed(&mut st, err);
+                        if let Some(outcome) = self.recv_deadline(&mut st, fd, deadline, registry) {
+                            return outcome;
                         }
                     }
                     continue;
