@@ -27,8 +27,9 @@ use crate::route::router::Route;
 use crate::session::RequestMeta;
 
 use super::enqueue_pipeline_frames;
-use super::pipeline::{Pipeline, PipelineResult, PipelineRun, Views};
+use super::pipeline::{Pipeline, PipelineResult, Views};
 use crate::reactor::conn::ConnState;
+use crate::reactor::PipelineRun;
 
 thread_local! {
     /// The index of the direct connection (`NodePool::direct`) this thread last called on.

@@ -19,13 +19,16 @@ use std::time::{Duration, Instant};
 
 use crate::config::{Config, Endpoint};
 use crate::error::{Error, ErrorKind, Result};
-use crate::reactor::{self, Completion, Conn, Lease, Msg, Outcome, Phase, RawCallback, Waiter};
+use crate::reactor::{
+    self, Completion, Conn, Lease, Msg, Outcome, Owner, Phase, RawCallback, Waiter,
+};
+use crate::reactor::{PipelineDone, PipelineRun};
 use crate::resp::{encode_command, Reply};
 use crate::route::command::{classify, CommandClass, StatefulKind};
 use crate::route::router::{Route, Router, Standalone};
 use crate::session::RequestMeta;
+use pipeline::Views;
 pub use pipeline::{Pipeline, PipelineResult};
-use pipeline::{PipelineDone, PipelineRun, Views};
 use pool::DedicatedPool;
 pub use reauth::{ReauthHandler, ReauthReport};
 
@@ -77,6 +80,9 @@ pub(crate) struct Engine {
     closed: AtomicBool,
     fork_generation: u64,
     push_handler: Mutex<Option<SharedPushHandler>>,
+    /// Helper threads (name lookups, credential provider calls, token renewals), joined when
+    /// the client closes.
+    helpers: Mutex<Vec<JoinHandle<()>>>,
 }
 
 static FORK_GENERATION: AtomicU64 = AtomicU64::new(0);
@@ -155,6 +161,7 @@ impl Client {
             closed: AtomicBool::new(false),
             fork_generation,
             push_handler: Mutex::new(None),
+            helpers: Mutex::new(Vec::new()),
             tls,
             auth,
             reauth_handler: Mutex::new(None),
@@ -376,7 +383,7 @@ impl Client {
         for shared in &self.engine.reactors {
             shared.notify(Msg::Shutdown);
         }
-        if reactor::on_reactor_of(Arc::as_ptr(&self.engine)) {
+        if reactor::on_reactor_of(Arc::as_ptr(&self.engine) as *const ()) {
             // Freed from one of its own callbacks: its reactors finish once it returns.
             // (Freed from another client's callback, it is joined like anywhere else.)
             self.threads.clear();
@@ -385,6 +392,7 @@ impl Client {
         for handle in self.threads.drain(..) {
             let _ = handle.join();
         }
+        self.engine.join_helpers();
     }
 }
 
@@ -465,6 +473,27 @@ fn timeout_error() -> Error {
 }
 
 impl Engine {
+    /// Waits for the helper threads to finish (they never wait on the client, so they end
+    /// unless a credential provider hangs): a provider the caller gave is not called after
+    /// the client is gone. One that has not returned within the connect timeout is left
+    /// running, detached.
+    fn join_helpers(&self) {
+        let helpers = std::mem::take(&mut *self.helpers.lock().unwrap_or_else(|e| e.into_inner()));
+        let limit = self
+            .config
+            .connect_timeout
+            .unwrap_or(Duration::from_secs(30));
+        let deadline = Instant::now() + limit;
+        for handle in helpers {
+            while !handle.is_finished() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            if handle.is_finished() {
+                let _ = handle.join();
+            }
+        }
+    }
+
     fn new_conn(&self, node: usize, dedicated: bool) -> Conn {
         let reactor = self.next_reactor.fetch_add(1, Ordering::Relaxed) % self.reactors.len();
         Conn::new(
@@ -779,6 +808,71 @@ impl Engine {
             .clone();
         if let Some(handler) = handler {
             let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| handler(&reply)));
+        }
+    }
+}
+
+impl Owner for Engine {
+    fn config(&self) -> &Config {
+        &self.config
+    }
+
+    fn tls(&self) -> Option<&Arc<rustls::ClientConfig>> {
+        self.tls.as_ref()
+    }
+
+    fn auth(&self) -> &reactor::auth::Auth {
+        &self.auth
+    }
+
+    fn release_single(&self, conn: &Arc<Conn>) {
+        Engine::release_single(self, conn);
+    }
+
+    fn next_deadline(&self) -> Option<Instant> {
+        [self.pool_next_deadline(), self.auth.next_renewal()]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
+    fn on_timers(
+        self: &Arc<Self>,
+        now: Instant,
+        completions: &mut Vec<(Completion, Result<Reply>)>,
+    ) {
+        self.pool_expire(now, completions);
+        if self.auth.begin_renewal(now) {
+            // The provider may take its time (a token service): ask it on a thread of its own.
+            let renewer = self.clone();
+            let spawned = std::thread::Builder::new()
+                .name("redcore-credentials".into())
+                .spawn(move || renewer.renew_credentials());
+            match spawned {
+                Ok(handle) => self.keep_thread(handle),
+                Err(_) => self.auth.end_renewal(false, now),
+            }
+        }
+    }
+
+    fn on_push(&self, reply: Reply) {
+        Engine::on_push(self, reply);
+    }
+
+    fn fail_waiting(&self, err: &Error, completions: &mut Vec<(Completion, Result<Reply>)>) {
+        self.pool_fail_all(err, completions);
+    }
+
+    fn keep_thread(&self, handle: JoinHandle<()>) {
+        let mut helpers = self.helpers.lock().unwrap_or_else(|e| e.into_inner());
+        // Reap the finished ones, so a long-lived client keeps a handful at most.
+        let (done, running): (Vec<_>, Vec<_>) =
+            helpers.drain(..).partition(JoinHandle::is_finished);
+        *helpers = running;
+        helpers.push(handle);
+        drop(helpers);
+        for handle in done {
+            let _ = handle.join();
         }
     }
 }

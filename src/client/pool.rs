@@ -7,9 +7,10 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use super::pipeline::{Pipeline, PipelineRun};
+use super::pipeline::Pipeline;
 use super::Engine;
 use crate::error::{Error, ErrorKind, Result};
+use crate::reactor::PipelineRun;
 use crate::reactor::{Completion, Conn, Lease, Msg, Outcome, Phase, Waiter};
 use crate::resp::Reply;
 use crate::session::RequestMeta;
