@@ -18,12 +18,12 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use super::nodes::NodePool;
 use super::Engine;
 use crate::error::{Error, ErrorKind, Result};
 use crate::reactor::{Completion, Conn, Msg, Outcome, Phase, Waiter};
 use crate::resp::{encode_command, Reply};
 use crate::route::command::{classify, CommandClass};
-use crate::route::router::Route;
 use crate::session::RequestMeta;
 
 use super::enqueue_pipeline_frames;
@@ -117,7 +117,8 @@ impl Engine {
             return None;
         }
         let views = Views::new(args);
-        let Ok(Route::Node(node)) = self.router.route(views.as_slice()) else {
+        let nodes = self.nodes.load();
+        let Ok(pool) = self.route(&nodes, views.as_slice()) else {
             return None;
         };
         let call = |conn| {
@@ -129,7 +130,6 @@ impl Engine {
                 Duration::ZERO,
             )
         };
-        let pool = &self.nodes[node];
         let spread = !pool.direct.is_empty() && callers <= pool.conns.len() + pool.direct.len();
         // The direct connection this thread used last: with as many connections as callers,
         // each caller keeps finding its own idle.
@@ -141,7 +141,7 @@ impl Engine {
                 }
             }
         }
-        if let Some(result) = call(self.pick(node)) {
+        if let Some(result) = call(pool.pick()) {
             return Some(result);
         }
         if !spread {
@@ -153,7 +153,7 @@ impl Engine {
                 // Every direct connection is busy: open one more for the calls to come (unless
                 // one is on its way); this call goes through the shared connection.
                 if !connecting {
-                    slot.get_or_init(|| self.open_direct_conn(node));
+                    slot.get_or_init(|| self.open_direct_conn(pool));
                 }
                 return None;
             };
@@ -173,7 +173,7 @@ impl Engine {
     }
 
     /// A new connection for the direct path, handed to its reactor to connect.
-    fn open_direct_conn(&self, node: usize) -> Arc<Conn> {
+    fn open_direct_conn(&self, node: &NodePool) -> Arc<Conn> {
         let conn = Arc::new(self.new_conn(node, false));
         self.reactors[conn.reactor].notify(Msg::Adopt(conn.clone()));
         conn
@@ -233,10 +233,11 @@ impl Engine {
         if bound != 0 && requests > bound {
             return None;
         }
-        let Ok(Route::Node(node)) = self.router.route(&[]) else {
+        let nodes = self.nodes.load();
+        let Ok(pool) = self.route(&nodes, &[]) else {
             return None;
         };
-        let conn = self.pick(node);
+        let conn = pool.pick();
         let outcome = self.direct(
             conn,
             |st| enqueue_pipeline_frames(st, pipeline, run, meta),

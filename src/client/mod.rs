@@ -8,12 +8,15 @@
 //! connection writes the frame itself, like hiredis does, saving the hand-off to the reactor.
 
 mod direct;
+mod nodes;
 pub mod pipeline;
 mod pool;
 mod reauth;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
+
+use arc_swap::ArcSwap;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -25,11 +28,10 @@ use crate::reactor::{
 use crate::reactor::{PipelineDone, PipelineRun};
 use crate::resp::{encode_command, Reply};
 use crate::route::command::{classify, CommandClass, StatefulKind};
-use crate::route::router::{Route, Router, Standalone};
 use crate::session::RequestMeta;
+use nodes::{NodePool, NodeSet};
 use pipeline::Views;
 pub use pipeline::{Pipeline, PipelineResult};
-use pool::DedicatedPool;
 pub use reauth::{ReauthHandler, ReauthReport};
 
 /// A handler for pushes that arrive outside any request (RESP3 `>` frames on shared
@@ -51,16 +53,6 @@ const _: () = {
     assert_send_sync::<Engine>();
 };
 
-/// A node's multiplexed connections.
-struct NodePool {
-    conns: Vec<Arc<Conn>>,
-    next: AtomicUsize,
-    /// Connections that blocking callers open when the shared ones are busy, and use only
-    /// on the direct path (see `Engine::try_direct`): `max_direct_connections_per_node`
-    /// slots, each filled once, when first needed.
-    direct: Box<[OnceLock<Arc<Conn>>]>,
-}
-
 /// What callers and reactor threads share.
 pub(crate) struct Engine {
     pub(crate) config: Config,
@@ -70,10 +62,8 @@ pub(crate) struct Engine {
     /// The current credentials and their renewal.
     pub(crate) auth: reactor::auth::Auth,
     reauth_handler: Mutex<Option<Arc<ReauthHandler>>>,
-    router: Box<dyn Router>,
-    nodes: Vec<NodePool>,
-    endpoints: Vec<Endpoint>,
-    pool: DedicatedPool,
+    /// The nodes, read by callers without a lock and replaced whole when they change.
+    nodes: ArcSwap<NodeSet>,
     next_reactor: AtomicUsize,
     /// Blocking calls in progress (see `Engine::try_direct`).
     blocking_callers: AtomicUsize,
@@ -107,21 +97,17 @@ impl Client {
     /// for the first connection and returns its error if it cannot be made.
     pub fn new(config: Config) -> Result<Client> {
         config.validate()?;
-        let router: Box<dyn Router> = Box::new(Standalone::new(config.endpoint.clone()));
-        Client::with_router(config, router)
+        Client::with_spawner(config, &spawn_thread)
     }
 
-    fn with_router(config: Config, router: Box<dyn Router>) -> Result<Client> {
-        Client::with_spawner(config, router, &spawn_thread)
-    }
-
-    /// `with_router`, starting the reactor threads with `spawn` (tests make it fail).
-    fn with_spawner(config: Config, router: Box<dyn Router>, spawn: &Spawner) -> Result<Client> {
+    /// `new`, starting the reactor threads with `spawn` (tests make it fail).
+    fn with_spawner(config: Config, spawn: &Spawner) -> Result<Client> {
         let fork_generation = fork_generation();
+        let endpoints = vec![config.endpoint.clone()];
         let tls = if config.tls {
             // Settings errors (unreadable CA file, bad server name) show now, not at connect.
-            for endpoint in router.nodes() {
-                let host = match &endpoint {
+            for endpoint in &endpoints {
+                let host = match endpoint {
                     Endpoint::Tcp { host, .. } => Some(host.as_str()),
                     Endpoint::Unix { .. } => None,
                 };
@@ -145,17 +131,9 @@ impl Client {
             shareds.push(shared);
             loops.push(reactor);
         }
-        let endpoints = router.nodes();
-        let pool = DedicatedPool::new(
-            config.max_dedicated_connections,
-            config.dedicated_wait_timeout,
-        );
-        let mut engine = Engine {
+        let engine = Engine {
             reactors: shareds,
-            router,
-            nodes: Vec::new(),
-            endpoints,
-            pool,
+            nodes: ArcSwap::from_pointee(NodeSet { pools: Vec::new() }),
             next_reactor: AtomicUsize::new(0),
             blocking_callers: AtomicUsize::new(0),
             closed: AtomicBool::new(false),
@@ -167,23 +145,15 @@ impl Client {
             reauth_handler: Mutex::new(None),
             config,
         };
-        engine.nodes = (0..engine.endpoints.len())
-            .map(|node| NodePool {
-                conns: (0..engine.config.connections_per_node)
-                    .map(|_| Arc::new(engine.new_conn(node, false)))
-                    .collect(),
-                next: AtomicUsize::new(0),
-                direct: (0..engine.config.max_direct_connections_per_node)
-                    .map(|_| OnceLock::new())
-                    .collect(),
-            })
+        let pools = endpoints
+            .into_iter()
+            .map(|endpoint| engine.new_pool(endpoint, None))
             .collect();
+        engine.nodes.store(Arc::new(NodeSet { pools }));
         let engine = Arc::new(engine);
         let handles = start_reactors(&engine, loops, spawn)?;
-        for node in &engine.nodes {
-            for conn in &node.conns {
-                engine.reactors[conn.reactor].notify(Msg::Adopt(conn.clone()));
-            }
+        for pool in &engine.nodes.load().pools {
+            engine.adopt(pool);
         }
         let client = Client {
             engine,
@@ -206,13 +176,9 @@ impl Client {
         loop {
             let mut failed = 0;
             let mut last = None;
-            let conns = self.engine.nodes.iter().flat_map(|n| n.conns.iter());
-            let total = self
-                .engine
-                .nodes
-                .iter()
-                .map(|n| n.conns.len())
-                .sum::<usize>();
+            let nodes = self.engine.nodes.load();
+            let conns = nodes.pools.iter().flat_map(|n| n.conns.iter());
+            let total = nodes.pools.iter().map(|n| n.conns.len()).sum::<usize>();
             for conn in conns {
                 let st = conn.lock();
                 match (&st.phase, &st.last_error) {
@@ -344,7 +310,8 @@ impl Client {
     /// Waits up to the configured time for one to be free, then fails with MAX_CONNECTIONS.
     pub fn dedicated(&self) -> Result<Dedicated> {
         self.engine.check_blocking_allowed()?;
-        let conn = self.engine.acquire_held()?;
+        let nodes = self.engine.nodes.load();
+        let conn = self.engine.acquire_held(self.engine.route(&nodes, &[])?)?;
         Ok(Dedicated {
             engine: self.engine.clone(),
             conn: Some(conn),
@@ -494,14 +461,49 @@ impl Engine {
         }
     }
 
-    fn new_conn(&self, node: usize, dedicated: bool) -> Conn {
+    /// A new connection to `node`'s endpoint, on the next reactor in turn (not started).
+    fn new_conn(&self, node: &NodePool, dedicated: bool) -> Conn {
+        self.conn_for(
+            node.id,
+            &node.endpoint,
+            node.server_name.as_deref(),
+            dedicated,
+        )
+    }
+
+    fn conn_for(
+        &self,
+        node: u64,
+        endpoint: &Endpoint,
+        server_name: Option<&str>,
+        dedicated: bool,
+    ) -> Conn {
         let reactor = self.next_reactor.fetch_add(1, Ordering::Relaxed) % self.reactors.len();
         Conn::new(
             reactor,
+            node,
             dedicated,
-            self.endpoints[node].clone(),
+            endpoint.clone(),
+            server_name.map(str::to_string),
             &self.config,
         )
+    }
+
+    /// A pool for a node (its connections not started yet: see `adopt`).
+    fn new_pool(&self, endpoint: Endpoint, server_name: Option<String>) -> Arc<NodePool> {
+        Arc::new(NodePool::new(
+            endpoint,
+            server_name,
+            &self.config,
+            |id, endpoint, name| self.conn_for(id, endpoint, name, false),
+        ))
+    }
+
+    /// Hands a new pool's multiplexed connections to their reactors, which connect them.
+    fn adopt(&self, pool: &NodePool) {
+        for conn in &pool.conns {
+            self.reactors[conn.reactor].notify(Msg::Adopt(conn.clone()));
+        }
     }
 
     /// Refuses calls on a closed client or in a forked child.
@@ -537,28 +539,24 @@ impl Engine {
         Some(Instant::now() + timeout + block)
     }
 
+    /// The node `args` goes to, in `nodes` (a snapshot the caller loaded).
+    fn route<'n>(&self, nodes: &'n NodeSet, _args: &[&[u8]]) -> Result<&'n Arc<NodePool>> {
+        nodes
+            .pools
+            .first()
+            .ok_or_else(|| Error::new(ErrorKind::Internal, "no node to send to"))
+    }
+
     /// Every connection of the nodes: the multiplexed ones and those opened for the direct
     /// path so far.
     fn node_conns(&self) -> Vec<Arc<Conn>> {
-        let multiplexed = self.nodes.iter().flat_map(|n| n.conns.iter());
-        let direct = self
-            .nodes
+        let nodes = self.nodes.load();
+        nodes
+            .pools
             .iter()
-            .flat_map(|n| n.direct.iter().flat_map(|s| s.get()));
-        multiplexed.chain(direct).cloned().collect()
-    }
-
-    fn pick(&self, node: usize) -> &Arc<Conn> {
-        let pool = &self.nodes[node];
-        let n = pool.conns.len();
-        if n == 1 {
-            return &pool.conns[0];
-        }
-        let start = pool.next.fetch_add(1, Ordering::Relaxed);
-        (0..n)
-            .map(|k| &pool.conns[(start + k) % n])
-            .find(|c| c.ready_hint.load(Ordering::Relaxed))
-            .unwrap_or(&pool.conns[start % n])
+            .flat_map(|n| n.node_conns())
+            .cloned()
+            .collect()
     }
 
     fn command_blocking<A: AsRef<[u8]>>(&self, args: &[A]) -> Result<Reply> {
@@ -626,16 +624,17 @@ impl Engine {
             deadline,
             retry_written: self.config.retry.retry_written_commands,
         };
+        let nodes = self.nodes.load();
+        let pool = match self.route(&nodes, views.as_slice()) {
+            Ok(pool) => pool,
+            Err(e) => return Err((e, completion)),
+        };
         if !matches!(class, CommandClass::Normal) {
-            self.submit_dedicated(|buf| encode_command(buf, args), completion, meta)?;
+            self.submit_dedicated(pool, |buf| encode_command(buf, args), completion, meta)?;
             // It may first wait for a dedicated connection: its deadline moves by that wait.
             return Ok(deadline.map(|d| d + self.config.dedicated_wait_timeout));
         }
-        let node = match self.router.route(views.as_slice()) {
-            Ok(Route::Node(node)) => node,
-            Err(e) => return Err((e, completion)),
-        };
-        let conn = self.pick(node);
+        let conn = pool.pick();
         self.enqueue(
             conn,
             |buf| encode_command(buf, args),
@@ -731,11 +730,12 @@ impl Engine {
             deadline,
             retry_written: self.config.retry.retry_written_commands,
         };
+        let nodes = self.nodes.load();
+        let pool = self.route(&nodes, &[])?;
         if pipeline.blocking.is_some() {
-            return self.submit_pipeline_dedicated(pipeline, run, meta);
+            return self.submit_pipeline_dedicated(pool, pipeline, run, meta);
         }
-        let Route::Node(node) = self.router.route(&[])?;
-        let conn = self.pick(node).clone();
+        let conn = pool.pick().clone();
         self.enqueue_pipeline(&conn, None, pipeline, &run, meta)
     }
 
@@ -1088,8 +1088,7 @@ mod tests {
             lazy_connect: true,
             ..Config::default()
         };
-        let router: Box<dyn Router> = Box::new(Standalone::new(config.endpoint.clone()));
-        let err = Client::with_spawner(config, router, &spawn).err().unwrap();
+        let err = Client::with_spawner(config, &spawn).err().unwrap();
         assert_eq!(err.kind(), ErrorKind::Internal);
         assert!(err.message().contains("no more threads"), "{err}");
         // The first reactor ran, was told to stop and was joined before the error returned.

@@ -65,6 +65,8 @@ pub(crate) enum Phase {
 pub(crate) struct Conn {
     /// Index of the reactor thread that owns the socket.
     pub(crate) reactor: usize,
+    /// The id of the node pool this connection belongs to.
+    pub(crate) node: u64,
     /// Lock-free hint for pickers: the connection was ready when last looked at.
     pub(crate) ready_hint: AtomicBool,
     pub(crate) state: Mutex<ConnState>,
@@ -92,6 +94,9 @@ pub(crate) struct ConnState {
     pub(crate) protocol: u8,
     /// Where this connection goes.
     pub(crate) endpoint: Endpoint,
+    /// The name to check in the server's TLS certificate when no `tls_server_name` is
+    /// configured and it is not the endpoint's host (a cluster node's announced hostname).
+    pub(crate) server_name: Option<String>,
     /// Read interest is registered with the reactor's poll.
     pub(crate) armed: bool,
     /// A blocking caller reads this socket itself (see `Engine::try_direct`); the reactor
@@ -147,12 +152,15 @@ impl Drop for SecretFrame {
 impl Conn {
     pub(crate) fn new(
         reactor: usize,
+        node: u64,
         dedicated: bool,
         endpoint: Endpoint,
+        server_name: Option<String>,
         config: &Config,
     ) -> Conn {
         Conn {
             reactor,
+            node,
             ready_hint: AtomicBool::new(false),
             state: Mutex::new(ConnState {
                 ex: Exchange::new(config.reader_limits, config.max_in_flight_per_connection),
@@ -174,6 +182,7 @@ impl Conn {
                 },
                 protocol: 0,
                 endpoint,
+                server_name,
                 armed: false,
                 caller_reading: false,
                 retiring: false,
@@ -539,7 +548,7 @@ impl ConnState {
         }
         if let Some(tls_config) = ctx.tls {
             let host = match &self.endpoint {
-                Endpoint::Tcp { host, .. } => Some(host.as_str()),
+                Endpoint::Tcp { host, .. } => Some(self.server_name.as_deref().unwrap_or(host)),
                 Endpoint::Unix { .. } => None,
             };
             let wrapped = tls::server_name(&config.tls_options, host).and_then(|name| {
