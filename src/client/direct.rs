@@ -195,6 +195,7 @@ impl Engine {
         let meta = RequestMeta {
             deadline,
             retry_written: self.config.retry.retry_written_commands,
+            ..RequestMeta::default()
         };
         let completion = Completion::Wait(waiter.clone(), seq);
         let outcome = self.direct(
@@ -486,7 +487,8 @@ impl Engine {
                 }
             };
             let ingested = st.ingest(&buf[..n], on_reply, pushes);
-            if !others.is_empty() || !pushes.is_empty() {
+            let detoured = !st.detoured.is_empty();
+            if !others.is_empty() || !pushes.is_empty() || detoured {
                 st.handoff.append(others);
                 st.handoff_pushes.append(pushes);
                 if !st.scheduled {
@@ -504,13 +506,18 @@ impl Engine {
                 }
                 return failed(&mut st, err);
             }
+            if let (Own::Single { .. }, Some(result)) = (own, mine.take()) {
+                finish(&mut st);
+                return (Direct::Reply(result), None);
+            }
+            if detoured {
+                // A cluster node turned a request away (ours, perhaps): the reactor sends it
+                // on and reads from here.
+                finish(&mut st);
+                return (Direct::Handed, None);
+            }
             match own {
-                Own::Single { .. } => {
-                    if let Some(result) = mine {
-                        finish(&mut st);
-                        return (Direct::Reply(result), None);
-                    }
-                }
+                Own::Single { .. } => {}
                 Own::Pipeline(run) => {
                     if run.is_finished() {
                         finish(&mut st);

@@ -253,6 +253,7 @@ impl Client {
             let meta = RequestMeta {
                 deadline,
                 retry_written: self.engine.config.retry.retry_written_commands,
+                ..RequestMeta::default()
             };
             if let Some(result) = self
                 .engine
@@ -623,6 +624,7 @@ impl Engine {
         let meta = RequestMeta {
             deadline,
             retry_written: self.config.retry.retry_written_commands,
+            ..RequestMeta::default()
         };
         let nodes = self.nodes.load();
         let pool = match self.route(&nodes, views.as_slice()) {
@@ -729,6 +731,7 @@ impl Engine {
         let meta = RequestMeta {
             deadline,
             retry_written: self.config.retry.retry_written_commands,
+            ..RequestMeta::default()
         };
         let nodes = self.nodes.load();
         let pool = self.route(&nodes, &[])?;
@@ -857,6 +860,16 @@ impl Owner for Engine {
 
     fn on_push(&self, reply: Reply) {
         Engine::on_push(self, reply);
+    }
+
+    fn on_detours(
+        self: &Arc<Self>,
+        detours: &mut Vec<reactor::Detour>,
+        completions: &mut Vec<(Completion, Result<Reply>)>,
+    ) {
+        for detour in detours.drain(..) {
+            completions.push((detour.completion, Err(detour.cause)));
+        }
     }
 
     fn fail_waiting(&self, err: &Error, completions: &mut Vec<(Completion, Result<Reply>)>) {
@@ -1023,6 +1036,7 @@ impl Dedicated {
         let meta = RequestMeta {
             deadline,
             retry_written: false,
+            ..RequestMeta::default()
         };
         self.engine.enqueue(
             conn,

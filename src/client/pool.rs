@@ -310,6 +310,7 @@ impl Engine {
                     RequestMeta {
                         deadline: None,
                         retry_written: false,
+                        ..RequestMeta::default()
                     },
                 );
             }

@@ -19,9 +19,10 @@ use super::completion::{reply_to_result, Completion};
 use crate::config::{Backoff, BackoffState, Config, Credentials, Endpoint, FastRng, Protocol};
 use crate::error::{Error, ErrorKind, Result};
 use crate::net::{tls, KeepaliveOptions, Transport};
+use crate::resp::Kind;
 use crate::resp::{encode_command, Reply};
 use crate::session::handshake::{Handshake, HandshakeParams, Progress};
-use crate::session::{Event, Exchange, RequestMeta};
+use crate::session::{Event, Exchange, RequestMeta, Unanswered};
 
 /// How far a blocking socket's receive timeout may be from a direct caller's deadline before
 /// it is set again: a wait may overrun its deadline by this much.
@@ -126,6 +127,13 @@ pub(crate) struct ConnState {
     pub(crate) handoff_pushes: Vec<Reply>,
     /// The socket is in blocking mode: a direct caller waits in `recv` (plain sockets).
     pub(crate) caller_blocking: bool,
+    /// A cluster node's connection: its requests may be detoured (see `Detour`) unless
+    /// pinned or the connection is held.
+    pub(crate) detours: bool,
+    /// Detoured requests a direct caller found, for the reactor to hand to the owner.
+    pub(crate) detoured: Vec<Detour>,
+    /// `Conn::node`, for detours.
+    pub(crate) node: u64,
     /// The socket's receive timeout as last set (`Duration::ZERO`: none).
     pub(crate) recv_timeout: Duration,
     /// Sockets replaced while a direct caller was reading them, by epoch: kept open (shut
@@ -138,6 +146,45 @@ pub(crate) struct ConnState {
     /// A helper thread is asking the credential provider for this connection (at most one
     /// at a time, even when a provider that hangs outlives several connect attempts).
     pub(crate) fetching_credentials: bool,
+}
+
+/// A request a cluster node turned away (MOVED, ASK, TRYAGAIN, CLUSTERDOWN, ...) or left
+/// unanswered when its connection dropped: handed to the owner with its frame, to be sent
+/// elsewhere, later, or failed (`Owner::on_detours`).
+#[allow(dead_code)] // read by the cluster client, next
+pub(crate) struct Detour {
+    pub(crate) completion: Completion,
+    /// The server's error reply, or the connection error.
+    pub(crate) cause: Error,
+    /// Some of it reached the server, which may have run it (a lost connection; a refusing
+    /// reply means it did not run).
+    pub(crate) written: bool,
+    /// Its reply was a refusal: the server did not run it.
+    pub(crate) refused: bool,
+    pub(crate) frame: Vec<u8>,
+    pub(crate) meta: RequestMeta,
+    /// The node pool of the connection it came from.
+    pub(crate) node: u64,
+}
+
+/// True for the error replies a cluster client answers by sending the command elsewhere or
+/// later: the server did not run it.
+fn detours(reply: &Reply) -> Option<Error> {
+    if !matches!(reply.kind(), Kind::Error | Kind::BlobError) {
+        return None;
+    }
+    let err = reply.as_error()?;
+    matches!(
+        err.kind(),
+        ErrorKind::Moved
+            | ErrorKind::Ask
+            | ErrorKind::TryAgain
+            | ErrorKind::ClusterDown
+            | ErrorKind::MasterDown
+            | ErrorKind::ReadOnly
+            | ErrorKind::BusyLoading
+    )
+    .then_some(err)
 }
 
 /// An encoded command holding a password; its bytes are overwritten when it is dropped.
@@ -194,6 +241,9 @@ impl Conn {
                 handoff: Vec::new(),
                 handoff_pushes: Vec::new(),
                 caller_blocking: false,
+                detours: false,
+                detoured: Vec::new(),
+                node,
                 recv_timeout: Duration::ZERO,
                 orphans: Vec::new(),
                 awaiting_credentials: false,
@@ -229,6 +279,8 @@ pub(crate) struct Ctx<'a> {
     pub(crate) rng: &'a mut FastRng,
     pub(crate) completions: &'a mut Vec<(Completion, Result<Reply>)>,
     pub(crate) pushes: &'a mut Vec<Reply>,
+    /// Requests to hand to the owner (cluster redirections and retries).
+    pub(crate) detours: &'a mut Vec<Detour>,
     /// The TLS client configuration, when the config asks for TLS.
     pub(crate) tls: Option<&'a Arc<rustls::ClientConfig>>,
     /// The client's current credentials.
@@ -260,9 +312,11 @@ impl ConnState {
         &mut self,
         completions: &mut Vec<(Completion, Result<Reply>)>,
         pushes: &mut Vec<Reply>,
+        detours: &mut Vec<Detour>,
     ) {
         completions.append(&mut self.handoff);
         pushes.append(&mut self.handoff_pushes);
+        detours.append(&mut self.detoured);
     }
 
     /// Before a direct caller waits in `recv` on `fd` (a blocking socket) until `deadline`:
@@ -469,7 +523,7 @@ impl ConnState {
         readbuf: &mut [u8],
         ctx: &mut Ctx<'_>,
     ) -> After {
-        self.take_handoff(ctx.completions, ctx.pushes);
+        self.take_handoff(ctx.completions, ctx.pushes, ctx.detours);
         if self.transport.is_none() {
             return After::default();
         }
@@ -674,7 +728,9 @@ impl ConnState {
                     }
                     let completions = &mut *ctx.completions;
                     let on_reply = |c, r| completions.push((c, r));
-                    if let Err(err) = self.ingest(&readbuf[..n], on_reply, ctx.pushes) {
+                    let ingested = self.ingest(&readbuf[..n], on_reply, ctx.pushes);
+                    ctx.detours.append(&mut self.detoured);
+                    if let Err(err) = ingested {
                         self.fail(err, ctx);
                         return;
                     }
@@ -745,7 +801,8 @@ impl ConnState {
     }
 
     /// Decodes bytes read from the socket: replies to their completions, pushes apart,
-    /// handshake replies to the handshake, the health check's reply to itself.
+    /// handshake replies to the handshake, the health check's reply to itself, and (on a
+    /// cluster node's connection) refusals such as MOVED to `detoured`.
     pub(crate) fn ingest(
         &mut self,
         bytes: &[u8],
@@ -755,12 +812,33 @@ impl ConnState {
         let mut controls: Vec<Reply> = Vec::new();
         let mut health: Option<Result<Reply>> = None;
         let sent_credentials = self.sent_credentials;
+        let may_detour = self.detours && self.lease != Lease::Held;
+        let node = self.node;
+        let detoured = &mut self.detoured;
         self.ex.handle_read(bytes, |event| match event {
-            Event::Reply(Completion::HealthCheck, reply) => health = Some(reply_to_result(reply)),
-            Event::Reply(completion, reply) => on_reply(
-                completion,
-                reply_to_result(reply).map_err(|e| explain_noauth(e, sent_credentials)),
-            ),
+            Event::Reply(Completion::HealthCheck, reply, _) => {
+                health = Some(reply_to_result(reply))
+            }
+            Event::Reply(completion, reply, sent) => {
+                if may_detour && !sent.meta.pinned && !matches!(completion, Completion::Ignore) {
+                    if let Some(cause) = detours(&reply) {
+                        detoured.push(Detour {
+                            completion,
+                            cause,
+                            written: true,
+                            refused: true,
+                            frame: sent.frame.to_vec(),
+                            meta: *sent.meta,
+                            node,
+                        });
+                        return;
+                    }
+                }
+                on_reply(
+                    completion,
+                    reply_to_result(reply).map_err(|e| explain_noauth(e, sent_credentials)),
+                )
+            }
             Event::Push(reply) => pushes.push(reply),
             Event::Control(reply) => controls.push(reply),
         })?;
@@ -891,7 +969,7 @@ impl ConnState {
     /// then back off before reconnecting. After more consecutive failed attempts than the
     /// retry policy allows, requests still queued fail too, with this error.
     pub(crate) fn fail(&mut self, err: Error, ctx: &mut Ctx<'_>) {
-        self.take_handoff(ctx.completions, ctx.pushes);
+        self.take_handoff(ctx.completions, ctx.pushes, ctx.detours);
         if self.retiring {
             self.close(&err, ctx.registry, ctx.completions);
             return;
@@ -902,9 +980,34 @@ impl ConnState {
         let was_ready = matches!(self.phase, Phase::Ready);
         let retry = &ctx.config.retry;
         let completions = &mut *ctx.completions;
-        self.ex.handle_disconnect(retry.retries, |c| {
-            completions.push((c, Err(err.clone())));
-        });
+        if self.detours && self.lease != Lease::Held {
+            // A cluster node: what it left unanswered is the owner's to send elsewhere (after
+            // a topology refresh) or to fail, rather than wait here for this node to return.
+            let detours = &mut *ctx.detours;
+            let divert = |completion, unanswered: Unanswered<'_>| {
+                if unanswered.meta.pinned {
+                    return Some(completion);
+                }
+                detours.push(Detour {
+                    completion,
+                    cause: err.clone(),
+                    written: unanswered.written,
+                    refused: false,
+                    frame: unanswered.frame.to_vec(),
+                    meta: *unanswered.meta,
+                    node: self.node,
+                });
+                None
+            };
+            self.ex
+                .handle_disconnect_diverting(retry.retries, divert, |c| {
+                    completions.push((c, Err(err.clone())));
+                });
+        } else {
+            self.ex.handle_disconnect(retry.retries, |c| {
+                completions.push((c, Err(err.clone())));
+            });
+        }
         // The transaction died with the connection: deferred AUTHs go out after the next
         // handshake, like any request not yet written.
         self.in_transaction = false;
@@ -915,6 +1018,7 @@ impl ConnState {
                 RequestMeta {
                     deadline: None,
                     retry_written: false,
+                    ..RequestMeta::default()
                 },
             );
         }
@@ -941,7 +1045,7 @@ impl ConnState {
     /// Timers: connect and handshake timeouts, reconnects due, request timeouts, health
     /// checks. Returns true when a reconnect is due (the reactor starts it with a token).
     pub(crate) fn on_timer(&mut self, ctx: &mut Ctx<'_>) -> bool {
-        self.take_handoff(ctx.completions, ctx.pushes);
+        self.take_handoff(ctx.completions, ctx.pushes, ctx.detours);
         match self.phase {
             Phase::Connecting {
                 deadline: Some(d), ..
@@ -1000,6 +1104,7 @@ impl ConnState {
                     RequestMeta {
                         deadline,
                         retry_written: false,
+                        ..RequestMeta::default()
                     },
                 );
                 self.last_io = ctx.now;
@@ -1037,6 +1142,9 @@ impl ConnState {
         completions.append(&mut self.handoff);
         // Pushes of a connection closed for good have no one left to care.
         self.handoff_pushes.clear();
+        for detour in self.detoured.drain(..) {
+            completions.push((detour.completion, Err(detour.cause)));
+        }
         self.detach(registry);
         self.handshake = None;
         self.phase = Phase::Closed;

@@ -24,7 +24,7 @@ use mio::{Events, Poll, Token, Waker};
 
 pub(crate) use batch::{PipelineDone, PipelineRun};
 pub(crate) use completion::{Completion, Outcome, RawCallback, Waiter};
-pub(crate) use conn::{Conn, Lease, Phase};
+pub(crate) use conn::{Conn, Detour, Lease, Phase};
 
 use crate::config::{Config, Credentials, FastRng};
 use crate::error::{Error, ErrorKind, Result};
@@ -77,6 +77,13 @@ pub(crate) trait Owner: Send + Sync + 'static {
     );
     /// A push that arrived outside any request.
     fn on_push(&self, reply: Reply);
+    /// Requests a cluster node turned away or left unanswered (see `Detour`): the owner sends
+    /// them elsewhere, later, or fails them into `completions`.
+    fn on_detours(
+        self: &Arc<Self>,
+        detours: &mut Vec<Detour>,
+        completions: &mut Vec<(Completion, Result<Reply>)>,
+    );
     /// The client shuts down: requests the owner holds outside any connection fail with `err`.
     fn fail_waiting(&self, err: &Error, completions: &mut Vec<(Completion, Result<Reply>)>);
     /// Keeps a helper thread (a name lookup, a credential provider call) to be joined when the
@@ -167,6 +174,7 @@ pub(crate) fn create() -> io::Result<(Arc<Shared>, Reactor)> {
         free: Vec::new(),
         completions: Vec::new(),
         pushes: Vec::new(),
+        detours: Vec::new(),
         readbuf: vec![0; READ_BUF],
     };
     Ok((shared, reactor))
@@ -182,6 +190,7 @@ pub(crate) struct Reactor {
     free: Vec<usize>,
     completions: Vec<(Completion, Result<Reply>)>,
     pushes: Vec<Reply>,
+    detours: Vec<Detour>,
     readbuf: Vec<u8>,
 }
 
@@ -237,6 +246,7 @@ impl Reactor {
                         rng: &mut rng,
                         completions: &mut self.completions,
                         pushes: &mut self.pushes,
+                        detours: &mut self.detours,
                         tls: engine.tls(),
                         auth: engine.auth(),
                     };
@@ -308,7 +318,7 @@ impl Reactor {
             );
             for conn in flushes.drain(..) {
                 let mut st = conn.lock();
-                st.take_handoff(&mut self.completions, &mut self.pushes);
+                st.take_handoff(&mut self.completions, &mut self.pushes, &mut self.detours);
                 st.scheduled = false;
                 if st.writable {
                     let mut ctx = self.ctx(&*engine, now, &mut rng);
@@ -317,7 +327,7 @@ impl Reactor {
                 st.ensure_armed(self.poll.registry());
             }
             self.timers(&engine, now, &mut rng);
-            self.run_completions(&*engine);
+            self.run_completions(&engine);
         }
         self.shutdown(&engine, completion::closed_error());
     }
@@ -335,6 +345,7 @@ impl Reactor {
             rng,
             completions: &mut self.completions,
             pushes: &mut self.pushes,
+            detours: &mut self.detours,
             tls: engine.tls(),
             auth: engine.auth(),
         }
@@ -378,7 +389,7 @@ impl Reactor {
             self.fetch_credentials(&**engine, conn);
         }
         if after.release {
-            self.run_completions(&**engine);
+            self.run_completions(engine);
             engine.release_single(conn);
         }
         if after.retire {
@@ -477,14 +488,17 @@ impl Reactor {
                 self.after(engine, &conn, after);
             }
             if release {
-                self.run_completions(&**engine);
+                self.run_completions(engine);
                 engine.release_single(&conn);
             }
         }
         engine.on_timers(now, &mut self.completions);
     }
 
-    fn run_completions<O: Owner>(&mut self, engine: &O) {
+    fn run_completions<O: Owner>(&mut self, engine: &Arc<O>) {
+        if !self.detours.is_empty() {
+            engine.on_detours(&mut self.detours, &mut self.completions);
+        }
         for reply in self.pushes.drain(..) {
             engine.on_push(reply);
         }
@@ -516,7 +530,10 @@ impl Reactor {
             }
         }
         engine.fail_waiting(&err, &mut self.completions);
-        self.run_completions(&**engine);
+        for detour in self.detours.drain(..) {
+            self.completions.push((detour.completion, Err(err.clone())));
+        }
+        self.run_completions(engine);
         self.conns.clear();
     }
 }

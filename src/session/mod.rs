@@ -11,4 +11,4 @@ pub mod handshake;
 mod handshake_tests;
 
 pub use batch::PipelineResult;
-pub use exchange::{Event, Exchange, RequestMeta};
+pub use exchange::{Event, Exchange, RequestMeta, Sent, Unanswered};

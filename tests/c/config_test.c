@@ -103,9 +103,13 @@ static void test_urls(void) {
           REDCORE_ERR_INVALID_ARGUMENT);
     CHECK(invalid_with(err, "unknown URL parameter 'colour'"));
     err = NULL;
-    CHECK(redcore_config_from_url("redis+cluster://h", &cfg, &err) ==
+    CHECK(redcore_config_from_url("redis+sentinel://h/mymaster", &cfg, &err) ==
           REDCORE_ERR_INVALID_ARGUMENT);
     CHECK(invalid_with(err, "not supported yet"));
+    err = NULL;
+    CHECK(redcore_config_from_url("redis+cluster://h/1", &cfg, &err) ==
+          REDCORE_ERR_INVALID_ARGUMENT);
+    CHECK(invalid_with(err, "db must be 0 in cluster mode"));
     CHECK(redcore_config_from_url(NULL, &cfg, NULL) == REDCORE_ERR_INVALID_ARGUMENT);
 }
 
