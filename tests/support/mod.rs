@@ -31,6 +31,7 @@
 
 #![allow(dead_code)]
 
+pub mod cluster;
 pub mod cluster_state;
 pub mod keyslot;
 
