@@ -222,7 +222,7 @@ fn migrating_a_slot_moves_its_keys_and_its_owner() {
 #[test]
 fn killed_primary_is_replaced_by_its_replica_and_rejoins_as_replica() {
     let started = Instant::now();
-    let cluster = RedisCluster::start(3, 1);
+    let cluster = RedisCluster::start_default();
     eprintln!("3+3 cluster ready in {:?}", started.elapsed());
     let old = cluster.primaries()[0].clone();
     let replica = cluster.replicas_of(&old.id)[0].port;

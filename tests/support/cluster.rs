@@ -138,11 +138,16 @@ impl RedisCluster {
     /// killed when the process exits. Tests that change the topology start their own.
     pub fn shared() -> &'static RedisCluster {
         SHARED.get_or_init(|| {
-            let cluster = RedisCluster::start(3, 1);
+            let cluster = RedisCluster::start_default();
             // SAFETY: registers a plain extern "C" function with no arguments.
             unsafe { libc::atexit(stop_shared_cluster) };
             cluster
         })
+    }
+
+    /// A cluster of its own: 3 primaries with 1 replica each.
+    pub fn start_default() -> RedisCluster {
+        RedisCluster::start(3, 1)
     }
 
     /// Forms a cluster of `primaries` primaries (slots split evenly) with
