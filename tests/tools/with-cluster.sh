@@ -65,84 +65,96 @@ fail() {
     exit 1
 }
 
-# A free port whose cluster bus port is free too.
-free_port_pair() {
+# $1 distinct free ports, one a line, each with its cluster bus port (+10000) free too.
+free_port_pairs() {
     if command -v python3 >/dev/null 2>&1; then
-        python3 - "$BUS_OFFSET" <<'EOF'
+        python3 - "$1" "$BUS_OFFSET" <<'EOF'
 import socket, sys
-offset = int(sys.argv[1])
+wanted, offset = int(sys.argv[1]), int(sys.argv[2])
+held, ports = [], []
 for _ in range(1000):
+    if len(ports) == wanted:
+        break
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
     port = s.getsockname()[1]
-    s.close()
-    if port + offset > 65535:
-        continue
     bus = socket.socket()
     try:
+        if port + offset > 65535:
+            raise OSError("bus port out of range")
         bus.bind(("127.0.0.1", port + offset))
     except OSError:
-        continue
-    finally:
+        s.close()
         bus.close()
-    print(port)
-    sys.exit(0)
-sys.exit("no free port pair in 1000 tries")
+        continue
+    # Held until all are picked, so that no port is picked twice or as another's bus port.
+    held += [s, bus]
+    ports.append(port)
+for s in held:
+    s.close()
+if len(ports) < wanted:
+    sys.exit("no %d free port pairs in 1000 tries" % wanted)
+print("\n".join(map(str, ports)))
 EOF
     else
-        # No python: a random port below the kernel's ephemeral range (bus ports: 30000-41999).
-        echo $((20000 + RANDOM % 12000))
+        # No python: random ports below the kernel's ephemeral range (bus ports: 30000-41999).
+        for _ in $(seq "$1"); do
+            echo $((20000 + RANDOM % 12000))
+        done
     fi
 }
 
-# Starts node $1 (1-based) on a fresh port pair; returns 0 when it answers PING, 1 when it could
-# not bind (worth another port), and exits the script on any other failure.
-start_node() {
-    local i=$1 node_dir=$dir/$1 port pid
+# Starts node $1 (1-based) on port $2 in the background, without waiting.
+launch_node() {
+    local i=$1 port=$2 node_dir=$dir/$1
     mkdir -p "$node_dir"
-    rm -f "$node_dir/nodes.conf"
+    rm -f "$node_dir/nodes.conf" "$node_dir/redis.sock"
     : >"$node_dir/redis.log"
-    port=$(free_port_pair)
     redis-server --port "$port" --bind 127.0.0.1 \
         --unixsocket "$node_dir/redis.sock" --unixsocketperm 700 \
         --save '' --appendonly no --daemonize no --dir "$node_dir" --logfile "$node_dir/redis.log" \
         --cluster-enabled yes --cluster-config-file "$node_dir/nodes.conf" \
         --cluster-node-timeout "$NODE_TIMEOUT_MS" --repl-diskless-sync-delay 0 \
         --cluster-allow-replica-migration no &
-    pid=$!
-    # Up to ~5 s, in 50 ms steps.
-    for _ in $(seq 100); do
-        if ! kill -0 "$pid" 2>/dev/null; then
-            wait "$pid" 2>/dev/null || true
-            if grep -qi "address already in use" "$node_dir/redis.log"; then
-                return 1
-            fi
-            echo "with-cluster: redis-server (node $i) exited during start-up; its log:" >&2
-            tail -n 20 "$node_dir/redis.log" >&2
-            exit 1
-        fi
-        # Asked over its own socket, so that another server already on the port cannot answer.
-        if [ "$(redis-cli -s "$node_dir/redis.sock" ping 2>/dev/null)" = "PONG" ]; then
-            pids+=("$pid")
-            ports+=("$port")
-            return 0
-        fi
-        sleep 0.05
-    done
-    pids+=("$pid")
-    fail "node $i on 127.0.0.1:$port did not answer PING within 5 s"
+    pids[i - 1]=$!
+    ports[i - 1]=$port
 }
 
+# All nodes start at once: a primary's 2 s wait before it serves starts with its process. A
+# node whose port was taken before it bound it starts again on a fresh pair.
+mapfile -t fresh < <(free_port_pairs "$NODES")
+[ ${#fresh[@]} -eq "$NODES" ] || fail "could not find $NODES free port pairs"
 for i in $(seq "$NODES"); do
-    started=
-    for _ in 1 2 3 4 5; do
-        if start_node "$i"; then
-            started=1
-            break
+    launch_node "$i" "${fresh[$((i - 1))]}"
+done
+answered=()
+relaunches=0
+pending=1
+# Up to ~10 s, in 50 ms steps.
+for _ in $(seq 200); do
+    pending=0
+    for i in $(seq "$NODES"); do
+        [ -z "${answered[$((i - 1))]:-}" ] || continue
+        pid=${pids[$((i - 1))]}
+        if ! kill -0 "$pid" 2>/dev/null; then
+            wait "$pid" 2>/dev/null || true
+            grep -qi "address already in use" "$dir/$i/redis.log" ||
+                fail "redis-server (node $i) exited during start-up"
+            relaunches=$((relaunches + 1))
+            [ "$relaunches" -le 5 ] || fail "ports were taken from under the nodes 5 times"
+            launch_node "$i" "$(free_port_pairs 1)"
+            pending=1
+        # Asked over its own socket, so that another server already on the port cannot answer.
+        elif [ "$(redis-cli -s "$dir/$i/redis.sock" ping 2>/dev/null)" = "PONG" ]; then
+            answered[i - 1]=1
+        else
+            pending=1
         fi
     done
-    [ -n "$started" ] || fail "no free port pair found for node $i after 5 tries"
+    [ "$pending" = 0 ] && break
+    sleep 0.05
 done
+[ "$pending" = 0 ] || fail "not every node answered PING within 10 s"
 
 addrs=()
 for port in "${ports[@]}"; do
