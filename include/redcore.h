@@ -713,7 +713,7 @@ enum redcore_error_code redcore_config_new(struct redcore_config **out);
  * `exponential`, `full_jitter`, `equal_jitter`, `decorrelated_jitter`,
  * `exponential_with_jitter`), `backoff_base`, `backoff_cap`, `retry_written_commands`,
  * `health_check_interval`, `reactor_threads`, `lazy_connect`, `max_bulk_len`,
- * `max_aggregate_len`, `max_depth`. An unknown parameter is an error. Durations are seconds
+ * `max_aggregate_len`, `max_depth`, `max_line_len`. An unknown parameter is an error. Durations are seconds
  * (`0.5`) or take `ms` or `s` (`250ms`); `0` or `none` turns a timeout off. Booleans are
  * 1/0, true/false, yes/no or on/off. Percent-encode `/ ? # @ &` in a password.
  *
@@ -928,6 +928,16 @@ enum redcore_error_code redcore_config_set_reader_limits(struct redcore_config *
                                                          size_t max_aggregate_len,
                                                          size_t max_depth,
                                                          struct redcore_error **err_out);
+
+/**
+ * Sets the longest simple string, error or big number line a reply may carry (these have no
+ * length up front, so every byte is held until the line ends), in bytes; 0 for the default,
+ * 1 MiB; at most 4294967295. A longer line fails with `REDCORE_ERR_PROTOCOL` and closes its
+ * connection.
+ */
+enum redcore_error_code redcore_config_set_reader_line_limit(struct redcore_config *cfg,
+                                                             size_t max_line_len,
+                                                             struct redcore_error **err_out);
 
 /**
  * Sets the library name and version sent with `CLIENT SETINFO` (copied; printable ASCII

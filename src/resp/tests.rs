@@ -330,12 +330,75 @@ fn large_claims_reserve_a_bounded_amount() {
     );
 }
 
+#[test]
+fn unended_simple_lines_are_bounded_by_the_line_limit() {
+    // A server that starts a `+`, `-` or `(` line and never ends it: the decoder gives up at
+    // `max_line_len` (1 MiB by default), not at `max_bulk_len` (512 MiB), and lets go of what
+    // it held.
+    let limits = Limits::default();
+    assert_eq!(limits.max_line_len, 1024 * 1024);
+    let chunk = vec![b'7'; 64 * 1024];
+    for ty in [b'+', b'-', b'('] {
+        let mut d = Decoder::new(limits);
+        let mut fed = 1;
+        assert!(d.decode(&[ty]).unwrap().1.is_none());
+        let err = loop {
+            match d.decode(&chunk) {
+                Ok((_, None)) => fed += chunk.len(),
+                Ok((_, Some(r))) => panic!("a reply from an unended line: {r:?}"),
+                Err(e) => break e,
+            }
+            assert!(
+                fed < 2 * limits.max_line_len,
+                "still buffering at {fed} bytes"
+            );
+        };
+        assert_eq!(err.kind(), ErrorKind::Protocol);
+        assert!(err.message().contains("longer than 1048576"), "{err}");
+        assert!(d.held_bytes() <= 64 * 1024, "held {}", d.held_bytes());
+    }
+    // Whole lines up to the limit still decode, in any split.
+    let mut line = vec![b'-'];
+    line.extend(std::iter::repeat_n(b'e', limits.max_line_len));
+    line.extend_from_slice(b"\r\n");
+    let mut d = Decoder::new(limits);
+    let replies = decode_chunks(&mut d, &[&line[..1000], &line[1000..]]);
+    assert_eq!(replies.len(), 1);
+    // The limit is the line's own: a bulk string may still be longer.
+    let small = Limits {
+        max_line_len: 4,
+        ..Limits::default()
+    };
+    let mut d = Decoder::new(small);
+    assert!(d.decode(b"$6\r\nabcdef\r\n").unwrap().1.is_some());
+    assert!(d.decode(b"+abcde\r\n").is_err());
+}
+
+#[test]
+fn reset_frees_a_partial_reply() {
+    // A stalled bulk string of 8 MiB of a claimed 100 MB: a connection that gives up on it
+    // (a timeout, a close) must not keep its buffer.
+    let mut d = Decoder::default();
+    assert!(d.decode(b"$100000000\r\n").unwrap().1.is_none());
+    let chunk = vec![b'x'; 1024 * 1024];
+    for _ in 0..8 {
+        assert!(d.decode(&chunk).unwrap().1.is_none());
+    }
+    assert!(d.held_bytes() >= 8 * 1024 * 1024);
+    assert!(d.is_mid_reply());
+    d.reset();
+    assert!(!d.is_mid_reply());
+    assert!(d.held_bytes() <= 64 * 1024, "held {}", d.held_bytes());
+    assert!(d.decode(b":1\r\n").unwrap().1.is_some());
+}
+
 fn malformed() -> Vec<(&'static str, &'static [u8], Limits, &'static str)> {
     let default = Limits::default();
     let small = Limits {
         max_bulk_len: 10,
         max_aggregate_len: 4,
         max_depth: 3,
+        max_line_len: 10,
     };
     vec![
         ("bad type byte", b"?x\r\n", default, "invalid type byte"),
@@ -520,6 +583,7 @@ fn random_garbage_never_panics() {
             max_bulk_len: 64,
             max_aggregate_len: 64,
             max_depth: 8,
+            max_line_len: 64,
         });
         let mut pos = 0;
         while pos < wire.len() {
