@@ -318,7 +318,9 @@ impl Decoder {
                             self.header(ty, line, line_at, pos, input.len() - pos)?
                         }
                         Found::Partial => {
-                            self.check_line_len(ty, rest.len())?;
+                            // A CR at the end is the start of the CRLF, not part of the line.
+                            let cr = usize::from(rest.last() == Some(&b'\r'));
+                            self.check_line_len(ty, rest.len() - cr)?;
                             self.line.clear();
                             self.line.extend_from_slice(rest);
                             self.state = State::Line(ty);

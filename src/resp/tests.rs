@@ -375,6 +375,23 @@ fn unended_simple_lines_are_bounded_by_the_line_limit() {
 }
 
 #[test]
+fn a_line_of_exactly_the_limit_passes_however_it_is_split() {
+    // Found by fuzzing: a line of max_line_len bytes whose CR ended one input and whose LF
+    // began the next was counted with its CR, one byte over the limit.
+    let limits = Limits {
+        max_line_len: 4,
+        ..Limits::default()
+    };
+    for (wire, cut) in [(&b"+abcd\r\n"[..], 6), (b":1234\r\n", 6), (b"+abcd\r\n", 5)] {
+        let mut d = Decoder::new(limits);
+        let replies = decode_chunks(&mut d, &[&wire[..cut], &wire[cut..]]);
+        assert_eq!(replies.len(), 1, "{wire:?} cut at {cut}");
+    }
+    let mut d = Decoder::new(limits);
+    assert!(d.decode(b"+abcde\r").is_err());
+}
+
+#[test]
 fn reset_frees_a_partial_reply() {
     // A stalled bulk string of 8 MiB of a claimed 100 MB: a connection that gives up on it
     // (a timeout, a close) must not keep its buffer.
@@ -846,4 +863,42 @@ fn long_strings_are_copied_once_per_input() {
         n * per_string,
         "one reservation, no regrowth"
     );
+}
+
+/// Writes the wire examples and the malformed inputs as fuzzing seeds when
+/// `REDCORE_FUZZ_SEEDS` names a directory (`make fuzz` does): one file per example in
+/// `decoder/`, `c_reader/` and `hiredis_reader/`, each behind the control bytes its target
+/// reads first (default limits, no particular split).
+#[test]
+fn write_fuzz_seeds() {
+    let Some(dir) = std::env::var_os("REDCORE_FUZZ_SEEDS") else {
+        return;
+    };
+    let dir = std::path::PathBuf::from(dir);
+    let mut wires: Vec<(String, Vec<u8>)> = examples()
+        .into_iter()
+        .map(|(name, wire, _)| (name.to_string(), wire.as_bytes().to_vec()))
+        .collect();
+    wires.extend(
+        malformed()
+            .into_iter()
+            .map(|(name, wire, _, _)| (format!("malformed {name}"), wire.to_vec())),
+    );
+    for (target, control) in [
+        ("decoder", &[0u8, 0, 0, 0][..]),
+        ("c_reader", &[0, 0]),
+        ("hiredis_reader", &[0]),
+    ] {
+        let target_dir = dir.join(target);
+        std::fs::create_dir_all(&target_dir).expect("create the seed dir");
+        for (name, wire) in &wires {
+            let file: String = name
+                .chars()
+                .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+                .collect();
+            let mut seed = control.to_vec();
+            seed.extend_from_slice(wire);
+            std::fs::write(target_dir.join(file), seed).expect("write a seed");
+        }
+    }
 }
