@@ -879,7 +879,9 @@ impl ConnState {
 
     /// Completes the requests whose deadline passed with TIMEOUT; those not written yet are
     /// dropped from the output (see `Exchange::expire`). A health check that timed out fails
-    /// the connection.
+    /// the connection, and so does a timed-out request whose reply was partly read (see
+    /// `Exchange::reply_stalled`): every flush comes here first, so nothing more is written
+    /// on a connection whose replies could no longer be paired.
     fn expire(&mut self, ctx: &mut Ctx<'_>) {
         let completions = &mut *ctx.completions;
         let mut health_timed_out = false;
@@ -895,6 +897,18 @@ impl ConnState {
                 ErrorKind::Connection,
                 format!(
                     "{} did not answer a health check",
+                    endpoint_name(&self.endpoint)
+                ),
+            );
+            self.fail(err, ctx);
+            return;
+        }
+        if self.transport.is_some() && self.ex.reply_stalled(ctx.now) {
+            let err = Error::new(
+                ErrorKind::Connection,
+                format!(
+                    "closed the connection to {}: a command timed out with its reply partly \
+                     read, so later replies could not be paired with their commands",
                     endpoint_name(&self.endpoint)
                 ),
             );
