@@ -872,6 +872,20 @@ impl Owner for Engine {
         }
     }
 
+    fn node_up(&self, conn: &Arc<Conn>, now: Instant) {
+        let nodes = self.nodes.load();
+        let Some(pool) = nodes.by_id(conn.node) else {
+            return;
+        };
+        let mut siblings: Vec<Arc<Conn>> = pool.node_conns().cloned().collect();
+        siblings.extend(pool.dedicated.live());
+        for sibling in siblings.iter().filter(|c| !Arc::ptr_eq(c, conn)) {
+            if sibling.lock().node_up(now) {
+                self.reactors[sibling.reactor].notify(Msg::Timers);
+            }
+        }
+    }
+
     fn fail_waiting(&self, err: &Error, completions: &mut Vec<(Completion, Result<Reply>)>) {
         self.pool_fail_all(err, completions);
     }

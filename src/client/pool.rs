@@ -407,7 +407,7 @@ impl Engine {
         nodes
             .pools
             .iter()
-            .flat_map(|node| node.dedicated.lock().live.clone())
+            .flat_map(|node| node.dedicated.live())
             .collect()
     }
 
@@ -448,6 +448,11 @@ impl Engine {
 }
 
 impl DedicatedPool {
+    /// Every dedicated connection that exists, idle or in use.
+    pub(crate) fn live(&self) -> Vec<Arc<Conn>> {
+        self.lock().live.clone()
+    }
+
     /// Fails waiting requests whose deadline passed.
     fn expire(&self, now: Instant, completions: &mut Vec<(Completion, Result<Reply>)>) {
         let mut state = self.lock();

@@ -1169,6 +1169,20 @@ impl ConnState {
         }
     }
 
+    /// Another connection to the same node just succeeded, so the node is up: a connection
+    /// backing off after failed attempts reconnects now, and takes commands again instead of
+    /// refusing them with its stale error. Returns true when it was backing off (its reactor
+    /// must then look at its timers).
+    pub(crate) fn node_up(&mut self, now: Instant) -> bool {
+        if self.retiring || !matches!(self.phase, Phase::Backoff { .. }) {
+            return false;
+        }
+        self.phase = Phase::Backoff { until: now };
+        self.failures = 0;
+        self.backoff = BackoffState::default();
+        true
+    }
+
     /// True when new commands should fail at once with `last_error` rather than wait: the
     /// connection is closed, or down after exhausting its retries.
     pub(crate) fn refuses(&self, config: &Config) -> Option<Error> {
@@ -1227,8 +1241,10 @@ fn handshake_params(config: &Config, credentials: HandshakeCredentials) -> Hands
     }
 }
 
-/// Keeps `Ordering` in scope for callers that flip the ready hint.
-pub(crate) fn set_ready_hint(conn: &Conn, state: &ConnState) {
-    conn.ready_hint
-        .store(matches!(state.phase, Phase::Ready), Ordering::Relaxed);
+/// Publishes whether the connection is ready, for pickers. Returns true when it has just
+/// become ready (the reactor then tells the owner that the node is up).
+pub(crate) fn set_ready_hint(conn: &Conn, state: &ConnState) -> bool {
+    let ready = matches!(state.phase, Phase::Ready);
+    let was = conn.ready_hint.swap(ready, Ordering::Relaxed);
+    ready && !was
 }
