@@ -9,9 +9,8 @@
 
 mod support;
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{mpsc, Arc, Mutex};
+use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
 use redcore::client::Client;
@@ -253,4 +252,241 @@ fn async_submissions_recover_as_soon_as_any_connection_to_the_node_does() {
     );
     let outcome = burst(&client, 1, |_| vec!["GET".into(), "k".into()]).remove(0);
     assert_eq!(outcome.expect("accepted and answered"), Value::Null);
+}
+
+// ---- the matrix: a real server behind the fault proxy ----------------------------------------
+
+/// A server with `keys` set, a proxy in front of it, and a client through the proxy.
+struct Rig {
+    server: RedisServer,
+    proxy: FaultProxy,
+    client: Client,
+    keys: Vec<String>,
+}
+
+impl Rig {
+    fn new(name: &str, keys: usize) -> Rig {
+        let server = RedisServer::start();
+        let keys: Vec<String> = (0..keys).map(|i| format!("{name}-{i}")).collect();
+        let mut mset = vec!["MSET".to_string()];
+        for key in &keys {
+            mset.push(key.clone());
+            mset.push(format!("value-of-{key}"));
+        }
+        let args: Vec<&str> = mset.iter().map(String::as_str).collect();
+        assert_eq!(server.cmd(&args), Value::simple("OK"));
+        let proxy = FaultProxy::start(server.port());
+        let client = Client::new(config(proxy.port(), TIMEOUT)).expect("connects");
+        Rig {
+            server,
+            proxy,
+            client,
+            keys,
+        }
+    }
+
+    /// GETs every key at once through callbacks, and a few through blocking calls (some of
+    /// which read their reply on the calling thread); checks that each outcome is its own
+    /// key's value or an error of the allowed kinds. Returns how many succeeded.
+    fn round(&self, allowed: &[ErrorKind]) -> usize {
+        let outcomes = burst(&self.client, self.keys.len(), |i| {
+            vec!["GET".into(), self.keys[i].clone()]
+        });
+        let mut ok = check_pairing(&self.keys, &outcomes, allowed);
+        for key in self.keys.iter().take(3) {
+            let outcome = timed_get(&self.client, key);
+            ok += check_pairing(std::slice::from_ref(key), &[outcome], allowed);
+        }
+        ok
+    }
+
+    /// Once the fault is over, the client recovers by itself: soon a whole round succeeds.
+    fn recovers(&self) {
+        let all = self.keys.len() + 3.min(self.keys.len());
+        let recovered = eventually(Duration::from_secs(15), || {
+            self.round(&[
+                ErrorKind::Timeout,
+                ErrorKind::Connection,
+                ErrorKind::Protocol,
+            ]) == all
+        });
+        assert!(recovered, "the client did not recover once the fault ended");
+    }
+}
+
+#[test]
+fn a_reply_cut_in_its_middle_fails_with_connection_and_the_client_reconnects() {
+    let rig = Rig::new("cut", 30);
+    assert_eq!(rig.round(&[]), 33);
+    for _ in 0..3 {
+        // The cut may fall on the handshake of a connection being opened (a retry hides
+        // it): cut again until a command's reply is the one cut.
+        let hit = (0..5).any(|_| {
+            rig.proxy.cut_next_reply();
+            rig.round(&[ErrorKind::Connection]) < 33
+        });
+        assert!(hit, "replies were cut, yet every command succeeded");
+        rig.recovers();
+    }
+    assert!(rig.proxy.accepted() >= 4, "connections were not replaced");
+}
+
+#[test]
+fn latency_below_the_timeout_is_harmless_and_above_it_times_out_without_shifting_replies() {
+    let rig = Rig::new("latency", 30);
+    rig.proxy.set(Fault::Delay(Duration::from_millis(20)));
+    assert_eq!(rig.round(&[]), 33);
+    // Replies that come after their command timed out are read and dropped: the connection
+    // stays, and the replies after them still reach their own commands.
+    rig.proxy.set(Fault::Delay(TIMEOUT * 2));
+    rig.round(&[ErrorKind::Timeout]);
+    rig.proxy.set(Fault::None);
+    rig.recovers();
+}
+
+#[test]
+fn a_black_hole_times_commands_out_and_the_client_recovers_when_it_heals() {
+    let rig = Rig::new("hole", 20);
+    assert_eq!(rig.round(&[]), 23);
+    rig.proxy.set(Fault::BlackHole);
+    assert_eq!(rig.round(&[ErrorKind::Timeout]), 0);
+    // The partition heals: the held commands reach the server, whose late replies are
+    // dropped, and new commands pair with their own replies.
+    rig.proxy.set(Fault::None);
+    rig.recovers();
+}
+
+#[test]
+fn replies_dripping_one_byte_at_a_time_still_pair() {
+    let rig = Rig::new("drip", 10);
+    rig.proxy.set(Fault::Drip);
+    // Slow enough that some may time out (their connection is then replaced if a reply was
+    // half read), but never a reply for another command.
+    for _ in 0..3 {
+        rig.round(&[ErrorKind::Timeout, ErrorKind::Connection]);
+    }
+    rig.proxy.set(Fault::None);
+    rig.recovers();
+}
+
+#[test]
+fn a_corrupted_reply_gives_protocol_and_a_fresh_connection() {
+    let rig = Rig::new("corrupt", 20);
+    assert_eq!(rig.round(&[]), 23);
+    let before = rig.proxy.accepted();
+    rig.proxy.corrupt_next_reply();
+    // The corrupted reply's command fails with PROTOCOL, and so do the others written on
+    // that connection (it closed on that error); none gets another's reply.
+    let outcomes = burst(&rig.client, rig.keys.len(), |i| {
+        vec!["GET".into(), rig.keys[i].clone()]
+    });
+    check_pairing(
+        &rig.keys,
+        &outcomes,
+        &[ErrorKind::Protocol, ErrorKind::Connection],
+    );
+    let protocol = outcomes
+        .iter()
+        .filter(|o| matches!(o, Err(e) if e.kind() == ErrorKind::Protocol))
+        .count();
+    assert!(protocol >= 1, "{outcomes:?}");
+    rig.recovers();
+    assert!(
+        rig.proxy.accepted() > before,
+        "the connection was not replaced"
+    );
+}
+
+#[test]
+fn resets_in_the_middle_of_a_burst_lose_nothing() {
+    let rig = Rig::new("reset", 200);
+    for _ in 0..3 {
+        let client = &rig.client;
+        let keys = &rig.keys;
+        let outcomes = std::thread::scope(|s| {
+            let burst =
+                s.spawn(|| burst(client, keys.len(), |i| vec!["GET".into(), keys[i].clone()]));
+            std::thread::sleep(Duration::from_millis(2));
+            rig.proxy.reset_all();
+            burst.join().expect("the burst")
+        });
+        check_pairing(&rig.keys, &outcomes, &[ErrorKind::Connection]);
+        rig.recovers();
+    }
+}
+
+#[test]
+fn refused_connections_fail_fast_and_the_client_reconnects_when_the_port_opens() {
+    let rig = Rig::new("refuse", 10);
+    assert_eq!(rig.round(&[]), 13);
+    rig.proxy.refuse_for(Duration::from_millis(1500));
+    rig.proxy.reset_all();
+    // While the port refuses: connection errors (or commands waiting for a connection that
+    // time out), never a hang.
+    rig.round(&[ErrorKind::Connection, ErrorKind::Timeout]);
+    rig.recovers();
+}
+
+#[test]
+fn a_server_restart_behind_the_proxy_is_survived() {
+    let mut rig = Rig::new("restart", 10);
+    assert_eq!(rig.round(&[]), 13);
+    rig.server.restart();
+    // A restarted server has lost its keys (no persistence): set them again.
+    let mut mset = vec!["MSET".to_string()];
+    for key in &rig.keys {
+        mset.push(key.clone());
+        mset.push(format!("value-of-{key}"));
+    }
+    let args: Vec<&str> = mset.iter().map(String::as_str).collect();
+    rig.server.cmd(&args);
+    rig.recovers();
+}
+
+// ---- the matrix: malformed replies from a scripted server ------------------------------------
+
+#[test]
+fn malformed_replies_give_protocol_and_a_fresh_connection() {
+    let cases: [(&str, &'static [u8]); 5] = [
+        ("a bad type byte", b"?what\r\n"),
+        ("a bulk string longer than it said", b"$3\r\nabcdef\r\n"),
+        ("a header line without LF", b"+OK\rX"),
+        ("two replies to one command", b"+OK\r\n+OK\r\n"),
+        ("an aggregate nested past the limit", &[b'*'; 0]),
+    ];
+    for (what, bad) in cases {
+        let bad: &'static [u8] = if bad.is_empty() {
+            // 600 levels of `*1`, past the default depth of 512.
+            "*1\r\n".repeat(600).leak().as_bytes()
+        } else {
+            bad
+        };
+        let server = ScriptedServer::start(script_gets(bad));
+        let client = Client::new(config(server.port(), TIMEOUT)).expect("connects");
+        for path in ["blocking", "async"] {
+            let outcome = match path {
+                "blocking" => client.command(&["GET", "bad"]).map(|r| r.to_value()),
+                _ => burst(&client, 1, |_| vec!["GET".into(), "bad".into()]).remove(0),
+            };
+            if what == "two replies to one command" {
+                // The first reply is the command's own; the second answers nothing and
+                // breaks the connection, which is replaced.
+                assert_eq!(outcome.unwrap(), Value::simple("OK"), "{what}, {path}");
+            } else {
+                let err = outcome.unwrap_err();
+                assert_eq!(err.kind(), ErrorKind::Protocol, "{what}, {path}: {err}");
+            }
+            let keys: Vec<String> = (0..10).map(|i| format!("{path}-{i}")).collect();
+            let ok = eventually(Duration::from_secs(10), || {
+                let outcomes = burst(&client, keys.len(), |i| vec!["GET".into(), keys[i].clone()]);
+                let allowed = [ErrorKind::Connection, ErrorKind::Protocol];
+                check_pairing(&keys, &outcomes, &allowed) == keys.len()
+            });
+            assert!(ok, "{what}, {path}: the client did not recover");
+        }
+        assert!(
+            server.accepted() >= 2,
+            "{what}: the connection was not replaced"
+        );
+    }
 }
