@@ -374,22 +374,21 @@ fn a_corrupted_reply_gives_protocol_and_a_fresh_connection() {
     let rig = Rig::new("corrupt", 20);
     assert_eq!(rig.round(&[]), 23);
     let before = rig.proxy.accepted();
-    rig.proxy.corrupt_next_reply();
     // The corrupted reply's command fails with PROTOCOL, and so do the others written on
-    // that connection (it closed on that error); none gets another's reply.
-    let outcomes = burst(&rig.client, rig.keys.len(), |i| {
-        vec!["GET".into(), rig.keys[i].clone()]
+    // that connection (it closed on that error); none gets another's reply. (Should the
+    // corruption fall on the handshake of a connection being opened, it is tried again.)
+    let hit = (0..5).any(|_| {
+        rig.proxy.corrupt_next_reply();
+        let outcomes = burst(&rig.client, rig.keys.len(), |i| {
+            vec!["GET".into(), rig.keys[i].clone()]
+        });
+        let allowed = [ErrorKind::Protocol, ErrorKind::Connection];
+        check_pairing(&rig.keys, &outcomes, &allowed);
+        outcomes
+            .iter()
+            .any(|o| matches!(o, Err(e) if e.kind() == ErrorKind::Protocol))
     });
-    check_pairing(
-        &rig.keys,
-        &outcomes,
-        &[ErrorKind::Protocol, ErrorKind::Connection],
-    );
-    let protocol = outcomes
-        .iter()
-        .filter(|o| matches!(o, Err(e) if e.kind() == ErrorKind::Protocol))
-        .count();
-    assert!(protocol >= 1, "{outcomes:?}");
+    assert!(hit, "replies were corrupted, yet no command saw PROTOCOL");
     rig.recovers();
     assert!(
         rig.proxy.accepted() > before,
