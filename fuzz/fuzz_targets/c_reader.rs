@@ -32,24 +32,28 @@ unsafe fn walk(reply: *const redcore_reply, depth: usize) -> usize {
         let _ = redcore_reply_verbatim_format(reply, format.as_mut_ptr());
         let _ = redcore_reply_error_code(reply);
         if depth < 64 {
+            // Pairs for a map (whose elements, in wire order, are twice as many).
             let n = redcore_reply_len(reply);
-            for i in 0..n.min(256) {
-                for child in [
-                    redcore_reply_element(reply, i),
+            for i in 0..(2 * n).min(512) {
+                let child = redcore_reply_element(reply, i);
+                let (key, value) = (
                     redcore_reply_map_key(reply, i),
                     redcore_reply_map_value(reply, i),
-                ] {
+                );
+                for child in [child, key, value] {
                     if !child.is_null() {
                         touched += walk(child, depth + 1);
                     }
                 }
             }
+            // Out of range is NULL, never a crash.
+            assert!(redcore_reply_element(reply, 2 * n).is_null());
+            assert!(redcore_reply_map_key(reply, n).is_null());
+            assert!(redcore_reply_element(reply, usize::MAX).is_null());
             let attr = redcore_reply_attribute(reply);
             if !attr.is_null() {
                 touched += walk(attr, depth + 1);
             }
-            // Out of range is NULL, never a crash.
-            assert!(redcore_reply_element(reply, n).is_null());
         }
     }
     touched
