@@ -489,3 +489,59 @@ fn malformed_replies_give_protocol_and_a_fresh_connection() {
         );
     }
 }
+
+// ---- closing: what CLOSED means for written commands -----------------------------------------
+
+/// Closing completes pending commands with CLOSED, but CLOSED does not mean "not executed": the
+/// server may have run the written ones. `drain` waits for their replies first.
+#[test]
+fn drain_before_close_gets_written_commands_answered() {
+    let server = RedisServer::start();
+    let proxy = FaultProxy::start(server.port());
+    // Replies take a while, so that commands are written and unanswered when closing.
+    proxy.set(Fault::Delay(Duration::from_millis(300)));
+    let count = 200;
+    let incr = |client: &Client, key: &'static str, closed: &Arc<AtomicUsize>| {
+        for _ in 0..count {
+            let closed = closed.clone();
+            client
+                .submit(&["INCR", key], move |result| match result {
+                    Ok(_) => {}
+                    Err(e) if e.kind() == ErrorKind::Closed => {
+                        closed.fetch_add(1, Ordering::SeqCst);
+                    }
+                    Err(e) => panic!("INCR: {e}"),
+                })
+                .expect("submitted");
+        }
+    };
+    let counter = |key: &str| match server.cmd(&["GET", key]) {
+        Value::Bulk(b) => String::from_utf8(b).unwrap().parse::<usize>().unwrap(),
+        Value::Null => 0,
+        other => panic!("{other:?}"),
+    };
+    // Drained, then closed: every INCR answered, none CLOSED.
+    let client = Client::new(config(proxy.port(), Duration::from_secs(10))).expect("connects");
+    let closed = Arc::new(AtomicUsize::new(0));
+    incr(&client, "drained", &closed);
+    client
+        .drain(Duration::from_secs(30))
+        .expect("drained in time");
+    client.close();
+    assert_eq!(closed.load(Ordering::SeqCst), 0);
+    assert_eq!(counter("drained"), count);
+    // Replies now take far longer than the test needs to close the client.
+    let client = Client::new(config(proxy.port(), Duration::from_secs(30))).expect("connects");
+    proxy.set(Fault::Delay(Duration::from_secs(5)));
+    let closed = Arc::new(AtomicUsize::new(0));
+    incr(&client, "hurried", &closed);
+    // A drain that runs out of time says so.
+    let err = client.drain(Duration::from_millis(1)).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Timeout);
+    // Every INCR has reached the server; no reply has come back.
+    let ran = eventually(Duration::from_secs(4), || counter("hurried") == count);
+    assert!(ran, "ran {} of {count}", counter("hurried"));
+    // Closed now: the commands complete with CLOSED, though the server ran them all.
+    client.close();
+    assert_eq!(closed.load(Ordering::SeqCst), count);
+}

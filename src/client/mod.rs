@@ -332,6 +332,31 @@ impl Client {
             handler.map(|h| Arc::from(h) as SharedPushHandler);
     }
 
+    /// Waits until every command submitted so far has completed (its reply came, or it failed
+    /// or timed out), or `timeout` passes: `Err(TIMEOUT)` then. Commands submitted meanwhile
+    /// are waited for too, so stop submitting first. Call it before `close` (or dropping the
+    /// client) to have written commands answered instead of completed with CLOSED, which does
+    /// not mean they did not run: the server may have run them. Not from a callback.
+    pub fn drain(&self, timeout: Duration) -> Result<()> {
+        self.engine.check_blocking_allowed()?;
+        let deadline = Instant::now() + timeout;
+        let mut pause = Duration::from_micros(100);
+        while !self.engine.is_drained() {
+            if Instant::now() >= deadline {
+                return Err(Error::new(
+                    ErrorKind::Timeout,
+                    format!(
+                        "commands were still pending after {} ms",
+                        timeout.as_millis()
+                    ),
+                ));
+            }
+            std::thread::sleep(pause);
+            pause = (pause * 2).min(Duration::from_millis(5));
+        }
+        Ok(())
+    }
+
     /// Closes the client: every pending command completes with CLOSED before this returns
     /// (when called from a callback, as soon as the callback returns).
     pub fn close(mut self) {
@@ -505,6 +530,18 @@ impl Engine {
         for conn in &pool.conns {
             self.reactors[conn.reactor].notify(Msg::Adopt(conn.clone()));
         }
+    }
+
+    /// True when no command waits anywhere: on a connection (written or not, or answered but
+    /// handed to the reactor for its completion), or for a dedicated connection.
+    fn is_drained(&self) -> bool {
+        let mut conns = self.node_conns();
+        conns.extend(self.dedicated_conns());
+        let idle = conns.iter().all(|conn| {
+            let st = conn.lock();
+            st.ex.pending() == 0 && st.handoff.is_empty() && st.detoured.is_empty()
+        });
+        idle && self.pool_next_deadline().is_none()
     }
 
     /// Refuses calls on a closed client or in a forked child.
