@@ -47,6 +47,7 @@ EXAMPLE_SRCS := $(sort $(wildcard examples/*.c))
 EXAMPLES := $(patsubst examples/%.c,build/examples/%,$(EXAMPLE_SRCS))
 
 WITH_REDIS := tests/tools/with-redis.sh
+WITH_CLUSTER := tests/tools/with-cluster.sh
 VALGRIND := valgrind --quiet --leak-check=full --suppressions=tests/tools/valgrind.supp \
 	--show-leak-kinds=definite,indirect,possible \
 	--errors-for-leak-kinds=definite,indirect,possible --error-exitcode=99
@@ -293,7 +294,11 @@ demo: all examples
 	@if [ -z "$(EXAMPLES)" ]; then echo "demo: there are no examples/*.c yet, nothing to run"; fi
 	@for e in $(EXAMPLES); do \
 		echo "==> $$e"; \
-		$(WITH_REDIS) $$e || { echo "demo: $$e FAILED" >&2; exit 1; }; \
+		case $$e in \
+		*/cluster) with=$(WITH_CLUSTER) ;; \
+		*) with=$(WITH_REDIS) ;; \
+		esac; \
+		$$with $$e || { echo "demo: $$e FAILED" >&2; exit 1; }; \
 	done
 
 # The benchmark suite against hiredis, redis-rs and redis-benchmark, over TCP and TLS, and the

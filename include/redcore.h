@@ -11,6 +11,11 @@
 #include <stdlib.h>
 
 /**
+ * The number of hash slots of a Redis Cluster.
+ */
+#define SLOT_COUNT 16384
+
+/**
  * Major version of the redcore this header came with.
  */
 #define REDCORE_VERSION_MAJOR 0
@@ -318,6 +323,69 @@ typedef enum redcore_backoff {
 } redcore_backoff;
 
 /**
+ * Which nodes of a cluster serve read-only commands (`redcore_read_from` in C; the numbers
+ * are ABI). Only commands the server flags `readonly` ever leave the primary.
+ */
+typedef enum redcore_read_from {
+  /**
+   * Every command goes to its slot's primary. The default.
+   */
+  REDCORE_READ_FROM_PRIMARY = 0,
+  /**
+   * Reads go round robin over the primary and its replicas.
+   */
+  REDCORE_READ_FROM_ROUND_ROBIN = 1,
+  /**
+   * Reads go round robin over the replicas; to the primary when none is up.
+   */
+  REDCORE_READ_FROM_REPLICAS = 2,
+  /**
+   * Reads go to the primary or a replica picked at random.
+   */
+  REDCORE_READ_FROM_RANDOM = 3,
+} redcore_read_from;
+
+/**
+ * A counter of `redcore_client_cluster_counter`. The numbers are ABI: never renumber.
+ */
+typedef enum redcore_cluster_counter {
+  /**
+   * MOVED replies: a slot had moved, the command went to its new owner.
+   */
+  REDCORE_CLUSTER_COUNTER_MOVED = 0,
+  /**
+   * ASK replies: a slot was migrating, the command went to the importing node.
+   */
+  REDCORE_CLUSTER_COUNTER_ASK = 1,
+  /**
+   * TRYAGAIN replies, retried after a pause.
+   */
+  REDCORE_CLUSTER_COUNTER_TRYAGAIN = 2,
+  /**
+   * CLUSTERDOWN and MASTERDOWN replies, retried after a pause.
+   */
+  REDCORE_CLUSTER_COUNTER_CLUSTERDOWN = 3,
+  /**
+   * Commands sent again after their connection was lost (never one that was written,
+   * unless it only reads or the config opts in).
+   */
+  REDCORE_CLUSTER_COUNTER_CONNECTION_RETRIES = 4,
+  /**
+   * Topology refreshes started.
+   */
+  REDCORE_CLUSTER_COUNTER_REFRESHES = 5,
+  /**
+   * Topologies published that differed from the one before.
+   */
+  REDCORE_CLUSTER_COUNTER_TOPOLOGY_CHANGES = 6,
+} redcore_cluster_counter;
+
+/**
+ * Where a cluster SCAN stands.
+ */
+typedef struct ScanCursor ScanCursor;
+
+/**
  * A client: a pool of multiplexed connections to one server, driven by its own event-loop
  * thread(s).
  *
@@ -436,6 +504,28 @@ typedef void (*redcore_reauth_callback)(void *userdata,
                                         const struct redcore_error *first_error);
 
 /**
+ * Maps an address a cluster node announces (`host`, NUL-terminated, and `port`) to the one to
+ * dial, for clusters behind NAT or in containers: writes the host (NUL-terminated, at most
+ * `host_out_len` bytes with the NUL) to `host_out` and the port to `*port_out`, and returns
+ * 1; returns 0 to keep the announced address (any other value is an error: the address is
+ * kept). Called on a library thread, whenever a topology is read or a redirection names a
+ * node; must not block, and must be safe to call from several threads at once. `host` lives
+ * until the function returns.
+ */
+typedef int (*redcore_address_remap_callback)(void *userdata,
+                                              const char *host,
+                                              uint16_t port,
+                                              char *host_out,
+                                              size_t host_out_len,
+                                              uint16_t *port_out);
+
+/**
+ * The function that releases a `userdata` the library kept. Called once, on whichever thread
+ * drops the last holder.
+ */
+typedef void (*redcore_userdata_free)(void *userdata);
+
+/**
  * Checks a stapled OCSP response during a TLS handshake; returns true to accept the
  * connection, false to fail it with `REDCORE_ERR_TLS`. Gets the server's certificate (DER)
  * and the stapled response (DER; `ocsp_len` is 0 and `ocsp` may be NULL when the server
@@ -449,12 +539,6 @@ typedef bool (*redcore_ocsp_callback)(void *userdata,
                                       size_t ocsp_len);
 
 /**
- * The function that releases a `userdata` the library kept. Called once, on whichever thread
- * drops the last holder.
- */
-typedef void (*redcore_userdata_free)(void *userdata);
-
-/**
  * Asked for the username and password at every connect and reconnect (and by
  * `redcore_client_reauthenticate` without a password). Fills `out` with
  * `redcore_credentials_set` and returns true; or returns false (optionally after
@@ -463,6 +547,8 @@ typedef void (*redcore_userdata_free)(void *userdata);
  * the latest here); `out` is valid only during the call.
  */
 typedef bool (*redcore_credentials_callback)(void *userdata, struct redcore_credentials *out);
+
+
 
 #ifdef __cplusplus
 extern "C" {
@@ -636,6 +722,29 @@ enum redcore_error_code redcore_dedicated_command(struct redcore_dedicated *dedi
  * closed rather than reused. NULL is ignored.
  */
 void redcore_dedicated_release(struct redcore_dedicated *dedicated);
+
+/**
+ * Takes a dedicated connection on the node that serves `key` (`key_len` bytes; its slot's
+ * primary) of a cluster client, for WATCH / MULTI / EXEC on keys of that slot: a command on
+ * it with keys of another slot fails with `REDCORE_ERR_CROSS_SLOT_TRANSACTION`. On a client
+ * of one server this is `redcore_client_dedicated`. Writes it to `*dedicated_out`; release
+ * it with `redcore_dedicated_release`.
+ */
+enum redcore_error_code redcore_client_dedicated_for_key(const struct redcore_client *client,
+                                                         const char *key,
+                                                         size_t key_len,
+                                                         struct redcore_dedicated **dedicated_out,
+                                                         struct redcore_error **err_out);
+
+/**
+ * Writes one counter of a cluster client (`counter`, a `redcore_cluster_counter` value
+ * passed as an int) to `*out`. `REDCORE_ERR_INVALID_ARGUMENT` for a NULL argument, an
+ * unknown counter, or a client of one server.
+ */
+enum redcore_error_code redcore_client_cluster_counter(const struct redcore_client *client,
+                                                       int counter,
+                                                       uint64_t *out,
+                                                       struct redcore_error **err_out);
 
 /**
  * Switches the client to new credentials without dropping a connection: `username`
@@ -938,6 +1047,70 @@ enum redcore_error_code redcore_config_set_lib_info(struct redcore_config *cfg,
                                                     const char *name,
                                                     const char *version,
                                                     struct redcore_error **err_out);
+
+/**
+ * Turns cluster mode on or off. On: the config's host and port (`redcore_config_set_host`)
+ * and the nodes added with `redcore_config_add_cluster_node` are startup nodes, asked in turn
+ * for the topology (CLUSTER SHARDS, or CLUSTER SLOTS on servers before 7.0); the database
+ * must be 0. A `redis+cluster://h1:p1,h2:p2` URL does the same. Off: one server again (added
+ * startup nodes are forgotten).
+ */
+enum redcore_error_code redcore_config_set_cluster(struct redcore_config *cfg,
+                                                   bool enabled,
+                                                   struct redcore_error **err_out);
+
+/**
+ * Adds a startup node (`host` copied; IPv6 with or without brackets; port 1 to 65535) and
+ * turns cluster mode on. Nodes are asked in order, after the config's own host; one that
+ * fails is asked last next time.
+ */
+enum redcore_error_code redcore_config_add_cluster_node(struct redcore_config *cfg,
+                                                        const char *host,
+                                                        uint16_t port,
+                                                        struct redcore_error **err_out);
+
+/**
+ * Sets where a cluster client sends read-only commands: a `redcore_read_from` value
+ * (`REDCORE_READ_FROM_PRIMARY`, the default; `_ROUND_ROBIN` over the primary and its
+ * replicas; `_REPLICAS`, the primary only when no replica is up; `_RANDOM`), passed as an int
+ * so that an unknown value is an error. Only commands the server flags `readonly` leave the
+ * primary; connections send READONLY in their handshake when this is not `_PRIMARY`. Fails
+ * when cluster mode is off.
+ */
+enum redcore_error_code redcore_config_set_read_from(struct redcore_config *cfg,
+                                                     int read_from,
+                                                     struct redcore_error **err_out);
+
+/**
+ * Sets how often a cluster client refreshes its topology when nothing asks for it (errors
+ * and redirections ask at once); 0 turns the periodic refresh off (default 30000 ms). Fails
+ * when cluster mode is off.
+ */
+enum redcore_error_code redcore_config_set_cluster_refresh_interval_ms(struct redcore_config *cfg,
+                                                                       uint64_t ms,
+                                                                       struct redcore_error **err_out);
+
+/**
+ * Sets how many times one command of a cluster client is sent again (after MOVED, ASK,
+ * TRYAGAIN, CLUSTERDOWN or a lost connection) before it fails with `REDCORE_ERR_CLUSTER`
+ * (0 to 255; default 16). Fails when cluster mode is off.
+ */
+enum redcore_error_code redcore_config_set_cluster_max_redirects(struct redcore_config *cfg,
+                                                                 uint32_t max_redirects,
+                                                                 struct redcore_error **err_out);
+
+/**
+ * Sets the address-remap hook (see `redcore_address_remap_callback`); NULL removes it.
+ * `userdata` is passed to every call; it must stay valid, and be usable from any thread,
+ * until `userdata_free` (when not NULL) is called with it: once, after the config, its
+ * clones and every client made from them are freed or the hook is replaced, and at once when
+ * this function fails or `callback` is NULL. Fails when cluster mode is off.
+ */
+enum redcore_error_code redcore_config_set_address_remap(struct redcore_config *cfg,
+                                                         redcore_address_remap_callback callback,
+                                                         void *userdata,
+                                                         redcore_userdata_free userdata_free,
+                                                         struct redcore_error **err_out);
 
 /**
  * Turns TLS on or off for TCP (and Unix) connections (default off; a `rediss://` URL turns
