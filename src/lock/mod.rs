@@ -381,6 +381,10 @@ impl<C: SharedClient> State<C> {
 
     fn acquire(&self, options: &AcquireOptions) -> Result<Option<u64>> {
         let token = match &options.token {
+            // Every empty-token lock would own every other's key.
+            Some(token) if token.is_empty() => {
+                return Err(Error::invalid_argument("a lock token cannot be empty"))
+            }
             Some(token) => token.clone(),
             None => token::fresh()?,
         };
