@@ -14,12 +14,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "check.h"
 #include "redcore.h"
+#include "wait.h"
 
-#define WAIT_MS 10000.0
 #define THREADS 4
 #define ROUNDS 50
 
@@ -27,32 +26,6 @@ static const char *test_host;
 static uint16_t test_port;
 
 /* ---- helpers ------------------------------------------------------------------------------ */
-
-static double now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
-static void sleep_ms(long ms) {
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0) {
-    }
-}
-
-/* Waits until `*counter` reaches `target`, up to WAIT_MS; says what it waited for if not. */
-static int wait_for(atomic_int *counter, int target, const char *what) {
-    double deadline = now_ms() + WAIT_MS;
-    while (atomic_load(counter) < target) {
-        if (now_ms() > deadline) {
-            fprintf(stderr, "timed out after %.0f ms waiting for %s (%d of %d)\n", WAIT_MS,
-                    what, atomic_load(counter), target);
-            return 0;
-        }
-        sleep_ms(1);
-    }
-    return 1;
-}
 
 /* True when the code is `expected` and `*err` was written just when it is not OK; prints the
  * error otherwise. Frees `*err` and clears it. (`*err` is read here, after the call that
