@@ -198,6 +198,23 @@ fn misuse_is_a_lock_error() {
         assert!(err.message().contains("no timeout"), "{err}");
     }
     forever.release().unwrap();
+    // A counter that cannot count fails the acquire before the lock is taken.
+    server.cmd(&["SET", "{broken}:fence", "not a number"]);
+    let broken = Lock::new(c.clone(), "broken", LockOptions::default()).unwrap();
+    let err = broken.acquire().unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Response, "{err}");
+    assert_eq!(server.cmd(&["EXISTS", "broken"]), Value::Integer(0));
+    server.cmd(&["SET", "{broken}:fence", "-5"]);
+    assert_eq!(broken.acquire().unwrap_err().kind(), ErrorKind::Response);
+    assert_eq!(server.cmd(&["EXISTS", "broken"]), Value::Integer(0));
+    assert_eq!(broken.token(), None);
+    // An empty token would match every other empty token.
+    let mut empty = broken.acquire_options();
+    empty.token = Some(Vec::new());
+    assert_eq!(
+        broken.acquire_with(&empty).unwrap_err().kind(),
+        ErrorKind::InvalidArgument
+    );
     // Settings that cannot work are refused when the lock is made.
     let bad = |name: &str, options: LockOptions| {
         Lock::new(c.clone(), name, options).err().unwrap().kind()

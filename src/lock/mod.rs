@@ -143,6 +143,11 @@ struct Extension {
     confirmed: Instant,
 }
 
+const _: () = {
+    const fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Lock>();
+};
+
 impl<C: SharedClient> Lock<C> {
     /// A lock on the key `name` (any bytes, but see `fence_key` for names with braces),
     /// through `client`. Fails with INVALID_ARGUMENT for a name whose fencing counter cannot

@@ -53,18 +53,23 @@ impl Script {
 /// KEYS: the lock, its fencing counter. ARGV: the token, the TTL in ms ("0": none).
 /// Takes the lock if it is free and counts the acquisition: returns the new fencing token, or
 /// false (nil) when the lock is held. One script, so no acquisition goes uncounted and no
-/// count is spent on a failed attempt.
+/// count is spent on a failed attempt. The count comes before the SET because a script is not
+/// rolled back: a counter that cannot be incremented (not an integer) must fail the acquire
+/// before the lock is taken, not after.
 pub(crate) static ACQUIRE: Script = Script::new(
-    "local taken
-if ARGV[2] == '0' then
-  taken = redis.call('SET', KEYS[1], ARGV[1], 'NX')
-else
-  taken = redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2])
-end
-if not taken then
+    "if redis.call('EXISTS', KEYS[1]) == 1 then
   return false
 end
-return redis.call('INCR', KEYS[2])
+local fence = redis.call('INCR', KEYS[2])
+if fence < 1 then
+  return redis.error_reply('ERR the fencing counter ' .. KEYS[2] .. ' is below 1')
+end
+if ARGV[2] == '0' then
+  redis.call('SET', KEYS[1], ARGV[1], 'NX')
+else
+  redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2])
+end
+return fence
 ",
 );
 
