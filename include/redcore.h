@@ -435,6 +435,27 @@ typedef struct redcore_dedicated redcore_dedicated;
 typedef struct redcore_error redcore_error;
 
 /**
+ * A distributed lock on one key of a client, with redis-py's `Lock` semantics (see the
+ * README, "Locks", for what it guarantees).
+ *
+ * Underneath: a `Box` owning the lock, which points at its client: free every lock before
+ * its client. Thread-safe: any thread may call any function on it. One lock is one holder
+ * (one token): give each thread that competes for the key its own lock.
+ *
+ * The callback forms run on the lock's own thread, started by the first of them (or by an
+ * auto-extending acquire) and joined by `redcore_lock_free`; operations run there one at a
+ * time, in the order they were asked for.
+ */
+typedef struct redcore_lock redcore_lock;
+
+/**
+ * A lock's settings, copied by `redcore_lock_new` (so they may be freed right after).
+ * Defaults: no TTL, 100 ms between attempts, blocking without a time limit, no
+ * auto-extension. Underneath: a `Box`; not thread-safe while being modified.
+ */
+typedef struct redcore_lock_options redcore_lock_options;
+
+/**
  * Commands to send together, in order, on one connection: a plain pipeline, or a transaction
  * (MULTI ... EXEC). Underneath: a `Box`; not thread-safe. May be run any number of times and
  * freed right after a run is submitted.
@@ -547,6 +568,28 @@ typedef bool (*redcore_ocsp_callback)(void *userdata,
  * the latest here); `out` is valid only during the call.
  */
 typedef bool (*redcore_credentials_callback)(void *userdata, struct redcore_credentials *out);
+
+/**
+ * Called when auto-extension loses a held lock, at most once per acquisition, on the lock's
+ * thread: `err` (borrowed until it returns) is `REDCORE_ERR_LOCK_NOT_OWNED` when the key was
+ * deleted or taken over, or the last attempt's error (`REDCORE_ERR_TIMEOUT`,
+ * `REDCORE_ERR_CONNECTION`, ...) when extensions failed until the TTL could have run out.
+ */
+typedef void (*redcore_lock_lost_callback)(void *userdata, const struct redcore_error *err);
+
+/**
+ * The callback of an asynchronous lock operation. Runs exactly once, on the lock's thread,
+ * when the operation is done; `err` is NULL on success, else the error (borrowed until the
+ * callback returns), e.g. `REDCORE_ERR_LOCK_NOT_OWNED`, or `REDCORE_ERR_CLOSED` when the lock
+ * was freed before the operation ran. `result` is what the blocking form writes to its
+ * `bool` output: acquired (with its `fence`, else 0), locked or owned; true for release,
+ * extend and reacquire when they succeed. It may call any lock function, blocking ones
+ * included, and may free this lock.
+ */
+typedef void (*redcore_lock_callback)(void *userdata,
+                                      bool result,
+                                      uint64_t fence,
+                                      const struct redcore_error *err);
 
 
 
@@ -1313,6 +1356,210 @@ size_t redcore_error_code_parents(int32_t code, enum redcore_error_code *out, si
  * unknown numbers.
  */
 bool redcore_error_code_is(int32_t code, int32_t ancestor);
+
+/**
+ * Writes new default lock options to `*out` (free them with `redcore_lock_options_free`).
+ */
+enum redcore_error_code redcore_lock_options_new(struct redcore_lock_options **out);
+
+/**
+ * Frees lock options (and, through `userdata_free`, an auto-extension callback's userdata
+ * that no lock holds any more). NULL is ignored.
+ */
+void redcore_lock_options_free(struct redcore_lock_options *options);
+
+/**
+ * Sets the lock key's TTL in ms: the longest a holder keeps the lock without extending it.
+ * 0: no TTL (a holder that dies keeps the lock forever).
+ */
+enum redcore_error_code redcore_lock_options_set_timeout_ms(struct redcore_lock_options *options,
+                                                            uint64_t ttl_ms);
+
+/**
+ * Sets the wait between attempts of a blocking acquire, in ms (default 100).
+ */
+enum redcore_error_code redcore_lock_options_set_sleep_ms(struct redcore_lock_options *options,
+                                                          uint64_t sleep_ms);
+
+/**
+ * Sets how acquire waits: with `blocking` false it tries once and reports "not acquired"
+ * at once; with `blocking` true it tries every sleep until it gets the lock, giving up when
+ * the next try would come after `blocking_timeout_ms` (negative: never gives up).
+ */
+enum redcore_error_code redcore_lock_options_set_blocking(struct redcore_lock_options *options,
+                                                          bool blocking,
+                                                          int64_t blocking_timeout_ms);
+
+/**
+ * Turns auto-extension on (`share_percent` 1 to 99) or off (0): while a lock made with these
+ * options is held, its TTL is reset to the timeout every `share_percent` percent of the
+ * TTL (33: three tries per TTL), on the lock's thread, until release or free. `lost` (may be
+ * NULL) is told when the lock is lost (see `redcore_lock_lost_callback`). The library keeps
+ * `userdata` for as long as these options or a lock made from them lives, then calls
+ * `userdata_free` (may be NULL) once; with 0, or on an error, it is released at once.
+ * Needs a timeout (checked by `redcore_lock_new`). `REDCORE_ERR_INVALID_ARGUMENT` for a NULL
+ * `options` or a share above 99.
+ */
+enum redcore_error_code redcore_lock_options_set_auto_extend(struct redcore_lock_options *options,
+                                                             uint32_t share_percent,
+                                                             redcore_lock_lost_callback lost,
+                                                             void *userdata,
+                                                             redcore_userdata_free userdata_free,
+                                                             struct redcore_error **err_out);
+
+/**
+ * Makes a lock on the key of `name_len` bytes at `name` (copied), through `client`, with
+ * `options` (copied; NULL for the defaults), and writes it to `*lock_out`. No command is
+ * sent. `REDCORE_ERR_INVALID_ARGUMENT` for NULL arguments, an empty name, a name with a `}`
+ * but no hash tag (its fencing counter could not share its cluster slot), or options that
+ * cannot work together (auto-extension without a timeout).
+ *
+ * The client must outlive the lock: free the lock first.
+ */
+enum redcore_error_code redcore_lock_new(const struct redcore_client *client,
+                                         const char *name,
+                                         size_t name_len,
+                                         const struct redcore_lock_options *options,
+                                         struct redcore_lock **lock_out,
+                                         struct redcore_error **err_out);
+
+/**
+ * Frees a lock: stops its auto-extension and its thread; an operation in progress finishes
+ * (a blocking acquire's wait is cut short with `REDCORE_ERR_CLOSED`) and those still queued
+ * complete with `REDCORE_ERR_CLOSED`, their callbacks running before this returns; after
+ * that the lock never touches its client again. It does not release a held lock: the key
+ * stays until its TTL runs out. May be called from the lock's own callbacks (then the
+ * queued ones complete right after that callback returns); not from a client callback
+ * (`redcore_callback`), whose thread the lock's thread may be waiting for. NULL is ignored.
+ */
+void redcore_lock_free(struct redcore_lock *lock);
+
+/**
+ * The key of the lock's fencing counter (see the README: in the lock's cluster slot; never
+ * expires): writes a pointer to its bytes (NUL-terminated, owned by the lock) and its length.
+ */
+enum redcore_error_code redcore_lock_fence_key(const struct redcore_lock *lock,
+                                               const char **key_out,
+                                               size_t *len_out);
+
+/**
+ * The fencing token of the lock's current holding (what its last successful acquire
+ * returned, until release); 0 when it holds nothing (tokens start at 1) or `lock` is NULL.
+ */
+uint64_t redcore_lock_fence(const struct redcore_lock *lock);
+
+/**
+ * Acquires the lock on the calling thread, as the lock's options say (blocking or not, the
+ * sleep, the blocking timeout). `token` (`token_len` bytes, copied) is stored in the key;
+ * NULL for 16 fresh random bytes from the kernel as 32 hex digits. On `REDCORE_OK` writes
+ * whether it was acquired to `*acquired_out` and, when `fence_out` is not NULL, the fencing
+ * token to `*fence_out` (0 when not acquired): a number greater than every earlier
+ * acquisition's of this name, to pass to the resource the lock guards. Not acquiring (a
+ * non-blocking try, or the blocking timeout) is `REDCORE_OK` with false, not an error.
+ * Not from inside a client callback (`REDCORE_ERR_INVALID_ARGUMENT`).
+ */
+enum redcore_error_code redcore_lock_acquire_blocking(const struct redcore_lock *lock,
+                                                      const char *token,
+                                                      size_t token_len,
+                                                      bool *acquired_out,
+                                                      uint64_t *fence_out,
+                                                      struct redcore_error **err_out);
+
+/**
+ * Releases the lock: deletes the key if it still holds this lock's token.
+ * `REDCORE_ERR_LOCK` when this lock holds nothing (never acquired, or released);
+ * `REDCORE_ERR_LOCK_NOT_OWNED` when the key expired or holds another token. Either way the
+ * lock holds nothing afterwards (and its auto-extension has stopped).
+ */
+enum redcore_error_code redcore_lock_release_blocking(const struct redcore_lock *lock,
+                                                      struct redcore_error **err_out);
+
+/**
+ * Adds `additional_ms` to the lock's remaining TTL, or makes it the TTL when `replace_ttl`.
+ * `REDCORE_ERR_LOCK` when this lock holds nothing or has no timeout;
+ * `REDCORE_ERR_LOCK_NOT_OWNED` when the token no longer matches (or the key lost its TTL).
+ */
+enum redcore_error_code redcore_lock_extend_blocking(const struct redcore_lock *lock,
+                                                     uint64_t additional_ms,
+                                                     bool replace_ttl,
+                                                     struct redcore_error **err_out);
+
+/**
+ * Resets the lock's TTL to its timeout. `REDCORE_ERR_LOCK` when this lock holds nothing or
+ * has no timeout; `REDCORE_ERR_LOCK_NOT_OWNED` when the token no longer matches.
+ */
+enum redcore_error_code redcore_lock_reacquire_blocking(const struct redcore_lock *lock,
+                                                        struct redcore_error **err_out);
+
+/**
+ * Writes to `*locked_out` whether anyone holds the lock (the key exists).
+ */
+enum redcore_error_code redcore_lock_locked_blocking(const struct redcore_lock *lock,
+                                                     bool *locked_out,
+                                                     struct redcore_error **err_out);
+
+/**
+ * Writes to `*owned_out` whether the key holds this lock's token.
+ */
+enum redcore_error_code redcore_lock_owned_blocking(const struct redcore_lock *lock,
+                                                    bool *owned_out,
+                                                    struct redcore_error **err_out);
+
+/**
+ * `redcore_lock_acquire_blocking` on the lock's thread: `callback` runs once there with
+ * acquired (`result`) and the fencing token (see `redcore_lock_callback`). On any code but
+ * `REDCORE_OK` (NULL argument, the thread cannot start) it will not run. `token` is copied.
+ */
+enum redcore_error_code redcore_lock_acquire(const struct redcore_lock *lock,
+                                             const char *token,
+                                             size_t token_len,
+                                             redcore_lock_callback callback,
+                                             void *userdata,
+                                             struct redcore_error **err_out);
+
+/**
+ * `redcore_lock_release_blocking` on the lock's thread (as `redcore_lock_acquire`).
+ */
+enum redcore_error_code redcore_lock_release(const struct redcore_lock *lock,
+                                             redcore_lock_callback callback,
+                                             void *userdata,
+                                             struct redcore_error **err_out);
+
+/**
+ * `redcore_lock_extend_blocking` on the lock's thread (as `redcore_lock_acquire`).
+ */
+enum redcore_error_code redcore_lock_extend(const struct redcore_lock *lock,
+                                            uint64_t additional_ms,
+                                            bool replace_ttl,
+                                            redcore_lock_callback callback,
+                                            void *userdata,
+                                            struct redcore_error **err_out);
+
+/**
+ * `redcore_lock_reacquire_blocking` on the lock's thread (as `redcore_lock_acquire`).
+ */
+enum redcore_error_code redcore_lock_reacquire(const struct redcore_lock *lock,
+                                               redcore_lock_callback callback,
+                                               void *userdata,
+                                               struct redcore_error **err_out);
+
+/**
+ * `redcore_lock_locked_blocking` on the lock's thread (as `redcore_lock_acquire`; `result`
+ * is locked).
+ */
+enum redcore_error_code redcore_lock_locked(const struct redcore_lock *lock,
+                                            redcore_lock_callback callback,
+                                            void *userdata,
+                                            struct redcore_error **err_out);
+
+/**
+ * `redcore_lock_owned_blocking` on the lock's thread (as `redcore_lock_acquire`; `result`
+ * is owned).
+ */
+enum redcore_error_code redcore_lock_owned(const struct redcore_lock *lock,
+                                           redcore_lock_callback callback,
+                                           void *userdata,
+                                           struct redcore_error **err_out);
 
 /**
  * Creates a reader. Each limit may be 0 for its default: `max_bulk_len` (longest string,

@@ -22,7 +22,7 @@ mod reauth;
 /// Underneath: a `Box` owning the client. Thread-safe: any number of threads may submit
 /// commands at once. Create with `redcore_client_new`, free with `redcore_client_free`.
 pub struct redcore_client {
-    inner: Client,
+    pub(super) inner: Client,
 }
 
 /// The callback of an asynchronous command. Runs exactly once, on one of the client's

@@ -16,6 +16,7 @@ pub mod client;
 pub mod config;
 pub mod credentials;
 pub mod error;
+pub mod lock;
 pub mod reader;
 pub mod reply;
 pub mod version;
