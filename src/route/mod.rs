@@ -12,3 +12,4 @@ mod command_info;
 pub mod keys;
 pub mod router;
 pub mod slot;
+pub mod topology;
