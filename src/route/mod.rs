@@ -7,6 +7,7 @@
 //! clock or a thread.
 
 mod builtin;
+pub mod cluster;
 pub mod command;
 mod command_info;
 pub mod keys;

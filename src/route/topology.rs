@@ -87,6 +87,9 @@ pub struct Topology {
     shards: Vec<Shard>,
     /// Shard index per slot, `NO_SHARD` where none.
     slots: Box<[u16; SLOT_COUNT]>,
+    /// The shards serving at least one slot, as `(lowest slot, shard index)`, in slot order:
+    /// the fan-out targets and the walk of a cluster SCAN. Derived from `slots`.
+    serving: Vec<(u16, usize)>,
 }
 
 impl fmt::Debug for Topology {
@@ -239,19 +242,30 @@ impl Topology {
     }
 
     /// The primaries of the shards that serve at least one slot (a failed primary whose
-    /// slots moved to its replica serves none): the targets of an all-primaries fan-out.
-    pub fn primaries(&self) -> impl Iterator<Item = usize> + '_ {
-        let mut serving = vec![false; self.shards.len()];
-        for &s in self.slots.iter() {
-            if s != NO_SHARD {
-                serving[usize::from(s)] = true;
+    /// slots moved to its replica serves none), in slot order: the targets of an
+    /// all-primaries fan-out.
+    pub fn primaries(&self) -> impl ExactSizeIterator<Item = usize> + '_ {
+        self.serving
+            .iter()
+            .map(|&(_, shard)| self.shards[shard].primary)
+    }
+
+    /// The shards that serve at least one slot, as `(lowest slot, shard index)`, ordered by
+    /// that slot.
+    pub fn serving_shards(&self) -> &[(u16, usize)] {
+        &self.serving
+    }
+
+    /// `(lowest slot, shard index)` of every serving shard: the slot table read in order.
+    fn derive_serving(slots: &[u16; SLOT_COUNT], shards: usize) -> Vec<(u16, usize)> {
+        let mut seen = vec![false; shards];
+        let mut serving = Vec::new();
+        for (slot, &shard) in slots.iter().enumerate() {
+            if shard != NO_SHARD && !std::mem::replace(&mut seen[usize::from(shard)], true) {
+                serving.push((slot as u16, usize::from(shard)));
             }
         }
-        self.shards
-            .iter()
-            .zip(serving)
-            .filter(|(_, serving)| *serving)
-            .map(|(shard, _)| shard.primary)
+        serving
     }
 
     /// Every node, by index (unhealthy ones too: `node(i).healthy` says).
@@ -312,6 +326,7 @@ impl Topology {
         if let Some(entry) = next.slots.get_mut(usize::from(slot)) {
             *entry = shard as u16;
         }
+        next.serving = Topology::derive_serving(&next.slots, next.shards.len());
         next
     }
 
@@ -463,6 +478,7 @@ impl Builder {
 
     fn finish(self) -> Topology {
         Topology {
+            serving: Topology::derive_serving(&self.slots, self.shards.len()),
             nodes: self.nodes,
             shards: self.shards,
             slots: self.slots,
@@ -703,6 +719,8 @@ mod tests {
             primaries.sort();
             assert_eq!(primaries, [30001, 30002, 30003]);
             assert_eq!(t.all_nodes().count(), 6);
+            let lowest: Vec<u16> = t.serving_shards().iter().map(|&(slot, _)| slot).collect();
+            assert_eq!(lowest, [0, 5461, 10923]);
             assert_eq!(
                 t.slot_shard(12182).map(|s| t.node(s.primary).addr.port),
                 Some(30003)
