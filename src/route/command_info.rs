@@ -121,8 +121,6 @@ fn read_command(
             read_only,
             policy,
         },
-        container: false,
-        subcommand: false,
     });
     if let Some(subcommands) = command.get(9) {
         // RESP3 servers send an empty list of subcommands as a set, a full one as an array.

@@ -4,8 +4,9 @@
 //! server's own `COMMAND` reply (`command_info.rs`).
 //!
 //! `CommandTable::get` and `for_each_key` run on every command of a cluster client, so they
-//! allocate nothing: the name is hashed (FNV-1a over its upper-cased bytes) into an
-//! open-addressed table, compared ignoring ASCII case, and keys are visited by index.
+//! allocate nothing: the name's first 16 bytes are loaded as two words and upper-cased a
+//! word at a time, hashed with one multiply into an open-addressed table and compared as
+//! words (a longer name compares its tail too); keys are visited by index.
 
 use super::builtin::BUILTIN;
 
@@ -126,10 +127,92 @@ pub(super) struct Entry {
     /// Upper case, subcommands as `CONFIG|SET`.
     pub(super) name: Box<[u8]>,
     pub(super) spec: CommandSpec,
-    /// Has subcommands: `get` looks at the next argument.
-    pub(super) container: bool,
-    /// Is a subcommand: found only through its container, never by the name `A|B`.
-    pub(super) subcommand: bool,
+}
+
+impl Entry {
+    /// The subcommand part of a `CONTAINER|SUB` name, and the container part.
+    fn split(&self) -> Option<(&[u8], &[u8])> {
+        let bar = self.name.iter().position(|&b| b == b'|')?;
+        Some((&self.name[..bar], &self.name[bar + 1..]))
+    }
+}
+
+/// How a name is looked up: its first 16 bytes upper-cased and zero-padded as two words,
+/// its length, and for a subcommand its container (entry index + 1; 0 for a command).
+/// Names longer than 16 bytes also compare their tail.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct Key {
+    lo: u64,
+    hi: u64,
+    len: u32,
+    parent: u32,
+}
+
+impl Key {
+    #[inline]
+    fn new(name: &[u8], parent: u32) -> Key {
+        let (lo, hi) = match name.len() {
+            0..=8 => (load(name), 0),
+            9..=15 => (word(&name[..8]), load(&name[8..])),
+            _ => (word(&name[..8]), word(&name[8..16])),
+        };
+        Key {
+            lo: upper(lo),
+            hi: upper(hi),
+            len: name.len() as u32,
+            parent,
+        }
+    }
+
+    /// The home bucket in a table of `size` (a power of two) buckets.
+    #[inline]
+    fn bucket(&self, size: usize) -> usize {
+        let folded = self.lo
+            ^ self.hi.rotate_left(29)
+            ^ (u64::from(self.len) << 56)
+            ^ u64::from(self.parent).rotate_left(40);
+        (folded.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32) as usize & (size - 1)
+    }
+}
+
+/// 8 bytes as a little-endian word.
+#[inline]
+fn word(bytes: &[u8]) -> u64 {
+    u64::from_le_bytes(bytes[..8].try_into().expect("8 bytes"))
+}
+
+/// Up to 8 bytes as a little-endian word, zero-padded, in at most two loads (overlapping
+/// reads of the same bytes OR to the same value).
+#[inline]
+fn load(b: &[u8]) -> u64 {
+    let n = b.len();
+    match n {
+        0 => 0,
+        1..=3 => {
+            u64::from(b[0])
+                | u64::from(b[n / 2]) << (8 * (n / 2))
+                | u64::from(b[n - 1]) << (8 * (n - 1))
+        }
+        4..=7 => {
+            let first = u32::from_le_bytes(b[..4].try_into().expect("4 bytes"));
+            let last = u32::from_le_bytes(b[n - 4..].try_into().expect("4 bytes"));
+            u64::from(first) | u64::from(last) << (8 * (n - 4))
+        }
+        _ => word(b),
+    }
+}
+
+/// ASCII letters of the eight bytes upper-cased, every other byte kept (SWAR).
+#[inline]
+fn upper(x: u64) -> u64 {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let low7 = x & !HIGH;
+    // High bit set where the low 7 bits are >= 'a', resp. > 'z' (no carry between bytes).
+    let ge_a = low7 + ONES * u64::from(0x80 - b'a');
+    let gt_z = low7 + ONES * u64::from(0x80 - b'z' - 1);
+    let lower = ge_a & !gt_z & !x & HIGH;
+    x ^ (lower >> 2)
 }
 
 const EMPTY: u32 = u32::MAX;
@@ -138,6 +221,10 @@ const EMPTY: u32 = u32::MAX;
 #[derive(Clone, Debug)]
 pub struct CommandTable {
     entries: Vec<Entry>,
+    /// `keys[i]` is entry `i`'s lookup key.
+    keys: Vec<Key>,
+    /// `container[i]`: entry `i` has subcommands, so `get` looks at the next argument.
+    container: Vec<bool>,
     /// Open addressing with linear probing: indices into `entries`, `EMPTY` for a free slot.
     /// At most half full, so a probe sequence is short.
     buckets: Box<[u32]>,
@@ -155,39 +242,49 @@ impl CommandTable {
                 read_only: *read_only,
                 policy: *policy,
             },
-            container: false,
-            subcommand: false,
         });
         CommandTable::from_entries(entries.collect())
     }
 
-    /// A table of these entries (names upper case, unique); containers are marked here.
-    pub(super) fn from_entries(mut entries: Vec<Entry>) -> CommandTable {
-        let containers: Vec<Box<[u8]>> = entries
-            .iter()
-            .filter_map(|e| {
-                let bar = e.name.iter().position(|&b| b == b'|')?;
-                Some(e.name[..bar].into())
-            })
-            .collect();
-        for e in &mut entries {
-            e.container = containers.contains(&e.name);
-            e.subcommand = e.name.contains(&b'|');
-        }
-        let size = (entries.len() * 2).next_power_of_two().max(16);
+    /// A table of these entries (names upper case, unique). A subcommand whose container
+    /// is not among them cannot be found and is dropped.
+    pub(super) fn from_entries(entries: Vec<Entry>) -> CommandTable {
+        // Commands first, so that subcommands can name their container's index.
+        let (commands, subcommands): (Vec<Entry>, Vec<Entry>) =
+            entries.into_iter().partition(|e| e.split().is_none());
+        let size = ((commands.len() + subcommands.len()) * 2)
+            .next_power_of_two()
+            .max(16);
         let mut table = CommandTable {
-            entries,
+            entries: Vec::new(),
+            keys: Vec::new(),
+            container: Vec::new(),
             buckets: vec![EMPTY; size].into_boxed_slice(),
         };
-        for i in 0..table.entries.len() {
-            let name = &table.entries[i].name;
-            let mut at = fnv(FNV_START, name) as usize & (size - 1);
-            while table.buckets[at] != EMPTY {
-                at = (at + 1) & (size - 1);
-            }
-            table.buckets[at] = i as u32;
+        for entry in commands {
+            table.insert(Key::new(&entry.name, 0), entry);
+        }
+        for entry in subcommands {
+            let (container, sub) = entry.split().expect("a subcommand");
+            let Some(parent) = table.find(container, 0) else {
+                continue;
+            };
+            table.container[parent] = true;
+            table.insert(Key::new(sub, parent as u32 + 1), entry);
         }
         table
+    }
+
+    fn insert(&mut self, key: Key, entry: Entry) {
+        let mask = self.buckets.len() - 1;
+        let mut at = key.bucket(self.buckets.len());
+        while self.buckets[at] != EMPTY {
+            at = (at + 1) & mask;
+        }
+        self.buckets[at] = self.entries.len() as u32;
+        self.entries.push(entry);
+        self.keys.push(key);
+        self.container.push(false);
     }
 
     /// The spec of the command `args` (name in any case). A container command (`CONFIG`,
@@ -196,16 +293,15 @@ impl CommandTable {
     /// argv or a name the table does not know.
     #[inline]
     pub fn get(&self, args: &[&[u8]]) -> Option<&CommandSpec> {
-        let name = *args.first()?;
-        let entry = self.find(name, None)?;
-        if entry.container {
+        let i = self.find(args.first()?, 0)?;
+        if self.container[i] {
             if let Some(sub) = args.get(1) {
-                if let Some(sub_entry) = self.find(name, Some(sub)) {
-                    return Some(&sub_entry.spec);
+                if let Some(j) = self.find(sub, i as u32 + 1) {
+                    return Some(&self.entries[j].spec);
                 }
             }
         }
-        Some(&entry.spec)
+        Some(&self.entries[i].spec)
     }
 
     /// `get`, with a name this table does not know treated as a keyless command.
@@ -214,41 +310,44 @@ impl CommandTable {
         self.get(args).unwrap_or(&UNKNOWN)
     }
 
-    /// The entry named `name`, or `name|sub`; any case.
+    /// The index of the entry named `name` (any case) under `parent` (0: a command; a
+    /// container's index + 1: its subcommands).
     #[inline]
-    fn find(&self, name: &[u8], sub: Option<&[u8]>) -> Option<&Entry> {
-        let mut hash = fnv(FNV_START, name);
-        let len = match sub {
-            Some(sub) => {
-                hash = fnv(fnv(hash, b"|"), sub);
-                name.len() + 1 + sub.len()
-            }
-            None => name.len(),
-        };
+    fn find(&self, name: &[u8], parent: u32) -> Option<usize> {
+        let key = Key::new(name, parent);
         let mask = self.buckets.len() - 1;
-        let mut at = hash as usize & mask;
+        let mut at = key.bucket(self.buckets.len());
         loop {
             let i = self.buckets[at];
             if i == EMPTY {
                 return None;
             }
-            let entry = &self.entries[i as usize];
-            if entry.name.len() == len
-                && entry.subcommand == sub.is_some()
-                && entry_is(&entry.name, name, sub)
-            {
-                return Some(entry);
+            let i = i as usize;
+            if self.keys[i] == key && (name.len() <= 16 || self.tail_matches(i, name)) {
+                return Some(i);
             }
             at = (at + 1) & mask;
         }
     }
 
+    /// Beyond the 16 bytes in the key, entry `i`'s name (its subcommand part) is `name`.
+    #[cold]
+    fn tail_matches(&self, i: usize, name: &[u8]) -> bool {
+        let entry = &self.entries[i];
+        let stored = entry.split().map_or(&entry.name[..], |(_, sub)| sub);
+        stored.len() == name.len() && stored[16..].eq_ignore_ascii_case(&name[16..])
+    }
+
     /// The entry of this exact upper-case name (`CONFIG|SET`), for building tables.
     pub(super) fn entry(&self, name: &[u8]) -> Option<&Entry> {
-        match name.iter().position(|&b| b == b'|') {
-            Some(bar) => self.find(&name[..bar], Some(&name[bar + 1..])),
-            None => self.find(name, None),
-        }
+        let i = match name.iter().position(|&b| b == b'|') {
+            Some(bar) => {
+                let parent = self.find(&name[..bar], 0)?;
+                self.find(&name[bar + 1..], parent as u32 + 1)?
+            }
+            None => self.find(name, 0)?,
+        };
+        Some(&self.entries[i])
     }
 
     /// Every entry, in no particular order.
@@ -265,30 +364,6 @@ impl CommandTable {
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
     }
-}
-
-/// `stored` (upper case) is `name` or `name|sub`, ignoring the case of `name` and `sub`;
-/// lengths already match.
-#[inline]
-fn entry_is(stored: &[u8], name: &[u8], sub: Option<&[u8]>) -> bool {
-    let (head, tail) = stored.split_at(name.len());
-    if !head.eq_ignore_ascii_case(name) {
-        return false;
-    }
-    match sub {
-        None => true,
-        Some(sub) => tail[0] == b'|' && tail[1..].eq_ignore_ascii_case(sub),
-    }
-}
-
-const FNV_START: u32 = 0x811c_9dc5;
-
-/// FNV-1a (32 bits) over the upper-cased bytes, continuing from `hash`.
-#[inline]
-fn fnv(hash: u32, bytes: &[u8]) -> u32 {
-    bytes.iter().fold(hash, |h, b| {
-        (h ^ u32::from(b.to_ascii_uppercase())).wrapping_mul(0x0100_0193)
-    })
 }
 
 /// Calls `f` with the index (in `args`, the name being 0) of each key of the command, in
@@ -410,6 +485,64 @@ mod tests {
             assert_eq!(spec.read_only, *read_only, "{name}");
             assert_eq!(spec.policy, *policy, "{name}");
         }
+    }
+
+    #[test]
+    fn keys_fold_case_as_bytes_do() {
+        let naive = |name: &[u8]| {
+            let mut buf = [0u8; 16];
+            for (b, n) in buf.iter_mut().zip(name) {
+                *b = n.to_ascii_uppercase();
+            }
+            (
+                u64::from_le_bytes(buf[..8].try_into().unwrap()),
+                u64::from_le_bytes(buf[8..].try_into().unwrap()),
+            )
+        };
+        // Every byte value at every position of names of 0 to 24 bytes.
+        for len in 0..=24usize {
+            for start in 0..=255u8 {
+                let name: Vec<u8> = (0..len)
+                    .map(|i| start.wrapping_add((i as u8).wrapping_mul(97)))
+                    .collect();
+                let key = Key::new(&name, 7);
+                assert_eq!(
+                    (key.lo, key.hi),
+                    naive(&name),
+                    "{:?}",
+                    name.escape_ascii().to_string()
+                );
+                assert_eq!((key.len, key.parent), (len as u32, 7));
+            }
+        }
+    }
+
+    #[test]
+    fn every_name_in_any_case() {
+        let table = CommandTable::builtin();
+        for (name, ..) in BUILTIN {
+            let lower = name.to_ascii_lowercase();
+            let args: Vec<&[u8]> = lower.split('|').map(str::as_bytes).collect();
+            let spec = table.get(&args).unwrap_or_else(|| panic!("{lower}"));
+            let upper: Vec<&[u8]> = name.split('|').map(str::as_bytes).collect();
+            assert_eq!(Some(spec), table.get(&upper), "{name}");
+        }
+        // Longer than 16 bytes: the tail counts.
+        let get = |line: &str| {
+            table
+                .get(&line.split(' ').map(str::as_bytes).collect::<Vec<_>>())
+                .copied()
+        };
+        assert!(get("georadiusbymember_ro k m 1 km").unwrap().read_only);
+        assert!(get("GEORADIUSBYMEMBER_RX k").is_none());
+        assert!(get("GEORADIUSBYMEMBER_RO_ k").is_none());
+        assert_eq!(
+            get("cluster count-failure-reports id"),
+            table.get(&[b"CLUSTER", b"COUNT-FAILURE-REPORTS"]).copied()
+        );
+        assert!(table.entry(b"CLUSTER|COUNT-FAILURE-REPORTS").is_some());
+        assert!(table.entry(b"CLUSTER|COUNT-FAILURE-REPORTX").is_none());
+        assert!(table.entry(b"CLUSTER|COUNT-FAILURE-REPORTSS").is_none());
     }
 
     #[test]
