@@ -1,8 +1,10 @@
 //! `Topology` read from a real 3 primaries + 3 replicas Redis Cluster that this test creates
 //! (`redis-cli --cluster create`): `CLUSTER SHARDS` and `CLUSTER SLOTS`, in RESP2 and RESP3,
-//! asked of every node, must describe what `CLUSTER NODES` says; a MOVED reply patches the
-//! topology to what the cluster says; after a primary is killed and its replica promoted,
-//! the refreshed topology routes its slots to the replica and marks the dead node.
+//! asked of every node, must describe what `CLUSTER NODES` says; commands sent where `plan`
+//! says are served without MOVED, and fan-out merges, split joins and the cluster SCAN walk
+//! come back whole; a MOVED reply patches the topology to what the cluster says; after a
+//! primary is killed and its replica promoted, the refreshed topology routes its slots to
+//! the replica and marks the dead node.
 
 mod support;
 
@@ -11,6 +13,10 @@ use std::time::{Duration, Instant};
 
 use redcore::error::{Error, ErrorKind};
 use redcore::resp::{Reply, Value};
+use redcore::route::cluster::{
+    join_split, merge, plan, scan_cursor_decode, scan_reply, scan_target, Target,
+};
+use redcore::route::keys::{CommandTable, Merge};
 use redcore::route::slot::{key_slot, SLOT_COUNT};
 use redcore::route::topology::{NodeAddr, Topology};
 use support::{RedisServer, HOST};
@@ -190,6 +196,8 @@ fn topology_of_a_real_cluster_through_moved_and_failover() {
         }
     }
 
+    commands_routed_by_the_plans(&nodes, &reference);
+
     // MOVED: a key asked of a node that does not serve it. The patched topology sends its
     // slot where the cluster says, and that node serves the key.
     let key = "route-test-key";
@@ -260,4 +268,174 @@ fn topology_of_a_real_cluster_through_moved_and_failover() {
             replica_port
         );
     }
+}
+
+/// The node of `nodes` at a topology node's address.
+fn server<'a>(nodes: &'a [RedisServer], t: &Topology, node: usize) -> &'a RedisServer {
+    let port = t.node(node).addr.port;
+    nodes
+        .iter()
+        .find(|n| n.port() == port)
+        .expect("a node we started")
+}
+
+fn send(server: &RedisServer, args: &[&[u8]]) -> Reply {
+    let mut conn = server.connect().expect("connect");
+    Reply::from_value(&conn.command(args).expect("reply"))
+}
+
+/// The plans, the merges, the split joins and the SCAN walk on the live cluster: commands
+/// sent where `plan` says are served there (no MOVED), fan-outs and splits come back whole.
+fn commands_routed_by_the_plans(nodes: &[RedisServer], t: &Topology) {
+    let table = CommandTable::builtin();
+    let keys: Vec<String> = (0..1000).map(|i| format!("plan:{i}")).collect();
+    // 1000 SETs, each sent to the primary of the slot its plan names, pipelined per node.
+    let mut per_node: Vec<Vec<u8>> = vec![Vec::new(); t.nodes().len()];
+    let mut counts = vec![0usize; t.nodes().len()];
+    for (i, key) in keys.iter().enumerate() {
+        let value = i.to_string();
+        let args: [&[u8]; 3] = [b"SET", key.as_bytes(), value.as_bytes()];
+        let Target::Slot(slot) = plan(&table, &args).unwrap().target else {
+            panic!("SET {key}: not one slot");
+        };
+        let node = t.require_slot(slot).unwrap().primary;
+        redcore::resp::encode_command(&mut per_node[node], &args);
+        counts[node] += 1;
+    }
+    for (node, frame) in per_node.iter().enumerate() {
+        if counts[node] == 0 {
+            continue;
+        }
+        let mut conn = server(nodes, t, node).connect().unwrap();
+        conn.send_raw(frame).unwrap();
+        for _ in 0..counts[node] {
+            assert_eq!(
+                conn.read_reply().unwrap(),
+                Value::simple("OK"),
+                "node :{}",
+                t.node(node).addr.port
+            );
+        }
+    }
+
+    // Fan-outs: DBSIZE summed, KEYS joined over the primaries.
+    let fan_out = |args: &[&[u8]]| {
+        let target = plan(&table, args).unwrap().target;
+        let (Target::AllPrimaries(how) | Target::AllNodes(how)) = target else {
+            panic!("{target:?}");
+        };
+        let targets: Vec<usize> = match target {
+            Target::AllPrimaries(_) => t.primaries().collect(),
+            _ => t.all_nodes().collect(),
+        };
+        let replies = targets
+            .iter()
+            .map(|&n| Ok(send(server(nodes, t, n), args)))
+            .collect();
+        (how, merge(how, replies).unwrap().to_value())
+    };
+    assert_eq!(fan_out(&[b"DBSIZE"]), (Merge::Sum, Value::Integer(1000)));
+    let (how, Value::Array(all)) = fan_out(&[b"KEYS", b"plan:*"]) else {
+        panic!("KEYS");
+    };
+    assert_eq!(how, Merge::Concat);
+    assert_eq!(all.len(), 1000);
+    let script = b"return 1";
+    let (how, sha) = fan_out(&[b"SCRIPT", b"LOAD", script]);
+    assert_eq!(how, Merge::AllOk);
+    let sha = support::text(&sha).to_owned();
+    let (how, exists) = fan_out(&[b"SCRIPT", b"EXISTS", sha.as_bytes(), b"0000"]);
+    assert_eq!(how, Merge::LogicalAnd);
+    assert_eq!(
+        exists,
+        Value::Array(vec![Value::Integer(1), Value::Integer(0)])
+    );
+
+    // A split MGET: the values come back in the caller's key order.
+    let mut mget: Vec<&[u8]> = vec![b"MGET"];
+    mget.extend(keys[..40].iter().map(|k| k.as_bytes()));
+    mget.push(b"plan:missing");
+    let Target::Split { kind, parts } = plan(&table, &mget).unwrap().target else {
+        panic!("MGET of 41 keys in one slot?");
+    };
+    assert!(parts.len() > 1);
+    let replies = parts
+        .iter()
+        .map(|part| {
+            let mut args: Vec<&[u8]> = vec![b"MGET"];
+            args.extend(part.args.iter().map(|&i| mget[i as usize]));
+            Ok(send(
+                server(nodes, t, t.require_slot(part.slot).unwrap().primary),
+                &args,
+            ))
+        })
+        .collect();
+    let mut expected: Vec<Value> = (0..40).map(|i| Value::bulk(i.to_string())).collect();
+    expected.push(Value::Null);
+    assert_eq!(
+        join_split(kind, &parts, mget.len(), replies)
+            .unwrap()
+            .to_value(),
+        Value::Array(expected)
+    );
+
+    // A cluster SCAN from "0" to "0" finds every key once.
+    let mut cursor = b"0".to_vec();
+    let mut found = Vec::new();
+    for step in 0.. {
+        assert!(step < 10_000, "the scan does not end");
+        let Some((shard, at)) = scan_target(t, scan_cursor_decode(&cursor).unwrap()) else {
+            break;
+        };
+        let node_cursor = at.cursor.to_string();
+        let args: [&[u8]; 6] = [
+            b"SCAN",
+            node_cursor.as_bytes(),
+            b"MATCH",
+            b"plan:*",
+            b"COUNT",
+            b"50",
+        ];
+        let node_reply = send(server(nodes, t, t.shards()[shard].primary), &args);
+        let Value::Array(reply) = scan_reply(t, at, &node_reply).unwrap().to_value() else {
+            panic!("SCAN reply");
+        };
+        let Value::Array(batch) = &reply[1] else {
+            panic!("keys")
+        };
+        found.extend(batch.iter().map(|k| support::text(k).to_owned()));
+        cursor = support::bytes(&reply[0]).to_vec();
+        if cursor == b"0" {
+            break;
+        }
+    }
+    found.sort();
+    found.dedup();
+    let mut all_keys = keys.clone();
+    all_keys.sort();
+    assert_eq!(found, all_keys);
+
+    // A split DEL sums what each slot deleted.
+    let mut del: Vec<&[u8]> = vec![b"DEL"];
+    del.extend(keys.iter().map(|k| k.as_bytes()));
+    let Target::Split { kind, parts } = plan(&table, &del).unwrap().target else {
+        panic!("DEL");
+    };
+    let replies = parts
+        .iter()
+        .map(|part| {
+            let mut args: Vec<&[u8]> = vec![b"DEL"];
+            args.extend(part.args.iter().map(|&i| del[i as usize]));
+            Ok(send(
+                server(nodes, t, t.require_slot(part.slot).unwrap().primary),
+                &args,
+            ))
+        })
+        .collect();
+    assert_eq!(
+        join_split(kind, &parts, del.len(), replies)
+            .unwrap()
+            .to_value(),
+        Value::Integer(1000)
+    );
 }
