@@ -355,29 +355,9 @@ fn commands_routed_by_the_plans(nodes: &[RedisServer], t: &Topology) {
     let mut mget: Vec<&[u8]> = vec![b"MGET"];
     mget.extend(keys[..40].iter().map(|k| k.as_bytes()));
     mget.push(b"plan:missing");
-    let Target::Split { kind, parts } = plan(&table, &mget).unwrap().target else {
-        panic!("MGET of 41 keys in one slot?");
-    };
-    assert!(parts.len() > 1);
-    let replies = parts
-        .iter()
-        .map(|part| {
-            let mut args: Vec<&[u8]> = vec![b"MGET"];
-            args.extend(part.args.iter().map(|&i| mget[i as usize]));
-            Ok(send(
-                server(nodes, t, t.require_slot(part.slot).unwrap().primary),
-                &args,
-            ))
-        })
-        .collect();
     let mut expected: Vec<Value> = (0..40).map(|i| Value::bulk(i.to_string())).collect();
     expected.push(Value::Null);
-    assert_eq!(
-        join_split(kind, &parts, mget.len(), replies)
-            .unwrap()
-            .to_value(),
-        Value::Array(expected)
-    );
+    assert_eq!(split(nodes, t, &table, &mget), Value::Array(expected));
 
     // A cluster SCAN from "0" to "0" finds every key once.
     let mut cursor = b"0".to_vec();
@@ -418,24 +398,25 @@ fn commands_routed_by_the_plans(nodes: &[RedisServer], t: &Topology) {
     // A split DEL sums what each slot deleted.
     let mut del: Vec<&[u8]> = vec![b"DEL"];
     del.extend(keys.iter().map(|k| k.as_bytes()));
-    let Target::Split { kind, parts } = plan(&table, &del).unwrap().target else {
-        panic!("DEL");
+    assert_eq!(split(nodes, t, &table, &del), Value::Integer(1000));
+}
+
+/// A command split per slot: each part sent to its slot's primary, the replies joined.
+fn split(nodes: &[RedisServer], t: &Topology, table: &CommandTable, argv: &[&[u8]]) -> Value {
+    let Target::Split { kind, parts } = plan(table, argv).unwrap().target else {
+        panic!("{:?} is not split", String::from_utf8_lossy(argv[0]));
     };
+    assert!(parts.len() > 1);
     let replies = parts
         .iter()
         .map(|part| {
-            let mut args: Vec<&[u8]> = vec![b"DEL"];
-            args.extend(part.args.iter().map(|&i| del[i as usize]));
-            Ok(send(
-                server(nodes, t, t.require_slot(part.slot).unwrap().primary),
-                &args,
-            ))
+            let mut args: Vec<&[u8]> = vec![argv[0]];
+            args.extend(part.args.iter().map(|&i| argv[i as usize]));
+            let primary = t.require_slot(part.slot).unwrap().primary;
+            Ok(send(server(nodes, t, primary), &args))
         })
         .collect();
-    assert_eq!(
-        join_split(kind, &parts, del.len(), replies)
-            .unwrap()
-            .to_value(),
-        Value::Integer(1000)
-    );
+    join_split(kind, &parts, argv.len(), replies)
+        .unwrap()
+        .to_value()
 }
