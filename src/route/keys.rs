@@ -217,6 +217,12 @@ fn upper(x: u64) -> u64 {
 
 const EMPTY: u32 = u32::MAX;
 
+/// Shared by every caller's thread of a cluster client.
+const _: () = {
+    const fn shared<T: Send + Sync>() {}
+    shared::<CommandTable>();
+};
+
 /// Every command a cluster client may route, by name. Immutable once built; cheap to share.
 #[derive(Clone, Debug)]
 pub struct CommandTable {
