@@ -66,15 +66,37 @@ pub fn crc16(data: &[u8]) -> u16 {
 /// after it; otherwise, and for an empty tag `{}`, the whole key.
 #[inline]
 pub fn hash_tag(key: &[u8]) -> &[u8] {
-    if let Some(open) = key.iter().position(|&b| b == b'{') {
+    if let Some(open) = find_byte(key, b'{') {
         let rest = &key[open + 1..];
-        if let Some(close) = rest.iter().position(|&b| b == b'}') {
+        if let Some(close) = find_byte(rest, b'}') {
             if close > 0 {
                 return &rest[..close];
             }
         }
     }
     key
+}
+
+/// The index of the first `needle` in `haystack`, eight bytes at a time: a byte of
+/// `word ^ pattern` is zero where the needle is, and `(x - 0x01..) & !x & 0x80..` flags the
+/// lowest zero byte exactly (a borrow can only flag bytes above it).
+#[inline]
+fn find_byte(haystack: &[u8], needle: u8) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let pattern = ONES * u64::from(needle);
+    let mut chunks = haystack.chunks_exact(8);
+    let mut base = 0;
+    for chunk in &mut chunks {
+        let x = u64::from_le_bytes(chunk.try_into().expect("8 bytes")) ^ pattern;
+        let found = x.wrapping_sub(ONES) & !x & HIGH;
+        if found != 0 {
+            return Some(base + (found.trailing_zeros() / 8) as usize);
+        }
+        base += 8;
+    }
+    let tail = chunks.remainder().iter().position(|&b| b == needle)?;
+    Some(base + tail)
 }
 
 /// The hash slot of `key`, `0..SLOT_COUNT`.
@@ -130,6 +152,23 @@ mod tests {
         for (key, hashed) in cases {
             assert_eq!(hash_tag(key), *hashed, "{}", key.escape_ascii());
             assert_eq!(key_slot(key), key_slot(hashed), "{}", key.escape_ascii());
+        }
+    }
+
+    #[test]
+    fn find_byte_matches_position() {
+        // Needles at every position of haystacks of every length up to 40, with bytes that
+        // differ from the needle by one bit or a borrow (0x7a, 0x7c, 0xfb, 0x00) around them.
+        let fillers = [b'a', 0x7a, 0x7c, 0xfb, 0x00, 0xff];
+        for len in 0..40 {
+            for &fill in &fillers {
+                let mut hay = vec![fill; len];
+                assert_eq!(find_byte(&hay, b'{'), None);
+                for at in (0..len).rev() {
+                    hay[at] = b'{';
+                    assert_eq!(find_byte(&hay, b'{'), hay.iter().position(|&b| b == b'{'));
+                }
+            }
         }
     }
 

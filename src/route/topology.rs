@@ -80,6 +80,12 @@ pub struct Shard {
 /// No shard serves this slot.
 const NO_SHARD: u16 = u16::MAX;
 
+/// Published behind an `Arc` and read by every caller's thread.
+const _: () = {
+    const fn shared<T: Send + Sync>() {}
+    shared::<Topology>();
+};
+
 /// The cluster at one moment. Cloning copies the 32 KiB slot table.
 #[derive(Clone)]
 pub struct Topology {
@@ -445,6 +451,8 @@ impl Builder {
     fn shard(&mut self, mut primary: TopologyNode, replicas: Vec<TopologyNode>) -> usize {
         primary.primary = true;
         let p = self.node(primary);
+        // Named a replica by an earlier range of a reply taken mid-failover: a primary now.
+        self.nodes[p].primary = true;
         let shard = match self.shards.iter().position(|s| s.primary == p) {
             Some(shard) => shard,
             None => {
@@ -947,6 +955,27 @@ mod tests {
         assert!(
             !t.node(t.node_index(&NodeAddr::new("h", 7000)).unwrap())
                 .primary
+        );
+    }
+
+    #[test]
+    fn a_node_named_replica_then_primary_is_a_primary() {
+        let node = |port: i64| Value::Array(vec![Value::bulk("h"), Value::Integer(port)]);
+        let slots = |start: i64, end: i64, nodes: Vec<Value>| {
+            let mut items = vec![Value::Integer(start), Value::Integer(end)];
+            items.extend(nodes);
+            Value::Array(items)
+        };
+        let reply = Reply::from_value(&Value::Array(vec![
+            slots(0, 10, vec![node(1), node(2)]),
+            slots(11, 20, vec![node(2)]),
+        ]));
+        let t = Topology::from_cluster_slots(reply.value(), &asked(), &same).unwrap();
+        let two = t.node(t.node_index(&NodeAddr::new("h", 2)).unwrap());
+        assert!(two.primary);
+        assert_eq!(
+            ranges(&t),
+            vec![range(0, 10, "h:1", &["h:2"]), range(11, 20, "h:2", &[])]
         );
     }
 

@@ -93,6 +93,16 @@ pub fn plan(table: &CommandTable, args: &[&[u8]]) -> Result<Plan> {
 /// The target of a command by the slots of its keys.
 #[inline]
 fn keyed(spec: &CommandSpec, args: &[&[u8]], split: Option<SplitKind>) -> Result<Target> {
+    // Most commands have one key, argument 1: no walk needed.
+    if let (
+        KeySpec::Range {
+            first: 1, last: 1, ..
+        },
+        Some(key),
+    ) = (spec.keys, args.get(1))
+    {
+        return Ok(Target::Slot(key_slot(key)));
+    }
     let mut first: Option<(usize, u16)> = None;
     let mut clash: Option<(usize, u16)> = None;
     let walked = for_each_key(spec, args, |i| {

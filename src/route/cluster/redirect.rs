@@ -90,7 +90,7 @@ pub enum Decision {
         refresh: bool,
     },
     /// Complete the command with this error: `CLUSTER` "retries exhausted after N attempts;
-    /// last: <cause>", or the connection error itself for a written command that must not
+    /// last: CAUSE", or the connection error itself for a written command that must not
     /// run twice.
     Fail(Error),
 }
