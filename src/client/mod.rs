@@ -917,7 +917,10 @@ impl Owner for Engine {
     }
 
     fn next_deadline(&self) -> Option<Instant> {
-        let cluster = self.cluster.as_ref().and_then(|_| self.cluster_next_deadline());
+        let cluster = self
+            .cluster
+            .as_ref()
+            .and_then(|_| self.cluster_next_deadline());
         [self.pool_next_deadline(), self.auth.next_renewal(), cluster]
             .into_iter()
             .flatten()

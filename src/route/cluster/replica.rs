@@ -2,21 +2,8 @@
 //! as the client's `ReadFrom` says; and which node takes a keyless command. The caller
 //! passes `n`, a counter (round robin) or a random number, so the choice is reproducible.
 
+pub use crate::config::ReadFrom;
 use crate::route::topology::{Shard, Topology};
-
-/// Where read-only commands go (writes always go to the primary).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum ReadFrom {
-    /// The primary only (the default).
-    #[default]
-    Primary,
-    /// The primary and the healthy replicas in turn (`n` is a counter).
-    RoundRobin,
-    /// A healthy replica; the primary when none is.
-    Replicas,
-    /// The primary or a healthy replica (`n` is random).
-    Random,
-}
 
 /// The node (index into `topology.nodes()`) of `shard` that serves a command.
 ///
