@@ -161,7 +161,9 @@ test-rust:
 	$(CARGO) test
 	$(CARGO) test --features hiredis --lib compat
 
-test-c: c-tests
+# The cluster example is the C test of a cluster client: against a 3+3 cluster that
+# with-cluster.sh starts (plainly and under valgrind, in one cluster).
+test-c: c-tests build/examples/cluster
 	@for t in $(C_TESTS) $(STATIC_TEST); do \
 		echo "--- $$t"; \
 		if ! $(WITH_REDIS) $$t; then \
@@ -173,6 +175,9 @@ test-c: c-tests
 			exit 1; \
 		fi; \
 	done
+	@echo "--- build/examples/cluster (and under valgrind)"
+	@$(WITH_CLUSTER) bash -c 'build/examples/cluster >/dev/null && $(VALGRIND) build/examples/cluster >/dev/null' \
+		|| { echo "test-c: build/examples/cluster FAILED (exit 99 under valgrind = memory errors or leaks)" >&2; exit 1; }
 
 # The hiredis-compatible library with C programs written against hiredis's documented API.
 test-hiredis-c: hiredis-tests

@@ -671,3 +671,92 @@ fn an_added_node_is_used_without_a_restart() {
         after - before
     );
 }
+
+/// The distributed lock on a cluster client: the lock key and its fencing counter share a slot
+/// (the scripts run on that slot's primary), and four threads on one client keep a
+/// read-modify-write exact.
+#[test]
+fn locks_work_on_a_cluster_client() {
+    use redcore::lock::{Lock, LockOptions};
+    let cluster = RedisCluster::shared();
+    let c = Arc::new(client(cluster));
+    let name = prefix("lock");
+    let counter = format!("{{{name}}}:count");
+    let probe = Lock::new(c.clone(), name.clone(), LockOptions::default()).unwrap();
+    assert_eq!(key_slot(&name), key_slot(probe.fence_key()));
+    let workers: Vec<_> = (0..4)
+        .map(|_| {
+            let (c, name, counter) = (c.clone(), name.clone(), counter.clone());
+            std::thread::spawn(move || {
+                let options = LockOptions {
+                    timeout: Some(Duration::from_secs(5)),
+                    sleep: Duration::from_millis(2),
+                    ..LockOptions::default()
+                };
+                let lock = Lock::new(c.clone(), name, options).unwrap();
+                let mut fences = Vec::new();
+                for _ in 0..50 {
+                    fences.push(lock.acquire().unwrap().expect("a blocking acquire gets it"));
+                    let n: u64 = c
+                        .command(&["GET", &counter])
+                        .unwrap()
+                        .value()
+                        .as_str()
+                        .map_or(0, |s| s.parse().unwrap());
+                    c.command(&["SET", &counter, &(n + 1).to_string()]).unwrap();
+                    lock.release().unwrap();
+                }
+                fences
+            })
+        })
+        .collect();
+    let mut fences: Vec<u64> = workers
+        .into_iter()
+        .flat_map(|w| w.join().unwrap())
+        .collect();
+    assert_eq!(value(&c, &["GET", &counter]), Value::bulk("200"));
+    fences.sort_unstable();
+    fences.dedup();
+    assert_eq!(
+        fences.len(),
+        200,
+        "every acquisition got its own fencing token"
+    );
+}
+
+/// The address-remap hook: every node the topology names is dialed where the hook says (the
+/// startup nodes, given by the caller, are dialed as given).
+#[test]
+fn the_address_remap_hook_decides_where_nodes_are_dialed() {
+    use redcore::config::AddressRemap;
+    let cluster = RedisCluster::shared();
+    let calls = Arc::new(AtomicUsize::new(0));
+    let mut cfg = config(cluster);
+    let counted = calls.clone();
+    cfg.cluster.as_mut().unwrap().address_remap =
+        Some(AddressRemap(Arc::new(move |host: &str, port: u16| {
+            counted.fetch_add(1, Ordering::SeqCst);
+            Some((host.to_string(), port))
+        })));
+    let c = Client::new(cfg).expect("client");
+    let key = prefix("remap");
+    value(&c, &["SET", &key, "1"]);
+    assert!(calls.load(Ordering::SeqCst) >= 6, "the hook saw every node");
+    // A hook that sends every node to a closed port: the topology is read through the
+    // startup node, but no command reaches a node.
+    let closed = support::free_port();
+    let mut cfg = config(cluster);
+    cfg.command_timeout = Some(Duration::from_secs(2));
+    cfg.cluster.as_mut().unwrap().address_remap =
+        Some(AddressRemap(Arc::new(move |_: &str, _: u16| {
+            Some(("127.0.0.1".to_string(), closed))
+        })));
+    let c = Client::new(cfg).expect("the topology comes from the startup node");
+    let err = c.command(&["GET", &key]).unwrap_err();
+    assert!(
+        err.is(ErrorKind::Connection)
+            || err.kind() == ErrorKind::Timeout
+            || err.is(ErrorKind::Cluster),
+        "{err}"
+    );
+}
