@@ -760,3 +760,58 @@ fn the_address_remap_hook_decides_where_nodes_are_dialed() {
         "{err}"
     );
 }
+
+/// A slot no node serves: once a refresh confirms it, a command for it fails with
+/// SLOT_NOT_COVERED (the cluster keeps serving the other slots: full coverage is not required).
+#[test]
+fn a_slot_without_owner_gives_slot_not_covered() {
+    let cluster = RedisCluster::start(3, 0);
+    for port in cluster.ports() {
+        cluster
+            .node(port)
+            .cmd_ok(&["CONFIG", "SET", "cluster-require-full-coverage", "no"]);
+    }
+    let c = client(&cluster);
+    let slot = 777u16;
+    // Every node forgets the slot's owner (gossip alone would not unassign it elsewhere).
+    for port in cluster.ports() {
+        let _ = cluster
+            .node(port)
+            .try_cmd(&["CLUSTER", "DELSLOTS", &slot.to_string()]);
+    }
+    let key = key_in_slot(slot);
+    let err = c.command(&["GET", &key]).unwrap_err();
+    assert!(
+        err.kind() == ErrorKind::SlotNotCovered || err.kind() == ErrorKind::ClusterDown,
+        "{err}"
+    );
+    // Once the client's topology knows, it says so without asking a node.
+    let err = c.command(&["SET", &key, "x"]).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::SlotNotCovered, "{err}");
+    assert!(err.is(ErrorKind::ClusterException));
+    // The other slots still work.
+    value(&c, &["SET", &key_in_slot(slot + 1), "y"]);
+}
+
+/// Commands whose keys only the server can find (`SORT ... STORE`, flagged movablekeys): the
+/// client asks `COMMAND GETKEYS` first, then sends the command to its keys' slot.
+#[test]
+fn keys_only_the_server_knows_are_asked_for() {
+    let cluster = RedisCluster::shared();
+    let c = client(cluster);
+    let p = prefix("sort");
+    let (list, dest) = (format!("{{{p}}}:list"), format!("{{{p}}}:sorted"));
+    value(&c, &["RPUSH", &list, "3", "1", "2"]);
+    assert_eq!(
+        value(&c, &["SORT", &list, "STORE", &dest]),
+        Value::Integer(3)
+    );
+    assert_eq!(
+        value(&c, &["LRANGE", &dest, "0", "-1"]),
+        Value::Array(vec![Value::bulk("1"), Value::bulk("2"), Value::bulk("3")])
+    );
+    // Keys of two slots: refused, as the server would.
+    let other = key_in_slot((key_slot(&list) + 1) % 16384);
+    let err = c.command(&["SORT", &list, "STORE", &other]).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::CrossSlot, "{err}");
+}
