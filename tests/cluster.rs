@@ -815,3 +815,72 @@ fn keys_only_the_server_knows_are_asked_for() {
     let err = c.command(&["SORT", &list, "STORE", &other]).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::CrossSlot, "{err}");
 }
+
+/// A TLS cluster (`rediss+cluster://`, TLS on the bus and for replication too): each node is
+/// verified by the name it announces. The replicas present a certificate for `wrong.example`
+/// only and announce that hostname; reads from them succeed only if their connections check
+/// that name rather than the IP address they are dialed at.
+#[test]
+fn a_tls_cluster_verifies_each_node_by_its_announced_hostname() {
+    use support::ServerCert;
+    let certs = support::unique_temp_dir("redcore-cluster-certs");
+    let files = support::generate_tls_files(&certs);
+    let dir = certs.clone();
+    let cluster = RedisCluster::start_with(3, 1, move |i, b| {
+        let b = b.args(["--tls-cluster", "yes", "--tls-replication", "yes"]);
+        if i < 3 {
+            // Primaries: valid for 127.0.0.1, and announce no hostname.
+            b.tls_shared(&dir, ServerCert::Valid)
+        } else {
+            b.tls_shared(&dir, ServerCert::WrongName)
+                .args(["--cluster-announce-hostname", "wrong.example"])
+        }
+    });
+    let primary = cluster.primaries()[0].port;
+    let mut cfg = Config::from_url(&format!(
+        "rediss+cluster://127.0.0.1:{}?read_from=replicas",
+        cluster.tls_port_of(primary)
+    ))
+    .unwrap();
+    cfg.tls_options.ca_file = Some(files.ca.clone());
+    cfg.command_timeout = Some(Duration::from_secs(10));
+    let c = Client::new(cfg).expect("a TLS cluster client");
+    let keys: Vec<String> = (0..50).map(|i| format!("tls:{i}")).collect();
+    for key in &keys {
+        value(&c, &["SET", key, "secret"]);
+    }
+    for primary in cluster.primaries() {
+        cluster.node(primary.port).cmd_ok(&["WAIT", "1", "5000"]);
+    }
+    let replicas: Vec<u16> = cluster
+        .nodes()
+        .iter()
+        .filter(|n| n.role == support::cluster_state::Role::Replica)
+        .map(|n| n.port)
+        .collect();
+    let served = || -> u64 {
+        replicas
+            .iter()
+            .map(|p| cluster.commandstats(*p).get("get").copied().unwrap_or(0))
+            .sum()
+    };
+    // Replicas count as serving once the cluster reports them synced (CLUSTER SHARDS health
+    // "online"); until then reads stay on the primaries. The client looks again within a
+    // second while a replica is still syncing.
+    let before = served();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        for key in &keys {
+            assert_eq!(value(&c, &["GET", key]), Value::bulk("secret"));
+        }
+        if served() - before >= keys.len() as u64 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the replicas never served reads over TLS"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let _ = std::fs::remove_dir_all(certs);
+}
