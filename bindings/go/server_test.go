@@ -1,0 +1,121 @@
+package redcore_test
+
+// The servers the tests run against: a redis-server started here on a free loopback port,
+// in a temp dir, stopped when the tests end.
+
+import (
+	"bufio"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// testServer is a redis-server the tests started.
+type testServer struct {
+	cmd  *exec.Cmd
+	dir  string
+	port int
+}
+
+var server *testServer
+
+func TestMain(m *testing.M) {
+	s, err := startServer()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "cannot start redis-server:", err)
+		os.Exit(1)
+	}
+	server = s
+	code := m.Run()
+	s.stop()
+	os.Exit(code)
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// startServer starts redis-server on a free port, trying a few ports in case another
+// process takes the one chosen before the server binds it.
+func startServer(extra ...string) (*testServer, error) {
+	var lastErr error
+	for attempt := 0; attempt < 5; attempt++ {
+		s, err := tryStart(extra)
+		if err == nil {
+			return s, nil
+		}
+		lastErr = err
+	}
+	return nil, lastErr
+}
+
+func tryStart(extra []string) (*testServer, error) {
+	port, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	dir, err := os.MkdirTemp("", "redcore-go-test")
+	if err != nil {
+		return nil, err
+	}
+	args := append([]string{
+		"--port", fmt.Sprint(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+		"--dir", dir, "--logfile", filepath.Join(dir, "redis.log"),
+	}, extra...)
+	cmd := exec.Command("redis-server", args...)
+	if err := cmd.Start(); err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	s := &testServer{cmd: cmd, dir: dir, port: port}
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		if s.ping() {
+			return s, nil
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	log, _ := os.ReadFile(filepath.Join(dir, "redis.log"))
+	s.stop()
+	return nil, fmt.Errorf("redis-server on port %d did not answer within 5 s: %s", port, log)
+}
+
+// ping asks the server over a plain socket, without the library under test.
+func (s *testServer) ping() bool {
+	conn, err := net.DialTimeout("tcp", s.addr(), 200*time.Millisecond)
+	if err != nil {
+		return false
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(time.Second))
+	if _, err := conn.Write([]byte("PING\r\n")); err != nil {
+		return false
+	}
+	line, err := bufio.NewReader(conn).ReadString('\n')
+	return err == nil && strings.HasPrefix(line, "+PONG")
+}
+
+func (s *testServer) addr() string { return fmt.Sprintf("127.0.0.1:%d", s.port) }
+func (s *testServer) url() string  { return "redis://" + s.addr() }
+
+func (s *testServer) stop() {
+	s.cmd.Process.Kill()
+	s.cmd.Wait()
+	os.RemoveAll(s.dir)
+}
+
+// open opens a client on the shared server, closed when the test ends.
+func open(t testing.TB, opts ...any) *redcoreClient {
+	t.Helper()
+	return openURL(t, server.url(), opts...)
+}
