@@ -121,7 +121,7 @@ func (a *flatArgs) endCommand(argc int) {
 func (a *flatArgs) argCount() int { return len(a.lens) }
 
 // The C views of the layout, valid while a is not changed.
-func (a *flatArgs) lensPtr() *C.size_t   { return &a.lens[0] }
+func (a *flatArgs) lensPtr() *C.size_t    { return &a.lens[0] }
 func (a *flatArgs) argcsPtr() *C.uint32_t { return &a.argcs[0] }
 func (a *flatArgs) bytesPtr() *C.uint8_t {
 	if len(a.bytes) == 0 {

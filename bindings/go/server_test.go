@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"redcore"
 )
 
 // testServer is a redis-server the tests started.
@@ -71,6 +73,8 @@ func tryStart(extra []string) (*testServer, error) {
 	args := append([]string{
 		"--port", fmt.Sprint(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
 		"--dir", dir, "--logfile", filepath.Join(dir, "redis.log"),
+		"--unixsocket", filepath.Join(dir, "redis.sock"), "--unixsocketperm", "700",
+		"--enable-debug-command", "local",
 	}, extra...)
 	cmd := exec.Command("redis-server", args...)
 	if err := cmd.Start(); err != nil {
@@ -105,8 +109,9 @@ func (s *testServer) ping() bool {
 	return err == nil && strings.HasPrefix(line, "+PONG")
 }
 
-func (s *testServer) addr() string { return fmt.Sprintf("127.0.0.1:%d", s.port) }
-func (s *testServer) url() string  { return "redis://" + s.addr() }
+func (s *testServer) addr() string    { return fmt.Sprintf("127.0.0.1:%d", s.port) }
+func (s *testServer) url() string     { return "redis://" + s.addr() }
+func (s *testServer) unixURL() string { return "unix://" + filepath.Join(s.dir, "redis.sock") }
 
 func (s *testServer) stop() {
 	s.cmd.Process.Kill()
@@ -115,7 +120,20 @@ func (s *testServer) stop() {
 }
 
 // open opens a client on the shared server, closed when the test ends.
-func open(t testing.TB, opts ...any) *redcoreClient {
+func open(t testing.TB, opts ...redcore.Option) *redcore.Client {
 	t.Helper()
 	return openURL(t, server.url(), opts...)
 }
+
+func openURL(t testing.TB, url string, opts ...redcore.Option) *redcore.Client {
+	t.Helper()
+	c, err := redcore.Open(url, opts...)
+	if err != nil {
+		t.Fatalf("Open(%s): %v", url, err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// key gives each test its own keys on the shared server.
+func key(t testing.TB, name string) string { return t.Name() + ":" + name }

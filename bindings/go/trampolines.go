@@ -1,0 +1,28 @@
+package redcore
+
+// The Go functions the library calls (exported to C). Each finds its Go value through the
+// cgo.Handle it was given as userdata.
+
+// #include <redcore.h>
+import "C"
+
+import (
+	"sync/atomic"
+	"unsafe"
+)
+
+//export redcoreGoCredentials
+func redcoreGoCredentials(userdata unsafe.Pointer, out *C.redcore_credentials) C.bool {
+	p, _ := handleValue(userdata).(CredentialProvider)
+	return C.bool(p != nil && provideCredentials(p, out))
+}
+
+//export redcoreGoRelease
+func redcoreGoRelease(userdata unsafe.Pointer) {
+	releaseHandle(userdata)
+}
+
+//export redcoreGoCrossing
+func redcoreGoCrossing(C.uint64_t) {
+	atomic.AddUint64(&crossings, 1)
+}
