@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"unsafe"
 )
 
 // Kind is a reply's RESP type (REDCORE_REPLY_* in C).
@@ -258,6 +259,24 @@ func goString(p *C.char, n C.size_t) string {
 	return C.GoStringN(p, C.int(n))
 }
 
+// simpleString copies a simple string, without allocating for the ones most replies are
+// (a SET answers "OK").
+func simpleString(p *C.char, n C.size_t) string {
+	if n >= 2 && n <= 6 {
+		b := unsafe.Slice((*byte)(unsafe.Pointer(p)), int(n))
+		// Comparing a converted slice with a constant does not allocate.
+		switch {
+		case string(b) == "OK":
+			return "OK"
+		case string(b) == "PONG":
+			return "PONG"
+		case string(b) == "QUEUED":
+			return "QUEUED"
+		}
+	}
+	return goString(p, n)
+}
+
 // scalar is the Reply of one item without children.
 func scalar(it *C.redcore_item) Reply {
 	r := Reply{kind: Kind(it.kind)}
@@ -269,6 +288,8 @@ func scalar(it *C.redcore_item) Reply {
 	case KindError, KindBlobError:
 		r.code = Code(it.code)
 		r.str = goString(it.str, it.len)
+	case KindSimple:
+		r.str = simpleString(it.str, it.len)
 	case KindNull:
 	default:
 		r.str = goString(it.str, it.len)
