@@ -224,6 +224,31 @@ func (e *engine) flush(batch []*call) {
 	}
 }
 
+// submitCall gives the call's cl.want completions their tokens and runs submit, a C call
+// routing them to the queue, while the client is open. On failure the tokens are freed, the
+// call recycled, and the error returned: no completion will come.
+func (e *engine) submitCall(cl *call, submit func() C.enum_redcore_error_code) error {
+	e.mu.Lock()
+	e.register(cl)
+	e.mu.Unlock()
+	e.use.RLock()
+	code := C.enum_redcore_error_code(C.REDCORE_ERR_CLOSED)
+	if e.client != nil {
+		code = submit()
+	}
+	e.use.RUnlock()
+	if code == C.REDCORE_OK {
+		return nil
+	}
+	err := takeError(code, cl.outErr)
+	cl.outErr = nil
+	e.mu.Lock()
+	e.unregister(cl)
+	e.mu.Unlock()
+	releaseCall(cl)
+	return err
+}
+
 // failAll completes calls whose commands were never submitted.
 func (e *engine) failAll(batch []*call, err error) {
 	e.mu.Lock()

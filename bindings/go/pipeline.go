@@ -99,24 +99,12 @@ func (e *engine) pipeline(ctx context.Context, transaction bool, args *flatArgs,
 		return e.pipelineDirect(cl, transaction, args)
 	}
 	cl.want = 1
-	e.mu.Lock()
-	e.register(cl)
-	e.mu.Unlock()
-	e.use.RLock()
-	code := C.enum_redcore_error_code(C.REDCORE_ERR_CLOSED)
-	if e.client != nil {
-		code = C.redcore_client_submit_pipeline(e.client, e.queue, cl.tokens[0], C.bool(transaction),
+	err := e.submitCall(cl, func() C.enum_redcore_error_code {
+		return C.redcore_client_submit_pipeline(e.client, e.queue, cl.tokens[0], C.bool(transaction),
 			C.size_t(len(args.argcs)), args.argcsPtr(), args.lensPtr(), args.bytesPtr(),
 			C.size_t(len(args.bytes)), &cl.outErr)
-	}
-	e.use.RUnlock()
-	if code != C.REDCORE_OK {
-		err := takeError(code, cl.outErr)
-		cl.outErr = nil
-		e.mu.Lock()
-		e.unregister(cl)
-		e.mu.Unlock()
-		releaseCall(cl)
+	})
+	if err != nil {
 		return nil, err
 	}
 	if err := e.await(ctx, cl); err != nil {

@@ -155,23 +155,11 @@ func (e *engine) onHeld(ctx context.Context, d *C.redcore_dedicated, cl *call) (
 	}
 	cl.want = len(cl.args.argcs)
 	cl.results = make([]Result, cl.want)
-	e.mu.Lock()
-	e.register(cl)
-	e.mu.Unlock()
-	e.use.RLock()
-	code := C.enum_redcore_error_code(C.REDCORE_ERR_CLOSED)
-	if e.client != nil {
-		code = C.redcore_dedicated_submit_batch(d, e.queue, C.size_t(cl.want), &cl.tokens[0],
+	err := e.submitCall(cl, func() C.enum_redcore_error_code {
+		return C.redcore_dedicated_submit_batch(d, e.queue, C.size_t(cl.want), &cl.tokens[0],
 			cl.args.argcsPtr(), cl.args.lensPtr(), cl.args.bytesPtr(), C.size_t(len(cl.args.bytes)), &cl.outErr)
-	}
-	e.use.RUnlock()
-	if code != C.REDCORE_OK {
-		err := takeError(code, cl.outErr)
-		cl.outErr = nil
-		e.mu.Lock()
-		e.unregister(cl)
-		e.mu.Unlock()
-		releaseCall(cl)
+	})
+	if err != nil {
 		return nil, err
 	}
 	if err := e.await(ctx, cl); err != nil {
