@@ -7,8 +7,9 @@ alike), plus the binding's own cgo crossing benchmark. Writes bench/go-results.j
 bench/go-results.md (also when run alone: `python3 bench/run.py --only go`), and returns the
 summary for bench/results.json.
 
-Scenarios: GET and SET of a 16-byte value from 1, 64 and 512 goroutines, and pipelines of 100
-GETs from one goroutine. Figures per scenario and client: ops/s (commands; a pipeline counts
+Scenarios: GET and SET of a 16-byte value from 1, 64 and 512 goroutines, GET from one
+goroutine whose every call carries a context with a deadline (as in a server handling a
+request), and pipelines of 100 GETs from one goroutine. Figures per scenario and client: ops/s (commands; a pipeline counts
 its 100), allocations and bytes per call (-benchmem, every goroutine of the process counted),
 and the connections the server counted at the end.
 """
@@ -24,8 +25,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 GO_DIR = os.path.join(ROOT, "bindings", "go")
 BENCH_DIR = os.path.join(GO_DIR, "bench")
 CLIENTS = ["redcore", "go-redis", "valkey-go"]
-SCENARIOS = [("GET", 1), ("GET", 64), ("GET", 512), ("SET", 1), ("SET", 64), ("SET", 512),
-             ("PIPELINE100", 1)]
+SCENARIOS = [("GET", 1), ("GET-deadline", 1), ("GET", 64), ("GET", 512), ("SET", 1),
+             ("SET", 64), ("SET", 512), ("PIPELINE100", 1)]
 LINE = re.compile(r"^Benchmark(\S+?)(?:-\d+)?\s+(\d+)\s+(.*)$")
 
 
@@ -114,7 +115,7 @@ def targets(res):
         return s[f"{op}/{g}/{client}"][unit]["median"]
 
     rows = []
-    for op in ("GET", "SET"):
+    for op in ("GET", "SET", "GET-deadline"):
         r = med(op, 1, "redcore") / med(op, 1, "go-redis")
         rows.append((f"sequential {op} >= 0.95x go-redis",
                      f"{med(op, 1, 'redcore'):,.0f} vs {med(op, 1, 'go-redis'):,.0f}/s", r, r >= 0.95))
@@ -157,8 +158,9 @@ def markdown(res, server):
             o = cell[c]["ops/s"]
             return f"{o['median']:,.0f}/s ({o['min']:,.0f}-{o['max']:,.0f})"
         rc = cell["redcore"]["ops/s"]["median"]
-        label = f"{op}, {g} goroutine{'s' if g > 1 else ''}" if op != "PIPELINE100" \
-            else "pipelines of 100 GETs, 1 goroutine"
+        label = {"PIPELINE100": "pipelines of 100 GETs, 1 goroutine",
+                 "GET-deadline": "GET, 1 goroutine, context with a deadline"}.get(
+            op, f"{op}, {g} goroutine{'s' if g > 1 else ''}")
         lines.append(
             f"| {label} | {ops('redcore')} | {ops('go-redis')} | {ops('valkey-go')} | "
             f"{rc / cell['go-redis']['ops/s']['median']:.2f}x | "

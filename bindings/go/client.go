@@ -2,9 +2,10 @@ package redcore
 
 // The client: Open, Close, Do, and the two ways a command travels.
 //
-// A lone call with a context that cannot be cancelled takes the direct path: one blocking
-// cgo call in which the library writes the command and reads the reply on this thread, as
-// a synchronous client does (the fewest hand-offs for one caller).
+// A lone call takes the direct path: one blocking cgo call in which the library writes the
+// command and reads the reply on the calling thread, as a synchronous client does (the
+// fewest hand-offs for one caller). With a context that can be cancelled, a worker
+// goroutine makes that call and the caller waits for it or for the context (worker.go).
 //
 // Every other call (concurrent callers, cancellable contexts) goes through the engine's
 // queues (engine.go): callers hand their commands to whichever of them is already crossing
@@ -57,8 +58,8 @@ func Open(url string, opts ...Option) (*Client, error) {
 }
 
 // Close closes the client. Commands still pending fail with ErrClosed; calls made after it
-// fail with ErrClosed. Calls on the direct path (a lone caller whose context cannot be
-// cancelled) finish first, within the command timeout. Safe to call more than once and from
+// fail with ErrClosed. Calls on the direct path (a lone caller's) finish first, within the
+// command timeout. Safe to call more than once and from
 // several goroutines; returns nil.
 func (c *Client) Close() error {
 	c.e.close()

@@ -310,10 +310,16 @@ func TestContextCancellation(t *testing.T) {
 		t.Fatalf("cancel mid-flight: %v", err)
 	}
 
-	// The late replies were dropped inside the library: the next replies are the right ones.
+	// The late replies were dropped inside the library: the next replies are the right ones,
+	// with a context that cannot be cancelled (the direct path) and with one that can (a
+	// lone caller's blocking call runs in a worker goroutine).
+	withDeadline, cancel3 := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel3()
 	for i := 0; i < 20; i++ {
-		if v, err := c.Get(context.Background(), k); v != "still paired" || err != nil {
-			t.Fatalf("after abandoned calls: %q, %v", v, err)
+		for _, ctx := range []context.Context{context.Background(), withDeadline} {
+			if v, err := c.Get(ctx, k); v != "still paired" || err != nil {
+				t.Fatalf("after abandoned calls: %q, %v", v, err)
+			}
 		}
 	}
 }

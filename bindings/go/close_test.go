@@ -34,6 +34,15 @@ func TestCloseLeavesNothingBehind(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		// A lone caller with a cancellable context (a worker goroutine makes its calls),
+		// then concurrent callers (the completion queue).
+		lone, cancel := context.WithTimeout(context.Background(), time.Minute)
+		for i := 0; i < 50; i++ {
+			if _, err := c.Do(lone, "PING"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		cancel()
 		var wg sync.WaitGroup
 		for g := 0; g < 16; g++ {
 			wg.Add(1)

@@ -17,9 +17,10 @@
 // library. Pipeline and TxPipeline send many commands in one round trip; Watch runs
 // optimistic transactions on a held connection.
 //
-// How a command travels. A lone caller whose context cannot be cancelled makes one blocking
-// cgo call in which the library writes the command and reads the reply on the caller's
-// thread. Every other call joins a batch: whichever goroutine finds no submission under way
+// How a command travels. A lone caller makes one blocking cgo call in which the library
+// writes the command and reads the reply on the calling thread (when its context can be
+// cancelled, a worker goroutine makes it, so that the caller can return when the context
+// ends). Concurrent calls join a batch: whichever goroutine finds no submission under way
 // crosses into the library once for everything waiting (redcore_client_submit_batch), and
 // the library appends each result to a completion queue that one goroutine drains in batches
 // (redcore_completion_queue_poll), sleeping in the runtime's poller on the queue's

@@ -36,6 +36,8 @@ type engine struct {
 
 	batch batchBuffer // the submitting goroutine's (one at a time)
 
+	workers workers // idle goroutines for direct calls with a cancellable context (worker.go)
+
 	wake           *os.File // readable when completions arrive while the dispatcher sleeps
 	dispatcherDone chan struct{}
 }
@@ -87,10 +89,18 @@ func (e *engine) do(ctx context.Context, cl *call) (Reply, error) {
 	}
 	var r Reply
 	var err error
-	if atomic.AddInt64(&e.inflight, 1) == 1 && ctx.Done() == nil && !cl.args.mayBlock() {
+	alone := atomic.AddInt64(&e.inflight, 1) == 1 && !cl.args.mayBlock()
+	switch {
+	case alone && ctx.Done() == nil:
 		r, err = e.direct(cl)
 		releaseCall(cl)
-	} else {
+	case alone:
+		e.viaWorker(cl)
+		if err = e.await(ctx, cl); err == nil {
+			r, err = cl.reply, cl.err
+			releaseCall(cl)
+		}
+	default:
 		cl.want = 1
 		e.submit(cl)
 		if err = e.await(ctx, cl); err == nil {
@@ -338,6 +348,7 @@ func (e *engine) complete(s slot, c *C.redcore_completion, items *itemBuffer) {
 func (e *engine) close() {
 	e.closeOnce.Do(func() {
 		atomic.StoreInt32(&e.closed, 1)
+		e.stopWorkers()
 		e.use.Lock()
 		C.redcore_client_free(e.client)
 		e.client = nil

@@ -1,6 +1,6 @@
 // Package bench measures the redcore Go binding beside go-redis v9 and valkey-go against the
 // same server in the same run: GET and SET from one goroutine, from 64 and 512 goroutines,
-// and pipelines of 100. A module of its own, so that the binding itself depends on nothing.
+// GET from one goroutine whose context has a deadline, and pipelines of 100. A module of its own, so that the binding itself depends on nothing.
 //
 //	REDCORE_BENCH_URL=redis://127.0.0.1:6379 go test -run '^$' -bench . -benchmem
 //
@@ -256,6 +256,26 @@ func BenchmarkGoClients(b *testing.B) {
 				})
 			}
 		}
+	}
+	// One goroutine whose every call carries a context with a deadline, as a request's
+	// context in a server does (redcore cannot take its plain direct path then).
+	for _, peer := range peers {
+		b.Run(fmt.Sprintf("GET-deadline/goroutines=1/%s", peer.name), func(b *testing.B) {
+			c := peer.open(b)
+			defer c.close()
+			dctx, cancel := context.WithTimeout(ctx, time.Hour)
+			defer cancel()
+			b.ReportAllocs()
+			b.ResetTimer()
+			start := time.Now()
+			for i := 0; i < b.N; i++ {
+				if err := c.get(dctx, keys[i%keyCount]); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.StopTimer()
+			report(b, start, b.N)
+		})
 	}
 	for _, peer := range peers {
 		b.Run(fmt.Sprintf("PIPELINE100/goroutines=1/%s", peer.name), func(b *testing.B) {
