@@ -117,7 +117,8 @@ def targets(res):
     rows = []
     for op in ("GET", "SET", "GET-deadline"):
         r = med(op, 1, "redcore") / med(op, 1, "go-redis")
-        rows.append((f"sequential {op} >= 0.95x go-redis",
+        bar = " (our own bar: issue 14 sets none for it)" if op == "GET-deadline" else ""
+        rows.append((f"sequential {op} >= 0.95x go-redis{bar}",
                      f"{med(op, 1, 'redcore'):,.0f} vs {med(op, 1, 'go-redis'):,.0f}/s", r, r >= 0.95))
     for op in ("GET", "SET"):
         for g in (64, 512):

@@ -19,15 +19,27 @@ import (
 
 // testServer is a redis-server the tests started.
 type testServer struct {
-	cmd  *exec.Cmd
-	dir  string
-	port int
+	cmd     *exec.Cmd
+	dir     string
+	port    int
+	tlsPort int // 0 without TLS
 }
 
 var server *testServer
 
 func TestMain(m *testing.M) {
-	s, err := startServer()
+	var extra []string
+	tlsDir, err := os.MkdirTemp("", "redcore-go-tls")
+	if err == nil && generateCerts(tlsDir) == nil {
+		tls = &tlsFiles{
+			ca: filepath.Join(tlsDir, "ca.crt"), cert: filepath.Join(tlsDir, "client.crt"),
+			key: filepath.Join(tlsDir, "client.key"),
+		}
+		extra = []string{"--tls-cert-file", filepath.Join(tlsDir, "server.crt"),
+			"--tls-key-file", filepath.Join(tlsDir, "server.key"),
+			"--tls-ca-cert-file", tls.ca, "--tls-auth-clients", "optional"}
+	}
+	s, err := startServer(extra...)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "cannot start redis-server:", err)
 		os.Exit(1)
@@ -35,7 +47,50 @@ func TestMain(m *testing.M) {
 	server = s
 	code := m.Run()
 	s.stop()
+	os.RemoveAll(tlsDir)
 	os.Exit(code)
+}
+
+// tlsFiles are the CA and client certificate of the server's TLS port; nil when openssl is
+// missing (the TLS test is then skipped).
+type tlsFiles struct{ ca, cert, key string }
+
+var tls *tlsFiles
+
+// generateCerts makes an EC P-256 CA, and server (localhost, 127.0.0.1) and client
+// certificates signed by it, in dir.
+func generateCerts(dir string) error {
+	if _, err := exec.LookPath("openssl"); err != nil {
+		return err
+	}
+	steps := [][]string{
+		{"ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", "ca.key"},
+		{"req", "-x509", "-new", "-key", "ca.key", "-sha256", "-days", "2", "-subj", "/CN=redcore-go-test-ca", "-out", "ca.crt"},
+	}
+	for _, who := range []string{"server", "client"} {
+		steps = append(steps,
+			[]string{"ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", who + ".key"},
+			[]string{"req", "-new", "-key", who + ".key", "-subj", "/CN=redcore-go-test-" + who, "-out", who + ".csr"},
+			[]string{"x509", "-req", "-in", who + ".csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
+				"-days", "2", "-sha256", "-extfile", who + ".ext", "-out", who + ".crt"})
+	}
+	exts := map[string]string{
+		"server.ext": "subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n",
+		"client.ext": "extendedKeyUsage=clientAuth\n",
+	}
+	for name, text := range exts {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o600); err != nil {
+			return err
+		}
+	}
+	for _, args := range steps {
+		cmd := exec.Command("openssl", args...)
+		cmd.Dir = dir
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("openssl %v: %v: %s", args, err, out)
+		}
+	}
+	return nil
 }
 
 func freePort() (int, error) {
@@ -70,6 +125,13 @@ func tryStart(extra []string) (*testServer, error) {
 	if err != nil {
 		return nil, err
 	}
+	tlsPort := 0
+	if len(extra) > 0 {
+		if tlsPort, err = freePort(); err != nil {
+			return nil, err
+		}
+		extra = append([]string{"--tls-port", fmt.Sprint(tlsPort)}, extra...)
+	}
 	args := append([]string{
 		"--port", fmt.Sprint(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
 		"--dir", dir, "--logfile", filepath.Join(dir, "redis.log"),
@@ -81,7 +143,7 @@ func tryStart(extra []string) (*testServer, error) {
 		os.RemoveAll(dir)
 		return nil, err
 	}
-	s := &testServer{cmd: cmd, dir: dir, port: port}
+	s := &testServer{cmd: cmd, dir: dir, port: port, tlsPort: tlsPort}
 	deadline := time.Now().Add(5 * time.Second)
 	for time.Now().Before(deadline) {
 		if s.ping() {
