@@ -56,6 +56,7 @@ CXX_TEST_FLAGS := -std=c++17 -Wall -Wextra -Wpedantic -Werror -g -Iinclude
 CXX_TEST_SRCS := $(sort $(wildcard tests/cpp/*.cpp))
 
 WITH_REDIS := tests/tools/with-redis.sh
+WITH_CLUSTER := tests/tools/with-cluster.sh
 VALGRIND := valgrind --quiet --leak-check=full --suppressions=tests/tools/valgrind.supp \
 	--show-leak-kinds=definite,indirect,possible \
 	--errors-for-leak-kinds=definite,indirect,possible --error-exitcode=99
@@ -169,7 +170,9 @@ test-rust:
 	$(CARGO) test
 	$(CARGO) test --features hiredis --lib compat
 
-test-c: c-tests
+# The cluster example is the C test of a cluster client: against a 3+3 cluster that
+# with-cluster.sh starts (plainly and under valgrind, in one cluster).
+test-c: c-tests build/examples/cluster
 	@for t in $(C_TESTS) $(STATIC_TEST); do \
 		echo "--- $$t"; \
 		if ! $(WITH_REDIS) $$t; then \
@@ -181,6 +184,9 @@ test-c: c-tests
 			exit 1; \
 		fi; \
 	done
+	@echo "--- build/examples/cluster (and under valgrind)"
+	@$(WITH_CLUSTER) bash -c 'build/examples/cluster >/dev/null && $(VALGRIND) build/examples/cluster >/dev/null' \
+		|| { echo "test-c: build/examples/cluster FAILED (exit 99 under valgrind = memory errors or leaks)" >&2; exit 1; }
 
 # The C++ face: redcore.h as C++ and the header-only wrapper include/redcore.hpp, each test
 # built with g++ and clang++ and run against a throwaway server (the g++ builds also under
@@ -350,7 +356,11 @@ demo: all examples
 	@if [ -z "$(EXAMPLES)" ]; then echo "demo: there are no examples/*.c yet, nothing to run"; fi
 	@for e in $(EXAMPLES); do \
 		echo "==> $$e"; \
-		$(WITH_REDIS) $$e || { echo "demo: $$e FAILED" >&2; exit 1; }; \
+		case $$e in \
+		*/cluster) with=$(WITH_CLUSTER) ;; \
+		*) with=$(WITH_REDIS) ;; \
+		esac; \
+		$$with $$e || { echo "demo: $$e FAILED" >&2; exit 1; }; \
 	done
 
 # The benchmark suite against hiredis, redis-rs and redis-benchmark, over TCP and TLS, and the

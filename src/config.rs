@@ -135,6 +135,110 @@ impl Default for RetryPolicy {
     }
 }
 
+/// Which nodes of a cluster serve read-only commands (`redcore_read_from` in C; the numbers
+/// are ABI). Only commands the server flags `readonly` ever leave the primary.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum ReadFrom {
+    /// Every command goes to its slot's primary. The default.
+    #[default]
+    Primary = 0,
+    /// Reads go round robin over the primary and its replicas.
+    RoundRobin = 1,
+    /// Reads go round robin over the replicas; to the primary when none is up.
+    Replicas = 2,
+    /// Reads go to the primary or a replica picked at random.
+    Random = 3,
+}
+
+impl ReadFrom {
+    /// Every value, in number order.
+    ///
+    /// cbindgen:ignore
+    pub const ALL: [ReadFrom; 4] = [
+        ReadFrom::Primary,
+        ReadFrom::RoundRobin,
+        ReadFrom::Replicas,
+        ReadFrom::Random,
+    ];
+
+    /// The name used in URLs (`read_from=replicas`).
+    pub fn name(self) -> &'static str {
+        match self {
+            ReadFrom::Primary => "primary",
+            ReadFrom::RoundRobin => "round_robin",
+            ReadFrom::Replicas => "replicas",
+            ReadFrom::Random => "random",
+        }
+    }
+
+    /// The value with this name (`primary`, `round_robin`, `replicas`, `random`).
+    pub fn from_name(name: &str) -> Option<ReadFrom> {
+        Self::ALL
+            .into_iter()
+            .find(|r| r.name().eq_ignore_ascii_case(name))
+    }
+}
+
+/// The function behind an `AddressRemap`.
+pub type RemapFn = dyn Fn(&str, u16) -> Option<(String, u16)> + Send + Sync;
+
+/// Maps the address a cluster node announces to the one to dial (NAT, containers): host and
+/// port in, host and port out; `None` keeps the announced address.
+#[derive(Clone)]
+pub struct AddressRemap(pub std::sync::Arc<RemapFn>);
+
+impl AddressRemap {
+    /// The address to dial for `host:port`.
+    pub fn remap(&self, host: &str, port: u16) -> (String, u16) {
+        (self.0)(host, port).unwrap_or_else(|| (host.to_string(), port))
+    }
+}
+
+impl std::fmt::Debug for AddressRemap {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AddressRemap(..)")
+    }
+}
+
+impl PartialEq for AddressRemap {
+    fn eq(&self, other: &AddressRemap) -> bool {
+        std::sync::Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for AddressRemap {}
+
+/// What a cluster client needs besides a node's settings.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClusterOptions {
+    /// Startup nodes tried after `Config::endpoint`, in order (a node that fails goes last).
+    /// Default none.
+    pub nodes: Vec<Endpoint>,
+    /// Where read-only commands go. Default `ReadFrom::Primary`.
+    pub read_from: ReadFrom,
+    /// How often the topology is refreshed when nothing asks for it (errors and
+    /// redirections ask at once). Default 30 s; None refreshes only when asked.
+    pub refresh_interval: Option<Duration>,
+    /// How many times one command is sent again (redirections, retries) before it fails with
+    /// `CLUSTER`. Default 16; 0 to 255.
+    pub max_redirects: u32,
+    /// Maps announced node addresses to the ones to dial. Default None.
+    pub address_remap: Option<AddressRemap>,
+}
+
+impl Default for ClusterOptions {
+    fn default() -> ClusterOptions {
+        ClusterOptions {
+            nodes: Vec::new(),
+            read_from: ReadFrom::Primary,
+            refresh_interval: Some(Duration::from_secs(30)),
+            max_redirects: 16,
+            address_remap: None,
+        }
+    }
+}
+
 /// Everything a client needs to know before it connects.
 ///
 /// `Debug` never shows the password (see [`Secret`]); `Display` shows the configuration as a
@@ -214,6 +318,9 @@ pub struct Config {
     /// Library version sent with `CLIENT SETINFO LIB-VER`. Default this crate's version;
     /// None sends nothing.
     pub lib_version: Option<String>,
+    /// Cluster mode: `endpoint` and `cluster.nodes` are startup nodes from which the
+    /// topology is discovered. Default None: one server.
+    pub cluster: Option<ClusterOptions>,
 }
 
 impl Default for Config {
@@ -245,6 +352,7 @@ impl Default for Config {
             reader_limits: Limits::default(),
             lib_name: Some("redcore".into()),
             lib_version: Some(env!("CARGO_PKG_VERSION").into()),
+            cluster: None,
         }
     }
 }
@@ -318,9 +426,56 @@ impl Config {
                 self.reactor_threads
             )));
         }
+        if let Some(cluster) = &self.cluster {
+            self.validate_cluster(cluster)?;
+        }
         self.reader_limits
             .validate()
             .map_err(|e| invalid(format!("reader_limits.{}", e.message())))
+    }
+
+    fn validate_cluster(&self, cluster: &ClusterOptions) -> Result<()> {
+        for endpoint in std::iter::once(&self.endpoint).chain(&cluster.nodes) {
+            match endpoint {
+                Endpoint::Unix { .. } => {
+                    return Err(invalid(
+                        "cluster.nodes: a cluster is reached over TCP, not a unix socket",
+                    ))
+                }
+                Endpoint::Tcp { host, port } if host.is_empty() || *port == 0 => {
+                    return Err(invalid(
+                        "cluster.nodes: a startup node needs a host and a port",
+                    ))
+                }
+                Endpoint::Tcp { .. } => {}
+            }
+        }
+        if self.db != 0 {
+            return Err(invalid(format!(
+                "db must be 0 in cluster mode (a cluster has only database 0), not {}",
+                self.db
+            )));
+        }
+        if cluster.max_redirects > 255 {
+            return Err(invalid(format!(
+                "cluster.max_redirects must be 0 to 255, not {}",
+                cluster.max_redirects
+            )));
+        }
+        check_timeout("cluster.refresh_interval", cluster.refresh_interval)
+    }
+
+    /// The startup nodes of a cluster client: `endpoint`, then `cluster.nodes`.
+    pub fn startup_nodes(&self) -> Vec<Endpoint> {
+        let mut nodes = vec![self.endpoint.clone()];
+        if let Some(cluster) = &self.cluster {
+            for node in &cluster.nodes {
+                if !nodes.contains(node) {
+                    nodes.push(node.clone());
+                }
+            }
+        }
+        nodes
     }
 }
 

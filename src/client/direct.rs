@@ -18,17 +18,18 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use super::nodes::NodePool;
 use super::Engine;
 use crate::error::{Error, ErrorKind, Result};
 use crate::reactor::{Completion, Conn, Msg, Outcome, Phase, Waiter};
 use crate::resp::{encode_command, Reply};
 use crate::route::command::{classify, CommandClass};
-use crate::route::router::Route;
 use crate::session::RequestMeta;
 
 use super::enqueue_pipeline_frames;
-use super::pipeline::{Pipeline, PipelineResult, PipelineRun, Views};
+use super::pipeline::{Pipeline, PipelineResult, Views};
 use crate::reactor::conn::ConnState;
+use crate::reactor::PipelineRun;
 
 thread_local! {
     /// The index of the direct connection (`NodePool::direct`) this thread last called on.
@@ -82,17 +83,6 @@ fn wait_readable(fd: i32, deadline: Option<Instant>) -> io::Result<Wait> {
     }
 }
 
-/// True when `fd` has data or a hang-up waiting (checked without blocking).
-fn has_input(fd: i32) -> bool {
-    let mut pfd = libc::pollfd {
-        fd,
-        events: libc::POLLIN,
-        revents: 0,
-    };
-    // SAFETY: one valid pollfd; zero timeout.
-    unsafe { libc::poll(&mut pfd, 1, 0) > 0 }
-}
-
 impl Engine {
     /// Runs a blocking command on the direct path when the connection it routes to is idle.
     /// `None` when the path is not available: the caller submits normally.
@@ -116,7 +106,8 @@ impl Engine {
             return None;
         }
         let views = Views::new(args);
-        let Ok(Route::Node(node)) = self.router.route(views.as_slice()) else {
+        let nodes = self.nodes.load();
+        let Ok((pool, read_only)) = self.route(&nodes, views.as_slice()) else {
             return None;
         };
         let call = |conn| {
@@ -126,9 +117,9 @@ impl Engine {
                 waiter,
                 seq,
                 Duration::ZERO,
+                read_only,
             )
         };
-        let pool = &self.nodes[node];
         let spread = !pool.direct.is_empty() && callers <= pool.conns.len() + pool.direct.len();
         // The direct connection this thread used last: with as many connections as callers,
         // each caller keeps finding its own idle.
@@ -140,7 +131,7 @@ impl Engine {
                 }
             }
         }
-        if let Some(result) = call(self.pick(node)) {
+        if let Some(result) = call(pool.pick()) {
             return Some(result);
         }
         if !spread {
@@ -152,7 +143,7 @@ impl Engine {
                 // Every direct connection is busy: open one more for the calls to come (unless
                 // one is on its way); this call goes through the shared connection.
                 if !connecting {
-                    slot.get_or_init(|| self.open_direct_conn(node));
+                    slot.get_or_init(|| self.open_direct_conn(pool));
                 }
                 return None;
             };
@@ -172,7 +163,7 @@ impl Engine {
     }
 
     /// A new connection for the direct path, handed to its reactor to connect.
-    fn open_direct_conn(&self, node: usize) -> Arc<Conn> {
+    fn open_direct_conn(&self, node: &NodePool) -> Arc<Conn> {
         let conn = Arc::new(self.new_conn(node, false));
         self.reactors[conn.reactor].notify(Msg::Adopt(conn.clone()));
         conn
@@ -186,6 +177,7 @@ impl Engine {
         waiter: &Arc<Waiter>,
         seq: u64,
         block: Duration,
+        read_only: bool,
     ) -> Option<Result<Reply>> {
         let deadline = self
             .config
@@ -194,6 +186,8 @@ impl Engine {
         let meta = RequestMeta {
             deadline,
             retry_written: self.config.retry.retry_written_commands,
+            read_only,
+            ..RequestMeta::default()
         };
         let completion = Completion::Wait(waiter.clone(), seq);
         let outcome = self.direct(
@@ -232,10 +226,15 @@ impl Engine {
         if bound != 0 && requests > bound {
             return None;
         }
-        let Ok(Route::Node(node)) = self.router.route(&[]) else {
+        if self.cluster.is_some() {
+            // A cluster pipeline may span nodes: the reactor path groups it.
+            return None;
+        }
+        let nodes = self.nodes.load();
+        let Ok((pool, _)) = self.route(&nodes, &[]) else {
             return None;
         };
-        let conn = self.pick(node);
+        let conn = pool.pick();
         let outcome = self.direct(
             conn,
             |st| enqueue_pipeline_frames(st, pipeline, run, meta),
@@ -279,7 +278,9 @@ impl Engine {
             return None;
         }
         let now = Instant::now();
-        if now.duration_since(st.last_io) > IDLE_CHECK && has_input(fd) {
+        let check = st.suspect || now.duration_since(st.last_io) > IDLE_CHECK;
+        st.suspect = false;
+        if check && crate::net::has_input(fd) {
             // A close or stray bytes while idle: let the reactor look first.
             st.ensure_armed_now(&shared.registry);
             return None;
@@ -320,6 +321,11 @@ impl Engine {
             self.read_own_reply(&read, buf, others, pushes)
         });
         if let Some(err) = failure {
+            // A cluster node's other connections may be dead too (a killed node closes them
+            // all): they are checked before their next write.
+            if self.cluster.is_some() {
+                self.suspect_node(conn.node);
+            }
             // The reactor fails the connection, running the hand-off first.
             shared.notify(Msg::Fail(conn.clone(), err, epoch));
         }
@@ -484,7 +490,8 @@ impl Engine {
                 }
             };
             let ingested = st.ingest(&buf[..n], on_reply, pushes);
-            if !others.is_empty() || !pushes.is_empty() {
+            let detoured = !st.detoured.is_empty();
+            if !others.is_empty() || !pushes.is_empty() || detoured {
                 st.handoff.append(others);
                 st.handoff_pushes.append(pushes);
                 if !st.scheduled {
@@ -502,13 +509,18 @@ impl Engine {
                 }
                 return failed(&mut st, err);
             }
+            if let (Own::Single { .. }, Some(result)) = (own, mine.take()) {
+                finish(&mut st);
+                return (Direct::Reply(result), None);
+            }
+            if detoured {
+                // A cluster node turned a request away (ours, perhaps): the reactor sends it
+                // on and reads from here.
+                finish(&mut st);
+                return (Direct::Handed, None);
+            }
             match own {
-                Own::Single { .. } => {
-                    if let Some(result) = mine {
-                        finish(&mut st);
-                        return (Direct::Reply(result), None);
-                    }
-                }
+                Own::Single { .. } => {}
                 Own::Pipeline(run) => {
                     if run.is_finished() {
                         finish(&mut st);

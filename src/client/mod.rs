@@ -7,26 +7,33 @@
 //! and tell the owning reactor, unless it already knows. A blocking call on an idle
 //! connection writes the frame itself, like hiredis does, saving the hand-off to the reactor.
 
+mod cluster;
 mod direct;
+mod nodes;
 pub mod pipeline;
 mod pool;
 mod reauth;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
+
+use arc_swap::ArcSwap;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crate::config::{Config, Endpoint};
 use crate::error::{Error, ErrorKind, Result};
-use crate::reactor::{self, Completion, Conn, Lease, Msg, Outcome, Phase, RawCallback, Waiter};
+use crate::reactor::{
+    self, Completion, Conn, Lease, Msg, Outcome, Owner, Phase, RawCallback, Waiter,
+};
+use crate::reactor::{PipelineDone, PipelineRun};
 use crate::resp::{encode_command, Reply};
 use crate::route::command::{classify, CommandClass, StatefulKind};
-use crate::route::router::{Route, Router, Standalone};
 use crate::session::RequestMeta;
+pub use cluster::ClusterStats;
+use nodes::{NodePool, NodeSet};
+use pipeline::Views;
 pub use pipeline::{Pipeline, PipelineResult};
-use pipeline::{PipelineDone, PipelineRun, Views};
-use pool::DedicatedPool;
 pub use reauth::{ReauthHandler, ReauthReport};
 
 /// A handler for pushes that arrive outside any request (RESP3 `>` frames on shared
@@ -48,16 +55,6 @@ const _: () = {
     assert_send_sync::<Engine>();
 };
 
-/// A node's multiplexed connections.
-struct NodePool {
-    conns: Vec<Arc<Conn>>,
-    next: AtomicUsize,
-    /// Connections that blocking callers open when the shared ones are busy, and use only
-    /// on the direct path (see `Engine::try_direct`): `max_direct_connections_per_node`
-    /// slots, each filled once, when first needed.
-    direct: Box<[OnceLock<Arc<Conn>>]>,
-}
-
 /// What callers and reactor threads share.
 pub(crate) struct Engine {
     pub(crate) config: Config,
@@ -67,16 +64,22 @@ pub(crate) struct Engine {
     /// The current credentials and their renewal.
     pub(crate) auth: reactor::auth::Auth,
     reauth_handler: Mutex<Option<Arc<ReauthHandler>>>,
-    router: Box<dyn Router>,
-    nodes: Vec<NodePool>,
-    endpoints: Vec<Endpoint>,
-    pool: DedicatedPool,
+    /// The nodes, read by callers without a lock and replaced whole when they change.
+    nodes: ArcSwap<NodeSet>,
+    /// A cluster client's routing state (None: one server).
+    cluster: Option<cluster::Cluster>,
+    /// This engine, for completions that must come back to it later (a refresh answer, a
+    /// SCAN step, keys asked of the server).
+    me: std::sync::Weak<Engine>,
     next_reactor: AtomicUsize,
     /// Blocking calls in progress (see `Engine::try_direct`).
     blocking_callers: AtomicUsize,
     closed: AtomicBool,
     fork_generation: u64,
     push_handler: Mutex<Option<SharedPushHandler>>,
+    /// Helper threads (name lookups, credential provider calls, token renewals), joined when
+    /// the client closes.
+    helpers: Mutex<Vec<JoinHandle<()>>>,
 }
 
 static FORK_GENERATION: AtomicU64 = AtomicU64::new(0);
@@ -101,21 +104,17 @@ impl Client {
     /// for the first connection and returns its error if it cannot be made.
     pub fn new(config: Config) -> Result<Client> {
         config.validate()?;
-        let router: Box<dyn Router> = Box::new(Standalone::new(config.endpoint.clone()));
-        Client::with_router(config, router)
+        Client::with_spawner(config, &spawn_thread)
     }
 
-    fn with_router(config: Config, router: Box<dyn Router>) -> Result<Client> {
-        Client::with_spawner(config, router, &spawn_thread)
-    }
-
-    /// `with_router`, starting the reactor threads with `spawn` (tests make it fail).
-    fn with_spawner(config: Config, router: Box<dyn Router>, spawn: &Spawner) -> Result<Client> {
+    /// `new`, starting the reactor threads with `spawn` (tests make it fail).
+    fn with_spawner(config: Config, spawn: &Spawner) -> Result<Client> {
         let fork_generation = fork_generation();
+        let endpoints = config.startup_nodes();
         let tls = if config.tls {
             // Settings errors (unreadable CA file, bad server name) show now, not at connect.
-            for endpoint in router.nodes() {
-                let host = match &endpoint {
+            for endpoint in &endpoints {
+                let host = match endpoint {
                     Endpoint::Tcp { host, .. } => Some(host.as_str()),
                     Endpoint::Unix { .. } => None,
                 };
@@ -139,50 +138,54 @@ impl Client {
             shareds.push(shared);
             loops.push(reactor);
         }
-        let endpoints = router.nodes();
-        let pool = DedicatedPool::new(
-            config.max_dedicated_connections,
-            config.dedicated_wait_timeout,
-        );
-        let mut engine = Engine {
+        let cluster = config
+            .cluster
+            .as_ref()
+            .map(|options| cluster::Cluster::new(options, Instant::now()));
+        let engine = Arc::new_cyclic(|me| Engine {
             reactors: shareds,
-            router,
-            nodes: Vec::new(),
-            endpoints,
-            pool,
+            nodes: ArcSwap::from_pointee(NodeSet::default()),
+            cluster,
+            me: me.clone(),
             next_reactor: AtomicUsize::new(0),
             blocking_callers: AtomicUsize::new(0),
             closed: AtomicBool::new(false),
             fork_generation,
             push_handler: Mutex::new(None),
+            helpers: Mutex::new(Vec::new()),
             tls,
             auth,
             reauth_handler: Mutex::new(None),
             config,
-        };
-        engine.nodes = (0..engine.endpoints.len())
-            .map(|node| NodePool {
-                conns: (0..engine.config.connections_per_node)
-                    .map(|_| Arc::new(engine.new_conn(node, false)))
-                    .collect(),
-                next: AtomicUsize::new(0),
-                direct: (0..engine.config.max_direct_connections_per_node)
-                    .map(|_| OnceLock::new())
-                    .collect(),
-            })
+        });
+        let pools = endpoints
+            .into_iter()
+            .map(|endpoint| engine.new_pool(endpoint, None))
             .collect();
-        let engine = Arc::new(engine);
+        engine.nodes.store(Arc::new(NodeSet {
+            pools,
+            topology: None,
+        }));
         let handles = start_reactors(&engine, loops, spawn)?;
-        for node in &engine.nodes {
-            for conn in &node.conns {
-                engine.reactors[conn.reactor].notify(Msg::Adopt(conn.clone()));
-            }
+        for pool in &engine.nodes.load().pools {
+            engine.adopt(pool);
         }
         let client = Client {
             engine,
             threads: handles,
         };
-        if !client.engine.config.lazy_connect {
+        if client.engine.cluster.is_some() {
+            // The startup nodes are asked for the topology, in turn, until one answers.
+            client.engine.request_refresh();
+            if !client.engine.config.lazy_connect {
+                let limit = client
+                    .engine
+                    .config
+                    .connect_timeout
+                    .unwrap_or(Duration::from_secs(30));
+                client.engine.wait_topology(limit * 2)?;
+            }
+        } else if !client.engine.config.lazy_connect {
             client.wait_connected()?;
         }
         Ok(client)
@@ -199,13 +202,9 @@ impl Client {
         loop {
             let mut failed = 0;
             let mut last = None;
-            let conns = self.engine.nodes.iter().flat_map(|n| n.conns.iter());
-            let total = self
-                .engine
-                .nodes
-                .iter()
-                .map(|n| n.conns.len())
-                .sum::<usize>();
+            let nodes = self.engine.nodes.load();
+            let conns = nodes.pools.iter().flat_map(|n| n.conns.iter());
+            let total = nodes.pools.iter().map(|n| n.conns.len()).sum::<usize>();
             for conn in conns {
                 let st = conn.lock();
                 match (&st.phase, &st.last_error) {
@@ -280,6 +279,7 @@ impl Client {
             let meta = RequestMeta {
                 deadline,
                 retry_written: self.engine.config.retry.retry_written_commands,
+                ..RequestMeta::default()
             };
             if let Some(result) = self
                 .engine
@@ -335,16 +335,45 @@ impl Client {
 
     /// Takes a dedicated connection for stateful work (WATCH / MULTI / EXEC, SELECT, ...).
     /// Waits up to the configured time for one to be free, then fails with MAX_CONNECTIONS.
+    ///
+    /// On a cluster client the connection is taken by the first command, on the primary of
+    /// that command's slot (any primary for a keyless command), and every later command with
+    /// keys must hash to that slot (else `CROSS_SLOT_TRANSACTION`): start with `WATCH key`, or
+    /// use `dedicated_for_key`.
     pub fn dedicated(&self) -> Result<Dedicated> {
         self.engine.check_blocking_allowed()?;
-        let conn = self.engine.acquire_held()?;
+        let conn = if self.engine.cluster.is_some() {
+            None
+        } else {
+            let nodes = self.engine.nodes.load();
+            let (pool, _) = self.engine.route(&nodes, &[])?;
+            Some(self.engine.acquire_held(pool)?)
+        };
         Ok(Dedicated {
             engine: self.engine.clone(),
-            conn: Some(conn),
+            unbound: conn.is_none(),
+            conn,
             watching: false,
             in_multi: false,
             tainted: false,
+            slot: None,
         })
+    }
+
+    /// `dedicated`, on the node that serves `key` (its slot's primary) on a cluster client:
+    /// for WATCH / MULTI / EXEC on keys of that slot. The same as `dedicated` otherwise.
+    pub fn dedicated_for_key(&self, key: &[u8]) -> Result<Dedicated> {
+        let mut dedicated = self.dedicated()?;
+        if self.engine.cluster.is_some() {
+            dedicated.bind(Some(crate::route::slot::key_slot(key)))?;
+        }
+        Ok(dedicated)
+    }
+
+    /// What a cluster client has met so far (redirections, retries, refreshes); `None` for a
+    /// client of one server.
+    pub fn cluster_stats(&self) -> Option<ClusterStats> {
+        self.engine.cluster.as_ref().map(cluster::Cluster::stats)
     }
 
     /// Sets the handler for pushes that arrive outside any request.
@@ -376,7 +405,7 @@ impl Client {
         for shared in &self.engine.reactors {
             shared.notify(Msg::Shutdown);
         }
-        if reactor::on_reactor_of(Arc::as_ptr(&self.engine)) {
+        if reactor::on_reactor_of(Arc::as_ptr(&self.engine) as *const ()) {
             // Freed from one of its own callbacks: its reactors finish once it returns.
             // (Freed from another client's callback, it is joined like anywhere else.)
             self.threads.clear();
@@ -385,6 +414,7 @@ impl Client {
         for handle in self.threads.drain(..) {
             let _ = handle.join();
         }
+        self.engine.join_helpers();
     }
 }
 
@@ -465,14 +495,73 @@ fn timeout_error() -> Error {
 }
 
 impl Engine {
-    fn new_conn(&self, node: usize, dedicated: bool) -> Conn {
-        let reactor = self.next_reactor.fetch_add(1, Ordering::Relaxed) % self.reactors.len();
-        Conn::new(
-            reactor,
+    /// Waits for the helper threads to finish (they never wait on the client, so they end
+    /// unless a credential provider hangs): a provider the caller gave is not called after
+    /// the client is gone. One that has not returned within the connect timeout is left
+    /// running, detached.
+    fn join_helpers(&self) {
+        let helpers = std::mem::take(&mut *self.helpers.lock().unwrap_or_else(|e| e.into_inner()));
+        let limit = self
+            .config
+            .connect_timeout
+            .unwrap_or(Duration::from_secs(30));
+        let deadline = Instant::now() + limit;
+        for handle in helpers {
+            while !handle.is_finished() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            if handle.is_finished() {
+                let _ = handle.join();
+            }
+        }
+    }
+
+    /// A new connection to `node`'s endpoint, on the next reactor in turn (not started).
+    fn new_conn(&self, node: &NodePool, dedicated: bool) -> Conn {
+        self.conn_for(
+            node.id,
+            &node.endpoint,
+            node.server_name.as_deref(),
             dedicated,
-            self.endpoints[node].clone(),
-            &self.config,
         )
+    }
+
+    fn conn_for(
+        &self,
+        node: u64,
+        endpoint: &Endpoint,
+        server_name: Option<&str>,
+        dedicated: bool,
+    ) -> Conn {
+        let reactor = self.next_reactor.fetch_add(1, Ordering::Relaxed) % self.reactors.len();
+        let conn = Conn::new(
+            reactor,
+            node,
+            dedicated,
+            endpoint.clone(),
+            server_name.map(str::to_string),
+            &self.config,
+        );
+        // A cluster node's requests may be redirected or retried elsewhere.
+        conn.lock().detours = self.cluster.is_some();
+        conn
+    }
+
+    /// A pool for a node (its connections not started yet: see `adopt`).
+    fn new_pool(&self, endpoint: Endpoint, server_name: Option<String>) -> Arc<NodePool> {
+        Arc::new(NodePool::new(
+            endpoint,
+            server_name,
+            &self.config,
+            |id, endpoint, name| self.conn_for(id, endpoint, name, false),
+        ))
+    }
+
+    /// Hands a new pool's multiplexed connections to their reactors, which connect them.
+    fn adopt(&self, pool: &NodePool) {
+        for conn in &pool.conns {
+            self.reactors[conn.reactor].notify(Msg::Adopt(conn.clone()));
+        }
     }
 
     /// Refuses calls on a closed client or in a forked child.
@@ -508,28 +597,40 @@ impl Engine {
         Some(Instant::now() + timeout + block)
     }
 
+    /// The node `args` goes to, in `nodes` (a snapshot the caller loaded), with whether it
+    /// only reads; an error for what does not go to one node now (a cluster's fan-outs and
+    /// splits, a slot without owner), which `submit` handles on its own path.
+    fn route<'n>(&self, nodes: &'n NodeSet, args: &[&[u8]]) -> Result<(&'n Arc<NodePool>, bool)> {
+        match &self.cluster {
+            None => nodes
+                .pools
+                .first()
+                .map(|pool| (pool, false))
+                .ok_or_else(|| Error::new(ErrorKind::Internal, "no node to send to")),
+            Some(cluster) => match self.route_cluster(cluster, nodes, args)? {
+                cluster::Routed::Node(pool, read_only) => Ok((pool, read_only)),
+                cluster::Routed::Later(err) => Err(err),
+                cluster::Routed::Plan(_) => Err(Error::new(
+                    ErrorKind::ClusterException,
+                    format!(
+                        "{} goes to several nodes of the cluster: send it alone, not here",
+                        String::from_utf8_lossy(args.first().copied().unwrap_or_default())
+                    ),
+                )),
+            },
+        }
+    }
+
     /// Every connection of the nodes: the multiplexed ones and those opened for the direct
     /// path so far.
     fn node_conns(&self) -> Vec<Arc<Conn>> {
-        let multiplexed = self.nodes.iter().flat_map(|n| n.conns.iter());
-        let direct = self
-            .nodes
+        let nodes = self.nodes.load();
+        nodes
+            .pools
             .iter()
-            .flat_map(|n| n.direct.iter().flat_map(|s| s.get()));
-        multiplexed.chain(direct).cloned().collect()
-    }
-
-    fn pick(&self, node: usize) -> &Arc<Conn> {
-        let pool = &self.nodes[node];
-        let n = pool.conns.len();
-        if n == 1 {
-            return &pool.conns[0];
-        }
-        let start = pool.next.fetch_add(1, Ordering::Relaxed);
-        (0..n)
-            .map(|k| &pool.conns[(start + k) % n])
-            .find(|c| c.ready_hint.load(Ordering::Relaxed))
-            .unwrap_or(&pool.conns[start % n])
+            .flat_map(|n| n.node_conns())
+            .cloned()
+            .collect()
     }
 
     fn command_blocking<A: AsRef<[u8]>>(&self, args: &[A]) -> Result<Reply> {
@@ -593,20 +694,29 @@ impl Engine {
             }
         };
         let deadline = self.deadline(block);
-        let meta = RequestMeta {
+        let mut meta = RequestMeta {
             deadline,
             retry_written: self.config.retry.retry_written_commands,
+            ..RequestMeta::default()
+        };
+        if self.cluster.is_some() && matches!(class, CommandClass::Normal) {
+            self.dispatch(views.as_slice(), None, completion, meta)?;
+            return Ok(deadline);
+        }
+        let nodes = self.nodes.load();
+        let pool = match self.route(&nodes, views.as_slice()) {
+            Ok((pool, read_only)) => {
+                meta.read_only = read_only;
+                pool
+            }
+            Err(e) => return Err((e, completion)),
         };
         if !matches!(class, CommandClass::Normal) {
-            self.submit_dedicated(|buf| encode_command(buf, args), completion, meta)?;
+            self.submit_dedicated(pool, |buf| encode_command(buf, args), completion, meta)?;
             // It may first wait for a dedicated connection: its deadline moves by that wait.
             return Ok(deadline.map(|d| d + self.config.dedicated_wait_timeout));
         }
-        let node = match self.router.route(views.as_slice()) {
-            Ok(Route::Node(node)) => node,
-            Err(e) => return Err((e, completion)),
-        };
-        let conn = self.pick(node);
+        let conn = pool.pick();
         self.enqueue(
             conn,
             |buf| encode_command(buf, args),
@@ -672,6 +782,7 @@ impl Engine {
         if direct
             && matches!(st.phase, Phase::Ready)
             && st.writable
+            && !st.suspect
             && !st.scheduled
             && st.write_pending().is_ok()
         {
@@ -701,12 +812,17 @@ impl Engine {
         let meta = RequestMeta {
             deadline,
             retry_written: self.config.retry.retry_written_commands,
+            ..RequestMeta::default()
         };
-        if pipeline.blocking.is_some() {
-            return self.submit_pipeline_dedicated(pipeline, run, meta);
+        if self.cluster.is_some() {
+            return self.submit_cluster_pipeline(pipeline, run, meta);
         }
-        let Route::Node(node) = self.router.route(&[])?;
-        let conn = self.pick(node).clone();
+        let nodes = self.nodes.load();
+        let (pool, _) = self.route(&nodes, &[])?;
+        if pipeline.blocking.is_some() {
+            return self.submit_pipeline_dedicated(pool, pipeline, run, meta);
+        }
+        let conn = pool.pick().clone();
         self.enqueue_pipeline(&conn, None, pipeline, &run, meta)
     }
 
@@ -783,6 +899,95 @@ impl Engine {
     }
 }
 
+impl Owner for Engine {
+    fn config(&self) -> &Config {
+        &self.config
+    }
+
+    fn tls(&self) -> Option<&Arc<rustls::ClientConfig>> {
+        self.tls.as_ref()
+    }
+
+    fn auth(&self) -> &reactor::auth::Auth {
+        &self.auth
+    }
+
+    fn release_single(&self, conn: &Arc<Conn>) {
+        Engine::release_single(self, conn);
+    }
+
+    fn next_deadline(&self) -> Option<Instant> {
+        let cluster = self
+            .cluster
+            .as_ref()
+            .and_then(|_| self.cluster_next_deadline());
+        [self.pool_next_deadline(), self.auth.next_renewal(), cluster]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
+    fn on_timers(
+        self: &Arc<Self>,
+        now: Instant,
+        completions: &mut Vec<(Completion, Result<Reply>)>,
+    ) {
+        self.pool_expire(now, completions);
+        if self.cluster.is_some() {
+            self.cluster_timers(now);
+        }
+        if self.auth.begin_renewal(now) {
+            // The provider may take its time (a token service): ask it on a thread of its own.
+            let renewer = self.clone();
+            let spawned = std::thread::Builder::new()
+                .name("redcore-credentials".into())
+                .spawn(move || renewer.renew_credentials());
+            match spawned {
+                Ok(handle) => self.keep_thread(handle),
+                Err(_) => self.auth.end_renewal(false, now),
+            }
+        }
+    }
+
+    fn on_push(&self, reply: Reply) {
+        Engine::on_push(self, reply);
+    }
+
+    fn on_detours(
+        self: &Arc<Self>,
+        detours: &mut Vec<reactor::Detour>,
+        completions: &mut Vec<(Completion, Result<Reply>)>,
+    ) {
+        if self.cluster.is_some() {
+            self.on_cluster_detours(detours, completions);
+            return;
+        }
+        for detour in detours.drain(..) {
+            completions.push((detour.completion, Err(detour.cause)));
+        }
+    }
+
+    fn fail_waiting(&self, err: &Error, completions: &mut Vec<(Completion, Result<Reply>)>) {
+        self.pool_fail_all(err, completions);
+        if self.cluster.is_some() {
+            self.cluster_fail_waiting(err, completions);
+        }
+    }
+
+    fn keep_thread(&self, handle: JoinHandle<()>) {
+        let mut helpers = self.helpers.lock().unwrap_or_else(|e| e.into_inner());
+        // Reap the finished ones, so a long-lived client keeps a handful at most.
+        let (done, running): (Vec<_>, Vec<_>) =
+            helpers.drain(..).partition(JoinHandle::is_finished);
+        *helpers = running;
+        helpers.push(handle);
+        drop(helpers);
+        for handle in done {
+            let _ = handle.join();
+        }
+    }
+}
+
 /// Appends a pipeline's frames (with MULTI / EXEC around a transaction), one request per
 /// slot of `run`, under the connection's lock so nothing interleaves.
 pub(super) fn enqueue_pipeline_frames(
@@ -824,6 +1029,16 @@ pub(super) fn check_frame_size<A: AsRef<[u8]>>(args: &[A]) -> Result<()> {
     Ok(())
 }
 
+fn cross_slot_transaction(slot: u16, bound: u16) -> Error {
+    Error::new(
+        ErrorKind::CrossSlotTransaction,
+        format!(
+            "keys of hash slots {bound} and {slot} in one transaction or held connection: in a \
+             cluster they must share one slot (put a {{hash tag}} in the keys)"
+        ),
+    )
+}
+
 fn stateful_error(kind: StatefulKind) -> Error {
     Error::invalid_argument(format!(
         "{kind:?} changes the state of the connection it runs on, and connections are shared: \
@@ -837,6 +1052,11 @@ fn stateful_error(kind: StatefulKind) -> Error {
 pub struct Dedicated {
     engine: Arc<Engine>,
     conn: Option<Arc<Conn>>,
+    /// A cluster client's connection not taken yet: its first command takes it.
+    unbound: bool,
+    /// A cluster client's: the slot its commands' keys must hash to (`None` until a command
+    /// with keys came).
+    slot: Option<u16>,
     watching: bool,
     in_multi: bool,
     tainted: bool,
@@ -891,7 +1111,17 @@ impl Dedicated {
             return Err((e, completion));
         }
         let views = Views::new(args);
-        let conn = self.conn.as_ref().expect("held until release");
+        if self.engine.cluster.is_some() {
+            if let Err(e) = self.pin(views.as_slice()) {
+                return Err((e, completion));
+            }
+        }
+        let Some(conn) = self.conn.as_ref() else {
+            return Err((
+                Error::invalid_argument("this dedicated connection was released"),
+                completion,
+            ));
+        };
         let mut ends_transaction = false;
         let block = match classify(views.as_slice()) {
             Ok(CommandClass::Normal) => Some(Duration::ZERO),
@@ -929,6 +1159,7 @@ impl Dedicated {
         let meta = RequestMeta {
             deadline,
             retry_written: false,
+            ..RequestMeta::default()
         };
         self.engine.enqueue(
             conn,
@@ -941,6 +1172,51 @@ impl Dedicated {
             self.engine.end_transaction(conn);
         }
         Ok(deadline)
+    }
+
+    /// A cluster client's command: takes the connection on its slot's primary when none is
+    /// held yet, or checks that its keys hash to the slot the connection serves.
+    fn pin(&mut self, args: &[&[u8]]) -> Result<()> {
+        let slot = self.engine.command_slot(args)?;
+        if self.unbound {
+            return self.bind(slot);
+        }
+        let (Some(slot), Some(conn)) = (slot, self.conn.as_ref()) else {
+            return Ok(());
+        };
+        match self.slot {
+            Some(bound) if bound == slot => Ok(()),
+            Some(bound) => Err(cross_slot_transaction(slot, bound)),
+            None => {
+                // Taken by a keyless command: keys are fine if their slot lives here.
+                let nodes = self.engine.nodes.load();
+                let here = self.engine.primary_of_slot(&nodes, slot)?;
+                if here.id != conn.node {
+                    return Err(Error::new(
+                        ErrorKind::CrossSlotTransaction,
+                        format!(
+                            "hash slot {slot} is served by another node than the one this \
+                             dedicated connection was taken on (by a keyless command)"
+                        ),
+                    ));
+                }
+                self.slot = Some(slot);
+                Ok(())
+            }
+        }
+    }
+
+    /// Takes the connection on the primary of `slot` (any primary for `None`).
+    fn bind(&mut self, slot: Option<u16>) -> Result<()> {
+        let nodes = self.engine.nodes.load();
+        let pool = match slot {
+            Some(slot) => self.engine.primary_of_slot(&nodes, slot)?,
+            None => self.engine.some_primary(&nodes)?,
+        };
+        self.conn = Some(self.engine.acquire_held(pool)?);
+        self.unbound = false;
+        self.slot = slot;
+        Ok(())
     }
 
     /// Gives the connection back: open transactions are discarded and watches dropped; a
@@ -994,8 +1270,7 @@ mod tests {
             lazy_connect: true,
             ..Config::default()
         };
-        let router: Box<dyn Router> = Box::new(Standalone::new(config.endpoint.clone()));
-        let err = Client::with_spawner(config, router, &spawn).err().unwrap();
+        let err = Client::with_spawner(config, &spawn).err().unwrap();
         assert_eq!(err.kind(), ErrorKind::Internal);
         assert!(err.message().contains("no more threads"), "{err}");
         // The first reactor ran, was told to stop and was joined before the error returned.

@@ -1,4 +1,4 @@
-//! Dedicated connections: a bounded set of connections set apart for blocking commands (one
+//! Dedicated connections: each node's bounded set of connections set apart for blocking commands (one
 //! command at a time, returned when answered) and for callers that hold one (`Dedicated`).
 //! When none is free and the bound is reached, requests wait in FIFO order up to the
 //! configured time, then fail with MAX_CONNECTIONS.
@@ -7,9 +7,11 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use super::pipeline::{Pipeline, PipelineRun};
+use super::nodes::NodePool;
+use super::pipeline::Pipeline;
 use super::Engine;
 use crate::error::{Error, ErrorKind, Result};
+use crate::reactor::PipelineRun;
 use crate::reactor::{Completion, Conn, Lease, Msg, Outcome, Phase, Waiter};
 use crate::resp::Reply;
 use crate::session::RequestMeta;
@@ -56,7 +58,8 @@ struct PoolState {
     waiters: VecDeque<PoolWaiter>,
 }
 
-pub(super) struct DedicatedPool {
+/// One node's dedicated connections.
+pub(crate) struct DedicatedPool {
     state: Mutex<PoolState>,
     max: usize,
     wait: Duration,
@@ -72,7 +75,7 @@ enum Take {
 }
 
 impl DedicatedPool {
-    pub(super) fn new(max: usize, wait: Duration) -> DedicatedPool {
+    pub(crate) fn new(max: usize, wait: Duration) -> DedicatedPool {
         DedicatedPool {
             state: Mutex::new(PoolState {
                 idle: Vec::new(),
@@ -129,11 +132,11 @@ impl DedicatedPool {
 impl Engine {
     /// A free dedicated connection (made if the bound allows), `Ok(None)` when all are in
     /// use, an error when dedicated connections are disabled.
-    fn dedicated_conn(&self, state: &mut PoolState) -> Result<Option<Arc<Conn>>> {
-        match self.pool.take(state) {
+    fn dedicated_conn(&self, node: &NodePool, state: &mut PoolState) -> Result<Option<Arc<Conn>>> {
+        match node.dedicated.take(state) {
             Take::Conn(conn) => Ok(Some(conn)),
             Take::Create => {
-                let conn = Arc::new(self.new_conn(0, true));
+                let conn = Arc::new(self.new_conn(node, true));
                 state.live.push(conn.clone());
                 self.reactors[conn.reactor].notify(Msg::Adopt(conn.clone()));
                 Ok(Some(conn))
@@ -154,12 +157,13 @@ impl Engine {
     /// Sends one blocking command on a dedicated connection, or queues it until one is free.
     pub(super) fn submit_dedicated(
         &self,
+        node: &NodePool,
         write: impl FnOnce(&mut Vec<u8>),
         completion: Completion,
         meta: RequestMeta,
     ) -> std::result::Result<(), (Error, Completion)> {
-        let mut state = self.pool.lock();
-        match self.dedicated_conn(&mut state) {
+        let mut state = node.dedicated.lock();
+        match self.dedicated_conn(node, &mut state) {
             Err(e) => Err((e, completion)),
             Ok(Some(conn)) => {
                 drop(state);
@@ -172,9 +176,9 @@ impl Engine {
                 let mut meta = meta;
                 meta.deadline = meta.deadline.map(|d| {
                     let left = d.saturating_duration_since(Instant::now());
-                    Instant::now() + self.pool.wait + left
+                    Instant::now() + node.dedicated.wait + left
                 });
-                let deadline = Instant::now() + self.pool.wait;
+                let deadline = Instant::now() + node.dedicated.wait;
                 self.park(
                     state,
                     PoolWaiter::Command {
@@ -193,18 +197,19 @@ impl Engine {
     /// one is free (never blocking the caller).
     pub(super) fn submit_pipeline_dedicated(
         &self,
+        node: &NodePool,
         pipeline: &Pipeline,
         run: Arc<PipelineRun>,
         meta: RequestMeta,
     ) -> Result<()> {
-        let mut state = self.pool.lock();
-        match self.dedicated_conn(&mut state)? {
+        let mut state = node.dedicated.lock();
+        match self.dedicated_conn(node, &mut state)? {
             Some(conn) => {
                 drop(state);
                 self.enqueue_pipeline(&conn, Some(Lease::Single), pipeline, &run, meta)
             }
             None => {
-                let deadline = Instant::now() + self.pool.wait;
+                let deadline = Instant::now() + node.dedicated.wait;
                 self.park(
                     state,
                     PoolWaiter::Pipeline {
@@ -220,23 +225,27 @@ impl Engine {
     }
 
     /// Takes a connection to hold (`Dedicated`), waiting up to the configured time.
-    pub(super) fn acquire_held(&self) -> Result<Arc<Conn>> {
-        let mut state = self.pool.lock();
-        let conn = match self.dedicated_conn(&mut state)? {
+    pub(super) fn acquire_held(&self, node: &NodePool) -> Result<Arc<Conn>> {
+        let mut state = node.dedicated.lock();
+        let conn = match self.dedicated_conn(node, &mut state)? {
             Some(conn) => {
                 drop(state);
                 conn
             }
-            None => self.wait_for_conn(state)?,
+            None => self.wait_for_conn(node, state)?,
         };
         conn.lock().lease = Lease::Held;
         Ok(conn)
     }
 
-    fn wait_for_conn(&self, mut state: MutexGuard<'_, PoolState>) -> Result<Arc<Conn>> {
+    fn wait_for_conn(
+        &self,
+        node: &NodePool,
+        mut state: MutexGuard<'_, PoolState>,
+    ) -> Result<Arc<Conn>> {
         let waiter = Waiter::for_this_thread();
         let seq = waiter.begin();
-        let deadline = Instant::now() + self.pool.wait;
+        let deadline = Instant::now() + node.dedicated.wait;
         state.waiters.push_back(PoolWaiter::Holder {
             waiter: waiter.clone(),
             seq,
@@ -249,12 +258,12 @@ impl Engine {
             None => {
                 // Timed out: take our entry out of the queue (a connection handed to it after
                 // this point comes back through `give`).
-                let mut state = self.pool.lock();
+                let mut state = node.dedicated.lock();
                 state.waiters.retain(|w| {
                     !matches!(w, PoolWaiter::Holder { seq: s, waiter: wt, .. }
                         if *s == seq && Arc::ptr_eq(wt, &waiter))
                 });
-                Err(self.pool.exhausted())
+                Err(node.dedicated.exhausted())
             }
         }
     }
@@ -268,17 +277,30 @@ impl Engine {
             }
             st.lease = Lease::Idle;
         }
-        self.hand_over(conn.clone());
+        match self.pool_of(conn) {
+            Some(node) => self.hand_over(&node, conn.clone()),
+            // Its node left the topology: the connection goes with it.
+            None => self.reactors[conn.reactor].notify(Msg::Retire(conn.clone())),
+        }
+    }
+
+    /// The pool a dedicated connection belongs to, while its node is in the node set.
+    fn pool_of(&self, conn: &Conn) -> Option<Arc<NodePool>> {
+        self.nodes.load().by_id(conn.node).cloned()
     }
 
     /// A holder gives its connection back, after the cleanup frames (DISCARD, UNWATCH).
     pub(super) fn release_held(&self, conn: Arc<Conn>, cleanup: &[&[u8]], tainted: bool) {
+        let Some(node) = self.pool_of(&conn) else {
+            self.reactors[conn.reactor].notify(Msg::Retire(conn));
+            return;
+        };
         {
             let mut st = conn.lock();
             st.lease = Lease::Idle;
             if tainted || !matches!(st.phase, Phase::Ready) {
                 drop(st);
-                self.retire(&conn);
+                self.retire(&node, &conn);
                 return;
             }
             for frame in cleanup {
@@ -288,6 +310,7 @@ impl Engine {
                     RequestMeta {
                         deadline: None,
                         retry_written: false,
+                        ..RequestMeta::default()
                     },
                 );
             }
@@ -298,40 +321,40 @@ impl Engine {
             }
         }
         self.end_transaction(&conn);
-        self.hand_over(conn);
+        self.hand_over(&node, conn);
     }
 
     /// Closes a dedicated connection for good (once what is pending on it is answered) and
     /// frees its place in the pool.
-    fn retire(&self, conn: &Arc<Conn>) {
+    fn retire(&self, node: &NodePool, conn: &Arc<Conn>) {
         self.reactors[conn.reactor].notify(Msg::Retire(conn.clone()));
-        let mut state = self.pool.lock();
+        let mut state = node.dedicated.lock();
         state.total -= 1;
         state.live.retain(|c| !Arc::ptr_eq(c, conn));
         // A place is free: the first waiter may create a connection.
         if let Some(waiter) = state.waiters.pop_front() {
             state.total += 1;
-            let conn = Arc::new(self.new_conn(0, true));
+            let conn = Arc::new(self.new_conn(node, true));
             state.live.push(conn.clone());
             drop(state);
             self.reactors[conn.reactor].notify(Msg::Adopt(conn.clone()));
-            self.give(conn, waiter);
+            self.give(node, conn, waiter);
         }
     }
 
     /// Gives an idle connection to the first waiter, or back to the idle list.
-    fn hand_over(&self, conn: Arc<Conn>) {
-        let mut state = self.pool.lock();
+    fn hand_over(&self, node: &NodePool, conn: Arc<Conn>) {
+        let mut state = node.dedicated.lock();
         match state.waiters.pop_front() {
             Some(waiter) => {
                 drop(state);
-                self.give(conn, waiter);
+                self.give(node, conn, waiter);
             }
             None => state.idle.push(conn),
         }
     }
 
-    fn give(&self, conn: Arc<Conn>, waiter: PoolWaiter) {
+    fn give(&self, node: &NodePool, conn: Arc<Conn>, waiter: PoolWaiter) {
         match waiter {
             PoolWaiter::Command {
                 frame,
@@ -354,7 +377,7 @@ impl Engine {
                 // The waiter may have given up a moment ago: then the connection comes back.
                 if let Some(Outcome::Conn(Ok(conn))) = waiter.complete(seq, Outcome::Conn(Ok(conn)))
                 {
-                    self.hand_over(conn);
+                    self.hand_over(node, conn);
                 }
             }
             PoolWaiter::Pipeline {
@@ -380,12 +403,25 @@ impl Engine {
 
     /// Every dedicated connection, idle or in use.
     pub(super) fn dedicated_conns(&self) -> Vec<Arc<Conn>> {
-        self.pool.lock().live.clone()
+        let nodes = self.nodes.load();
+        nodes
+            .pools
+            .iter()
+            .flat_map(|node| node.dedicated.lock().live.clone())
+            .collect()
     }
 
     /// The earliest deadline of a waiting request.
     pub(crate) fn pool_next_deadline(&self) -> Option<Instant> {
-        self.pool.lock().waiters.iter().map(|w| w.deadline()).min()
+        let nodes = self.nodes.load();
+        nodes
+            .pools
+            .iter()
+            .filter_map(|node| {
+                let state = node.dedicated.lock();
+                state.waiters.iter().map(|w| w.deadline()).min()
+            })
+            .min()
     }
 
     /// Fails waiting requests whose deadline passed.
@@ -394,7 +430,40 @@ impl Engine {
         now: Instant,
         completions: &mut Vec<(Completion, Result<Reply>)>,
     ) {
-        let mut state = self.pool.lock();
+        for node in &self.nodes.load().pools {
+            node.dedicated.expire(now, completions);
+        }
+    }
+
+    /// Fails every waiting request (shutdown).
+    pub(crate) fn pool_fail_all(
+        &self,
+        err: &Error,
+        completions: &mut Vec<(Completion, Result<Reply>)>,
+    ) {
+        for node in &self.nodes.load().pools {
+            node.dedicated.fail_all(err, completions);
+        }
+    }
+}
+
+impl DedicatedPool {
+    /// Takes the idle connections out of the pool (their node left the cluster): the caller
+    /// retires them. Those in use are retired when given back (`Engine::pool_of` no longer
+    /// finds their node).
+    pub(crate) fn retire_idle(&self) -> Vec<Arc<Conn>> {
+        let mut state = self.lock();
+        let idle = std::mem::take(&mut state.idle);
+        state.total -= idle.len();
+        state
+            .live
+            .retain(|c| !idle.iter().any(|i| Arc::ptr_eq(c, i)));
+        idle
+    }
+
+    /// Fails waiting requests whose deadline passed.
+    fn expire(&self, now: Instant, completions: &mut Vec<(Completion, Result<Reply>)>) {
+        let mut state = self.lock();
         if state.waiters.iter().all(|w| w.deadline() > now) {
             return;
         }
@@ -406,25 +475,21 @@ impl Engine {
             }
             match w {
                 PoolWaiter::Command { completion, .. } => {
-                    completions.push((completion, Err(self.pool.exhausted())))
+                    completions.push((completion, Err(self.exhausted())))
                 }
                 PoolWaiter::Holder { waiter, seq, .. } => {
-                    drop(waiter.complete(seq, Outcome::Conn(Err(self.pool.exhausted()))))
+                    drop(waiter.complete(seq, Outcome::Conn(Err(self.exhausted()))))
                 }
                 PoolWaiter::Pipeline { run, .. } => {
-                    completions.extend(run.failed_slots(&self.pool.exhausted()))
+                    completions.extend(run.failed_slots(&self.exhausted()))
                 }
             }
         }
     }
 
-    /// Fails every waiting request (shutdown).
-    pub(crate) fn pool_fail_all(
-        &self,
-        err: &Error,
-        completions: &mut Vec<(Completion, Result<Reply>)>,
-    ) {
-        let waiters = std::mem::take(&mut self.pool.lock().waiters);
+    /// Fails every waiting request (shutdown, or the node left the topology).
+    pub(crate) fn fail_all(&self, err: &Error, completions: &mut Vec<(Completion, Result<Reply>)>) {
+        let waiters = std::mem::take(&mut self.lock().waiters);
         for w in waiters {
             match w {
                 PoolWaiter::Command { completion, .. } => {

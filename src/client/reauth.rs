@@ -132,6 +132,7 @@ impl Engine {
         let meta = RequestMeta {
             deadline: self.deadline(Some(Duration::ZERO)),
             retry_written: false,
+            ..RequestMeta::default()
         };
         st.ex.enqueue_secret(&frame.0, completion, meta);
         let notify = !st.scheduled;
@@ -153,6 +154,7 @@ impl Engine {
         let meta = RequestMeta {
             deadline: self.deadline(Some(Duration::ZERO)),
             retry_written: false,
+            ..RequestMeta::default()
         };
         for (frame, completion) in std::mem::take(&mut st.deferred_auth) {
             st.ex.enqueue_secret(&frame.0, completion, meta);

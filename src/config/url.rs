@@ -11,7 +11,10 @@ use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
 
-use super::{BackoffKind, Config, Endpoint, Keepalive, Protocol, Secret, TlsVersion, DEFAULT_PORT};
+use super::{
+    BackoffKind, ClusterOptions, Config, Endpoint, Keepalive, Protocol, ReadFrom, Secret,
+    TlsVersion, DEFAULT_PORT,
+};
 use crate::error::{Error, Result};
 
 impl Config {
@@ -20,7 +23,9 @@ impl Config {
     /// - `redis://[[username][:password]@]host[:port][/db]`; `rediss://` is the same over
     ///   TLS. The port defaults to 6379; an IPv6 host goes in brackets (`redis://[::1]:6380/2`).
     /// - `unix://[[username][:password]@]/path/to/socket` (also `redis+unix://`).
-    /// - `redis+cluster://` and `redis+sentinel://` are refused for now ("not supported yet").
+    /// - `redis+cluster://[[username][:password]@]host[:port][,host[:port]...][/0]`: a
+    ///   cluster, discovered from these startup nodes; `rediss+cluster://` over TLS.
+    /// - `redis+sentinel://` is refused for now ("not supported yet").
     ///
     /// Query parameters override the rest (`?db=2&protocol=2`); the last of repeated ones wins.
     /// An unknown parameter is an error, so a typo cannot pass unnoticed.
@@ -54,6 +59,9 @@ impl Config {
     /// | `tls_min_version` (`1.2` or `1.3`) | `tls_options.min_version` |
     /// | `tls_system_roots` | `tls_options.system_roots` |
     /// | `tls_insecure` (skips certificate verification: tests only) | `tls_options.insecure_skip_verify` |
+    /// | `read_from` (`primary`, `round_robin`, `replicas`, `random`) | `cluster.read_from` |
+    /// | `refresh_interval` | `cluster.refresh_interval` |
+    /// | `max_redirects` | `cluster.max_redirects` |
     ///
     /// Durations are decimal seconds (`0.5`) or take a unit, `ms` or `s` (`250ms`, `2s`); for
     /// timeouts and intervals that can be off, `0` or `none` turns them off. Booleans are
@@ -75,10 +83,13 @@ impl Config {
     pub fn to_url_redacted(&self) -> String {
         let mut out = String::new();
         let unix = matches!(self.endpoint, Endpoint::Unix { .. });
-        out.push_str(match (&self.endpoint, self.tls) {
-            (Endpoint::Tcp { .. }, false) => "redis://",
-            (Endpoint::Tcp { .. }, true) => "rediss://",
-            (Endpoint::Unix { .. }, _) => "unix://",
+        let cluster = self.cluster.is_some();
+        out.push_str(match (&self.endpoint, self.tls, cluster) {
+            (Endpoint::Tcp { .. }, false, false) => "redis://",
+            (Endpoint::Tcp { .. }, true, false) => "rediss://",
+            (Endpoint::Tcp { .. }, false, true) => "redis+cluster://",
+            (Endpoint::Tcp { .. }, true, true) => "rediss+cluster://",
+            (Endpoint::Unix { .. }, _, _) => "unix://",
         });
         if self.username.is_some() || self.password.is_some() {
             if let Some(user) = &self.username {
@@ -90,15 +101,22 @@ impl Config {
             out.push('@');
         }
         match &self.endpoint {
-            Endpoint::Tcp { host, port } => {
-                if host.contains(':') {
-                    out.push('[');
-                    out.push_str(host);
-                    out.push(']');
-                } else {
-                    encode_into(&mut out, host, false);
+            Endpoint::Tcp { .. } => {
+                for (i, node) in self.startup_nodes().iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    if let Endpoint::Tcp { host, port } = node {
+                        if host.contains(':') {
+                            out.push('[');
+                            out.push_str(host);
+                            out.push(']');
+                        } else {
+                            encode_into(&mut out, host, false);
+                        }
+                        out.push_str(&format!(":{port}"));
+                    }
                 }
-                out.push_str(&format!(":{port}"));
                 if self.db != 0 {
                     out.push_str(&format!("/{}", self.db));
                 }
@@ -252,6 +270,21 @@ impl Config {
         if t.insecure_skip_verify {
             p.push(("tls_insecure", "true".into()));
         }
+        if let Some(c) = &self.cluster {
+            let dc = ClusterOptions::default();
+            if c.read_from != dc.read_from {
+                p.push(("read_from", c.read_from.name().into()));
+            }
+            if c.refresh_interval != dc.refresh_interval {
+                let value = c
+                    .refresh_interval
+                    .map_or_else(|| "none".into(), format_duration);
+                p.push(("refresh_interval", value));
+            }
+            if c.max_redirects != dc.max_redirects {
+                p.push(("max_redirects", c.max_redirects.to_string()));
+            }
+        }
         p
     }
 }
@@ -282,7 +315,7 @@ struct UrlParser<'a> {
 }
 
 enum Transport {
-    Tcp { tls: bool },
+    Tcp { tls: bool, cluster: bool },
     Unix,
 }
 
@@ -335,12 +368,26 @@ impl<'a> UrlParser<'a> {
             ));
         };
         let transport = match scheme.to_ascii_lowercase().as_str() {
-            "redis" => Transport::Tcp { tls: false },
-            "rediss" => Transport::Tcp { tls: true },
+            "redis" => Transport::Tcp {
+                tls: false,
+                cluster: false,
+            },
+            "rediss" => Transport::Tcp {
+                tls: true,
+                cluster: false,
+            },
+            "redis+cluster" => Transport::Tcp {
+                tls: false,
+                cluster: true,
+            },
+            "rediss+cluster" => Transport::Tcp {
+                tls: true,
+                cluster: true,
+            },
             "unix" | "redis+unix" => Transport::Unix,
-            s @ ("redis+cluster" | "rediss+cluster" | "redis+sentinel" | "rediss+sentinel") => {
+            s @ ("redis+sentinel" | "rediss+sentinel") => {
                 return Err(invalid(format!(
-                    "URL scheme '{s}://' is not supported yet (cluster and sentinel come later)"
+                    "URL scheme '{s}://' is not supported yet (sentinel comes later)"
                 )))
             }
             _ if is_scheme_like(scheme) => {
@@ -361,8 +408,11 @@ impl<'a> UrlParser<'a> {
         };
         let mut config = Config::default();
         match transport {
-            Transport::Tcp { tls } => {
+            Transport::Tcp { tls, cluster } => {
                 config.tls = tls;
+                if cluster {
+                    config.cluster = Some(ClusterOptions::default());
+                }
                 self.parse_tcp(main, &mut config)?;
             }
             Transport::Unix => self.parse_unix(main, &mut config)?,
@@ -386,8 +436,24 @@ impl<'a> UrlParser<'a> {
             Some((hostport, path)) => (hostport, Some(path)),
             None => (after, None),
         };
-        let (host, port) = self.parse_hostport(hostport)?;
+        let mut hosts = hostport.split(',');
+        let (host, port) = self.parse_hostport(hosts.next().unwrap_or(""))?;
         config.endpoint = Endpoint::Tcp { host, port };
+        match config.cluster.as_mut() {
+            Some(cluster) => {
+                for more in hosts {
+                    let (host, port) = self.parse_hostport(more)?;
+                    cluster.nodes.push(Endpoint::Tcp { host, port });
+                }
+            }
+            None if hostport.contains(',') => {
+                return Err(invalid(
+                    "several hosts in a redis:// URL: a cluster's startup nodes go in a \
+                     redis+cluster:// URL",
+                ))
+            }
+            None => {}
+        }
         if let Some(path) = path.filter(|p| !p.is_empty()) {
             config.db = path.parse().map_err(|_| {
                 invalid(format!(
@@ -564,6 +630,22 @@ impl<'a> UrlParser<'a> {
             }
             "tls_system_roots" => c.tls_options.system_roots = v.boolean()?,
             "tls_insecure" => c.tls_options.insecure_skip_verify = v.boolean()?,
+            "read_from" | "refresh_interval" | "max_redirects" => {
+                let Some(cluster) = c.cluster.as_mut() else {
+                    return Err(invalid(format!(
+                        "URL parameter {} applies to a cluster: use redis+cluster://",
+                        self.quote(raw_key)
+                    )));
+                };
+                match key {
+                    "read_from" => {
+                        cluster.read_from = ReadFrom::from_name(value)
+                            .ok_or_else(|| v.error("primary, round_robin, replicas or random"))?
+                    }
+                    "refresh_interval" => cluster.refresh_interval = v.optional_duration()?,
+                    _ => cluster.max_redirects = v.number()?,
+                }
+            }
             _ => {
                 return Err(invalid(format!(
                     "unknown URL parameter {}",

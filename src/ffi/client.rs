@@ -13,6 +13,7 @@ use crate::client::{Client, Dedicated, Pipeline, PipelineResult};
 use crate::error::{Error, ErrorKind, Result};
 use crate::resp::{Reply, ValueRef};
 
+mod cluster;
 mod reauth;
 
 /// A client: a pool of multiplexed connections to one server, driven by its own event-loop

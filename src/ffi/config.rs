@@ -557,6 +557,7 @@ fn optional_ms(ms: u64) -> Option<Duration> {
     (ms != 0).then(|| Duration::from_millis(ms))
 }
 
+mod cluster;
 mod tls;
 
 #[cfg(test)]

@@ -18,6 +18,7 @@ pub mod config;
 pub mod credentials;
 pub mod error;
 pub mod item;
+pub mod lock;
 pub mod queue;
 pub mod reader;
 pub mod reply;

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::Thread;
 use std::time::Instant;
 
-use crate::client::pipeline::PipelineRun;
+use super::batch::PipelineRun;
 use crate::error::{Error, Result};
 use crate::resp::Reply;
 
@@ -72,7 +72,7 @@ impl Completion {
 /// What a blocked caller receives.
 pub(crate) enum Outcome {
     Reply(Result<Reply>),
-    Pipeline(crate::client::pipeline::PipelineResult),
+    Pipeline(crate::session::PipelineResult),
     Conn(Result<Arc<super::Conn>>),
 }
 

@@ -18,10 +18,11 @@ use super::auth::{Auth, HandshakeCredentials};
 use super::completion::{reply_to_result, Completion};
 use crate::config::{Backoff, BackoffState, Config, Credentials, Endpoint, FastRng, Protocol};
 use crate::error::{Error, ErrorKind, Result};
-use crate::net::{tls, KeepaliveOptions, Transport};
+use crate::net::{endpoint_name, tls, KeepaliveOptions, Transport};
+use crate::resp::Kind;
 use crate::resp::{encode_command, Reply};
 use crate::session::handshake::{Handshake, HandshakeParams, Progress};
-use crate::session::{Event, Exchange, RequestMeta};
+use crate::session::{Event, Exchange, RequestMeta, Unanswered};
 
 /// How far a blocking socket's receive timeout may be from a direct caller's deadline before
 /// it is set again: a wait may overrun its deadline by this much.
@@ -65,6 +66,8 @@ pub(crate) enum Phase {
 pub(crate) struct Conn {
     /// Index of the reactor thread that owns the socket.
     pub(crate) reactor: usize,
+    /// The id of the node pool this connection belongs to.
+    pub(crate) node: u64,
     /// Lock-free hint for pickers: the connection was ready when last looked at.
     pub(crate) ready_hint: AtomicBool,
     pub(crate) state: Mutex<ConnState>,
@@ -92,6 +95,9 @@ pub(crate) struct ConnState {
     pub(crate) protocol: u8,
     /// Where this connection goes.
     pub(crate) endpoint: Endpoint,
+    /// The name to check in the server's TLS certificate when no `tls_server_name` is
+    /// configured and it is not the endpoint's host (a cluster node's announced hostname).
+    pub(crate) server_name: Option<String>,
     /// Read interest is registered with the reactor's poll.
     pub(crate) armed: bool,
     /// A blocking caller reads this socket itself (see `Engine::try_direct`); the reactor
@@ -121,6 +127,17 @@ pub(crate) struct ConnState {
     pub(crate) handoff_pushes: Vec<Reply>,
     /// The socket is in blocking mode: a direct caller waits in `recv` (plain sockets).
     pub(crate) caller_blocking: bool,
+    /// A cluster node's connection: its requests may be detoured (see `Detour`) unless
+    /// pinned or the connection is held.
+    pub(crate) detours: bool,
+    /// Detoured requests a direct caller found, for the reactor to hand to the owner.
+    pub(crate) detoured: Vec<Detour>,
+    /// `Conn::node`, for detours.
+    pub(crate) node: u64,
+    /// Another connection to the same node was lost: this socket may be dead too, so before
+    /// the next write it is checked for a hang-up (a write into a closed socket would count as
+    /// written, and the command could not be sent elsewhere).
+    pub(crate) suspect: bool,
     /// The socket's receive timeout as last set (`Duration::ZERO`: none).
     pub(crate) recv_timeout: Duration,
     /// Sockets replaced while a direct caller was reading them, by epoch: kept open (shut
@@ -135,6 +152,45 @@ pub(crate) struct ConnState {
     pub(crate) fetching_credentials: bool,
 }
 
+/// A request a cluster node turned away (MOVED, ASK, TRYAGAIN, CLUSTERDOWN, ...) or left
+/// unanswered when its connection dropped: handed to the owner with its frame, to be sent
+/// elsewhere, later, or failed (`Owner::on_detours`).
+#[allow(dead_code)] // read by the cluster client, next
+pub(crate) struct Detour {
+    pub(crate) completion: Completion,
+    /// The server's error reply, or the connection error.
+    pub(crate) cause: Error,
+    /// Some of it reached the server, which may have run it (a lost connection; a refusing
+    /// reply means it did not run).
+    pub(crate) written: bool,
+    /// Its reply was a refusal: the server did not run it.
+    pub(crate) refused: bool,
+    pub(crate) frame: Vec<u8>,
+    pub(crate) meta: RequestMeta,
+    /// The node pool of the connection it came from.
+    pub(crate) node: u64,
+}
+
+/// True for the error replies a cluster client answers by sending the command elsewhere or
+/// later: the server did not run it.
+fn detours(reply: &Reply) -> Option<Error> {
+    if !matches!(reply.kind(), Kind::Error | Kind::BlobError) {
+        return None;
+    }
+    let err = reply.as_error()?;
+    matches!(
+        err.kind(),
+        ErrorKind::Moved
+            | ErrorKind::Ask
+            | ErrorKind::TryAgain
+            | ErrorKind::ClusterDown
+            | ErrorKind::MasterDown
+            | ErrorKind::ReadOnly
+            | ErrorKind::BusyLoading
+    )
+    .then_some(err)
+}
+
 /// An encoded command holding a password; its bytes are overwritten when it is dropped.
 pub(crate) struct SecretFrame(pub(crate) Vec<u8>);
 
@@ -147,12 +203,15 @@ impl Drop for SecretFrame {
 impl Conn {
     pub(crate) fn new(
         reactor: usize,
+        node: u64,
         dedicated: bool,
         endpoint: Endpoint,
+        server_name: Option<String>,
         config: &Config,
     ) -> Conn {
         Conn {
             reactor,
+            node,
             ready_hint: AtomicBool::new(false),
             state: Mutex::new(ConnState {
                 ex: Exchange::new(config.reader_limits, config.max_in_flight_per_connection),
@@ -174,6 +233,7 @@ impl Conn {
                 },
                 protocol: 0,
                 endpoint,
+                server_name,
                 armed: false,
                 caller_reading: false,
                 retiring: false,
@@ -185,6 +245,10 @@ impl Conn {
                 handoff: Vec::new(),
                 handoff_pushes: Vec::new(),
                 caller_blocking: false,
+                detours: false,
+                detoured: Vec::new(),
+                node,
+                suspect: false,
                 recv_timeout: Duration::ZERO,
                 orphans: Vec::new(),
                 awaiting_credentials: false,
@@ -220,18 +284,12 @@ pub(crate) struct Ctx<'a> {
     pub(crate) rng: &'a mut FastRng,
     pub(crate) completions: &'a mut Vec<(Completion, Result<Reply>)>,
     pub(crate) pushes: &'a mut Vec<Reply>,
+    /// Requests to hand to the owner (cluster redirections and retries).
+    pub(crate) detours: &'a mut Vec<Detour>,
     /// The TLS client configuration, when the config asks for TLS.
     pub(crate) tls: Option<&'a Arc<rustls::ClientConfig>>,
     /// The client's current credentials.
     pub(crate) auth: &'a Auth,
-}
-
-fn endpoint_name(endpoint: &Endpoint) -> String {
-    match endpoint {
-        Endpoint::Tcp { host, port } if host.contains(':') => format!("[{host}]:{port}"),
-        Endpoint::Tcp { host, port } => format!("{host}:{port}"),
-        Endpoint::Unix { path } => path.display().to_string(),
-    }
 }
 
 fn connection_error(endpoint: &Endpoint, what: &str, err: &io::Error) -> Error {
@@ -251,9 +309,11 @@ impl ConnState {
         &mut self,
         completions: &mut Vec<(Completion, Result<Reply>)>,
         pushes: &mut Vec<Reply>,
+        detours: &mut Vec<Detour>,
     ) {
         completions.append(&mut self.handoff);
         pushes.append(&mut self.handoff_pushes);
+        detours.append(&mut self.detoured);
     }
 
     /// Before a direct caller waits in `recv` on `fd` (a blocking socket) until `deadline`:
@@ -401,6 +461,7 @@ impl ConnState {
         self.transport = Some(transport);
         self.writable = false;
         self.armed = true;
+        self.suspect = false;
         self.caller_blocking = false;
         self.recv_timeout = Duration::ZERO;
         // Unix sockets connect synchronously; TCP completes on the first writable event.
@@ -460,7 +521,7 @@ impl ConnState {
         readbuf: &mut [u8],
         ctx: &mut Ctx<'_>,
     ) -> After {
-        self.take_handoff(ctx.completions, ctx.pushes);
+        self.take_handoff(ctx.completions, ctx.pushes, ctx.detours);
         if self.transport.is_none() {
             return After::default();
         }
@@ -539,7 +600,7 @@ impl ConnState {
         }
         if let Some(tls_config) = ctx.tls {
             let host = match &self.endpoint {
-                Endpoint::Tcp { host, .. } => Some(host.as_str()),
+                Endpoint::Tcp { host, .. } => Some(self.server_name.as_deref().unwrap_or(host)),
                 Endpoint::Unix { .. } => None,
             };
             let wrapped = tls::server_name(&config.tls_options, host).and_then(|name| {
@@ -665,7 +726,9 @@ impl ConnState {
                     }
                     let completions = &mut *ctx.completions;
                     let on_reply = |c, r| completions.push((c, r));
-                    if let Err(err) = self.ingest(&readbuf[..n], on_reply, ctx.pushes) {
+                    let ingested = self.ingest(&readbuf[..n], on_reply, ctx.pushes);
+                    ctx.detours.append(&mut self.detoured);
+                    if let Err(err) = ingested {
                         self.fail(err, ctx);
                         return;
                     }
@@ -736,7 +799,8 @@ impl ConnState {
     }
 
     /// Decodes bytes read from the socket: replies to their completions, pushes apart,
-    /// handshake replies to the handshake, the health check's reply to itself.
+    /// handshake replies to the handshake, the health check's reply to itself, and (on a
+    /// cluster node's connection) refusals such as MOVED to `detoured`.
     pub(crate) fn ingest(
         &mut self,
         bytes: &[u8],
@@ -746,12 +810,33 @@ impl ConnState {
         let mut controls: Vec<Reply> = Vec::new();
         let mut health: Option<Result<Reply>> = None;
         let sent_credentials = self.sent_credentials;
+        let may_detour = self.detours && self.lease != Lease::Held;
+        let node = self.node;
+        let detoured = &mut self.detoured;
         self.ex.handle_read(bytes, |event| match event {
-            Event::Reply(Completion::HealthCheck, reply) => health = Some(reply_to_result(reply)),
-            Event::Reply(completion, reply) => on_reply(
-                completion,
-                reply_to_result(reply).map_err(|e| explain_noauth(e, sent_credentials)),
-            ),
+            Event::Reply(Completion::HealthCheck, reply, _) => {
+                health = Some(reply_to_result(reply))
+            }
+            Event::Reply(completion, reply, sent) => {
+                if may_detour && !sent.meta.pinned && !matches!(completion, Completion::Ignore) {
+                    if let Some(cause) = detours(&reply) {
+                        detoured.push(Detour {
+                            completion,
+                            cause,
+                            written: true,
+                            refused: true,
+                            frame: sent.frame.to_vec(),
+                            meta: *sent.meta,
+                            node,
+                        });
+                        return;
+                    }
+                }
+                on_reply(
+                    completion,
+                    reply_to_result(reply).map_err(|e| explain_noauth(e, sent_credentials)),
+                )
+            }
             Event::Push(reply) => pushes.push(reply),
             Event::Control(reply) => controls.push(reply),
         })?;
@@ -820,6 +905,18 @@ impl ConnState {
     /// command must not also run late.
     pub(crate) fn flush(&mut self, ctx: &mut Ctx<'_>) {
         self.expire(ctx);
+        if self.suspect && matches!(self.phase, Phase::Ready) {
+            self.suspect = false;
+            if self
+                .transport
+                .as_ref()
+                .is_some_and(|t| crate::net::has_input(t.raw_fd()))
+            {
+                // A hang-up (or stray bytes) is waiting: read it before writing anything.
+                self.ensure_armed_now(ctx.registry);
+                return;
+            }
+        }
         if let Err(e) = self.write_pending() {
             let err = connection_error(&self.endpoint, "error writing to", &e);
             self.fail(err, ctx);
@@ -882,7 +979,7 @@ impl ConnState {
     /// then back off before reconnecting. After more consecutive failed attempts than the
     /// retry policy allows, requests still queued fail too, with this error.
     pub(crate) fn fail(&mut self, err: Error, ctx: &mut Ctx<'_>) {
-        self.take_handoff(ctx.completions, ctx.pushes);
+        self.take_handoff(ctx.completions, ctx.pushes, ctx.detours);
         if self.retiring {
             self.close(&err, ctx.registry, ctx.completions);
             return;
@@ -893,9 +990,34 @@ impl ConnState {
         let was_ready = matches!(self.phase, Phase::Ready);
         let retry = &ctx.config.retry;
         let completions = &mut *ctx.completions;
-        self.ex.handle_disconnect(retry.retries, |c| {
-            completions.push((c, Err(err.clone())));
-        });
+        if self.detours && self.lease != Lease::Held {
+            // A cluster node: what it left unanswered is the owner's to send elsewhere (after
+            // a topology refresh) or to fail, rather than wait here for this node to return.
+            let detours = &mut *ctx.detours;
+            let divert = |completion, unanswered: Unanswered<'_>| {
+                if unanswered.meta.pinned {
+                    return Some(completion);
+                }
+                detours.push(Detour {
+                    completion,
+                    cause: err.clone(),
+                    written: unanswered.written,
+                    refused: false,
+                    frame: unanswered.frame.to_vec(),
+                    meta: *unanswered.meta,
+                    node: self.node,
+                });
+                None
+            };
+            self.ex
+                .handle_disconnect_diverting(retry.retries, divert, |c| {
+                    completions.push((c, Err(err.clone())));
+                });
+        } else {
+            self.ex.handle_disconnect(retry.retries, |c| {
+                completions.push((c, Err(err.clone())));
+            });
+        }
         // The transaction died with the connection: deferred AUTHs go out after the next
         // handshake, like any request not yet written.
         self.in_transaction = false;
@@ -906,6 +1028,7 @@ impl ConnState {
                 RequestMeta {
                     deadline: None,
                     retry_written: false,
+                    ..RequestMeta::default()
                 },
             );
         }
@@ -932,7 +1055,7 @@ impl ConnState {
     /// Timers: connect and handshake timeouts, reconnects due, request timeouts, health
     /// checks. Returns true when a reconnect is due (the reactor starts it with a token).
     pub(crate) fn on_timer(&mut self, ctx: &mut Ctx<'_>) -> bool {
-        self.take_handoff(ctx.completions, ctx.pushes);
+        self.take_handoff(ctx.completions, ctx.pushes, ctx.detours);
         match self.phase {
             Phase::Connecting {
                 deadline: Some(d), ..
@@ -991,6 +1114,7 @@ impl ConnState {
                     RequestMeta {
                         deadline,
                         retry_written: false,
+                        ..RequestMeta::default()
                     },
                 );
                 self.last_io = ctx.now;
@@ -1028,6 +1152,9 @@ impl ConnState {
         completions.append(&mut self.handoff);
         // Pushes of a connection closed for good have no one left to care.
         self.handoff_pushes.clear();
+        for detour in self.detoured.drain(..) {
+            completions.push((detour.completion, Err(detour.cause)));
+        }
         self.detach(registry);
         self.handshake = None;
         self.phase = Phase::Closed;
@@ -1092,7 +1219,14 @@ fn handshake_params(config: &Config, credentials: HandshakeCredentials) -> Hands
         db: config.db,
         lib_name: config.lib_name.clone(),
         lib_version: config.lib_version.clone(),
-        extra: Vec::new(),
+        // Replicas serve reads on a connection only after READONLY (harmless on a primary,
+        // and a connection's node may change roles).
+        extra: match &config.cluster {
+            Some(cluster) if cluster.read_from != crate::config::ReadFrom::Primary => {
+                vec![vec![b"READONLY".to_vec()]]
+            }
+            _ => Vec::new(),
+        },
     }
 }
 

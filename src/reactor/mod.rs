@@ -9,6 +9,7 @@
 //! wake-up, not one per command.
 
 pub(crate) mod auth;
+pub(crate) mod batch;
 pub(crate) mod completion;
 pub(crate) mod conn;
 
@@ -21,11 +22,11 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, Sender};
 use mio::{Events, Poll, Token, Waker};
 
+pub(crate) use batch::{PipelineDone, PipelineRun};
 pub(crate) use completion::{Completion, Outcome, RawCallback, Waiter};
-pub(crate) use conn::{Conn, Lease, Phase};
+pub(crate) use conn::{Conn, Detour, Lease, Phase};
 
-use crate::client::Engine;
-use crate::config::{Credentials, FastRng};
+use crate::config::{Config, Credentials, FastRng};
 use crate::error::{Error, ErrorKind, Result};
 use crate::resp::Reply;
 use conn::{After, Ctx};
@@ -52,6 +53,42 @@ pub(crate) enum Msg {
     Retire(Arc<Conn>),
     /// Close every connection, complete everything with CLOSED, and exit.
     Shutdown,
+}
+
+/// What a reactor thread needs from the client that owns it. The client implements it; the
+/// reactor sees nothing else of the client, so `reactor` never reaches up a floor.
+pub(crate) trait Owner: Send + Sync + 'static {
+    /// The client's configuration.
+    fn config(&self) -> &Config;
+    /// The TLS client configuration, when TLS is on.
+    fn tls(&self) -> Option<&Arc<rustls::ClientConfig>>;
+    /// The current credentials and their renewal.
+    fn auth(&self) -> &auth::Auth;
+    /// A connection leased for one command (`Lease::Single`) has answered it.
+    fn release_single(&self, conn: &Arc<Conn>);
+    /// The owner's earliest timer: requests waiting for a connection, credential renewal,
+    /// delayed retries, topology refreshes.
+    fn next_deadline(&self) -> Option<Instant>;
+    /// Runs the owner's timers that are due; completions to run go to `completions`.
+    fn on_timers(
+        self: &Arc<Self>,
+        now: Instant,
+        completions: &mut Vec<(Completion, Result<Reply>)>,
+    );
+    /// A push that arrived outside any request.
+    fn on_push(&self, reply: Reply);
+    /// Requests a cluster node turned away or left unanswered (see `Detour`): the owner sends
+    /// them elsewhere, later, or fails them into `completions`.
+    fn on_detours(
+        self: &Arc<Self>,
+        detours: &mut Vec<Detour>,
+        completions: &mut Vec<(Completion, Result<Reply>)>,
+    );
+    /// The client shuts down: requests the owner holds outside any connection fail with `err`.
+    fn fail_waiting(&self, err: &Error, completions: &mut Vec<(Completion, Result<Reply>)>);
+    /// Keeps a helper thread (a name lookup, a credential provider call) to be joined when the
+    /// client closes, so none outlives it.
+    fn keep_thread(&self, handle: std::thread::JoinHandle<()>);
 }
 
 /// The part of a reactor that other threads hold.
@@ -101,7 +138,7 @@ impl Shared {
 }
 
 thread_local! {
-    /// On a reactor thread, the address of its client's `Engine` (0 elsewhere): blocking
+    /// On a reactor thread, the address of its `Owner` (0 elsewhere): blocking
     /// calls from a callback would deadlock the loop, and a client freed from one of its own
     /// callbacks cannot join the thread it runs on.
     static ON_REACTOR: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
@@ -112,9 +149,9 @@ pub(crate) fn on_reactor_thread() -> bool {
     ON_REACTOR.with(|c| c.get()) != 0
 }
 
-/// True on a reactor thread of the client whose engine is at `engine`.
-pub(crate) fn on_reactor_of(engine: *const Engine) -> bool {
-    ON_REACTOR.with(|c| c.get()) == engine as usize
+/// True on a reactor thread of the owner at `owner`.
+pub(crate) fn on_reactor_of(owner: *const ()) -> bool {
+    ON_REACTOR.with(|c| c.get()) == owner as usize
 }
 
 /// Creates the reactor's poll and shared handle; the loop itself starts with `run`.
@@ -137,6 +174,7 @@ pub(crate) fn create() -> io::Result<(Arc<Shared>, Reactor)> {
         free: Vec::new(),
         completions: Vec::new(),
         pushes: Vec::new(),
+        detours: Vec::new(),
         readbuf: vec![0; READ_BUF],
     };
     Ok((shared, reactor))
@@ -152,13 +190,14 @@ pub(crate) struct Reactor {
     free: Vec<usize>,
     completions: Vec<(Completion, Result<Reply>)>,
     pushes: Vec<Reply>,
+    detours: Vec<Detour>,
     readbuf: Vec<u8>,
 }
 
 impl Reactor {
     /// The loop. Returns when told to shut down.
-    pub(crate) fn run(mut self, engine: Arc<Engine>) {
-        ON_REACTOR.with(|c| c.set(Arc::as_ptr(&engine) as usize));
+    pub(crate) fn run<O: Owner>(mut self, engine: Arc<O>) {
+        ON_REACTOR.with(|c| c.set(Arc::as_ptr(&engine) as *const () as usize));
         let mut events = Events::with_capacity(256);
         let seed = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -169,7 +208,7 @@ impl Reactor {
         let mut flushes: Vec<Arc<Conn>> = Vec::new();
         while !shutdown {
             // Sleep unless there is work; the flag tells submitters to wake us.
-            let timeout = self.next_timeout(&engine);
+            let timeout = self.next_timeout(&*engine);
             self.shared.sleeping.store(true, Ordering::SeqCst);
             let timeout = if self.rx.is_empty() && !self.shared.has_flushes() {
                 timeout
@@ -202,13 +241,14 @@ impl Reactor {
                     let mut st = conn.lock();
                     let mut ctx = Ctx {
                         registry: self.poll.registry(),
-                        config: &engine.config,
+                        config: engine.config(),
                         now,
                         rng: &mut rng,
                         completions: &mut self.completions,
                         pushes: &mut self.pushes,
-                        tls: engine.tls.as_ref(),
-                        auth: &engine.auth,
+                        detours: &mut self.detours,
+                        tls: engine.tls(),
+                        auth: engine.auth(),
                     };
                     let after = st.on_event(readable, writable, &mut self.readbuf, &mut ctx);
                     conn::set_ready_hint(&conn, &st);
@@ -222,7 +262,7 @@ impl Reactor {
                         let token = self.insert(conn.clone());
                         let after = {
                             let mut st = conn.lock();
-                            let mut ctx = self.ctx(&engine, now, &mut rng);
+                            let mut ctx = self.ctx(&*engine, now, &mut rng);
                             let after = st.start_connect(token, &mut ctx);
                             conn::set_ready_hint(&conn, &st);
                             after
@@ -231,12 +271,12 @@ impl Reactor {
                     }
                     Msg::Resolved(conn, result) => {
                         let mut st = conn.lock();
-                        let mut ctx = self.ctx(&engine, now, &mut rng);
+                        let mut ctx = self.ctx(&*engine, now, &mut rng);
                         st.resolved(result, &mut ctx);
                     }
                     Msg::Credentials(conn, answer) => {
                         let mut st = conn.lock();
-                        let mut ctx = self.ctx(&engine, now, &mut rng);
+                        let mut ctx = self.ctx(&*engine, now, &mut rng);
                         st.credentials_arrived(answer, &mut ctx);
                         conn::set_ready_hint(&conn, &st);
                     }
@@ -260,7 +300,7 @@ impl Reactor {
                     Msg::Fail(conn, err, epoch) => {
                         let mut st = conn.lock();
                         if st.transport.is_some() && st.epoch == epoch {
-                            let mut ctx = self.ctx(&engine, now, &mut rng);
+                            let mut ctx = self.ctx(&*engine, now, &mut rng);
                             st.fail(err, &mut ctx);
                         }
                         conn::set_ready_hint(&conn, &st);
@@ -278,10 +318,10 @@ impl Reactor {
             );
             for conn in flushes.drain(..) {
                 let mut st = conn.lock();
-                st.take_handoff(&mut self.completions, &mut self.pushes);
+                st.take_handoff(&mut self.completions, &mut self.pushes, &mut self.detours);
                 st.scheduled = false;
                 if st.writable {
-                    let mut ctx = self.ctx(&engine, now, &mut rng);
+                    let mut ctx = self.ctx(&*engine, now, &mut rng);
                     st.flush(&mut ctx);
                 }
                 st.ensure_armed(self.poll.registry());
@@ -292,16 +332,22 @@ impl Reactor {
         self.shutdown(&engine, completion::closed_error());
     }
 
-    fn ctx<'a>(&'a mut self, engine: &'a Engine, now: Instant, rng: &'a mut FastRng) -> Ctx<'a> {
+    fn ctx<'a, O: Owner>(
+        &'a mut self,
+        engine: &'a O,
+        now: Instant,
+        rng: &'a mut FastRng,
+    ) -> Ctx<'a> {
         Ctx {
             registry: self.poll.registry(),
-            config: &engine.config,
+            config: engine.config(),
             now,
             rng,
             completions: &mut self.completions,
             pushes: &mut self.pushes,
-            tls: engine.tls.as_ref(),
-            auth: &engine.auth,
+            detours: &mut self.detours,
+            tls: engine.tls(),
+            auth: engine.auth(),
         }
     }
 
@@ -319,7 +365,7 @@ impl Reactor {
         Token(index + 1)
     }
 
-    fn after(&mut self, engine: &Arc<Engine>, conn: &Arc<Conn>, after: After) {
+    fn after<O: Owner>(&mut self, engine: &Arc<O>, conn: &Arc<Conn>, after: After) {
         if let Some((host, port)) = after.resolve {
             let shared = self.shared.clone();
             let target = conn.clone();
@@ -330,14 +376,17 @@ impl Reactor {
                     let result = crate::net::resolve(&lookup.0, lookup.1);
                     shared.notify(Msg::Resolved(target, result));
                 });
-            if spawned.is_err() {
-                // No thread for the lookup: do it here rather than never.
-                let result = crate::net::resolve(&host, port);
-                self.shared.notify(Msg::Resolved(conn.clone(), result));
+            match spawned {
+                Ok(handle) => engine.keep_thread(handle),
+                Err(_) => {
+                    // No thread for the lookup: do it here rather than never.
+                    let result = crate::net::resolve(&host, port);
+                    self.shared.notify(Msg::Resolved(conn.clone(), result));
+                }
             }
         }
         if after.fetch_credentials {
-            self.fetch_credentials(engine, conn);
+            self.fetch_credentials(&**engine, conn);
         }
         if after.release {
             self.run_completions(engine);
@@ -350,8 +399,8 @@ impl Reactor {
 
     /// Asks the credential provider for `conn` on a helper thread: a slow provider must not
     /// hold up the other connections of this reactor.
-    fn fetch_credentials(&mut self, engine: &Engine, conn: &Arc<Conn>) {
-        let Some(provider) = engine.auth.provider().cloned() else {
+    fn fetch_credentials<O: Owner>(&mut self, engine: &O, conn: &Arc<Conn>) {
+        let Some(provider) = engine.auth().provider().cloned() else {
             return;
         };
         let shared = self.shared.clone();
@@ -362,12 +411,15 @@ impl Reactor {
                 let answer = provider.fetch();
                 shared.notify(Msg::Credentials(target, answer));
             });
-        if let Err(e) = spawned {
-            let err = Error::new(
-                ErrorKind::Authentication,
-                format!("cannot start a thread to ask the credential provider: {e}"),
-            );
-            self.shared.notify(Msg::Credentials(conn.clone(), Err(err)));
+        match spawned {
+            Ok(handle) => engine.keep_thread(handle),
+            Err(e) => {
+                let err = Error::new(
+                    ErrorKind::Authentication,
+                    format!("cannot start a thread to ask the credential provider: {e}"),
+                );
+                self.shared.notify(Msg::Credentials(conn.clone(), Err(err)));
+            }
         }
     }
 
@@ -392,32 +444,29 @@ impl Reactor {
         }
     }
 
-    fn next_timeout(&self, engine: &Engine) -> Option<Duration> {
+    fn next_timeout<O: Owner>(&self, engine: &O) -> Option<Duration> {
         let now = Instant::now();
         let mut next: Option<Instant> = None;
         for conn in self.conns.iter().flatten() {
-            if let Some(t) = conn.lock().next_timer(&engine.config) {
+            if let Some(t) = conn.lock().next_timer(engine.config()) {
                 next = Some(next.map_or(t, |n| n.min(t)));
             }
         }
-        if let Some(t) = engine.pool_next_deadline() {
-            next = Some(next.map_or(t, |n| n.min(t)));
-        }
-        if let Some(t) = engine.auth.next_renewal() {
+        if let Some(t) = engine.next_deadline() {
             next = Some(next.map_or(t, |n| n.min(t)));
         }
         // Timers fire within a millisecond of their deadline.
         next.map(|t| t.saturating_duration_since(now) + Duration::from_millis(1))
     }
 
-    fn timers(&mut self, engine: &Arc<Engine>, now: Instant, rng: &mut FastRng) {
+    fn timers<O: Owner>(&mut self, engine: &Arc<O>, now: Instant, rng: &mut FastRng) {
         for index in 0..self.conns.len() {
             let Some(conn) = self.conns[index].clone() else {
                 continue;
             };
             let (reconnect, release, retire) = {
                 let mut st = conn.lock();
-                let mut ctx = self.ctx(engine, now, rng);
+                let mut ctx = self.ctx(&**engine, now, rng);
                 let reconnect = st.on_timer(&mut ctx) && !st.retiring;
                 let release = st.lease == Lease::Single && st.ex.pending() == 0;
                 let retire = st.retiring && (st.ex.pending() == 0 || st.transport.is_none());
@@ -431,7 +480,7 @@ impl Reactor {
             if reconnect {
                 let after = {
                     let mut st = conn.lock();
-                    let mut ctx = self.ctx(engine, now, rng);
+                    let mut ctx = self.ctx(&**engine, now, rng);
                     let after = st.start_connect(Token(index + 1), &mut ctx);
                     conn::set_ready_hint(&conn, &st);
                     after
@@ -443,20 +492,13 @@ impl Reactor {
                 engine.release_single(&conn);
             }
         }
-        engine.pool_expire(now, &mut self.completions);
-        if engine.auth.begin_renewal(now) {
-            // The provider may take its time (a token service): ask it on a thread of its own.
-            let renewer = engine.clone();
-            let spawned = std::thread::Builder::new()
-                .name("redcore-credentials".into())
-                .spawn(move || renewer.renew_credentials());
-            if spawned.is_err() {
-                engine.auth.end_renewal(false, now);
-            }
-        }
+        engine.on_timers(now, &mut self.completions);
     }
 
-    fn run_completions(&mut self, engine: &Engine) {
+    fn run_completions<O: Owner>(&mut self, engine: &Arc<O>) {
+        if !self.detours.is_empty() {
+            engine.on_detours(&mut self.detours, &mut self.completions);
+        }
         for reply in self.pushes.drain(..) {
             engine.on_push(reply);
         }
@@ -465,7 +507,7 @@ impl Reactor {
         }
     }
 
-    fn shutdown(&mut self, engine: &Arc<Engine>, err: Error) {
+    fn shutdown<O: Owner>(&mut self, engine: &Arc<O>, err: Error) {
         for conn in self.conns.iter().flatten() {
             conn.lock()
                 .close(&err, self.poll.registry(), &mut self.completions);
@@ -487,7 +529,10 @@ impl Reactor {
                     .close(&err, self.poll.registry(), &mut self.completions);
             }
         }
-        engine.pool_fail_all(&err, &mut self.completions);
+        engine.fail_waiting(&err, &mut self.completions);
+        for detour in self.detours.drain(..) {
+            self.completions.push((detour.completion, Err(err.clone())));
+        }
         self.run_completions(engine);
         self.conns.clear();
     }

@@ -22,6 +22,15 @@ pub struct RequestMeta {
     pub deadline: Option<Instant>,
     /// May be sent again after the connection dropped with it written but unanswered.
     pub retry_written: bool,
+    /// The command only reads: a cluster client may send it to a replica, and again after
+    /// a connection dropped with it unanswered.
+    pub read_only: bool,
+    /// Must stay on its node (a transaction's frames, one part of a fan-out, a held
+    /// connection's commands): a redirection or a lost connection is its result, never a
+    /// reason to send it elsewhere.
+    pub pinned: bool,
+    /// How many times a cluster client has sent it again (redirections, retries).
+    pub redirects: u8,
 }
 
 struct Request<C> {
@@ -42,13 +51,34 @@ struct Request<C> {
 
 /// What reading produced.
 #[derive(Debug)]
-pub enum Event<C> {
-    /// A reply, with the completion of the request it answers.
-    Reply(C, Reply),
+pub enum Event<'a, C> {
+    /// A reply, with the completion of the request it answers and that request's frame and
+    /// meta (borrowed for the call: a cluster client copies the frame to send it elsewhere).
+    Reply(C, Reply, Sent<'a>),
     /// An out-of-band push (RESP3 `>`) outside a request.
     Push(Reply),
     /// A reply to a control (handshake) command.
     Control(Reply),
+}
+
+/// A request a lost connection left unanswered, as `handle_disconnect_diverting` offers it.
+#[derive(Clone, Copy, Debug)]
+pub struct Unanswered<'a> {
+    /// Its encoded frame.
+    pub frame: &'a [u8],
+    /// Its meta.
+    pub meta: &'a RequestMeta,
+    /// Some of it was written (the server may have run it).
+    pub written: bool,
+}
+
+/// The request a reply answers, as it was sent.
+#[derive(Clone, Copy, Debug)]
+pub struct Sent<'a> {
+    /// Its encoded frame.
+    pub frame: &'a [u8],
+    /// Its meta.
+    pub meta: &'a RequestMeta,
 }
 
 /// The requests and replies of one connection.
@@ -248,7 +278,7 @@ impl<C> Exchange<C> {
     pub fn handle_read(
         &mut self,
         mut input: &[u8],
-        mut on_event: impl FnMut(Event<C>),
+        mut on_event: impl FnMut(Event<'_, C>),
     ) -> Result<()> {
         while !input.is_empty() {
             let (used, reply) = self.decoder.decode(input)?;
@@ -271,14 +301,19 @@ impl<C> Exchange<C> {
             }
             let request = self.requests.pop_front().expect("sent > 0");
             self.sent -= 1;
+            let frame = self.head..self.head + request.len as usize;
             if request.secret {
-                wipe(&mut self.buf[self.head..self.head + request.len as usize]);
+                wipe(&mut self.buf[frame.clone()]);
             }
-            self.head += request.len as usize;
-            self.reclaim();
             if let Some(completion) = request.completion {
-                on_event(Event::Reply(completion, reply));
+                let sent = Sent {
+                    frame: &self.buf[frame.clone()],
+                    meta: &request.meta,
+                };
+                on_event(Event::Reply(completion, reply, sent));
             }
+            self.head = frame.end;
+            self.reclaim();
         }
         Ok(())
     }
@@ -387,8 +422,26 @@ impl<C> Exchange<C> {
     /// to a request that was failed or had timed out. The decoder and the handshake state are
     /// reset. Kept requests whose deadline has passed are dropped by the next `expire`, before
     /// anything is written.
-    pub fn handle_disconnect(&mut self, max_attempts: u32, mut on_failed: impl FnMut(C)) {
+    pub fn handle_disconnect(&mut self, max_attempts: u32, on_failed: impl FnMut(C)) {
+        self.handle_disconnect_diverting(max_attempts, |c, _| Some(c), on_failed);
+    }
+
+    /// `handle_disconnect`, offering each request that stands alone (not one of a
+    /// transaction's linked frames, nor the request they hang on) to `divert` first, with its
+    /// frame, meta and whether it was written: `None` takes it out of the exchange (a cluster
+    /// client sends it elsewhere, or fails it), `Some` hands the completion back to be kept
+    /// or failed as `handle_disconnect` does.
+    pub fn handle_disconnect_diverting(
+        &mut self,
+        max_attempts: u32,
+        mut divert: impl FnMut(C, Unanswered<'_>) -> Option<C>,
+        mut on_failed: impl FnMut(C),
+    ) {
         let had_secret = self.requests.iter().any(|r| r.secret);
+        // A request followed by a linked one heads a group that must stay together.
+        let heads: Vec<bool> = (0..self.requests.len())
+            .map(|i| self.requests.get(i + 1).is_some_and(|next| next.linked))
+            .collect();
         let mut kept = VecDeque::with_capacity(self.requests.len());
         let mut new_buf = Vec::with_capacity(self.buf.len() - self.head);
         let mut pos = self.head;
@@ -403,9 +456,24 @@ impl<C> Exchange<C> {
             let Some(completion) = request.completion.take() else {
                 continue; // timed out already: nothing to fail, nothing to resend
             };
-            if orphan
-                || (written && !(request.meta.retry_written && request.attempts < max_attempts))
-            {
+            if orphan {
+                on_failed(completion);
+                continue;
+            }
+            let completion = if request.linked || heads[i] || request.secret {
+                completion
+            } else {
+                let unanswered = Unanswered {
+                    frame,
+                    meta: &request.meta,
+                    written,
+                };
+                match divert(completion, unanswered) {
+                    Some(completion) => completion,
+                    None => continue,
+                }
+            };
+            if written && !(request.meta.retry_written && request.attempts < max_attempts) {
                 on_failed(completion);
                 continue;
             }
@@ -483,7 +551,7 @@ mod tests {
     fn read(ex: &mut Ex, bytes: &[u8]) -> Vec<(Option<u32>, Value)> {
         let mut events = Vec::new();
         ex.handle_read(bytes, |e| match e {
-            Event::Reply(c, r) => events.push((Some(c), r.to_value())),
+            Event::Reply(c, r, _) => events.push((Some(c), r.to_value())),
             Event::Push(r) | Event::Control(r) => events.push((None, r.to_value())),
         })
         .unwrap();
@@ -618,6 +686,7 @@ mod tests {
         let meta = |ms| RequestMeta {
             deadline: Some(t0 + Duration::from_millis(ms)),
             retry_written: false,
+            ..RequestMeta::default()
         };
         ex.enqueue(|b| encode_command(b, &["DEBUG", "SLEEP", "1"]), 1, meta(10));
         ex.enqueue(|b| encode_command(b, &["GET", "a"]), 2, meta(1000));
@@ -644,6 +713,7 @@ mod tests {
         let meta = |ms| RequestMeta {
             deadline: Some(t0 + Duration::from_millis(ms)),
             retry_written: false,
+            ..RequestMeta::default()
         };
         ex.enqueue(|b| encode_command(b, &["INCR", "a"]), 1, meta(10));
         write_all(&mut ex);
@@ -674,6 +744,7 @@ mod tests {
         let meta = RequestMeta {
             deadline: Some(t0 + Duration::from_millis(10)),
             retry_written: false,
+            ..RequestMeta::default()
         };
         let later = t0 + Duration::from_millis(20);
         let transaction = |ex: &mut Ex, first: u32| {
@@ -720,6 +791,7 @@ mod tests {
         let retry = |ms| RequestMeta {
             deadline: Some(t0 + Duration::from_millis(ms)),
             retry_written: true,
+            ..RequestMeta::default()
         };
         ex.enqueue(|b| encode_command(b, &["INCR", "a"]), 1, retry(10));
         ex.enqueue(|b| encode_command(b, &["INCR", "b"]), 2, retry(1000));

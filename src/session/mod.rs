@@ -3,10 +3,12 @@
 //! does to each request), and later modes and the client-side cache. The reactor moves the
 //! bytes; nothing here touches a socket, a clock or a thread.
 
+pub mod batch;
 pub mod exchange;
 pub mod handshake;
 
 #[cfg(test)]
 mod handshake_tests;
 
-pub use exchange::{Event, Exchange, RequestMeta};
+pub use batch::PipelineResult;
+pub use exchange::{Event, Exchange, RequestMeta, Sent, Unanswered};

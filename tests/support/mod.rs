@@ -14,6 +14,10 @@
 //! `--replicaof`), `file` writes a file such as an ACL list or a config into the server's dir
 //! before it starts, and `{dir}` in an argument or file stands for that dir.
 //!
+//! A Redis Cluster is `cluster::RedisCluster` (3 primaries + 3 replicas formed in about 2 s,
+//! or one shared per test binary), with the slot rule in `keyslot` and the parsing of what
+//! nodes say about the cluster in `cluster_state`.
+//!
 //! TLS: `tls(ServerCert, require_client_cert)` makes the server also listen with TLS on a
 //! second free port (`tls_port()`), with a CA, server and client certificates that the
 //! harness generates with the `openssl` CLI in the server's dir before it starts (EC P-256,
@@ -26,6 +30,10 @@
 //! ours) and the port must answer PING with any reply (`-NOAUTH` counts).
 
 #![allow(dead_code)]
+
+pub mod cluster;
+pub mod cluster_state;
+pub mod keyslot;
 
 use std::ffi::OsString;
 use std::fs;
@@ -45,8 +53,12 @@ const START_TIMEOUT: Duration = Duration::from_secs(5);
 const STOP_TIMEOUT: Duration = Duration::from_secs(5);
 /// Read/write timeout of `RedisServer::cmd` connections.
 const CMD_TIMEOUT: Duration = Duration::from_secs(5);
+/// Connect timeout of `connect_to`.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 /// Attempts at a fresh port when the chosen one was taken before the server bound it.
 const PORT_ATTEMPTS: usize = 5;
+/// A cluster node also listens on its port + 10000 (the cluster bus).
+pub const CLUSTER_BUS_OFFSET: u16 = 10000;
 /// Printed in the server log once its listeners are bound (standalone, cluster and sentinel).
 const STARTED_LOG_LINE: &str = "Running mode=";
 
@@ -56,6 +68,30 @@ pub const HOST: &str = "127.0.0.1";
 pub fn free_port() -> u16 {
     let listener = TcpListener::bind((HOST, 0)).expect("bind 127.0.0.1:0 to find a free port");
     listener.local_addr().expect("local_addr").port()
+}
+
+/// A free port whose cluster bus port (+10000) is free too.
+pub fn free_port_with_bus() -> u16 {
+    for _ in 0..1000 {
+        let port = free_port();
+        let Some(bus) = port.checked_add(CLUSTER_BUS_OFFSET) else {
+            continue;
+        };
+        if TcpListener::bind((HOST, bus)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port P with P + {CLUSTER_BUS_OFFSET} free in 1000 tries");
+}
+
+/// A blocking RESP connection to 127.0.0.1:`port` (2 s to connect, 5 s per read or write).
+pub fn connect_to(port: u16) -> io::Result<RespConn<TcpStream>> {
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let stream = TcpStream::connect_timeout(&addr, CONNECT_TIMEOUT)?;
+    stream.set_read_timeout(Some(CMD_TIMEOUT))?;
+    stream.set_write_timeout(Some(CMD_TIMEOUT))?;
+    stream.set_nodelay(true)?;
+    Ok(RespConn::new(stream))
 }
 
 /// A new, empty directory under `std::env::temp_dir()`, unique to this process and call.
@@ -84,6 +120,7 @@ pub struct ServerBuilder {
     files: Vec<(String, Vec<u8>)>,
     unix_socket: bool,
     port: Option<u16>,
+    cluster_bus: bool,
     tls: Option<TlsSetup>,
 }
 
@@ -282,6 +319,13 @@ impl ServerBuilder {
         self
     }
 
+    /// Pick a free port whose + 10000 is free too, for a `--cluster-enabled yes` server (a
+    /// bus port taken meanwhile counts as a taken port: another pair is tried).
+    pub fn cluster_bus(mut self) -> Self {
+        self.cluster_bus = true;
+        self
+    }
+
     /// Also listen with TLS on a second port, presenting `cert`; with `require_client_cert`
     /// only clients with a certificate from the test CA get in (`--tls-auth-clients yes`).
     pub fn tls(mut self, cert: ServerCert, require_client_cert: bool) -> Self {
@@ -333,7 +377,11 @@ impl ServerBuilder {
             PORT_ATTEMPTS
         };
         for attempt in 1..=attempts {
-            server.port = self.port.unwrap_or_else(free_port);
+            server.port = match self.port {
+                Some(port) => port,
+                None if self.cluster_bus => free_port_with_bus(),
+                None => free_port(),
+            };
             if server.tls.is_some() {
                 server.tls_port = loop {
                     let p = free_port();
@@ -455,13 +503,7 @@ impl RedisServer {
 
     /// The last 30 lines of the server log and of anything it wrote to stdout/stderr.
     pub fn log_tail(&self) -> String {
-        let mut out = tail(&self.log_path(), 30);
-        let console = tail(&self.dir.join("console.log"), 30);
-        if !console.trim().is_empty() {
-            out.push_str("--- stdout/stderr ---\n");
-            out.push_str(&console);
-        }
-        out
+        server_log_tail(&self.dir, 30)
     }
 
     /// Graceful stop: SIGTERM, then SIGKILL if it has not exited after 5 s. No-op if stopped.
@@ -530,11 +572,7 @@ impl RedisServer {
 
     /// A blocking RESP connection to the TCP port (5 s timeouts).
     pub fn connect(&self) -> io::Result<RespConn<TcpStream>> {
-        let stream = TcpStream::connect((HOST, self.port))?;
-        stream.set_read_timeout(Some(CMD_TIMEOUT))?;
-        stream.set_write_timeout(Some(CMD_TIMEOUT))?;
-        stream.set_nodelay(true)?;
-        Ok(RespConn::new(stream))
+        connect_to(self.port)
     }
 
     fn running(&self) -> &Child {
@@ -727,6 +765,17 @@ fn signal(child: &Child, sig: libc::c_int) {
         child.id(),
         io::Error::last_os_error()
     );
+}
+
+/// The last `lines` lines of the log of the server living in `dir`, and of its stdout/stderr.
+fn server_log_tail(dir: &Path, lines: usize) -> String {
+    let mut out = tail(&dir.join("redis.log"), lines);
+    let console = tail(&dir.join("console.log"), lines);
+    if !console.trim().is_empty() {
+        out.push_str("--- stdout/stderr ---\n");
+        out.push_str(&console);
+    }
+    out
 }
 
 fn tail(path: &Path, lines: usize) -> String {

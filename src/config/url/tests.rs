@@ -4,7 +4,9 @@
 use std::time::Duration;
 
 use super::{format_duration, parse_duration};
-use crate::config::{BackoffKind, Config, Endpoint, Keepalive, Protocol, Secret};
+use crate::config::{
+    BackoffKind, ClusterOptions, Config, Endpoint, Keepalive, Protocol, ReadFrom, Secret,
+};
 use crate::error::ErrorKind;
 
 const MS: Duration = Duration::from_millis(1);
@@ -25,6 +27,39 @@ type Expect = fn(&mut Config);
 
 /// Each URL with the edits that turn `Config::default()` into what it means.
 const VALID: &[(&str, Expect)] = &[
+    ("redis+cluster://h1:7000,h2:7001,[::1]:7002", |c| {
+        c.endpoint = tcp("h1", 7000);
+        c.cluster = Some(ClusterOptions {
+            nodes: vec![tcp("h2", 7001), tcp("::1", 7002)],
+            ..ClusterOptions::default()
+        });
+    }),
+    (
+        "rediss+cluster://u:p@h?read_from=replicas&refresh_interval=5s&max_redirects=5",
+        |c| {
+            c.endpoint = tcp("h", 6379);
+            c.tls = true;
+            c.username = Some("u".into());
+            c.password = Some(Secret::new("p"));
+            c.cluster = Some(ClusterOptions {
+                read_from: ReadFrom::Replicas,
+                refresh_interval: Some(5 * SEC),
+                max_redirects: 5,
+                ..ClusterOptions::default()
+            });
+        },
+    ),
+    (
+        "REDIS+CLUSTER://h/0?read_from=Round_Robin&refresh_interval=none",
+        |c| {
+            c.endpoint = tcp("h", 6379);
+            c.cluster = Some(ClusterOptions {
+                read_from: ReadFrom::RoundRobin,
+                refresh_interval: None,
+                ..ClusterOptions::default()
+            });
+        },
+    ),
     ("redis://localhost", |c| c.endpoint = tcp("localhost", 6379)),
     ("redis://localhost:6380/2", |c| {
         c.endpoint = tcp("localhost", 6380);
@@ -207,8 +242,16 @@ const INVALID: &[(&str, &str)] = &[
     ("localhost:6379", "no scheme"),
     ("://h", "scheme is malformed"),
     (
-        "redis+cluster://h:7000",
-        "'redis+cluster://' is not supported yet",
+        "redis://a:1,b:2",
+        "several hosts in a redis:// URL: a cluster's startup nodes go in a redis+cluster:// URL",
+    ),
+    ("redis://h?read_from=replicas", "applies to a cluster"),
+    ("redis+cluster://h?read_from=any", "invalid value 'any'"),
+    ("redis+cluster://h/2", "db must be 0 in cluster mode"),
+    ("redis+cluster://h:1,:2", "the URL has no host"),
+    (
+        "redis+cluster://h?max_redirects=256",
+        "cluster.max_redirects",
     ),
     (
         "redis+sentinel://h/mymaster",
@@ -378,6 +421,8 @@ fn to_url_round_trips() {
         "redis://127.0.0.1:6379",
         "rediss://alice@[::1]:6380/2",
         "unix:///tmp/my%20redis.sock?db=3&tls=true",
+        "redis+cluster://a:1,b:2,[::1]:3?read_from=random&refresh_interval=none&max_redirects=3",
+        "rediss+cluster://h:7000",
         "redis://h:1?protocol=2&client_name=app%2B1&connect_timeout=none\
          &command_timeout=0.000000001&health_check_interval=10s&tcp_nodelay=false\
          &tcp_keepalive=false&connections_per_node=4&max_direct=0&max_in_flight=0\

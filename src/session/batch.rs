@@ -1,0 +1,129 @@
+//! The results of a batch of requests answered in order (a pipeline), and MULTI / EXEC's rules
+//! for what each command's result is when a transaction fails (redis-py's): pure data built
+//! from the replies, sans-I/O.
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::resp::{Kind, Reply, ValueRef};
+
+/// One command's result in a pipeline.
+enum Entry {
+    Reply(Reply),
+    /// Element `i` of the EXEC reply.
+    Element(usize),
+    Error(Error),
+}
+
+/// The results of a pipeline run, in command order.
+pub struct PipelineResult {
+    entries: Vec<Entry>,
+    exec: Option<Reply>,
+}
+
+impl PipelineResult {
+    /// Number of results (one per command; MULTI and EXEC are not counted).
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// True for an empty pipeline.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Result `i`: the reply, or the error the command got (a server error reply, a queueing
+    /// error in a transaction, EXECABORT, a connection error...).
+    pub fn get(&self, i: usize) -> Option<std::result::Result<ValueRef<'_>, &Error>> {
+        Some(match self.entries.get(i)? {
+            Entry::Reply(r) => Ok(r.value()),
+            Entry::Element(e) => Ok(self
+                .exec
+                .as_ref()
+                .and_then(|r| r.value().child(*e))
+                .expect("EXEC element")),
+            Entry::Error(err) => Err(err),
+        })
+    }
+
+    /// The first error, if any command failed.
+    pub fn first_error(&self) -> Option<&Error> {
+        self.entries.iter().find_map(|e| match e {
+            Entry::Error(err) => Some(err),
+            _ => None,
+        })
+    }
+}
+
+impl PipelineResult {
+    /// The result of a batch from one reply (or error) per request, in order. For a
+    /// transaction the requests are MULTI, each command's QUEUED and EXEC.
+    pub fn assemble(slots: Vec<Result<Reply>>, transaction: bool) -> PipelineResult {
+        if transaction {
+            return transaction_result(slots);
+        }
+        PipelineResult {
+            entries: slots
+                .into_iter()
+                .map(|s| match s {
+                    // Handles to it are lent from the result, never freed on their own.
+                    Ok(mut r) => {
+                        r.mark_borrowed();
+                        Entry::Reply(r)
+                    }
+                    Err(e) => Entry::Error(e),
+                })
+                .collect(),
+            exec: None,
+        }
+    }
+}
+
+/// Slots are MULTI, each command's QUEUED, EXEC. Each command's result, as redis-py gives it:
+/// the EXEC array's element; on EXECABORT, the command's own queueing error or EXECABORT; on
+/// a nil EXEC, a WATCH error; if MULTI itself failed, that error.
+fn transaction_result(mut slots: Vec<Result<Reply>>) -> PipelineResult {
+    let exec = slots.pop().expect("EXEC slot");
+    let multi = slots.remove(0);
+    let queued = slots;
+    let n = queued.len();
+    let all = |err: Error| PipelineResult {
+        entries: (0..n).map(|_| Entry::Error(err.clone())).collect(),
+        exec: None,
+    };
+    if let Err(e) = multi {
+        return all(e);
+    }
+    match exec {
+        Err(e) if e.kind() == ErrorKind::ExecAbort => PipelineResult {
+            entries: queued
+                .into_iter()
+                .map(|q| Entry::Error(q.err().unwrap_or_else(|| e.clone())))
+                .collect(),
+            exec: None,
+        },
+        Err(e) => all(e),
+        Ok(reply) => match reply.kind() {
+            Kind::Null => all(Error::new(ErrorKind::Watch, "Watched variable changed.")),
+            Kind::Array if reply.value().len() == n => {
+                let entries = (0..n)
+                    .map(|i| {
+                        let element = reply.value().child(i).expect("element");
+                        match element.as_error() {
+                            Some(err) => Entry::Error(err),
+                            None => Entry::Element(i),
+                        }
+                    })
+                    .collect();
+                let mut reply = reply;
+                reply.mark_borrowed();
+                PipelineResult {
+                    entries,
+                    exec: Some(reply),
+                }
+            }
+            _ => all(Error::new(
+                ErrorKind::InvalidResponse,
+                format!("EXEC answered {n} queued commands with {reply:?}"),
+            )),
+        },
+    }
+}
