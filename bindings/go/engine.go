@@ -38,6 +38,9 @@ type engine struct {
 
 	workers workers // idle goroutines for direct calls with a cancellable context (worker.go)
 
+	locksMu sync.Mutex
+	locks   map[*Lock]struct{} // open locks, freed before the client (lock.go)
+
 	wake           *os.File // readable when completions arrive while the dispatcher sleeps
 	dispatcherDone chan struct{}
 }
@@ -350,6 +353,7 @@ func (e *engine) close() {
 		atomic.StoreInt32(&e.closed, 1)
 		e.stopWorkers()
 		e.use.Lock()
+		e.closeLocks()
 		C.redcore_client_free(e.client)
 		e.client = nil
 		e.use.Unlock()
