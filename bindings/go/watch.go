@@ -4,6 +4,7 @@ package redcore
 // WATCH on it, and runs the caller's function, whose reads and final MULTI / EXEC go out on
 // that connection. The connection goes back when the function returns.
 
+// #include <stdlib.h>
 // #include <redcore.h>
 import "C"
 
@@ -11,6 +12,7 @@ import (
 	"context"
 	"runtime"
 	"sync"
+	"unsafe"
 )
 
 // Tx is a connection held by Watch. Use it only inside the function given to Watch, from
@@ -21,7 +23,9 @@ type Tx struct {
 	d  *C.redcore_dedicated
 }
 
-// Watch runs fn with a connection held for it, after WATCH keys on it. Inside fn, read with
+// Watch runs fn with a connection held for it, after WATCH keys on it (on a cluster, the
+// connection is to the node serving the first key, and the transaction's keys must share
+// its slot: ErrCrossSlotTransaction otherwise). Inside fn, read with
 // tx.Do and write with tx.TxPipeline(): its Exec fails with ErrWatch (for every command)
 // when a watched key changed since WATCH, and nothing was written; call Watch again to
 // retry. Waits up to the dedicated-connection wait (5 s by default) for a free connection,
@@ -37,7 +41,7 @@ type Tx struct {
 //	}, "balance")
 func (c *Client) Watch(ctx context.Context, fn func(tx *Tx) error, keys ...string) error {
 	defer runtime.KeepAlive(c)
-	tx, err := c.e.hold()
+	tx, err := c.e.hold(keys)
 	if err != nil {
 		return err
 	}
@@ -127,8 +131,9 @@ func (tx *Tx) release() {
 	tx.d = nil
 }
 
-// hold takes a dedicated connection.
-func (e *engine) hold() (*Tx, error) {
+// hold takes a dedicated connection: on a cluster, on the node serving the first key
+// (the transaction's keys must then share its slot).
+func (e *engine) hold(keys []string) (*Tx, error) {
 	e.use.RLock()
 	defer e.use.RUnlock()
 	if e.client == nil {
@@ -136,7 +141,15 @@ func (e *engine) hold() (*Tx, error) {
 	}
 	tx := &Tx{}
 	var cerr *C.redcore_error
-	if code := C.redcore_client_dedicated(e.client, &tx.d, &cerr); code != C.REDCORE_OK {
+	var code C.enum_redcore_error_code
+	if len(keys) > 0 {
+		key := C.CString(keys[0])
+		defer C.free(unsafe.Pointer(key))
+		code = C.redcore_client_dedicated_for_key(e.client, key, C.size_t(len(keys[0])), &tx.d, &cerr)
+	} else {
+		code = C.redcore_client_dedicated(e.client, &tx.d, &cerr)
+	}
+	if code != C.REDCORE_OK {
 		return nil, takeError(code, cerr)
 	}
 	return tx, nil
