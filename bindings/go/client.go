@@ -32,9 +32,9 @@ type Client struct {
 
 // Open connects to the server at url: redis://[user:password@]host[:port][/db][?options],
 // rediss:// for TLS, unix:///path/to/socket?db=N (the options are those of
-// redcore_config_from_url: protocol, command_timeout, tls_ca_file, ...). Cluster and
-// Sentinel deployments will be reached the same way, through their URLs
-// (redis+cluster://, redis+sentinel://), as the library gains them. Unless WithLazyConnect
+// redcore_config_from_url: protocol, command_timeout, tls_ca_file, ...), or
+// redis+cluster://host:port,host:port,... for a Redis Cluster (Sentinel will come the same
+// way, redis+sentinel://, once the library has it). Unless WithLazyConnect
 // is given, Open waits for the first connection and returns its error
 // (errors.Is(err, ErrConnection) for a server that is down or refuses the credentials).
 func Open(url string, opts ...Option) (*Client, error) {

@@ -34,8 +34,9 @@
 // source tree (target/release/libredcore.a). Build with -tags redcore_pkgconfig to link an
 // installed redcore (`make install`) found by pkg-config.
 //
-// Not yet here, as the library does not have them yet: pub/sub (to come as Subscribe
-// returning messages on a Go channel), distributed locks, and cluster and sentinel
-// deployments (to come through the same Open, with redis+cluster:// and redis+sentinel://
-// URLs).
+// A Redis Cluster is reached the same way, through its URL
+// (redis+cluster://host:port,host:port): the library routes each command by slot. NewLock
+// gives distributed locks with fencing tokens. Not yet here, as the library does not have
+// them yet: pub/sub (to come as Subscribe delivering messages on a Go channel) and Sentinel
+// (to come through the same Open, with a redis+sentinel:// URL).
 package redcore
