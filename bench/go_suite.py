@@ -70,6 +70,7 @@ def stats(values):
 
 def run(server_port, release_dir, runs, quick):
     """Runs the suite; returns the summary written to bench/go-results.json."""
+    load_at_start = os.getloadavg()[0]
     env = go_env(release_dir)
     env["REDCORE_BENCH_URL"] = f"redis://127.0.0.1:{server_port}"
     benchtime = "2000x" if quick else "1s"
@@ -102,6 +103,8 @@ def run(server_port, release_dir, runs, quick):
         "benchtime": benchtime,
         "summary": summary,
         "crossing_ns": {k.split("/")[-1]: v["ns/op"] for k, v in crossing.items()},
+        # The machine is shared: a load above its 2 cores makes the sequential figures swing.
+        "load": [round(load_at_start, 1), round(os.getloadavg()[0], 1)],
         "raw": raw,
     }
     return result
@@ -145,7 +148,8 @@ def markdown(res, server):
         "# Go clients: redcore's binding, go-redis v9, valkey-go",
         "",
         f"{res['go']}; {server}; loopback; GOMAXPROCS = {os.cpu_count()} (every core of the "
-        f"machine, shared with the server). Median of {res['runs']} runs (min-max in "
+        f"machine, shared with the server); load average {res.get('load', ['?', '?'])[0]} at the "
+        f"start, {res.get('load', ['?', '?'])[1]} at the end. Median of {res['runs']} runs (min-max in "
         f"brackets), each a fresh `go test -bench BenchmarkGoClients -benchmem -benchtime "
         f"{res['benchtime']}` in bindings/go/bench" + (" (QUICK: the figures mean little)" if res["quick"] else "") + ".",
         "",
