@@ -164,10 +164,15 @@ func (c *Client) LPush(ctx context.Context, key string, values ...any) (int64, e
 // LRange returns the elements start..stop of the list at key (negative indexes count from
 // the end: 0, -1 is the whole list).
 func (c *Client) LRange(ctx context.Context, key string, start, stop int64) ([]string, error) {
-	cl := command("LRANGE", key)
+	return c.strings(ctx, rangeCommand("LRANGE", key, start, stop))
+}
+
+// rangeCommand starts NAME key start stop.
+func rangeCommand(name, key string, start, stop int64) *call {
+	cl := command(name, key)
 	cl.args.addInt(start)
 	cl.args.addInt(stop)
-	return c.strings(ctx, cl)
+	return cl
 }
 
 // SAdd adds members to the set at key and returns how many were new.
@@ -201,17 +206,12 @@ func (c *Client) ZAdd(ctx context.Context, key string, members ...Z) (int64, err
 
 // ZRange returns the members ranked start..stop (lowest score first; 0, -1 is all).
 func (c *Client) ZRange(ctx context.Context, key string, start, stop int64) ([]string, error) {
-	cl := command("ZRANGE", key)
-	cl.args.addInt(start)
-	cl.args.addInt(stop)
-	return c.strings(ctx, cl)
+	return c.strings(ctx, rangeCommand("ZRANGE", key, start, stop))
 }
 
 // ZRangeWithScores is ZRange with each member's score.
 func (c *Client) ZRangeWithScores(ctx context.Context, key string, start, stop int64) ([]Z, error) {
-	cl := command("ZRANGE", key)
-	cl.args.addInt(start)
-	cl.args.addInt(stop)
+	cl := rangeCommand("ZRANGE", key, start, stop)
 	cl.args.addString("WITHSCORES")
 	r, err := c.run(ctx, cl)
 	if err != nil {

@@ -259,39 +259,33 @@ func BenchmarkGoClients(b *testing.B) {
 	}
 	// One goroutine whose every call carries a context with a deadline, as a request's
 	// context in a server does (redcore cannot take its plain direct path then).
+	dctx, cancel := context.WithTimeout(ctx, time.Hour)
+	defer cancel()
+	runSequential(b, "GET-deadline", 1, func(c client, i int) error {
+		return c.get(dctx, keys[i%keyCount])
+	})
+	runSequential(b, "PIPELINE100", pipeline, func(c client, i int) error {
+		return c.pipelineGet(ctx, keys[:pipeline])
+	})
+}
+
+// runSequential runs op b.N times from one goroutine for each peer, as the sub-benchmark
+// name/goroutines=1/peer; each op sends `commands` commands.
+func runSequential(b *testing.B, name string, commands int, op func(c client, i int) error) {
 	for _, peer := range peers {
-		b.Run(fmt.Sprintf("GET-deadline/goroutines=1/%s", peer.name), func(b *testing.B) {
+		b.Run(fmt.Sprintf("%s/goroutines=1/%s", name, peer.name), func(b *testing.B) {
 			c := peer.open(b)
 			defer c.close()
-			dctx, cancel := context.WithTimeout(ctx, time.Hour)
-			defer cancel()
 			b.ReportAllocs()
 			b.ResetTimer()
 			start := time.Now()
 			for i := 0; i < b.N; i++ {
-				if err := c.get(dctx, keys[i%keyCount]); err != nil {
+				if err := op(c, i); err != nil {
 					b.Fatal(err)
 				}
 			}
 			b.StopTimer()
-			report(b, start, b.N)
-		})
-	}
-	for _, peer := range peers {
-		b.Run(fmt.Sprintf("PIPELINE100/goroutines=1/%s", peer.name), func(b *testing.B) {
-			c := peer.open(b)
-			defer c.close()
-			batch := keys[:pipeline]
-			b.ReportAllocs()
-			b.ResetTimer()
-			start := time.Now()
-			for i := 0; i < b.N; i++ {
-				if err := c.pipelineGet(ctx, batch); err != nil {
-					b.Fatal(err)
-				}
-			}
-			b.StopTimer()
-			report(b, start, b.N*pipeline)
+			report(b, start, b.N*commands)
 		})
 	}
 }
