@@ -209,7 +209,7 @@ test-cpp: all
 # The Swift package (bindings/swift) cannot be compiled here (no Swift toolchain): its module
 # map is checked instead, by importing the module with clang's modules from C, as Swift
 # would import it.
-test-swift:
+test-swift: all
 	@tests/tools/swift-modulemap-check.sh
 
 # The hiredis-compatible library with C programs written against hiredis's documented API.
