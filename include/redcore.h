@@ -11,6 +11,11 @@
 #include <stdlib.h>
 
 /**
+ * The number of hash slots of a Redis Cluster.
+ */
+#define SLOT_COUNT 16384
+
+/**
  * Major version of the redcore this header came with.
  */
 #define REDCORE_VERSION_MAJOR 0
@@ -318,6 +323,69 @@ typedef enum redcore_backoff {
 } redcore_backoff;
 
 /**
+ * Which nodes of a cluster serve read-only commands (`redcore_read_from` in C; the numbers
+ * are ABI). Only commands the server flags `readonly` ever leave the primary.
+ */
+typedef enum redcore_read_from {
+  /**
+   * Every command goes to its slot's primary. The default.
+   */
+  REDCORE_READ_FROM_PRIMARY = 0,
+  /**
+   * Reads go round robin over the primary and its replicas.
+   */
+  REDCORE_READ_FROM_ROUND_ROBIN = 1,
+  /**
+   * Reads go round robin over the replicas; to the primary when none is up.
+   */
+  REDCORE_READ_FROM_REPLICAS = 2,
+  /**
+   * Reads go to the primary or a replica picked at random.
+   */
+  REDCORE_READ_FROM_RANDOM = 3,
+} redcore_read_from;
+
+/**
+ * A counter of `redcore_client_cluster_counter`. The numbers are ABI: never renumber.
+ */
+typedef enum redcore_cluster_counter {
+  /**
+   * MOVED replies: a slot had moved, the command went to its new owner.
+   */
+  REDCORE_CLUSTER_COUNTER_MOVED = 0,
+  /**
+   * ASK replies: a slot was migrating, the command went to the importing node.
+   */
+  REDCORE_CLUSTER_COUNTER_ASK = 1,
+  /**
+   * TRYAGAIN replies, retried after a pause.
+   */
+  REDCORE_CLUSTER_COUNTER_TRYAGAIN = 2,
+  /**
+   * CLUSTERDOWN and MASTERDOWN replies, retried after a pause.
+   */
+  REDCORE_CLUSTER_COUNTER_CLUSTERDOWN = 3,
+  /**
+   * Commands sent again after their connection was lost (never one that was written,
+   * unless it only reads or the config opts in).
+   */
+  REDCORE_CLUSTER_COUNTER_CONNECTION_RETRIES = 4,
+  /**
+   * Topology refreshes started.
+   */
+  REDCORE_CLUSTER_COUNTER_REFRESHES = 5,
+  /**
+   * Topologies published that differed from the one before.
+   */
+  REDCORE_CLUSTER_COUNTER_TOPOLOGY_CHANGES = 6,
+} redcore_cluster_counter;
+
+/**
+ * Where a cluster SCAN stands.
+ */
+typedef struct ScanCursor ScanCursor;
+
+/**
  * A client: a pool of multiplexed connections to one server, driven by its own event-loop
  * thread(s).
  *
@@ -325,6 +393,16 @@ typedef enum redcore_backoff {
  * commands at once. Create with `redcore_client_new`, free with `redcore_client_free`.
  */
 typedef struct redcore_client redcore_client;
+
+/**
+ * A queue of completions. Underneath: an `Arc` shared by the handle and by every command
+ * still pending on it, so freeing the queue while commands are in flight is safe (their
+ * results are dropped when they arrive). Submitting to it is thread-safe; taking from it
+ * (`_poll`, `_wait`) is for one consumer at a time, because each take frees the batch the
+ * previous one lent. Create with `redcore_completion_queue_new`, free with
+ * `redcore_completion_queue_free`.
+ */
+typedef struct redcore_completion_queue redcore_completion_queue;
 
 /**
  * A client configuration: where to connect, credentials, timeouts, pool sizes, retry policy.
@@ -365,6 +443,27 @@ typedef struct redcore_dedicated redcore_dedicated;
  * `redcore_error_free`. Immutable, so it may be read from any thread.
  */
 typedef struct redcore_error redcore_error;
+
+/**
+ * A distributed lock on one key of a client, with redis-py's `Lock` semantics (see the
+ * README, "Locks", for what it guarantees).
+ *
+ * Underneath: a `Box` owning the lock, which points at its client: free every lock before
+ * its client. Thread-safe: any thread may call any function on it. One lock is one holder
+ * (one token): give each thread that competes for the key its own lock.
+ *
+ * The callback forms run on the lock's own thread, started by the first of them (or by an
+ * auto-extending acquire) and joined by `redcore_lock_free`; operations run there one at a
+ * time, in the order they were asked for.
+ */
+typedef struct redcore_lock redcore_lock;
+
+/**
+ * A lock's settings, copied by `redcore_lock_new` (so they may be freed right after).
+ * Defaults: no TTL, 100 ms between attempts, blocking without a time limit, no
+ * auto-extension. Underneath: a `Box`; not thread-safe while being modified.
+ */
+typedef struct redcore_lock_options redcore_lock_options;
 
 /**
  * Commands to send together, in order, on one connection: a plain pipeline, or a transaction
@@ -436,6 +535,28 @@ typedef void (*redcore_reauth_callback)(void *userdata,
                                         const struct redcore_error *first_error);
 
 /**
+ * Maps an address a cluster node announces (`host`, NUL-terminated, and `port`) to the one to
+ * dial, for clusters behind NAT or in containers: writes the host (NUL-terminated, at most
+ * `host_out_len` bytes with the NUL) to `host_out` and the port to `*port_out`, and returns
+ * 1; returns 0 to keep the announced address (any other value is an error: the address is
+ * kept). Called on a library thread, whenever a topology is read or a redirection names a
+ * node; must not block, and must be safe to call from several threads at once. `host` lives
+ * until the function returns.
+ */
+typedef int (*redcore_address_remap_callback)(void *userdata,
+                                              const char *host,
+                                              uint16_t port,
+                                              char *host_out,
+                                              size_t host_out_len,
+                                              uint16_t *port_out);
+
+/**
+ * The function that releases a `userdata` the library kept. Called once, on whichever thread
+ * drops the last holder.
+ */
+typedef void (*redcore_userdata_free)(void *userdata);
+
+/**
  * Checks a stapled OCSP response during a TLS handshake; returns true to accept the
  * connection, false to fail it with `REDCORE_ERR_TLS`. Gets the server's certificate (DER)
  * and the stapled response (DER; `ocsp_len` is 0 and `ocsp` may be NULL when the server
@@ -449,12 +570,6 @@ typedef bool (*redcore_ocsp_callback)(void *userdata,
                                       size_t ocsp_len);
 
 /**
- * The function that releases a `userdata` the library kept. Called once, on whichever thread
- * drops the last holder.
- */
-typedef void (*redcore_userdata_free)(void *userdata);
-
-/**
  * Asked for the username and password at every connect and reconnect (and by
  * `redcore_client_reauthenticate` without a password). Fills `out` with
  * `redcore_credentials_set` and returns true; or returns false (optionally after
@@ -464,9 +579,189 @@ typedef void (*redcore_userdata_free)(void *userdata);
  */
 typedef bool (*redcore_credentials_callback)(void *userdata, struct redcore_credentials *out);
 
+/**
+ * One value of a reply, flat. Arrays of items list a reply depth first: an aggregate item
+ * is followed by its `elements` children, each followed by its own. Attributes are left out.
+ * The bytes `str` points to belong to the reply (or pipeline result, or error) the item was
+ * read from and live as long as it does.
+ */
+typedef struct redcore_item {
+  /**
+   * The bytes of a simple string, bulk string, big number (its decimal text), verbatim
+   * string (its text, without the format) or error (its text); each is followed by a NUL
+   * not counted in `len`. NULL for other types.
+   */
+  const char *str;
+  /**
+   * The number of bytes at `str`.
+   */
+  size_t len;
+  /**
+   * For an array, set or push: its number of elements; for a map: twice its number of
+   * pairs (children in wire order: key, value, key, ...). 0 for scalars.
+   */
+  size_t elements;
+  /**
+   * An integer's value; 1 or 0 for a boolean; 0 otherwise.
+   */
+  int64_t integer;
+  /**
+   * A double's value; 0 otherwise.
+   */
+  double number;
+  /**
+   * For an error: the code its text maps to (`REDCORE_ERR_RESPONSE`,
+   * `REDCORE_ERR_NO_SCRIPT`, ...) or, for a failed command, the failure's code.
+   * `REDCORE_OK` for every other item.
+   */
+  enum redcore_error_code code;
+  /**
+   * The type (`REDCORE_REPLY_*`).
+   */
+  redcore_reply_type kind;
+} redcore_item;
+
+/**
+ * Called when auto-extension loses a held lock, at most once per acquisition, on the lock's
+ * thread: `err` (borrowed until it returns) is `REDCORE_ERR_LOCK_NOT_OWNED` when the key was
+ * deleted or taken over, or the last attempt's error (`REDCORE_ERR_TIMEOUT`,
+ * `REDCORE_ERR_CONNECTION`, ...) when extensions failed until the TTL could have run out.
+ */
+typedef void (*redcore_lock_lost_callback)(void *userdata, const struct redcore_error *err);
+
+/**
+ * The callback of an asynchronous lock operation. Runs exactly once, on the lock's thread,
+ * when the operation is done; `err` is NULL on success, else the error (borrowed until the
+ * callback returns), e.g. `REDCORE_ERR_LOCK_NOT_OWNED`, or `REDCORE_ERR_CLOSED` when the lock
+ * was freed before the operation ran. `result` is what the blocking form writes to its
+ * `bool` output: acquired (with its `fence`, else 0), locked or owned; true for release,
+ * extend and reacquire when they succeed. It may call any lock function, blocking ones
+ * included, and may free this lock.
+ */
+typedef void (*redcore_lock_callback)(void *userdata,
+                                      bool result,
+                                      uint64_t fence,
+                                      const struct redcore_error *err);
+
+/**
+ * One finished submission, as `redcore_completion_queue_poll` / `_wait` hand it out. Every
+ * pointer in it is borrowed from the queue until the next `_poll`, `_wait` or `_free` on it.
+ */
+typedef struct redcore_completion {
+  /**
+   * The token given at submission.
+   */
+  size_t token;
+  /**
+   * The top level of the result. On failure (a server error reply, a timeout, a lost
+   * connection, the client freed: `REDCORE_ERR_CLOSED`), a `REDCORE_REPLY_ERROR` item with
+   * the error's `code` and message. For a pipeline, a `REDCORE_REPLY_ARRAY` item with one
+   * element per command (read them with `redcore_pipeline_result_items`).
+   */
+  struct redcore_item item;
+  /**
+   * The whole reply (walk it with `redcore_reply_items` or the `redcore_reply_*`
+   * functions); NULL on failure and for pipelines. Do not free it.
+   */
+  const struct redcore_reply *reply;
+  /**
+   * The error on failure, else NULL. Do not free it.
+   */
+  const struct redcore_error *error;
+  /**
+   * A pipeline submission's results, else NULL. Do not free it.
+   */
+  const struct redcore_pipeline_result *pipeline;
+} redcore_completion;
+
+
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
+
+/**
+ * Sends `count` commands (flat layout, see above; each copied before this returns) as
+ * `redcore_client_command` would, one after the other; command `i`'s result goes to `queue`
+ * under `tokens[i]`. On `REDCORE_OK` every token gets exactly one completion there, also
+ * for a command refused at once (a state-changing command such as SUBSCRIBE, the client
+ * closed): its completion carries that error. Any other code means the batch itself was
+ * malformed (NULL pointers, `count` 0, a command without arguments, `args_len` not the sum
+ * of `arglens`) and nothing was sent. Thread-safe: any number of threads may submit at once.
+ * One call costs the caller one crossing into the library for the whole batch.
+ */
+enum redcore_error_code redcore_client_submit_batch(const struct redcore_client *client,
+                                                    const struct redcore_completion_queue *queue,
+                                                    size_t count,
+                                                    const size_t *tokens,
+                                                    const uint32_t *argcs,
+                                                    const size_t *arglens,
+                                                    const uint8_t *args,
+                                                    size_t args_len,
+                                                    struct redcore_error **err_out);
+
+/**
+ * `redcore_client_submit_batch` on a dedicated connection (the commands go out in order on
+ * it). Same rules as `redcore_dedicated_command`: use the dedicated connection from one
+ * thread at a time.
+ */
+enum redcore_error_code redcore_dedicated_submit_batch(struct redcore_dedicated *dedicated,
+                                                       const struct redcore_completion_queue *queue,
+                                                       size_t count,
+                                                       const size_t *tokens,
+                                                       const uint32_t *argcs,
+                                                       const size_t *arglens,
+                                                       const uint8_t *args,
+                                                       size_t args_len,
+                                                       struct redcore_error **err_out);
+
+/**
+ * Runs `count` commands (flat layout, copied) as one pipeline, or as a MULTI / EXEC
+ * transaction when `transaction` is true, like `redcore_client_pipeline_run`; the results
+ * arrive as one completion on `queue` under `token`, whose `pipeline` holds them. On any
+ * code but `REDCORE_OK` no completion will come and the reason is in `*err_out`: a malformed
+ * batch, or a command a pipeline refuses (WATCH, SUBSCRIBE, ...:
+ * `REDCORE_ERR_INVALID_ARGUMENT`).
+ */
+enum redcore_error_code redcore_client_submit_pipeline(const struct redcore_client *client,
+                                                       const struct redcore_completion_queue *queue,
+                                                       size_t token,
+                                                       bool transaction,
+                                                       size_t count,
+                                                       const uint32_t *argcs,
+                                                       const size_t *arglens,
+                                                       const uint8_t *args,
+                                                       size_t args_len,
+                                                       struct redcore_error **err_out);
+
+/**
+ * `redcore_client_command_blocking` with the arguments laid out flat: `argc` arguments whose
+ * lengths are `arglens[0..argc]` and whose bytes follow one another in `args` (`args_len`
+ * bytes). On `REDCORE_OK` writes an owned reply to `*reply_out` (free it with
+ * `redcore_reply_free`).
+ */
+enum redcore_error_code redcore_client_command_flat_blocking(const struct redcore_client *client,
+                                                             uint32_t argc,
+                                                             const size_t *arglens,
+                                                             const uint8_t *args,
+                                                             size_t args_len,
+                                                             struct redcore_reply **reply_out,
+                                                             struct redcore_error **err_out);
+
+/**
+ * `redcore_client_pipeline_run_blocking` for `count` commands in the flat layout, a
+ * transaction when `transaction` is true. On `REDCORE_OK` writes an owned result to
+ * `*result_out` (free it with `redcore_pipeline_result_free`).
+ */
+enum redcore_error_code redcore_client_pipeline_flat_blocking(const struct redcore_client *client,
+                                                              bool transaction,
+                                                              size_t count,
+                                                              const uint32_t *argcs,
+                                                              const size_t *arglens,
+                                                              const uint8_t *args,
+                                                              size_t args_len,
+                                                              struct redcore_pipeline_result **result_out,
+                                                              struct redcore_error **err_out);
 
 /**
  * Creates a client from `config` (copied; the config may be freed right after). Unless the
@@ -662,6 +957,29 @@ enum redcore_error_code redcore_dedicated_command(struct redcore_dedicated *dedi
 void redcore_dedicated_release(struct redcore_dedicated *dedicated);
 
 /**
+ * Takes a dedicated connection on the node that serves `key` (`key_len` bytes; its slot's
+ * primary) of a cluster client, for WATCH / MULTI / EXEC on keys of that slot: a command on
+ * it with keys of another slot fails with `REDCORE_ERR_CROSS_SLOT_TRANSACTION`. On a client
+ * of one server this is `redcore_client_dedicated`. Writes it to `*dedicated_out`; release
+ * it with `redcore_dedicated_release`.
+ */
+enum redcore_error_code redcore_client_dedicated_for_key(const struct redcore_client *client,
+                                                         const char *key,
+                                                         size_t key_len,
+                                                         struct redcore_dedicated **dedicated_out,
+                                                         struct redcore_error **err_out);
+
+/**
+ * Writes one counter of a cluster client (`counter`, a `redcore_cluster_counter` value
+ * passed as an int) to `*out`. `REDCORE_ERR_INVALID_ARGUMENT` for a NULL argument, an
+ * unknown counter, or a client of one server.
+ */
+enum redcore_error_code redcore_client_cluster_counter(const struct redcore_client *client,
+                                                       int counter,
+                                                       uint64_t *out,
+                                                       struct redcore_error **err_out);
+
+/**
  * Switches the client to new credentials without dropping a connection: `username`
  * (NUL-terminated; NULL for the `default` user) and `password_len` bytes of UTF-8 at
  * `password`, both copied (the library's copy of the password is overwritten once sent; wipe
@@ -726,7 +1044,10 @@ enum redcore_error_code redcore_config_new(struct redcore_config **out);
  * the caller keeps it (and should wipe it if it holds a password).
  *
  * Forms: `redis://[[user][:password]@]host[:port][/db]`, `rediss://...` (TLS),
- * `unix://[[user][:password]@]/path/to/socket` (also `redis+unix://`), IPv6 hosts in brackets.
+ * `unix://[[user][:password]@]/path/to/socket` (also `redis+unix://`), IPv6 hosts in brackets,
+ * and for a cluster `redis+cluster://[[user][:password]@]host[:port][,host[:port]...]` (or
+ * `rediss+cluster://`), whose hosts are startup nodes, with the parameters `read_from`
+ * (`primary`, `round_robin`, `replicas`, `random`), `refresh_interval` and `max_redirects`.
  * Query parameters set the other fields, e.g.
  * `redis://:pw@cache:6380/2?protocol=2&command_timeout=250ms&retries=5&client_name=app`:
  * `db`, `protocol` (2 or 3), `username`, `password`, `client_name` (or `name`), `tls`,
@@ -974,6 +1295,70 @@ enum redcore_error_code redcore_config_set_lib_info(struct redcore_config *cfg,
                                                     struct redcore_error **err_out);
 
 /**
+ * Turns cluster mode on or off. On: the config's host and port (`redcore_config_set_host`)
+ * and the nodes added with `redcore_config_add_cluster_node` are startup nodes, asked in turn
+ * for the topology (CLUSTER SHARDS, or CLUSTER SLOTS on servers before 7.0); the database
+ * must be 0. A `redis+cluster://h1:p1,h2:p2` URL does the same. Off: one server again (added
+ * startup nodes are forgotten).
+ */
+enum redcore_error_code redcore_config_set_cluster(struct redcore_config *cfg,
+                                                   bool enabled,
+                                                   struct redcore_error **err_out);
+
+/**
+ * Adds a startup node (`host` copied; IPv6 with or without brackets; port 1 to 65535) and
+ * turns cluster mode on. Nodes are asked in order, after the config's own host; one that
+ * fails is asked last next time.
+ */
+enum redcore_error_code redcore_config_add_cluster_node(struct redcore_config *cfg,
+                                                        const char *host,
+                                                        uint16_t port,
+                                                        struct redcore_error **err_out);
+
+/**
+ * Sets where a cluster client sends read-only commands: a `redcore_read_from` value
+ * (`REDCORE_READ_FROM_PRIMARY`, the default; `_ROUND_ROBIN` over the primary and its
+ * replicas; `_REPLICAS`, the primary only when no replica is up; `_RANDOM`), passed as an int
+ * so that an unknown value is an error. Only commands the server flags `readonly` leave the
+ * primary; connections send READONLY in their handshake when this is not `_PRIMARY`. Fails
+ * when cluster mode is off.
+ */
+enum redcore_error_code redcore_config_set_read_from(struct redcore_config *cfg,
+                                                     int read_from,
+                                                     struct redcore_error **err_out);
+
+/**
+ * Sets how often a cluster client refreshes its topology when nothing asks for it (errors
+ * and redirections ask at once); 0 turns the periodic refresh off (default 30000 ms). Fails
+ * when cluster mode is off.
+ */
+enum redcore_error_code redcore_config_set_cluster_refresh_interval_ms(struct redcore_config *cfg,
+                                                                       uint64_t ms,
+                                                                       struct redcore_error **err_out);
+
+/**
+ * Sets how many times one command of a cluster client is sent again (after MOVED, ASK,
+ * TRYAGAIN, CLUSTERDOWN or a lost connection) before it fails with `REDCORE_ERR_CLUSTER`
+ * (0 to 255; default 16). Fails when cluster mode is off.
+ */
+enum redcore_error_code redcore_config_set_cluster_max_redirects(struct redcore_config *cfg,
+                                                                 uint32_t max_redirects,
+                                                                 struct redcore_error **err_out);
+
+/**
+ * Sets the address-remap hook (see `redcore_address_remap_callback`); NULL removes it.
+ * `userdata` is passed to every call; it must stay valid, and be usable from any thread,
+ * until `userdata_free` (when not NULL) is called with it: once, after the config, its
+ * clones and every client made from them are freed or the hook is replaced, and at once when
+ * this function fails or `callback` is NULL. Fails when cluster mode is off.
+ */
+enum redcore_error_code redcore_config_set_address_remap(struct redcore_config *cfg,
+                                                         redcore_address_remap_callback callback,
+                                                         void *userdata,
+                                                         redcore_userdata_free userdata_free,
+                                                         struct redcore_error **err_out);
+
+/**
  * Turns TLS on or off for TCP (and Unix) connections (default off; a `rediss://` URL turns
  * it on). With TLS on and no CA set, the system's trust store is used.
  */
@@ -1174,6 +1559,281 @@ size_t redcore_error_code_parents(int32_t code, enum redcore_error_code *out, si
  * unknown numbers.
  */
 bool redcore_error_code_is(int32_t code, int32_t ancestor);
+
+/**
+ * Writes `reply` and all its elements, depth first, as items into `out` (room for `cap`
+ * items) and returns how many items the reply has. When that is more than `cap`, only the
+ * first `cap` were written: call again with a larger array. One call reads a whole reply.
+ * The items' bytes are borrowed from `reply`. 0 for NULL `reply`; `out` may be NULL when
+ * `cap` is 0 (to ask for the count).
+ */
+size_t redcore_reply_items(const struct redcore_reply *reply, struct redcore_item *out, size_t cap);
+
+/**
+ * Writes every result of a pipeline run, in command order, as items into `out` (room for
+ * `cap`) and returns how many items there are (call again with a larger array when that
+ * is more than `cap`). A command that succeeded contributes its reply's items, depth first,
+ * as `redcore_reply_items` writes them; a command that failed contributes one
+ * `REDCORE_REPLY_ERROR` item with the failure's code and message. Borrowed from `result`.
+ * 0 for NULL `result`.
+ */
+size_t redcore_pipeline_result_items(const struct redcore_pipeline_result *result,
+                                     struct redcore_item *out,
+                                     size_t cap);
+
+/**
+ * Writes new default lock options to `*out` (free them with `redcore_lock_options_free`).
+ */
+enum redcore_error_code redcore_lock_options_new(struct redcore_lock_options **out);
+
+/**
+ * Frees lock options (and, through `userdata_free`, an auto-extension callback's userdata
+ * that no lock holds any more). NULL is ignored.
+ */
+void redcore_lock_options_free(struct redcore_lock_options *options);
+
+/**
+ * Sets the lock key's TTL in ms: the longest a holder keeps the lock without extending it.
+ * 0: no TTL (a holder that dies keeps the lock forever).
+ */
+enum redcore_error_code redcore_lock_options_set_timeout_ms(struct redcore_lock_options *options,
+                                                            uint64_t ttl_ms);
+
+/**
+ * Sets the wait between attempts of a blocking acquire, in ms (default 100).
+ */
+enum redcore_error_code redcore_lock_options_set_sleep_ms(struct redcore_lock_options *options,
+                                                          uint64_t sleep_ms);
+
+/**
+ * Sets how acquire waits: with `blocking` false it tries once and reports "not acquired"
+ * at once; with `blocking` true it tries every sleep until it gets the lock, giving up when
+ * the next try would come after `blocking_timeout_ms` (negative: never gives up).
+ */
+enum redcore_error_code redcore_lock_options_set_blocking(struct redcore_lock_options *options,
+                                                          bool blocking,
+                                                          int64_t blocking_timeout_ms);
+
+/**
+ * Turns auto-extension on (`share_percent` 1 to 99) or off (0): while a lock made with these
+ * options is held, its TTL is reset to the timeout every `share_percent` percent of the
+ * TTL (33: three tries per TTL), on the lock's thread, until release or free. `lost` (may be
+ * NULL) is told when the lock is lost (see `redcore_lock_lost_callback`). The library keeps
+ * `userdata` for as long as these options or a lock made from them lives, then calls
+ * `userdata_free` (may be NULL) once; with 0, or on an error, it is released at once.
+ * Needs a timeout (checked by `redcore_lock_new`). `REDCORE_ERR_INVALID_ARGUMENT` for a NULL
+ * `options` or a share above 99.
+ */
+enum redcore_error_code redcore_lock_options_set_auto_extend(struct redcore_lock_options *options,
+                                                             uint32_t share_percent,
+                                                             redcore_lock_lost_callback lost,
+                                                             void *userdata,
+                                                             redcore_userdata_free userdata_free,
+                                                             struct redcore_error **err_out);
+
+/**
+ * Makes a lock on the key of `name_len` bytes at `name` (copied), through `client`, with
+ * `options` (copied; NULL for the defaults), and writes it to `*lock_out`. No command is
+ * sent. `REDCORE_ERR_INVALID_ARGUMENT` for NULL arguments, an empty name, a name with a `}`
+ * but no hash tag (its fencing counter could not share its cluster slot), or options that
+ * cannot work together (auto-extension without a timeout).
+ *
+ * The client must outlive the lock: free the lock first.
+ */
+enum redcore_error_code redcore_lock_new(const struct redcore_client *client,
+                                         const char *name,
+                                         size_t name_len,
+                                         const struct redcore_lock_options *options,
+                                         struct redcore_lock **lock_out,
+                                         struct redcore_error **err_out);
+
+/**
+ * Frees a lock: stops its auto-extension and its thread; an operation in progress finishes
+ * (a blocking acquire's wait is cut short with `REDCORE_ERR_CLOSED`) and those still queued
+ * complete with `REDCORE_ERR_CLOSED`, their callbacks running before this returns; after
+ * that the lock never touches its client again. It does not release a held lock: the key
+ * stays until its TTL runs out. May be called from the lock's own callbacks (then the
+ * queued ones complete right after that callback returns); not from a client callback
+ * (`redcore_callback`), whose thread the lock's thread may be waiting for. NULL is ignored.
+ */
+void redcore_lock_free(struct redcore_lock *lock);
+
+/**
+ * The key of the lock's fencing counter (see the README: in the lock's cluster slot; never
+ * expires): writes a pointer to its bytes (NUL-terminated, owned by the lock) and its length.
+ */
+enum redcore_error_code redcore_lock_fence_key(const struct redcore_lock *lock,
+                                               const char **key_out,
+                                               size_t *len_out);
+
+/**
+ * The fencing token of the lock's current holding (what its last successful acquire
+ * returned, until release); 0 when it holds nothing (tokens start at 1) or `lock` is NULL.
+ */
+uint64_t redcore_lock_fence(const struct redcore_lock *lock);
+
+/**
+ * Acquires the lock on the calling thread, as the lock's options say (blocking or not, the
+ * sleep, the blocking timeout). `token` (`token_len` bytes, copied) is stored in the key;
+ * NULL for 16 fresh random bytes from the kernel as 32 hex digits. On `REDCORE_OK` writes
+ * whether it was acquired to `*acquired_out` and, when `fence_out` is not NULL, the fencing
+ * token to `*fence_out` (0 when not acquired): a number greater than every earlier
+ * acquisition's of this name, to pass to the resource the lock guards. Not acquiring (a
+ * non-blocking try, or the blocking timeout) is `REDCORE_OK` with false, not an error.
+ * Not from inside a client callback (`REDCORE_ERR_INVALID_ARGUMENT`).
+ */
+enum redcore_error_code redcore_lock_acquire_blocking(const struct redcore_lock *lock,
+                                                      const char *token,
+                                                      size_t token_len,
+                                                      bool *acquired_out,
+                                                      uint64_t *fence_out,
+                                                      struct redcore_error **err_out);
+
+/**
+ * Releases the lock: deletes the key if it still holds this lock's token.
+ * `REDCORE_ERR_LOCK` when this lock holds nothing (never acquired, or released);
+ * `REDCORE_ERR_LOCK_NOT_OWNED` when the key expired or holds another token. Either way the
+ * lock holds nothing afterwards (and its auto-extension has stopped).
+ */
+enum redcore_error_code redcore_lock_release_blocking(const struct redcore_lock *lock,
+                                                      struct redcore_error **err_out);
+
+/**
+ * Adds `additional_ms` to the lock's remaining TTL, or makes it the TTL when `replace_ttl`.
+ * `REDCORE_ERR_LOCK` when this lock holds nothing or has no timeout;
+ * `REDCORE_ERR_LOCK_NOT_OWNED` when the token no longer matches (or the key lost its TTL).
+ */
+enum redcore_error_code redcore_lock_extend_blocking(const struct redcore_lock *lock,
+                                                     uint64_t additional_ms,
+                                                     bool replace_ttl,
+                                                     struct redcore_error **err_out);
+
+/**
+ * Resets the lock's TTL to its timeout. `REDCORE_ERR_LOCK` when this lock holds nothing or
+ * has no timeout; `REDCORE_ERR_LOCK_NOT_OWNED` when the token no longer matches.
+ */
+enum redcore_error_code redcore_lock_reacquire_blocking(const struct redcore_lock *lock,
+                                                        struct redcore_error **err_out);
+
+/**
+ * Writes to `*locked_out` whether anyone holds the lock (the key exists).
+ */
+enum redcore_error_code redcore_lock_locked_blocking(const struct redcore_lock *lock,
+                                                     bool *locked_out,
+                                                     struct redcore_error **err_out);
+
+/**
+ * Writes to `*owned_out` whether the key holds this lock's token.
+ */
+enum redcore_error_code redcore_lock_owned_blocking(const struct redcore_lock *lock,
+                                                    bool *owned_out,
+                                                    struct redcore_error **err_out);
+
+/**
+ * `redcore_lock_acquire_blocking` on the lock's thread: `callback` runs once there with
+ * acquired (`result`) and the fencing token (see `redcore_lock_callback`). On any code but
+ * `REDCORE_OK` (NULL argument, the thread cannot start) it will not run. `token` is copied.
+ */
+enum redcore_error_code redcore_lock_acquire(const struct redcore_lock *lock,
+                                             const char *token,
+                                             size_t token_len,
+                                             redcore_lock_callback callback,
+                                             void *userdata,
+                                             struct redcore_error **err_out);
+
+/**
+ * `redcore_lock_release_blocking` on the lock's thread (as `redcore_lock_acquire`).
+ */
+enum redcore_error_code redcore_lock_release(const struct redcore_lock *lock,
+                                             redcore_lock_callback callback,
+                                             void *userdata,
+                                             struct redcore_error **err_out);
+
+/**
+ * `redcore_lock_extend_blocking` on the lock's thread (as `redcore_lock_acquire`).
+ */
+enum redcore_error_code redcore_lock_extend(const struct redcore_lock *lock,
+                                            uint64_t additional_ms,
+                                            bool replace_ttl,
+                                            redcore_lock_callback callback,
+                                            void *userdata,
+                                            struct redcore_error **err_out);
+
+/**
+ * `redcore_lock_reacquire_blocking` on the lock's thread (as `redcore_lock_acquire`).
+ */
+enum redcore_error_code redcore_lock_reacquire(const struct redcore_lock *lock,
+                                               redcore_lock_callback callback,
+                                               void *userdata,
+                                               struct redcore_error **err_out);
+
+/**
+ * `redcore_lock_locked_blocking` on the lock's thread (as `redcore_lock_acquire`; `result`
+ * is locked).
+ */
+enum redcore_error_code redcore_lock_locked(const struct redcore_lock *lock,
+                                            redcore_lock_callback callback,
+                                            void *userdata,
+                                            struct redcore_error **err_out);
+
+/**
+ * `redcore_lock_owned_blocking` on the lock's thread (as `redcore_lock_acquire`; `result`
+ * is owned).
+ */
+enum redcore_error_code redcore_lock_owned(const struct redcore_lock *lock,
+                                           redcore_lock_callback callback,
+                                           void *userdata,
+                                           struct redcore_error **err_out);
+
+/**
+ * Creates an empty queue and writes it to `*queue_out`. Fails with
+ * `REDCORE_ERR_INVALID_ARGUMENT` for a NULL `queue_out`, `REDCORE_ERR_INTERNAL` when the
+ * system has no file descriptor left for its pipe.
+ */
+enum redcore_error_code redcore_completion_queue_new(struct redcore_completion_queue **queue_out);
+
+/**
+ * Frees the handle, with the batch last lent and every completion not taken. Commands still
+ * pending keep what they need: their results are dropped when they arrive. NULL is ignored.
+ */
+void redcore_completion_queue_free(struct redcore_completion_queue *queue);
+
+/**
+ * Takes up to `cap` completions without waiting, writes them to `out` in the order they
+ * arrived and returns how many. The records and every pointer in them stay valid until the
+ * next take (`_poll` or `_wait`) or `_free` on this queue, which frees them: copy what you
+ * keep. Returning 0 arms the descriptor of `redcore_completion_queue_fd`: the next
+ * completion to arrive makes it readable. One consumer at a time. 0 for NULL arguments.
+ */
+size_t redcore_completion_queue_poll(const struct redcore_completion_queue *queue,
+                                     struct redcore_completion *out,
+                                     size_t cap);
+
+/**
+ * Like `redcore_completion_queue_poll`, but waits until at least one completion is there,
+ * `timeout_ms` milliseconds have passed (a negative value waits without limit), or the queue
+ * is closed (`redcore_completion_queue_close`); returns 0 in the last two cases.
+ */
+size_t redcore_completion_queue_wait(const struct redcore_completion_queue *queue,
+                                     int64_t timeout_ms,
+                                     struct redcore_completion *out,
+                                     size_t cap);
+
+/**
+ * A descriptor that becomes readable when a completion arrives after
+ * `redcore_completion_queue_poll` returned 0 (and on `_close`): wait for it in your event
+ * loop, read and discard what it holds (it is non-blocking), and poll again. It may also be
+ * readable with nothing to take; poll tells. Owned by the queue: do not close it (dup it to
+ * hand it to a runtime that closes what it is given). -1 for NULL.
+ */
+int redcore_completion_queue_fd(const struct redcore_completion_queue *queue);
+
+/**
+ * Closes the queue for consumers: `redcore_completion_queue_wait` returns at once once the
+ * queue is empty, and the descriptor becomes readable. Completions still arriving are kept
+ * and can be taken. For stopping a consumer thread before freeing the queue. NULL is ignored.
+ */
+void redcore_completion_queue_close(const struct redcore_completion_queue *queue);
 
 /**
  * Creates a reader. Each limit may be 0 for its default: `max_bulk_len` (longest string,

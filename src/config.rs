@@ -135,22 +135,33 @@ impl Default for RetryPolicy {
     }
 }
 
-/// Which nodes of a cluster serve read-only commands (only commands the server flags
-/// `readonly` ever leave the primary).
+/// Which nodes of a cluster serve read-only commands (`redcore_read_from` in C; the numbers
+/// are ABI). Only commands the server flags `readonly` ever leave the primary.
+#[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum ReadFrom {
     /// Every command goes to its slot's primary. The default.
     #[default]
-    Primary,
+    Primary = 0,
     /// Reads go round robin over the primary and its replicas.
-    RoundRobin,
+    RoundRobin = 1,
     /// Reads go round robin over the replicas; to the primary when none is up.
-    Replicas,
+    Replicas = 2,
     /// Reads go to the primary or a replica picked at random.
-    Random,
+    Random = 3,
 }
 
 impl ReadFrom {
+    /// Every value, in number order.
+    ///
+    /// cbindgen:ignore
+    pub const ALL: [ReadFrom; 4] = [
+        ReadFrom::Primary,
+        ReadFrom::RoundRobin,
+        ReadFrom::Replicas,
+        ReadFrom::Random,
+    ];
+
     /// The name used in URLs (`read_from=replicas`).
     pub fn name(self) -> &'static str {
         match self {
@@ -163,14 +174,9 @@ impl ReadFrom {
 
     /// The value with this name (`primary`, `round_robin`, `replicas`, `random`).
     pub fn from_name(name: &str) -> Option<ReadFrom> {
-        [
-            ReadFrom::Primary,
-            ReadFrom::RoundRobin,
-            ReadFrom::Replicas,
-            ReadFrom::Random,
-        ]
-        .into_iter()
-        .find(|r| r.name().eq_ignore_ascii_case(name))
+        Self::ALL
+            .into_iter()
+            .find(|r| r.name().eq_ignore_ascii_case(name))
     }
 }
 

@@ -83,17 +83,6 @@ fn wait_readable(fd: i32, deadline: Option<Instant>) -> io::Result<Wait> {
     }
 }
 
-/// True when `fd` has data or a hang-up waiting (checked without blocking).
-fn has_input(fd: i32) -> bool {
-    let mut pfd = libc::pollfd {
-        fd,
-        events: libc::POLLIN,
-        revents: 0,
-    };
-    // SAFETY: one valid pollfd; zero timeout.
-    unsafe { libc::poll(&mut pfd, 1, 0) > 0 }
-}
-
 impl Engine {
     /// Runs a blocking command on the direct path when the connection it routes to is idle.
     /// `None` when the path is not available: the caller submits normally.
@@ -118,7 +107,7 @@ impl Engine {
         }
         let views = Views::new(args);
         let nodes = self.nodes.load();
-        let Ok(pool) = self.route(&nodes, views.as_slice()) else {
+        let Ok((pool, read_only)) = self.route(&nodes, views.as_slice()) else {
             return None;
         };
         let call = |conn| {
@@ -128,6 +117,7 @@ impl Engine {
                 waiter,
                 seq,
                 Duration::ZERO,
+                read_only,
             )
         };
         let spread = !pool.direct.is_empty() && callers <= pool.conns.len() + pool.direct.len();
@@ -187,6 +177,7 @@ impl Engine {
         waiter: &Arc<Waiter>,
         seq: u64,
         block: Duration,
+        read_only: bool,
     ) -> Option<Result<Reply>> {
         let deadline = self
             .config
@@ -195,6 +186,7 @@ impl Engine {
         let meta = RequestMeta {
             deadline,
             retry_written: self.config.retry.retry_written_commands,
+            read_only,
             ..RequestMeta::default()
         };
         let completion = Completion::Wait(waiter.clone(), seq);
@@ -234,8 +226,12 @@ impl Engine {
         if bound != 0 && requests > bound {
             return None;
         }
+        if self.cluster.is_some() {
+            // A cluster pipeline may span nodes: the reactor path groups it.
+            return None;
+        }
         let nodes = self.nodes.load();
-        let Ok(pool) = self.route(&nodes, &[]) else {
+        let Ok((pool, _)) = self.route(&nodes, &[]) else {
             return None;
         };
         let conn = pool.pick();
@@ -282,7 +278,9 @@ impl Engine {
             return None;
         }
         let now = Instant::now();
-        if now.duration_since(st.last_io) > IDLE_CHECK && has_input(fd) {
+        let check = st.suspect || now.duration_since(st.last_io) > IDLE_CHECK;
+        st.suspect = false;
+        if check && crate::net::has_input(fd) {
             // A close or stray bytes while idle: let the reactor look first.
             st.ensure_armed_now(&shared.registry);
             return None;
@@ -323,6 +321,11 @@ impl Engine {
             self.read_own_reply(&read, buf, others, pushes)
         });
         if let Some(err) = failure {
+            // A cluster node's other connections may be dead too (a killed node closes them
+            // all): they are checked before their next write.
+            if self.cluster.is_some() {
+                self.suspect_node(conn.node);
+            }
             // The reactor fails the connection, running the hand-off first.
             shared.notify(Msg::Fail(conn.clone(), err, epoch));
         }

@@ -7,6 +7,7 @@
 //! and tell the owning reactor, unless it already knows. A blocking call on an idle
 //! connection writes the frame itself, like hiredis does, saving the hand-off to the reactor.
 
+mod cluster;
 mod direct;
 mod nodes;
 pub mod pipeline;
@@ -29,6 +30,7 @@ use crate::reactor::{PipelineDone, PipelineRun};
 use crate::resp::{encode_command, Reply};
 use crate::route::command::{classify, CommandClass, StatefulKind};
 use crate::session::RequestMeta;
+pub use cluster::ClusterStats;
 use nodes::{NodePool, NodeSet};
 use pipeline::Views;
 pub use pipeline::{Pipeline, PipelineResult};
@@ -64,6 +66,11 @@ pub(crate) struct Engine {
     reauth_handler: Mutex<Option<Arc<ReauthHandler>>>,
     /// The nodes, read by callers without a lock and replaced whole when they change.
     nodes: ArcSwap<NodeSet>,
+    /// A cluster client's routing state (None: one server).
+    cluster: Option<cluster::Cluster>,
+    /// This engine, for completions that must come back to it later (a refresh answer, a
+    /// SCAN step, keys asked of the server).
+    me: std::sync::Weak<Engine>,
     next_reactor: AtomicUsize,
     /// Blocking calls in progress (see `Engine::try_direct`).
     blocking_callers: AtomicUsize,
@@ -103,7 +110,7 @@ impl Client {
     /// `new`, starting the reactor threads with `spawn` (tests make it fail).
     fn with_spawner(config: Config, spawn: &Spawner) -> Result<Client> {
         let fork_generation = fork_generation();
-        let endpoints = vec![config.endpoint.clone()];
+        let endpoints = config.startup_nodes();
         let tls = if config.tls {
             // Settings errors (unreadable CA file, bad server name) show now, not at connect.
             for endpoint in &endpoints {
@@ -131,9 +138,15 @@ impl Client {
             shareds.push(shared);
             loops.push(reactor);
         }
-        let engine = Engine {
+        let cluster = config
+            .cluster
+            .as_ref()
+            .map(|options| cluster::Cluster::new(options, Instant::now()));
+        let engine = Arc::new_cyclic(|me| Engine {
             reactors: shareds,
-            nodes: ArcSwap::from_pointee(NodeSet { pools: Vec::new() }),
+            nodes: ArcSwap::from_pointee(NodeSet::default()),
+            cluster,
+            me: me.clone(),
             next_reactor: AtomicUsize::new(0),
             blocking_callers: AtomicUsize::new(0),
             closed: AtomicBool::new(false),
@@ -144,13 +157,15 @@ impl Client {
             auth,
             reauth_handler: Mutex::new(None),
             config,
-        };
+        });
         let pools = endpoints
             .into_iter()
             .map(|endpoint| engine.new_pool(endpoint, None))
             .collect();
-        engine.nodes.store(Arc::new(NodeSet { pools }));
-        let engine = Arc::new(engine);
+        engine.nodes.store(Arc::new(NodeSet {
+            pools,
+            topology: None,
+        }));
         let handles = start_reactors(&engine, loops, spawn)?;
         for pool in &engine.nodes.load().pools {
             engine.adopt(pool);
@@ -159,7 +174,18 @@ impl Client {
             engine,
             threads: handles,
         };
-        if !client.engine.config.lazy_connect {
+        if client.engine.cluster.is_some() {
+            // The startup nodes are asked for the topology, in turn, until one answers.
+            client.engine.request_refresh();
+            if !client.engine.config.lazy_connect {
+                let limit = client
+                    .engine
+                    .config
+                    .connect_timeout
+                    .unwrap_or(Duration::from_secs(30));
+                client.engine.wait_topology(limit * 2)?;
+            }
+        } else if !client.engine.config.lazy_connect {
             client.wait_connected()?;
         }
         Ok(client)
@@ -309,17 +335,45 @@ impl Client {
 
     /// Takes a dedicated connection for stateful work (WATCH / MULTI / EXEC, SELECT, ...).
     /// Waits up to the configured time for one to be free, then fails with MAX_CONNECTIONS.
+    ///
+    /// On a cluster client the connection is taken by the first command, on the primary of
+    /// that command's slot (any primary for a keyless command), and every later command with
+    /// keys must hash to that slot (else `CROSS_SLOT_TRANSACTION`): start with `WATCH key`, or
+    /// use `dedicated_for_key`.
     pub fn dedicated(&self) -> Result<Dedicated> {
         self.engine.check_blocking_allowed()?;
-        let nodes = self.engine.nodes.load();
-        let conn = self.engine.acquire_held(self.engine.route(&nodes, &[])?)?;
+        let conn = if self.engine.cluster.is_some() {
+            None
+        } else {
+            let nodes = self.engine.nodes.load();
+            let (pool, _) = self.engine.route(&nodes, &[])?;
+            Some(self.engine.acquire_held(pool)?)
+        };
         Ok(Dedicated {
             engine: self.engine.clone(),
-            conn: Some(conn),
+            unbound: conn.is_none(),
+            conn,
             watching: false,
             in_multi: false,
             tainted: false,
+            slot: None,
         })
+    }
+
+    /// `dedicated`, on the node that serves `key` (its slot's primary) on a cluster client:
+    /// for WATCH / MULTI / EXEC on keys of that slot. The same as `dedicated` otherwise.
+    pub fn dedicated_for_key(&self, key: &[u8]) -> Result<Dedicated> {
+        let mut dedicated = self.dedicated()?;
+        if self.engine.cluster.is_some() {
+            dedicated.bind(Some(crate::route::slot::key_slot(key)))?;
+        }
+        Ok(dedicated)
+    }
+
+    /// What a cluster client has met so far (redirections, retries, refreshes); `None` for a
+    /// client of one server.
+    pub fn cluster_stats(&self) -> Option<ClusterStats> {
+        self.engine.cluster.as_ref().map(cluster::Cluster::stats)
     }
 
     /// Sets the handler for pushes that arrive outside any request.
@@ -505,14 +559,17 @@ impl Engine {
         dedicated: bool,
     ) -> Conn {
         let reactor = self.next_reactor.fetch_add(1, Ordering::Relaxed) % self.reactors.len();
-        Conn::new(
+        let conn = Conn::new(
             reactor,
             node,
             dedicated,
             endpoint.clone(),
             server_name.map(str::to_string),
             &self.config,
-        )
+        );
+        // A cluster node's requests may be redirected or retried elsewhere.
+        conn.lock().detours = self.cluster.is_some();
+        conn
     }
 
     /// A pool for a node (its connections not started yet: see `adopt`).
@@ -533,7 +590,8 @@ impl Engine {
     }
 
     /// True when no command waits anywhere: on a connection (written or not, or answered but
-    /// handed to the reactor for its completion), or for a dedicated connection.
+    /// handed to the reactor for its completion), for a dedicated connection, or for its time
+    /// in a cluster (a retry's delay, a topology).
     fn is_drained(&self) -> bool {
         let mut conns = self.node_conns();
         conns.extend(self.dedicated_conns());
@@ -541,7 +599,8 @@ impl Engine {
             let st = conn.lock();
             st.ex.pending() == 0 && st.handoff.is_empty() && st.detoured.is_empty()
         });
-        idle && self.pool_next_deadline().is_none()
+        let cluster_idle = self.cluster.is_none() || !self.cluster_has_delayed();
+        idle && cluster_idle && self.pool_next_deadline().is_none()
     }
 
     /// Refuses calls on a closed client or in a forked child.
@@ -577,12 +636,28 @@ impl Engine {
         Some(Instant::now() + timeout + block)
     }
 
-    /// The node `args` goes to, in `nodes` (a snapshot the caller loaded).
-    fn route<'n>(&self, nodes: &'n NodeSet, _args: &[&[u8]]) -> Result<&'n Arc<NodePool>> {
-        nodes
-            .pools
-            .first()
-            .ok_or_else(|| Error::new(ErrorKind::Internal, "no node to send to"))
+    /// The node `args` goes to, in `nodes` (a snapshot the caller loaded), with whether it
+    /// only reads; an error for what does not go to one node now (a cluster's fan-outs and
+    /// splits, a slot without owner), which `submit` handles on its own path.
+    fn route<'n>(&self, nodes: &'n NodeSet, args: &[&[u8]]) -> Result<(&'n Arc<NodePool>, bool)> {
+        match &self.cluster {
+            None => nodes
+                .pools
+                .first()
+                .map(|pool| (pool, false))
+                .ok_or_else(|| Error::new(ErrorKind::Internal, "no node to send to")),
+            Some(cluster) => match self.route_cluster(cluster, nodes, args)? {
+                cluster::Routed::Node(pool, read_only) => Ok((pool, read_only)),
+                cluster::Routed::Later(err) => Err(err),
+                cluster::Routed::Plan(_) => Err(Error::new(
+                    ErrorKind::ClusterException,
+                    format!(
+                        "{} goes to several nodes of the cluster: send it alone, not here",
+                        String::from_utf8_lossy(args.first().copied().unwrap_or_default())
+                    ),
+                )),
+            },
+        }
     }
 
     /// Every connection of the nodes: the multiplexed ones and those opened for the direct
@@ -658,14 +733,21 @@ impl Engine {
             }
         };
         let deadline = self.deadline(block);
-        let meta = RequestMeta {
+        let mut meta = RequestMeta {
             deadline,
             retry_written: self.config.retry.retry_written_commands,
             ..RequestMeta::default()
         };
+        if self.cluster.is_some() && matches!(class, CommandClass::Normal) {
+            self.dispatch(views.as_slice(), None, completion, meta)?;
+            return Ok(deadline);
+        }
         let nodes = self.nodes.load();
         let pool = match self.route(&nodes, views.as_slice()) {
-            Ok(pool) => pool,
+            Ok((pool, read_only)) => {
+                meta.read_only = read_only;
+                pool
+            }
             Err(e) => return Err((e, completion)),
         };
         if !matches!(class, CommandClass::Normal) {
@@ -739,6 +821,7 @@ impl Engine {
         if direct
             && matches!(st.phase, Phase::Ready)
             && st.writable
+            && !st.suspect
             && !st.scheduled
             && st.write_pending().is_ok()
         {
@@ -770,8 +853,11 @@ impl Engine {
             retry_written: self.config.retry.retry_written_commands,
             ..RequestMeta::default()
         };
+        if self.cluster.is_some() {
+            return self.submit_cluster_pipeline(pipeline, run, meta);
+        }
         let nodes = self.nodes.load();
-        let pool = self.route(&nodes, &[])?;
+        let (pool, _) = self.route(&nodes, &[])?;
         if pipeline.blocking.is_some() {
             return self.submit_pipeline_dedicated(pool, pipeline, run, meta);
         }
@@ -870,7 +956,11 @@ impl Owner for Engine {
     }
 
     fn next_deadline(&self) -> Option<Instant> {
-        [self.pool_next_deadline(), self.auth.next_renewal()]
+        let cluster = self
+            .cluster
+            .as_ref()
+            .and_then(|_| self.cluster_next_deadline());
+        [self.pool_next_deadline(), self.auth.next_renewal(), cluster]
             .into_iter()
             .flatten()
             .min()
@@ -882,6 +972,9 @@ impl Owner for Engine {
         completions: &mut Vec<(Completion, Result<Reply>)>,
     ) {
         self.pool_expire(now, completions);
+        if self.cluster.is_some() {
+            self.cluster_timers(now);
+        }
         if self.auth.begin_renewal(now) {
             // The provider may take its time (a token service): ask it on a thread of its own.
             let renewer = self.clone();
@@ -904,6 +997,10 @@ impl Owner for Engine {
         detours: &mut Vec<reactor::Detour>,
         completions: &mut Vec<(Completion, Result<Reply>)>,
     ) {
+        if self.cluster.is_some() {
+            self.on_cluster_detours(detours, completions);
+            return;
+        }
         for detour in detours.drain(..) {
             completions.push((detour.completion, Err(detour.cause)));
         }
@@ -925,6 +1022,9 @@ impl Owner for Engine {
 
     fn fail_waiting(&self, err: &Error, completions: &mut Vec<(Completion, Result<Reply>)>) {
         self.pool_fail_all(err, completions);
+        if self.cluster.is_some() {
+            self.cluster_fail_waiting(err, completions);
+        }
     }
 
     fn keep_thread(&self, handle: JoinHandle<()>) {
@@ -982,6 +1082,16 @@ pub(super) fn check_frame_size<A: AsRef<[u8]>>(args: &[A]) -> Result<()> {
     Ok(())
 }
 
+fn cross_slot_transaction(slot: u16, bound: u16) -> Error {
+    Error::new(
+        ErrorKind::CrossSlotTransaction,
+        format!(
+            "keys of hash slots {bound} and {slot} in one transaction or held connection: in a \
+             cluster they must share one slot (put a {{hash tag}} in the keys)"
+        ),
+    )
+}
+
 fn stateful_error(kind: StatefulKind) -> Error {
     Error::invalid_argument(format!(
         "{kind:?} changes the state of the connection it runs on, and connections are shared: \
@@ -995,6 +1105,11 @@ fn stateful_error(kind: StatefulKind) -> Error {
 pub struct Dedicated {
     engine: Arc<Engine>,
     conn: Option<Arc<Conn>>,
+    /// A cluster client's connection not taken yet: its first command takes it.
+    unbound: bool,
+    /// A cluster client's: the slot its commands' keys must hash to (`None` until a command
+    /// with keys came).
+    slot: Option<u16>,
     watching: bool,
     in_multi: bool,
     tainted: bool,
@@ -1049,7 +1164,17 @@ impl Dedicated {
             return Err((e, completion));
         }
         let views = Views::new(args);
-        let conn = self.conn.as_ref().expect("held until release");
+        if self.engine.cluster.is_some() {
+            if let Err(e) = self.pin(views.as_slice()) {
+                return Err((e, completion));
+            }
+        }
+        let Some(conn) = self.conn.as_ref() else {
+            return Err((
+                Error::invalid_argument("this dedicated connection was released"),
+                completion,
+            ));
+        };
         let mut ends_transaction = false;
         let block = match classify(views.as_slice()) {
             Ok(CommandClass::Normal) => Some(Duration::ZERO),
@@ -1100,6 +1225,51 @@ impl Dedicated {
             self.engine.end_transaction(conn);
         }
         Ok(deadline)
+    }
+
+    /// A cluster client's command: takes the connection on its slot's primary when none is
+    /// held yet, or checks that its keys hash to the slot the connection serves.
+    fn pin(&mut self, args: &[&[u8]]) -> Result<()> {
+        let slot = self.engine.command_slot(args)?;
+        if self.unbound {
+            return self.bind(slot);
+        }
+        let (Some(slot), Some(conn)) = (slot, self.conn.as_ref()) else {
+            return Ok(());
+        };
+        match self.slot {
+            Some(bound) if bound == slot => Ok(()),
+            Some(bound) => Err(cross_slot_transaction(slot, bound)),
+            None => {
+                // Taken by a keyless command: keys are fine if their slot lives here.
+                let nodes = self.engine.nodes.load();
+                let here = self.engine.primary_of_slot(&nodes, slot)?;
+                if here.id != conn.node {
+                    return Err(Error::new(
+                        ErrorKind::CrossSlotTransaction,
+                        format!(
+                            "hash slot {slot} is served by another node than the one this \
+                             dedicated connection was taken on (by a keyless command)"
+                        ),
+                    ));
+                }
+                self.slot = Some(slot);
+                Ok(())
+            }
+        }
+    }
+
+    /// Takes the connection on the primary of `slot` (any primary for `None`).
+    fn bind(&mut self, slot: Option<u16>) -> Result<()> {
+        let nodes = self.engine.nodes.load();
+        let pool = match slot {
+            Some(slot) => self.engine.primary_of_slot(&nodes, slot)?,
+            None => self.engine.some_primary(&nodes)?,
+        };
+        self.conn = Some(self.engine.acquire_held(pool)?);
+        self.unbound = false;
+        self.slot = slot;
+        Ok(())
     }
 
     /// Gives the connection back: open transactions are discarded and watches dropped; a

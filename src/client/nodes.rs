@@ -11,6 +11,7 @@ use std::sync::{Arc, OnceLock};
 use super::pool::DedicatedPool;
 use crate::config::{Config, Endpoint};
 use crate::reactor::Conn;
+use crate::route::topology::Topology;
 
 /// Ids of node pools, unique within the process (a connection names its pool by id).
 static NEXT_NODE_ID: AtomicU64 = AtomicU64::new(1);
@@ -85,8 +86,13 @@ impl NodePool {
 }
 
 /// The nodes a client talks to, as published: replaced whole, never changed in place.
+#[derive(Default)]
 pub(crate) struct NodeSet {
+    /// One pool per node; in a cluster, `pools[i]` is `topology.nodes[i]` (before the first
+    /// topology is known: the startup nodes).
     pub(crate) pools: Vec<Arc<NodePool>>,
+    /// A cluster's slots and nodes, once known.
+    pub(crate) topology: Option<Arc<Topology>>,
 }
 
 impl NodeSet {

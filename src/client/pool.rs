@@ -453,6 +453,19 @@ impl DedicatedPool {
         self.lock().live.clone()
     }
 
+    /// Takes the idle connections out of the pool (their node left the cluster): the caller
+    /// retires them. Those in use are retired when given back (`Engine::pool_of` no longer
+    /// finds their node).
+    pub(crate) fn retire_idle(&self) -> Vec<Arc<Conn>> {
+        let mut state = self.lock();
+        let idle = std::mem::take(&mut state.idle);
+        state.total -= idle.len();
+        state
+            .live
+            .retain(|c| !idle.iter().any(|i| Arc::ptr_eq(c, i)));
+        idle
+    }
+
     /// Fails waiting requests whose deadline passed.
     fn expire(&self, now: Instant, completions: &mut Vec<(Completion, Result<Reply>)>) {
         let mut state = self.lock();

@@ -55,6 +55,27 @@ pub fn resolve(host: &str, port: u16) -> io::Result<Vec<SocketAddr>> {
     Ok(addrs)
 }
 
+/// True when `fd` has data or a hang-up waiting (checked without blocking).
+pub fn has_input(fd: RawFd) -> bool {
+    let mut pfd = libc::pollfd {
+        fd,
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd; zero timeout.
+    unsafe { libc::poll(&mut pfd, 1, 0) > 0 }
+}
+
+/// How an endpoint is named in messages: `host:port` (`[v6]:port`), or the socket's path.
+pub fn endpoint_name(endpoint: &crate::config::Endpoint) -> String {
+    use crate::config::Endpoint;
+    match endpoint {
+        Endpoint::Tcp { host, port } if host.contains(':') => format!("[{host}]:{port}"),
+        Endpoint::Tcp { host, port } => format!("{host}:{port}"),
+        Endpoint::Unix { path } => path.display().to_string(),
+    }
+}
+
 /// True when resolving `host` needs no name lookup.
 pub fn is_ip_literal(host: &str) -> bool {
     host.trim_start_matches('[')

@@ -18,7 +18,7 @@ use super::auth::{Auth, HandshakeCredentials};
 use super::completion::{reply_to_result, Completion};
 use crate::config::{Backoff, BackoffState, Config, Credentials, Endpoint, FastRng, Protocol};
 use crate::error::{Error, ErrorKind, Result};
-use crate::net::{tls, KeepaliveOptions, Transport};
+use crate::net::{endpoint_name, tls, KeepaliveOptions, Transport};
 use crate::resp::Kind;
 use crate::resp::{encode_command, Reply};
 use crate::session::handshake::{Handshake, HandshakeParams, Progress};
@@ -134,6 +134,10 @@ pub(crate) struct ConnState {
     pub(crate) detoured: Vec<Detour>,
     /// `Conn::node`, for detours.
     pub(crate) node: u64,
+    /// Another connection to the same node was lost: this socket may be dead too, so before
+    /// the next write it is checked for a hang-up (a write into a closed socket would count as
+    /// written, and the command could not be sent elsewhere).
+    pub(crate) suspect: bool,
     /// The socket's receive timeout as last set (`Duration::ZERO`: none).
     pub(crate) recv_timeout: Duration,
     /// Sockets replaced while a direct caller was reading them, by epoch: kept open (shut
@@ -244,6 +248,7 @@ impl Conn {
                 detours: false,
                 detoured: Vec::new(),
                 node,
+                suspect: false,
                 recv_timeout: Duration::ZERO,
                 orphans: Vec::new(),
                 awaiting_credentials: false,
@@ -285,14 +290,6 @@ pub(crate) struct Ctx<'a> {
     pub(crate) tls: Option<&'a Arc<rustls::ClientConfig>>,
     /// The client's current credentials.
     pub(crate) auth: &'a Auth,
-}
-
-fn endpoint_name(endpoint: &Endpoint) -> String {
-    match endpoint {
-        Endpoint::Tcp { host, port } if host.contains(':') => format!("[{host}]:{port}"),
-        Endpoint::Tcp { host, port } => format!("{host}:{port}"),
-        Endpoint::Unix { path } => path.display().to_string(),
-    }
 }
 
 fn connection_error(endpoint: &Endpoint, what: &str, err: &io::Error) -> Error {
@@ -464,6 +461,7 @@ impl ConnState {
         self.transport = Some(transport);
         self.writable = false;
         self.armed = true;
+        self.suspect = false;
         self.caller_blocking = false;
         self.recv_timeout = Duration::ZERO;
         // Unix sockets connect synchronously; TCP completes on the first writable event.
@@ -921,6 +919,18 @@ impl ConnState {
     /// command must not also run late.
     pub(crate) fn flush(&mut self, ctx: &mut Ctx<'_>) {
         self.expire(ctx);
+        if self.suspect && matches!(self.phase, Phase::Ready) {
+            self.suspect = false;
+            if self
+                .transport
+                .as_ref()
+                .is_some_and(|t| crate::net::has_input(t.raw_fd()))
+            {
+                // A hang-up (or stray bytes) is waiting: read it before writing anything.
+                self.ensure_armed_now(ctx.registry);
+                return;
+            }
+        }
         if let Err(e) = self.write_pending() {
             let err = connection_error(&self.endpoint, "error writing to", &e);
             self.fail(err, ctx);
@@ -1237,7 +1247,14 @@ fn handshake_params(config: &Config, credentials: HandshakeCredentials) -> Hands
         db: config.db,
         lib_name: config.lib_name.clone(),
         lib_version: config.lib_version.clone(),
-        extra: Vec::new(),
+        // Replicas serve reads on a connection only after READONLY (harmless on a primary,
+        // and a connection's node may change roles).
+        extra: match &config.cluster {
+            Some(cluster) if cluster.read_from != crate::config::ReadFrom::Primary => {
+                vec![vec![b"READONLY".to_vec()]]
+            }
+            _ => Vec::new(),
+        },
     }
 }
 

@@ -1,6 +1,15 @@
-//! Routing policy, sans-I/O: what a command needs from a connection (`command`), and later
-//! topology (standalone, cluster slots and redirections, sentinel). Input: a command or an
-//! event; output: a decision. Nothing here touches a socket, a clock or a thread.
+//! Routing policy, sans-I/O: what a command needs from a connection (`command`), and the
+//! cluster rooms: hash slots (`slot`), the command table of key
+//! positions and policies (`keys`, `builtin`, `command_info`), the cluster's shape
+//! (`topology`) and the decisions taken on it (`cluster`: plans, replica choice, fan-out
+//! merges, SCAN cursors, redirects and retries, refresh scheduling). Input: a command, a
+//! reply or an event, and the time; output: a decision. Nothing here touches a socket, a
+//! clock or a thread.
 
+mod builtin;
+pub mod cluster;
 pub mod command;
-pub mod router;
+mod command_info;
+pub mod keys;
+pub mod slot;
+pub mod topology;

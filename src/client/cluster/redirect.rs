@@ -1,0 +1,328 @@
+//! What nodes turn away (MOVED, ASK, TRYAGAIN, CLUSTERDOWN, lost connections): decided by
+//! `route::cluster::decide`, then sent on, kept for later, or failed; and the requests that
+//! wait in the engine until their time.
+
+#[allow(unused_imports)]
+use super::*;
+
+impl Engine {
+    /// A request not sent (no node serves it now, or its node refuses new commands): decided
+    /// as one a lost connection left unwritten, with a growing delay, a refresh and bounded
+    /// attempts (`decide`).
+    pub(super) fn retry_unsent(
+        &self,
+        completion: Completion,
+        frame: Vec<u8>,
+        mut meta: RequestMeta,
+        cause: Error,
+    ) {
+        let cluster = self.cluster();
+        let failure = Failure::Connection {
+            error: &cause,
+            written: false,
+        };
+        let attempt = u32::from(meta.redirects) + 1;
+        match decide(failure, attempt, meta.read_only, false, &cluster.policy) {
+            Decision::Retry { after, refresh, .. } => {
+                meta.redirects = meta.redirects.saturating_add(1);
+                self.wait(after, completion, frame, meta, RetryTo::Slot, cause, None);
+                if refresh {
+                    self.request_refresh();
+                }
+            }
+            Decision::Fail(err) => self.deliver_now(vec![(completion, Err(err))]),
+            Decision::Deliver => self.deliver_now(vec![(completion, Err(cause))]),
+        }
+    }
+
+    /// Keeps a request until `after` has passed; then it goes where `to` says.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn wait(
+        &self,
+        after: Duration,
+        completion: Completion,
+        frame: Vec<u8>,
+        meta: RequestMeta,
+        to: RetryTo,
+        cause: Error,
+        from: Option<Endpoint>,
+    ) {
+        let delayed = Delayed {
+            due: Instant::now() + after,
+            completion,
+            frame,
+            meta,
+            to,
+            cause,
+            from,
+        };
+        self.cluster().delayed.lock().unwrap().push(delayed);
+        // A reactor may sleep without a timer for it.
+        self.reactors[0].notify(Msg::Timers);
+    }
+
+    /// Runs completions on a reactor thread (never on a caller's, never under a lock).
+    pub(super) fn deliver_now(&self, completions: Vec<(Completion, Result<Reply>)>) {
+        if !completions.is_empty() {
+            self.reactors[0].notify(Msg::Deliver(completions, Vec::new()));
+        }
+    }
+
+    /// The reactor's detours: each is decided (`route::cluster::decide`) and sent on, kept
+    /// for later, or failed into `completions`.
+    pub(in crate::client) fn on_cluster_detours(
+        &self,
+        detours: &mut Vec<Detour>,
+        completions: &mut Vec<(Completion, Result<Reply>)>,
+    ) {
+        let cluster = self.cluster();
+        let retry_written = self.config.retry.retry_written_commands;
+        let mut suspected = Vec::new();
+        for detour in detours.drain(..) {
+            cluster.count(&detour.cause, detour.refused);
+            let failure = if detour.refused {
+                Failure::Reply(&detour.cause)
+            } else {
+                Failure::Connection {
+                    error: &detour.cause,
+                    written: detour.written,
+                }
+            };
+            let pool = self.nodes.load().by_id(detour.node).cloned();
+            let from = pool.as_ref().map(|p| p.endpoint.clone());
+            if let (false, Some(pool)) = (detour.refused, &pool) {
+                self.mark_failed(&pool.endpoint);
+                if !suspected.contains(&pool.id) {
+                    suspected.push(pool.id);
+                    suspect_siblings(pool);
+                }
+            }
+            let decision = decide(
+                failure,
+                u32::from(detour.meta.redirects) + 1,
+                detour.meta.read_only,
+                retry_written,
+                &cluster.policy,
+            );
+            match decision {
+                Decision::Deliver => completions.push((detour.completion, Err(detour.cause))),
+                Decision::Fail(err) => completions.push((detour.completion, Err(err))),
+                Decision::Retry { to, after, refresh } => {
+                    if let RetryTo::Moved { slot, addr } = &to {
+                        self.apply_moved(*slot, addr, from.as_ref());
+                    }
+                    if refresh {
+                        self.request_refresh();
+                    }
+                    let mut meta = detour.meta;
+                    meta.redirects = meta.redirects.saturating_add(1);
+                    if after.is_zero() {
+                        let delayed = Delayed {
+                            due: Instant::now(),
+                            completion: detour.completion,
+                            frame: detour.frame,
+                            meta,
+                            to,
+                            cause: detour.cause,
+                            from,
+                        };
+                        self.resend(delayed, completions);
+                    } else {
+                        let (completion, frame) = (detour.completion, detour.frame);
+                        self.wait(after, completion, frame, meta, to, detour.cause, from);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Sends a waiting or redirected request where its `to` says.
+    pub(super) fn resend(&self, d: Delayed, completions: &mut Vec<(Completion, Result<Reply>)>) {
+        if d.meta.deadline.is_some_and(|t| t <= Instant::now()) {
+            completions.push((
+                d.completion,
+                Err(Error::new(ErrorKind::Timeout, "the command timed out")),
+            ));
+            return;
+        }
+        match &d.to {
+            RetryTo::Ask { addr } => {
+                let pool = self.pool_for_addr(addr, d.from.as_ref());
+                let Some(pool) = pool else {
+                    // A node we do not know yet: route again once the topology names it.
+                    self.retry_unsent(d.completion, d.frame, d.meta, d.cause);
+                    return;
+                };
+                let conn = pool.pick();
+                let asking = RequestMeta {
+                    pinned: true,
+                    deadline: d.meta.deadline,
+                    ..RequestMeta::default()
+                };
+                let mut st = conn.lock();
+                if let Some(err) = st.refuses(&self.config) {
+                    drop(st);
+                    self.retry_unsent(d.completion, d.frame, d.meta, err);
+                    return;
+                }
+                // ASKING holds for the next command on the connection: both go in one
+                // critical section, so nothing comes between them.
+                st.ex
+                    .enqueue_frame(b"*1\r\n$6\r\nASKING\r\n", Completion::Ignore, asking);
+                st.ex.enqueue_frame(&d.frame, d.completion, d.meta);
+                let notify = !st.scheduled;
+                st.scheduled = true;
+                drop(st);
+                if notify {
+                    self.reactors[conn.reactor].flush(conn.clone());
+                }
+            }
+            RetryTo::Slot | RetryTo::Moved { .. } => {
+                let Some(args) = frame_args(&d.frame) else {
+                    completions.push((
+                        d.completion,
+                        Err(Error::new(
+                            ErrorKind::Internal,
+                            "a redirected frame is malformed",
+                        )),
+                    ));
+                    return;
+                };
+                let dispatched = self.dispatch(&args, Some(&d.frame), d.completion, d.meta);
+                if let Err((err, completion)) = dispatched {
+                    completions.push((completion, Err(err)));
+                }
+            }
+        }
+    }
+
+    /// The pool of a node named by a redirection (an empty host is the node that answered).
+    pub(super) fn pool_for_addr(
+        &self,
+        addr: &NodeAddr,
+        from: Option<&Endpoint>,
+    ) -> Option<Arc<NodePool>> {
+        let host = match (addr.host.as_str(), from) {
+            ("", Some(Endpoint::Tcp { host, .. })) => host.clone(),
+            (host, _) => host.to_string(),
+        };
+        let (host, port) = self.remap(&host, addr.port);
+        let endpoint = Endpoint::Tcp { host, port };
+        self.nodes
+            .load()
+            .pools
+            .iter()
+            .find(|p| p.endpoint == endpoint)
+            .cloned()
+    }
+
+    pub(super) fn remap(&self, host: &str, port: u16) -> (String, u16) {
+        match &self.cluster().options.address_remap {
+            Some(remap) => remap.remap(host, port),
+            None => (host.to_string(), port),
+        }
+    }
+
+    /// MOVED: the slot belongs to `addr` now. The published topology is patched at once, so
+    /// the next commands for that slot go there without waiting for the refresh.
+    pub(super) fn apply_moved(&self, slot: u16, addr: &NodeAddr, from: Option<&Endpoint>) {
+        let cluster = self.cluster();
+        let _publishing = cluster.publish.lock().unwrap();
+        let nodes = self.nodes.load();
+        let Some(topology) = nodes.topology.as_deref() else {
+            return;
+        };
+        let host = match (addr.host.as_str(), from) {
+            ("", Some(Endpoint::Tcp { host, .. })) => host.clone(),
+            (host, _) => host.to_string(),
+        };
+        let (host, port) = self.remap(&host, addr.port);
+        let target = NodeAddr { host, port };
+        if let Some(shard) = topology.slot_shard(slot) {
+            if topology.node(shard.primary).addr == target {
+                return; // patched already (by an earlier MOVED for this slot)
+            }
+        }
+        let patched = topology.with_moved(slot, &target);
+        self.publish_topology(&nodes, patched);
+    }
+
+    /// A connection to node `id` was lost: its siblings are checked before their next write.
+    pub(in crate::client) fn suspect_node(&self, id: u64) {
+        if let Some(pool) = self.nodes.load().by_id(id) {
+            suspect_siblings(pool);
+        }
+    }
+
+    /// Sends the waiting requests that are due (all of them when `all`: a topology came).
+    pub(super) fn run_delayed(&self, all: bool) {
+        let now = Instant::now();
+        let due: Vec<Delayed> = {
+            let mut delayed = self.cluster().delayed.lock().unwrap();
+            let (due, later): (Vec<_>, Vec<_>) = std::mem::take(&mut *delayed)
+                .into_iter()
+                .partition(|d| all || d.due <= now || d.meta.deadline.is_some_and(|t| t <= now));
+            *delayed = later;
+            due
+        };
+        if due.is_empty() {
+            return;
+        }
+        let mut completions = Vec::new();
+        for d in due {
+            self.resend(d, &mut completions);
+        }
+        self.deliver_now(completions);
+    }
+
+    /// The cluster's earliest timer: a waiting request, or the refresh schedule.
+    pub(in crate::client) fn cluster_next_deadline(&self) -> Option<Instant> {
+        let cluster = self.cluster();
+        let delayed = cluster
+            .delayed
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|d| d.meta.deadline.map_or(d.due, |t| t.min(d.due)))
+            .min();
+        let refresh = cluster.schedule.lock().unwrap().next_due();
+        [delayed, refresh].into_iter().flatten().min()
+    }
+
+    /// True when requests wait for their time (a retry's delay, a topology).
+    pub(in crate::client) fn cluster_has_delayed(&self) -> bool {
+        !self.cluster().delayed.lock().unwrap().is_empty()
+    }
+
+    /// The cluster's timers: waiting requests that are due, a periodic or deferred refresh.
+    pub(in crate::client) fn cluster_timers(&self, now: Instant) {
+        let refresh = self.cluster().schedule.lock().unwrap().poll(now);
+        if refresh {
+            self.start_refresh();
+        }
+        self.run_delayed(false);
+    }
+
+    /// Fails every waiting request (shutdown).
+    pub(in crate::client) fn cluster_fail_waiting(
+        &self,
+        err: &Error,
+        completions: &mut Vec<(Completion, Result<Reply>)>,
+    ) {
+        let delayed = std::mem::take(&mut *self.cluster().delayed.lock().unwrap());
+        for d in delayed {
+            completions.push((d.completion, Err(err.clone())));
+        }
+    }
+}
+
+/// A connection to `pool`'s node was lost: its other connections are checked for a hang-up
+/// before their next write (the node may be dead: a process killed closes every socket).
+fn suspect_siblings(pool: &NodePool) {
+    for conn in pool.node_conns() {
+        let mut st = conn.lock();
+        if matches!(st.phase, crate::reactor::Phase::Ready) {
+            st.suspect = true;
+        }
+    }
+}
