@@ -5,7 +5,8 @@
 //! key) or a typed error; no call hangs past its timeout; and the client recovers by itself
 //! once the fault ends.
 //!
-//! Standalone only: the cluster and sentinel engines have not landed yet.
+//! Standalone through the proxy; a cluster through a primary killed under load (its replica
+//! takes over). Sentinel has not landed yet.
 
 mod support;
 
@@ -17,6 +18,7 @@ use redcore::client::Client;
 use redcore::config::{Backoff, BackoffKind, Config, Endpoint};
 use redcore::resp::Value;
 use redcore::{Error, ErrorKind};
+use support::cluster::RedisCluster;
 use support::fault_proxy::{Fault, FaultProxy};
 use support::scripted_server::{Answer, ScriptedServer};
 use support::RedisServer;
@@ -544,4 +546,65 @@ fn drain_before_close_gets_written_commands_answered() {
     // Closed now: the commands complete with CLOSED, though the server ran them all.
     client.close();
     assert_eq!(closed.load(Ordering::SeqCst), count);
+}
+
+// ---- the matrix on a cluster -----------------------------------------------------------------
+
+/// A cluster primary dies under load and its replica takes over: commands routed to it fail
+/// with typed errors or are redirected, none gets another key's reply, and the client follows
+/// the new topology by itself. (A write the replica had not received when its primary died
+/// reads back as nil: that is the cluster losing it, not a pairing error.)
+#[test]
+fn a_cluster_primary_killed_under_load_fails_over_without_shifting_replies() {
+    let cluster = RedisCluster::start_default();
+    let mut cfg = Config::from_url(&cluster.url()).expect("the harness's URL parses");
+    cfg.command_timeout = Some(Duration::from_secs(2));
+    let client = Client::new(cfg).expect("the cluster client starts");
+    let keys: Vec<String> = (0..90).map(|i| format!("cluster-{i}")).collect();
+    for key in &keys {
+        let value = format!("value-of-{key}");
+        client
+            .command(&["SET", key.as_str(), value.as_str()])
+            .expect("SET");
+    }
+    let check = |outcomes: &[Outcome]| -> usize {
+        let mut ok = 0;
+        for (key, outcome) in keys.iter().zip(outcomes) {
+            match outcome {
+                Ok(Value::Null) => {}
+                Ok(v) => {
+                    assert_eq!(v, &value_of(key), "the reply to GET {key} is another's");
+                    ok += 1;
+                }
+                Err(e) => assert!(
+                    e.kind().is(ErrorKind::Connection)
+                        || e.kind().is(ErrorKind::Cluster)
+                        || e.kind().is(ErrorKind::ClusterDown)
+                        || matches!(e.kind(), ErrorKind::Timeout | ErrorKind::TryAgain),
+                    "GET {key}: unexpected error {:?}: {e}",
+                    e.kind()
+                ),
+            }
+        }
+        ok
+    };
+    let round = || burst(&client, keys.len(), |i| vec!["GET".into(), keys[i].clone()]);
+    assert_eq!(check(&round()), keys.len());
+    let victim = cluster.primaries()[0].port;
+    cluster.kill_primary(victim);
+    // Load while the cluster notices and fails over (about 2 s).
+    let until = Instant::now() + Duration::from_secs(3);
+    while Instant::now() < until {
+        check(&round());
+        let key = &keys[0];
+        let _ = check(&[timed_get(&client, key)]);
+    }
+    cluster.wait_failover(victim);
+    // Recovered: every key answers again, from its slot's new owner where it moved.
+    let recovered = eventually(Duration::from_secs(20), || {
+        let outcomes = round();
+        check(&outcomes);
+        outcomes.iter().all(|o| o.is_ok())
+    });
+    assert!(recovered, "the client did not follow the failover");
 }
