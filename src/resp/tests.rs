@@ -291,6 +291,7 @@ fn common_replies_allocate_nothing() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "megabytes or thousands of rounds: hours under Miri")]
 fn large_claims_reserve_a_bounded_amount() {
     // A single claimed string reserves only the bytes at hand.
     let mut d = Decoder::default();
@@ -331,6 +332,7 @@ fn large_claims_reserve_a_bounded_amount() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "megabytes or thousands of rounds: hours under Miri")]
 fn unended_simple_lines_are_bounded_by_the_line_limit() {
     // A server that starts a `+`, `-` or `(` line and never ends it: the decoder gives up at
     // `max_line_len` (1 MiB by default), not at `max_bulk_len` (512 MiB), and lets go of what
@@ -392,6 +394,7 @@ fn a_line_of_exactly_the_limit_passes_however_it_is_split() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "megabytes or thousands of rounds: hours under Miri")]
 fn reset_frees_a_partial_reply() {
     // A stalled bulk string of 8 MiB of a claimed 100 MB: a connection that gives up on it
     // (a timeout, a close) must not keep its buffer.
@@ -566,6 +569,7 @@ fn random_value(rng: &mut Lcg, depth: u32) -> Value {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "megabytes or thousands of rounds: hours under Miri")]
 fn random_trees_round_trip_in_random_chunks() {
     let mut rng = Lcg(0x5eed);
     for _ in 0..2000 {
@@ -588,6 +592,7 @@ fn random_trees_round_trip_in_random_chunks() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "megabytes or thousands of rounds: hours under Miri")]
 fn random_garbage_never_panics() {
     let mut rng = Lcg(42);
     let alphabet = b"+-:$*_,#(=%~|>!0123456789\r\n-abtf.";
@@ -620,6 +625,7 @@ fn random_garbage_never_panics() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "megabytes or thousands of rounds: hours under Miri")]
 fn integers_parse_exactly() {
     use super::parse_int;
     let mut rng = Lcg(7);
@@ -659,6 +665,7 @@ fn integers_parse_exactly() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "megabytes or thousands of rounds: hours under Miri")]
 fn integer_lines_decode_exactly_whatever_follows() {
     // The word-at-a-time path for short integers reads 8 bytes past the sign, so each line is
     // tried with every amount of input after it, and against the general path's parse_int.
@@ -738,6 +745,7 @@ fn assert_nul_terminated(v: ValueRef<'_>) {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "megabytes or thousands of rounds: hours under Miri")]
 fn long_strings_in_aggregates_decode_in_any_split() {
     // Strings past the mirror threshold, with every kind of sibling after them, so that a
     // mirror (the rest of an input copied at once) holds simple strings, errors, big numbers,
@@ -809,6 +817,7 @@ fn long_strings_in_aggregates_decode_in_any_split() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "megabytes or thousands of rounds: hours under Miri")]
 fn a_mirror_wastes_a_bounded_share_of_the_reply() {
     // MGET-like replies (one or two long values among nils), many in one input: what a
     // mirror copies beyond what the parser uses must stay a small multiple of the long
@@ -836,6 +845,7 @@ fn a_mirror_wastes_a_bounded_share_of_the_reply() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "megabytes or thousands of rounds: hours under Miri")]
 fn long_strings_are_copied_once_per_input() {
     // An array of 16 KiB strings read 64 KiB at a time: one buffer, reserved once (with room
     // for the header lines the mirror keeps), never regrown.

@@ -52,6 +52,30 @@ static bool on_ocsp(void *userdata, const uint8_t *cert, size_t cert_len, const 
     return true;
 }
 
+static void on_lock(void *userdata, bool result, uint64_t fence, const redcore_error *err) {
+    (void)userdata;
+    (void)result;
+    (void)fence;
+    (void)err;
+    callback_runs++;
+}
+
+static void on_lock_lost(void *userdata, const redcore_error *err) {
+    (void)userdata;
+    (void)err;
+}
+
+static int on_remap(void *userdata, const char *host, uint16_t port, char *host_out,
+                    size_t host_out_len, uint16_t *port_out) {
+    (void)userdata;
+    (void)host;
+    (void)port;
+    (void)host_out;
+    (void)host_out_len;
+    (void)port_out;
+    return 0;
+}
+
 /* An INVALID_ARGUMENT error came back through `err` (which is then freed), or `err` was not
  * asked for. */
 static int invalid_err(redcore_error *err) {
@@ -386,6 +410,106 @@ static void test_reader_and_replies(void) {
     redcore_reply_free(NULL);
 }
 
+/* The flat and batch submissions, the completion queue, cluster settings and the lock, with
+ * NULL for each pointer. */
+static void test_newer_classes_with_null(void) {
+    const size_t tokens[] = {1};
+    const uint32_t argcs[] = {1};
+    const size_t arglens[] = {4};
+    const uint8_t args[] = {'P', 'I', 'N', 'G'};
+    redcore_reply *reply = NULL;
+    redcore_pipeline_result *result = NULL;
+    redcore_dedicated *dedicated = NULL;
+    redcore_completion_queue *queue = NULL;
+    redcore_completion completions[2];
+    redcore_item items[2];
+    redcore_lock_options *options = NULL;
+    redcore_lock *lock = NULL;
+    uint64_t counter = 5;
+    bool flag = true;
+    uint64_t fence = 9;
+    const char *key = "unchanged";
+    size_t key_len = 3;
+
+    CHECK(redcore_completion_queue_new(NULL) == INVALID);
+    CHECK(redcore_completion_queue_poll(NULL, completions, 2) == 0);
+    CHECK(redcore_completion_queue_wait(NULL, 10, completions, 2) == 0);
+    CHECK(redcore_completion_queue_fd(NULL) == -1);
+    redcore_completion_queue_close(NULL);
+    redcore_completion_queue_free(NULL);
+    CHECK(redcore_completion_queue_new(&queue) == REDCORE_OK && queue != NULL);
+    CHECK(redcore_completion_queue_poll(queue, NULL, 2) == 0);
+    CHECK(redcore_completion_queue_poll(queue, completions, 0) == 0);
+    CHECK(redcore_completion_queue_wait(queue, 0, completions, 2) == 0);
+
+    CHECK(redcore_client_submit_batch(NULL, queue, 1, tokens, argcs, arglens, args, 4, NULL) ==
+          INVALID);
+    CHECK(redcore_dedicated_submit_batch(NULL, queue, 1, tokens, argcs, arglens, args, 4,
+                                         NULL) == INVALID);
+    CHECK(redcore_client_submit_pipeline(NULL, queue, 1, false, 1, argcs, arglens, args, 4,
+                                         NULL) == INVALID);
+    CHECK(redcore_client_command_flat_blocking(NULL, 1, arglens, args, 4, &reply, NULL) ==
+          INVALID);
+    CHECK(reply == NULL);
+    CHECK(redcore_client_pipeline_flat_blocking(NULL, false, 1, argcs, arglens, args, 4, &result,
+                                                NULL) == INVALID);
+    CHECK(result == NULL);
+    CHECK(redcore_client_dedicated_for_key(NULL, "k", 1, &dedicated, NULL) == INVALID);
+    CHECK(dedicated == NULL);
+    CHECK(redcore_client_cluster_counter(NULL, 0, &counter, NULL) == INVALID && counter == 5);
+
+    CHECK(redcore_config_set_cluster(NULL, true, NULL) == INVALID);
+    CHECK(redcore_config_add_cluster_node(NULL, "h", 1, NULL) == INVALID);
+    CHECK(redcore_config_set_read_from(NULL, 0, NULL) == INVALID);
+    CHECK(redcore_config_set_cluster_refresh_interval_ms(NULL, 1, NULL) == INVALID);
+    CHECK(redcore_config_set_cluster_max_redirects(NULL, 1, NULL) == INVALID);
+    CHECK(redcore_config_set_address_remap(NULL, on_remap, NULL, NULL, NULL) == INVALID);
+
+    CHECK(redcore_reply_items(NULL, items, 2) == 0);
+    CHECK(redcore_pipeline_result_items(NULL, items, 2) == 0);
+
+    CHECK(redcore_lock_options_new(NULL) == INVALID);
+    redcore_lock_options_free(NULL);
+    CHECK(redcore_lock_options_set_timeout_ms(NULL, 1) == INVALID);
+    CHECK(redcore_lock_options_set_sleep_ms(NULL, 1) == INVALID);
+    CHECK(redcore_lock_options_set_blocking(NULL, true, 1) == INVALID);
+    CHECK(redcore_lock_options_set_auto_extend(NULL, 50, on_lock_lost, NULL, NULL, NULL) ==
+          INVALID);
+    CHECK(redcore_lock_new(NULL, "l", 1, NULL, &lock, NULL) == INVALID && lock == NULL);
+    redcore_lock_free(NULL);
+    CHECK(redcore_lock_fence_key(NULL, &key, &key_len) == INVALID);
+    CHECK(key_len == 3 && strcmp(key, "unchanged") == 0);
+    CHECK(redcore_lock_fence(NULL) == 0);
+    CHECK(redcore_lock_acquire_blocking(NULL, NULL, 0, &flag, &fence, NULL) == INVALID);
+    CHECK(flag && fence == 9);
+    CHECK(redcore_lock_release_blocking(NULL, NULL) == INVALID);
+    CHECK(redcore_lock_extend_blocking(NULL, 1, false, NULL) == INVALID);
+    CHECK(redcore_lock_reacquire_blocking(NULL, NULL) == INVALID);
+    CHECK(redcore_lock_locked_blocking(NULL, &flag, NULL) == INVALID);
+    CHECK(redcore_lock_owned_blocking(NULL, &flag, NULL) == INVALID);
+    CHECK(redcore_lock_acquire(NULL, NULL, 0, on_lock, NULL, NULL) == INVALID);
+    CHECK(redcore_lock_release(NULL, on_lock, NULL, NULL) == INVALID);
+    CHECK(redcore_lock_extend(NULL, 1, false, on_lock, NULL, NULL) == INVALID);
+    CHECK(redcore_lock_reacquire(NULL, on_lock, NULL, NULL) == INVALID);
+    CHECK(redcore_lock_locked(NULL, on_lock, NULL, NULL) == INVALID);
+    CHECK(redcore_lock_owned(NULL, on_lock, NULL, NULL) == INVALID);
+
+    /* Options out of range. */
+    CHECK(redcore_lock_options_new(&options) == REDCORE_OK && options != NULL);
+    CHECK(redcore_lock_options_set_auto_extend(options, 500, on_lock_lost, NULL, NULL, NULL) ==
+          INVALID);
+    redcore_lock_options_free(options);
+    redcore_config *cfg = NULL;
+    CHECK(redcore_config_new(&cfg) == REDCORE_OK);
+    CHECK(redcore_config_add_cluster_node(cfg, NULL, 1, NULL) == INVALID);
+    CHECK(redcore_config_add_cluster_node(cfg, "h", 0, NULL) == INVALID);
+    CHECK(redcore_config_set_read_from(cfg, 99, NULL) == INVALID);
+    CHECK(redcore_config_set_read_from(cfg, -1, NULL) == INVALID);
+    redcore_config_free(cfg);
+    redcore_completion_queue_close(queue);
+    redcore_completion_queue_free(queue);
+}
+
 int main(void) {
     const char *host = getenv("REDCORE_TEST_HOST");
     const char *port = getenv("REDCORE_TEST_PORT");
@@ -397,6 +521,7 @@ int main(void) {
     test_config_with_null();
     test_config_out_of_range();
     test_client_with_null();
+    test_newer_classes_with_null();
     test_client_out_of_range(host, (uint16_t)atoi(port));
     test_errors_and_codes();
     test_reader_and_replies();
