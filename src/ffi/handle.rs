@@ -38,20 +38,23 @@ pub(crate) unsafe fn reply_from_raw(handle: *mut redcore_reply) -> Option<Box<Re
 /// # Safety
 /// `handle` is NULL or a live reply handle, and stays alive for `'a`.
 pub(crate) unsafe fn view<'a>(handle: *const redcore_reply) -> Option<ValueRef<'a>> {
-    // SAFETY: per the contract above.
-    let node = unsafe { handle.cast::<Node>().as_ref()? };
-    // SAFETY: live handles point at finalized nodes of a live reply.
-    Some(unsafe { ValueRef::from_node(node) })
+    if handle.is_null() {
+        return None;
+    }
+    // SAFETY: live handles point at finalized nodes of a live reply (the pointer, not a
+    // reference made from it, keeps the permission to reach the node's attribute before it).
+    Some(unsafe { ValueRef::from_ptr(handle.cast::<Node>()) })
 }
 
 /// The handle of a node reached through a view.
 pub(crate) fn handle_of(value: ValueRef<'_>) -> *const redcore_reply {
-    (value.node() as *const Node).cast()
+    value.node_ptr().cast()
 }
 
 /// Lends `reply` to C for the duration of a callback: the handle is valid until the callback
 /// returns, and `redcore_reply_free` on it does nothing (it is not flagged as an owned root).
 pub(crate) fn lend(reply: &mut Reply) -> *const redcore_reply {
     reply.mark_borrowed();
-    (&reply.root as *const Node).cast()
+    // From the whole reply: the handle must reach `root_attr` too.
+    std::ptr::addr_of!(reply.root).cast()
 }
