@@ -14,8 +14,9 @@ const ROOT_OFFSET: usize = std::mem::offset_of!(Reply, root);
 /// Gives C ownership of `reply`.
 pub(crate) fn reply_into_raw(reply: Box<Reply>) -> *mut redcore_reply {
     let raw = Box::into_raw(reply);
-    // SAFETY: raw is a valid, uniquely owned Reply; taking a field address does not read it.
-    unsafe { std::ptr::addr_of_mut!((*raw).root).cast() }
+    // SAFETY: raw is a valid, uniquely owned Reply. An offset from it, not a pointer to the
+    // field, keeps permission for the whole reply (handles reach `root_attr` too).
+    unsafe { raw.cast::<u8>().add(ROOT_OFFSET).cast() }
 }
 
 /// Takes ownership back from C. `None` for NULL and for handles that are not owned roots.
@@ -55,6 +56,5 @@ pub(crate) fn handle_of(value: ValueRef<'_>) -> *const redcore_reply {
 /// returns, and `redcore_reply_free` on it does nothing (it is not flagged as an owned root).
 pub(crate) fn lend(reply: &mut Reply) -> *const redcore_reply {
     reply.mark_borrowed();
-    // From the whole reply: the handle must reach `root_attr` too.
-    std::ptr::addr_of!(reply.root).cast()
+    reply.root_ptr().cast()
 }

@@ -210,9 +210,22 @@ impl Reply {
 
     /// The root value.
     pub fn value(&self) -> ValueRef<'_> {
-        // Derived from the whole reply, not from a reference to `root` alone: the root's
-        // attribute, `root_attr`, is reached from it (see `ValueRef::attribute`).
-        ValueRef::at(std::ptr::addr_of!(self.root))
+        ValueRef::at(self.root_ptr())
+    }
+
+    /// The address of `root`, as a pointer with permission for the whole reply: the root's
+    /// attribute, `root_attr`, is reached from it (`ValueRef::attribute`). An offset from the
+    /// reply's address, because a pointer to the field itself (`&raw const self.root`) would
+    /// carry permission for the field alone.
+    pub(crate) fn root_ptr(&self) -> *const Node {
+        let reply = self as *const Reply;
+        // SAFETY: the offset of a field stays within the reply.
+        unsafe {
+            reply
+                .cast::<u8>()
+                .add(std::mem::offset_of!(Reply, root))
+                .cast::<Node>()
+        }
     }
 
     /// Marks the reply as not a C-owned root, so `redcore_reply_free` on a handle lent from
