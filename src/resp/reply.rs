@@ -332,14 +332,30 @@ impl<'a> ValueRef<'a> {
         })
     }
 
+    /// `as_bytes` with the NUL that follows every string (for C callers, who read up to it:
+    /// a pointer from `as_bytes` has no permission to read that byte).
+    pub(crate) fn as_bytes_with_nul(self) -> Option<&'a [u8]> {
+        let bytes = self.raw_bytes_with_nul()?;
+        Some(if self.n().kind == Kind::Verbatim {
+            &bytes[4..]
+        } else {
+            bytes
+        })
+    }
+
     fn raw_bytes(self) -> Option<&'a [u8]> {
+        let bytes = self.raw_bytes_with_nul()?;
+        Some(&bytes[..bytes.len() - 1])
+    }
+
+    fn raw_bytes_with_nul(self) -> Option<&'a [u8]> {
         if !self.n().kind.has_bytes() {
             return None;
         }
         // SAFETY: finalized string nodes hold the address and length of bytes owned by the
-        // reply (or a static string), valid for the reply's lifetime.
+        // reply (or a static string) and followed by a NUL, valid for the reply's lifetime.
         Some(unsafe {
-            std::slice::from_raw_parts(self.n().val as *const u8, self.n().len as usize)
+            std::slice::from_raw_parts(self.n().val as *const u8, self.n().len as usize + 1)
         })
     }
 

@@ -253,8 +253,9 @@ fn views_reach_every_node() {
     );
     assert!(root.get(4).is_none());
     // Every string is NUL-terminated past its length, for C callers.
-    let s = map.key(0).unwrap().as_bytes().unwrap();
-    assert_eq!(unsafe { *s.as_ptr().add(s.len()) }, 0);
+    let s = map.key(0).unwrap().as_bytes_with_nul().unwrap();
+    assert_eq!(s.last(), Some(&0));
+    assert_eq!(&s[..s.len() - 1], map.key(0).unwrap().as_bytes().unwrap());
     assert!(root.attribute().is_none());
     // A reply moved elsewhere keeps its views valid.
     let moved = Box::new(reply);
@@ -728,15 +729,8 @@ fn integer_lines_decode_exactly_whatever_follows() {
 
 /// Every string of a reply, checked to be followed by its NUL.
 fn assert_nul_terminated(v: ValueRef<'_>) {
-    if let Some(bytes) = v.as_bytes() {
-        // SAFETY: every string of a reply is followed by a NUL it owns.
-        assert_eq!(
-            unsafe { *bytes.as_ptr().add(bytes.len()) },
-            0,
-            "{:?} {}",
-            v.kind(),
-            bytes.len()
-        );
+    if let Some(bytes) = v.as_bytes_with_nul() {
+        assert_eq!(bytes.last(), Some(&0), "{:?} {}", v.kind(), bytes.len());
     }
     if let Some(attr) = v.attribute() {
         assert_nul_terminated(attr);
