@@ -117,7 +117,8 @@ impl Cluster {
             counters: Counters::default(),
             table: ArcSwap::from_pointee(CommandTable::builtin()),
             policy: RedirectPolicy {
-                max_attempts: options.max_redirects,
+                // `max_redirects` counts the sends after the first; the policy, every send.
+                max_attempts: options.max_redirects + 1,
                 ..RedirectPolicy::default()
             },
             schedule: Mutex::new(RefreshSchedule::new(
