@@ -10,8 +10,9 @@
 
 mod support;
 
-use std::sync::{Mutex, MutexGuard};
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 use redcore::client::Client;
 use redcore::config::Config;
@@ -19,6 +20,7 @@ use redcore::resp::Value;
 use redcore::ErrorKind;
 use support::cluster::RedisCluster;
 use support::keyslot::key_in_slot;
+use support::RedisServer;
 
 /// Held while a test changes the shared cluster (moves a slot, kills a node).
 static CHANGES: Mutex<()> = Mutex::new(());
@@ -31,6 +33,15 @@ fn config(cluster: &RedisCluster) -> Config {
     let mut config = Config::from_url(&cluster.url()).expect("the harness's URL parses");
     config.command_timeout = Some(Duration::from_secs(10));
     config
+}
+
+/// Polls `check` every 20 ms until it holds, for at most `limit`; panics naming `what`.
+fn wait_until(what: &str, limit: Duration, mut check: impl FnMut() -> bool) {
+    let deadline = Instant::now() + limit;
+    while !check() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
 
 /// A primary other than `port`.
@@ -69,4 +80,52 @@ fn max_redirects_counts_the_sends_after_the_first() {
     );
     let err = never.command(&["GET", &key]).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Cluster, "{err}");
+}
+
+/// A dedicated connection whose server went away refuses commands; the command fails, but the
+/// connection must not be lost to its pool: once the server is back, blocking commands run
+/// again (instead of waiting for a connection that never comes back, MAX_CONNECTIONS).
+#[test]
+fn a_dedicated_connection_that_refuses_a_command_stays_in_its_pool() {
+    let mut server = RedisServer::start();
+    let mut config = Config::from_url(&server.url()).unwrap();
+    config.max_dedicated_connections = 1;
+    config.dedicated_wait_timeout = Duration::from_millis(300);
+    config.retry.retries = 0;
+    config.connect_timeout = Some(Duration::from_secs(1));
+    config.command_timeout = Some(Duration::from_secs(5));
+    let c = Client::new(config).unwrap();
+    let list = "review:dedicated";
+    let idle = c
+        .command(&["BLPOP", list, "0.05"])
+        .expect("BLPOP times out");
+    assert!(idle.value().is_null());
+
+    server.kill();
+    // Its one dedicated connection fails and then refuses (no retry left): blocking commands
+    // fail while the server is down.
+    let refused = Arc::new(AtomicBool::new(false));
+    for _ in 0..10 {
+        match c.command(&["BLPOP", list, "0.05"]) {
+            Err(e) if e.is(ErrorKind::Connection) => refused.store(true, Ordering::SeqCst),
+            Err(_) => {}
+            Ok(r) => panic!("BLPOP answered by a dead server: {r:?}"),
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(
+        refused.load(Ordering::SeqCst),
+        "BLPOP failed with CONNECTION"
+    );
+
+    server.restart();
+    wait_until("the client to reconnect", Duration::from_secs(15), || {
+        c.command(&["PING"]).is_ok()
+    });
+    let back = c.command(&["BLPOP", list, "0.05"]);
+    assert!(
+        back.as_ref().is_ok_and(|r| r.value().is_null()),
+        "the dedicated connection was lost to the pool: {:?}",
+        back.err()
+    );
 }

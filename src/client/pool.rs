@@ -133,16 +133,28 @@ impl Engine {
     /// A free dedicated connection (made if the bound allows), `Ok(None)` when all are in
     /// use, an error when dedicated connections are disabled.
     fn dedicated_conn(&self, node: &NodePool, state: &mut PoolState) -> Result<Option<Arc<Conn>>> {
-        match node.dedicated.take(state) {
-            Take::Conn(conn) => Ok(Some(conn)),
-            Take::Create => {
-                let conn = Arc::new(self.new_conn(node, true));
-                state.live.push(conn.clone());
-                self.reactors[conn.reactor].notify(Msg::Adopt(conn.clone()));
-                Ok(Some(conn))
-            }
-            Take::Full => Ok(None),
-            Take::Disabled => Err(DedicatedPool::disabled()),
+        loop {
+            return match node.dedicated.take(state) {
+                Take::Conn(conn) => {
+                    // Idle while its server was down, past its retries: it would refuse the
+                    // request. It leaves the pool; another is taken, or made in its place.
+                    if conn.lock().refuses(&self.config).is_some() {
+                        state.total -= 1;
+                        state.live.retain(|c| !Arc::ptr_eq(c, &conn));
+                        self.reactors[conn.reactor].notify(Msg::Retire(conn));
+                        continue;
+                    }
+                    Ok(Some(conn))
+                }
+                Take::Create => {
+                    let conn = Arc::new(self.new_conn(node, true));
+                    state.live.push(conn.clone());
+                    self.reactors[conn.reactor].notify(Msg::Adopt(conn.clone()));
+                    Ok(Some(conn))
+                }
+                Take::Full => Ok(None),
+                Take::Disabled => Err(DedicatedPool::disabled()),
+            };
         }
     }
 
@@ -167,7 +179,12 @@ impl Engine {
             Err(e) => Err((e, completion)),
             Ok(Some(conn)) => {
                 drop(state);
-                self.enqueue_leased(&conn, Some(Lease::Single), write, completion, meta, false)
+                let sent =
+                    self.enqueue_leased(&conn, Some(Lease::Single), write, completion, meta, false);
+                if sent.is_err() {
+                    self.refused(node, &conn);
+                }
+                sent
             }
             Ok(None) => {
                 let mut frame = Vec::new();
@@ -206,7 +223,11 @@ impl Engine {
         match self.dedicated_conn(node, &mut state)? {
             Some(conn) => {
                 drop(state);
-                self.enqueue_pipeline(&conn, Some(Lease::Single), pipeline, &run, meta)
+                let sent = self.enqueue_pipeline(&conn, Some(Lease::Single), pipeline, &run, meta);
+                if sent.is_err() {
+                    self.refused(node, &conn);
+                }
+                sent
             }
             None => {
                 let deadline = Instant::now() + node.dedicated.wait;
@@ -342,6 +363,15 @@ impl Engine {
         }
     }
 
+    /// A connection taken from the pool refused its request after all (it failed after it
+    /// was taken): it leaves the pool, making room for a new one, rather than being lost to
+    /// it (no one would give it back). Nothing is made anew once the client is closing.
+    fn refused(&self, node: &NodePool, conn: &Arc<Conn>) {
+        if !self.closed.load(std::sync::atomic::Ordering::Acquire) {
+            self.retire(node, conn);
+        }
+    }
+
     /// Gives an idle connection to the first waiter, or back to the idle list.
     fn hand_over(&self, node: &NodePool, conn: Arc<Conn>) {
         let mut state = node.dedicated.lock();
@@ -370,6 +400,7 @@ impl Engine {
                     meta,
                     false,
                 ) {
+                    self.refused(node, &conn);
                     self.deliver(&conn, vec![(completion, Err(err))]);
                 }
             }
@@ -389,6 +420,7 @@ impl Engine {
                 if let Err(err) =
                     self.enqueue_pipeline(&conn, Some(Lease::Single), &pipeline, &run, meta)
                 {
+                    self.refused(node, &conn);
                     self.deliver(&conn, run.failed_slots(&err));
                 }
             }
