@@ -11,7 +11,7 @@
 mod support;
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{mpsc, Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use redcore::client::Client;
@@ -20,7 +20,7 @@ use redcore::resp::Value;
 use redcore::ErrorKind;
 use support::cluster::RedisCluster;
 use support::keyslot::key_in_slot;
-use support::RedisServer;
+use support::{text, RedisServer};
 
 /// Held while a test changes the shared cluster (moves a slot, kills a node).
 static CHANGES: Mutex<()> = Mutex::new(());
@@ -33,6 +33,10 @@ fn config(cluster: &RedisCluster) -> Config {
     let mut config = Config::from_url(&cluster.url()).expect("the harness's URL parses");
     config.command_timeout = Some(Duration::from_secs(10));
     config
+}
+
+fn client(cluster: &RedisCluster) -> Client {
+    Client::new(config(cluster)).expect("the cluster client starts")
 }
 
 /// Polls `check` every 20 ms until it holds, for at most `limit`; panics naming `what`.
@@ -52,6 +56,131 @@ fn other_primary(cluster: &RedisCluster, port: u16) -> u16 {
         .map(|n| n.port)
         .find(|&p| p != port)
         .expect("another primary")
+}
+
+/// A slot the node at `port` owns (not `except`).
+fn slot_owned_by(cluster: &RedisCluster, port: u16, except: u16) -> u16 {
+    cluster
+        .slot_map()
+        .slots_of(&cluster.id_of(port))
+        .into_iter()
+        .find(|&s| s != except)
+        .expect("the node owns a slot")
+}
+
+/// True when the node at `port` has a client blocked in BLPOP.
+fn blocks_a_blpop(cluster: &RedisCluster, port: u16) -> bool {
+    let list = cluster.node(port).cmd_ok(&["CLIENT", "LIST"]);
+    text(&list).lines().any(|l| l.contains("cmd=blpop"))
+}
+
+/// Submits `GET key` and waits up to 8 s for its reply (`None`: none came).
+fn get_within(c: &Client, key: &str) -> Option<redcore::Result<Value>> {
+    let (tx, rx) = mpsc::channel();
+    c.submit(&["GET", key], move |r| {
+        let _ = tx.send(r.map(|r| r.to_value()));
+    })
+    .expect("GET submitted");
+    rx.recv_timeout(Duration::from_secs(8)).ok()
+}
+
+/// A BLPOP on a thread of its own, up to `secs` seconds.
+fn blpop(
+    c: &Arc<Client>,
+    list: &str,
+    secs: &str,
+) -> std::thread::JoinHandle<redcore::Result<Value>> {
+    let (c, list, secs) = (c.clone(), list.to_string(), secs.to_string());
+    std::thread::spawn(move || c.command(&["BLPOP", &list, &secs]).map(|r| r.to_value()))
+}
+
+/// A client made before a slot moves, the slot's current owner (`from`) and another primary
+/// (`to`), a list key of the slot, and a key `to` serves all along (`probe`, set to "here").
+struct Moving {
+    c: Arc<Client>,
+    from: u16,
+    to: u16,
+    list: String,
+    probe: String,
+}
+
+fn moving(cluster: &RedisCluster, slot: u16) -> Moving {
+    let c = Arc::new(client(cluster));
+    let from = cluster.owner_of_slot(slot);
+    let to = other_primary(cluster, from);
+    let probe = key_in_slot(slot_owned_by(cluster, to, slot));
+    cluster.node(to).cmd_ok(&["SET", &probe, "here"]);
+    Moving {
+        c,
+        from,
+        to,
+        list: key_in_slot(slot),
+        probe,
+    }
+}
+
+/// A BLPOP of `m.list` that `m.to` ends up blocking, and meanwhile a GET of `m.probe`, which
+/// must be answered before `push` serves the BLPOP: sent on a connection `to` blocks, it would
+/// wait behind the BLPOP.
+fn get_beside_a_blocked_blpop(cluster: &RedisCluster, m: &Moving, push: impl FnOnce()) {
+    let popper = blpop(&m.c, &m.list, "30");
+    wait_until(
+        "the BLPOP to block on its new node",
+        Duration::from_secs(10),
+        || blocks_a_blpop(cluster, m.to),
+    );
+    let got = get_within(&m.c, &m.probe);
+    push();
+    let popped = popper.join().unwrap().expect("BLPOP served");
+    assert_eq!(
+        popped,
+        Value::Array(vec![Value::bulk(m.list.as_bytes()), Value::bulk("item")])
+    );
+    match got {
+        Some(Ok(v)) => assert_eq!(v, Value::bulk("here")),
+        other => panic!(
+            "GET on {} waited behind the redirected BLPOP (it went to the shared \
+             connection): {other:?}",
+            m.to
+        ),
+    }
+}
+
+/// MOVED on a blocking command: the BLPOP first goes (on a dedicated connection) to the node
+/// the client believes owns its slot, which answers MOVED; it must be sent on to the new owner
+/// on a dedicated connection too. Sent on the owner's shared connection, it holds back every
+/// other command of that connection until it is served.
+#[test]
+fn a_blocking_command_redirected_by_moved_keeps_off_the_shared_connection() {
+    let _changing = changing();
+    let cluster = RedisCluster::shared();
+    let m = moving(cluster, 100);
+    // The client still routes the slot to `from`.
+    cluster.migrate_slot(100, m.to);
+    get_beside_a_blocked_blpop(cluster, &m, || {
+        cluster.node(m.to).cmd_ok(&["RPUSH", &m.list, "item"]);
+    });
+    assert!(m.c.cluster_stats().unwrap().moved >= 1, "MOVED was met");
+}
+
+/// ASK on a blocking command: during a migration the source answers ASK for a key it does not
+/// have; ASKING and the BLPOP must go to the importing node on a dedicated connection.
+#[test]
+fn a_blocking_command_redirected_by_ask_keeps_off_the_shared_connection() {
+    let _changing = changing();
+    let cluster = RedisCluster::shared();
+    let m = moving(cluster, 200);
+    cluster.migrate_slot_begin(200, m.from, m.to);
+    get_beside_a_blocked_blpop(cluster, &m, || {
+        // The list is made on the importing node (ASKING lets it take the slot's key).
+        let mut conn = cluster.node(m.to).connect().expect("connect");
+        conn.command(&["ASKING"]).expect("ASKING");
+        let pushed = conn.command(&["RPUSH", &m.list, "item"]).expect("RPUSH");
+        assert_eq!(pushed, Value::Integer(1));
+    });
+    cluster.migrate_keys(200, m.from, m.to, 100);
+    cluster.migrate_slot_end(200, m.to);
+    assert!(m.c.cluster_stats().unwrap().ask >= 1, "ASK was met");
 }
 
 /// `max_redirects` is how many times a command is sent again (config.rs, redcore.h): with 1, a

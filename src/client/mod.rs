@@ -699,9 +699,14 @@ impl Engine {
             retry_written: self.config.retry.retry_written_commands,
             ..RequestMeta::default()
         };
-        if self.cluster.is_some() && matches!(class, CommandClass::Normal) {
-            self.dispatch(views.as_slice(), None, completion, meta)?;
-            return Ok(deadline);
+        if self.cluster.is_some() {
+            // Blocking commands too: by slot, waiting for a topology if need be, and on
+            // dedicated connections wherever they are sent (see `dispatch`).
+            let blocking = !matches!(class, CommandClass::Normal);
+            self.dispatch(views.as_slice(), None, completion, meta, blocking)?;
+            // A blocking command may first wait for a dedicated connection.
+            let wait = self.config.dedicated_wait_timeout;
+            return Ok(deadline.map(|d| if blocking { d + wait } else { d }));
         }
         let nodes = self.nodes.load();
         let pool = match self.route(&nodes, views.as_slice()) {

@@ -20,6 +20,8 @@ enum PoolWaiter {
     /// A blocking command waiting for a connection, frame already encoded.
     Command {
         frame: Vec<u8>,
+        /// ASKING goes first on the same connection (a migrating slot's owner said ASK).
+        asking: bool,
         completion: Completion,
         meta: RequestMeta,
         deadline: Instant,
@@ -174,13 +176,36 @@ impl Engine {
         completion: Completion,
         meta: RequestMeta,
     ) -> std::result::Result<(), (Error, Completion)> {
+        self.submit_dedicated_to(node, write, false, completion, meta)
+    }
+
+    /// `submit_dedicated` for a blocking command that a migrating slot's owner answered
+    /// ASK: `ASKING` and the command (`frame`) go together on one dedicated connection.
+    pub(super) fn submit_dedicated_asking(
+        &self,
+        node: &NodePool,
+        frame: &[u8],
+        completion: Completion,
+        meta: RequestMeta,
+    ) -> std::result::Result<(), (Error, Completion)> {
+        let write = |buf: &mut Vec<u8>| buf.extend_from_slice(frame);
+        self.submit_dedicated_to(node, write, true, completion, meta)
+    }
+
+    fn submit_dedicated_to(
+        &self,
+        node: &NodePool,
+        write: impl FnOnce(&mut Vec<u8>),
+        asking: bool,
+        completion: Completion,
+        meta: RequestMeta,
+    ) -> std::result::Result<(), (Error, Completion)> {
         let mut state = node.dedicated.lock();
         match self.dedicated_conn(node, &mut state) {
             Err(e) => Err((e, completion)),
             Ok(Some(conn)) => {
                 drop(state);
-                let sent =
-                    self.enqueue_leased(&conn, Some(Lease::Single), write, completion, meta, false);
+                let sent = self.lease_single(&conn, write, asking, completion, meta);
                 if sent.is_err() {
                     self.refused(node, &conn);
                 }
@@ -200,6 +225,7 @@ impl Engine {
                     state,
                     PoolWaiter::Command {
                         frame,
+                        asking,
                         completion,
                         meta,
                         deadline,
@@ -388,18 +414,15 @@ impl Engine {
         match waiter {
             PoolWaiter::Command {
                 frame,
+                asking,
                 completion,
                 meta,
                 ..
             } => {
-                if let Err((err, completion)) = self.enqueue_leased(
-                    &conn,
-                    Some(Lease::Single),
-                    |buf| buf.extend_from_slice(&frame),
-                    completion,
-                    meta,
-                    false,
-                ) {
+                let write = |buf: &mut Vec<u8>| buf.extend_from_slice(&frame);
+                if let Err((err, completion)) =
+                    self.lease_single(&conn, write, asking, completion, meta)
+                {
                     self.refused(node, &conn);
                     self.deliver(&conn, vec![(completion, Err(err))]);
                 }
@@ -424,6 +447,23 @@ impl Engine {
                     self.deliver(&conn, run.failed_slots(&err));
                 }
             }
+        }
+    }
+
+    /// Appends one blocking command (after `ASKING` when `asking`) to `conn`, leased to it.
+    fn lease_single(
+        &self,
+        conn: &Arc<Conn>,
+        write: impl FnOnce(&mut Vec<u8>),
+        asking: bool,
+        completion: Completion,
+        meta: RequestMeta,
+    ) -> std::result::Result<(), (Error, Completion)> {
+        let lease = Some(Lease::Single);
+        if asking {
+            self.enqueue_asking(conn, lease, write, completion, meta)
+        } else {
+            self.enqueue_leased(conn, lease, write, completion, meta, false)
         }
     }
 

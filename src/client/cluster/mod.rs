@@ -29,6 +29,7 @@ use crate::route::cluster::{
     decide, join_split, merge, pick_node, plan, scan_cursor_decode, scan_reply, scan_target,
     Decision, Failure, Plan, RedirectPolicy, RefreshSchedule, RetryTo, Target,
 };
+use crate::route::command::{classify, CommandClass};
 use crate::route::keys::CommandTable;
 use crate::route::slot::key_slot;
 use crate::route::topology::{NodeAddr, Topology};
@@ -358,13 +359,16 @@ impl Engine {
 
     /// Sends a command of a cluster client: to its node, or as a plan (fan-out, split, SCAN,
     /// keys from the server), or into the wait for a topology. `frame` is its encoding when
-    /// the caller has one (a request sent again), else it is encoded from `args`.
+    /// the caller has one (a request sent again), else it is encoded from `args`. A
+    /// `blocking` command goes on one of its node's dedicated connections: on a shared one it
+    /// would hold back every command behind it until it is served.
     pub(in crate::client) fn dispatch(
         &self,
         args: &[&[u8]],
         frame: Option<&[u8]>,
         completion: Completion,
         mut meta: RequestMeta,
+        blocking: bool,
     ) -> std::result::Result<(), (Error, Completion)> {
         let cluster = self.cluster();
         let nodes = self.nodes.load();
@@ -379,8 +383,17 @@ impl Engine {
         match routed {
             Routed::Node(pool, read_only) => {
                 meta.read_only = read_only;
-                match self.enqueue(pool.pick(), write, completion, meta, false) {
+                let sent = if blocking {
+                    self.submit_dedicated(pool, write, completion, meta)
+                } else {
+                    self.enqueue(pool.pick(), write, completion, meta, false)
+                };
+                match sent {
                     Ok(()) => Ok(()),
+                    // Dedicated connections are turned off: nothing to wait for.
+                    Err((err, completion)) if err.kind() == ErrorKind::MaxConnections => {
+                        Err((err, completion))
+                    }
                     Err((err, completion)) => {
                         // The node is down or leaving: route again once the topology moves.
                         let mut buf = Vec::new();
@@ -403,6 +416,17 @@ impl Engine {
                 self.retry_unsent(completion, buf, meta, cause);
                 Ok(())
             }
+            Routed::Plan(_) if blocking => Err((
+                Error::new(
+                    ErrorKind::ClusterException,
+                    format!(
+                        "{} would go to several nodes of the cluster, and a blocking command \
+                         runs on one: give it keys of one slot",
+                        String::from_utf8_lossy(args[0])
+                    ),
+                ),
+                completion,
+            )),
             Routed::Plan(plan) => self.submit_plan(&nodes, plan, args, completion, meta),
         }
     }
