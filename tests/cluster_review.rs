@@ -19,6 +19,7 @@ use redcore::config::Config;
 use redcore::resp::Value;
 use redcore::ErrorKind;
 use support::cluster::RedisCluster;
+use support::cluster_state::{parse_cluster_nodes, Role};
 use support::keyslot::key_in_slot;
 use support::{text, RedisServer};
 
@@ -209,6 +210,65 @@ fn max_redirects_counts_the_sends_after_the_first() {
     );
     let err = never.command(&["GET", &key]).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Cluster, "{err}");
+}
+
+/// A replica that died stays in the topology, flagged failed, until an operator forgets it. A
+/// command for every node (SCRIPT LOAD, CONFIG SET) must not fail because of it, and a command
+/// for any node (ECHO) must not be sent to it.
+#[test]
+fn fan_outs_and_any_node_commands_leave_a_failed_node_out() {
+    let _changing = changing();
+    let cluster = RedisCluster::shared();
+    let replica = cluster
+        .nodes()
+        .into_iter()
+        .find(|n| n.role == Role::Replica && n.running)
+        .expect("a running replica");
+    cluster.kill(replica.port);
+    wait_until(
+        "every running node to flag the killed replica fail",
+        Duration::from_secs(30),
+        || {
+            cluster.live_ports().into_iter().all(|port| {
+                let nodes = cluster.node(port).cmd_ok(&["CLUSTER", "NODES"]);
+                parse_cluster_nodes(text(&nodes)).is_ok_and(|nodes| {
+                    nodes
+                        .iter()
+                        .any(|n| n.id == replica.id && n.flags.iter().any(|f| f == "fail"))
+                })
+            })
+        },
+    );
+    let mut config = config(cluster);
+    config.cluster.as_mut().unwrap().refresh_interval = None;
+    let c = Client::new(config).expect("the cluster client starts");
+
+    let loaded = c.command(&["SCRIPT", "LOAD", "return 7"]);
+    assert!(
+        loaded.is_ok(),
+        "SCRIPT LOAD failed on the dead replica: {:?}",
+        loaded.err()
+    );
+    let refreshes = c.cluster_stats().unwrap().refreshes;
+    // Submitted (a blocking call may try the direct path first, which routes it once more).
+    let (tx, rx) = mpsc::channel();
+    for i in 0..12 {
+        let tx = tx.clone();
+        c.submit(&["ECHO", &i.to_string()], move |r| {
+            let _ = tx.send((i, r.map(|r| r.to_value())));
+        })
+        .expect("ECHO submitted");
+    }
+    for _ in 0..12 {
+        let (i, echoed) = rx.recv_timeout(Duration::from_secs(20)).expect("ECHO answered");
+        assert_eq!(echoed.expect("ECHO"), Value::bulk(i.to_string()));
+    }
+    // An ECHO sent to the dead node is retried elsewhere after a refresh: none may be.
+    assert_eq!(
+        c.cluster_stats().unwrap().refreshes,
+        refreshes,
+        "an ECHO went to the failed replica"
+    );
 }
 
 /// A dedicated connection whose server went away refuses commands; the command fails, but the

@@ -26,8 +26,9 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::reactor::{Completion, Detour, Msg, PipelineDone, PipelineRun};
 use crate::resp::{encode_command, Reply, Value};
 use crate::route::cluster::{
-    decide, join_split, merge, pick_node, plan, scan_cursor_decode, scan_reply, scan_target,
-    Decision, Failure, Plan, RedirectPolicy, RefreshSchedule, RetryTo, Target,
+    decide, join_split, merge, pick_any_node, pick_any_primary, pick_node, plan,
+    scan_cursor_decode, scan_reply, scan_target, Decision, Failure, Plan, RedirectPolicy,
+    RefreshSchedule, RetryTo, Target,
 };
 use crate::route::command::{classify, CommandClass};
 use crate::route::keys::CommandTable;
@@ -248,13 +249,13 @@ impl Engine {
                 Some(pool) => Routed::Node(pool, read_only),
                 None => Routed::Later(no_topology(None)),
             }),
-            Target::AnyNode => Ok(match nodes.pools.len() {
-                0 => Routed::Later(no_topology(None)),
-                n => Routed::Node(
-                    &nodes.pools[(cluster.next() % n as u64) as usize],
-                    read_only,
-                ),
-            }),
+            // A healthy node: a failed one stays in the topology until it is forgotten.
+            Target::AnyNode => Ok(
+                match pick_any_node(topology, cluster.next()).and_then(|i| nodes.pools.get(i)) {
+                    Some(pool) => Routed::Node(pool, read_only),
+                    None => Routed::Later(no_topology(None)),
+                },
+            ),
             _ => Ok(Routed::Plan(plan)),
         }
     }
@@ -289,12 +290,7 @@ impl Engine {
         nodes: &'n NodeSet,
         topology: &Topology,
     ) -> Option<&'n Arc<NodePool>> {
-        let primaries: Vec<usize> = topology.primaries().collect();
-        if primaries.is_empty() {
-            return None;
-        }
-        let i = primaries[(cluster.next() % primaries.len() as u64) as usize];
-        nodes.pools.get(i)
+        pick_any_primary(topology, cluster.next()).and_then(|i| nodes.pools.get(i))
     }
 
     /// The one slot a command's keys hash to (`None`: no key, or keys only the server
@@ -431,6 +427,9 @@ impl Engine {
         }
     }
 }
+
+#[cfg(test)]
+mod engine_tests;
 
 #[cfg(test)]
 mod tests {
