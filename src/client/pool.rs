@@ -58,6 +58,9 @@ struct PoolState {
     /// Connections that exist (idle or in use).
     total: usize,
     waiters: VecDeque<PoolWaiter>,
+    /// The node left the topology (`retire_idle`): nothing more is taken, parked or kept
+    /// here. A caller that routed with the node set before may still come with a request.
+    retired: bool,
 }
 
 /// One node's dedicated connections.
@@ -74,6 +77,8 @@ enum Take {
     Full,
     /// `max_dedicated_connections` is 0.
     Disabled,
+    /// The node left the topology.
+    Retired,
 }
 
 impl DedicatedPool {
@@ -84,6 +89,7 @@ impl DedicatedPool {
                 live: Vec::new(),
                 total: 0,
                 waiters: VecDeque::new(),
+                retired: false,
             }),
             max,
             wait,
@@ -97,6 +103,9 @@ impl DedicatedPool {
     fn take(&self, state: &mut PoolState) -> Take {
         if self.max == 0 {
             return Take::Disabled;
+        }
+        if state.retired {
+            return Take::Retired;
         }
         if !state.waiters.is_empty() {
             return Take::Full; // first come, first served
@@ -116,6 +125,13 @@ impl DedicatedPool {
             ErrorKind::MaxConnections,
             "dedicated connections are disabled (max_dedicated_connections is 0): blocking \
              commands and held connections are not available",
+        )
+    }
+
+    fn retired() -> Error {
+        Error::new(
+            ErrorKind::Connection,
+            "the node left the cluster: its dedicated connections are closed",
         )
     }
 
@@ -156,6 +172,7 @@ impl Engine {
                 }
                 Take::Full => Ok(None),
                 Take::Disabled => Err(DedicatedPool::disabled()),
+                Take::Retired => Err(DedicatedPool::retired()),
             };
         }
     }
@@ -406,6 +423,8 @@ impl Engine {
                 drop(state);
                 self.give(node, conn, waiter);
             }
+            // Given back by a holder that found the node in the set just before it left.
+            None if state.retired => self.reactors[conn.reactor].notify(Msg::Retire(conn)),
             None => state.idle.push(conn),
         }
     }
@@ -525,6 +544,7 @@ impl DedicatedPool {
     /// finds their node).
     pub(crate) fn retire_idle(&self) -> Vec<Arc<Conn>> {
         let mut state = self.lock();
+        state.retired = true;
         let idle = std::mem::take(&mut state.idle);
         state.total -= idle.len();
         state

@@ -3,6 +3,7 @@
 //! engine does with them (what its node set holds, which completions run) where a live
 //! cluster cannot be steered into the case.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 
 use super::*;
@@ -24,6 +25,64 @@ fn lazy_cluster(tune: impl FnOnce(&mut Config)) -> (Client, Arc<Engine>) {
     let client = Client::new(config).expect("a lazy client starts");
     let engine = client.engine.clone();
     (client, engine)
+}
+
+/// The topology of a cluster whose one node at `127.0.0.1:port` serves every slot, as a
+/// CLUSTER SLOTS reply gives it (naming the node `hostname`, if any).
+fn one_node(port: u16, hostname: Option<&str>) -> Topology {
+    let mut node = vec![
+        Value::bulk("127.0.0.1"),
+        Value::Integer(i64::from(port)),
+        Value::bulk(format!("{port:040}")),
+    ];
+    if let Some(name) = hostname {
+        node.push(Value::Map(vec![(
+            Value::bulk("hostname"),
+            Value::bulk(name),
+        )]));
+    }
+    let range = Value::Array(vec![
+        Value::Integer(0),
+        Value::Integer(16383),
+        Value::Array(node),
+    ]);
+    let reply = Reply::from_value(&Value::Array(vec![range]));
+    let asked = NodeAddr::new("127.0.0.1", port);
+    Topology::from_cluster_slots(reply.value(), &asked, &|a| a.clone()).expect("a topology")
+}
+
+/// Publishes `topology` as a refresh does.
+fn publish(engine: &Engine, topology: Topology) {
+    let _publishing = engine.cluster().publish.lock().unwrap();
+    let nodes = engine.nodes.load_full();
+    engine.publish_topology(&nodes, topology);
+}
+
+/// A caller that routed with the node set of a moment ago sends a blocking command to a node
+/// that has left since: it must be refused (and routed again) or complete, never wait in the
+/// retired pool, where nothing hands out connections, expires waiters or fails them on close.
+#[test]
+fn a_blocking_command_for_a_node_that_left_never_waits_forever() {
+    let (client, engine) = lazy_cluster(|c| c.max_dedicated_connections = 1);
+    let leaving = engine.nodes.load().pools[0].clone();
+    // Its one dedicated connection is held: a blocking command for it would wait.
+    let _held = engine.acquire_held(&leaving).expect("a connection to hold");
+    publish(&engine, one_node(7001, None));
+    let ran = Arc::new(AtomicBool::new(false));
+    let flag = ran.clone();
+    let completion = Completion::Boxed(Box::new(move |_| flag.store(true, Ordering::SeqCst)));
+    let write = |buf: &mut Vec<u8>| encode_command(buf, &["BLPOP", "k", "0"]);
+    let meta = RequestMeta::default();
+    let refused = engine
+        .submit_dedicated(&leaving, write, completion, meta)
+        .is_err();
+    // Closing runs every completion still pending.
+    drop(engine);
+    drop(client);
+    assert!(
+        refused || ran.load(Ordering::SeqCst),
+        "the command waits in the pool of a node that left, and never completes"
+    );
 }
 
 #[test]
