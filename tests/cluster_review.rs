@@ -260,7 +260,9 @@ fn fan_outs_and_any_node_commands_leave_a_failed_node_out() {
         .expect("ECHO submitted");
     }
     for _ in 0..12 {
-        let (i, echoed) = rx.recv_timeout(Duration::from_secs(20)).expect("ECHO answered");
+        let (i, echoed) = rx
+            .recv_timeout(Duration::from_secs(20))
+            .expect("ECHO answered");
         assert_eq!(echoed.expect("ECHO"), Value::bulk(i.to_string()));
     }
     // An ECHO sent to the dead node is retried elsewhere after a refresh: none may be.

@@ -27,27 +27,33 @@ fn lazy_cluster(tune: impl FnOnce(&mut Config)) -> (Client, Arc<Engine>) {
     (client, engine)
 }
 
-/// The topology of a cluster whose one node at `127.0.0.1:port` serves every slot, as a
-/// CLUSTER SLOTS reply gives it (naming the node `hostname`, if any).
-fn one_node(port: u16, hostname: Option<&str>) -> Topology {
-    let mut node = vec![
-        Value::bulk("127.0.0.1"),
-        Value::Integer(i64::from(port)),
-        Value::bulk(format!("{port:040}")),
-    ];
-    if let Some(name) = hostname {
-        node.push(Value::Map(vec![(
-            Value::bulk("hostname"),
-            Value::bulk(name),
-        )]));
-    }
-    let range = Value::Array(vec![
-        Value::Integer(0),
-        Value::Integer(16383),
-        Value::Array(node),
-    ]);
-    let reply = Reply::from_value(&Value::Array(vec![range]));
-    let asked = NodeAddr::new("127.0.0.1", port);
+/// A topology as a CLUSTER SLOTS reply gives it: `(first slot, last slot, port, hostname)`,
+/// each range served by the node at `127.0.0.1:port` (named `hostname`, if any).
+fn topology(ranges: &[(u16, u16, u16, Option<&str>)]) -> Topology {
+    let ranges = ranges
+        .iter()
+        .map(|&(first, last, port, hostname)| {
+            let mut node = vec![
+                Value::bulk("127.0.0.1"),
+                Value::Integer(i64::from(port)),
+                Value::bulk(format!("{port:040}")),
+            ];
+            if let Some(name) = hostname {
+                node.push(Value::Map(vec![(
+                    Value::bulk("hostname"),
+                    Value::bulk(name),
+                )]));
+            }
+            let (first, last) = (i64::from(first), i64::from(last));
+            Value::Array(vec![
+                Value::Integer(first),
+                Value::Integer(last),
+                Value::Array(node),
+            ])
+        })
+        .collect();
+    let reply = Reply::from_value(&Value::Array(ranges));
+    let asked = NodeAddr::new("127.0.0.1", 7000);
     Topology::from_cluster_slots(reply.value(), &asked, &|a| a.clone()).expect("a topology")
 }
 
@@ -67,7 +73,7 @@ fn a_blocking_command_for_a_node_that_left_never_waits_forever() {
     let leaving = engine.nodes.load().pools[0].clone();
     // Its one dedicated connection is held: a blocking command for it would wait.
     let _held = engine.acquire_held(&leaving).expect("a connection to hold");
-    publish(&engine, one_node(7001, None));
+    publish(&engine, topology(&[(0, 16383, 7001, None)]));
     let ran = Arc::new(AtomicBool::new(false));
     let flag = ran.clone();
     let completion = Completion::Boxed(Box::new(move |_| flag.store(true, Ordering::SeqCst)));
@@ -100,4 +106,34 @@ fn a_fan_out_to_no_node_completes() {
         true,
     );
     assert_eq!(rx.recv_timeout(Duration::from_secs(10)), Ok(0));
+}
+
+/// A node first met in a MOVED is known by its address only; the refresh that follows gives
+/// its announced hostname, the name its TLS certificate holds. Its connections must check
+/// that name, not the address the MOVED gave (which fails against such a certificate, for as
+/// long as the pool lives).
+#[test]
+fn a_node_first_named_by_moved_gets_its_tls_name_from_the_next_topology() {
+    let (_client, engine) = lazy_cluster(|c| c.tls = true);
+    publish(&engine, topology(&[(0, 16383, 7001, Some("node1.test"))]));
+    engine.apply_moved(5, &NodeAddr::new("127.0.0.1", 7002), None);
+    let node2 = |engine: &Engine| {
+        let nodes = engine.nodes.load();
+        let port = |p: &&Arc<NodePool>| matches!(&p.endpoint, Endpoint::Tcp { port: 7002, .. });
+        nodes.pools.iter().find(port).map(|p| p.server_name.clone())
+    };
+    assert_eq!(
+        node2(&engine),
+        Some(None),
+        "MOVED named the node by its address"
+    );
+    publish(
+        &engine,
+        topology(&[
+            (0, 4, 7001, Some("node1.test")),
+            (5, 5, 7002, Some("node2.test")),
+            (6, 16383, 7001, Some("node1.test")),
+        ]),
+    );
+    assert_eq!(node2(&engine), Some(Some("node2.test".to_string())));
 }
