@@ -995,6 +995,12 @@ impl ConnState {
             // a topology refresh) or to fail, rather than wait here for this node to return.
             let detours = &mut *ctx.detours;
             let divert = |completion, unanswered: Unanswered<'_>| {
+                // Nobody waits for these, and what they were for went with the connection: an
+                // ASKING's command is sent elsewhere (written alone after a reconnect, ASKING
+                // would hold for whatever command came next), a DISCARD's transaction is gone.
+                if matches!(completion, Completion::Ignore) {
+                    return None;
+                }
                 if unanswered.meta.pinned {
                     return Some(completion);
                 }
@@ -1234,4 +1240,58 @@ fn handshake_params(config: &Config, credentials: HandshakeCredentials) -> Hands
 pub(crate) fn set_ready_hint(conn: &Conn, state: &ConnState) {
     conn.ready_hint
         .store(matches!(state.phase, Phase::Ready), Ordering::Relaxed);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// After ASK, `ASKING` and the command go out together (`Engine::enqueue_asking`); the
+    /// command may be sent elsewhere when the connection drops first. Its ASKING must not
+    /// stay behind, to be written alone after the reconnect: it would hold for whatever
+    /// command comes next on the connection, which the node would then run on a slot it is
+    /// only importing.
+    #[test]
+    fn an_unwritten_asking_goes_with_the_command_a_lost_connection_sends_elsewhere() {
+        let config = Config::default();
+        let endpoint = Endpoint::Tcp {
+            host: "127.0.0.1".into(),
+            port: 1,
+        };
+        let conn = Conn::new(0, 7, false, endpoint, None, &config);
+        let mut st = conn.lock();
+        st.detours = true;
+        st.phase = Phase::Ready;
+        st.ex.set_ready();
+        let pinned = RequestMeta {
+            pinned: true,
+            ..RequestMeta::default()
+        };
+        st.ex
+            .enqueue_frame(b"*1\r\n$6\r\nASKING\r\n", Completion::Ignore, pinned);
+        let get = Completion::Boxed(Box::new(|_| {}));
+        st.ex
+            .enqueue(|b| encode_command(b, &["GET", "k"]), get, RequestMeta::default());
+
+        let poll = mio::Poll::new().unwrap();
+        let auth = Auth::new(&config);
+        let mut rng = FastRng::new(1);
+        let (mut completions, mut pushes, mut detours) = (Vec::new(), Vec::new(), Vec::new());
+        let mut ctx = Ctx {
+            registry: poll.registry(),
+            config: &config,
+            now: Instant::now(),
+            rng: &mut rng,
+            completions: &mut completions,
+            pushes: &mut pushes,
+            detours: &mut detours,
+            tls: None,
+            auth: &auth,
+        };
+        let lost = Error::new(ErrorKind::Connection, "the server closed the connection");
+        st.fail(lost, &mut ctx);
+        assert_eq!(detours.len(), 1, "the GET is handed to the owner");
+        assert!(!detours[0].written);
+        assert_eq!(st.ex.pending(), 0, "ASKING waits to go out alone");
+    }
 }
