@@ -423,15 +423,20 @@ impl Reactor {
         }
     }
 
-    /// Closes a retiring connection and forgets it.
+    /// Closes a retiring connection and forgets it. What it leaves unanswered (it has no
+    /// socket, or nothing is pending) may be sent elsewhere, as after a drop; the rest fails.
     fn retire(&mut self, conn: &Arc<Conn>) {
         let token = {
             let mut st = conn.lock();
-            st.close(
-                &completion::closed_error(),
-                self.poll.registry(),
-                &mut self.completions,
+            let gone = Error::new(
+                ErrorKind::Connection,
+                format!(
+                    "the connection to {} was closed for good before it answered",
+                    crate::net::endpoint_name(&st.endpoint)
+                ),
             );
+            st.hand_over_unanswered(&gone, 0, &mut self.completions, &mut self.detours);
+            st.close(&gone, self.poll.registry(), &mut self.completions);
             st.token.take()
         };
         if let Some(Token(t)) = token {
@@ -535,5 +540,24 @@ impl Reactor {
         }
         self.run_completions(engine);
         self.conns.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A connection of a node that left the cluster, without a socket when it is retired
+    /// (down, or between attempts): what it carries goes elsewhere, instead of failing with
+    /// an error that says the client was closed.
+    #[test]
+    fn a_connection_retired_without_a_socket_hands_its_requests_over() {
+        let config = Config::default();
+        let conn = Arc::new(conn::tests::node_conn(&config, false));
+        conn.lock().retiring = true;
+        let (_shared, mut reactor) = create().unwrap();
+        reactor.retire(&conn);
+        assert_eq!(reactor.detours.len(), 1, "the GET is handed to the owner");
+        assert!(reactor.completions.is_empty());
     }
 }
