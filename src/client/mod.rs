@@ -1165,6 +1165,10 @@ impl Dedicated {
         let meta = RequestMeta {
             deadline,
             retry_written: false,
+            // It belongs to this connection: once given back (while it is unanswered), the
+            // connection no longer counts as held, and a cluster node's connection would hand
+            // it over to be sent on a shared one after a drop.
+            pinned: true,
             ..RequestMeta::default()
         };
         self.engine.enqueue(

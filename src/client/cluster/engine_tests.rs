@@ -137,3 +137,36 @@ fn a_node_first_named_by_moved_gets_its_tls_name_from_the_next_topology() {
     );
     assert_eq!(node2(&engine), Some(Some("node2.test".to_string())));
 }
+
+static MULTI_DONE: AtomicBool = AtomicBool::new(false);
+
+/// A command of a held connection belongs to it: given back with that command unanswered,
+/// and closed without a socket, the connection must fail it, never hand it over to be sent
+/// on a shared connection (a MULTI there would queue every other caller's commands).
+#[test]
+fn a_held_connections_command_is_never_sent_elsewhere() {
+    let (client, engine) = lazy_cluster(|c| c.retry.retries = 0);
+    publish(&engine, topology(&[(0, 16383, 1, None)]));
+    let mut held = client
+        .dedicated_for_key(b"k")
+        .expect("a connection to hold");
+    let done = |_: [usize; 2], _: Result<Reply>| MULTI_DONE.store(true, Ordering::SeqCst);
+    held.submit_raw(&["MULTI"], done, [0, 0])
+        .expect("MULTI queued");
+    // Given back while the MULTI waits for a connection that never comes up: it is closed.
+    drop(held);
+    let stats = || engine.cluster().stats();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !MULTI_DONE.load(Ordering::SeqCst) && stats().connection_retries == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the MULTI never completed"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert_eq!(
+        stats().connection_retries,
+        0,
+        "the MULTI was sent elsewhere"
+    );
+}
