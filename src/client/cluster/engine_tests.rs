@@ -170,3 +170,23 @@ fn a_held_connections_command_is_never_sent_elsewhere() {
         "the MULTI was sent elsewhere"
     );
 }
+
+/// The server's COMMAND table is asked for once per client, and again with the next topology
+/// when the ask fails; one that could not even be sent must not count as asked.
+#[test]
+fn a_command_table_ask_that_cannot_be_sent_is_made_again_later() {
+    let (_client, engine) = lazy_cluster(|c| c.retry.retries = 0);
+    publish(&engine, topology(&[(0, 16383, 1, None)]));
+    let conn = engine.nodes.load().pools[0].conns[0].clone();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while conn.lock().refuses(&engine.config).is_none() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the connection never failed"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    engine.fetch_command_table();
+    let fetched = engine.cluster().table_fetched.load(Ordering::SeqCst);
+    assert!(!fetched, "the table counts as asked for, and never will be");
+}

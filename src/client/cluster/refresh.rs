@@ -302,13 +302,17 @@ impl Engine {
             pinned: true,
             ..RequestMeta::default()
         };
-        let _ = self.enqueue(
+        let sent = self.enqueue(
             pool.pick(),
             |buf| encode_command(buf, &["COMMAND"]),
             Completion::Boxed(Box::new(answer)),
             meta,
             false,
         );
+        if sent.is_err() {
+            // Not asked after all: the next topology asks again.
+            cluster.table_fetched.store(false, Ordering::SeqCst);
+        }
     }
 
     /// Waits until the first topology is known (client creation), or fails with why not.
