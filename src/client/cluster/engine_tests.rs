@@ -145,7 +145,8 @@ static MULTI_DONE: AtomicBool = AtomicBool::new(false);
 /// on a shared connection (a MULTI there would queue every other caller's commands).
 #[test]
 fn a_held_connections_command_is_never_sent_elsewhere() {
-    let (client, engine) = lazy_cluster(|c| c.retry.retries = 0);
+    // Retries, so that the held connection does not refuse the MULTI: it fails only later.
+    let (client, engine) = lazy_cluster(|c| c.retry.retries = 3);
     publish(&engine, topology(&[(0, 16383, 1, None)]));
     let mut held = client
         .dedicated_for_key(b"k")
@@ -189,4 +190,33 @@ fn a_command_table_ask_that_cannot_be_sent_is_made_again_later() {
     engine.fetch_command_table();
     let fetched = engine.cluster().table_fetched.load(Ordering::SeqCst);
     assert!(!fetched, "the table counts as asked for, and never will be");
+}
+
+/// With several reactors, one may have shut down while another still runs engine code that
+/// delivers completions (a retry that ran out, a fan-out part that could not be sent): they
+/// must run, not go to the stopped reactor's dropped queue.
+#[test]
+fn completions_delivered_from_a_reactor_run_when_the_first_has_stopped() {
+    let (client, engine) = lazy_cluster(|c| c.reactor_threads = 2);
+    engine.reactors[0].notify(Msg::Shutdown);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !client.threads[0].is_finished() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "reactor 0 never stopped"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let (tx, rx) = mpsc::channel();
+    let delivered = Completion::Boxed(Box::new(move |_| {
+        let _ = tx.send(());
+    }));
+    let on_reactor_1 = engine.clone();
+    let deliver = Completion::Boxed(Box::new(move |_| {
+        on_reactor_1.deliver_now(vec![(delivered, Err(no_topology(None)))]);
+    }));
+    let msg = Msg::Deliver(vec![(deliver, Err(no_topology(None)))], Vec::new());
+    engine.reactors[1].notify(msg);
+    let ran = rx.recv_timeout(Duration::from_secs(10));
+    assert_eq!(ran, Ok(()), "the completion was dropped unrun");
 }

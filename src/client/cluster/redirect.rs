@@ -61,10 +61,17 @@ impl Engine {
         self.reactors[0].notify(Msg::Timers);
     }
 
-    /// Runs completions on a reactor thread (never on a caller's, never under a lock).
+    /// Runs completions on a reactor thread (never on a caller's, never under a lock): this
+    /// one when called on one (the first may have shut down already, and what it was sent
+    /// would be dropped unrun), else the first.
     pub(super) fn deliver_now(&self, completions: Vec<(Completion, Result<Reply>)>) {
-        if !completions.is_empty() {
-            self.reactors[0].notify(Msg::Deliver(completions, Vec::new()));
+        if completions.is_empty() {
+            return;
+        }
+        let msg = Msg::Deliver(completions, Vec::new());
+        match crate::reactor::this_reactor(self as *const Engine as *const ()) {
+            Some(here) => here.notify(msg),
+            None => self.reactors[0].notify(msg),
         }
     }
 
