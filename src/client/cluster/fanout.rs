@@ -139,7 +139,19 @@ impl Engine {
             Target::AllPrimaries(how) | Target::AllNodes(how) => {
                 let all = matches!(plan.target, Target::AllNodes(_));
                 let targets: Vec<Arc<NodePool>> = if all {
-                    nodes.pools.clone()
+                    // The nodes that serve: a failed one stays in the topology until it is
+                    // forgotten, and would fail every such command (SCRIPT LOAD, CONFIG
+                    // SET). All of them when none does: then the command says why.
+                    let healthy = |&i: &usize| topology.node(i).healthy;
+                    let serving: Vec<usize> = topology.all_nodes().filter(healthy).collect();
+                    let chosen = match serving.is_empty() {
+                        true => topology.all_nodes().collect(),
+                        false => serving,
+                    };
+                    chosen
+                        .into_iter()
+                        .filter_map(|i| nodes.pools.get(i).cloned())
+                        .collect()
                 } else {
                     topology
                         .primaries()
@@ -205,6 +217,12 @@ impl Engine {
         meta: RequestMeta,
         pinned: bool,
     ) {
+        if targets.is_empty() {
+            // No node at all: the merge of nothing (a run of no slot would never finish).
+            let nothing = Completion::Boxed(Box::new(move |_| done(Vec::new())));
+            self.deliver_now(vec![(nothing, Err(no_topology(None)))]);
+            return;
+        }
         let run = PipelineRun::new(targets.len(), false, PipelineDone::Parts(done));
         let meta = RequestMeta { pinned, ..meta };
         let mut failed = Vec::new();
@@ -220,10 +238,6 @@ impl Engine {
                     self.retry_unsent(completion, frame.to_vec(), meta, err);
                 }
             }
-        }
-        if targets.is_empty() {
-            // No node at all: the merge of nothing.
-            failed.extend(run.failed_slots(&no_topology(None)));
         }
         self.deliver_now(failed);
     }

@@ -26,9 +26,11 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::reactor::{Completion, Detour, Msg, PipelineDone, PipelineRun};
 use crate::resp::{encode_command, Reply, Value};
 use crate::route::cluster::{
-    decide, join_split, merge, pick_node, plan, scan_cursor_decode, scan_reply, scan_target,
-    Decision, Failure, Plan, RedirectPolicy, RefreshSchedule, RetryTo, Target,
+    decide, join_split, merge, pick_any_node, pick_any_primary, pick_node, plan,
+    scan_cursor_decode, scan_reply, scan_target, Decision, Failure, Plan, RedirectPolicy,
+    RefreshSchedule, RetryTo, Target,
 };
+use crate::route::command::{classify, CommandClass};
 use crate::route::keys::CommandTable;
 use crate::route::slot::key_slot;
 use crate::route::topology::{NodeAddr, Topology};
@@ -117,7 +119,8 @@ impl Cluster {
             counters: Counters::default(),
             table: ArcSwap::from_pointee(CommandTable::builtin()),
             policy: RedirectPolicy {
-                max_attempts: options.max_redirects,
+                // `max_redirects` counts the sends after the first; the policy, every send.
+                max_attempts: options.max_redirects + 1,
                 ..RedirectPolicy::default()
             },
             schedule: Mutex::new(RefreshSchedule::new(
@@ -246,13 +249,13 @@ impl Engine {
                 Some(pool) => Routed::Node(pool, read_only),
                 None => Routed::Later(no_topology(None)),
             }),
-            Target::AnyNode => Ok(match nodes.pools.len() {
-                0 => Routed::Later(no_topology(None)),
-                n => Routed::Node(
-                    &nodes.pools[(cluster.next() % n as u64) as usize],
-                    read_only,
-                ),
-            }),
+            // A healthy node: a failed one stays in the topology until it is forgotten.
+            Target::AnyNode => Ok(
+                match pick_any_node(topology, cluster.next()).and_then(|i| nodes.pools.get(i)) {
+                    Some(pool) => Routed::Node(pool, read_only),
+                    None => Routed::Later(no_topology(None)),
+                },
+            ),
             _ => Ok(Routed::Plan(plan)),
         }
     }
@@ -287,12 +290,7 @@ impl Engine {
         nodes: &'n NodeSet,
         topology: &Topology,
     ) -> Option<&'n Arc<NodePool>> {
-        let primaries: Vec<usize> = topology.primaries().collect();
-        if primaries.is_empty() {
-            return None;
-        }
-        let i = primaries[(cluster.next() % primaries.len() as u64) as usize];
-        nodes.pools.get(i)
+        pick_any_primary(topology, cluster.next()).and_then(|i| nodes.pools.get(i))
     }
 
     /// The one slot a command's keys hash to (`None`: no key, or keys only the server
@@ -357,13 +355,16 @@ impl Engine {
 
     /// Sends a command of a cluster client: to its node, or as a plan (fan-out, split, SCAN,
     /// keys from the server), or into the wait for a topology. `frame` is its encoding when
-    /// the caller has one (a request sent again), else it is encoded from `args`.
+    /// the caller has one (a request sent again), else it is encoded from `args`. A
+    /// `blocking` command goes on one of its node's dedicated connections: on a shared one it
+    /// would hold back every command behind it until it is served.
     pub(in crate::client) fn dispatch(
         &self,
         args: &[&[u8]],
         frame: Option<&[u8]>,
         completion: Completion,
         mut meta: RequestMeta,
+        blocking: bool,
     ) -> std::result::Result<(), (Error, Completion)> {
         let cluster = self.cluster();
         let nodes = self.nodes.load();
@@ -378,8 +379,17 @@ impl Engine {
         match routed {
             Routed::Node(pool, read_only) => {
                 meta.read_only = read_only;
-                match self.enqueue(pool.pick(), write, completion, meta, false) {
+                let sent = if blocking {
+                    self.submit_dedicated(pool, write, completion, meta)
+                } else {
+                    self.enqueue(pool.pick(), write, completion, meta, false)
+                };
+                match sent {
                     Ok(()) => Ok(()),
+                    // Dedicated connections are turned off: nothing to wait for.
+                    Err((err, completion)) if err.kind() == ErrorKind::MaxConnections => {
+                        Err((err, completion))
+                    }
                     Err((err, completion)) => {
                         // The node is down or leaving: route again once the topology moves.
                         let mut buf = Vec::new();
@@ -402,10 +412,24 @@ impl Engine {
                 self.retry_unsent(completion, buf, meta, cause);
                 Ok(())
             }
+            Routed::Plan(_) if blocking => Err((
+                Error::new(
+                    ErrorKind::ClusterException,
+                    format!(
+                        "{} would go to several nodes of the cluster, and a blocking command \
+                         runs on one: give it keys of one slot",
+                        String::from_utf8_lossy(args[0])
+                    ),
+                ),
+                completion,
+            )),
             Routed::Plan(plan) => self.submit_plan(&nodes, plan, args, completion, meta),
         }
     }
 }
+
+#[cfg(test)]
+mod engine_tests;
 
 #[cfg(test)]
 mod tests {
