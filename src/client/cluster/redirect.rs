@@ -159,7 +159,7 @@ impl Engine {
         };
         // A blocking command holds its connection until it is served: wherever it is sent
         // on, it goes on a dedicated connection, never on a node's shared one.
-        let blocking = matches!(classify(&args), Ok(CommandClass::Blocking { .. }));
+        let blocking = matches!(classify(args.as_slice()), Ok(CommandClass::Blocking { .. }));
         match &d.to {
             RetryTo::Ask { addr } => {
                 let pool = self.pool_for_addr(addr, d.from.as_ref());
@@ -184,8 +184,13 @@ impl Engine {
                 }
             }
             RetryTo::Slot | RetryTo::Moved { .. } => {
-                let dispatched =
-                    self.dispatch(&args, Some(&d.frame), d.completion, d.meta, blocking);
+                let dispatched = self.dispatch(
+                    args.as_slice(),
+                    Some(&d.frame),
+                    d.completion,
+                    d.meta,
+                    blocking,
+                );
                 if let Err((err, completion)) = dispatched {
                     completions.push((completion, Err(err)));
                 }
