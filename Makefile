@@ -234,8 +234,11 @@ test-hiredis-c: hiredis-tests
 test-hiredis: all
 	@tests/tools/hiredis-test.sh
 
+# The prefix is the same every run: the Go build cache keeps the -L path pkg-config gave it,
+# and a fresh temp dir each time left it pointing at a removed one.
 test-install: all
-	@tmp=$$(mktemp -d "$${TMPDIR:-/tmp}/redcore-install.XXXXXX"); \
+	@tmp=$(abspath build/install-check); \
+	rm -rf "$$tmp"; mkdir -p "$$tmp"; \
 	trap 'rm -rf "$$tmp"' EXIT; \
 	$(MAKE) --no-print-directory install PREFIX="$$tmp" DESTDIR= >/dev/null; \
 	export PKG_CONFIG_PATH="$$tmp/lib/pkgconfig"; \
