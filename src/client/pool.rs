@@ -448,6 +448,11 @@ impl Engine {
 }
 
 impl DedicatedPool {
+    /// Every dedicated connection of the node, idle or in use (held ones included).
+    pub(crate) fn live(&self) -> Vec<Arc<Conn>> {
+        self.lock().live.clone()
+    }
+
     /// Takes the idle connections out of the pool (their node left the cluster): the caller
     /// retires them. Those in use are retired when given back (`Engine::pool_of` no longer
     /// finds their node).

@@ -16,7 +16,9 @@
 //!
 //! A Redis Cluster is `cluster::RedisCluster` (3 primaries + 3 replicas formed in about 2 s,
 //! or one shared per test binary), with the slot rule in `keyslot` and the parsing of what
-//! nodes say about the cluster in `cluster_state`.
+//! nodes say about the cluster in `cluster_state`. A master with replicas watched by
+//! `redis-sentinel` processes is `sentinel::RedisSentinel`; a sentinel is a server started
+//! with `sentinel(config)`.
 //!
 //! TLS: `tls(ServerCert, require_client_cert)` makes the server also listen with TLS on a
 //! second free port (`tls_port()`), with a CA, server and client certificates that the
@@ -34,6 +36,7 @@
 pub mod cluster;
 pub mod cluster_state;
 pub mod keyslot;
+pub mod sentinel;
 
 use std::ffi::OsString;
 use std::fs;
@@ -122,6 +125,7 @@ pub struct ServerBuilder {
     port: Option<u16>,
     cluster_bus: bool,
     tls: Option<TlsSetup>,
+    sentinel: bool,
 }
 
 /// Which certificate a TLS test server presents.
@@ -336,6 +340,13 @@ impl ServerBuilder {
         self
     }
 
+    /// Runs the server as a sentinel (`--sentinel`) with this configuration, written to
+    /// `DIR/sentinel.conf` (the sentinel rewrites it as it learns).
+    pub fn sentinel(mut self, config: &str) -> Self {
+        self.sentinel = true;
+        self.file("sentinel.conf", config)
+    }
+
     /// Loads these ACL rules (`user NAME on >PASSWORD ~keys +@category ...`, one a line) from
     /// `DIR/users.acl`. Put the default user's password here too: `--requirepass` and an ACL
     /// file do not mix.
@@ -367,6 +378,7 @@ impl ServerBuilder {
             dir,
             unix_socket: self.unix_socket,
             extra_args: self.args,
+            sentinel: self.sentinel,
             child: None,
             log_reported: false,
             log_start: 0,
@@ -426,6 +438,8 @@ pub struct RedisServer {
     dir: PathBuf,
     unix_socket: bool,
     extra_args: Vec<String>,
+    /// Started as a sentinel, from `DIR/sentinel.conf`.
+    sentinel: bool,
     child: Option<Child>,
     /// The log is already in a panic message; `Drop` need not print it again.
     log_reported: bool,
@@ -581,7 +595,12 @@ impl RedisServer {
 
     fn command_line(&self) -> Vec<OsString> {
         let dir = self.dir.to_str().expect("temp dir is UTF-8");
-        let mut args: Vec<String> = vec![
+        let mut args: Vec<String> = Vec::new();
+        if self.sentinel {
+            // The config file must come first.
+            args.extend([format!("{dir}/sentinel.conf"), "--sentinel".into()]);
+        }
+        args.extend([
             "--port".into(),
             self.port.to_string(),
             "--bind".into(),
@@ -598,7 +617,7 @@ impl RedisServer {
             "no".into(),
             "--enable-debug-command".into(),
             "local".into(),
-        ];
+        ]);
         if let Some(tls) = self.tls {
             let cert = match tls.cert {
                 ServerCert::Valid => "server.crt",

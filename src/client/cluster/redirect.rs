@@ -62,7 +62,7 @@ impl Engine {
     }
 
     /// Runs completions on a reactor thread (never on a caller's, never under a lock).
-    pub(super) fn deliver_now(&self, completions: Vec<(Completion, Result<Reply>)>) {
+    pub(in crate::client) fn deliver_now(&self, completions: Vec<(Completion, Result<Reply>)>) {
         if !completions.is_empty() {
             self.reactors[0].notify(Msg::Deliver(completions, Vec::new()));
         }

@@ -31,6 +31,7 @@ impl Engine {
         self.nodes.store(Arc::new(NodeSet {
             pools,
             topology: Some(Arc::new(topology)),
+            service: None,
         }));
         self.cluster()
             .counters

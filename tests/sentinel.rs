@@ -1,0 +1,466 @@
+//! A sentinel client against a real master, two replicas and three `redis-sentinel`
+//! processes that the harness starts: discovery, reads spread over the replicas, failover
+//! under load (`SENTINEL FAILOVER`, `kill -9` of the master, a paused master coming back),
+//! every acknowledged write kept, the sentinels down, one sentinel down, a sentinel password
+//! and data nodes with ACL users. Recovery times are printed.
+//!
+//! Tests that change nothing share one topology (`RedisSentinel::shared`); the others start
+//! their own.
+
+mod support;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use redcore::client::Client;
+use redcore::config::{Config, SentinelRole};
+use redcore::resp::Value;
+use redcore::ErrorKind;
+use support::sentinel::{RedisSentinel, APP, SERVICE};
+
+fn config(topology: &RedisSentinel, query: &str) -> Config {
+    let mut config = Config::from_url(&topology.url(query)).expect("the harness's URL parses");
+    config.command_timeout = Some(Duration::from_secs(10));
+    config
+}
+
+fn client(topology: &RedisSentinel, query: &str) -> Client {
+    Client::new(config(topology, query)).expect("the sentinel client starts")
+}
+
+fn text(reply: &redcore::resp::Reply) -> String {
+    reply.value().as_str().unwrap_or_default().to_string()
+}
+
+/// A prefix no other test of this binary uses.
+fn prefix(test: &str) -> String {
+    format!("{test}:{}", std::process::id())
+}
+
+/// The node a client's commands reach, by the port it reports.
+fn served_by(c: &Client) -> u16 {
+    let info = c.command(&["INFO", "server"]).expect("INFO server");
+    let info = text(&info);
+    info.lines()
+        .find_map(|l| l.strip_prefix("tcp_port:"))
+        .and_then(|p| p.trim().parse().ok())
+        .expect("tcp_port in INFO server")
+}
+
+/// Waits until `check` holds, up to `limit`.
+fn wait_until(limit: Duration, what: &str, mut check: impl FnMut() -> bool) {
+    let deadline = Instant::now() + limit;
+    while !check() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn discovers_the_master_and_writes_there() {
+    let topology = RedisSentinel::shared();
+    let c = client(topology, "");
+    let master = topology.master_port();
+    assert_eq!(served_by(&c), master);
+    let key = format!("{}:k", prefix("discover"));
+    c.command(&["SET", &key, "v"]).expect("SET");
+    let got = topology
+        .data_cmd(master, &["GET", &key])
+        .expect("GET on the master");
+    assert_eq!(got, Value::bulk("v"));
+    // The ROLE check passed: the connection is to the master.
+    let role = c.command(&["ROLE"]).expect("ROLE");
+    assert_eq!(role.value().get(0).and_then(|v| v.as_str()), Some("master"));
+    let stats = c.sentinel_stats().expect("a sentinel client");
+    assert!(stats.discoveries >= 1, "{stats:?}");
+    assert_eq!(stats.sentinels, 3, "{stats:?}");
+    // Subscribed to the three sentinels' events.
+    wait_until(Duration::from_secs(10), "subscriptions", || {
+        c.sentinel_stats().unwrap().subscribed == 3
+    });
+}
+
+#[test]
+fn replica_clients_spread_reads_over_the_replicas() {
+    let topology = RedisSentinel::shared();
+    let writer = client(topology, "");
+    let key = format!("{}:k", prefix("replica"));
+    writer.command(&["SET", &key, "v"]).expect("SET");
+    writer.command(&["WAIT", "2", "5000"]).expect("WAIT");
+    let reader = client(topology, "?role=replica");
+    let replicas = topology.replica_ports();
+    assert_eq!(replicas.len(), 2);
+    let mut seen: HashMap<u16, usize> = HashMap::new();
+    for _ in 0..40 {
+        *seen.entry(served_by(&reader)).or_default() += 1;
+    }
+    let got = reader.command(&["GET", &key]).expect("GET on a replica");
+    assert_eq!(text(&got), "v");
+    let mut ports: Vec<u16> = seen.keys().copied().collect();
+    ports.sort_unstable();
+    let mut want = replicas.clone();
+    want.sort_unstable();
+    assert_eq!(ports, want, "reads went to {seen:?}");
+    assert!(seen.values().all(|&n| n >= 10), "round robin: {seen:?}");
+    // A write to a read client fails as the replica says.
+    let err = reader.command(&["SET", &key, "x"]).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::ReadOnly, "{err}");
+}
+
+#[test]
+fn no_sentinel_reachable_is_master_not_found_within_the_connect_timeout() {
+    let ports: Vec<u16> = (0..3).map(|_| support::free_port()).collect();
+    let url = format!(
+        "redis+sentinel://127.0.0.1:{},127.0.0.1:{},127.0.0.1:{}/{SERVICE}?connect_timeout=2s",
+        ports[0], ports[1], ports[2]
+    );
+    let started = Instant::now();
+    let err = Client::new(Config::from_url(&url).unwrap())
+        .err()
+        .expect("no client without sentinels");
+    let took = started.elapsed();
+    assert_eq!(err.kind(), ErrorKind::MasterNotFound, "{err}");
+    assert!(took < Duration::from_secs(2), "took {took:?}");
+    for port in ports {
+        assert!(
+            err.message().contains(&format!("127.0.0.1:{port}")),
+            "{err} names every sentinel"
+        );
+    }
+    println!("all sentinels down: MASTER_NOT_FOUND after {took:?}: {err}");
+}
+
+#[test]
+fn an_unknown_service_is_master_not_found_saying_what_sentinels_said() {
+    let topology = RedisSentinel::shared();
+    let url = topology
+        .url("")
+        .replace(&format!("/{SERVICE}"), "/nosuchservice");
+    let err = Client::new(Config::from_url(&url).unwrap()).err().unwrap();
+    assert_eq!(err.kind(), ErrorKind::MasterNotFound, "{err}");
+    assert!(err.message().contains("No such master"), "{err}");
+}
+
+#[test]
+fn one_sentinel_down_is_tolerated() {
+    let topology = RedisSentinel::start();
+    let down = topology.sentinel_ports()[0];
+    topology.kill_sentinel(down);
+    let c = client(&topology, "");
+    assert_eq!(served_by(&c), topology.master_port());
+    c.command(&["SET", "one-down", "ok"]).expect("SET");
+    let stats = c.sentinel_stats().unwrap();
+    assert_eq!(stats.sentinels, 3, "{stats:?}");
+    // Quorum 2: the two that answer agree.
+    let mut strict = config(&topology, "?quorum=2");
+    strict.lazy_connect = false;
+    let c2 = Client::new(strict).expect("two of three agree");
+    c2.command(&["GET", "one-down"]).expect("GET");
+    // Quorum 3 cannot be met.
+    let err = Client::new(config(&topology, "?quorum=3")).err().unwrap();
+    assert_eq!(err.kind(), ErrorKind::MasterNotFound, "{err}");
+    assert!(err.message().contains("3 sentinels must agree"), "{err}");
+    // The sentinel comes back and is subscribed to again.
+    topology.restart_sentinel(down);
+    wait_until(Duration::from_secs(10), "the sentinel back", || {
+        c.sentinel_stats().unwrap().subscribed == 3
+    });
+}
+
+#[test]
+fn sentinel_password_and_data_acl_users() {
+    let topology = RedisSentinel::builder()
+        .sentinel_password("sentinel-secret")
+        .data_acl()
+        .start();
+    let base = |query: &str| {
+        let url = topology.url(query).replace(
+            "redis+sentinel://",
+            &format!("redis+sentinel://{}:{}@", APP.0, APP.1),
+        );
+        Config::from_url(&url).unwrap()
+    };
+    // Both passwords right: the sentinels' password never goes to the data nodes, nor the
+    // other way round.
+    let c = Client::new(base("?sentinel_password=sentinel-secret")).expect("client");
+    let who = c.command(&["ACL", "WHOAMI"]).expect("ACL WHOAMI");
+    assert_eq!(text(&who), APP.0);
+    c.command(&["SET", "acl", "ok"]).expect("SET");
+    // No sentinel password: the sentinels refuse, so no master is found.
+    let err = Client::new(base("")).err().unwrap();
+    assert_eq!(err.kind(), ErrorKind::MasterNotFound, "{err}");
+    assert!(
+        err.message().contains("NOAUTH") || err.message().contains("password"),
+        "{err}"
+    );
+    // A wrong data password: the master is found, but it refuses us.
+    let mut wrong = base("?sentinel_password=sentinel-secret");
+    wrong.password = Some(redcore::config::Secret::new("nope"));
+    let err = Client::new(wrong).err().unwrap();
+    assert!(err.kind().is(ErrorKind::Authentication), "{err}");
+    let _ = SentinelRole::Master;
+}
+
+/// Four writer threads and what they saw: every acknowledged write, failures, and when
+/// writes resumed on a new master.
+struct Writers {
+    stop: Arc<AtomicBool>,
+    acked: Arc<Mutex<HashMap<String, u64>>>,
+    failures: Arc<AtomicU64>,
+    successes: Arc<AtomicU64>,
+    /// The first write acknowledged among those sent after the client switched to the new
+    /// master (its count of master changes went up).
+    first_after: Arc<Mutex<Option<Instant>>>,
+    errors: Arc<Mutex<Vec<String>>>,
+    threads: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl Writers {
+    /// Four threads writing growing values to 200 keys (each key written by one thread).
+    fn start(c: &Arc<Client>, name: &str) -> Writers {
+        let w = Writers {
+            stop: Arc::new(AtomicBool::new(false)),
+            acked: Arc::new(Mutex::new(HashMap::new())),
+            failures: Arc::new(AtomicU64::new(0)),
+            successes: Arc::new(AtomicU64::new(0)),
+            first_after: Arc::new(Mutex::new(None)),
+            errors: Arc::new(Mutex::new(Vec::new())),
+            threads: Vec::new(),
+        };
+        let keys: Vec<String> = (0..200).map(|i| format!("{name}:{i}")).collect();
+        let threads = (0..4)
+            .map(|t| {
+                let c = c.clone();
+                let keys = keys.clone();
+                let (stop, acked, failures, successes, first_after, errors) = (
+                    w.stop.clone(),
+                    w.acked.clone(),
+                    w.failures.clone(),
+                    w.successes.clone(),
+                    w.first_after.clone(),
+                    w.errors.clone(),
+                );
+                std::thread::spawn(move || {
+                    let mut n: u64 = 0;
+                    while !stop.load(Ordering::SeqCst) && n < 10_000_000 {
+                        n += 1;
+                        let key = &keys[(n as usize * 4 + t) % keys.len()];
+                        let sent_after = c.sentinel_stats().unwrap().master_changes > 0;
+                        match c.command(&["SET", key, &n.to_string()]) {
+                            Ok(_) => {
+                                acked.lock().unwrap().insert(key.clone(), n);
+                                successes.fetch_add(1, Ordering::SeqCst);
+                                if sent_after {
+                                    first_after.lock().unwrap().get_or_insert_with(Instant::now);
+                                }
+                            }
+                            Err(e) => {
+                                if failures.fetch_add(1, Ordering::SeqCst) < 20 {
+                                    errors.lock().unwrap().push(format!("{:?}: {e}", e.kind()));
+                                }
+                            }
+                        }
+                    }
+                })
+            })
+            .collect();
+        Writers { threads, ..w }
+    }
+
+    /// When the first write sent to the new master was acknowledged.
+    fn resumed_at(&self, limit: Duration) -> Instant {
+        wait_until(limit, "a write acknowledged by the new master", || {
+            self.first_after.lock().unwrap().is_some()
+        });
+        self.first_after.lock().unwrap().unwrap()
+    }
+
+    /// Waits for writes to succeed `n` more times.
+    fn wait_progress(&self, n: u64, limit: Duration) {
+        let start = self.successes.load(Ordering::SeqCst);
+        wait_until(limit, "writes to go on", || {
+            self.successes.load(Ordering::SeqCst) >= start + n
+        });
+    }
+
+    /// Stops the writers; returns the acknowledged writes.
+    fn stop(mut self) -> (HashMap<String, u64>, u64, Vec<String>) {
+        self.stop.store(true, Ordering::SeqCst);
+        for t in self.threads.drain(..) {
+            t.join().unwrap();
+        }
+        let acked = self.acked.lock().unwrap().clone();
+        let errors = self.errors.lock().unwrap().clone();
+        (acked, self.failures.load(Ordering::SeqCst), errors)
+    }
+}
+
+/// Every acknowledged write is on `master`: each key's value is at least the last one
+/// acknowledged for it.
+fn check_acknowledged(topology: &RedisSentinel, master: u16, acked: &HashMap<String, u64>) {
+    let mut lost = Vec::new();
+    for (key, last) in acked {
+        let got = topology.data_cmd(master, &["GET", key]).expect("GET");
+        let got: u64 = match &got {
+            Value::Bulk(b) => String::from_utf8_lossy(b).parse().unwrap_or(0),
+            _ => 0,
+        };
+        if got < *last {
+            lost.push(format!("{key}: {got} < {last}"));
+        }
+    }
+    assert!(
+        lost.is_empty(),
+        "{} acknowledged writes lost on {master}: {:?}",
+        lost.len(),
+        &lost[..lost.len().min(10)]
+    );
+}
+
+/// Waits until the client listens to all three sentinels (the failover's first steps are
+/// published only by the sentinel leading it).
+fn wait_listening(c: &Client) {
+    wait_until(Duration::from_secs(10), "subscriptions", || {
+        c.sentinel_stats().unwrap().subscribed == 3
+    });
+}
+
+/// A failover under load: four writers on `c`, then `act` breaks the master (and returns
+/// when it did); returns once the sentinels named a new master and writes resumed there,
+/// with the writers still running.
+struct Failover {
+    old: u16,
+    new: u16,
+    /// From `act` to the first write acknowledged by the new master.
+    recovery: Duration,
+    writers: Writers,
+}
+
+fn fail_over_under_load(
+    topology: &RedisSentinel,
+    c: &Arc<Client>,
+    name: &str,
+    act: impl FnOnce(u16) -> Instant,
+) -> Failover {
+    wait_listening(c);
+    let old = topology.master_port();
+    let writers = Writers::start(c, &prefix(name));
+    writers.wait_progress(500, Duration::from_secs(10));
+    let at = act(old);
+    let new = topology.wait_new_master(old);
+    let resumed = writers.resumed_at(Duration::from_secs(20));
+    writers.wait_progress(300, Duration::from_secs(10));
+    assert_eq!(served_by(c), new);
+    Failover {
+        old,
+        new,
+        recovery: resumed - at,
+        writers,
+    }
+}
+
+#[test]
+fn sentinel_failover_under_load_loses_no_acknowledged_write() {
+    let topology = RedisSentinel::start();
+    let c = Arc::new(client(&topology, ""));
+    let f = fail_over_under_load(&topology, &c, "failover", |_| topology.failover());
+    let (acked, failures, errors) = f.writers.stop();
+    check_acknowledged(&topology, f.new, &acked);
+    let stats = c.sentinel_stats().unwrap();
+    assert!(
+        stats.holds >= 1,
+        "the failover's first step held the writes: {stats:?}"
+    );
+    println!(
+        "SENTINEL FAILOVER under load: {} -> {}; first write acknowledged by the new master \
+         {:?} after the command; {failures} writes failed meanwhile {errors:?}; {} keys read \
+         back; {stats:?}",
+        f.old,
+        f.new,
+        f.recovery,
+        acked.len()
+    );
+}
+
+#[test]
+fn killed_master_under_load_loses_no_acknowledged_write() {
+    let topology = RedisSentinel::start();
+    let c = Arc::new(client(&topology, ""));
+    let f = fail_over_under_load(&topology, &c, "kill", |old| {
+        topology.kill_data(old);
+        Instant::now()
+    });
+    let (acked, failures, errors) = f.writers.stop();
+    check_acknowledged(&topology, f.new, &acked);
+    let stats = c.sentinel_stats().unwrap();
+    println!(
+        "kill -9 of the master under load: {} -> {}; first write acknowledged by the new \
+         master {:?} after the kill; {failures} writes failed meanwhile {errors:?}; {} keys \
+         read back; {stats:?}",
+        f.old,
+        f.new,
+        f.recovery,
+        acked.len()
+    );
+}
+
+/// `cmdstat_set`'s calls on a node.
+fn set_calls(topology: &RedisSentinel, port: u16) -> u64 {
+    let info = topology
+        .data_cmd(port, &["INFO", "commandstats"])
+        .expect("INFO commandstats");
+    let Value::Bulk(info) = info else {
+        panic!("INFO: {info:?}")
+    };
+    String::from_utf8_lossy(&info)
+        .lines()
+        .find_map(|l| l.strip_prefix("cmdstat_set:calls="))
+        .and_then(|rest| rest.split(',').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
+}
+
+#[test]
+fn a_paused_master_that_comes_back_is_not_written_to() {
+    let topology = RedisSentinel::start();
+    let mut config = config(&topology, "");
+    config.client_name = Some("paused-test".into());
+    let c = Arc::new(Client::new(config).expect("client"));
+    let f = fail_over_under_load(&topology, &c, "paused", |old| {
+        topology.pause_data(old);
+        Instant::now()
+    });
+    topology.resume_data(f.old);
+    let back = Instant::now();
+    // What was in its socket buffers when it froze, it runs as it wakes up: let it.
+    std::thread::sleep(Duration::from_millis(300));
+    let before = set_calls(&topology, f.old);
+    f.writers.wait_progress(1000, Duration::from_secs(10));
+    let after = set_calls(&topology, f.old);
+    assert_eq!(
+        before,
+        after,
+        "the old master ran writes after it came back ({:?} after SIGCONT)",
+        back.elapsed()
+    );
+    let clients = topology
+        .data_cmd(f.old, &["CLIENT", "LIST"])
+        .expect("CLIENT LIST");
+    let Value::Bulk(clients) = clients else {
+        panic!("CLIENT LIST: {clients:?}")
+    };
+    assert!(
+        !String::from_utf8_lossy(&clients).contains("name=paused-test"),
+        "a connection to the old master remains"
+    );
+    let (acked, failures, errors) = f.writers.stop();
+    check_acknowledged(&topology, f.new, &acked);
+    println!(
+        "paused master (SIGSTOP): {} -> {}; first write acknowledged by the new master {:?} \
+         after the pause; {failures} failed meanwhile {errors:?}; none reached the old master \
+         after it came back ({after} SET calls there, unchanged)",
+        f.old, f.new, f.recovery,
+    );
+}
