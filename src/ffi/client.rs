@@ -15,6 +15,7 @@ use crate::resp::Reply;
 
 mod cluster;
 mod reauth;
+mod sentinel;
 
 /// A client: a pool of multiplexed connections to one server, driven by its own event-loop
 /// thread(s).

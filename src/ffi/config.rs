@@ -558,6 +558,7 @@ fn optional_ms(ms: u64) -> Option<Duration> {
 }
 
 mod cluster;
+mod sentinel;
 mod tls;
 
 #[cfg(test)]
