@@ -57,6 +57,7 @@ CXX_TEST_SRCS := $(sort $(wildcard tests/cpp/*.cpp))
 
 WITH_REDIS := tests/tools/with-redis.sh
 WITH_CLUSTER := tests/tools/with-cluster.sh
+WITH_SENTINEL := tests/tools/with-sentinel.sh
 VALGRIND := valgrind --quiet --leak-check=full --suppressions=tests/tools/valgrind.supp \
 	--show-leak-kinds=definite,indirect,possible \
 	--errors-for-leak-kinds=definite,indirect,possible --error-exitcode=99
@@ -353,12 +354,13 @@ install:
 # ---- the rest -------------------------------------------------------------------------------
 
 demo: all examples
-	@tests/tools/ensure-deps.sh redis-server redis-cli
+	@tests/tools/ensure-deps.sh redis-server redis-sentinel redis-cli
 	@if [ -z "$(EXAMPLES)" ]; then echo "demo: there are no examples/*.c yet, nothing to run"; fi
 	@for e in $(EXAMPLES); do \
 		echo "==> $$e"; \
 		case $$e in \
 		*/cluster) with=$(WITH_CLUSTER) ;; \
+		*/sentinel) with=$(WITH_SENTINEL) ;; \
 		*) with=$(WITH_REDIS) ;; \
 		esac; \
 		$$with $$e || { echo "demo: $$e FAILED" >&2; exit 1; }; \
