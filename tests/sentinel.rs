@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use redcore::client::Client;
+use redcore::client::{Client, Pipeline};
 use redcore::config::{Config, SentinelRole};
 use redcore::resp::Value;
 use redcore::ErrorKind;
@@ -365,7 +365,58 @@ fn fail_over_under_load(
 fn sentinel_failover_under_load_loses_no_acknowledged_write() {
     let topology = RedisSentinel::start();
     let c = Arc::new(client(&topology, ""));
-    let f = fail_over_under_load(&topology, &c, "failover", |_| topology.failover());
+    let held: Arc<Mutex<Vec<String>>> = Arc::new(Mutex::new(Vec::new()));
+    let f = fail_over_under_load(&topology, &c, "failover", |_| {
+        let at = topology.failover();
+        wait_until(Duration::from_secs(5), "the writes to be held", || {
+            c.sentinel_stats().unwrap().holds >= 1
+        });
+        // A transaction, a pipeline and a blocking command while the writes are held: they
+        // wait, and go to the new master.
+        for transaction in [true, false] {
+            let mut p = if transaction {
+                Pipeline::transaction()
+            } else {
+                Pipeline::new()
+            };
+            let key = format!("held:{transaction}");
+            p.add(&["SET", &key, "1"]).unwrap();
+            p.add(&["INCR", &key]).unwrap();
+            let held = held.clone();
+            c.submit_pipeline(&p, move |result| {
+                let outcome = match result.first_error() {
+                    Some(e) => format!("{key}: {e}"),
+                    None => format!("{key}: ok"),
+                };
+                held.lock().unwrap().push(outcome);
+            })
+            .expect("pipeline submitted");
+        }
+        let blocking = held.clone();
+        c.submit(&["BLPOP", "held:list", "0.2"], move |result| {
+            let outcome = match result {
+                Ok(_) => "BLPOP: ok".to_string(),
+                Err(e) => format!("BLPOP: {e}"),
+            };
+            blocking.lock().unwrap().push(outcome);
+        })
+        .expect("BLPOP submitted");
+        at
+    });
+    wait_until(Duration::from_secs(5), "the held requests", || {
+        held.lock().unwrap().len() == 3
+    });
+    let mut outcomes = held.lock().unwrap().clone();
+    outcomes.sort();
+    assert_eq!(
+        outcomes,
+        vec!["BLPOP: ok", "held:false: ok", "held:true: ok"],
+        "held requests"
+    );
+    for key in ["held:false", "held:true"] {
+        let got = topology.data_cmd(f.new, &["GET", key]).unwrap();
+        assert_eq!(got, Value::bulk("2"), "{key} on the new master");
+    }
     let (acked, failures, errors) = f.writers.stop();
     check_acknowledged(&topology, f.new, &acked);
     let stats = c.sentinel_stats().unwrap();

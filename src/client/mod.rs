@@ -740,9 +740,13 @@ impl Engine {
             self.dispatch(views.as_slice(), None, completion, meta)?;
             return Ok(deadline);
         }
-        if self.sentinel.is_some() && matches!(class, CommandClass::Normal) {
-            self.sentinel_dispatch(views.as_slice(), None, completion, meta, direct);
-            return Ok(deadline);
+        if self.sentinel.is_some() {
+            let blocking = !matches!(class, CommandClass::Normal);
+            let args = views.as_slice();
+            self.sentinel_dispatch(args, None, completion, meta, direct, blocking);
+            // A blocking command may first wait for a dedicated connection.
+            let wait = self.config.dedicated_wait_timeout;
+            return Ok(deadline.map(|d| if blocking { d + wait } else { d }));
         }
         let nodes = self.nodes.load();
         let pool = match self.route(&nodes, views.as_slice()) {
@@ -857,6 +861,10 @@ impl Engine {
         };
         if self.cluster.is_some() {
             return self.submit_cluster_pipeline(pipeline, run, meta);
+        }
+        if self.sentinel.is_some() {
+            self.sentinel_pipeline(pipeline, run, meta);
+            return Ok(());
         }
         let nodes = self.nodes.load();
         let (pool, _) = self.route(&nodes, &[])?;

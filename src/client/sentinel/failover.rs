@@ -25,22 +25,22 @@ impl Engine {
     /// Keeps a request until it can be sent (or fails it when it went round too often).
     pub(super) fn sentinel_park(
         &self,
-        completion: Completion,
-        frame: Vec<u8>,
+        what: Waiting,
         mut meta: RequestMeta,
         cause: Error,
         due: Instant,
     ) {
         if meta.redirects >= MAX_RESENDS {
-            self.deliver_now(vec![(completion, Err(cause))]);
+            let mut completions = Vec::new();
+            what.fail(&cause, &mut completions);
+            self.deliver_now(completions);
             return;
         }
         meta.redirects += 1;
         let sentinel = self.sentinel();
         sentinel.counters.parked.fetch_add(1, Ordering::Relaxed);
         sentinel.parked.lock().unwrap().push(Parked {
-            completion,
-            frame,
+            what,
             meta,
             cause,
             due,
@@ -95,13 +95,20 @@ impl Engine {
                 meta,
                 node,
             } = detour;
+            let blocking = frame_args(&frame)
+                .is_some_and(|args| matches!(classify(&args), Ok(CommandClass::Blocking { .. })));
+            let waiting = |completion| Waiting::Command {
+                completion,
+                frame,
+                blocking,
+            };
             if !refused {
                 // The connection was lost: never sent twice, unless opted in.
                 rediscover = true;
                 if written && !meta.retry_written {
                     completions.push((completion, Err(cause)));
                 } else {
-                    self.sentinel_park(completion, frame, meta, cause, now);
+                    self.sentinel_park(waiting(completion), meta, cause, now);
                 }
                 continue;
             }
@@ -113,10 +120,10 @@ impl Engine {
                 // The master is a replica now: it did not run the command.
                 ErrorKind::ReadOnly => {
                     rediscover = true;
-                    self.sentinel_park(completion, frame, meta, cause, now);
+                    self.sentinel_park(waiting(completion), meta, cause, now);
                 }
                 ErrorKind::BusyLoading | ErrorKind::MasterDown => {
-                    self.sentinel_park(completion, frame, meta, cause, now + BUSY_DELAY);
+                    self.sentinel_park(waiting(completion), meta, cause, now + BUSY_DELAY);
                 }
                 _ => completions.push((completion, Err(cause))),
             }
@@ -141,7 +148,7 @@ impl Engine {
         let mut completions = Vec::new();
         for p in waiting {
             if p.meta.deadline.is_some_and(|d| d <= now) {
-                completions.push((p.completion, Err(self.parked_error(&p.cause))));
+                p.what.fail(&self.parked_error(&p.cause), &mut completions);
                 continue;
             }
             let pool = match self.sentinel_pick(&nodes) {
@@ -151,7 +158,7 @@ impl Engine {
                     continue;
                 }
             };
-            if let Some(p) = self.sentinel_resend(pool, p, &mut completions) {
+            if let Some(p) = self.sentinel_resend(pool, p) {
                 keep.push(p);
             }
         }
@@ -160,40 +167,36 @@ impl Engine {
     }
 
     /// Sends one waiting request to `pool`; gives it back when the node refuses it now.
-    fn sentinel_resend(
-        &self,
-        pool: &NodePool,
-        p: Parked,
-        completions: &mut Vec<(Completion, Result<Reply>)>,
-    ) -> Option<Parked> {
-        let class = frame_args(&p.frame).map(|args| classify(&args));
+    fn sentinel_resend(&self, pool: &NodePool, p: Parked) -> Option<Parked> {
         let Parked {
-            completion,
-            frame,
+            what,
             meta,
             cause,
             due,
         } = p;
-        let write = |buf: &mut Vec<u8>| buf.extend_from_slice(&frame);
-        let sent = match class {
-            Some(Ok(CommandClass::Blocking { .. })) => {
-                self.submit_dedicated(pool, write, completion, meta)
+        let what = match what {
+            Waiting::Command {
+                completion,
+                frame,
+                blocking,
+            } => {
+                let write = |buf: &mut Vec<u8>| buf.extend_from_slice(&frame);
+                let sent = self.sentinel_send(pool, write, completion, meta, false, blocking);
+                let (_, completion) = sent.err()?;
+                Waiting::Command {
+                    completion,
+                    frame,
+                    blocking,
+                }
             }
-            Some(Ok(CommandClass::Normal)) => {
-                self.enqueue(pool.pick(), write, completion, meta, false)
-            }
-            _ => {
-                let err = Error::new(
-                    ErrorKind::Internal,
-                    "a waiting request's frame is malformed",
-                );
-                completions.push((completion, Err(err)));
-                return None;
+            Waiting::Pipeline { pipeline, run } => {
+                self.sentinel_send_pipeline(pool, &pipeline, &run, meta)
+                    .err()?;
+                Waiting::Pipeline { pipeline, run }
             }
         };
-        sent.err().map(|(_, completion)| Parked {
-            completion,
-            frame,
+        Some(Parked {
+            what,
             meta,
             cause,
             due,
@@ -268,7 +271,7 @@ impl Engine {
     ) {
         let waiting = std::mem::take(&mut *self.sentinel().parked.lock().unwrap());
         for p in waiting {
-            completions.push((p.completion, Err(err.clone())));
+            p.what.fail(err, completions);
         }
     }
 }

@@ -19,11 +19,12 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use super::nodes::{NodePool, NodeSet, ServiceView};
+use super::pipeline::Pipeline;
 use super::Engine;
 use crate::config::{Config, Endpoint, Protocol, SentinelOptions, SentinelRole};
 use crate::error::{Error, ErrorKind, Result};
-use crate::reactor::{Completion, ConnProfile, Msg};
-use crate::resp::encode_command;
+use crate::reactor::{Completion, ConnProfile, Msg, PipelineRun};
+use crate::resp::{encode_command, Reply};
 use crate::route::cluster::RefreshSchedule;
 use crate::route::sentinel::{DiscoveryRules, FailoverWatch};
 use crate::route::topology::NodeAddr;
@@ -79,10 +80,33 @@ struct SentinelNode {
     resp2: bool,
 }
 
+/// What waits in the engine: one command, or a pipeline not sent at all.
+enum Waiting {
+    Command {
+        completion: Completion,
+        frame: Vec<u8>,
+        /// A blocking command: it goes on a dedicated connection.
+        blocking: bool,
+    },
+    Pipeline {
+        pipeline: Pipeline,
+        run: Arc<PipelineRun>,
+    },
+}
+
+impl Waiting {
+    /// Completes it with `err` (a pipeline: every one of its commands).
+    fn fail(self, err: &Error, completions: &mut Vec<(Completion, Result<Reply>)>) {
+        match self {
+            Waiting::Command { completion, .. } => completions.push((completion, Err(err.clone()))),
+            Waiting::Pipeline { run, .. } => completions.extend(run.failed_slots(err)),
+        }
+    }
+}
+
 /// A request kept in the engine until there is somewhere to send it.
 struct Parked {
-    completion: Completion,
-    frame: Vec<u8>,
+    what: Waiting,
     meta: RequestMeta,
     /// Why it waits (its error if its time runs out and discovery has nothing better).
     cause: Error,
@@ -361,7 +385,8 @@ impl Engine {
 
     /// Sends a sentinel client's command where it goes now, or keeps it until there is
     /// somewhere to send it. `frame` is its encoding when the caller has one (a request sent
-    /// again), else it is encoded from `args`.
+    /// again), else it is encoded from `args`; a `blocking` command goes on a dedicated
+    /// connection.
     pub(in crate::client) fn sentinel_dispatch(
         &self,
         args: &[&[u8]],
@@ -369,29 +394,92 @@ impl Engine {
         completion: Completion,
         meta: RequestMeta,
         direct: bool,
+        blocking: bool,
     ) {
         let write = |buf: &mut Vec<u8>| match frame {
             Some(frame) => buf.extend_from_slice(frame),
             None => encode_command(buf, args),
         };
         let nodes = self.nodes.load();
-        let cause = match self.sentinel_pick(&nodes) {
-            Pick::Pool(pool) => match self.enqueue(pool.pick(), write, completion, meta, direct) {
-                Ok(()) => return,
-                Err((err, completion)) => {
+        let (completion, cause) = match self.sentinel_pick(&nodes) {
+            Pick::Pool(pool) => {
+                match self.sentinel_send(pool, write, completion, meta, direct, blocking) {
+                    Ok(()) => return,
                     // The node is down (its retries ran out) or leaving: ask the sentinels.
-                    let mut buf = Vec::new();
-                    write(&mut buf);
-                    self.sentinel_park(completion, buf, meta, err, Instant::now());
+                    Err((err, completion)) => {
+                        self.request_discovery();
+                        (completion, err)
+                    }
+                }
+            }
+            Pick::Wait(cause) => (completion, cause),
+        };
+        let mut buf = Vec::new();
+        write(&mut buf);
+        let what = Waiting::Command {
+            completion,
+            frame: buf,
+            blocking,
+        };
+        self.sentinel_park(what, meta, cause, Instant::now());
+    }
+
+    /// Sends a command to `pool`: on a multiplexed connection, or a dedicated one when it
+    /// blocks.
+    fn sentinel_send(
+        &self,
+        pool: &NodePool,
+        write: impl FnOnce(&mut Vec<u8>),
+        completion: Completion,
+        meta: RequestMeta,
+        direct: bool,
+        blocking: bool,
+    ) -> std::result::Result<(), (Error, Completion)> {
+        if blocking {
+            self.submit_dedicated(pool, write, completion, meta)
+        } else {
+            self.enqueue(pool.pick(), write, completion, meta, direct)
+        }
+    }
+
+    /// Sends a sentinel client's pipeline where it goes now, or keeps it whole until there
+    /// is somewhere to send it.
+    pub(in crate::client) fn sentinel_pipeline(
+        &self,
+        pipeline: &Pipeline,
+        run: Arc<PipelineRun>,
+        meta: RequestMeta,
+    ) {
+        let nodes = self.nodes.load();
+        let cause = match self.sentinel_pick(&nodes) {
+            Pick::Pool(pool) => match self.sentinel_send_pipeline(pool, pipeline, &run, meta) {
+                Ok(()) => return,
+                Err(err) => {
                     self.request_discovery();
-                    return;
+                    err
                 }
             },
             Pick::Wait(cause) => cause,
         };
-        let mut buf = Vec::new();
-        write(&mut buf);
-        self.sentinel_park(completion, buf, meta, cause, Instant::now());
+        let what = Waiting::Pipeline {
+            pipeline: pipeline.clone(),
+            run,
+        };
+        self.sentinel_park(what, meta, cause, Instant::now());
+    }
+
+    fn sentinel_send_pipeline(
+        &self,
+        pool: &NodePool,
+        pipeline: &Pipeline,
+        run: &Arc<PipelineRun>,
+        meta: RequestMeta,
+    ) -> Result<()> {
+        if pipeline.blocking.is_some() {
+            self.submit_pipeline_dedicated(pool, pipeline, run.clone(), meta)
+        } else {
+            self.enqueue_pipeline(pool.pick(), None, pipeline, run, meta)
+        }
     }
 
     /// Publishes the data nodes: pools kept for the nodes still named in their role, opened
