@@ -206,6 +206,34 @@ fn sentinel_password_and_data_acl_users() {
 /// Per list, every number its RPUSH was acknowledged for, and when.
 type Acked = HashMap<String, Vec<(u64, Instant)>>;
 
+#[test]
+fn sentinels_over_tls_with_plain_data_nodes() {
+    let topology = RedisSentinel::builder().sentinel_tls().start();
+    let hosts: Vec<String> = topology
+        .sentinel_tls_ports()
+        .iter()
+        .map(|p| format!("127.0.0.1:{p}"))
+        .collect();
+    let ca = topology.sentinel_ca();
+    let url = |tls: &str| {
+        format!(
+            "redis+sentinel://{}/{SERVICE}?connect_timeout=2s{tls}&tls_ca_file={}",
+            hosts.join(","),
+            ca.display()
+        )
+    };
+    // TLS to the sentinels only: the data nodes are plain.
+    let c = Client::new(Config::from_url(&url("&sentinel_tls=true")).unwrap()).expect("client");
+    assert_eq!(served_by(&c), topology.master_port());
+    c.command(&["SET", "tls", "ok"]).expect("SET");
+    // Plain text to the sentinels' TLS ports finds nothing.
+    let err = Client::new(Config::from_url(&url("")).unwrap())
+        .err()
+        .unwrap();
+    assert_eq!(err.kind(), ErrorKind::MasterNotFound, "{err}");
+    assert!(err.message().contains("TLS"), "{err}");
+}
+
 /// Four writer threads and what they saw: every acknowledged write, failures, and when
 /// writes resumed on a new master.
 struct Writers {

@@ -1,14 +1,16 @@
 //! `RedisSentinel`: a master with replicas watched by `redis-sentinel` processes on loopback,
 //! for the tests (down-after-milliseconds 1000, failover-timeout 5000, quorum 2), and the
 //! changes tests make while a client runs: `SENTINEL FAILOVER`, a master killed or paused, a
-//! sentinel stopped and started again. Optionally the sentinels have a password and the data
-//! nodes ACL users (then the harness talks to them as `admin`).
+//! sentinel stopped and started again. Optionally the sentinels have a password, or also
+//! listen with TLS (one CA for all), and the data nodes ACL users (then the harness talks to
+//! them as `admin`).
 //!
 //! As in `cluster.rs`, every server is spawned by the topology's keeper thread, and every wait
 //! polls with a deadline and panics with what it saw last and the tail of every log.
 
 use std::io;
 use std::net::TcpStream;
+use std::path::PathBuf;
 use std::sync::{Mutex, MutexGuard, OnceLock, PoisonError};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -17,7 +19,10 @@ use redcore::resp::Value;
 
 use super::cluster::Keeper;
 use super::cluster_state::parse_info;
-use super::{connect_to, server_log_tail, RedisServer, RespConn, HOST};
+use super::{
+    connect_to, generate_tls_files, server_log_tail, unique_temp_dir, RedisServer, RespConn,
+    ServerCert, HOST,
+};
 
 /// The service name the sentinels monitor.
 pub const SERVICE: &str = "mymaster";
@@ -40,6 +45,7 @@ pub struct SentinelBuilder {
     sentinels: usize,
     sentinel_password: Option<String>,
     data_acl: bool,
+    sentinel_tls: bool,
 }
 
 impl SentinelBuilder {
@@ -62,6 +68,13 @@ impl SentinelBuilder {
         self
     }
 
+    /// The sentinels also listen with TLS (`sentinel_tls_ports`), with certificates from one
+    /// CA (`sentinel_ca`); among themselves and to the data nodes they stay plain.
+    pub fn sentinel_tls(mut self) -> Self {
+        self.sentinel_tls = true;
+        self
+    }
+
     pub fn start(self) -> RedisSentinel {
         RedisSentinel::start_with(self)
     }
@@ -74,8 +87,19 @@ pub struct RedisSentinel {
     sentinels: Mutex<Vec<RedisServer>>,
     data_ports: Vec<u16>,
     sentinel_ports: Vec<u16>,
+    sentinel_tls_ports: Vec<u16>,
+    /// The sentinels' shared certificates, when they speak TLS.
+    tls_dir: Option<PathBuf>,
     setup: SentinelBuilder,
     keeper: Keeper,
+}
+
+impl Drop for RedisSentinel {
+    fn drop(&mut self) {
+        if let Some(dir) = &self.tls_dir {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
 }
 
 static SHARED: OnceLock<RedisSentinel> = OnceLock::new();
@@ -113,6 +137,7 @@ impl RedisSentinel {
             sentinels: 3,
             sentinel_password: None,
             data_acl: false,
+            sentinel_tls: false,
         }
     }
 
@@ -130,18 +155,33 @@ impl RedisSentinel {
         });
         let master = data[0].port();
         let sentinel_setup = setup.clone();
+        let tls_dir = setup.sentinel_tls.then(|| {
+            let dir = unique_temp_dir("redcore-sentinel-tls");
+            generate_tls_files(&dir);
+            dir
+        });
+        let certs = tls_dir.clone();
         let sentinels: Vec<RedisServer> = keeper.run(move || {
             (0..sentinel_setup.sentinels)
                 .map(|_| {
-                    RedisServer::builder()
-                        .sentinel(&sentinel_config(&sentinel_setup, master))
-                        .start()
+                    let builder =
+                        RedisServer::builder().sentinel(&sentinel_config(&sentinel_setup, master));
+                    match &certs {
+                        Some(dir) => builder.tls_shared(dir, ServerCert::Valid),
+                        None => builder,
+                    }
+                    .start()
                 })
                 .collect()
         });
         let topology = RedisSentinel {
             data_ports: data.iter().map(RedisServer::port).collect(),
             sentinel_ports: sentinels.iter().map(RedisServer::port).collect(),
+            sentinel_tls_ports: match &tls_dir {
+                Some(_) => sentinels.iter().map(RedisServer::tls_port).collect(),
+                None => Vec::new(),
+            },
+            tls_dir,
             data: Mutex::new(data),
             sentinels: Mutex::new(sentinels),
             setup,
@@ -180,6 +220,20 @@ impl RedisSentinel {
             .map(|p| format!("{HOST}:{p}"))
             .collect();
         format!("redis+sentinel://{}/{SERVICE}{query}", hosts.join(","))
+    }
+
+    /// The sentinels' TLS ports; panics unless built with `sentinel_tls`.
+    pub fn sentinel_tls_ports(&self) -> Vec<u16> {
+        assert!(self.tls_dir.is_some(), "build with .sentinel_tls()");
+        self.sentinel_tls_ports.clone()
+    }
+
+    /// The CA file that signed the sentinels' certificates (with `sentinel_tls`).
+    pub fn sentinel_ca(&self) -> PathBuf {
+        self.tls_dir
+            .as_ref()
+            .expect("build with .sentinel_tls()")
+            .join("ca.crt")
     }
 
     /// The master the first answering sentinel names.
