@@ -110,6 +110,67 @@ fn replica_clients_spread_reads_over_the_replicas() {
 }
 
 #[test]
+fn a_replica_that_goes_down_is_skipped_until_it_is_back() {
+    let topology = RedisSentinel::start();
+    let reader = client(&topology, "?role=replica");
+    let replicas = topology.replica_ports();
+    let (down, up) = (replicas[0], replicas[1]);
+    topology.kill_data(down);
+    let killed = Instant::now();
+    // The read on the wire when it died may fail; then every read goes to the other one.
+    let mut failed = 0;
+    let mut in_a_row = 0;
+    while in_a_row < 50 {
+        assert!(
+            killed.elapsed() < Duration::from_secs(10),
+            "reads did not settle on {up}"
+        );
+        match reader.command(&["INFO", "server"]) {
+            Ok(_) => in_a_row += 1,
+            Err(_) => {
+                failed += 1;
+                in_a_row = 0;
+            }
+        }
+    }
+    // The sentinels flag it down: it leaves the client's replicas, and stays out while down.
+    topology.poll(
+        "the sentinels to flag the replica down",
+        || match topology.replica_flags(down) {
+            Some(flags) if flags.contains("s_down") => Ok(()),
+            other => Err(format!("flags {other:?}")),
+        },
+    );
+    for _ in 0..20 {
+        assert_eq!(served_by(&reader), up);
+    }
+    topology.restart_data(down);
+    let back = Instant::now();
+    wait_until(Duration::from_secs(30), "reads on the replica back", || {
+        served_by(&reader) == down
+    });
+    println!(
+        "a replica down: {failed} reads failed, the others went to {up}; after the sentinels \
+         had flagged it down, back in the reads {:?} after its restart",
+        back.elapsed()
+    );
+}
+
+#[test]
+fn no_healthy_replica_is_replica_not_found_unless_falling_back_to_the_master() {
+    let topology = RedisSentinel::builder().replicas(0).start();
+    let err = Client::new(config(&topology, "?role=replica"))
+        .err()
+        .unwrap();
+    assert_eq!(err.kind(), ErrorKind::ReplicaNotFound, "{err}");
+    assert!(err.message().contains("the sentinels list none"), "{err}");
+    let c = client(&topology, "?role=replica&replica_fallback=true");
+    assert_eq!(served_by(&c), topology.master_port());
+    c.command(&["SET", "fallback", "ok"])
+        .expect("the master takes writes");
+}
+
+#[test]
 fn no_sentinel_reachable_is_master_not_found_within_the_connect_timeout() {
     let ports: Vec<u16> = (0..3).map(|_| support::free_port()).collect();
     let url = format!(

@@ -250,6 +250,30 @@ impl RedisSentinel {
             .collect()
     }
 
+    /// The flags the first running sentinel shows for replica `port` (`slave`, `slave,s_down`,
+    /// ...), or None when it lists no such replica.
+    pub fn replica_flags(&self, port: u16) -> Option<String> {
+        let sentinel = *self.live_sentinels().first()?;
+        let reply = self
+            .sentinel_cmd(sentinel, &["SENTINEL", "REPLICAS", SERVICE])
+            .ok()?;
+        let Value::Array(replicas) = reply else {
+            return None;
+        };
+        replicas.iter().find_map(|replica| {
+            let Value::Array(fields) = replica else {
+                return None;
+            };
+            let field = |name: &str| {
+                fields
+                    .chunks(2)
+                    .find(|pair| text_of(&pair[0]) == name)
+                    .map(|pair| text_of(&pair[1]))
+            };
+            (field("port")? == port.to_string()).then(|| field("flags"))?
+        })
+    }
+
     // ---- commands ----
 
     /// One command to a data node on a fresh connection (as `ADMIN` with ACLs).
@@ -347,18 +371,31 @@ impl RedisSentinel {
 
     /// Starts a stopped sentinel again on its port and dir (it keeps what it had learned).
     pub fn restart_sentinel(&self, port: u16) {
-        let mut sentinels = self.lock_sentinels();
-        let index = sentinels
+        self.restart(&self.sentinels, port);
+    }
+
+    /// Starts a stopped data node again on its port and dir (as it was started: the master
+    /// or a replica of the first master; the sentinels reconfigure it if that changed).
+    pub fn restart_data(&self, port: u16) {
+        self.restart(&self.data, port);
+    }
+
+    fn restart(&self, servers: &Mutex<Vec<RedisServer>>, port: u16) {
+        let mut list = servers.lock().unwrap_or_else(PoisonError::into_inner);
+        let index = list
             .iter()
             .position(|s| s.port() == port)
-            .expect("a sentinel of this topology");
-        let mut server = sentinels.remove(index);
-        drop(sentinels);
+            .expect("a process of this topology");
+        let mut server = list.remove(index);
+        drop(list);
         let server = self.keeper.run(move || {
             server.restart();
             server
         });
-        self.lock_sentinels().insert(index, server);
+        servers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(index, server);
     }
 
     fn with_data(&self, port: u16, f: impl FnOnce(&mut RedisServer)) {
