@@ -417,6 +417,31 @@ impl Client {
             handler.map(|h| Arc::from(h) as SharedPushHandler);
     }
 
+    /// Waits until every command submitted so far has completed (its reply came, or it failed
+    /// or timed out), or `timeout` passes: `Err(TIMEOUT)` then. Commands submitted meanwhile
+    /// are waited for too, so stop submitting first. Call it before `close` (or dropping the
+    /// client) to have written commands answered instead of completed with CLOSED, which does
+    /// not mean they did not run: the server may have run them. Not from a callback.
+    pub fn drain(&self, timeout: Duration) -> Result<()> {
+        self.engine.check_blocking_allowed()?;
+        let deadline = Instant::now() + timeout;
+        let mut pause = Duration::from_micros(100);
+        while !self.engine.is_drained() {
+            if Instant::now() >= deadline {
+                return Err(Error::new(
+                    ErrorKind::Timeout,
+                    format!(
+                        "commands were still pending after {} ms",
+                        timeout.as_millis()
+                    ),
+                ));
+            }
+            std::thread::sleep(pause);
+            pause = (pause * 2).min(Duration::from_millis(5));
+        }
+        Ok(())
+    }
+
     /// Closes the client: every pending command completes with CLOSED before this returns
     /// (when called from a callback, as soon as the callback returns).
     pub fn close(mut self) {
@@ -598,6 +623,20 @@ impl Engine {
         }
     }
 
+    /// True when no command waits anywhere: on a connection (written or not, or answered but
+    /// handed to the reactor for its completion), for a dedicated connection, or for its time
+    /// in a cluster (a retry's delay, a topology).
+    fn is_drained(&self) -> bool {
+        let mut conns = self.node_conns();
+        conns.extend(self.dedicated_conns());
+        let idle = conns.iter().all(|conn| {
+            let st = conn.lock();
+            st.ex.pending() == 0 && st.handoff.is_empty() && st.detoured.is_empty()
+        });
+        let cluster_idle = self.cluster.is_none() || !self.cluster_has_delayed();
+        idle && cluster_idle && self.pool_next_deadline().is_none()
+    }
+
     /// Refuses calls on a closed client or in a forked child.
     fn check_usable(&self) -> Result<()> {
         if FORK_GENERATION.load(Ordering::Relaxed) != self.fork_generation {
@@ -736,9 +775,14 @@ impl Engine {
             retry_written: self.config.retry.retry_written_commands,
             ..RequestMeta::default()
         };
-        if self.cluster.is_some() && matches!(class, CommandClass::Normal) {
-            self.dispatch(views.as_slice(), None, completion, meta)?;
-            return Ok(deadline);
+        if self.cluster.is_some() {
+            // Blocking commands too: by slot, waiting for a topology if need be, and on
+            // dedicated connections wherever they are sent (see `dispatch`).
+            let blocking = !matches!(class, CommandClass::Normal);
+            self.dispatch(views.as_slice(), None, completion, meta, blocking)?;
+            // A blocking command may first wait for a dedicated connection.
+            let wait = self.config.dedicated_wait_timeout;
+            return Ok(deadline.map(|d| if blocking { d + wait } else { d }));
         }
         if self.sentinel.is_some() {
             let blocking = !matches!(class, CommandClass::Normal);
@@ -1035,6 +1079,20 @@ impl Owner for Engine {
         }
     }
 
+    fn node_up(&self, conn: &Arc<Conn>, now: Instant) {
+        let nodes = self.nodes.load();
+        let Some(pool) = nodes.by_id(conn.node) else {
+            return;
+        };
+        let mut siblings: Vec<Arc<Conn>> = pool.node_conns().cloned().collect();
+        siblings.extend(pool.dedicated.live());
+        for sibling in siblings.iter().filter(|c| !Arc::ptr_eq(c, conn)) {
+            if sibling.lock().node_up(now) {
+                self.reactors[sibling.reactor].notify(Msg::Timers);
+            }
+        }
+    }
+
     fn fail_waiting(&self, err: &Error, completions: &mut Vec<(Completion, Result<Reply>)>) {
         self.pool_fail_all(err, completions);
         if self.cluster.is_some() {
@@ -1230,6 +1288,10 @@ impl Dedicated {
         let meta = RequestMeta {
             deadline,
             retry_written: false,
+            // It belongs to this connection: once given back (while it is unanswered), the
+            // connection no longer counts as held, and a cluster node's connection would hand
+            // it over to be sent on a shared one after a drop.
+            pinned: true,
             ..RequestMeta::default()
         };
         self.engine.enqueue(

@@ -95,8 +95,9 @@ impl Engine {
                 meta,
                 node,
             } = detour;
-            let blocking = frame_args(&frame)
-                .is_some_and(|args| matches!(classify(&args), Ok(CommandClass::Blocking { .. })));
+            let blocking = frame_args(&frame).is_some_and(|args| {
+                matches!(classify(args.as_slice()), Ok(CommandClass::Blocking { .. }))
+            });
             let waiting = |completion| Waiting::Command {
                 completion,
                 frame,
