@@ -594,7 +594,7 @@ fn sentinel_failover_under_load_loses_no_acknowledged_write() {
 }
 
 #[test]
-fn killed_master_under_load_loses_no_acknowledged_write() {
+fn killed_master_under_load_loses_only_the_unreplicated_last_writes() {
     let topology = RedisSentinel::start();
     let c = Arc::new(client(&topology, ""));
     let f = fail_over_under_load(&topology, &c, "kill", |old| {
