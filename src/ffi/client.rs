@@ -16,6 +16,7 @@ use crate::resp::{Reply, ValueRef};
 
 mod cluster;
 mod reauth;
+mod sentinel;
 
 /// A client: a pool of multiplexed connections to one server, driven by its own event-loop
 /// thread(s).

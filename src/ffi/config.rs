@@ -583,6 +583,7 @@ fn optional_ms(ms: u64) -> Option<Duration> {
 }
 
 mod cluster;
+mod sentinel;
 mod tls;
 
 #[cfg(test)]

@@ -150,6 +150,23 @@ pub(crate) struct ConnState {
     /// A helper thread is asking the credential provider for this connection (at most one
     /// at a time, even when a provider that hangs outlives several connect attempts).
     pub(crate) fetching_credentials: bool,
+    /// The handshake checks that the server is a master (`ROLE`): a sentinel client's
+    /// connections to its master.
+    pub(crate) require_master: bool,
+    /// Settings of their own for a connection that is not to a data node (a sentinel's:
+    /// its credentials, TLS and protocol); `None` uses the client's.
+    pub(crate) profile: Option<Arc<ConnProfile>>,
+}
+
+/// A connection's own settings, in place of the client's (see `ConnState::profile`): used
+/// for its TLS, its credentials and its handshake. Timeouts and retries stay the client's.
+pub(crate) struct ConnProfile {
+    /// The handshake settings (protocol, user, name) and `tls_options`.
+    pub(crate) config: Config,
+    /// The TLS client configuration; `None` connects in plain text.
+    pub(crate) tls: Option<Arc<rustls::ClientConfig>>,
+    /// The credentials.
+    pub(crate) auth: Auth,
 }
 
 /// A request a cluster node turned away (MOVED, ASK, TRYAGAIN, CLUSTERDOWN, ...) or left
@@ -253,6 +270,8 @@ impl Conn {
                 orphans: Vec::new(),
                 awaiting_credentials: false,
                 fetching_credentials: false,
+                require_master: false,
+                profile: None,
             }),
         }
     }
@@ -563,6 +582,11 @@ impl ConnState {
     /// must ask the provider (none is asking already).
     fn connected(&mut self, ctx: &mut Ctx<'_>) -> bool {
         let config = ctx.config;
+        let profile = self.profile.clone();
+        let (tls_config, tls_options, auth) = match profile.as_deref() {
+            Some(p) => (p.tls.as_ref(), &p.config.tls_options, &p.auth),
+            None => (ctx.tls, &config.tls_options, ctx.auth),
+        };
         // One deadline for the whole opening: TCP connect, TLS and the Redis handshake.
         let deadline = match self.phase {
             Phase::Connecting { deadline, .. } => deadline,
@@ -583,7 +607,7 @@ impl ConnState {
             self.fail(err, ctx);
             return false;
         }
-        if ctx.tls.is_none() {
+        if tls_config.is_none() {
             match self
                 .transport
                 .as_ref()
@@ -598,12 +622,12 @@ impl ConnState {
                 }
             }
         }
-        if let Some(tls_config) = ctx.tls {
+        if let Some(tls_config) = tls_config {
             let host = match &self.endpoint {
                 Endpoint::Tcp { host, .. } => Some(self.server_name.as_deref().unwrap_or(host)),
                 Endpoint::Unix { .. } => None,
             };
-            let wrapped = tls::server_name(&config.tls_options, host).and_then(|name| {
+            let wrapped = tls::server_name(tls_options, host).and_then(|name| {
                 let plain = self.transport.take().expect("transport");
                 plain.into_tls(tls_config.clone(), name)
             });
@@ -616,7 +640,7 @@ impl ConnState {
             }
         }
         self.got_bytes = false;
-        if ctx.auth.provider().is_some() {
+        if auth.provider().is_some() {
             // The provider may take its time (a token service): it is asked on a helper
             // thread, and the handshake starts when it answers, within the same deadline.
             self.awaiting_credentials = true;
@@ -661,10 +685,15 @@ impl ConnState {
         deadline: Option<Instant>,
         ctx: &mut Ctx<'_>,
     ) {
-        let config = ctx.config;
-        let credentials = ctx.auth.for_handshake(fetched, ctx.now);
+        let profile = self.profile.clone();
+        let (config, auth) = match profile.as_deref() {
+            Some(p) => (&p.config, &p.auth),
+            None => (ctx.config, ctx.auth),
+        };
+        let credentials = auth.for_handshake(fetched, ctx.now);
         self.sent_credentials = credentials.username.is_some() || credentials.password.is_some();
-        let mut handshake = Handshake::new(handshake_params(config, credentials));
+        let params = handshake_params(config, credentials, self.require_master);
+        let mut handshake = Handshake::new(params);
         self.ex.begin_control();
         self.ex.push_control(|buf| handshake.poll_transmit(buf));
         self.writable = true;
@@ -1041,6 +1070,15 @@ impl ConnState {
         };
     }
 
+    /// Closes the connection for good at once, whatever is in flight: what it has not
+    /// answered is handed to the owner as detours (a node's that may send it elsewhere) or
+    /// failed with `err`, as when a connection drops; nothing is sent on it again. For a
+    /// master that is a master no longer.
+    pub(crate) fn abandon(&mut self, err: Error, ctx: &mut Ctx<'_>) {
+        self.retiring = true;
+        self.fail(err, ctx);
+    }
+
     /// What a connection that is gone left unanswered (see `Exchange::handle_disconnect`):
     /// a cluster node's (unless held) goes to the owner to be sent elsewhere (after a
     /// topology refresh) or failed, rather than wait here for this node to return; the rest
@@ -1251,7 +1289,11 @@ fn backoff_delay(
     backoff.delay(failures, state, &mut || rng.next_u64())
 }
 
-fn handshake_params(config: &Config, credentials: HandshakeCredentials) -> HandshakeParams {
+fn handshake_params(
+    config: &Config,
+    credentials: HandshakeCredentials,
+    require_master: bool,
+) -> HandshakeParams {
     HandshakeParams {
         protocol: match config.protocol {
             Protocol::Resp2 => 2,
@@ -1271,6 +1313,7 @@ fn handshake_params(config: &Config, credentials: HandshakeCredentials) -> Hands
             }
             _ => Vec::new(),
         },
+        require_master,
     }
 }
 
