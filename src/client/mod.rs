@@ -13,6 +13,7 @@ mod nodes;
 pub mod pipeline;
 mod pool;
 mod reauth;
+pub(crate) mod stream;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -80,6 +81,8 @@ pub(crate) struct Engine {
     /// Helper threads (name lookups, credential provider calls, token renewals), joined when
     /// the client closes.
     helpers: Mutex<Vec<JoinHandle<()>>>,
+    /// Features told of topology changes (pub/sub's shard channels).
+    listeners: stream::Listeners,
 }
 
 static FORK_GENERATION: AtomicU64 = AtomicU64::new(0);
@@ -153,6 +156,7 @@ impl Client {
             fork_generation,
             push_handler: Mutex::new(None),
             helpers: Mutex::new(Vec::new()),
+            listeners: stream::Listeners::default(),
             tls,
             auth,
             reauth_handler: Mutex::new(None),
@@ -368,6 +372,11 @@ impl Client {
             dedicated.bind(Some(crate::route::slot::key_slot(key)))?;
         }
         Ok(dedicated)
+    }
+
+    /// The engine, for the features built on the client (pub/sub, MONITOR).
+    pub(crate) fn engine(&self) -> &Arc<Engine> {
+        &self.engine
     }
 
     /// What a cluster client has met so far (redirections, retries, refreshes); `None` for a

@@ -16,6 +16,7 @@ use mio::{Interest, Registry, Token};
 
 use super::auth::{Auth, HandshakeCredentials};
 use super::completion::{reply_to_result, Completion};
+use super::stream::Stream;
 use crate::config::{Backoff, BackoffState, Config, Credentials, Endpoint, FastRng, Protocol};
 use crate::error::{Error, ErrorKind, Result};
 use crate::net::{endpoint_name, tls, KeepaliveOptions, Transport};
@@ -150,6 +151,17 @@ pub(crate) struct ConnState {
     /// A helper thread is asking the credential provider for this connection (at most one
     /// at a time, even when a provider that hangs outlives several connect attempts).
     pub(crate) fetching_credentials: bool,
+    /// The owner of the stream this connection carries (pub/sub, MONITOR): its out-of-band
+    /// frames go there, and it restores the connection's state after each reconnect.
+    pub(crate) stream: Option<Arc<dyn Stream>>,
+    /// The connection has been ready before (a later handshake follows a loss).
+    pub(crate) was_ready: bool,
+    /// Idle time after which a health-check PING is sent (the config's, unless the
+    /// connection's owner chose another).
+    pub(crate) health_check: Option<Duration>,
+    /// Out-of-band frames may arrive while nothing is pending (subscriptions, cache
+    /// invalidations): read interest stays on when the connection is idle.
+    pub(crate) listens: bool,
 }
 
 /// A request a cluster node turned away (MOVED, ASK, TRYAGAIN, CLUSTERDOWN, ...) or left
@@ -178,8 +190,14 @@ fn detours(reply: &Reply) -> Option<Error> {
         return None;
     }
     let err = reply.as_error()?;
+    turned_away(err.kind()).then_some(err)
+}
+
+/// The error kinds of a cluster node's refusals: the command was not run, and may run
+/// elsewhere or later.
+pub(crate) fn turned_away(kind: ErrorKind) -> bool {
     matches!(
-        err.kind(),
+        kind,
         ErrorKind::Moved
             | ErrorKind::Ask
             | ErrorKind::TryAgain
@@ -188,7 +206,6 @@ fn detours(reply: &Reply) -> Option<Error> {
             | ErrorKind::ReadOnly
             | ErrorKind::BusyLoading
     )
-    .then_some(err)
 }
 
 /// An encoded command holding a password; its bytes are overwritten when it is dropped.
@@ -253,6 +270,10 @@ impl Conn {
                 orphans: Vec::new(),
                 awaiting_credentials: false,
                 fetching_credentials: false,
+                stream: None,
+                was_ready: false,
+                health_check: config.health_check_interval,
+                listens: false,
             }),
         }
     }
@@ -474,7 +495,7 @@ impl ConnState {
         if self.armed || self.caller_reading {
             return;
         }
-        if self.ex.pending() == 0 && matches!(self.phase, Phase::Ready) {
+        if self.ex.pending() == 0 && matches!(self.phase, Phase::Ready) && !self.listens {
             return;
         }
         self.arm(registry);
@@ -683,6 +704,10 @@ impl ConnState {
         self.protocol = protocol;
         self.handshake = None;
         self.ex.set_ready();
+        if let Some(stream) = self.stream.as_ref() {
+            stream.on_ready(&mut self.ex, protocol, self.was_ready);
+        }
+        self.was_ready = true;
         self.phase = Phase::Ready;
         self.failures = 0;
         self.last_error = None;
@@ -813,6 +838,7 @@ impl ConnState {
         let may_detour = self.detours && self.lease != Lease::Held;
         let node = self.node;
         let detoured = &mut self.detoured;
+        let stream = self.stream.as_deref();
         self.ex.handle_read(bytes, |event| match event {
             Event::Reply(Completion::HealthCheck, reply, _) => {
                 health = Some(reply_to_result(reply))
@@ -837,7 +863,10 @@ impl ConnState {
                     reply_to_result(reply).map_err(|e| explain_noauth(e, sent_credentials)),
                 )
             }
-            Event::Push(reply) => pushes.push(reply),
+            Event::Push(reply) => match stream {
+                Some(stream) => stream.on_frame(reply),
+                None => pushes.push(reply),
+            },
             Event::Control(reply) => controls.push(reply),
         })?;
         if let Some(result) = health {
@@ -984,6 +1013,9 @@ impl ConnState {
             self.close(&err, ctx.registry, ctx.completions);
             return;
         }
+        if let Some(stream) = self.stream.as_ref() {
+            stream.on_lost(&err);
+        }
         self.detach(ctx.registry);
         self.handshake = None;
         self.health_pending = false;
@@ -1103,7 +1135,7 @@ impl ConnState {
             _ => {}
         }
         self.expire(ctx);
-        if let (Some(interval), Phase::Ready) = (ctx.config.health_check_interval, &self.phase) {
+        if let (Some(interval), Phase::Ready) = (self.health_check, &self.phase) {
             if !self.health_pending && self.ex.pending() == 0 && ctx.now >= self.last_io + interval
             {
                 self.health_pending = true;
@@ -1126,13 +1158,13 @@ impl ConnState {
     }
 
     /// When this connection next needs the reactor's attention without I/O.
-    pub(crate) fn next_timer(&self, config: &Config) -> Option<Instant> {
+    pub(crate) fn next_timer(&self) -> Option<Instant> {
         let phase = match self.phase {
             Phase::Connecting { deadline, .. } | Phase::Handshaking { deadline } => deadline,
             Phase::Backoff { until } => Some(until),
             _ => None,
         };
-        let health = match (config.health_check_interval, &self.phase) {
+        let health = match (self.health_check, &self.phase) {
             (Some(interval), Phase::Ready) if !self.health_pending => Some(self.last_io + interval),
             _ => None,
         };
@@ -1158,6 +1190,9 @@ impl ConnState {
         self.detach(registry);
         self.handshake = None;
         self.phase = Phase::Closed;
+        if let Some(stream) = self.stream.take() {
+            stream.on_closed(err);
+        }
         self.ex
             .fail_all(|c| completions.push((c, Err(err.clone()))));
         for (_, c) in self.deferred_auth.drain(..) {
