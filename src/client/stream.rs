@@ -3,6 +3,7 @@
 //! requests sent on them (subscription commands answered by their confirmations); and the
 //! features' hook on topology changes (a shard channel moves with its slot's owner).
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
@@ -13,6 +14,9 @@ use crate::reactor::{Completion, Conn, Lease, Msg, Stream};
 use crate::resp::{encode_command, Reply};
 use crate::session::push::SubscriptionKind;
 use crate::session::RequestMeta;
+
+/// Spreads the streams that may go to any primary over the healthy ones.
+static SPREAD: AtomicUsize = AtomicUsize::new(0);
 
 /// A node a stream connection may be opened on.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -34,8 +38,8 @@ pub(crate) trait TopologyListener: Send + Sync {
 pub(crate) struct Listeners(Mutex<Vec<Weak<dyn TopologyListener>>>);
 
 impl Engine {
-    /// The node a stream goes to: for `Some(slot)` of a cluster client, the slot's primary;
-    /// otherwise a primary of the cluster, or the one server.
+    /// The node a stream goes to: for `Some(slot)` of a cluster client, the slot's primary
+    /// (an error while it is down); otherwise a primary of the cluster, or the one server.
     pub(crate) fn stream_target(&self, slot: Option<u16>) -> Result<StreamTarget> {
         let nodes = self.nodes.load();
         let pool = match (&self.cluster, slot) {
@@ -43,8 +47,29 @@ impl Engine {
                 .pools
                 .first()
                 .ok_or_else(|| Error::new(ErrorKind::Internal, "no node to connect to"))?,
-            (Some(_), Some(slot)) => self.primary_of_slot(&nodes, slot)?,
-            (Some(_), None) => self.some_primary(&nodes)?,
+            (Some(_), Some(slot)) => {
+                let pool = self.primary_of_slot(&nodes, slot)?;
+                if !self.serves(&pool.endpoint) {
+                    return Err(Error::new(
+                        ErrorKind::ClusterDown,
+                        format!("the primary of slot {slot} is down"),
+                    ));
+                }
+                pool
+            }
+            (Some(_), None) => {
+                // A healthy primary (one whose failover is under way would refuse the
+                // connection until it is replaced); subscribers are spread over them.
+                let topology = nodes.topology.as_deref();
+                let healthy: Vec<usize> = topology
+                    .map(|t| t.primaries().filter(|&i| t.node(i).healthy).collect())
+                    .unwrap_or_default();
+                let next = SPREAD.fetch_add(1, Ordering::Relaxed);
+                match healthy.get(next % healthy.len().max(1)) {
+                    Some(&i) => &nodes.pools[i],
+                    None => self.some_primary(&nodes)?,
+                }
+            }
         };
         Ok(StreamTarget {
             node: pool.id,
@@ -53,13 +78,17 @@ impl Engine {
         })
     }
 
-    /// True when `endpoint` is a node of the current node set.
-    pub(crate) fn has_node(&self, endpoint: &Endpoint) -> bool {
-        self.nodes
-            .load()
-            .pools
-            .iter()
-            .any(|p| p.endpoint == *endpoint)
+    /// True when `endpoint` serves as the node set stands: a node of a single server's set,
+    /// or a healthy primary that serves slots of a cluster.
+    pub(crate) fn serves(&self, endpoint: &Endpoint) -> bool {
+        let nodes = self.nodes.load();
+        match nodes.topology.as_deref() {
+            None => nodes.pools.iter().any(|p| p.endpoint == *endpoint),
+            Some(topology) => topology.primaries().any(|i| {
+                topology.node(i).healthy
+                    && nodes.pools.get(i).is_some_and(|p| p.endpoint == *endpoint)
+            }),
+        }
     }
 
     /// True for a cluster client.

@@ -202,6 +202,13 @@ impl Stream for Link {
     fn on_lost(&self, err: &Error) {
         // The first loss is the cause; failed reconnect attempts after it are not.
         self.lock().lost.get_or_insert_with(|| err.clone());
+        if self.cluster {
+            // The node may have failed over: a new topology moves what lived here.
+            if let Some(core) = self.core.upgrade() {
+                let engine = core.engine.clone();
+                core.engine.run_later(move || engine.refresh_topology());
+            }
+        }
     }
 
     fn on_closed(&self, err: &Error) {
@@ -239,7 +246,12 @@ impl Regain {
         names: Vec<Vec<u8>>,
         result: Result<Reply>,
     ) {
-        if let Err(err) = result {
+        let failure = match result {
+            // CLOSED: the connection was closed on purpose, its names moved elsewhere.
+            Err(err) if err.kind() != ErrorKind::Closed => Some(err),
+            _ => None,
+        };
+        if let Some(err) = failure {
             // Shard channels whose slot moved meanwhile are placed again once the topology
             // says where (they stay wanted); the others are tried again at the next reconnect.
             if kind == SubscriptionKind::Ssubscribe && super::moved_away(&err) {

@@ -544,7 +544,7 @@ impl Core {
         let wanted = self.wanted().clone();
         let mut sends: Vec<(LinkHandle, SubscriptionKind, Vec<Vec<u8>>)> = Vec::new();
         if let Some(main) = links.main.clone() {
-            if !self.engine.has_node(&main.link.endpoint) {
+            if !self.engine.serves(&main.link.endpoint) {
                 main.link.retire();
                 self.engine.close_stream(&main.conn);
                 links.main = None;
@@ -605,7 +605,7 @@ impl Core {
     ) {
         let mut kept = Vec::new();
         for handle in std::mem::take(&mut links.shards) {
-            let gone = !self.engine.has_node(&handle.link.endpoint);
+            let gone = !self.engine.serves(&handle.link.endpoint);
             let mut away: BTreeMap<u16, Vec<Vec<u8>>> = BTreeMap::new();
             for name in handle.link.names(NameClass::Shard) {
                 let slot = key_slot(&name);
@@ -655,13 +655,20 @@ impl Core {
                     .push(name.to_vec());
             }
         }
+        let mut unplaced = false;
         for (slot, names) in placed_nowhere {
-            let Ok(target) = self.engine.stream_target(Some(slot)) else {
-                continue; // no owner now: the next refresh tries again
-            };
-            if let Ok(handle) = self.shard_link(links, &target) {
-                sends.push((handle, SubscriptionKind::Ssubscribe, names));
+            let handle = self
+                .engine
+                .stream_target(Some(slot))
+                .and_then(|target| self.shard_link(links, &target));
+            match handle {
+                Ok(handle) => sends.push((handle, SubscriptionKind::Ssubscribe, names)),
+                Err(_) => unplaced = true,
             }
+        }
+        if unplaced {
+            // No owner for now (a failover in progress): ask again until there is one.
+            self.engine.refresh_topology();
         }
     }
 }
