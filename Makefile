@@ -33,6 +33,9 @@ LIB_A := $(RELEASE_DIR)/libredcore.a
 #   cargo rustc --release --lib --crate-type staticlib -- --print native-static-libs
 # Refresh it when dependencies change; the static C test below fails if it is incomplete.
 NATIVE_STATIC_LIBS := -lgcc_s -lutil -lrt -lpthread -lm -ldl -lc
+# The same as a CMake list, for the CMake package's redcore::redcore_static.
+SPACE := $(subst ,, )
+CMAKE_STATIC_LIBS := $(subst $(SPACE),;,$(patsubst -l%,%,$(NATIVE_STATIC_LIBS)))
 
 C_TEST_CFLAGS := -std=c11 -Wall -Wextra -Wpedantic -Werror -g -Iinclude
 EXAMPLE_CFLAGS := -std=c11 -Wall -Wextra -Wpedantic -Werror -g -Iinclude
@@ -45,6 +48,12 @@ STATIC_TEST_SRC := $(or $(wildcard tests/c/link_static.c),$(firstword $(C_TEST_S
 STATIC_TEST := $(if $(STATIC_TEST_SRC),$(patsubst tests/c/%.c,build/tests/%-static,$(STATIC_TEST_SRC)))
 EXAMPLE_SRCS := $(sort $(wildcard examples/*.c))
 EXAMPLES := $(patsubst examples/%.c,build/examples/%,$(EXAMPLE_SRCS))
+
+# The C++ tests (tests/cpp/*.cpp: redcore.h compiled as C++, and include/redcore.hpp),
+# built with each compiler below.
+CXX_COMPILERS := g++ clang++
+CXX_TEST_FLAGS := -std=c++17 -Wall -Wextra -Wpedantic -Werror -g -Iinclude
+CXX_TEST_SRCS := $(sort $(wildcard tests/cpp/*.cpp))
 
 WITH_REDIS := tests/tools/with-redis.sh
 WITH_CLUSTER := tests/tools/with-cluster.sh
@@ -76,7 +85,7 @@ HIREDIS_TESTS := $(patsubst tests/hiredis/%.c,build/hiredis-tests/%,$(HIREDIS_TE
 HIREDIS_STATIC_TEST := build/hiredis-tests/sync_test-static
 
 .PHONY: all header c-tests examples test lint test-rust test-c test-install test-go \
-	install demo clean bench hiredis-tests test-hiredis-c test-hiredis
+	test-cpp test-swift install demo clean bench hiredis-tests test-hiredis-c test-hiredis
 
 # Programs linked against the .so ask for its soname, libredcore.so.$(MAJOR) (src/build.rs);
 # cargo does not create that name, so it is linked here for the in-tree C tests and examples.
@@ -137,7 +146,7 @@ $(HIREDIS_STATIC_TEST): tests/hiredis/sync_test.c
 # Each step in order, stopping at the first failure with its name.
 test:
 	@tests/tools/ensure-deps.sh
-	@for step in lint test-rust test-c examples test-hiredis-c test-hiredis test-install test-go; do \
+	@for step in lint test-rust test-c examples test-cpp test-swift test-hiredis-c test-hiredis test-install test-go; do \
 		echo "==> make $$step"; \
 		if ! $(MAKE) --no-print-directory $$step; then \
 			echo "make test: FAILED at step '$$step'" >&2; \
@@ -161,7 +170,9 @@ test-rust:
 	$(CARGO) test
 	$(CARGO) test --features hiredis --lib compat
 
-test-c: c-tests
+# The cluster example is the C test of a cluster client: against a 3+3 cluster that
+# with-cluster.sh starts (plainly and under valgrind, in one cluster).
+test-c: c-tests build/examples/cluster
 	@for t in $(C_TESTS) $(STATIC_TEST); do \
 		echo "--- $$t"; \
 		if ! $(WITH_REDIS) $$t; then \
@@ -173,6 +184,33 @@ test-c: c-tests
 			exit 1; \
 		fi; \
 	done
+	@echo "--- build/examples/cluster (and under valgrind)"
+	@$(WITH_CLUSTER) bash -c 'build/examples/cluster >/dev/null && $(VALGRIND) build/examples/cluster >/dev/null' \
+		|| { echo "test-c: build/examples/cluster FAILED (exit 99 under valgrind = memory errors or leaks)" >&2; exit 1; }
+
+# The C++ face: redcore.h as C++ and the header-only wrapper include/redcore.hpp, each test
+# built with g++ and clang++ and run against a throwaway server (the g++ builds also under
+# valgrind).
+test-cpp: all
+	@for cxx in $(CXX_COMPILERS); do \
+		for src in $(CXX_TEST_SRCS); do \
+			exe=build/cpp-tests/$$(basename $$src .cpp)-$$cxx; \
+			mkdir -p build/cpp-tests; \
+			echo "--- $$exe"; \
+			$$cxx $(CXX_TEST_FLAGS) $$src -o $$exe $(LINK_SHARED); \
+			if ! $(WITH_REDIS) $$exe; then echo "test-cpp: $$exe FAILED" >&2; exit 1; fi; \
+			if [ $$cxx = g++ ] && ! $(WITH_REDIS) $(VALGRIND) $$exe; then \
+				echo "test-cpp: $$exe FAILED under valgrind (exit 99 = memory errors or leaks)" >&2; \
+				exit 1; \
+			fi; \
+		done; \
+	done
+
+# The Swift package (bindings/swift) cannot be compiled here (no Swift toolchain): its module
+# map is checked instead, by importing the module with clang's modules from C, as Swift
+# would import it.
+test-swift: all
+	@tests/tools/swift-modulemap-check.sh
 
 # The hiredis-compatible library with C programs written against hiredis's documented API.
 test-hiredis-c: hiredis-tests
@@ -235,17 +273,34 @@ test-install: all
 		> "$$tmp/ssl-check.c"; \
 	$(CC) $(C_TEST_CFLAGS) "$$tmp/ssl-check.c" -o "$$tmp/ssl-check" $$ssl_flags; \
 	LD_LIBRARY_PATH="$$tmp/lib" "$$tmp/ssl-check" || { echo "test-install: hiredis_ssl check failed" >&2; exit 1; }; \
-	echo "test-install: ok (hiredis $(HIREDIS_VERSION) API, soname $(HIREDIS_SONAME), also as $(HIREDIS_ALIASES))"
+	echo "test-install: ok (hiredis $(HIREDIS_VERSION) API, soname $(HIREDIS_SONAME), also as $(HIREDIS_ALIASES))"; \
+	cmake -S examples/cmake -B "$$tmp/cmake-build" -DCMAKE_PREFIX_PATH="$$tmp" \
+		-DCMAKE_FIND_USE_PACKAGE_REGISTRY=OFF -DCMAKE_CXX_COMPILER=g++ >/dev/null; \
+	cmake --build "$$tmp/cmake-build" >/dev/null; \
+	for exe in greet greet_static; do \
+		printed=$$($(WITH_REDIS) sh -c '"$$0" "$$REDCORE_TEST_URL"' "$$tmp/cmake-build/$$exe"); \
+		case "$$printed" in "hello from CMake (redcore $(VERSION))") ;; \
+		*) echo "test-install: examples/cmake's $$exe printed '$$printed'" >&2; exit 1 ;; esac; \
+	done; \
+	echo "test-install: ok (find_package(redcore) and redcore::redcore, redcore::redcore_static from examples/cmake)"; \
+	if [ -f $(GO_DIR)/go.mod ]; then \
+		(cd $(GO_DIR) && LD_LIBRARY_PATH="$$tmp/lib" go test -count=1 -tags redcore_pkgconfig -run 'TestTaxonomy|TestTypedHelpers' . >/dev/null) || \
+			{ echo "test-install: the Go binding does not build and run against the installed redcore (pkg-config)" >&2; exit 1; }; \
+		echo "test-install: ok (the Go binding with -tags redcore_pkgconfig, linked to the installed library)"; \
+	fi
 
+# The Go binding (bindings/go): vet, gofmt, and its tests with the race detector, against
+# redis-servers the tests start themselves and, for TestCluster, the cluster with-cluster.sh
+# starts. The package links the static library `all` built (its default build;
+# `-tags redcore_pkgconfig` links an installed one, see test-install).
 test-go: all
 	@if [ ! -f $(GO_DIR)/go.mod ]; then echo "test-go: no $(GO_DIR)/go.mod yet, skipped"; exit 0; fi; \
-	export CGO_CFLAGS="-I$(abspath include)"; \
-	export CGO_LDFLAGS="$(LINK_SHARED)"; \
+	export CGO_LDFLAGS="-L$(RELEASE_DIR)"; \
 	cd $(GO_DIR); \
 	go vet ./...; \
 	unformatted=$$(gofmt -l .); \
 	if [ -n "$$unformatted" ]; then echo "test-go: gofmt would change: $$unformatted" >&2; exit 1; fi; \
-	$(abspath $(WITH_REDIS)) go test ./...
+	$(abspath tests/tools/with-cluster.sh) go test -race -count=1 ./...
 
 # ---- install --------------------------------------------------------------------------------
 
@@ -258,11 +313,19 @@ install:
 	ln -sf libredcore.so.$(VERSION) "$(DESTDIR)$(LIBDIR)/libredcore.so.$(MAJOR)"
 	ln -sf libredcore.so.$(MAJOR) "$(DESTDIR)$(LIBDIR)/libredcore.so"
 	install -m 644 $(LIB_A) "$(DESTDIR)$(LIBDIR)/libredcore.a"
-	install -m 644 include/redcore.h "$(DESTDIR)$(INCLUDEDIR)/redcore.h"
+	install -m 644 include/redcore.h include/redcore.hpp "$(DESTDIR)$(INCLUDEDIR)/"
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
 		-e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|' \
 		-e 's|@LIBS_PRIVATE@|$(NATIVE_STATIC_LIBS)|' \
 		tests/tools/redcore.pc.in > "$(DESTDIR)$(LIBDIR)/pkgconfig/redcore.pc"
+	# The CMake package: find_package(redcore), target redcore::redcore.
+	install -d "$(DESTDIR)$(LIBDIR)/cmake/redcore"
+	for f in redcoreConfig redcoreConfigVersion; do \
+		sed -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' \
+			-e 's|@VERSION@|$(VERSION)|' -e 's|@MAJOR@|$(MAJOR)|' \
+			-e 's|@LIBS_PRIVATE_CMAKE@|$(CMAKE_STATIC_LIBS)|' \
+			tests/tools/$$f.cmake.in > "$(DESTDIR)$(LIBDIR)/cmake/redcore/$$f.cmake"; \
+	done
 	@[ -f $(HIREDIS_SO) ] || { echo "install: $(HIREDIS_SO) is missing; run 'make' first" >&2; exit 1; }
 	install -m 755 $(HIREDIS_SO) "$(DESTDIR)$(LIBDIR)/$(HIREDIS_SONAME)"
 	for alias in $(HIREDIS_ALIASES); do \

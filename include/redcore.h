@@ -395,6 +395,16 @@ typedef struct ScanCursor ScanCursor;
 typedef struct redcore_client redcore_client;
 
 /**
+ * A queue of completions. Underneath: an `Arc` shared by the handle and by every command
+ * still pending on it, so freeing the queue while commands are in flight is safe (their
+ * results are dropped when they arrive). Submitting to it is thread-safe; taking from it
+ * (`_poll`, `_wait`) is for one consumer at a time, because each take frees the batch the
+ * previous one lent. Create with `redcore_completion_queue_new`, free with
+ * `redcore_completion_queue_free`.
+ */
+typedef struct redcore_completion_queue redcore_completion_queue;
+
+/**
  * A client configuration: where to connect, credentials, timeouts, pool sizes, retry policy.
  *
  * Underneath: a `Box`, single owner; free it with `redcore_config_free`. Not thread-safe while
@@ -570,6 +580,48 @@ typedef bool (*redcore_ocsp_callback)(void *userdata,
 typedef bool (*redcore_credentials_callback)(void *userdata, struct redcore_credentials *out);
 
 /**
+ * One value of a reply, flat. Arrays of items list a reply depth first: an aggregate item
+ * is followed by its `elements` children, each followed by its own. Attributes are left out.
+ * The bytes `str` points to belong to the reply (or pipeline result, or error) the item was
+ * read from and live as long as it does.
+ */
+typedef struct redcore_item {
+  /**
+   * The bytes of a simple string, bulk string, big number (its decimal text), verbatim
+   * string (its text, without the format) or error (its text); each is followed by a NUL
+   * not counted in `len`. NULL for other types.
+   */
+  const char *str;
+  /**
+   * The number of bytes at `str`.
+   */
+  size_t len;
+  /**
+   * For an array, set or push: its number of elements; for a map: twice its number of
+   * pairs (children in wire order: key, value, key, ...). 0 for scalars.
+   */
+  size_t elements;
+  /**
+   * An integer's value; 1 or 0 for a boolean; 0 otherwise.
+   */
+  int64_t integer;
+  /**
+   * A double's value; 0 otherwise.
+   */
+  double number;
+  /**
+   * For an error: the code its text maps to (`REDCORE_ERR_RESPONSE`,
+   * `REDCORE_ERR_NO_SCRIPT`, ...) or, for a failed command, the failure's code.
+   * `REDCORE_OK` for every other item.
+   */
+  enum redcore_error_code code;
+  /**
+   * The type (`REDCORE_REPLY_*`).
+   */
+  redcore_reply_type kind;
+} redcore_item;
+
+/**
  * Called when auto-extension loses a held lock, at most once per acquisition, on the lock's
  * thread: `err` (borrowed until it returns) is `REDCORE_ERR_LOCK_NOT_OWNED` when the key was
  * deleted or taken over, or the last attempt's error (`REDCORE_ERR_TIMEOUT`,
@@ -591,11 +643,125 @@ typedef void (*redcore_lock_callback)(void *userdata,
                                       uint64_t fence,
                                       const struct redcore_error *err);
 
+/**
+ * One finished submission, as `redcore_completion_queue_poll` / `_wait` hand it out. Every
+ * pointer in it is borrowed from the queue until the next `_poll`, `_wait` or `_free` on it.
+ */
+typedef struct redcore_completion {
+  /**
+   * The token given at submission.
+   */
+  size_t token;
+  /**
+   * The top level of the result. On failure (a server error reply, a timeout, a lost
+   * connection, the client freed: `REDCORE_ERR_CLOSED`), a `REDCORE_REPLY_ERROR` item with
+   * the error's `code` and message. For a pipeline, a `REDCORE_REPLY_ARRAY` item with one
+   * element per command (read them with `redcore_pipeline_result_items`).
+   */
+  struct redcore_item item;
+  /**
+   * The whole reply (walk it with `redcore_reply_items` or the `redcore_reply_*`
+   * functions); NULL on failure and for pipelines. Do not free it.
+   */
+  const struct redcore_reply *reply;
+  /**
+   * The error on failure, else NULL. Do not free it.
+   */
+  const struct redcore_error *error;
+  /**
+   * A pipeline submission's results, else NULL. Do not free it.
+   */
+  const struct redcore_pipeline_result *pipeline;
+} redcore_completion;
+
 
 
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
+
+/**
+ * Sends `count` commands (flat layout, see above; each copied before this returns) as
+ * `redcore_client_command` would, one after the other; command `i`'s result goes to `queue`
+ * under `tokens[i]`. On `REDCORE_OK` every token gets exactly one completion there, also
+ * for a command refused at once (a state-changing command such as SUBSCRIBE, the client
+ * closed): its completion carries that error. Any other code means the batch itself was
+ * malformed (NULL pointers, `count` 0, a command without arguments, `args_len` not the sum
+ * of `arglens`) and nothing was sent. Thread-safe: any number of threads may submit at once.
+ * One call costs the caller one crossing into the library for the whole batch.
+ */
+enum redcore_error_code redcore_client_submit_batch(const struct redcore_client *client,
+                                                    const struct redcore_completion_queue *queue,
+                                                    size_t count,
+                                                    const size_t *tokens,
+                                                    const uint32_t *argcs,
+                                                    const size_t *arglens,
+                                                    const uint8_t *args,
+                                                    size_t args_len,
+                                                    struct redcore_error **err_out);
+
+/**
+ * `redcore_client_submit_batch` on a dedicated connection (the commands go out in order on
+ * it). Same rules as `redcore_dedicated_command`: use the dedicated connection from one
+ * thread at a time.
+ */
+enum redcore_error_code redcore_dedicated_submit_batch(struct redcore_dedicated *dedicated,
+                                                       const struct redcore_completion_queue *queue,
+                                                       size_t count,
+                                                       const size_t *tokens,
+                                                       const uint32_t *argcs,
+                                                       const size_t *arglens,
+                                                       const uint8_t *args,
+                                                       size_t args_len,
+                                                       struct redcore_error **err_out);
+
+/**
+ * Runs `count` commands (flat layout, copied) as one pipeline, or as a MULTI / EXEC
+ * transaction when `transaction` is true, like `redcore_client_pipeline_run`; the results
+ * arrive as one completion on `queue` under `token`, whose `pipeline` holds them. On any
+ * code but `REDCORE_OK` no completion will come and the reason is in `*err_out`: a malformed
+ * batch, or a command a pipeline refuses (WATCH, SUBSCRIBE, ...:
+ * `REDCORE_ERR_INVALID_ARGUMENT`).
+ */
+enum redcore_error_code redcore_client_submit_pipeline(const struct redcore_client *client,
+                                                       const struct redcore_completion_queue *queue,
+                                                       size_t token,
+                                                       bool transaction,
+                                                       size_t count,
+                                                       const uint32_t *argcs,
+                                                       const size_t *arglens,
+                                                       const uint8_t *args,
+                                                       size_t args_len,
+                                                       struct redcore_error **err_out);
+
+/**
+ * `redcore_client_command_blocking` with the arguments laid out flat: `argc` arguments whose
+ * lengths are `arglens[0..argc]` and whose bytes follow one another in `args` (`args_len`
+ * bytes). On `REDCORE_OK` writes an owned reply to `*reply_out` (free it with
+ * `redcore_reply_free`).
+ */
+enum redcore_error_code redcore_client_command_flat_blocking(const struct redcore_client *client,
+                                                             uint32_t argc,
+                                                             const size_t *arglens,
+                                                             const uint8_t *args,
+                                                             size_t args_len,
+                                                             struct redcore_reply **reply_out,
+                                                             struct redcore_error **err_out);
+
+/**
+ * `redcore_client_pipeline_run_blocking` for `count` commands in the flat layout, a
+ * transaction when `transaction` is true. On `REDCORE_OK` writes an owned result to
+ * `*result_out` (free it with `redcore_pipeline_result_free`).
+ */
+enum redcore_error_code redcore_client_pipeline_flat_blocking(const struct redcore_client *client,
+                                                              bool transaction,
+                                                              size_t count,
+                                                              const uint32_t *argcs,
+                                                              const size_t *arglens,
+                                                              const uint8_t *args,
+                                                              size_t args_len,
+                                                              struct redcore_pipeline_result **result_out,
+                                                              struct redcore_error **err_out);
 
 /**
  * Creates a client from `config` (copied; the config may be freed right after). Unless the
@@ -854,7 +1020,10 @@ enum redcore_error_code redcore_config_new(struct redcore_config **out);
  * the caller keeps it (and should wipe it if it holds a password).
  *
  * Forms: `redis://[[user][:password]@]host[:port][/db]`, `rediss://...` (TLS),
- * `unix://[[user][:password]@]/path/to/socket` (also `redis+unix://`), IPv6 hosts in brackets.
+ * `unix://[[user][:password]@]/path/to/socket` (also `redis+unix://`), IPv6 hosts in brackets,
+ * and for a cluster `redis+cluster://[[user][:password]@]host[:port][,host[:port]...]` (or
+ * `rediss+cluster://`), whose hosts are startup nodes, with the parameters `read_from`
+ * (`primary`, `round_robin`, `replicas`, `random`), `refresh_interval` and `max_redirects`.
  * Query parameters set the other fields, e.g.
  * `redis://:pw@cache:6380/2?protocol=2&command_timeout=250ms&retries=5&client_name=app`:
  * `db`, `protocol` (2 or 3), `username`, `password`, `client_name` (or `name`), `tls`,
@@ -1358,6 +1527,27 @@ size_t redcore_error_code_parents(int32_t code, enum redcore_error_code *out, si
 bool redcore_error_code_is(int32_t code, int32_t ancestor);
 
 /**
+ * Writes `reply` and all its elements, depth first, as items into `out` (room for `cap`
+ * items) and returns how many items the reply has. When that is more than `cap`, only the
+ * first `cap` were written: call again with a larger array. One call reads a whole reply.
+ * The items' bytes are borrowed from `reply`. 0 for NULL `reply`; `out` may be NULL when
+ * `cap` is 0 (to ask for the count).
+ */
+size_t redcore_reply_items(const struct redcore_reply *reply, struct redcore_item *out, size_t cap);
+
+/**
+ * Writes every result of a pipeline run, in command order, as items into `out` (room for
+ * `cap`) and returns how many items there are (call again with a larger array when that
+ * is more than `cap`). A command that succeeded contributes its reply's items, depth first,
+ * as `redcore_reply_items` writes them; a command that failed contributes one
+ * `REDCORE_REPLY_ERROR` item with the failure's code and message. Borrowed from `result`.
+ * 0 for NULL `result`.
+ */
+size_t redcore_pipeline_result_items(const struct redcore_pipeline_result *result,
+                                     struct redcore_item *out,
+                                     size_t cap);
+
+/**
  * Writes new default lock options to `*out` (free them with `redcore_lock_options_free`).
  */
 enum redcore_error_code redcore_lock_options_new(struct redcore_lock_options **out);
@@ -1560,6 +1750,56 @@ enum redcore_error_code redcore_lock_owned(const struct redcore_lock *lock,
                                            redcore_lock_callback callback,
                                            void *userdata,
                                            struct redcore_error **err_out);
+
+/**
+ * Creates an empty queue and writes it to `*queue_out`. Fails with
+ * `REDCORE_ERR_INVALID_ARGUMENT` for a NULL `queue_out`, `REDCORE_ERR_INTERNAL` when the
+ * system has no file descriptor left for its pipe.
+ */
+enum redcore_error_code redcore_completion_queue_new(struct redcore_completion_queue **queue_out);
+
+/**
+ * Frees the handle, with the batch last lent and every completion not taken. Commands still
+ * pending keep what they need: their results are dropped when they arrive. NULL is ignored.
+ */
+void redcore_completion_queue_free(struct redcore_completion_queue *queue);
+
+/**
+ * Takes up to `cap` completions without waiting, writes them to `out` in the order they
+ * arrived and returns how many. The records and every pointer in them stay valid until the
+ * next take (`_poll` or `_wait`) or `_free` on this queue, which frees them: copy what you
+ * keep. Returning 0 arms the descriptor of `redcore_completion_queue_fd`: the next
+ * completion to arrive makes it readable. One consumer at a time. 0 for NULL arguments.
+ */
+size_t redcore_completion_queue_poll(const struct redcore_completion_queue *queue,
+                                     struct redcore_completion *out,
+                                     size_t cap);
+
+/**
+ * Like `redcore_completion_queue_poll`, but waits until at least one completion is there,
+ * `timeout_ms` milliseconds have passed (a negative value waits without limit), or the queue
+ * is closed (`redcore_completion_queue_close`); returns 0 in the last two cases.
+ */
+size_t redcore_completion_queue_wait(const struct redcore_completion_queue *queue,
+                                     int64_t timeout_ms,
+                                     struct redcore_completion *out,
+                                     size_t cap);
+
+/**
+ * A descriptor that becomes readable when a completion arrives after
+ * `redcore_completion_queue_poll` returned 0 (and on `_close`): wait for it in your event
+ * loop, read and discard what it holds (it is non-blocking), and poll again. It may also be
+ * readable with nothing to take; poll tells. Owned by the queue: do not close it (dup it to
+ * hand it to a runtime that closes what it is given). -1 for NULL.
+ */
+int redcore_completion_queue_fd(const struct redcore_completion_queue *queue);
+
+/**
+ * Closes the queue for consumers: `redcore_completion_queue_wait` returns at once once the
+ * queue is empty, and the descriptor becomes readable. Completions still arriving are kept
+ * and can be taken. For stopping a consumer thread before freeing the queue. NULL is ignored.
+ */
+void redcore_completion_queue_close(const struct redcore_completion_queue *queue);
 
 /**
  * Creates a reader. Each limit may be 0 for its default: `max_bulk_len` (longest string,

@@ -671,3 +671,216 @@ fn an_added_node_is_used_without_a_restart() {
         after - before
     );
 }
+
+/// The distributed lock on a cluster client: the lock key and its fencing counter share a slot
+/// (the scripts run on that slot's primary), and four threads on one client keep a
+/// read-modify-write exact.
+#[test]
+fn locks_work_on_a_cluster_client() {
+    use redcore::lock::{Lock, LockOptions};
+    let cluster = RedisCluster::shared();
+    let c = Arc::new(client(cluster));
+    let name = prefix("lock");
+    let counter = format!("{{{name}}}:count");
+    let probe = Lock::new(c.clone(), name.clone(), LockOptions::default()).unwrap();
+    assert_eq!(key_slot(&name), key_slot(probe.fence_key()));
+    let workers: Vec<_> = (0..4)
+        .map(|_| {
+            let (c, name, counter) = (c.clone(), name.clone(), counter.clone());
+            std::thread::spawn(move || {
+                let options = LockOptions {
+                    timeout: Some(Duration::from_secs(5)),
+                    sleep: Duration::from_millis(2),
+                    ..LockOptions::default()
+                };
+                let lock = Lock::new(c.clone(), name, options).unwrap();
+                let mut fences = Vec::new();
+                for _ in 0..50 {
+                    fences.push(lock.acquire().unwrap().expect("a blocking acquire gets it"));
+                    let n: u64 = c
+                        .command(&["GET", &counter])
+                        .unwrap()
+                        .value()
+                        .as_str()
+                        .map_or(0, |s| s.parse().unwrap());
+                    c.command(&["SET", &counter, &(n + 1).to_string()]).unwrap();
+                    lock.release().unwrap();
+                }
+                fences
+            })
+        })
+        .collect();
+    let mut fences: Vec<u64> = workers
+        .into_iter()
+        .flat_map(|w| w.join().unwrap())
+        .collect();
+    assert_eq!(value(&c, &["GET", &counter]), Value::bulk("200"));
+    fences.sort_unstable();
+    fences.dedup();
+    assert_eq!(
+        fences.len(),
+        200,
+        "every acquisition got its own fencing token"
+    );
+}
+
+/// The address-remap hook: every node the topology names is dialed where the hook says (the
+/// startup nodes, given by the caller, are dialed as given).
+#[test]
+fn the_address_remap_hook_decides_where_nodes_are_dialed() {
+    use redcore::config::AddressRemap;
+    let cluster = RedisCluster::shared();
+    let calls = Arc::new(AtomicUsize::new(0));
+    let mut cfg = config(cluster);
+    let counted = calls.clone();
+    cfg.cluster.as_mut().unwrap().address_remap =
+        Some(AddressRemap(Arc::new(move |host: &str, port: u16| {
+            counted.fetch_add(1, Ordering::SeqCst);
+            Some((host.to_string(), port))
+        })));
+    let c = Client::new(cfg).expect("client");
+    let key = prefix("remap");
+    value(&c, &["SET", &key, "1"]);
+    assert!(calls.load(Ordering::SeqCst) >= 6, "the hook saw every node");
+    // A hook that sends every node to a closed port: the topology is read through the
+    // startup node, but no command reaches a node.
+    let closed = support::free_port();
+    let mut cfg = config(cluster);
+    cfg.command_timeout = Some(Duration::from_secs(2));
+    cfg.cluster.as_mut().unwrap().address_remap =
+        Some(AddressRemap(Arc::new(move |_: &str, _: u16| {
+            Some(("127.0.0.1".to_string(), closed))
+        })));
+    let c = Client::new(cfg).expect("the topology comes from the startup node");
+    let err = c.command(&["GET", &key]).unwrap_err();
+    assert!(
+        err.is(ErrorKind::Connection)
+            || err.kind() == ErrorKind::Timeout
+            || err.is(ErrorKind::Cluster),
+        "{err}"
+    );
+}
+
+/// A slot no node serves: once a refresh confirms it, a command for it fails with
+/// SLOT_NOT_COVERED (the cluster keeps serving the other slots: full coverage is not required).
+#[test]
+fn a_slot_without_owner_gives_slot_not_covered() {
+    let cluster = RedisCluster::start(3, 0);
+    for port in cluster.ports() {
+        cluster
+            .node(port)
+            .cmd_ok(&["CONFIG", "SET", "cluster-require-full-coverage", "no"]);
+    }
+    let c = client(&cluster);
+    let slot = 777u16;
+    // Every node forgets the slot's owner (gossip alone would not unassign it elsewhere).
+    for port in cluster.ports() {
+        let _ = cluster
+            .node(port)
+            .try_cmd(&["CLUSTER", "DELSLOTS", &slot.to_string()]);
+    }
+    let key = key_in_slot(slot);
+    let err = c.command(&["GET", &key]).unwrap_err();
+    assert!(
+        err.kind() == ErrorKind::SlotNotCovered || err.kind() == ErrorKind::ClusterDown,
+        "{err}"
+    );
+    // Once the client's topology knows, it says so without asking a node.
+    let err = c.command(&["SET", &key, "x"]).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::SlotNotCovered, "{err}");
+    assert!(err.is(ErrorKind::ClusterException));
+    // The other slots still work.
+    value(&c, &["SET", &key_in_slot(slot + 1), "y"]);
+}
+
+/// Commands whose keys only the server can find (`SORT ... STORE`, flagged movablekeys): the
+/// client asks `COMMAND GETKEYS` first, then sends the command to its keys' slot.
+#[test]
+fn keys_only_the_server_knows_are_asked_for() {
+    let cluster = RedisCluster::shared();
+    let c = client(cluster);
+    let p = prefix("sort");
+    let (list, dest) = (format!("{{{p}}}:list"), format!("{{{p}}}:sorted"));
+    value(&c, &["RPUSH", &list, "3", "1", "2"]);
+    assert_eq!(
+        value(&c, &["SORT", &list, "STORE", &dest]),
+        Value::Integer(3)
+    );
+    assert_eq!(
+        value(&c, &["LRANGE", &dest, "0", "-1"]),
+        Value::Array(vec![Value::bulk("1"), Value::bulk("2"), Value::bulk("3")])
+    );
+    // Keys of two slots: refused, as the server would.
+    let other = key_in_slot((key_slot(&list) + 1) % 16384);
+    let err = c.command(&["SORT", &list, "STORE", &other]).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::CrossSlot, "{err}");
+}
+
+/// A TLS cluster (`rediss+cluster://`, TLS on the bus and for replication too): each node is
+/// verified by the name it announces. The replicas present a certificate for `wrong.example`
+/// only and announce that hostname; reads from them succeed only if their connections check
+/// that name rather than the IP address they are dialed at.
+#[test]
+fn a_tls_cluster_verifies_each_node_by_its_announced_hostname() {
+    use support::ServerCert;
+    let certs = support::unique_temp_dir("redcore-cluster-certs");
+    let files = support::generate_tls_files(&certs);
+    let dir = certs.clone();
+    let cluster = RedisCluster::start_with(3, 1, move |i, b| {
+        let b = b.args(["--tls-cluster", "yes", "--tls-replication", "yes"]);
+        if i < 3 {
+            // Primaries: valid for 127.0.0.1, and announce no hostname.
+            b.tls_shared(&dir, ServerCert::Valid)
+        } else {
+            b.tls_shared(&dir, ServerCert::WrongName)
+                .args(["--cluster-announce-hostname", "wrong.example"])
+        }
+    });
+    let primary = cluster.primaries()[0].port;
+    let mut cfg = Config::from_url(&format!(
+        "rediss+cluster://127.0.0.1:{}?read_from=replicas",
+        cluster.tls_port_of(primary)
+    ))
+    .unwrap();
+    cfg.tls_options.ca_file = Some(files.ca.clone());
+    cfg.command_timeout = Some(Duration::from_secs(10));
+    let c = Client::new(cfg).expect("a TLS cluster client");
+    let keys: Vec<String> = (0..50).map(|i| format!("tls:{i}")).collect();
+    for key in &keys {
+        value(&c, &["SET", key, "secret"]);
+    }
+    for primary in cluster.primaries() {
+        cluster.node(primary.port).cmd_ok(&["WAIT", "1", "5000"]);
+    }
+    let replicas: Vec<u16> = cluster
+        .nodes()
+        .iter()
+        .filter(|n| n.role == support::cluster_state::Role::Replica)
+        .map(|n| n.port)
+        .collect();
+    let served = || -> u64 {
+        replicas
+            .iter()
+            .map(|p| cluster.commandstats(*p).get("get").copied().unwrap_or(0))
+            .sum()
+    };
+    // Replicas count as serving once the cluster reports them synced (CLUSTER SHARDS health
+    // "online"); until then reads stay on the primaries. The client looks again within a
+    // second while a replica is still syncing.
+    let before = served();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        for key in &keys {
+            assert_eq!(value(&c, &["GET", key]), Value::bulk("secret"));
+        }
+        if served() - before >= keys.len() as u64 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the replicas never served reads over TLS"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let _ = std::fs::remove_dir_all(certs);
+}

@@ -1042,9 +1042,8 @@ fn cross_slot_transaction(slot: u16, bound: u16) -> Error {
     Error::new(
         ErrorKind::CrossSlotTransaction,
         format!(
-            "the command's keys hash to slot {slot}, but this dedicated connection serves \
-             slot {bound}: in a cluster, a transaction's keys must share one slot (use a \
-             {{hash tag}})"
+            "keys of hash slots {bound} and {slot} in one transaction or held connection: in a \
+             cluster they must share one slot (put a {{hash tag}} in the keys)"
         ),
     )
 }

@@ -11,7 +11,7 @@ use super::reply::redcore_reply;
 use crate::client::pipeline::Views;
 use crate::client::{Client, Dedicated, Pipeline, PipelineResult};
 use crate::error::{Error, ErrorKind, Result};
-use crate::resp::Reply;
+use crate::resp::{Reply, ValueRef};
 
 mod cluster;
 mod reauth;
@@ -22,7 +22,7 @@ mod reauth;
 /// Underneath: a `Box` owning the client. Thread-safe: any number of threads may submit
 /// commands at once. Create with `redcore_client_new`, free with `redcore_client_free`.
 pub struct redcore_client {
-    pub(super) inner: Client,
+    pub(crate) inner: Client,
 }
 
 /// The callback of an asynchronous command. Runs exactly once, on one of the client's
@@ -62,7 +62,7 @@ pub struct redcore_pipeline_result {
 }
 
 impl redcore_pipeline_result {
-    fn new(inner: PipelineResult) -> redcore_pipeline_result {
+    pub(crate) fn new(inner: PipelineResult) -> redcore_pipeline_result {
         let errors = (0..inner.len())
             .map(|i| match inner.get(i) {
                 Some(Err(err)) => Some(redcore_error::new(err.clone())),
@@ -71,13 +71,28 @@ impl redcore_pipeline_result {
             .collect();
         redcore_pipeline_result { inner, errors }
     }
+
+    pub(crate) fn len(&self) -> usize {
+        self.inner.len()
+    }
+
+    /// Result `i`: the reply, or the command's error as C sees it.
+    pub(crate) fn value(
+        &self,
+        i: usize,
+    ) -> Option<std::result::Result<ValueRef<'_>, &redcore_error>> {
+        match self.inner.get(i)? {
+            Ok(value) => Some(Ok(value)),
+            Err(_) => self.errors.get(i)?.as_ref().map(Err),
+        }
+    }
 }
 
 /// A dedicated connection, held by the caller for stateful work: WATCH / MULTI / EXEC, SELECT,
 /// CLIENT commands. Underneath: a `Box`; use it from one thread at a time. Give it back with
 /// `redcore_dedicated_release`.
 pub struct redcore_dedicated {
-    inner: Dedicated,
+    pub(crate) inner: Dedicated,
 }
 
 /// Reads `argc` arguments: `argv[i]` with length `argvlen[i]`, or `strlen(argv[i])` when

@@ -48,7 +48,10 @@ pub unsafe extern "C" fn redcore_config_new(out: *mut *mut redcore_config) -> Er
 /// the caller keeps it (and should wipe it if it holds a password).
 ///
 /// Forms: `redis://[[user][:password]@]host[:port][/db]`, `rediss://...` (TLS),
-/// `unix://[[user][:password]@]/path/to/socket` (also `redis+unix://`), IPv6 hosts in brackets.
+/// `unix://[[user][:password]@]/path/to/socket` (also `redis+unix://`), IPv6 hosts in brackets,
+/// and for a cluster `redis+cluster://[[user][:password]@]host[:port][,host[:port]...]` (or
+/// `rediss+cluster://`), whose hosts are startup nodes, with the parameters `read_from`
+/// (`primary`, `round_robin`, `replicas`, `random`), `refresh_interval` and `max_redirects`.
 /// Query parameters set the other fields, e.g.
 /// `redis://:pw@cache:6380/2?protocol=2&command_timeout=250ms&retries=5&client_name=app`:
 /// `db`, `protocol` (2 or 3), `username`, `password`, `client_name` (or `name`), `tls`,

@@ -32,6 +32,16 @@ impl redcore_error {
     }
 }
 
+impl redcore_error {
+    pub(crate) fn code(&self) -> ErrorKind {
+        self.inner.kind()
+    }
+
+    pub(crate) fn message(&self) -> &std::ffi::CStr {
+        &self.message
+    }
+}
+
 fn c_string(text: &str) -> CString {
     let mut bytes = text.as_bytes().to_vec();
     bytes.retain(|&b| b != 0);

@@ -12,11 +12,14 @@ pub(crate) mod guard;
 mod handle;
 pub(crate) mod userdata;
 
+pub mod batch;
 pub mod client;
 pub mod config;
 pub mod credentials;
 pub mod error;
+pub mod item;
 pub mod lock;
+pub mod queue;
 pub mod reader;
 pub mod reply;
 pub mod version;

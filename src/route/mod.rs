@@ -1,5 +1,5 @@
-//! Routing policy, sans-I/O: what a command needs from a connection (`command`), the
-//! standalone `router`, and the cluster rooms: hash slots (`slot`), the command table of key
+//! Routing policy, sans-I/O: what a command needs from a connection (`command`), and the
+//! cluster rooms: hash slots (`slot`), the command table of key
 //! positions and policies (`keys`, `builtin`, `command_info`), the cluster's shape
 //! (`topology`) and the decisions taken on it (`cluster`: plans, replica choice, fan-out
 //! merges, SCAN cursors, redirects and retries, refresh scheduling). Input: a command, a
@@ -11,6 +11,5 @@ pub mod cluster;
 pub mod command;
 mod command_info;
 pub mod keys;
-pub mod router;
 pub mod slot;
 pub mod topology;

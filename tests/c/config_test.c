@@ -113,10 +113,80 @@ static void test_urls(void) {
     CHECK(redcore_config_from_url(NULL, &cfg, NULL) == REDCORE_ERR_INVALID_ARGUMENT);
 }
 
+/* Maps every announced port P to P + 1000 on localhost; counts its calls. */
+static int remap(void *userdata, const char *host, uint16_t port, char *host_out,
+                 size_t host_out_len, uint16_t *port_out) {
+    (void)host;
+    ++*(int *)userdata;
+    snprintf(host_out, host_out_len, "%s", "localhost");
+    *port_out = (uint16_t)(port + 1000);
+    return 1;
+}
+
+static int remap_freed = 0;
+static void free_remap_userdata(void *userdata) {
+    (void)userdata;
+    remap_freed++;
+}
+
+static void test_cluster_settings(void) {
+    redcore_config *cfg = NULL;
+    redcore_error *err = NULL;
+    CHECK(redcore_config_new(&cfg) == REDCORE_OK);
+    /* Cluster settings need cluster mode. */
+    CHECK(redcore_config_set_read_from(cfg, REDCORE_READ_FROM_REPLICAS, &err) ==
+          REDCORE_ERR_INVALID_ARGUMENT);
+    CHECK(invalid_with(err, "cluster mode is off"));
+    err = NULL;
+    CHECK(redcore_config_set_cluster(cfg, true, NULL) == REDCORE_OK);
+    CHECK(redcore_config_add_cluster_node(cfg, "[::1]", 7001, NULL) == REDCORE_OK);
+    CHECK(redcore_config_add_cluster_node(cfg, "10.0.0.2", 7002, NULL) == REDCORE_OK);
+    CHECK(redcore_config_set_read_from(cfg, REDCORE_READ_FROM_ROUND_ROBIN, NULL) == REDCORE_OK);
+    CHECK(redcore_config_set_read_from(cfg, 9, &err) == REDCORE_ERR_INVALID_ARGUMENT);
+    CHECK(invalid_with(err, "not a redcore_read_from"));
+    err = NULL;
+    CHECK(redcore_config_set_cluster_refresh_interval_ms(cfg, 0, NULL) == REDCORE_OK);
+    CHECK(redcore_config_set_cluster_max_redirects(cfg, 5, NULL) == REDCORE_OK);
+    CHECK(redcore_config_set_cluster_max_redirects(cfg, 256, &err) ==
+          REDCORE_ERR_INVALID_ARGUMENT);
+    CHECK(invalid_with(err, "cluster.max_redirects"));
+    err = NULL;
+    /* A cluster has only database 0. */
+    CHECK(redcore_config_set_db(cfg, 3, &err) == REDCORE_ERR_INVALID_ARGUMENT);
+    CHECK(invalid_with(err, "db must be 0 in cluster mode"));
+    err = NULL;
+    int calls = 0;
+    CHECK(redcore_config_set_address_remap(cfg, remap, &calls, free_remap_userdata, NULL) ==
+          REDCORE_OK);
+    /* The clone shares the hook; its userdata is freed once, after both are gone. */
+    redcore_config *copy = NULL;
+    CHECK(redcore_config_clone(cfg, &copy) == REDCORE_OK);
+    redcore_config_free(copy);
+    CHECK(remap_freed == 0);
+    CHECK(redcore_config_set_address_remap(cfg, NULL, NULL, NULL, NULL) == REDCORE_OK);
+    CHECK(remap_freed == 1);
+    /* NULL arguments. */
+    CHECK(redcore_config_set_cluster(NULL, true, NULL) == REDCORE_ERR_INVALID_ARGUMENT);
+    CHECK(redcore_config_add_cluster_node(cfg, NULL, 7000, NULL) == REDCORE_ERR_INVALID_ARGUMENT);
+    CHECK(redcore_config_add_cluster_node(cfg, "h", 0, &err) == REDCORE_ERR_INVALID_ARGUMENT);
+    CHECK(invalid_with(err, "startup node"));
+    err = NULL;
+    CHECK(redcore_config_set_read_from(NULL, 0, NULL) == REDCORE_ERR_INVALID_ARGUMENT);
+    /* Off again: the cluster settings are gone with it. */
+    CHECK(redcore_config_set_cluster(cfg, false, NULL) == REDCORE_OK);
+    CHECK(redcore_config_set_cluster_max_redirects(cfg, 5, NULL) == REDCORE_ERR_INVALID_ARGUMENT);
+    redcore_config_free(cfg);
+    /* A cluster URL. */
+    CHECK(redcore_config_from_url("redis+cluster://a:1,b:2?read_from=replicas", &cfg, NULL) ==
+          REDCORE_OK);
+    redcore_config_free(cfg);
+}
+
 int main(void) {
     test_defaults_and_setters();
     test_errors();
     test_urls();
+    test_cluster_settings();
     if (failures != 0) {
         fprintf(stderr, "%d check(s) failed\n", failures);
         return 1;

@@ -154,14 +154,27 @@ impl RedisCluster {
     /// `replicas_per_primary` replicas each, and waits until it is ready: every node says
     /// `cluster_state:ok`, all answer the same `CLUSTER SLOTS`, every replica's link is up.
     pub fn start(primaries: usize, replicas_per_primary: usize) -> RedisCluster {
+        RedisCluster::start_with(primaries, replicas_per_primary, |_, builder| builder)
+    }
+
+    /// `start`, with each node's builder passed through `node(index, builder)` first (indices
+    /// `0..primaries` are the primaries, then the replicas): TLS, announced hostnames, ...
+    pub fn start_with(
+        primaries: usize,
+        replicas_per_primary: usize,
+        node: impl Fn(usize, ServerBuilder) -> ServerBuilder + Send + 'static,
+    ) -> RedisCluster {
         assert!(
             (1..=usize::from(SLOTS)).contains(&primaries),
             "a cluster needs 1 to {SLOTS} primaries, not {primaries}"
         );
         let count = primaries * (1 + replicas_per_primary);
         let keeper = Keeper::start();
-        let servers: Vec<RedisServer> =
-            keeper.run(move || (0..count).map(|_| node_builder().start()).collect());
+        let servers: Vec<RedisServer> = keeper.run(move || {
+            (0..count)
+                .map(|i| node(i, node_builder()).start())
+                .collect()
+        });
         let cluster = RedisCluster {
             members: Mutex::new(servers.into_iter().map(Member::new).collect()),
             keeper,
@@ -288,6 +301,13 @@ impl RedisCluster {
             .unwrap_or_else(|| panic!("no node owns slot {slot}: {map:?}"))
             .primary
             .port
+    }
+
+    /// The TLS port of the node at `port` (started with TLS).
+    pub fn tls_port_of(&self, port: u16) -> u16 {
+        self.member(port, |m| {
+            m.server.as_ref().expect("the node runs").tls_port()
+        })
     }
 
     /// Calls per command on the node at `port` (`INFO commandstats`): `"get"` -> 3.
@@ -686,6 +706,10 @@ fn node_builder() -> ServerBuilder {
         "{dir}/nodes.conf".to_owned(),
         "--cluster-node-timeout".to_owned(),
         NODE_TIMEOUT_MS.to_string(),
+        // The bus port the harness checked is free, also with `--tls-cluster yes` (which
+        // would otherwise take the TLS port + 10000).
+        "--cluster-port".to_owned(),
+        "{bus_port}".to_owned(),
         // Replicas sync at once instead of after the default 5 s.
         "--repl-diskless-sync-delay".to_owned(),
         "0".to_owned(),

@@ -121,6 +121,8 @@ pub struct ServerBuilder {
     unix_socket: bool,
     port: Option<u16>,
     cluster_bus: bool,
+    /// Certificates made once for several servers (a TLS cluster), instead of the server's own.
+    tls_dir: Option<PathBuf>,
     tls: Option<TlsSetup>,
 }
 
@@ -197,13 +199,16 @@ pub fn generate_tls_files(dir: &Path) -> TlsFiles {
             &format!("{ca}.crt"),
         ]);
     }
+    // Servers present their certificate as clients too on a TLS cluster bus (and to their
+    // primary with TLS replication): clientAuth besides serverAuth.
     write(
         "server.ext",
-        "subjectAltName=DNS:localhost,IP:127.0.0.1,IP:::1\nextendedKeyUsage=serverAuth\n",
+        "subjectAltName=DNS:localhost,IP:127.0.0.1,IP:::1\n\
+         extendedKeyUsage=serverAuth,clientAuth\n",
     );
     write(
         "wrong-name.ext",
-        "subjectAltName=DNS:wrong.example\nextendedKeyUsage=serverAuth\n",
+        "subjectAltName=DNS:wrong.example\nextendedKeyUsage=serverAuth,clientAuth\n",
     );
     write("client.ext", "extendedKeyUsage=clientAuth\n");
     key("server.key");
@@ -282,6 +287,11 @@ pub fn generate_tls_files(dir: &Path) -> TlsFiles {
         "client.csr",
     ]);
     sign("client.csr", "client.ext", "client.crt");
+    tls_files_in(dir)
+}
+
+/// The paths of the files `generate_tls_files` made in `dir`.
+pub fn tls_files_in(dir: &Path) -> TlsFiles {
     TlsFiles {
         ca: dir.join("ca.crt"),
         other_ca: dir.join("other-ca.crt"),
@@ -291,7 +301,8 @@ pub fn generate_tls_files(dir: &Path) -> TlsFiles {
 }
 
 impl ServerBuilder {
-    /// One more command-line argument after the harness's own (`{dir}` becomes the server dir).
+    /// One more command-line argument after the harness's own (`{dir}` becomes the server dir,
+    /// `{bus_port}` its port + 10000).
     pub fn arg(mut self, arg: impl Into<String>) -> Self {
         self.args.push(arg.into());
         self
@@ -336,6 +347,13 @@ impl ServerBuilder {
         self
     }
 
+    /// Like `tls`, with the certificates of `dir` (made by `generate_tls_files`) rather than new
+    /// ones: servers that must trust each other (a TLS cluster bus) share one CA.
+    pub fn tls_shared(mut self, dir: &Path, cert: ServerCert) -> Self {
+        self.tls_dir = Some(dir.to_path_buf());
+        self.tls(cert, false)
+    }
+
     /// Loads these ACL rules (`user NAME on >PASSWORD ~keys +@category ...`, one a line) from
     /// `DIR/users.acl`. Put the default user's password here too: `--requirepass` and an ACL
     /// file do not mix.
@@ -358,12 +376,17 @@ impl ServerBuilder {
             let contents = substitute_dir(contents, &dir);
             fs::write(dir.join(name), contents).expect("write a file into the server dir");
         }
-        let tls_files = self.tls.map(|_| generate_tls_files(&dir));
+        let tls_dir = self.tls_dir.clone().unwrap_or_else(|| dir.clone());
+        let tls_files = self.tls.map(|_| match &self.tls_dir {
+            Some(shared) => tls_files_in(shared),
+            None => generate_tls_files(&dir),
+        });
         let mut server = RedisServer {
             port: 0,
             tls_port: 0,
             tls: self.tls,
             tls_files,
+            tls_dir,
             dir,
             unix_socket: self.unix_socket,
             extra_args: self.args,
@@ -423,6 +446,8 @@ pub struct RedisServer {
     tls_port: u16,
     tls: Option<TlsSetup>,
     tls_files: Option<TlsFiles>,
+    /// Where the certificates are (the server's dir unless shared).
+    tls_dir: PathBuf,
     dir: PathBuf,
     unix_socket: bool,
     extra_args: Vec<String>,
@@ -605,6 +630,7 @@ impl RedisServer {
                 ServerCert::Expired => "expired.crt",
                 ServerCert::WrongName => "wrong-name.crt",
             };
+            let dir = self.tls_dir.to_str().expect("TLS dir is UTF-8");
             args.extend([
                 "--tls-port".into(),
                 self.tls_port.to_string(),
@@ -626,7 +652,12 @@ impl RedisServer {
                 "700".into(),
             ]);
         }
-        args.extend(self.extra_args.iter().map(|a| a.replace("{dir}", dir)));
+        let bus_port = (u32::from(self.port) + 10_000).to_string();
+        args.extend(
+            self.extra_args
+                .iter()
+                .map(|a| a.replace("{dir}", dir).replace("{bus_port}", &bus_port)),
+        );
         args.into_iter().map(OsString::from).collect()
     }
 

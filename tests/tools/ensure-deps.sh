@@ -2,8 +2,9 @@
 # Usage: tests/tools/ensure-deps.sh [COMMAND|HEADER...]
 #
 # Installs, with apt-get, whichever of the commands the test suite needs is missing:
-# redis-server, redis-sentinel, redis-cli, valgrind, go, pkg-config, openssl, and the
-# libevent and libev headers (or only the COMMANDs and HEADERs given, e.g.
+# redis-server, redis-sentinel, redis-cli, valgrind, go, pkg-config, openssl, clang and
+# clang++ (the C++ tests and the Swift module-map check), cmake (the CMake package check),
+# and the libevent and libev headers (or only the COMMANDs and HEADERs given, e.g.
 # `redis-server redis-cli` for the demo, `openssl openssl/ssl.h` for the bench's TLS runs).
 # Idempotent; prints nothing when everything is already there.
 set -euo pipefail
@@ -18,8 +19,11 @@ declare -A package_of=(
     [go]=golang-go
     [pkg-config]=pkg-config
     [openssl]=openssl
+    [clang]=clang
+    [clang++]=clang
+    [cmake]=cmake
 )
-commands=(redis-server redis-sentinel redis-cli valgrind go pkg-config openssl)
+commands=(redis-server redis-sentinel redis-cli valgrind go pkg-config openssl clang clang++ cmake)
 # C headers -> Debian package: the hiredis-compatibility tests build against
 # adapters/libevent.h and libev.h (checked by default); the bench builds hiredis_ssl against
 # OpenSSL (only when asked for).

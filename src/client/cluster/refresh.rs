@@ -5,6 +5,9 @@
 #[allow(unused_imports)]
 use super::*;
 
+/// How soon a topology is read again while some replica is not serving yet.
+const REPLICA_SYNC_RECHECK: Duration = Duration::from_secs(1);
+
 impl Engine {
     /// Publishes a node set for `topology`: pools kept for nodes it still names, opened for
     /// new ones, retired for those it no longer names. The caller holds `publish`.
@@ -222,6 +225,11 @@ impl Engine {
 
     pub(super) fn apply_topology(&self, topology: Topology) {
         let cluster = self.cluster();
+        let syncing_replicas = topology
+            .shards()
+            .iter()
+            .flat_map(|shard| &shard.replicas)
+            .any(|&r| !topology.node(r).healthy);
         let changed = {
             let _publishing = cluster.publish.lock().unwrap();
             let nodes = self.nodes.load();
@@ -236,11 +244,15 @@ impl Engine {
         };
         *cluster.last_refresh_error.lock().unwrap() = None;
         cluster.failed.lock().unwrap().clear();
-        cluster
-            .schedule
-            .lock()
-            .unwrap()
-            .finished(Instant::now(), true);
+        let now = Instant::now();
+        let mut schedule = cluster.schedule.lock().unwrap();
+        schedule.finished(now, true);
+        if syncing_replicas && cluster.read_from() != ReadFrom::Primary {
+            // Replicas still syncing serve no reads yet: look again soon rather than an
+            // interval later.
+            schedule.due_by(now + REPLICA_SYNC_RECHECK);
+        }
+        drop(schedule);
         self.fetch_command_table();
         if changed {
             // Requests that waited for the topology to move go now.

@@ -68,6 +68,12 @@ impl RefreshSchedule {
         }
     }
 
+    /// Brings the next periodic refresh forward to `at` if it is later (or none is planned):
+    /// a topology that showed replicas still syncing is read again soon, not an interval later.
+    pub fn due_by(&mut self, at: Instant) {
+        self.next_periodic = Some(self.next_periodic.map_or(at, |next| next.min(at)));
+    }
+
     /// When the next refresh is due (`None`: one is running, or nothing is planned).
     pub fn next_due(&self) -> Option<Instant> {
         if self.running {
@@ -128,6 +134,27 @@ mod tests {
             s.next_due(),
             Some(at(t0, 20_200)),
             "the interval runs from the end"
+        );
+    }
+
+    #[test]
+    fn a_refresh_can_be_brought_forward() {
+        let t0 = Instant::now();
+        let mut s = RefreshSchedule::new(
+            Some(Duration::from_secs(30)),
+            Duration::from_millis(100),
+            t0,
+        );
+        s.due_by(at(t0, 1000));
+        assert_eq!(s.next_due(), Some(at(t0, 1000)));
+        s.due_by(at(t0, 5000));
+        assert_eq!(s.next_due(), Some(at(t0, 1000)), "never later than planned");
+        let mut off = RefreshSchedule::new(None, Duration::from_millis(100), t0);
+        off.due_by(at(t0, 700));
+        assert_eq!(
+            off.next_due(),
+            Some(at(t0, 700)),
+            "even without periodic refreshes"
         );
     }
 

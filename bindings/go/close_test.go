@@ -1,0 +1,126 @@
+package redcore_test
+
+import (
+	"context"
+	"errors"
+	"runtime"
+	"sync"
+	"testing"
+	"time"
+
+	"redcore"
+)
+
+// settledGoroutines waits (up to 5 s) for the number of goroutines to drop to at most
+// want, and returns the last count.
+func settledGoroutines(want int) int {
+	deadline := time.Now().Add(5 * time.Second)
+	n := runtime.NumGoroutine()
+	for n > want && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+		n = runtime.NumGoroutine()
+	}
+	return n
+}
+
+func TestCloseLeavesNothingBehind(t *testing.T) {
+	goroutines := runtime.NumGoroutine()
+	handles := redcore.LiveHandles()
+	for round := 0; round < 3; round++ {
+		// The default user takes any password (nopass); the provider is there to be released.
+		c, err := redcore.Open(server.url(), redcore.WithCredentialProvider(func() (redcore.Credentials, error) {
+			return redcore.Credentials{Password: "any"}, nil
+		}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		// A lone caller with a cancellable context (a worker goroutine makes its calls),
+		// then concurrent callers (the completion queue).
+		lone, cancel := context.WithTimeout(context.Background(), time.Minute)
+		for i := 0; i < 50; i++ {
+			if _, err := c.Do(lone, "PING"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		cancel()
+		var wg sync.WaitGroup
+		for g := 0; g < 16; g++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+				defer cancel()
+				for i := 0; i < 200; i++ {
+					if _, err := c.Do(ctx, "PING"); err != nil {
+						t.Error(err)
+						return
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		c.Close()
+		c.Close() // idempotent
+		if _, err := c.Do(context.Background(), "PING"); !errors.Is(err, redcore.ErrClosed) {
+			t.Fatalf("Do after Close: %v", err)
+		}
+	}
+	if n := settledGoroutines(goroutines); n > goroutines {
+		buf := make([]byte, 1<<16)
+		t.Fatalf("%d goroutines after Close, %d before Open:\n%s", n, goroutines, buf[:runtime.Stack(buf, true)])
+	}
+	if n := redcore.LiveHandles(); n != handles {
+		t.Fatalf("%d handles live after Close, %d before", n, handles)
+	}
+}
+
+func TestCloseCompletesPendingCalls(t *testing.T) {
+	c, err := redcore.Open(server.url())
+	if err != nil {
+		t.Fatal(err)
+	}
+	errs := make(chan error, 4)
+	for i := 0; i < 4; i++ {
+		go func(i int) {
+			_, err := c.Do(context.Background(), "BLPOP", key(t, "never"), 30)
+			errs <- err
+		}(i)
+	}
+	time.Sleep(100 * time.Millisecond) // let them block on the server
+	closed := make(chan struct{})
+	go func() { c.Close(); close(closed) }()
+	select {
+	case <-closed:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Close waited for blocked commands")
+	}
+	for i := 0; i < 4; i++ {
+		select {
+		case err := <-errs:
+			if !errors.Is(err, redcore.ErrClosed) {
+				t.Errorf("pending BLPOP at Close: %v", err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("a pending call never returned")
+		}
+	}
+}
+
+func TestFinalizerClosesAForgottenClient(t *testing.T) {
+	goroutines := runtime.NumGoroutine()
+	func() {
+		c, err := redcore.Open(server.url())
+		if err != nil {
+			t.Fatal(err)
+		}
+		mustDo(t, c, "PING")
+	}()
+	deadline := time.Now().Add(10 * time.Second)
+	for runtime.NumGoroutine() > goroutines && time.Now().Before(deadline) {
+		runtime.GC()
+		time.Sleep(20 * time.Millisecond)
+	}
+	if n := runtime.NumGoroutine(); n > goroutines {
+		t.Fatalf("the forgotten client's goroutine still runs (%d goroutines, %d before)", n, goroutines)
+	}
+}

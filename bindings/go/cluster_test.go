@@ -1,0 +1,91 @@
+package redcore_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"redcore"
+)
+
+// TestCluster runs against the Redis Cluster that tests/tools/with-cluster.sh starts
+// (`make test-go` does): the same Open, with the cluster's URL.
+func TestCluster(t *testing.T) {
+	url := os.Getenv("REDCORE_CLUSTER_URL")
+	if url == "" {
+		t.Skip("REDCORE_CLUSTER_URL is not set (run under tests/tools/with-cluster.sh)")
+	}
+	c := openURL(t, url)
+	ctx := context.Background()
+
+	// Keys over every slot's node, from concurrent goroutines (the batched path).
+	var wg sync.WaitGroup
+	for g := 0; g < 16; g++ {
+		wg.Add(1)
+		go func(g int) {
+			defer wg.Done()
+			dctx, cancel := context.WithTimeout(ctx, time.Minute)
+			defer cancel()
+			for i := 0; i < 100; i++ {
+				k := fmt.Sprintf("go:cluster:%d:%d", g, i)
+				if err := c.Set(dctx, k, i); err != nil {
+					t.Error(err)
+					return
+				}
+				if v, err := c.Get(dctx, k); v != strconv.Itoa(i) || err != nil {
+					t.Errorf("GET %s: %q, %v", k, v, err)
+					return
+				}
+			}
+		}(g)
+	}
+	wg.Wait()
+
+	// One caller (the direct path), a pipeline across nodes, a split multi-key command.
+	if v, err := c.Get(ctx, "go:cluster:3:7"); v != "7" || err != nil {
+		t.Fatalf("direct GET: %q, %v", v, err)
+	}
+	p := c.Pipeline()
+	for i := 0; i < 100; i++ {
+		p.Do("GET", fmt.Sprintf("go:cluster:%d:%d", i%16, i))
+	}
+	results, err := p.Exec(ctx)
+	if err != nil {
+		t.Fatalf("pipeline across nodes: %v", err)
+	}
+	for i, r := range results {
+		if v, _ := r.Reply.Text(); v != strconv.Itoa(i) {
+			t.Fatalf("pipeline result %d: %v", i, r)
+		}
+	}
+	if n, err := c.Del(ctx, "go:cluster:0:1", "go:cluster:5:2", "go:cluster:9:3", "go:cluster:none"); n != 3 || err != nil {
+		t.Fatalf("DEL across slots: %d, %v", n, err)
+	}
+
+	// A transaction on a held connection pinned to its keys' slot, and a lock.
+	err = c.Watch(ctx, func(tx *redcore.Tx) error {
+		p := tx.TxPipeline()
+		p.Do("INCR", "{go:acct}:balance")
+		p.Do("INCR", "{go:acct}:ops")
+		_, err := p.Exec(ctx)
+		return err
+	}, "{go:acct}:balance")
+	if err != nil {
+		t.Fatalf("Watch on a cluster: %v", err)
+	}
+	l, err := c.NewLock("go:cluster:lock", redcore.LockOptions{TTL: 10 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	if _, err := l.Acquire(ctx); err != nil {
+		t.Fatalf("lock on a cluster: %v", err)
+	}
+	if err := l.Release(ctx); err != nil {
+		t.Fatalf("release on a cluster: %v", err)
+	}
+}

@@ -1,0 +1,3 @@
+module redcore
+
+go 1.19
