@@ -285,6 +285,41 @@ typedef uint8_t redcore_reply_type;
 #endif // __cplusplus
 
 /**
+ * What a `redcore_pubsub_message` is.
+ */
+typedef enum redcore_pubsub_kind {
+  /**
+   * A message on a channel (SUBSCRIBE).
+   */
+  REDCORE_PUBSUB_KIND_MESSAGE = 0,
+  /**
+   * A message on a channel matching a pattern (PSUBSCRIBE): it has a pattern.
+   */
+  REDCORE_PUBSUB_KIND_PMESSAGE = 1,
+  /**
+   * A message on a shard channel (SSUBSCRIBE).
+   */
+  REDCORE_PUBSUB_KIND_SMESSAGE = 2,
+  /**
+   * Messages may have been lost: a connection was lost and came back (or a cluster shard
+   * channel moved to another node) and the subscriptions were made again. Its error says
+   * why; `redcore_pubsub_message_restore_error` says whether some could not be restored.
+   */
+  REDCORE_PUBSUB_KIND_RESUBSCRIBED = 3,
+  /**
+   * `redcore_pubsub_message_dropped` messages were dropped, the oldest first, because the
+   * inbox was full.
+   */
+  REDCORE_PUBSUB_KIND_DROPPED = 4,
+  /**
+   * The subscriber stopped for good; its error says why (`REDCORE_ERR_PUBSUB`: it fell
+   * behind with the disconnect policy; `REDCORE_ERR_CLOSED`: its client was freed). The
+   * last thing it delivers.
+   */
+  REDCORE_PUBSUB_KIND_CLOSED = 5,
+} redcore_pubsub_kind;
+
+/**
  * A backoff strategy (`redcore_backoff` in C). The numbers are ABI: never renumber.
  *
  * `failures` below is the number of failed attempts so far (1 before the first retry).
@@ -480,6 +515,39 @@ typedef struct redcore_pipeline redcore_pipeline;
 typedef struct redcore_pipeline_result redcore_pipeline_result;
 
 /**
+ * A subscriber: SUBSCRIBE, PSUBSCRIBE and SSUBSCRIBE (and their unsubscribes) on connections
+ * of its own, so that a slow subscriber never holds up the client's other commands. On RESP2
+ * its connection carries nothing else; on RESP3 it also takes commands
+ * (`redcore_pubsub_command_blocking`). When a connection is lost it reconnects and subscribes
+ * again by itself, then reports a `REDCORE_PUBSUB_KIND_RESUBSCRIBED` event: messages
+ * published in between were lost. On a cluster client each shard channel lives on its slot's
+ * primary and follows the slot when it moves.
+ *
+ * Messages wait in a bounded inbox and are taken either by callbacks, on a thread of the
+ * subscriber's own (`redcore_pubsub_set_callbacks`), or by `redcore_pubsub_get_message`.
+ *
+ * Underneath: a `Box`. Thread-safe: any thread may call any function on it, the callbacks
+ * included (subscription calls from a callback are fine; from a client callback,
+ * `redcore_callback`, they are refused, being blocking calls). Free it with
+ * `redcore_pubsub_free`, before or after its client.
+ */
+typedef struct redcore_pubsub redcore_pubsub;
+
+/**
+ * A message or an event. Owned when returned by `redcore_pubsub_get_message` (free it with
+ * `redcore_pubsub_message_free`), borrowed inside a `redcore_pubsub_callback`. Immutable;
+ * its strings are NUL-terminated and live as long as it does.
+ */
+typedef struct redcore_pubsub_message redcore_pubsub_message;
+
+/**
+ * A subscriber's settings, copied by `redcore_pubsub_new`. Defaults: at most 10,000 messages
+ * and 64 MiB waiting for the consumer, the oldest dropped beyond that, a health-check PING
+ * after 30 s of silence. Underneath: a `Box`; not thread-safe while being modified.
+ */
+typedef struct redcore_pubsub_options redcore_pubsub_options;
+
+/**
  * An incremental parser: feed it bytes in any split, take replies out in order.
  *
  * Underneath: a `Box` owning a decoder and the replies completed but not yet taken. Bytes
@@ -642,6 +710,14 @@ typedef void (*redcore_lock_callback)(void *userdata,
                                       bool result,
                                       uint64_t fence,
                                       const struct redcore_error *err);
+
+/**
+ * A subscriber callback: gets a message or an event, borrowed until it returns. Runs on the
+ * subscriber's own thread, one call at a time, in order. It may take its time (the messages
+ * that arrive meanwhile wait in the inbox, up to its bound), call any function of the
+ * subscriber (subscribe, unsubscribe, even `redcore_pubsub_free`) and of the client.
+ */
+typedef void (*redcore_pubsub_callback)(void *userdata, const struct redcore_pubsub_message *message);
 
 /**
  * One finished submission, as `redcore_completion_queue_poll` / `_wait` hand it out. Every
@@ -1750,6 +1826,227 @@ enum redcore_error_code redcore_lock_owned(const struct redcore_lock *lock,
                                            redcore_lock_callback callback,
                                            void *userdata,
                                            struct redcore_error **err_out);
+
+/**
+ * Writes new default subscriber options to `*out` (free them with
+ * `redcore_pubsub_options_free`).
+ */
+enum redcore_error_code redcore_pubsub_options_new(struct redcore_pubsub_options **out);
+
+/**
+ * Frees subscriber options. NULL is ignored.
+ */
+void redcore_pubsub_options_free(struct redcore_pubsub_options *options);
+
+/**
+ * Bounds the inbox: at most `max_messages` messages and `max_bytes` bytes of them wait for
+ * the consumer (each at least 1).
+ */
+enum redcore_error_code redcore_pubsub_options_set_max_pending(struct redcore_pubsub_options *options,
+                                                               size_t max_messages,
+                                                               size_t max_bytes);
+
+/**
+ * What happens to a message that arrives when the inbox is full: with `disconnect` false
+ * (the default) the oldest messages are dropped to make room and counted (a
+ * `REDCORE_PUBSUB_KIND_DROPPED` event comes before the next message); with `disconnect` true
+ * the subscriber stops: its connections close, what it holds is still delivered, then a
+ * `REDCORE_PUBSUB_KIND_CLOSED` event with `REDCORE_ERR_PUBSUB`.
+ */
+enum redcore_error_code redcore_pubsub_options_set_overflow_disconnect(struct redcore_pubsub_options *options,
+                                                                       bool disconnect);
+
+/**
+ * Sets the idle time (ms) after which a subscriber's connection is checked with a PING, so a
+ * dead connection is found and replaced even when no message comes; 0 turns the checks off.
+ * Default 30000.
+ */
+enum redcore_error_code redcore_pubsub_options_set_health_check_ms(struct redcore_pubsub_options *options,
+                                                                   uint64_t interval_ms);
+
+/**
+ * Makes a subscriber on `client` with `options` (copied; NULL for the defaults) and writes
+ * it to `*pubsub_out`. Its connection opens in the background; the first subscription call
+ * waits for it.
+ */
+enum redcore_error_code redcore_pubsub_new(const struct redcore_client *client,
+                                           const struct redcore_pubsub_options *options,
+                                           struct redcore_pubsub **pubsub_out,
+                                           struct redcore_error **err_out);
+
+/**
+ * Frees a subscriber: its connections close, its callback thread is stopped and joined (the
+ * callback in progress finishes; messages still waiting are dropped; the callbacks'
+ * `userdata_free` runs), so no callback runs after this returns, unless it is called from
+ * that callback (then the thread ends when it returns). NULL is ignored.
+ */
+void redcore_pubsub_free(struct redcore_pubsub *pubsub);
+
+/**
+ * SUBSCRIBE to `count` channels (`channels[i]` of `lens[i]` bytes, or NUL-terminated
+ * strings when `lens` is NULL; copied), waiting until the server confirmed them all (or the
+ * command timeout: `REDCORE_ERR_TIMEOUT`). A channel the server refuses (an ACL) is
+ * `REDCORE_ERR_NO_PERMISSION` and is not kept; after a connection error the channels stay
+ * wanted and are subscribed when the connection is back.
+ */
+enum redcore_error_code redcore_pubsub_subscribe(const struct redcore_pubsub *pubsub,
+                                                 size_t count,
+                                                 const char *const *channels,
+                                                 const size_t *lens,
+                                                 struct redcore_error **err_out);
+
+/**
+ * PSUBSCRIBE to `count` glob-style patterns (as `redcore_pubsub_subscribe`).
+ */
+enum redcore_error_code redcore_pubsub_psubscribe(const struct redcore_pubsub *pubsub,
+                                                  size_t count,
+                                                  const char *const *patterns,
+                                                  const size_t *lens,
+                                                  struct redcore_error **err_out);
+
+/**
+ * SSUBSCRIBE to `count` shard channels (as `redcore_pubsub_subscribe`). On a cluster client
+ * each goes to its slot's primary, and moves with the slot.
+ */
+enum redcore_error_code redcore_pubsub_ssubscribe(const struct redcore_pubsub *pubsub,
+                                                  size_t count,
+                                                  const char *const *channels,
+                                                  const size_t *lens,
+                                                  struct redcore_error **err_out);
+
+/**
+ * UNSUBSCRIBE from `count` channels; `count` 0: from every channel.
+ */
+enum redcore_error_code redcore_pubsub_unsubscribe(const struct redcore_pubsub *pubsub,
+                                                   size_t count,
+                                                   const char *const *channels,
+                                                   const size_t *lens,
+                                                   struct redcore_error **err_out);
+
+/**
+ * PUNSUBSCRIBE from `count` patterns; `count` 0: from every pattern.
+ */
+enum redcore_error_code redcore_pubsub_punsubscribe(const struct redcore_pubsub *pubsub,
+                                                    size_t count,
+                                                    const char *const *patterns,
+                                                    const size_t *lens,
+                                                    struct redcore_error **err_out);
+
+/**
+ * SUNSUBSCRIBE from `count` shard channels; `count` 0: from every shard channel.
+ */
+enum redcore_error_code redcore_pubsub_sunsubscribe(const struct redcore_pubsub *pubsub,
+                                                    size_t count,
+                                                    const char *const *channels,
+                                                    const size_t *lens,
+                                                    struct redcore_error **err_out);
+
+/**
+ * Hands every message to `on_message` and every event (resubscribed, dropped, closed) to
+ * `on_event` (NULL: events are dropped), on the subscriber's own thread, from now until it is
+ * freed (see `redcore_pubsub_callback`). Messages that arrived before are handed first. Set
+ * once; afterwards `redcore_pubsub_get_message` is refused. The library keeps `userdata`
+ * until the subscriber is freed, then calls `userdata_free` (may be NULL) once; on an error
+ * it is released at once.
+ */
+enum redcore_error_code redcore_pubsub_set_callbacks(const struct redcore_pubsub *pubsub,
+                                                     redcore_pubsub_callback on_message,
+                                                     redcore_pubsub_callback on_event,
+                                                     void *userdata,
+                                                     redcore_userdata_free userdata_free,
+                                                     struct redcore_error **err_out);
+
+/**
+ * Takes the next message or event, waiting up to `timeout_ms` (negative: as long as it
+ * takes; 0: only what is there). On `REDCORE_OK` writes it to `*message_out` (owned: free it
+ * with `redcore_pubsub_message_free`), or NULL when the time ran out. After the
+ * `REDCORE_PUBSUB_KIND_CLOSED` event, fails with its error. `REDCORE_ERR_INVALID_ARGUMENT`
+ * when callbacks take the messages.
+ */
+enum redcore_error_code redcore_pubsub_get_message(const struct redcore_pubsub *pubsub,
+                                                   int64_t timeout_ms,
+                                                   struct redcore_pubsub_message **message_out,
+                                                   struct redcore_error **err_out);
+
+/**
+ * Sends a command on the subscriber's connection and waits for its reply (arguments and
+ * results as `redcore_client_command_blocking`). On RESP3 any command that neither blocks nor
+ * changes the connection's state; on RESP2 only PING (a subscribed RESP2 connection takes
+ * nothing else). Messages that arrive meanwhile stay messages.
+ */
+enum redcore_error_code redcore_pubsub_command_blocking(const struct redcore_pubsub *pubsub,
+                                                        int argc,
+                                                        const char *const *argv,
+                                                        const size_t *argvlen,
+                                                        struct redcore_reply **reply_out,
+                                                        struct redcore_error **err_out);
+
+/**
+ * How many channels, patterns and shard channels the subscriber wants (any output may be
+ * NULL).
+ */
+enum redcore_error_code redcore_pubsub_counts(const struct redcore_pubsub *pubsub,
+                                              size_t *channels_out,
+                                              size_t *patterns_out,
+                                              size_t *shard_channels_out);
+
+/**
+ * The subscriber's counters: messages received since it was made, dropped (inbox full),
+ * and waiting now (any output may be NULL).
+ */
+enum redcore_error_code redcore_pubsub_stats(const struct redcore_pubsub *pubsub,
+                                             uint64_t *received_out,
+                                             uint64_t *dropped_out,
+                                             uint64_t *pending_out);
+
+/**
+ * The kind of a message or event (`REDCORE_PUBSUB_KIND_CLOSED` for NULL).
+ */
+enum redcore_pubsub_kind redcore_pubsub_message_kind(const struct redcore_pubsub_message *message);
+
+/**
+ * A message's channel: its bytes (NUL-terminated, owned by the message) and length in
+ * `*len_out` (may be NULL). NULL for an event.
+ */
+const char *redcore_pubsub_message_channel(const struct redcore_pubsub_message *message,
+                                           size_t *len_out);
+
+/**
+ * The pattern that matched a `REDCORE_PUBSUB_KIND_PMESSAGE` (as `_channel`); NULL for any
+ * other kind.
+ */
+const char *redcore_pubsub_message_pattern(const struct redcore_pubsub_message *message,
+                                           size_t *len_out);
+
+/**
+ * A message's payload (as `_channel`; binary-safe: use the length). NULL for an event.
+ */
+const char *redcore_pubsub_message_payload(const struct redcore_pubsub_message *message,
+                                           size_t *len_out);
+
+/**
+ * How many messages a `REDCORE_PUBSUB_KIND_DROPPED` event stands for (0 for other kinds).
+ */
+uint64_t redcore_pubsub_message_dropped(const struct redcore_pubsub_message *message);
+
+/**
+ * Why an event happened: the loss behind a `RESUBSCRIBED`, the reason of a `CLOSED`
+ * (borrowed from the message; do not free). NULL for messages and `DROPPED`.
+ */
+const struct redcore_error *redcore_pubsub_message_error(const struct redcore_pubsub_message *message);
+
+/**
+ * For a `RESUBSCRIBED` event whose subscriptions could not all be made again, the first
+ * failure (borrowed; they stay wanted and are tried again at the next reconnect); NULL
+ * otherwise.
+ */
+const struct redcore_error *redcore_pubsub_message_restore_error(const struct redcore_pubsub_message *message);
+
+/**
+ * Frees a message returned by `redcore_pubsub_get_message`. NULL is ignored; never free one
+ * lent to a callback.
+ */
+void redcore_pubsub_message_free(struct redcore_pubsub_message *message);
 
 /**
  * Creates an empty queue and writes it to `*queue_out`. Fails with

@@ -101,7 +101,7 @@ pub struct redcore_dedicated {
 /// # Safety
 /// argv holds argc pointers, each valid for its length (or NUL-terminated when argvlen is
 /// NULL); argvlen is NULL or holds argc lengths.
-unsafe fn args<'a>(
+pub(super) unsafe fn args<'a>(
     argc: c_int,
     argv: *const *const c_char,
     argvlen: *const usize,

@@ -12,15 +12,14 @@ use crate::error::{Error, ErrorKind};
 use crate::resp::{Reply, ValueRef};
 
 /// What kind of subscription a message came through.
-#[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum MessageKind {
     /// A channel (SUBSCRIBE): `message`.
-    Message = 0,
+    Message,
     /// A pattern (PSUBSCRIBE): `pmessage`, with the pattern that matched.
-    Pattern = 1,
+    Pattern,
     /// A shard channel (SSUBSCRIBE): `smessage`.
-    Shard = 2,
+    Shard,
 }
 
 /// A message published to a channel this subscriber listens to. Holds the frame it came in;
@@ -100,17 +99,16 @@ pub enum Event {
 }
 
 /// What to do with a message that arrives when the inbox is full.
-#[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum Overflow {
     /// Drop the oldest messages to make room, and count them (an `Event::Dropped` comes before
     /// the next message delivered). The default.
     #[default]
-    DropOldest = 0,
+    DropOldest,
     /// Stop the subscriber: its connections are closed (as the server closes a client whose
     /// output buffer overflows), what it holds is still delivered, then `Event::Closed` with
     /// a PUBSUB error.
-    Disconnect = 1,
+    Disconnect,
 }
 
 /// Counters of one subscriber.
