@@ -9,7 +9,7 @@
  * failing network or a restarted server would.
  *
  * Then the polling form: a second subscriber taking messages with redcore_pubsub_get_message.
- * Connects to REDCORE_TEST_URL (default redis://127.0.0.1:6379). Exits 0 on success.
+ * Connects as connect.h says. Exits 0 on success.
  */
 #define _POSIX_C_SOURCE 200809L /* nanosleep: also under -std=c11 */
 
@@ -19,6 +19,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "connect.h"
 #include "redcore.h"
 
 typedef struct {
@@ -174,19 +175,10 @@ static int polling(redcore_client *client) {
 }
 
 int main(void) {
-    const char *url = getenv("REDCORE_TEST_URL");
-    url = url != NULL && url[0] != '\0' ? url : "redis://127.0.0.1:6379";
-    redcore_config *cfg = NULL;
-    redcore_client *client = NULL;
-    redcore_error *err = NULL;
-    if (redcore_config_from_url(url, &cfg, &err) != REDCORE_OK ||
-        redcore_client_new(cfg, &client, &err) != REDCORE_OK) {
-        fprintf(stderr, "cannot connect to %s: %s\n", url, redcore_error_message(err));
-        redcore_error_free(err);
-        redcore_config_free(cfg);
+    redcore_client *client = connect_client(0);
+    if (client == NULL) {
         return 1;
     }
-    redcore_config_free(cfg);
     int failed = with_callbacks(client) || polling(client);
     redcore_client_free(client);
     puts(failed ? "pubsub: FAILED" : "pubsub: ok");

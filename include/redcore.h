@@ -571,6 +571,17 @@ typedef struct redcore_reader redcore_reader;
 typedef struct redcore_reply redcore_reply;
 
 /**
+ * A Lua script and its SHA-1 (computed locally when it is made). Runs by EVALSHA (or
+ * EVALSHA_RO); when the server answers NOSCRIPT (after a restart, a failover or SCRIPT
+ * FLUSH), it is loaded with SCRIPT LOAD and run again, once. On a cluster client EVALSHA
+ * goes to the node of the keys' slot and SCRIPT LOAD to every node.
+ *
+ * Underneath: a `Box`. Immutable, so thread-safe: any number of threads may run it on any
+ * number of clients. Free it with `redcore_script_free` (runs in flight are not affected).
+ */
+typedef struct redcore_script redcore_script;
+
+/**
  * The callback of an asynchronous command. Runs exactly once, on one of the client's
  * event-loop threads, with `userdata` as given. Exactly one of `reply` and `err` is non-NULL:
  * `reply` for a successful reply, `err` for a server error reply (its code maps the server's
@@ -2222,6 +2233,89 @@ struct redcore_reply *redcore_reply_clone(const struct redcore_reply *reply);
  * replies lent to a callback, which are not the caller's to free.
  */
 void redcore_reply_free(struct redcore_reply *reply);
+
+/**
+ * Makes a script of the `len` bytes at `source` (copied) and writes it to `*script_out`.
+ * Nothing is sent: a script that does not compile fails when it is first loaded.
+ */
+enum redcore_error_code redcore_script_new(const char *source,
+                                           size_t len,
+                                           struct redcore_script **script_out);
+
+/**
+ * Frees a script. NULL is ignored.
+ */
+void redcore_script_free(struct redcore_script *script);
+
+/**
+ * The script's SHA-1: 40 lowercase hex digits, NUL-terminated, owned by the script. NULL for
+ * NULL.
+ */
+const char *redcore_script_sha(const struct redcore_script *script);
+
+/**
+ * Runs the script on `client` and waits for its reply: `numkeys` keys (`keys[i]` of
+ * `keylens[i]` bytes, or NUL-terminated when `keylens` is NULL) and `numargs` arguments
+ * (likewise), all copied. `read_only` runs it with EVALSHA_RO (the server refuses writes; a
+ * cluster client may read from a replica). On `REDCORE_OK` writes an owned reply to
+ * `*reply_out`; a Lua error is `REDCORE_ERR_RESPONSE` with the server's text.
+ */
+enum redcore_error_code redcore_script_run_blocking(const struct redcore_script *script,
+                                                    const struct redcore_client *client,
+                                                    size_t numkeys,
+                                                    const char *const *keys,
+                                                    const size_t *keylens,
+                                                    size_t numargs,
+                                                    const char *const *args,
+                                                    const size_t *arglens,
+                                                    bool read_only,
+                                                    struct redcore_reply **reply_out,
+                                                    struct redcore_error **err_out);
+
+/**
+ * Runs the script without waiting (arguments as `redcore_script_run_blocking`): on
+ * `REDCORE_OK`, `callback` runs exactly once, on one of the client's threads, with the reply
+ * or the error (see `redcore_callback`), after the script was loaded and run again if the
+ * server answered NOSCRIPT. On any other code it will not run.
+ */
+enum redcore_error_code redcore_script_run(const struct redcore_script *script,
+                                           const struct redcore_client *client,
+                                           size_t numkeys,
+                                           const char *const *keys,
+                                           const size_t *keylens,
+                                           size_t numargs,
+                                           const char *const *args,
+                                           const size_t *arglens,
+                                           bool read_only,
+                                           redcore_callback callback,
+                                           void *userdata,
+                                           struct redcore_error **err_out);
+
+/**
+ * Loads the script into the server's cache (SCRIPT LOAD; on every node of a cluster) and
+ * waits; checks that the server names it by the same SHA-1. Useful ahead of a burst of runs;
+ * never needed for correctness.
+ */
+enum redcore_error_code redcore_script_load_blocking(const struct redcore_script *script,
+                                                     const struct redcore_client *client,
+                                                     struct redcore_error **err_out);
+
+/**
+ * Appends a run of `script` to `pipeline` (EVALSHA, or EVALSHA_RO when `read_only`; keys and
+ * arguments as `redcore_script_run_blocking`, copied). When the pipeline runs, the scripts
+ * the server lacks are loaded first; a script flushed between that check and the run still
+ * gets `REDCORE_ERR_NO_SCRIPT` in its result.
+ */
+enum redcore_error_code redcore_pipeline_append_script(struct redcore_pipeline *pipeline,
+                                                       const struct redcore_script *script,
+                                                       size_t numkeys,
+                                                       const char *const *keys,
+                                                       const size_t *keylens,
+                                                       size_t numargs,
+                                                       const char *const *args,
+                                                       const size_t *arglens,
+                                                       bool read_only,
+                                                       struct redcore_error **err_out);
 
 /**
  * The version of the linked library, as "MAJOR.MINOR.PATCH" (a static NUL-terminated string;

@@ -13,6 +13,7 @@ mod nodes;
 pub mod pipeline;
 mod pool;
 mod reauth;
+mod scripts;
 pub(crate) mod stream;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -273,7 +274,8 @@ impl Client {
         let deadline = self
             .engine
             .deadline(pipeline.blocking.unwrap_or(Some(Duration::ZERO)));
-        if pipeline.blocking.is_none() && !pipeline.is_empty() {
+        // A pipeline calling scripts first makes sure the server has them.
+        if pipeline.blocking.is_none() && !pipeline.is_empty() && pipeline.scripts.is_empty() {
             let extra = if pipeline.transaction { 2 } else { 0 };
             let run = PipelineRun::new(
                 pipeline.len() + extra,
@@ -816,13 +818,41 @@ impl Engine {
         if pipeline.is_empty() && !pipeline.transaction {
             return Err(Error::invalid_argument("the pipeline is empty"));
         }
+        if !pipeline.scripts.is_empty() {
+            return self.submit_pipeline_with_scripts(pipeline, done, deadline);
+        }
+        let (run, meta) = self.pipeline_run(pipeline, done, deadline);
+        self.submit_run(pipeline, run, meta)
+    }
+
+    /// The run of `pipeline` and its requests' meta.
+    fn pipeline_run(
+        &self,
+        pipeline: &Pipeline,
+        done: PipelineDone,
+        deadline: Option<Instant>,
+    ) -> (Arc<PipelineRun>, RequestMeta) {
         let extra = if pipeline.transaction { 2 } else { 0 };
         let run = PipelineRun::new(pipeline.len() + extra, pipeline.transaction, done);
-        let meta = RequestMeta {
+        (run, self.pipeline_run_meta(deadline))
+    }
+
+    /// The meta of a pipeline's requests.
+    fn pipeline_run_meta(&self, deadline: Option<Instant>) -> RequestMeta {
+        RequestMeta {
             deadline,
             retry_written: self.config.retry.retry_written_commands,
             ..RequestMeta::default()
-        };
+        }
+    }
+
+    /// Queues a pipeline's run; a failure is returned before anything is queued.
+    fn submit_run(
+        &self,
+        pipeline: &Pipeline,
+        run: Arc<PipelineRun>,
+        meta: RequestMeta,
+    ) -> Result<()> {
         if self.cluster.is_some() {
             return self.submit_cluster_pipeline(pipeline, run, meta);
         }

@@ -14,6 +14,9 @@ pub struct Pipeline {
     pub(crate) transaction: bool,
     /// Longest server-side block among its commands (`Some(None)` = forever).
     pub(crate) blocking: Option<Option<std::time::Duration>>,
+    /// The scripts its EVALSHA commands call, as (SHA-1, source): loaded first when the
+    /// server lacks them (see `Pipeline::add_script`).
+    pub(crate) scripts: Vec<(std::sync::Arc<str>, std::sync::Arc<[u8]>)>,
 }
 
 impl Pipeline {
@@ -83,6 +86,7 @@ impl Pipeline {
         self.buf.clear();
         self.lens.clear();
         self.blocking = None;
+        self.scripts.clear();
     }
 
     /// The encoded frames, one per command.

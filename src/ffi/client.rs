@@ -49,7 +49,7 @@ pub type redcore_pipeline_callback =
 /// (MULTI ... EXEC). Underneath: a `Box`; not thread-safe. May be run any number of times and
 /// freed right after a run is submitted.
 pub struct redcore_pipeline {
-    inner: Pipeline,
+    pub(super) inner: Pipeline,
 }
 
 /// The results of a pipeline run, one per command, in order. Underneath: a `Box`. Owned when
@@ -130,8 +130,26 @@ pub(super) unsafe fn args<'a>(
     })
 }
 
+/// Reads `count` byte strings (`ptrs[i]` of `lens[i]` bytes, or NUL-terminated when `lens`
+/// is NULL); 0 is an empty list (and `ptrs` may then be NULL).
+///
+/// # Safety
+/// As for `args`: `ptrs` holds `count` valid pointers, `lens` is NULL or holds `count`.
+pub(super) unsafe fn byte_strings<'a>(
+    count: usize,
+    ptrs: *const *const c_char,
+    lens: *const usize,
+) -> Result<Views<'a>> {
+    if count == 0 {
+        return Ok(Views::new::<&[u8]>(&[]));
+    }
+    let argc = c_int::try_from(count).map_err(|_| Error::invalid_argument("too many strings"))?;
+    // SAFETY: passed on from the caller.
+    unsafe { args(argc, ptrs, lens) }
+}
+
 /// Calls a C command callback with a result (the Rust side of `redcore_callback`).
-fn call_back(ctx: [usize; 2], result: Result<Reply>) {
+pub(super) fn call_back(ctx: [usize; 2], result: Result<Reply>) {
     // SAFETY: ctx[0] was made from a non-NULL redcore_callback function pointer.
     let f: unsafe extern "C" fn(*mut c_void, *const redcore_reply, *const redcore_error) =
         unsafe { std::mem::transmute::<usize, _>(ctx[0]) };

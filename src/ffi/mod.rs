@@ -23,4 +23,5 @@ pub mod pubsub;
 pub mod queue;
 pub mod reader;
 pub mod reply;
+pub mod script;
 pub mod version;

@@ -5,13 +5,12 @@
 use std::os::raw::{c_char, c_int, c_void};
 use std::time::Duration;
 
-use super::client::{args, redcore_client};
+use super::client::{args, byte_strings, redcore_client};
 use super::error::redcore_error;
 use super::guard::{guard, guard_code, null_arg};
 use super::handle::reply_into_raw;
 use super::reply::redcore_reply;
 use super::userdata::{redcore_userdata_free, Userdata};
-use crate::client::pipeline::Views;
 use crate::error::{Error, ErrorKind, Result};
 use crate::pubsub::{Event, MessageKind, Overflow, PubSub, PubSubOptions};
 
@@ -268,27 +267,10 @@ unsafe fn pubsub_arg<'a>(pubsub: *const redcore_pubsub) -> Result<&'a PubSub> {
         .ok_or_else(|| null_arg("pubsub"))
 }
 
-/// Reads `count` names (`names[i]` of `lens[i]` bytes, or NUL-terminated when `lens` is NULL).
-///
-/// # Safety
-/// As for `args`: `names` holds `count` valid pointers, `lens` is NULL or holds `count`.
-unsafe fn names_arg<'a>(
-    count: usize,
-    names: *const *const c_char,
-    lens: *const usize,
-) -> Result<Views<'a>> {
-    if count == 0 {
-        return Ok(Views::new::<&[u8]>(&[]));
-    }
-    let argc = c_int::try_from(count).map_err(|_| Error::invalid_argument("too many names"))?;
-    // SAFETY: passed on from the caller.
-    unsafe { args(argc, names, lens) }
-}
-
 /// Runs one subscription call of `pubsub` with the names given.
 ///
 /// # Safety
-/// As for `pubsub_arg` and `names_arg`.
+/// As for `pubsub_arg` and `byte_strings`.
 unsafe fn subscription(
     pubsub: *const redcore_pubsub,
     count: usize,
@@ -301,7 +283,7 @@ unsafe fn subscription(
         // SAFETY: per this function's contract.
         let pubsub = unsafe { pubsub_arg(pubsub) }?;
         // SAFETY: per this function's contract.
-        let names = unsafe { names_arg(count, names, lens) }?;
+        let names = unsafe { byte_strings(count, names, lens) }?;
         call(pubsub, names.as_slice())
     })
 }
