@@ -710,9 +710,14 @@ impl Engine {
             retry_written: self.config.retry.retry_written_commands,
             ..RequestMeta::default()
         };
-        if self.cluster.is_some() && matches!(class, CommandClass::Normal) {
-            self.dispatch(views.as_slice(), None, completion, meta)?;
-            return Ok(deadline);
+        if self.cluster.is_some() {
+            // Blocking commands too: by slot, waiting for a topology if need be, and on
+            // dedicated connections wherever they are sent (see `dispatch`).
+            let blocking = !matches!(class, CommandClass::Normal);
+            self.dispatch(views.as_slice(), None, completion, meta, blocking)?;
+            // A blocking command may first wait for a dedicated connection.
+            let wait = self.config.dedicated_wait_timeout;
+            return Ok(deadline.map(|d| if blocking { d + wait } else { d }));
         }
         let nodes = self.nodes.load();
         let pool = match self.route(&nodes, views.as_slice()) {
@@ -1198,6 +1203,10 @@ impl Dedicated {
         let meta = RequestMeta {
             deadline,
             retry_written: false,
+            // It belongs to this connection: once given back (while it is unanswered), the
+            // connection no longer counts as held, and a cluster node's connection would hand
+            // it over to be sent on a shared one after a drop.
+            pinned: true,
             ..RequestMeta::default()
         };
         self.engine.enqueue(

@@ -20,6 +20,8 @@ enum PoolWaiter {
     /// A blocking command waiting for a connection, frame already encoded.
     Command {
         frame: Vec<u8>,
+        /// ASKING goes first on the same connection (a migrating slot's owner said ASK).
+        asking: bool,
         completion: Completion,
         meta: RequestMeta,
         deadline: Instant,
@@ -56,6 +58,9 @@ struct PoolState {
     /// Connections that exist (idle or in use).
     total: usize,
     waiters: VecDeque<PoolWaiter>,
+    /// The node left the topology (`retire_idle`): nothing more is taken, parked or kept
+    /// here. A caller that routed with the node set before may still come with a request.
+    retired: bool,
 }
 
 /// One node's dedicated connections.
@@ -72,6 +77,8 @@ enum Take {
     Full,
     /// `max_dedicated_connections` is 0.
     Disabled,
+    /// The node left the topology.
+    Retired,
 }
 
 impl DedicatedPool {
@@ -82,6 +89,7 @@ impl DedicatedPool {
                 live: Vec::new(),
                 total: 0,
                 waiters: VecDeque::new(),
+                retired: false,
             }),
             max,
             wait,
@@ -95,6 +103,9 @@ impl DedicatedPool {
     fn take(&self, state: &mut PoolState) -> Take {
         if self.max == 0 {
             return Take::Disabled;
+        }
+        if state.retired {
+            return Take::Retired;
         }
         if !state.waiters.is_empty() {
             return Take::Full; // first come, first served
@@ -117,6 +128,13 @@ impl DedicatedPool {
         )
     }
 
+    fn retired() -> Error {
+        Error::new(
+            ErrorKind::Connection,
+            "the node left the cluster: its dedicated connections are closed",
+        )
+    }
+
     fn exhausted(&self) -> Error {
         Error::new(
             ErrorKind::MaxConnections,
@@ -133,16 +151,29 @@ impl Engine {
     /// A free dedicated connection (made if the bound allows), `Ok(None)` when all are in
     /// use, an error when dedicated connections are disabled.
     fn dedicated_conn(&self, node: &NodePool, state: &mut PoolState) -> Result<Option<Arc<Conn>>> {
-        match node.dedicated.take(state) {
-            Take::Conn(conn) => Ok(Some(conn)),
-            Take::Create => {
-                let conn = Arc::new(self.new_conn(node, true));
-                state.live.push(conn.clone());
-                self.reactors[conn.reactor].notify(Msg::Adopt(conn.clone()));
-                Ok(Some(conn))
-            }
-            Take::Full => Ok(None),
-            Take::Disabled => Err(DedicatedPool::disabled()),
+        loop {
+            return match node.dedicated.take(state) {
+                Take::Conn(conn) => {
+                    // Idle while its server was down, past its retries: it would refuse the
+                    // request. It leaves the pool; another is taken, or made in its place.
+                    if conn.lock().refuses(&self.config).is_some() {
+                        state.total -= 1;
+                        state.live.retain(|c| !Arc::ptr_eq(c, &conn));
+                        self.reactors[conn.reactor].notify(Msg::Retire(conn));
+                        continue;
+                    }
+                    Ok(Some(conn))
+                }
+                Take::Create => {
+                    let conn = Arc::new(self.new_conn(node, true));
+                    state.live.push(conn.clone());
+                    self.reactors[conn.reactor].notify(Msg::Adopt(conn.clone()));
+                    Ok(Some(conn))
+                }
+                Take::Full => Ok(None),
+                Take::Disabled => Err(DedicatedPool::disabled()),
+                Take::Retired => Err(DedicatedPool::retired()),
+            };
         }
     }
 
@@ -162,12 +193,40 @@ impl Engine {
         completion: Completion,
         meta: RequestMeta,
     ) -> std::result::Result<(), (Error, Completion)> {
+        self.submit_dedicated_to(node, write, false, completion, meta)
+    }
+
+    /// `submit_dedicated` for a blocking command that a migrating slot's owner answered
+    /// ASK: `ASKING` and the command (`frame`) go together on one dedicated connection.
+    pub(super) fn submit_dedicated_asking(
+        &self,
+        node: &NodePool,
+        frame: &[u8],
+        completion: Completion,
+        meta: RequestMeta,
+    ) -> std::result::Result<(), (Error, Completion)> {
+        let write = |buf: &mut Vec<u8>| buf.extend_from_slice(frame);
+        self.submit_dedicated_to(node, write, true, completion, meta)
+    }
+
+    fn submit_dedicated_to(
+        &self,
+        node: &NodePool,
+        write: impl FnOnce(&mut Vec<u8>),
+        asking: bool,
+        completion: Completion,
+        meta: RequestMeta,
+    ) -> std::result::Result<(), (Error, Completion)> {
         let mut state = node.dedicated.lock();
         match self.dedicated_conn(node, &mut state) {
             Err(e) => Err((e, completion)),
             Ok(Some(conn)) => {
                 drop(state);
-                self.enqueue_leased(&conn, Some(Lease::Single), write, completion, meta, false)
+                let sent = self.lease_single(&conn, write, asking, completion, meta);
+                if sent.is_err() {
+                    self.refused(node, &conn);
+                }
+                sent
             }
             Ok(None) => {
                 let mut frame = Vec::new();
@@ -183,6 +242,7 @@ impl Engine {
                     state,
                     PoolWaiter::Command {
                         frame,
+                        asking,
                         completion,
                         meta,
                         deadline,
@@ -206,7 +266,11 @@ impl Engine {
         match self.dedicated_conn(node, &mut state)? {
             Some(conn) => {
                 drop(state);
-                self.enqueue_pipeline(&conn, Some(Lease::Single), pipeline, &run, meta)
+                let sent = self.enqueue_pipeline(&conn, Some(Lease::Single), pipeline, &run, meta);
+                if sent.is_err() {
+                    self.refused(node, &conn);
+                }
+                sent
             }
             None => {
                 let deadline = Instant::now() + node.dedicated.wait;
@@ -342,6 +406,15 @@ impl Engine {
         }
     }
 
+    /// A connection taken from the pool refused its request after all (it failed after it
+    /// was taken): it leaves the pool, making room for a new one, rather than being lost to
+    /// it (no one would give it back). Nothing is made anew once the client is closing.
+    fn refused(&self, node: &NodePool, conn: &Arc<Conn>) {
+        if !self.closed.load(std::sync::atomic::Ordering::Acquire) {
+            self.retire(node, conn);
+        }
+    }
+
     /// Gives an idle connection to the first waiter, or back to the idle list.
     fn hand_over(&self, node: &NodePool, conn: Arc<Conn>) {
         let mut state = node.dedicated.lock();
@@ -350,6 +423,8 @@ impl Engine {
                 drop(state);
                 self.give(node, conn, waiter);
             }
+            // Given back by a holder that found the node in the set just before it left.
+            None if state.retired => self.reactors[conn.reactor].notify(Msg::Retire(conn)),
             None => state.idle.push(conn),
         }
     }
@@ -358,18 +433,16 @@ impl Engine {
         match waiter {
             PoolWaiter::Command {
                 frame,
+                asking,
                 completion,
                 meta,
                 ..
             } => {
-                if let Err((err, completion)) = self.enqueue_leased(
-                    &conn,
-                    Some(Lease::Single),
-                    |buf| buf.extend_from_slice(&frame),
-                    completion,
-                    meta,
-                    false,
-                ) {
+                let write = |buf: &mut Vec<u8>| buf.extend_from_slice(&frame);
+                if let Err((err, completion)) =
+                    self.lease_single(&conn, write, asking, completion, meta)
+                {
+                    self.refused(node, &conn);
                     self.deliver(&conn, vec![(completion, Err(err))]);
                 }
             }
@@ -389,9 +462,27 @@ impl Engine {
                 if let Err(err) =
                     self.enqueue_pipeline(&conn, Some(Lease::Single), &pipeline, &run, meta)
                 {
+                    self.refused(node, &conn);
                     self.deliver(&conn, run.failed_slots(&err));
                 }
             }
+        }
+    }
+
+    /// Appends one blocking command (after `ASKING` when `asking`) to `conn`, leased to it.
+    fn lease_single(
+        &self,
+        conn: &Arc<Conn>,
+        write: impl FnOnce(&mut Vec<u8>),
+        asking: bool,
+        completion: Completion,
+        meta: RequestMeta,
+    ) -> std::result::Result<(), (Error, Completion)> {
+        let lease = Some(Lease::Single);
+        if asking {
+            self.enqueue_asking(conn, lease, write, completion, meta)
+        } else {
+            self.enqueue_leased(conn, lease, write, completion, meta, false)
         }
     }
 
@@ -453,6 +544,7 @@ impl DedicatedPool {
     /// finds their node).
     pub(crate) fn retire_idle(&self) -> Vec<Arc<Conn>> {
         let mut state = self.lock();
+        state.retired = true;
         let idle = std::mem::take(&mut state.idle);
         state.total -= idle.len();
         state

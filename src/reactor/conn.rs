@@ -1010,6 +1010,8 @@ impl ConnState {
     pub(crate) fn fail(&mut self, err: Error, ctx: &mut Ctx<'_>) {
         self.take_handoff(ctx.completions, ctx.pushes, ctx.detours);
         if self.retiring {
+            // Closed for good: what may be sent elsewhere is, the rest fails.
+            self.hand_over_unanswered(&err, 0, ctx.completions, ctx.detours);
             self.close(&err, ctx.registry, ctx.completions);
             return;
         }
@@ -1021,35 +1023,8 @@ impl ConnState {
         self.health_pending = false;
         let was_ready = matches!(self.phase, Phase::Ready);
         let retry = &ctx.config.retry;
+        self.hand_over_unanswered(&err, retry.retries, ctx.completions, ctx.detours);
         let completions = &mut *ctx.completions;
-        if self.detours && self.lease != Lease::Held {
-            // A cluster node: what it left unanswered is the owner's to send elsewhere (after
-            // a topology refresh) or to fail, rather than wait here for this node to return.
-            let detours = &mut *ctx.detours;
-            let divert = |completion, unanswered: Unanswered<'_>| {
-                if unanswered.meta.pinned {
-                    return Some(completion);
-                }
-                detours.push(Detour {
-                    completion,
-                    cause: err.clone(),
-                    written: unanswered.written,
-                    refused: false,
-                    frame: unanswered.frame.to_vec(),
-                    meta: *unanswered.meta,
-                    node: self.node,
-                });
-                None
-            };
-            self.ex
-                .handle_disconnect_diverting(retry.retries, divert, |c| {
-                    completions.push((c, Err(err.clone())));
-                });
-        } else {
-            self.ex.handle_disconnect(retry.retries, |c| {
-                completions.push((c, Err(err.clone())));
-            });
-        }
         // The transaction died with the connection: deferred AUTHs go out after the next
         // handshake, like any request not yet written.
         self.in_transaction = false;
@@ -1082,6 +1057,47 @@ impl ConnState {
         self.phase = Phase::Backoff {
             until: ctx.now + delay,
         };
+    }
+
+    /// What a connection that is gone left unanswered (see `Exchange::handle_disconnect`):
+    /// a cluster node's (unless held) goes to the owner to be sent elsewhere (after a
+    /// topology refresh) or failed, rather than wait here for this node to return; the rest
+    /// is kept to be written again (`retries` times at most once written) or fails with `err`.
+    pub(crate) fn hand_over_unanswered(
+        &mut self,
+        err: &Error,
+        retries: u32,
+        completions: &mut Vec<(Completion, Result<Reply>)>,
+        detours: &mut Vec<Detour>,
+    ) {
+        let failed = |c| completions.push((c, Err(err.clone())));
+        if !self.detours || self.lease == Lease::Held {
+            self.ex.handle_disconnect(retries, failed);
+            return;
+        }
+        let node = self.node;
+        let divert = |completion, unanswered: Unanswered<'_>| {
+            // Nobody waits for these, and what they were for went with the connection: an
+            // ASKING's command is sent elsewhere (written alone after a reconnect, ASKING
+            // would hold for whatever command came next), a DISCARD's transaction is gone.
+            if matches!(completion, Completion::Ignore) {
+                return None;
+            }
+            if unanswered.meta.pinned {
+                return Some(completion);
+            }
+            detours.push(Detour {
+                completion,
+                cause: err.clone(),
+                written: unanswered.written,
+                refused: false,
+                frame: unanswered.frame.to_vec(),
+                meta: *unanswered.meta,
+                node,
+            });
+            None
+        };
+        self.ex.handle_disconnect_diverting(retries, divert, failed);
     }
 
     /// Timers: connect and handshake timeouts, reconnects due, request timeouts, health
@@ -1269,4 +1285,96 @@ fn handshake_params(config: &Config, credentials: HandshakeCredentials) -> Hands
 pub(crate) fn set_ready_hint(conn: &Conn, state: &ConnState) {
     conn.ready_hint
         .store(matches!(state.phase, Phase::Ready), Ordering::Relaxed);
+}
+
+#[cfg(test)]
+pub(super) mod tests {
+    use super::*;
+
+    /// A cluster node's connection (it hands over what it leaves unanswered), ready, with
+    /// `ASKING` (when `asking`) and a `GET k` queued, nothing written.
+    pub(in crate::reactor) fn node_conn(config: &Config, asking: bool) -> Conn {
+        let endpoint = Endpoint::Tcp {
+            host: "127.0.0.1".into(),
+            port: 1,
+        };
+        let conn = Conn::new(0, 7, false, endpoint, None, config);
+        let mut st = conn.lock();
+        st.detours = true;
+        st.phase = Phase::Ready;
+        st.ex.set_ready();
+        if asking {
+            let pinned = RequestMeta {
+                pinned: true,
+                ..RequestMeta::default()
+            };
+            st.ex
+                .enqueue_frame(b"*1\r\n$6\r\nASKING\r\n", Completion::Ignore, pinned);
+        }
+        let get = Completion::Boxed(Box::new(|_| {}));
+        st.ex.enqueue(
+            |b| encode_command(b, &["GET", "k"]),
+            get,
+            RequestMeta::default(),
+        );
+        drop(st);
+        conn
+    }
+
+    /// Fails `st` as a lost connection; returns the requests it handed over and the number
+    /// of completions it ran.
+    fn lose(st: &mut ConnState, config: &Config) -> (Vec<Detour>, usize) {
+        let poll = mio::Poll::new().unwrap();
+        let auth = Auth::new(config);
+        let mut rng = FastRng::new(1);
+        let (mut completions, mut pushes, mut detours) = (Vec::new(), Vec::new(), Vec::new());
+        let mut ctx = Ctx {
+            registry: poll.registry(),
+            config,
+            now: Instant::now(),
+            rng: &mut rng,
+            completions: &mut completions,
+            pushes: &mut pushes,
+            detours: &mut detours,
+            tls: None,
+            auth: &auth,
+        };
+        let lost = Error::new(ErrorKind::Connection, "the server closed the connection");
+        st.fail(lost, &mut ctx);
+        (detours, completions.len())
+    }
+
+    /// After ASK, `ASKING` and the command go out together (`Engine::enqueue_asking`); the
+    /// command may be sent elsewhere when the connection drops first. Its ASKING must not
+    /// stay behind, to be written alone after the reconnect: it would hold for whatever
+    /// command comes next on the connection, which the node would then run on a slot it is
+    /// only importing.
+    #[test]
+    fn an_unwritten_asking_goes_with_the_command_a_lost_connection_sends_elsewhere() {
+        let config = Config::default();
+        let conn = node_conn(&config, true);
+        let mut st = conn.lock();
+        let (detours, _) = lose(&mut st, &config);
+        assert_eq!(detours.len(), 1, "the GET is handed to the owner");
+        assert!(!detours[0].written);
+        assert_eq!(st.ex.pending(), 0, "ASKING waits to go out alone");
+    }
+
+    /// A connection of a node that left the cluster closes once what it carries is answered;
+    /// if it drops first, what it carried goes elsewhere like after any drop, instead of
+    /// failing.
+    #[test]
+    fn a_retiring_connection_that_drops_hands_its_requests_over() {
+        let config = Config::default();
+        let conn = node_conn(&config, false);
+        let mut st = conn.lock();
+        st.retiring = true;
+        let (detours, failed) = lose(&mut st, &config);
+        assert_eq!(
+            (detours.len(), failed),
+            (1, 0),
+            "the GET is handed to the owner"
+        );
+        assert!(matches!(st.phase, Phase::Closed));
+    }
 }

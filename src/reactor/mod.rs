@@ -144,6 +144,9 @@ thread_local! {
     /// calls from a callback would deadlock the loop, and a client freed from one of its own
     /// callbacks cannot join the thread it runs on.
     static ON_REACTOR: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+    /// On a reactor thread, its own shared handle.
+    static THIS_REACTOR: std::cell::RefCell<Option<Arc<Shared>>> =
+        const { std::cell::RefCell::new(None) };
 }
 
 /// True on any reactor thread (inside a callback).
@@ -154,6 +157,16 @@ pub(crate) fn on_reactor_thread() -> bool {
 /// True on a reactor thread of the owner at `owner`.
 pub(crate) fn on_reactor_of(owner: *const ()) -> bool {
     ON_REACTOR.with(|c| c.get()) == owner as usize
+}
+
+/// On a reactor thread of the owner at `owner`, that reactor's shared handle: what the owner
+/// hands to "a reactor" from there goes to this one, which runs as long as the code handing
+/// it over does (another may have shut down already).
+pub(crate) fn this_reactor(owner: *const ()) -> Option<Arc<Shared>> {
+    if !on_reactor_of(owner) {
+        return None;
+    }
+    THIS_REACTOR.with(|r| r.borrow().clone())
 }
 
 /// Creates the reactor's poll and shared handle; the loop itself starts with `run`.
@@ -200,6 +213,7 @@ impl Reactor {
     /// The loop. Returns when told to shut down.
     pub(crate) fn run<O: Owner>(mut self, engine: Arc<O>) {
         ON_REACTOR.with(|c| c.set(Arc::as_ptr(&engine) as *const () as usize));
+        THIS_REACTOR.with(|r| *r.borrow_mut() = Some(self.shared.clone()));
         let mut events = Events::with_capacity(256);
         let seed = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -425,15 +439,20 @@ impl Reactor {
         }
     }
 
-    /// Closes a retiring connection and forgets it.
+    /// Closes a retiring connection and forgets it. What it leaves unanswered (it has no
+    /// socket, or nothing is pending) may be sent elsewhere, as after a drop; the rest fails.
     fn retire(&mut self, conn: &Arc<Conn>) {
         let token = {
             let mut st = conn.lock();
-            st.close(
-                &completion::closed_error(),
-                self.poll.registry(),
-                &mut self.completions,
+            let gone = Error::new(
+                ErrorKind::Connection,
+                format!(
+                    "the connection to {} was closed for good before it answered",
+                    crate::net::endpoint_name(&st.endpoint)
+                ),
             );
+            st.hand_over_unanswered(&gone, 0, &mut self.completions, &mut self.detours);
+            st.close(&gone, self.poll.registry(), &mut self.completions);
             st.token.take()
         };
         if let Some(Token(t)) = token {
@@ -537,5 +556,24 @@ impl Reactor {
         }
         self.run_completions(engine);
         self.conns.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A connection of a node that left the cluster, without a socket when it is retired
+    /// (down, or between attempts): what it carries goes elsewhere, instead of failing with
+    /// an error that says the client was closed.
+    #[test]
+    fn a_connection_retired_without_a_socket_hands_its_requests_over() {
+        let config = Config::default();
+        let conn = Arc::new(conn::tests::node_conn(&config, false));
+        conn.lock().retiring = true;
+        let (_shared, mut reactor) = create().unwrap();
+        reactor.retire(&conn);
+        assert_eq!(reactor.detours.len(), 1, "the GET is handed to the owner");
+        assert!(reactor.completions.is_empty());
     }
 }

@@ -1134,7 +1134,8 @@ static void test_timed_out_commands_are_not_sent(void) {
     memset(&slept, 0, sizeof slept);
     memset(sets, 0, sizeof sets);
     memset(incrs, 0, sizeof incrs);
-    SUBMIT(client, &slept, "DEBUG", "SLEEP", "1");
+    /* Long enough for a client under valgrind on a loaded machine to queue everything. */
+    SUBMIT(client, &slept, "DEBUG", "SLEEP", "3");
     for (int i = 0; i < BIG; i++) {
         CHECK(redcore_client_command(client, 3, set, set_lens, record, &sets[i], NULL) ==
               REDCORE_OK);

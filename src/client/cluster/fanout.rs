@@ -28,7 +28,7 @@ impl Engine {
             // One node for all: the slot of the keys (they must share one).
             let mut slot = None;
             for args in &args_of {
-                if let Some(s) = self.command_slot(args)? {
+                if let Some(s) = self.command_slot(args.as_slice())? {
                     match slot {
                         Some(bound) if bound != s => {
                             return Err(crate::client::cross_slot_transaction(s, bound))
@@ -50,46 +50,31 @@ impl Engine {
             }
             return self.enqueue_pipeline(pool.pick(), None, pipeline, &run, meta);
         }
-        // Route everything first: a command that cannot be pipelined fails the pipeline
-        // before anything is sent.
-        let mut routes: Vec<Option<(usize, bool)>> = Vec::with_capacity(frames.len());
+        // Route everything first (one table and topology for all): a command that cannot be
+        // pipelined fails the pipeline before anything is sent. Each node's commands, in the
+        // caller's order.
+        let cluster = self.cluster();
+        let table = cluster.table.load();
+        let mut per_node: Vec<Vec<(usize, bool)>> = vec![Vec::new(); nodes.pools.len()];
         let mut later: Vec<(usize, Error)> = Vec::new();
         for (i, args) in args_of.iter().enumerate() {
-            match self.route_cluster(self.cluster(), &nodes, args)? {
-                Routed::Node(pool, read_only) => {
-                    let index = nodes
-                        .pools
-                        .iter()
-                        .position(|p| Arc::ptr_eq(p, pool))
-                        .expect("a pool of the snapshot");
-                    routes.push(Some((index, read_only)));
-                }
-                Routed::Later(cause) => {
-                    routes.push(None);
-                    later.push((i, cause));
-                }
-                Routed::Plan(_) => {
+            match self.route_index(cluster, &table, &nodes, args.as_slice())? {
+                Routing::Node(index, read_only) => per_node[index].push((i, read_only)),
+                Routing::Later(cause) => later.push((i, cause)),
+                Routing::Plan(_) => {
                     return Err(Error::new(
                         ErrorKind::ClusterException,
                         format!(
                             "command {} of the pipeline ({}) goes to several nodes of the \
                              cluster (a fan-out or a split across slots): send it alone",
                             i + 1,
-                            String::from_utf8_lossy(args[0])
+                            String::from_utf8_lossy(args.as_slice()[0])
                         ),
                     ))
                 }
             }
         }
-        for (index, pool) in nodes.pools.iter().enumerate() {
-            let mine: Vec<(usize, bool)> = routes
-                .iter()
-                .enumerate()
-                .filter_map(|(i, r)| match r {
-                    Some((p, read_only)) if *p == index => Some((i, *read_only)),
-                    _ => None,
-                })
-                .collect();
+        for (pool, mine) in nodes.pools.iter().zip(per_node) {
             if mine.is_empty() {
                 continue;
             }
@@ -139,7 +124,19 @@ impl Engine {
             Target::AllPrimaries(how) | Target::AllNodes(how) => {
                 let all = matches!(plan.target, Target::AllNodes(_));
                 let targets: Vec<Arc<NodePool>> = if all {
-                    nodes.pools.clone()
+                    // The nodes that serve: a failed one stays in the topology until it is
+                    // forgotten, and would fail every such command (SCRIPT LOAD, CONFIG
+                    // SET). All of them when none does: then the command says why.
+                    let healthy = |&i: &usize| topology.node(i).healthy;
+                    let serving: Vec<usize> = topology.all_nodes().filter(healthy).collect();
+                    let chosen = match serving.is_empty() {
+                        true => topology.all_nodes().collect(),
+                        false => serving,
+                    };
+                    chosen
+                        .into_iter()
+                        .filter_map(|i| nodes.pools.get(i).cloned())
+                        .collect()
                 } else {
                     topology
                         .primaries()
@@ -205,6 +202,12 @@ impl Engine {
         meta: RequestMeta,
         pinned: bool,
     ) {
+        if targets.is_empty() {
+            // No node at all: the merge of nothing (a run of no slot would never finish).
+            let nothing = Completion::Boxed(Box::new(move |_| done(Vec::new())));
+            self.deliver_now(vec![(nothing, Err(no_topology(None)))]);
+            return;
+        }
         let run = PipelineRun::new(targets.len(), false, PipelineDone::Parts(done));
         let meta = RequestMeta { pinned, ..meta };
         let mut failed = Vec::new();
@@ -220,10 +223,6 @@ impl Engine {
                     self.retry_unsent(completion, frame.to_vec(), meta, err);
                 }
             }
-        }
-        if targets.is_empty() {
-            // No node at all: the merge of nothing.
-            failed.extend(run.failed_slots(&no_topology(None)));
         }
         self.deliver_now(failed);
     }

@@ -20,15 +20,18 @@ use std::time::{Duration, Instant};
 use arc_swap::ArcSwap;
 
 use super::nodes::{NodePool, NodeSet};
+use super::pipeline::Views;
 use super::Engine;
 use crate::config::{ClusterOptions, Endpoint, ReadFrom};
 use crate::error::{Error, ErrorKind, Result};
 use crate::reactor::{Completion, Detour, Msg, PipelineDone, PipelineRun};
 use crate::resp::{encode_command, Reply, Value};
 use crate::route::cluster::{
-    decide, join_split, merge, pick_node, plan, scan_cursor_decode, scan_reply, scan_target,
-    Decision, Failure, Plan, RedirectPolicy, RefreshSchedule, RetryTo, Target,
+    decide, join_split, merge, pick_any_node, pick_any_primary, pick_node, plan,
+    scan_cursor_decode, scan_reply, scan_target, Decision, Failure, Plan, RedirectPolicy,
+    RefreshSchedule, RetryTo, Target,
 };
+use crate::route::command::{classify, CommandClass};
 use crate::route::keys::CommandTable;
 use crate::route::slot::key_slot;
 use crate::route::topology::{NodeAddr, Topology};
@@ -111,13 +114,21 @@ pub(crate) enum Routed<'n> {
     Later(Error),
 }
 
+/// `Routed` by node index (into `NodeSet::pools`).
+pub(super) enum Routing {
+    Node(usize, bool),
+    Plan(Plan),
+    Later(Error),
+}
+
 impl Cluster {
     pub(crate) fn new(options: &ClusterOptions, now: Instant) -> Cluster {
         Cluster {
             counters: Counters::default(),
             table: ArcSwap::from_pointee(CommandTable::builtin()),
             policy: RedirectPolicy {
-                max_attempts: options.max_redirects,
+                // `max_redirects` counts the sends after the first; the policy, every send.
+                max_attempts: options.max_redirects + 1,
                 ..RedirectPolicy::default()
             },
             schedule: Mutex::new(RefreshSchedule::new(
@@ -171,26 +182,46 @@ impl Cluster {
     }
 }
 
-/// The argument views of a frame this library encoded (`*N` then `$len` bulk strings).
-pub(crate) fn frame_args(frame: &[u8]) -> Option<Vec<&[u8]>> {
+/// The argument views of a frame this library encoded (`*N` then `$len` bulk strings),
+/// without allocating for up to eight arguments: a cluster pipeline routes each of its
+/// commands from its frame.
+pub(crate) fn frame_args(frame: &[u8]) -> Option<Views<'_>> {
+    /// The number after `kind` and before the CRLF at `*at`, moving `*at` past the line.
     fn line(frame: &[u8], at: &mut usize, kind: u8) -> Option<usize> {
         if frame.get(*at) != Some(&kind) {
             return None;
         }
-        let start = *at + 1;
-        let end = start + frame[start..].iter().position(|&b| b == b'\r')?;
-        *at = end + 2;
-        std::str::from_utf8(&frame[start..end]).ok()?.parse().ok()
+        let mut n: usize = 0;
+        let mut i = *at + 1;
+        loop {
+            let b = *frame.get(i)?;
+            if b == b'\r' {
+                break;
+            }
+            if !b.is_ascii_digit() || i - *at > 19 {
+                return None;
+            }
+            n = n * 10 + usize::from(b - b'0');
+            i += 1;
+        }
+        if i == *at + 1 || frame.get(i + 1) != Some(&b'\n') {
+            return None;
+        }
+        *at = i + 2;
+        Some(n)
     }
     let mut at = 0;
     let n = line(frame, &mut at, b'*')?;
-    let mut args = Vec::with_capacity(n);
-    for _ in 0..n {
-        let len = line(frame, &mut at, b'$')?;
-        args.push(frame.get(at..at + len)?);
-        at += len + 2;
+    if n > frame.len() {
+        return None;
     }
-    Some(args)
+    Views::try_from_fn(n, |_| {
+        let len = line(frame, &mut at, b'$').ok_or(())?;
+        let arg = frame.get(at..at + len).ok_or(())?;
+        at += len + 2;
+        Ok::<&[u8], ()>(arg)
+    })
+    .ok()
 }
 
 fn endpoint_of(addr: &NodeAddr) -> Endpoint {
@@ -228,33 +259,66 @@ impl Engine {
         args: &[&[u8]],
     ) -> Result<Routed<'n>> {
         let table = cluster.table.load();
-        let plan = plan(&table, args)?;
+        Ok(match self.route_index(cluster, &table, nodes, args)? {
+            Routing::Node(i, read_only) => Routed::Node(&nodes.pools[i], read_only),
+            Routing::Later(err) => Routed::Later(err),
+            Routing::Plan(plan) => Routed::Plan(plan),
+        })
+    }
+
+    /// `route_cluster` by node index (into `nodes.pools`), with the command table the caller
+    /// loaded: a pipeline loads it once for all its commands.
+    pub(super) fn route_index(
+        &self,
+        cluster: &Cluster,
+        table: &CommandTable,
+        nodes: &NodeSet,
+        args: &[&[u8]],
+    ) -> Result<Routing> {
+        let plan = plan(table, args)?;
         let read_only = plan.read_only;
         let Some(topology) = nodes.topology.as_deref() else {
-            return Ok(Routed::Later(no_topology(
+            return Ok(Routing::Later(no_topology(
                 cluster.last_refresh_error.lock().unwrap().as_ref(),
             )));
         };
-        match plan.target {
-            Target::Slot(slot) => Ok(
-                match self.slot_pool(cluster, nodes, topology, slot, read_only) {
-                    Some(pool) => Routed::Node(pool, read_only),
-                    None => Routed::Later(no_owner(slot)),
-                },
-            ),
-            Target::Keyless => Ok(match self.any_primary(cluster, nodes, topology) {
-                Some(pool) => Routed::Node(pool, read_only),
-                None => Routed::Later(no_topology(None)),
-            }),
-            Target::AnyNode => Ok(match nodes.pools.len() {
-                0 => Routed::Later(no_topology(None)),
-                n => Routed::Node(
-                    &nodes.pools[(cluster.next() % n as u64) as usize],
-                    read_only,
-                ),
-            }),
-            _ => Ok(Routed::Plan(plan)),
-        }
+        let pick = match plan.target {
+            Target::Slot(slot) => match self.slot_node(cluster, topology, slot, read_only) {
+                Some(i) => Some(i),
+                None => return Ok(Routing::Later(no_owner(slot))),
+            },
+            Target::Keyless => pick_any_primary(topology, cluster.next()),
+            // A healthy node: a failed one stays in the topology until it is forgotten.
+            Target::AnyNode => pick_any_node(topology, cluster.next()),
+            _ => return Ok(Routing::Plan(plan)),
+        };
+        Ok(match pick.filter(|&i| i < nodes.pools.len()) {
+            Some(i) => Routing::Node(i, read_only),
+            None => Routing::Later(no_topology(None)),
+        })
+    }
+
+    /// The node (index into the topology's nodes) serving `slot` for a command: its primary,
+    /// or a replica for reads when configured.
+    pub(super) fn slot_node(
+        &self,
+        cluster: &Cluster,
+        topology: &Topology,
+        slot: u16,
+        read_only: bool,
+    ) -> Option<usize> {
+        let shard = topology.slot_shard(slot)?;
+        Some(if read_only && cluster.read_from() != ReadFrom::Primary {
+            pick_node(
+                topology,
+                shard,
+                cluster.read_from(),
+                read_only,
+                cluster.next(),
+            )
+        } else {
+            shard.primary
+        })
     }
 
     /// The pool serving `slot` for a command (a replica for reads when configured).
@@ -266,19 +330,9 @@ impl Engine {
         slot: u16,
         read_only: bool,
     ) -> Option<&'n Arc<NodePool>> {
-        let shard = topology.slot_shard(slot)?;
-        let node = if read_only && cluster.read_from() != ReadFrom::Primary {
-            pick_node(
-                topology,
-                shard,
-                cluster.read_from(),
-                read_only,
-                cluster.next(),
-            )
-        } else {
-            shard.primary
-        };
-        nodes.pools.get(node)
+        nodes
+            .pools
+            .get(self.slot_node(cluster, topology, slot, read_only)?)
     }
 
     pub(super) fn any_primary<'n>(
@@ -287,12 +341,7 @@ impl Engine {
         nodes: &'n NodeSet,
         topology: &Topology,
     ) -> Option<&'n Arc<NodePool>> {
-        let primaries: Vec<usize> = topology.primaries().collect();
-        if primaries.is_empty() {
-            return None;
-        }
-        let i = primaries[(cluster.next() % primaries.len() as u64) as usize];
-        nodes.pools.get(i)
+        pick_any_primary(topology, cluster.next()).and_then(|i| nodes.pools.get(i))
     }
 
     /// The one slot a command's keys hash to (`None`: no key, or keys only the server
@@ -357,13 +406,16 @@ impl Engine {
 
     /// Sends a command of a cluster client: to its node, or as a plan (fan-out, split, SCAN,
     /// keys from the server), or into the wait for a topology. `frame` is its encoding when
-    /// the caller has one (a request sent again), else it is encoded from `args`.
+    /// the caller has one (a request sent again), else it is encoded from `args`. A
+    /// `blocking` command goes on one of its node's dedicated connections: on a shared one it
+    /// would hold back every command behind it until it is served.
     pub(in crate::client) fn dispatch(
         &self,
         args: &[&[u8]],
         frame: Option<&[u8]>,
         completion: Completion,
         mut meta: RequestMeta,
+        blocking: bool,
     ) -> std::result::Result<(), (Error, Completion)> {
         let cluster = self.cluster();
         let nodes = self.nodes.load();
@@ -378,8 +430,17 @@ impl Engine {
         match routed {
             Routed::Node(pool, read_only) => {
                 meta.read_only = read_only;
-                match self.enqueue(pool.pick(), write, completion, meta, false) {
+                let sent = if blocking {
+                    self.submit_dedicated(pool, write, completion, meta)
+                } else {
+                    self.enqueue(pool.pick(), write, completion, meta, false)
+                };
+                match sent {
                     Ok(()) => Ok(()),
+                    // Dedicated connections are turned off: nothing to wait for.
+                    Err((err, completion)) if err.kind() == ErrorKind::MaxConnections => {
+                        Err((err, completion))
+                    }
                     Err((err, completion)) => {
                         // The node is down or leaving: route again once the topology moves.
                         let mut buf = Vec::new();
@@ -402,10 +463,24 @@ impl Engine {
                 self.retry_unsent(completion, buf, meta, cause);
                 Ok(())
             }
+            Routed::Plan(_) if blocking => Err((
+                Error::new(
+                    ErrorKind::ClusterException,
+                    format!(
+                        "{} would go to several nodes of the cluster, and a blocking command \
+                         runs on one: give it keys of one slot",
+                        String::from_utf8_lossy(args[0])
+                    ),
+                ),
+                completion,
+            )),
             Routed::Plan(plan) => self.submit_plan(&nodes, plan, args, completion, meta),
         }
     }
 }
+
+#[cfg(test)]
+mod engine_tests;
 
 #[cfg(test)]
 mod tests {
@@ -416,7 +491,11 @@ mod tests {
         let mut frame = Vec::new();
         encode_command(&mut frame, &["SET", "key", "va\r\nlue", ""]);
         let args = frame_args(&frame).unwrap();
-        assert_eq!(args, vec![&b"SET"[..], b"key", b"va\r\nlue", b""]);
+        assert_eq!(args.as_slice(), [&b"SET"[..], b"key", b"va\r\nlue", b""]);
+        let many: Vec<String> = (0..20).map(|i| i.to_string()).collect();
+        let mut frame = Vec::new();
+        encode_command(&mut frame, &many);
+        assert_eq!(frame_args(&frame).unwrap().as_slice().len(), 20);
         assert!(frame_args(b"*2\r\n$3\r\nGET\r\n").is_none());
         assert!(frame_args(b"garbage").is_none());
     }

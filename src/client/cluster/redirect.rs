@@ -61,10 +61,17 @@ impl Engine {
         self.reactors[0].notify(Msg::Timers);
     }
 
-    /// Runs completions on a reactor thread (never on a caller's, never under a lock).
+    /// Runs completions on a reactor thread (never on a caller's, never under a lock): this
+    /// one when called on one (the first may have shut down already, and what it was sent
+    /// would be dropped unrun), else the first.
     pub(super) fn deliver_now(&self, completions: Vec<(Completion, Result<Reply>)>) {
-        if !completions.is_empty() {
-            self.reactors[0].notify(Msg::Deliver(completions, Vec::new()));
+        if completions.is_empty() {
+            return;
+        }
+        let msg = Msg::Deliver(completions, Vec::new());
+        match crate::reactor::this_reactor(self as *const Engine as *const ()) {
+            Some(here) => here.notify(msg),
+            None => self.reactors[0].notify(msg),
         }
     }
 
@@ -145,6 +152,14 @@ impl Engine {
             ));
             return;
         }
+        let Some(args) = frame_args(&d.frame) else {
+            let err = Error::new(ErrorKind::Internal, "a redirected frame is malformed");
+            completions.push((d.completion, Err(err)));
+            return;
+        };
+        // A blocking command holds its connection until it is served: wherever it is sent
+        // on, it goes on a dedicated connection, never on a node's shared one.
+        let blocking = matches!(classify(args.as_slice()), Ok(CommandClass::Blocking { .. }));
         match &d.to {
             RetryTo::Ask { addr } => {
                 let pool = self.pool_for_addr(addr, d.from.as_ref());
@@ -153,47 +168,68 @@ impl Engine {
                     self.retry_unsent(d.completion, d.frame, d.meta, d.cause);
                     return;
                 };
-                let conn = pool.pick();
-                let asking = RequestMeta {
-                    pinned: true,
-                    deadline: d.meta.deadline,
-                    ..RequestMeta::default()
+                let sent = if blocking {
+                    self.submit_dedicated_asking(&pool, &d.frame, d.completion, d.meta)
+                } else {
+                    let write = |buf: &mut Vec<u8>| buf.extend_from_slice(&d.frame);
+                    self.enqueue_asking(pool.pick(), None, write, d.completion, d.meta)
                 };
-                let mut st = conn.lock();
-                if let Some(err) = st.refuses(&self.config) {
-                    drop(st);
-                    self.retry_unsent(d.completion, d.frame, d.meta, err);
-                    return;
-                }
-                // ASKING holds for the next command on the connection: both go in one
-                // critical section, so nothing comes between them.
-                st.ex
-                    .enqueue_frame(b"*1\r\n$6\r\nASKING\r\n", Completion::Ignore, asking);
-                st.ex.enqueue_frame(&d.frame, d.completion, d.meta);
-                let notify = !st.scheduled;
-                st.scheduled = true;
-                drop(st);
-                if notify {
-                    self.reactors[conn.reactor].flush(conn.clone());
+                match sent {
+                    Ok(()) => {}
+                    // Dedicated connections are turned off: nothing to wait for.
+                    Err((err, completion)) if err.kind() == ErrorKind::MaxConnections => {
+                        completions.push((completion, Err(err)))
+                    }
+                    Err((err, completion)) => self.retry_unsent(completion, d.frame, d.meta, err),
                 }
             }
             RetryTo::Slot | RetryTo::Moved { .. } => {
-                let Some(args) = frame_args(&d.frame) else {
-                    completions.push((
-                        d.completion,
-                        Err(Error::new(
-                            ErrorKind::Internal,
-                            "a redirected frame is malformed",
-                        )),
-                    ));
-                    return;
-                };
-                let dispatched = self.dispatch(&args, Some(&d.frame), d.completion, d.meta);
+                let dispatched = self.dispatch(
+                    args.as_slice(),
+                    Some(&d.frame),
+                    d.completion,
+                    d.meta,
+                    blocking,
+                );
                 if let Err((err, completion)) = dispatched {
                     completions.push((completion, Err(err)));
                 }
             }
         }
+    }
+
+    /// Appends `ASKING` and then the command `write` encodes to `conn`, in one critical
+    /// section: ASKING holds for the next command on the connection, so nothing may come
+    /// between them. `lease` is set in the same section (see `enqueue_leased`).
+    pub(in crate::client) fn enqueue_asking(
+        &self,
+        conn: &Arc<crate::reactor::Conn>,
+        lease: Option<crate::reactor::Lease>,
+        write: impl FnOnce(&mut Vec<u8>),
+        completion: Completion,
+        meta: RequestMeta,
+    ) -> std::result::Result<(), (Error, Completion)> {
+        let asking = RequestMeta {
+            pinned: true,
+            deadline: meta.deadline,
+            ..RequestMeta::default()
+        };
+        let mut st = conn.lock();
+        if let Some(err) = st.refuses(&self.config) {
+            return Err((err, completion));
+        }
+        if let Some(lease) = lease {
+            st.lease = lease;
+        }
+        st.ex
+            .enqueue_frame(b"*1\r\n$6\r\nASKING\r\n", Completion::Ignore, asking);
+        st.ex.enqueue(write, completion, meta);
+        let notify = self.after_enqueue(&mut st, false);
+        drop(st);
+        if notify {
+            self.reactors[conn.reactor].flush(conn.clone());
+        }
+        Ok(())
     }
 
     /// The pool of a node named by a redirection (an empty host is the node that answered).

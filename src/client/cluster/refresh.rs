@@ -16,10 +16,15 @@ impl Engine {
         let mut opened = Vec::new();
         for node in topology.nodes() {
             let endpoint = endpoint_of(&node.addr);
-            match old.pools.iter().find(|p| p.endpoint == endpoint) {
+            // The name a node's TLS certificate is checked against: its announced hostname.
+            // It may come after the node (a MOVED gives only an address), and a pool keeps
+            // the name it was made with, so a pool with another name is replaced.
+            let name = node.hostname.clone().filter(|_| self.tls.is_some());
+            let same = |p: &&Arc<NodePool>| p.endpoint == endpoint && p.server_name == name;
+            match old.pools.iter().find(same) {
                 Some(pool) => pools.push(pool.clone()),
                 None => {
-                    let pool = self.new_pool(endpoint, node.hostname.clone());
+                    let pool = self.new_pool(endpoint, name);
                     opened.push(pool.clone());
                     pools.push(pool);
                 }
@@ -313,13 +318,17 @@ impl Engine {
             pinned: true,
             ..RequestMeta::default()
         };
-        let _ = self.enqueue(
+        let sent = self.enqueue(
             pool.pick(),
             |buf| encode_command(buf, &["COMMAND"]),
             Completion::Boxed(Box::new(answer)),
             meta,
             false,
         );
+        if sent.is_err() {
+            // Not asked after all: the next topology asks again.
+            cluster.table_fetched.store(false, Ordering::SeqCst);
+        }
     }
 
     /// Waits until the first topology is known (client creation), or fails with why not.
