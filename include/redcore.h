@@ -582,6 +582,14 @@ typedef struct redcore_reply redcore_reply;
 typedef struct redcore_script redcore_script;
 
 /**
+ * One attempt of a transaction, lent to a `redcore_transaction_fn` for the length of the
+ * call: run commands now on the watching connection (`redcore_transaction_command_blocking`)
+ * and queue the ones to run in MULTI / EXEC (`redcore_transaction_queue`). Not
+ * thread-safe: use it from the function's own thread, and never after it returns.
+ */
+typedef struct redcore_transaction redcore_transaction;
+
+/**
  * The callback of an asynchronous command. Runs exactly once, on one of the client's
  * event-loop threads, with `userdata` as given. Exactly one of `reply` and `err` is non-NULL:
  * `reply` for a successful reply, `err` for a server error reply (its code maps the server's
@@ -761,6 +769,15 @@ typedef struct redcore_completion {
   const struct redcore_pipeline_result *pipeline;
 } redcore_completion;
 
+/**
+ * The caller's part of a transaction: reads what it needs through `tx`, queues the commands
+ * to run, and returns `REDCORE_OK` (0) to send them (MULTI / EXEC), or any other
+ * `redcore_error_code` to stop (`redcore_client_transaction` then returns that code; a number
+ * that is no code becomes `REDCORE_ERR_INVALID_ARGUMENT`). Runs on the thread that called
+ * `redcore_client_transaction`, once per attempt.
+ */
+typedef int (*redcore_transaction_fn)(void *userdata, struct redcore_transaction *tx);
+
 
 
 #ifdef __cplusplus
@@ -917,6 +934,14 @@ enum redcore_error_code redcore_pipeline_append(struct redcore_pipeline *pipelin
                                                 const char *const *argv,
                                                 const size_t *argvlen,
                                                 struct redcore_error **err_out);
+
+/**
+ * Fail fast: a blocking run of the pipeline (`redcore_client_pipeline_run_blocking`) whose
+ * commands did not all succeed returns the first failure's code, with a message naming the
+ * command and its position ("command 2 of 3 in the pipeline (LPUSH) failed: WRONGTYPE ..."),
+ * instead of a result. Every command is still sent. Off by default.
+ */
+enum redcore_error_code redcore_pipeline_set_fail_fast(struct redcore_pipeline *pipeline, bool on);
 
 /**
  * Number of commands in the pipeline (0 for NULL).
@@ -2316,6 +2341,55 @@ enum redcore_error_code redcore_pipeline_append_script(struct redcore_pipeline *
                                                        const size_t *arglens,
                                                        bool read_only,
                                                        struct redcore_error **err_out);
+
+/**
+ * Runs a transaction the way redis-py's `transaction()` does: takes a dedicated connection,
+ * WATCHes the `nwatch` keys (`watch[i]` of `watchlens[i]` bytes, or NUL-terminated when
+ * `watchlens` is NULL), calls `fn`, sends what it queued between MULTI and EXEC in one
+ * write, and starts again (WATCH, `fn`, EXEC) while EXEC answers nil because a watched key
+ * changed, at most `attempts` times; after that it fails with `REDCORE_ERR_WATCH`. On
+ * `REDCORE_OK` writes EXEC's results to `*result_out` (owned; free with
+ * `redcore_pipeline_result_free`): on EXECABORT each command has its own queueing error or
+ * `REDCORE_ERR_EXEC_ABORT`, and errors inside EXEC's reply stay at their positions. On a
+ * cluster client every key must share the first watched key's slot
+ * (`REDCORE_ERR_CROSS_SLOT_TRANSACTION`).
+ */
+enum redcore_error_code redcore_client_transaction(const struct redcore_client *client,
+                                                   size_t nwatch,
+                                                   const char *const *watch,
+                                                   const size_t *watchlens,
+                                                   uint32_t attempts,
+                                                   redcore_transaction_fn function,
+                                                   void *userdata,
+                                                   struct redcore_pipeline_result **result_out,
+                                                   struct redcore_error **err_out);
+
+/**
+ * Runs a command now on the watching connection and waits for its reply (arguments and
+ * results as `redcore_client_command_blocking`): the reads that decide what to queue. MULTI,
+ * EXEC and DISCARD are refused (`REDCORE_ERR_INVALID_ARGUMENT`): the helper sends them.
+ */
+enum redcore_error_code redcore_transaction_command_blocking(struct redcore_transaction *tx,
+                                                             int argc,
+                                                             const char *const *argv,
+                                                             const size_t *argvlen,
+                                                             struct redcore_reply **reply_out,
+                                                             struct redcore_error **err_out);
+
+/**
+ * Queues a command (arguments as `redcore_client_command`, copied) to run between MULTI and
+ * EXEC when the function returns `REDCORE_OK`.
+ */
+enum redcore_error_code redcore_transaction_queue(struct redcore_transaction *tx,
+                                                  int argc,
+                                                  const char *const *argv,
+                                                  const size_t *argvlen,
+                                                  struct redcore_error **err_out);
+
+/**
+ * Which attempt this is, from 1 (0 for NULL).
+ */
+uint32_t redcore_transaction_attempt(struct redcore_transaction *tx);
 
 /**
  * The version of the linked library, as "MAJOR.MINOR.PATCH" (a static NUL-terminated string;

@@ -10,7 +10,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use redcore::client::Client;
-use redcore::config::{Config, Endpoint, Protocol};
+use redcore::config::{Config, Protocol};
 use redcore::pubsub::{Event, MessageKind, Overflow, PubSub, PubSubOptions};
 use redcore::resp::Value;
 use redcore::ErrorKind;
@@ -20,13 +20,8 @@ const WAIT: Duration = Duration::from_secs(10);
 
 fn config(server: &RedisServer, protocol: Protocol) -> Config {
     Config {
-        endpoint: Endpoint::Tcp {
-            host: server.host().to_string(),
-            port: server.port(),
-        },
         protocol,
-        command_timeout: Some(Duration::from_secs(5)),
-        ..Config::default()
+        ..server.config()
     }
 }
 

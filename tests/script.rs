@@ -9,7 +9,7 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use redcore::client::{Client, Pipeline};
-use redcore::config::{Config, Endpoint};
+use redcore::config::Config;
 use redcore::resp::Value;
 use redcore::script::Script;
 use redcore::ErrorKind;
@@ -19,14 +19,7 @@ use support::RedisServer;
 const WAIT: Duration = Duration::from_secs(10);
 
 fn client(server: &RedisServer) -> Client {
-    Client::new(Config {
-        endpoint: Endpoint::Tcp {
-            host: server.host().to_string(),
-            port: server.port(),
-        },
-        ..Config::default()
-    })
-    .expect("client connects")
+    Client::new(server.config()).expect("client connects")
 }
 
 /// `INCRBY KEYS[1] ARGV[1]`, returning the new value.

@@ -15,6 +15,7 @@ mod pool;
 mod reauth;
 mod scripts;
 pub(crate) mod stream;
+mod transaction;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -37,6 +38,7 @@ use nodes::{NodePool, NodeSet};
 use pipeline::Views;
 pub use pipeline::{Pipeline, PipelineResult};
 pub use reauth::{ReauthHandler, ReauthReport};
+pub use transaction::Transaction;
 
 /// A handler for pushes that arrive outside any request (RESP3 `>` frames on shared
 /// connections: invalidations, server notices). Runs on a reactor thread.
@@ -266,8 +268,15 @@ impl Client {
     }
 
     /// Runs a pipeline and waits for all its results. On an idle connection the calling thread
-    /// writes the frames and reads the replies itself, like a single blocking call.
+    /// writes the frames and reads the replies itself, like a single blocking call. A
+    /// fail-fast pipeline (`Pipeline::fail_fast`) returns its first failure as the error.
     pub fn run_pipeline(&self, pipeline: &Pipeline) -> Result<PipelineResult> {
+        let result = self.run_pipeline_whole(pipeline)?;
+        pipeline.settle(result)
+    }
+
+    /// `run_pipeline`, every result kept.
+    fn run_pipeline_whole(&self, pipeline: &Pipeline) -> Result<PipelineResult> {
         self.engine.check_blocking_allowed()?;
         let waiter = Waiter::for_this_thread();
         let seq = waiter.begin();

@@ -148,6 +148,29 @@ pub(super) unsafe fn byte_strings<'a>(
     unsafe { args(argc, ptrs, lens) }
 }
 
+/// The body of every blocking command function: reads the arguments, runs the command with
+/// `run`, and writes the owned reply to `*reply_out`.
+///
+/// # Safety
+/// As for `args`; `reply_out` is NULL (refused) or writable.
+pub(super) unsafe fn command_into(
+    argc: c_int,
+    argv: *const *const c_char,
+    argvlen: *const usize,
+    reply_out: *mut *mut redcore_reply,
+    run: impl FnOnce(&[&[u8]]) -> Result<Reply>,
+) -> Result<()> {
+    if reply_out.is_null() {
+        return Err(null_arg("reply_out"));
+    }
+    // SAFETY: passed on from the caller.
+    let args = unsafe { args(argc, argv, argvlen) }?;
+    let reply = run(args.as_slice())?;
+    // SAFETY: reply_out was checked non-NULL.
+    unsafe { *reply_out = reply_into_raw(Box::new(reply)) };
+    Ok(())
+}
+
 /// Calls a C command callback with a result (the Rust side of `redcore_callback`).
 pub(super) fn call_back(ctx: [usize; 2], result: Result<Reply>) {
     // SAFETY: ctx[0] was made from a non-NULL redcore_callback function pointer.
@@ -262,16 +285,8 @@ pub unsafe extern "C" fn redcore_client_command_blocking(
     guard_code(err_out, || {
         // SAFETY: client is NULL or a live client.
         let client = unsafe { client.as_ref() }.ok_or_else(|| null_arg("client"))?;
-        if reply_out.is_null() {
-            return Err(null_arg("reply_out"));
-        }
         // SAFETY: per this function's contract.
-        let args = unsafe { args(argc, argv, argvlen) }?;
-        let args = args.as_slice();
-        let reply = client.inner.command(args)?;
-        // SAFETY: reply_out was checked non-NULL.
-        unsafe { *reply_out = reply_into_raw(Box::new(reply)) };
-        Ok(())
+        unsafe { command_into(argc, argv, argvlen, reply_out, |a| client.inner.command(a)) }
     })
 }
 
@@ -315,6 +330,23 @@ pub unsafe extern "C" fn redcore_pipeline_append(
         let args = unsafe { args(argc, argv, argvlen) }?;
         let args = args.as_slice();
         pipeline.inner.add(args).map(|_| ())
+    })
+}
+
+/// Fail fast: a blocking run of the pipeline (`redcore_client_pipeline_run_blocking`) whose
+/// commands did not all succeed returns the first failure's code, with a message naming the
+/// command and its position ("command 2 of 3 in the pipeline (LPUSH) failed: WRONGTYPE ..."),
+/// instead of a result. Every command is still sent. Off by default.
+#[no_mangle]
+pub unsafe extern "C" fn redcore_pipeline_set_fail_fast(
+    pipeline: *mut redcore_pipeline,
+    on: bool,
+) -> ErrorKind {
+    guard_code(std::ptr::null_mut(), || {
+        // SAFETY: pipeline is NULL or a live pipeline used by one thread.
+        let pipeline = unsafe { pipeline.as_mut() }.ok_or_else(|| null_arg("pipeline"))?;
+        pipeline.inner.fail_fast(on);
+        Ok(())
     })
 }
 
@@ -497,16 +529,8 @@ pub unsafe extern "C" fn redcore_dedicated_command_blocking(
     guard_code(err_out, || {
         // SAFETY: dedicated is NULL or live, used by one thread.
         let d = unsafe { dedicated.as_mut() }.ok_or_else(|| null_arg("dedicated"))?;
-        if reply_out.is_null() {
-            return Err(null_arg("reply_out"));
-        }
         // SAFETY: per the contract.
-        let args = unsafe { args(argc, argv, argvlen) }?;
-        let args = args.as_slice();
-        let reply = d.inner.command(args)?;
-        // SAFETY: reply_out was checked non-NULL.
-        unsafe { *reply_out = reply_into_raw(Box::new(reply)) };
-        Ok(())
+        unsafe { command_into(argc, argv, argvlen, reply_out, |a| d.inner.command(a)) }
     })
 }
 

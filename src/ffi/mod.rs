@@ -24,4 +24,5 @@ pub mod queue;
 pub mod reader;
 pub mod reply;
 pub mod script;
+pub mod transaction;
 pub mod version;

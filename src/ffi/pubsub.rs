@@ -5,10 +5,9 @@
 use std::os::raw::{c_char, c_int, c_void};
 use std::time::Duration;
 
-use super::client::{args, byte_strings, redcore_client};
+use super::client::{byte_strings, command_into, redcore_client};
 use super::error::redcore_error;
 use super::guard::{guard, guard_code, null_arg};
-use super::handle::reply_into_raw;
 use super::reply::redcore_reply;
 use super::userdata::{redcore_userdata_free, Userdata};
 use crate::error::{Error, ErrorKind, Result};
@@ -475,15 +474,8 @@ pub unsafe extern "C" fn redcore_pubsub_command_blocking(
     guard_code(err_out, || {
         // SAFETY: pubsub is NULL or live.
         let pubsub = unsafe { pubsub_arg(pubsub) }?;
-        if reply_out.is_null() {
-            return Err(null_arg("reply_out"));
-        }
         // SAFETY: per this function's contract.
-        let args = unsafe { args(argc, argv, argvlen) }?;
-        let reply = pubsub.command(args.as_slice())?;
-        // SAFETY: reply_out was checked non-NULL.
-        unsafe { *reply_out = reply_into_raw(Box::new(reply)) };
-        Ok(())
+        unsafe { command_into(argc, argv, argvlen, reply_out, |a| pubsub.command(a)) }
     })
 }
 
