@@ -285,6 +285,31 @@ typedef uint8_t redcore_reply_type;
 #endif // __cplusplus
 
 /**
+ * What a `redcore_monitor_event` is.
+ */
+typedef enum redcore_monitor_kind {
+  /**
+   * A command the server ran: time, database, client and arguments.
+   */
+  REDCORE_MONITOR_KIND_COMMAND = 0,
+  /**
+   * The connection was lost (the event's error says how) and MONITOR runs again on a new
+   * one: commands run in between were not seen.
+   */
+  REDCORE_MONITOR_KIND_RESTARTED = 1,
+  /**
+   * `redcore_monitor_event_dropped` commands were dropped: the callback fell behind and the
+   * queue was full.
+   */
+  REDCORE_MONITOR_KIND_DROPPED = 2,
+  /**
+   * The monitor stopped by itself (its client was freed; the error says so). The last
+   * event.
+   */
+  REDCORE_MONITOR_KIND_CLOSED = 3,
+} redcore_monitor_kind;
+
+/**
  * What a `redcore_pubsub_message` is.
  */
 typedef enum redcore_pubsub_kind {
@@ -499,6 +524,19 @@ typedef struct redcore_lock redcore_lock;
  * auto-extension. Underneath: a `Box`; not thread-safe while being modified.
  */
 typedef struct redcore_lock_options redcore_lock_options;
+
+/**
+ * A running MONITOR: a connection of its own on which the server reports every command it
+ * runs; each one goes to a callback on the monitor's own thread. Underneath: a `Box`.
+ * Thread-safe. Stop it with `redcore_monitor_stop`.
+ */
+typedef struct redcore_monitor redcore_monitor;
+
+/**
+ * One event of a monitor, lent to its callback until it returns. Its strings are
+ * NUL-terminated.
+ */
+typedef struct redcore_monitor_event redcore_monitor_event;
 
 /**
  * Commands to send together, in order, on one connection: a plain pipeline, or a transaction
@@ -729,6 +767,13 @@ typedef void (*redcore_lock_callback)(void *userdata,
                                       bool result,
                                       uint64_t fence,
                                       const struct redcore_error *err);
+
+/**
+ * A monitor's callback: runs on the monitor's own thread, one event at a time, in order;
+ * `event` is borrowed until it returns. It may take its time (events wait in the queue, up
+ * to its bound) and call any function, `redcore_monitor_stop` on its own monitor included.
+ */
+typedef void (*redcore_monitor_callback)(void *userdata, const struct redcore_monitor_event *event);
 
 /**
  * A subscriber callback: gets a message or an event, borrowed until it returns. Runs on the
@@ -1862,6 +1907,80 @@ enum redcore_error_code redcore_lock_owned(const struct redcore_lock *lock,
                                            redcore_lock_callback callback,
                                            void *userdata,
                                            struct redcore_error **err_out);
+
+/**
+ * Starts a MONITOR on `client` and waits until the server answered it, so every command run
+ * after this returns is seen (on a cluster client: the commands of one primary). Each event
+ * then goes to `callback` (see `redcore_monitor_callback`); at most `max_pending` wait for it
+ * (0: 10,000), more are dropped and counted. The library keeps `userdata` until the monitor
+ * is stopped, then calls `userdata_free` (may be NULL) once; on an error it is released at
+ * once. Writes the monitor to `*monitor_out`.
+ */
+enum redcore_error_code redcore_monitor_start(const struct redcore_client *client,
+                                              size_t max_pending,
+                                              redcore_monitor_callback callback,
+                                              void *userdata,
+                                              redcore_userdata_free userdata_free,
+                                              struct redcore_monitor **monitor_out,
+                                              struct redcore_error **err_out);
+
+/**
+ * Stops a monitor: its connection closes and its thread is joined (the callback in progress
+ * finishes, then `userdata_free` runs), so no callback runs after this returns, unless it is
+ * called from that callback. NULL is ignored.
+ */
+void redcore_monitor_stop(struct redcore_monitor *monitor);
+
+/**
+ * Commands dropped so far because the callback fell behind (0 for NULL).
+ */
+uint64_t redcore_monitor_dropped(const struct redcore_monitor *monitor);
+
+/**
+ * The kind of an event (`REDCORE_MONITOR_KIND_CLOSED` for NULL).
+ */
+enum redcore_monitor_kind redcore_monitor_event_kind(const struct redcore_monitor_event *event);
+
+/**
+ * When a command ran, in seconds since the Unix epoch, to the microsecond (0 for other
+ * kinds).
+ */
+double redcore_monitor_event_time(const struct redcore_monitor_event *event);
+
+/**
+ * The database a command ran in (-1 for other kinds).
+ */
+int64_t redcore_monitor_event_db(const struct redcore_monitor_event *event);
+
+/**
+ * Who ran a command: `ip:port`, `[ipv6]:port`, `unix:/path`, or `lua` for a script
+ * (NUL-terminated, borrowed from the event); NULL for other kinds.
+ */
+const char *redcore_monitor_event_client(const struct redcore_monitor_event *event);
+
+/**
+ * How many arguments a command had, its name included (0 for other kinds).
+ */
+size_t redcore_monitor_event_argc(const struct redcore_monitor_event *event);
+
+/**
+ * Argument `index` of a command (0 is its name): its bytes, unescaped and NUL-terminated
+ * (borrowed from the event), and its length in `*len_out` (may be NULL). NULL when out of
+ * range.
+ */
+const char *redcore_monitor_event_arg(const struct redcore_monitor_event *event,
+                                      size_t index,
+                                      size_t *len_out);
+
+/**
+ * How many commands a `REDCORE_MONITOR_KIND_DROPPED` event stands for (0 otherwise).
+ */
+uint64_t redcore_monitor_event_dropped(const struct redcore_monitor_event *event);
+
+/**
+ * Why a `RESTARTED` or `CLOSED` event happened (borrowed from the event); NULL otherwise.
+ */
+const struct redcore_error *redcore_monitor_event_error(const struct redcore_monitor_event *event);
 
 /**
  * Writes new default subscriber options to `*out` (free them with

@@ -19,6 +19,7 @@ pub mod credentials;
 pub mod error;
 pub mod item;
 pub mod lock;
+pub mod monitor;
 pub mod pubsub;
 pub mod queue;
 pub mod reader;
