@@ -71,24 +71,12 @@ static void on_event(void *userdata, const redcore_pubsub_message *m) {
     }
 }
 
-static int command(redcore_client *client, int argc, const char **argv) {
-    redcore_reply *reply = NULL;
-    redcore_error *err = NULL;
-    if (redcore_client_command_blocking(client, argc, argv, NULL, &reply, &err) != REDCORE_OK) {
-        fprintf(stderr, "%s: %s\n", argv[0], redcore_error_message(err));
-        redcore_error_free(err);
-        return -1;
-    }
-    int n = redcore_reply_get_type(reply) == REDCORE_REPLY_INTEGER
-                ? (int)redcore_reply_integer(reply)
-                : 0;
-    redcore_reply_free(reply);
-    return n;
-}
-
-static int publish(redcore_client *client, const char *channel, const char *payload) {
+/* PUBLISH: how many subscribers got it (-1 on an error). */
+static long long publish(redcore_client *client, const char *channel, const char *payload) {
     const char *argv[] = {"PUBLISH", channel, payload};
-    return command(client, 3, argv);
+    long long receivers = -1;
+    command(client, 3, argv, &receivers);
+    return receivers;
 }
 
 /* Waits up to 10 s for `*counter` to reach `target`. */
@@ -129,7 +117,7 @@ static int with_callbacks(redcore_client *client) {
 
     puts("the server drops the subscriber's connection...");
     const char *kill[] = {"CLIENT", "KILL", "TYPE", "pubsub"};
-    command(client, 4, kill);
+    command(client, 4, kill, NULL);
     ok = ok && wait_until(&c.resubscribed, 1);
     /* Nothing to do: the subscriptions are back. */
     ok = ok && publish(client, "orders", "order 2: 5 pears") == 1;
@@ -175,7 +163,7 @@ static int polling(redcore_client *client) {
 }
 
 int main(void) {
-    redcore_client *client = connect_client(0);
+    redcore_client *client = connect_client(false);
     if (client == NULL) {
         return 1;
     }

@@ -39,23 +39,8 @@ static long long allow(redcore_script *limiter, redcore_client *client, const ch
     return left;
 }
 
-static int command(redcore_client *client, int argc, const char **argv, long long *out) {
-    redcore_reply *reply = NULL;
-    redcore_error *err = NULL;
-    if (redcore_client_command_blocking(client, argc, argv, NULL, &reply, &err) != REDCORE_OK) {
-        fprintf(stderr, "%s: %s\n", argv[0], redcore_error_message(err));
-        redcore_error_free(err);
-        return 1;
-    }
-    if (out != NULL) {
-        *out = redcore_reply_integer(reply);
-    }
-    redcore_reply_free(reply);
-    return 0;
-}
-
 int main(void) {
-    redcore_client *client = connect_client(0);
+    redcore_client *client = connect_client(false);
     if (client == NULL) {
         return 1;
     }

@@ -441,6 +441,41 @@ typedef enum redcore_cluster_counter {
 } redcore_cluster_counter;
 
 /**
+ * A counter of `redcore_client_cache_counter`. The numbers are ABI: never renumber.
+ */
+typedef enum redcore_cache_counter {
+  /**
+   * Reads answered from the cache.
+   */
+  REDCORE_CACHE_COUNTER_HITS = 0,
+  /**
+   * Cacheable reads sent to the server.
+   */
+  REDCORE_CACHE_COUNTER_MISSES = 1,
+  /**
+   * Replies dropped to stay within the bounds, least recently used first.
+   */
+  REDCORE_CACHE_COUNTER_EVICTIONS = 2,
+  /**
+   * Replies (and reads in flight) dropped because a key they read changed.
+   */
+  REDCORE_CACHE_COUNTER_INVALIDATIONS = 3,
+  /**
+   * Times the whole cache was emptied (an invalidation of every key, a lost connection, a
+   * cluster topology change).
+   */
+  REDCORE_CACHE_COUNTER_FLUSHES = 4,
+  /**
+   * Replies held now.
+   */
+  REDCORE_CACHE_COUNTER_ENTRIES = 5,
+  /**
+   * Bytes held now.
+   */
+  REDCORE_CACHE_COUNTER_BYTES = 6,
+} redcore_cache_counter;
+
+/**
  * Where a cluster SCAN stands.
  */
 typedef struct ScanCursor ScanCursor;
@@ -1090,6 +1125,16 @@ enum redcore_error_code redcore_dedicated_command(struct redcore_dedicated *dedi
 void redcore_dedicated_release(struct redcore_dedicated *dedicated);
 
 /**
+ * Writes one counter of the client's cache (`counter`, a `redcore_cache_counter` value passed
+ * as an int) to `*out`. `REDCORE_ERR_INVALID_ARGUMENT` for a NULL argument, an unknown
+ * counter, or a client without a cache (`redcore_config_set_cache`).
+ */
+enum redcore_error_code redcore_client_cache_counter(const struct redcore_client *client,
+                                                     int counter,
+                                                     uint64_t *out,
+                                                     struct redcore_error **err_out);
+
+/**
  * Takes a dedicated connection on the node that serves `key` (`key_len` bytes; its slot's
  * primary) of a cluster client, for WATCH / MULTI / EXEC on keys of that slot: a command on
  * it with keys of another slot fails with `REDCORE_ERR_CROSS_SLOT_TRANSACTION`. On a client
@@ -1416,6 +1461,21 @@ enum redcore_error_code redcore_config_set_lib_info(struct redcore_config *cfg,
                                                     const char *name,
                                                     const char *version,
                                                     struct redcore_error **err_out);
+
+/**
+ * Turns client-side caching on (`enabled`) or off (the default). On: replies to the
+ * read-only commands of the allow-list (GET, MGET, HGET, HGETALL, SMEMBERS, ...: see the
+ * README) are kept in the client, keyed by the command and its arguments, and answered from
+ * there until the server says one of their keys changed (CLIENT TRACKING on each node's
+ * first connection); at most `max_entries` replies and `max_bytes` bytes, the least recently
+ * used dropped first (0 for either: 10,000 entries, 64 MiB). Needs RESP3 (the default): on
+ * a config set to RESP2 this fails with `REDCORE_ERR_INVALID_ARGUMENT`.
+ */
+enum redcore_error_code redcore_config_set_cache(struct redcore_config *cfg,
+                                                 bool enabled,
+                                                 size_t max_entries,
+                                                 size_t max_bytes,
+                                                 struct redcore_error **err_out);
 
 /**
  * Turns cluster mode on or off. On: the config's host and port (`redcore_config_set_host`)

@@ -41,6 +41,7 @@ fn generate() -> String {
     config.export.include.push("BackoffKind".into());
     config.export.include.push("ReadFrom".into());
     config.export.include.push("redcore_cluster_counter".into());
+    config.export.include.push("redcore_cache_counter".into());
     config.enumeration.rename_variants = cbindgen::RenameRule::QualifiedScreamingSnakeCase;
     let bindings = cbindgen::Builder::new()
         .with_crate(root)

@@ -7,6 +7,7 @@
 //! and tell the owning reactor, unless it already knows. A blocking call on an idle
 //! connection writes the frame itself, like hiredis does, saving the hand-off to the reactor.
 
+mod caching;
 mod cluster;
 mod direct;
 mod nodes;
@@ -86,6 +87,8 @@ pub(crate) struct Engine {
     helpers: Mutex<Vec<JoinHandle<()>>>,
     /// Features told of topology changes (pub/sub's shard channels).
     listeners: stream::Listeners,
+    /// The client-side cache, when the config asks for one.
+    cache: Option<reactor::tracking::SharedCache>,
 }
 
 static FORK_GENERATION: AtomicU64 = AtomicU64::new(0);
@@ -160,6 +163,7 @@ impl Client {
             push_handler: Mutex::new(None),
             helpers: Mutex::new(Vec::new()),
             listeners: stream::Listeners::default(),
+            cache: caching::new_cache(config.cache),
             tls,
             auth,
             reauth_handler: Mutex::new(None),
@@ -278,6 +282,7 @@ impl Client {
     /// `run_pipeline`, every result kept.
     fn run_pipeline_whole(&self, pipeline: &Pipeline) -> Result<PipelineResult> {
         self.engine.check_blocking_allowed()?;
+        self.engine.cache_forget_frames(pipeline.frames());
         let waiter = Waiter::for_this_thread();
         let seq = waiter.begin();
         let deadline = self
@@ -383,6 +388,12 @@ impl Client {
             dedicated.bind(Some(crate::route::slot::key_slot(key)))?;
         }
         Ok(dedicated)
+    }
+
+    /// The client-side cache's counters (hits, misses, evictions, invalidations, flushes,
+    /// what it holds); `None` when the config asks for no cache.
+    pub fn cache_stats(&self) -> Option<crate::session::cache::CacheStats> {
+        self.engine.cache_stats()
     }
 
     /// The engine, for the features built on the client (pub/sub, MONITOR).
@@ -569,12 +580,14 @@ impl Engine {
 
     /// A pool for a node (its connections not started yet: see `adopt`).
     fn new_pool(&self, endpoint: Endpoint, server_name: Option<String>) -> Arc<NodePool> {
-        Arc::new(NodePool::new(
+        let pool = Arc::new(NodePool::new(
             endpoint,
             server_name,
             &self.config,
             |id, endpoint, name| self.conn_for(id, endpoint, name, false),
-        ))
+        ));
+        self.track(&pool);
+        pool
     }
 
     /// Hands a new pool's multiplexed connections to their reactors, which connect them.
@@ -658,8 +671,19 @@ impl Engine {
         let waiter = Waiter::for_this_thread();
         let seq = waiter.begin();
         let callers = BlockingCall::enter(&self.blocking_callers);
-        if let Some(result) = self.try_direct(args, &waiter, seq, callers.count) {
-            return result;
+        let mut direct = true;
+        if self.cache.is_some() {
+            match self.cache_peek(Views::new(args).as_slice()) {
+                caching::Peek::Hit(reply) => return Ok(reply),
+                // Through the tracking connection, whose replies fill the cache.
+                caching::Peek::Read => direct = false,
+                caching::Peek::Other => {}
+            }
+        }
+        if direct {
+            if let Some(result) = self.try_direct(args, &waiter, seq, callers.count) {
+                return result;
+            }
         }
         // The direct path declined (the connection is busy, or showed input while idle that
         // the reactor must look at first): the reactor writes and reads.
@@ -719,6 +743,16 @@ impl Engine {
             retry_written: self.config.retry.retry_written_commands,
             ..RequestMeta::default()
         };
+        if self.cache.is_some() {
+            match self.cache_step(views.as_slice()) {
+                caching::CacheStep::Hit(reply) => {
+                    self.deliver_hit(completion, reply);
+                    return Ok(deadline);
+                }
+                caching::CacheStep::Miss(token) => meta.cache_token = token,
+                caching::CacheStep::Other => {}
+            }
+        }
         if self.cluster.is_some() {
             // Blocking commands too: by slot, waiting for a topology if need be, and on
             // dedicated connections wherever they are sent (see `dispatch`).
@@ -741,7 +775,7 @@ impl Engine {
             // It may first wait for a dedicated connection: its deadline moves by that wait.
             return Ok(deadline.map(|d| d + self.config.dedicated_wait_timeout));
         }
-        let conn = pool.pick();
+        let conn = Engine::conn_for_read(pool, meta.cache_token);
         self.enqueue(
             conn,
             |buf| encode_command(buf, args),
@@ -832,6 +866,7 @@ impl Engine {
         if pipeline.is_empty() && !pipeline.transaction {
             return Err(Error::invalid_argument("the pipeline is empty"));
         }
+        self.cache_forget_frames(pipeline.frames());
         if !pipeline.scripts.is_empty() {
             return self.submit_pipeline_with_scripts(pipeline, done, deadline);
         }
@@ -1169,6 +1204,7 @@ impl Dedicated {
                 return Err((e, completion));
             }
         }
+        self.engine.cache_forget(views.as_slice());
         let Some(conn) = self.conn.as_ref() else {
             return Err((
                 Error::invalid_argument("this dedicated connection was released"),

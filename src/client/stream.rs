@@ -205,9 +205,13 @@ impl Engine {
         listeners.push(listener);
     }
 
-    /// The cluster's topology was refreshed or patched: tells the listeners, later, on a
-    /// reactor thread (the caller may hold the publishing lock).
-    pub(in crate::client) fn topology_settled(&self) {
+    /// The cluster's topology was refreshed or patched (`changed`: to another shape): tells
+    /// the listeners, later, on a reactor thread (the caller may hold the publishing lock).
+    /// A change empties the client-side cache: the slots' new owners track nothing for it.
+    pub(in crate::client) fn topology_settled(&self, changed: bool) {
+        if changed {
+            self.cache_flush();
+        }
         let listeners: Vec<Arc<dyn TopologyListener>> = {
             let mut listeners = self.listeners.0.lock().unwrap_or_else(|e| e.into_inner());
             listeners.retain(|l| l.strong_count() > 0);

@@ -123,6 +123,7 @@ impl Dedicated {
             true,
             PipelineDone::Wait(waiter.clone(), seq),
         );
+        self.engine.cache_forget_frames(transaction.frames());
         let deadline = self.engine.deadline(Some(Duration::ZERO));
         let meta = RequestMeta {
             deadline,

@@ -13,6 +13,7 @@ use crate::client::{Client, Dedicated, Pipeline, PipelineResult};
 use crate::error::{Error, ErrorKind, Result};
 use crate::resp::{Reply, ValueRef};
 
+mod cache;
 mod cluster;
 mod reauth;
 
@@ -168,6 +169,36 @@ pub(super) unsafe fn command_into(
     let reply = run(args.as_slice())?;
     // SAFETY: reply_out was checked non-NULL.
     unsafe { *reply_out = reply_into_raw(Box::new(reply)) };
+    Ok(())
+}
+
+/// Writes to `*out` the value of counter number `counter` among `all` (the variants of the C
+/// enum `name`, passed as an int), as `value` reads it; INVALID_ARGUMENT for a NULL `out` or
+/// an unknown number.
+///
+/// # Safety
+/// `out` is NULL or writable.
+pub(super) unsafe fn write_counter<T: Copy>(
+    counter: c_int,
+    name: &str,
+    all: &[T],
+    value: impl FnOnce(T) -> u64,
+    out: *mut u64,
+) -> Result<()> {
+    if out.is_null() {
+        return Err(null_arg("out"));
+    }
+    let which = usize::try_from(counter)
+        .ok()
+        .and_then(|i| all.get(i))
+        .ok_or_else(|| {
+            Error::invalid_argument(format!(
+                "counter {counter} is not a {name} (0 to {})",
+                all.len() - 1
+            ))
+        })?;
+    // SAFETY: out was checked non-NULL and is writable, per the contract.
+    unsafe { *out = value(*which) };
     Ok(())
 }
 

@@ -17,6 +17,7 @@ use mio::{Interest, Registry, Token};
 use super::auth::{Auth, HandshakeCredentials};
 use super::completion::{reply_to_result, Completion};
 use super::stream::Stream;
+use super::tracking::{self, SharedCache};
 use crate::config::{Backoff, BackoffState, Config, Credentials, Endpoint, FastRng, Protocol};
 use crate::error::{Error, ErrorKind, Result};
 use crate::net::{endpoint_name, tls, KeepaliveOptions, Transport};
@@ -162,6 +163,8 @@ pub(crate) struct ConnState {
     /// Out-of-band frames may arrive while nothing is pending (subscriptions, cache
     /// invalidations): read interest stays on when the connection is idle.
     pub(crate) listens: bool,
+    /// The client-side cache, on a connection that tracks the keys of cached reads.
+    pub(crate) cache: Option<SharedCache>,
 }
 
 /// A request a cluster node turned away (MOVED, ASK, TRYAGAIN, CLUSTERDOWN, ...) or left
@@ -274,6 +277,7 @@ impl Conn {
                 was_ready: false,
                 health_check: config.health_check_interval,
                 listens: false,
+                cache: None,
             }),
         }
     }
@@ -685,7 +689,11 @@ impl ConnState {
         let config = ctx.config;
         let credentials = ctx.auth.for_handshake(fetched, ctx.now);
         self.sent_credentials = credentials.username.is_some() || credentials.password.is_some();
-        let mut handshake = Handshake::new(handshake_params(config, credentials));
+        let mut params = handshake_params(config, credentials);
+        if self.cache.is_some() {
+            params.extra.push(tracking::tracking_on());
+        }
+        let mut handshake = Handshake::new(params);
         self.ex.begin_control();
         self.ex.push_control(|buf| handshake.poll_transmit(buf));
         self.writable = true;
@@ -839,6 +847,7 @@ impl ConnState {
         let node = self.node;
         let detoured = &mut self.detoured;
         let stream = self.stream.as_deref();
+        let cache = self.cache.as_ref();
         self.ex.handle_read(bytes, |event| match event {
             Event::Reply(Completion::HealthCheck, reply, _) => {
                 health = Some(reply_to_result(reply))
@@ -858,11 +867,15 @@ impl ConnState {
                         return;
                     }
                 }
+                if let Some(cache) = cache {
+                    tracking::offer(cache, &sent, &reply);
+                }
                 on_reply(
                     completion,
                     reply_to_result(reply).map_err(|e| explain_noauth(e, sent_credentials)),
                 )
             }
+            Event::Push(reply) if cache.is_some_and(|c| tracking::invalidated(c, &reply)) => {}
             Event::Push(reply) => match stream {
                 Some(stream) => stream.on_frame(reply),
                 None => pushes.push(reply),
@@ -1017,6 +1030,9 @@ impl ConnState {
         }
         if let Some(stream) = self.stream.as_ref() {
             stream.on_lost(&err);
+        }
+        if let Some(cache) = self.cache.as_ref() {
+            tracking::lost(cache);
         }
         self.detach(ctx.registry);
         self.handshake = None;
@@ -1208,6 +1224,9 @@ impl ConnState {
         self.phase = Phase::Closed;
         if let Some(stream) = self.stream.take() {
             stream.on_closed(err);
+        }
+        if let Some(cache) = self.cache.take() {
+            tracking::lost(&cache);
         }
         self.ex
             .fail_all(|c| completions.push((c, Err(err.clone()))));

@@ -13,6 +13,7 @@ pub(crate) mod batch;
 pub(crate) mod completion;
 pub(crate) mod conn;
 pub(crate) mod stream;
+pub(crate) mod tracking;
 
 use std::io;
 use std::net::SocketAddr;

@@ -46,6 +46,9 @@ pub struct RequestMeta {
     pub pinned: bool,
     /// How many times a cluster client has sent it again (redirections, retries).
     pub redirects: u8,
+    /// A read the client-side cache waits for (its token, 0 for none): its reply is offered
+    /// to the cache as it is read, in stream order with the invalidations.
+    pub cache_token: u64,
 }
 
 struct Request<C> {

@@ -50,7 +50,7 @@ impl Engine {
         for pool in gone {
             self.retire_pool(&pool);
         }
-        self.topology_settled();
+        self.topology_settled(true);
     }
 
     /// A node left the topology: its connections close once what is in flight on them is
@@ -264,7 +264,7 @@ impl Engine {
             self.run_delayed(true);
         } else {
             // Streams check their nodes after every refresh, a change or not.
-            self.topology_settled();
+            self.topology_settled(false);
         }
     }
 
