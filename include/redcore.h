@@ -961,8 +961,32 @@ enum redcore_error_code redcore_client_new(const struct redcore_config *config,
  * Frees a client. Every command still pending completes (its callback runs) with
  * `REDCORE_ERR_CLOSED` before this returns; when called from inside one of the client's own
  * callbacks, they complete as soon as that callback returns. NULL is ignored.
+ *
+ * `REDCORE_ERR_CLOSED` means the reply will never be delivered, not that the command did not
+ * run: commands already written may have been executed by the server (one probe freeing a
+ * client under load saw about 1,200 of them run). To have written commands answered first,
+ * stop submitting and call `redcore_client_drain` before this.
+ *
+ * In a forked child, a client inherited from the parent is not shut down: its connections
+ * and buffers are deliberately leaked (valgrind reports them), because closing the sockets'
+ * TLS sessions or shutting them down would break the parent's connections. They go away when
+ * the child exits or calls exec (the descriptors are close-on-exec).
  */
 void redcore_client_free(struct redcore_client *client);
+
+/**
+ * Waits until every command submitted so far has completed (reply, error or timeout; the
+ * callbacks have run), for at most `timeout_ms` milliseconds. Commands submitted meanwhile
+ * are waited for too: stop submitting first. Returns `REDCORE_OK` when nothing is pending,
+ * `REDCORE_ERR_TIMEOUT` when something still was at the deadline,
+ * `REDCORE_ERR_INVALID_ARGUMENT` for NULL or when called from one of the client's callbacks
+ * (it would wait for itself), `REDCORE_ERR_CLOSED` in a forked child. Use it before
+ * `redcore_client_free` to have written commands answered rather than completed with
+ * `REDCORE_ERR_CLOSED`.
+ */
+enum redcore_error_code redcore_client_drain(const struct redcore_client *client,
+                                             uint64_t timeout_ms,
+                                             struct redcore_error **err_out);
 
 /**
  * Sends a command asynchronously: `argc` arguments `argv[i]` of `argvlen[i]` bytes (or
@@ -1236,7 +1260,7 @@ enum redcore_error_code redcore_config_new(struct redcore_config **out);
  * `exponential`, `full_jitter`, `equal_jitter`, `decorrelated_jitter`,
  * `exponential_with_jitter`), `backoff_base`, `backoff_cap`, `retry_written_commands`,
  * `health_check_interval`, `reactor_threads`, `lazy_connect`, `max_bulk_len`,
- * `max_aggregate_len`, `max_depth`. An unknown parameter is an error. Durations are seconds
+ * `max_aggregate_len`, `max_depth`, `max_line_len`. An unknown parameter is an error. Durations are seconds
  * (`0.5`) or take `ms` or `s` (`250ms`); `0` or `none` turns a timeout off. Booleans are
  * 1/0, true/false, yes/no or on/off. Percent-encode `/ ? # @ &` in a password.
  *
@@ -1451,6 +1475,16 @@ enum redcore_error_code redcore_config_set_reader_limits(struct redcore_config *
                                                          size_t max_aggregate_len,
                                                          size_t max_depth,
                                                          struct redcore_error **err_out);
+
+/**
+ * Sets the longest simple string, error or big number line a reply may carry (these have no
+ * length up front, so every byte is held until the line ends), in bytes; 0 for the default,
+ * 1 MiB; at most 4294967295. A longer line fails with `REDCORE_ERR_PROTOCOL` and closes its
+ * connection.
+ */
+enum redcore_error_code redcore_config_set_reader_line_limit(struct redcore_config *cfg,
+                                                             size_t max_line_len,
+                                                             struct redcore_error **err_out);
 
 /**
  * Sets the library name and version sent with `CLIENT SETINFO` (copied; printable ASCII

@@ -417,6 +417,31 @@ impl Client {
             handler.map(|h| Arc::from(h) as SharedPushHandler);
     }
 
+    /// Waits until every command submitted so far has completed (its reply came, or it failed
+    /// or timed out), or `timeout` passes: `Err(TIMEOUT)` then. Commands submitted meanwhile
+    /// are waited for too, so stop submitting first. Call it before `close` (or dropping the
+    /// client) to have written commands answered instead of completed with CLOSED, which does
+    /// not mean they did not run: the server may have run them. Not from a callback.
+    pub fn drain(&self, timeout: Duration) -> Result<()> {
+        self.engine.check_blocking_allowed()?;
+        let deadline = Instant::now() + timeout;
+        let mut pause = Duration::from_micros(100);
+        while !self.engine.is_drained() {
+            if Instant::now() >= deadline {
+                return Err(Error::new(
+                    ErrorKind::Timeout,
+                    format!(
+                        "commands were still pending after {} ms",
+                        timeout.as_millis()
+                    ),
+                ));
+            }
+            std::thread::sleep(pause);
+            pause = (pause * 2).min(Duration::from_millis(5));
+        }
+        Ok(())
+    }
+
     /// Closes the client: every pending command completes with CLOSED before this returns
     /// (when called from a callback, as soon as the callback returns).
     pub fn close(mut self) {
@@ -595,6 +620,20 @@ impl Engine {
         for conn in &pool.conns {
             self.reactors[conn.reactor].notify(Msg::Adopt(conn.clone()));
         }
+    }
+
+    /// True when no command waits anywhere: on a connection (written or not, or answered but
+    /// handed to the reactor for its completion), for a dedicated connection, or for its time
+    /// in a cluster (a retry's delay, a topology).
+    fn is_drained(&self) -> bool {
+        let mut conns = self.node_conns();
+        conns.extend(self.dedicated_conns());
+        let idle = conns.iter().all(|conn| {
+            let st = conn.lock();
+            st.ex.pending() == 0 && st.handoff.is_empty() && st.detoured.is_empty()
+        });
+        let cluster_idle = self.cluster.is_none() || !self.cluster_has_delayed();
+        idle && cluster_idle && self.pool_next_deadline().is_none()
     }
 
     /// Refuses calls on a closed client or in a forked child.
@@ -1052,6 +1091,20 @@ impl Owner for Engine {
         }
         for detour in detours.drain(..) {
             completions.push((detour.completion, Err(detour.cause)));
+        }
+    }
+
+    fn node_up(&self, conn: &Arc<Conn>, now: Instant) {
+        let nodes = self.nodes.load();
+        let Some(pool) = nodes.by_id(conn.node) else {
+            return;
+        };
+        let mut siblings: Vec<Arc<Conn>> = pool.node_conns().cloned().collect();
+        siblings.extend(pool.dedicated.live());
+        for sibling in siblings.iter().filter(|c| !Arc::ptr_eq(c, conn)) {
+            if sibling.lock().node_up(now) {
+                self.reactors[sibling.reactor].notify(Msg::Timers);
+            }
         }
     }
 

@@ -52,7 +52,7 @@ impl Config {
     /// | `health_check_interval` | `health_check_interval` |
     /// | `reactor_threads` | `reactor_threads` |
     /// | `lazy_connect` | `lazy_connect` |
-    /// | `max_bulk_len`, `max_aggregate_len`, `max_depth` | `reader_limits` |
+    /// | `max_bulk_len`, `max_aggregate_len`, `max_depth`, `max_line_len` | `reader_limits` |
     /// | `tls_ca_file` (`ssl_ca_certs`), `tls_ca_dir` (`ssl_ca_path`) | `tls_options.ca_file`, `.ca_dir` |
     /// | `tls_cert_file` (`ssl_certfile`), `tls_key_file` (`ssl_keyfile`) | `tls_options.client_cert_file`, `.client_key_file` |
     /// | `tls_server_name` | `tls_options.server_name` |
@@ -240,6 +240,7 @@ impl Config {
                 dl.max_aggregate_len,
             ),
             ("max_depth", l.max_depth, dl.max_depth),
+            ("max_line_len", l.max_line_len, dl.max_line_len),
         ];
         for (name, value, default) in limits {
             if value != default {
@@ -619,6 +620,7 @@ impl<'a> UrlParser<'a> {
             "max_bulk_len" => c.reader_limits.max_bulk_len = v.number()?,
             "max_aggregate_len" => c.reader_limits.max_aggregate_len = v.number()?,
             "max_depth" => c.reader_limits.max_depth = v.number()?,
+            "max_line_len" => c.reader_limits.max_line_len = v.number()?,
             "tls_ca_file" | "ssl_ca_certs" => c.tls_options.ca_file = v.optional_path(),
             "tls_ca_dir" | "ssl_ca_path" => c.tls_options.ca_dir = v.optional_path(),
             "tls_cert_file" | "ssl_certfile" => c.tls_options.client_cert_file = v.optional_path(),

@@ -919,7 +919,9 @@ impl ConnState {
 
     /// Completes the requests whose deadline passed with TIMEOUT; those not written yet are
     /// dropped from the output (see `Exchange::expire`). A health check that timed out fails
-    /// the connection.
+    /// the connection, and so does a timed-out request whose reply was partly read (see
+    /// `Exchange::reply_stalled`): every flush comes here first, so nothing more is written
+    /// on a connection whose replies could no longer be paired.
     fn expire(&mut self, ctx: &mut Ctx<'_>) {
         let completions = &mut *ctx.completions;
         let mut health_timed_out = false;
@@ -935,6 +937,18 @@ impl ConnState {
                 ErrorKind::Connection,
                 format!(
                     "{} did not answer a health check",
+                    endpoint_name(&self.endpoint)
+                ),
+            );
+            self.fail(err, ctx);
+            return;
+        }
+        if self.transport.is_some() && self.ex.reply_stalled(ctx.now) {
+            let err = Error::new(
+                ErrorKind::Connection,
+                format!(
+                    "closed the connection to {}: a command timed out with its reply partly \
+                     read, so later replies could not be paired with their commands",
                     endpoint_name(&self.endpoint)
                 ),
             );
@@ -1235,6 +1249,20 @@ impl ConnState {
         }
     }
 
+    /// Another connection to the same node just succeeded, so the node is up: a connection
+    /// backing off after failed attempts reconnects now, and takes commands again instead of
+    /// refusing them with its stale error. Returns true when it was backing off (its reactor
+    /// must then look at its timers).
+    pub(crate) fn node_up(&mut self, now: Instant) -> bool {
+        if self.retiring || !matches!(self.phase, Phase::Backoff { .. }) {
+            return false;
+        }
+        self.phase = Phase::Backoff { until: now };
+        self.failures = 0;
+        self.backoff = BackoffState::default();
+        true
+    }
+
     /// True when new commands should fail at once with `last_error` rather than wait: the
     /// connection is closed, or down after exhausting its retries.
     pub(crate) fn refuses(&self, config: &Config) -> Option<Error> {
@@ -1300,10 +1328,12 @@ fn handshake_params(config: &Config, credentials: HandshakeCredentials) -> Hands
     }
 }
 
-/// Keeps `Ordering` in scope for callers that flip the ready hint.
-pub(crate) fn set_ready_hint(conn: &Conn, state: &ConnState) {
-    conn.ready_hint
-        .store(matches!(state.phase, Phase::Ready), Ordering::Relaxed);
+/// Publishes whether the connection is ready, for pickers. Returns true when it has just
+/// become ready (the reactor then tells the owner that the node is up).
+pub(crate) fn set_ready_hint(conn: &Conn, state: &ConnState) -> bool {
+    let ready = matches!(state.phase, Phase::Ready);
+    let was = conn.ready_hint.swap(ready, Ordering::Relaxed);
+    ready && !was
 }
 
 #[cfg(test)]

@@ -25,6 +25,11 @@
 //! or one for another name, and a second CA nobody used (to trust the wrong CA). The plain
 //! port stays open for `cmd()` and readiness. `acl(text)` writes an ACL file and loads it.
 //!
+//! Faults: `fault_proxy::FaultProxy` stands between a client and a real server and breaks the
+//! traffic on command (delay, black hole, drip, a reply cut or corrupted, reset, refusal);
+//! `scripted_server::ScriptedServer` answers as a test's script says, malformed replies
+//! included.
+//!
 //! Readiness: the server's log (at the default `notice` level) must show start-up finished
 //! (the "Running mode=" line, written after its listeners are bound, so it proves the port is
 //! ours) and the port must answer PING with any reply (`-NOAUTH` counts).
@@ -33,7 +38,9 @@
 
 pub mod cluster;
 pub mod cluster_state;
+pub mod fault_proxy;
 pub mod keyslot;
+pub mod scripted_server;
 
 use std::ffi::OsString;
 use std::fs;

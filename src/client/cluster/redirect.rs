@@ -325,6 +325,11 @@ impl Engine {
         [delayed, refresh].into_iter().flatten().min()
     }
 
+    /// True when requests wait for their time (a retry's delay, a topology).
+    pub(in crate::client) fn cluster_has_delayed(&self) -> bool {
+        !self.cluster().delayed.lock().unwrap().is_empty()
+    }
+
     /// The cluster's timers: waiting requests that are due, a periodic or deferred refresh.
     pub(in crate::client) fn cluster_timers(&self, now: Instant) {
         let refresh = self.cluster().schedule.lock().unwrap().poll(now);
