@@ -9,7 +9,7 @@ Shapes, 50 concurrent callers each, GET and SET of 3-byte values:
              slots (a pipeline spans the nodes) and with the keys of one slot; redis-rs with the
              keys of one slot (its cluster pipelines take one slot) and, to span the nodes, 128
              concurrent calls awaited together; redis-benchmark -c 50 -P 128 (each connection
-             to one node, each pipeline on one slot of it)
+             to one node, and all of a node's keys on one slot of it)
 The drivers' keys are --grouped ("{g}:i": 128 consecutive keys share a slot; the groups cover
 the slots), filled once before the runs. Connections held = the most that the nodes counted
 together (`connected_clients`, sampled every 50 ms) while the client ran.
@@ -194,15 +194,17 @@ class ConnectionPeak:
 
 
 def sizes(quick):
-    """(keys filled, calls per calls run, commands per pipelines run)."""
+    """(keys filled, calls per calls run, commands per pipelines run). The pipelines runs of
+    redis-rs make a half (its pipelines) and an eighth (its joined calls) of these commands:
+    at its pace, a few seconds each, as the others take."""
     q = 10 if quick else 1
     keys = 131_072 if quick else 1_048_576  # multiples of GROUP
-    return keys, 400_000 // q, 4_096_000 // q  # CALLERS * DEPTH divides the last
+    return keys, 400_000 // q, 4_096_000 // q  # CALLERS * DEPTH * 8 divides the last
 
 
 def scenarios(quick):
     """[(id, params, [(label, driver, args)])]; driver: "redcore", "redis-rs" or
-    "redis-benchmark" (args then: clients, pipeline, n)."""
+    "redis-benchmark" (args then: clients, pipeline, n, keys)."""
     keys, calls_n, pipe_n = sizes(quick)
     out = []
     for op in ["set", "get"]:
@@ -211,27 +213,34 @@ def scenarios(quick):
         out.append((f"cl-calls-{op}", {"op": op, "depth": 1}, [
             ("redcore", "redcore", calls),
             ("redis-rs", "redis-rs", calls),
-            ("redis-benchmark", "redis-benchmark", (CALLERS, 1, calls_n)),
+            ("redis-benchmark", "redis-benchmark", (CALLERS, 1, calls_n, keys)),
         ]))
-        pipe = ["--n", str(pipe_n), "--depth", str(DEPTH)] + common
+        pipe = ["--depth", str(DEPTH)] + common
+
+        def n(k):
+            return ["--n", str(pipe_n // k)]
+
         out.append((f"cl-pipe{DEPTH}-{op}", {"op": op, "depth": DEPTH}, [
             ("redcore pipeline, across nodes", "redcore",
-             ["--mode", "pipelines", "--span", "nodes"] + pipe),
+             ["--mode", "pipelines", "--span", "nodes"] + n(1) + pipe),
             ("redcore pipeline, one slot", "redcore",
-             ["--mode", "pipelines", "--span", "slot"] + pipe),
-            ("redis-rs pipeline, one slot", "redis-rs", ["--mode", "pipelines"] + pipe),
-            (JOINED, "redis-rs", ["--mode", "join"] + pipe),
-            ("redis-benchmark", "redis-benchmark", (CALLERS, DEPTH, pipe_n)),
+             ["--mode", "pipelines", "--span", "slot"] + n(1) + pipe),
+            ("redis-rs pipeline, one slot", "redis-rs", ["--mode", "pipelines"] + n(2) + pipe),
+            (JOINED, "redis-rs", ["--mode", "join"] + n(8) + pipe),
+            ("redis-benchmark", "redis-benchmark", (CALLERS, DEPTH, pipe_n, keys)),
         ]))
     return out
 
 
-def redis_benchmark(cluster, op, clients, pipeline, n):
-    """`redis-benchmark --cluster` for one op. Its keys are `key{tag}:__rand_int__`, the tag
-    naming a slot of the node the connection serves: one key per slot, every GET a hit once
-    the SET run before it has set them. CPU: the process's user + sys (from wait4)."""
+def redis_benchmark(cluster, op, clients, pipeline, n, keys):
+    """`redis-benchmark --cluster` for one op. It names its keys `key:{tag}:NNNNNNNNNNNN`
+    with one tag (one slot) per node: with `-r keys/PRIMARIES`, as many keys in all as the
+    drivers use, but on 3 slots (it cannot spread them over all slots). Its GETs find the
+    keys its SETs (run before them) set; a few miss, which costs the server a little less
+    than a hit. CPU: the process's user + sys (from wait4)."""
     cmd = ["redis-benchmark", "--cluster", "-h", "127.0.0.1", "-p", str(cluster.ports[0]),
-           "-c", str(clients), "-P", str(pipeline), "-n", str(n), "-d", "3", "-t", op, "--csv"]
+           "-c", str(clients), "-P", str(pipeline), "-n", str(n), "-r", str(keys // PRIMARIES),
+           "-d", "3", "-t", op, "--csv"]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     with ConnectionPeak(cluster.ports) as peak:
         p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -342,7 +351,8 @@ def markdown(sc, csum, rsum, tg, level="##"):
              f"current-thread tokio runtime shared by {CALLERS} tasks; its pipelines must stay "
              f"on one slot, so spanning the nodes is {DEPTH} concurrent calls awaited together. "
              f"**redis-benchmark --cluster** `-c {CALLERS}` (connections spread over the nodes; "
-             "each pipeline on one slot of its node) is the servers' ceiling. Connections = the "
+             "it puts all of a node's keys on one slot of it, as many keys in all as the "
+             "others use) is the servers' ceiling. Connections = the "
              "most the nodes counted together while the client ran; CPU = user+sys of the "
              "client process / ops; p50 / p99 = per call, or per pipeline round trip.\n")
     L += target_table(tg) + [""]
