@@ -415,21 +415,46 @@ func TestPubSubDisconnectOnOverflow(t *testing.T) {
 	}
 }
 
-// Closing the client stops its subscribers: the channel closes with ErrClosed.
+// Closing the client stops its subscribers, even one whose reader fell behind: what they
+// hold is still delivered, then the channel closes with ErrClosed.
 func TestPubSubClientClose(t *testing.T) {
 	ctx := waitCtx(t)
 	c, err := redcore.Open(server.url())
 	if err != nil {
 		t.Fatal(err)
 	}
-	ps, err := c.Subscribe(ctx, key(t, "x"))
+	channel := key(t, "x")
+	ps, err := c.NewPubSub(redcore.PubSubOptions{ChannelSize: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer ps.Close()
-	c.Close()
-	if _, err := ps.ReceiveMessage(ctx); !errors.Is(err, redcore.ErrClosed) || ctx.Err() != nil {
-		t.Fatalf("ReceiveMessage after the client's Close: %v", err)
+	if err := ps.Subscribe(ctx, channel); err != nil {
+		t.Fatal(err)
+	}
+	publishMany(t, ctx, c, channel, 20)
+	waitReceived(t, ctx, ps, 20) // the channel is full and the library holds the rest
+	closed := make(chan struct{})
+	go func() {
+		c.Close()
+		close(closed)
+	}()
+	select {
+	case <-closed:
+	case <-ctx.Done():
+		t.Fatal("the client's Close hung on a subscriber whose reader fell behind")
+	}
+	for i := 0; ; i++ {
+		m, err := ps.ReceiveMessage(ctx)
+		if err != nil {
+			if !errors.Is(err, redcore.ErrClosed) || ctx.Err() != nil || i != 20 {
+				t.Fatalf("after %d messages, after the client's Close: %v", i, err)
+			}
+			break
+		}
+		if m.Payload != strconv.Itoa(i) {
+			t.Fatalf("message %d: %+v", i, m)
+		}
 	}
 	if _, err := c.Subscribe(ctx, "y"); !errors.Is(err, redcore.ErrClosed) {
 		t.Fatalf("Subscribe on a closed client: %v", err)
