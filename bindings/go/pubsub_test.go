@@ -59,6 +59,40 @@ func waitReceived(t *testing.T, ctx context.Context, ps *redcore.PubSub, count u
 	}
 }
 
+// behindSubscriber subscribes to channel with a channel of 1 and publishes count messages
+// there, none read: it returns once the channel is full and the library holds the rest.
+// Closed when the test ends.
+func behindSubscriber(t *testing.T, ctx context.Context, c *redcore.Client, channel string, count int) *redcore.PubSub {
+	t.Helper()
+	ps, err := c.NewPubSub(redcore.PubSubOptions{ChannelSize: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ps.Close() })
+	if err := ps.Subscribe(ctx, channel); err != nil {
+		t.Fatal(err)
+	}
+	publishMany(t, ctx, c, channel, count)
+	waitReceived(t, ctx, ps, uint64(count))
+	return ps
+}
+
+// returns runs f on another goroutine and fails the test when it has not returned before
+// ctx ends.
+func returns(t *testing.T, ctx context.Context, what string, f func()) {
+	t.Helper()
+	done := make(chan struct{})
+	go func() {
+		f()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		t.Fatalf("%s hung", what)
+	}
+}
+
 // next takes the next message or event, failing the test when none comes in time.
 func next(t *testing.T, ctx context.Context, ps *redcore.PubSub) *redcore.Message {
 	t.Helper()
@@ -295,26 +329,8 @@ func TestPubSubCloseWhileReceiving(t *testing.T) {
 func TestPubSubCloseWithFullChannel(t *testing.T) {
 	ctx := waitCtx(t)
 	c := open(t)
-	channel := key(t, "busy")
-	ps, err := c.NewPubSub(redcore.PubSubOptions{ChannelSize: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := ps.Subscribe(ctx, channel); err != nil {
-		t.Fatal(err)
-	}
-	publishMany(t, ctx, c, channel, 20)
-	waitReceived(t, ctx, ps, 20) // the channel is full and the library holds the rest
-	closed := make(chan struct{})
-	go func() {
-		ps.Close()
-		close(closed)
-	}()
-	select {
-	case <-closed:
-	case <-ctx.Done():
-		t.Fatal("Close hung while a delivery waited for room")
-	}
+	ps := behindSubscriber(t, ctx, c, key(t, "busy"), 20)
+	returns(t, ctx, "the subscriber's Close, while a delivery waited for room", func() { ps.Close() })
 	// What was in the channel may still be read; then it is closed.
 	n := 0
 	for range ps.Channel() {
@@ -423,27 +439,8 @@ func TestPubSubClientClose(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	channel := key(t, "x")
-	ps, err := c.NewPubSub(redcore.PubSubOptions{ChannelSize: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ps.Close()
-	if err := ps.Subscribe(ctx, channel); err != nil {
-		t.Fatal(err)
-	}
-	publishMany(t, ctx, c, channel, 20)
-	waitReceived(t, ctx, ps, 20) // the channel is full and the library holds the rest
-	closed := make(chan struct{})
-	go func() {
-		c.Close()
-		close(closed)
-	}()
-	select {
-	case <-closed:
-	case <-ctx.Done():
-		t.Fatal("the client's Close hung on a subscriber whose reader fell behind")
-	}
+	ps := behindSubscriber(t, ctx, c, key(t, "x"), 20)
+	returns(t, ctx, "the client's Close, with a subscriber whose reader fell behind", func() { c.Close() })
 	for i := 0; ; i++ {
 		m, err := ps.ReceiveMessage(ctx)
 		if err != nil {
