@@ -12,10 +12,11 @@ import (
 	"redcore"
 )
 
-// servedBy is the port of the server a client's commands reach (INFO server).
-func servedBy(t *testing.T, ctx context.Context, c *redcore.Client) string {
+// servedBy is the port of the server that do's commands reach (INFO server): a client's
+// or a subscriber's.
+func servedBy(t *testing.T, ctx context.Context, do func(context.Context, ...any) (redcore.Reply, error)) string {
 	t.Helper()
-	r, err := c.Do(ctx, "INFO", "server")
+	r, err := do(ctx, "INFO", "server")
 	if err != nil {
 		t.Fatalf("INFO: %v", err)
 	}
@@ -80,7 +81,12 @@ func TestSentinel(t *testing.T) {
 	if _, err := c.Del(ctx, counter); err != nil {
 		t.Fatal(err)
 	}
-	before := servedBy(t, ctx, c)
+	before := servedBy(t, ctx, c.Do)
+	ps, err := c.Subscribe(ctx, "go:sentinel:events")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ps.Close()
 	var acknowledged, failures, afterChange int64
 	asked := false
 	for afterChange < 200 {
@@ -104,7 +110,7 @@ func TestSentinel(t *testing.T) {
 			afterChange++
 		}
 	}
-	after := servedBy(t, ctx, c)
+	after := servedBy(t, ctx, c.Do)
 	if before == after {
 		t.Fatalf("still on the master at port %s after the failover", before)
 	}
@@ -116,6 +122,36 @@ func TestSentinel(t *testing.T) {
 	n, _ := strconv.ParseInt(v, 10, 64)
 	if n < acknowledged || n > acknowledged+failures {
 		t.Fatalf("counter %d after %d acknowledged and %d failed INCRs", n, acknowledged, failures)
+	}
+
+	// The subscriber followed the master: a gap event, then messages published there.
+	var receivers int64
+	for receivers == 0 && ctx.Err() == nil {
+		r, err := c.Do(ctx, "PUBLISH", "go:sentinel:events", "after the failover")
+		if err == nil {
+			receivers, _ = r.Int64()
+		}
+	}
+	gaps := 0
+	for {
+		m, err := ps.ReceiveMessage(ctx)
+		if err != nil {
+			t.Fatalf("the subscriber after the failover: %v", err)
+		}
+		if m.Kind == redcore.MessageResubscribed {
+			gaps++
+			continue
+		}
+		if m.Payload != "after the failover" {
+			t.Fatalf("the subscriber after the failover: %+v", m)
+		}
+		break
+	}
+	if gaps == 0 {
+		t.Fatal("no gap event: the subscriber did not move to the new master")
+	}
+	if port := servedBy(t, ctx, ps.Do); port != after {
+		t.Fatalf("the subscriber is on port %s, the new master on %s", port, after)
 	}
 	s, _ := c.SentinelStats()
 	t.Logf("master %s -> %s; %d INCRs acknowledged, %d failed; counters %+v", before, after, acknowledged, failures, s)
