@@ -51,7 +51,8 @@ type transactionRun struct {
 //
 // fn runs on the thread that called Transaction, inside the library's call: it must not
 // call runtime.Goexit (t.FailNow in a test). ctx is checked before each step; a step
-// already under way runs to its end. Closing the client waits for running transactions.
+// already under way runs to its end. Closing the client waits for running transactions (so
+// fn must not close the client).
 func (c *Client) Transaction(ctx context.Context, fn func(tx *TxAttempt) error, maxAttempts int, keys ...string) ([]Result, error) {
 	defer runtime.KeepAlive(c)
 	if ctx.Err() != nil {
