@@ -748,7 +748,9 @@ impl Engine {
                 caching::Peek::Other => {}
             }
         }
-        if direct && !self.waits_for_replicas(Views::new(args).as_slice()) {
+        let replicated = self.config.replicated_writes.is_some()
+            && self.waits_for_replicas(Views::new(args).as_slice());
+        if direct && !replicated {
             if let Some(result) = self.try_direct(args, &waiter, seq, callers.count) {
                 return result;
             }
