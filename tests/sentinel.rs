@@ -615,6 +615,28 @@ fn killed_master_under_load_loses_only_the_unreplicated_last_writes() {
     );
 }
 
+#[test]
+fn killed_master_with_replicated_writes_loses_no_acknowledged_write() {
+    let topology = RedisSentinel::start();
+    // Each write is acknowledged once a replica has it (WAIT 1): the sentinels promote the
+    // replica furthest along, which has every write either replica confirmed.
+    let c = Arc::new(client(&topology, "?wait_replicas=1&wait_timeout=200ms"));
+    let f = fail_over_under_load(&topology, &c, "kill-replicated", |old| {
+        topology.kill_data(old);
+        Instant::now()
+    });
+    let (acked, failures, errors) = f.writers.stop();
+    let (checked, _) = check_acknowledged(&topology, f.new, &acked, Lost::None);
+    let stats = c.sentinel_stats().unwrap();
+    println!(
+        "kill -9 of the master under load, writes acknowledged once a replica has them: {} \
+         -> {}; first write acknowledged by the new master {:?} after the kill; {failures} \
+         writes failed meanwhile {errors:?}; all {checked} acknowledged writes found; \
+         {stats:?}",
+        f.old, f.new, f.recovery,
+    );
+}
+
 /// `cmdstat_rpush`'s calls on a node (the writers' command).
 fn write_calls(topology: &RedisSentinel, port: u16) -> u64 {
     let info = topology
