@@ -97,6 +97,16 @@ fn writes_no_replica_confirmed_fail_with_timeout_but_ran() {
         err.message().contains("0 of the 1 replicas"),
         "the message says what happened: {err}"
     );
+    // A write whose answer is nil (a script that returns nothing, GETSET or `SET ... GET` on
+    // a new key) ran all the same, and waits like any other.
+    for args in [
+        &["EVAL", "redis.call('SET', KEYS[1], 'x')", "1", "rw:eval"][..],
+        &["GETSET", "rw:getset", "x"],
+        &["SET", "rw:setget", "x", "GET"],
+    ] {
+        let err = c.command(args).expect_err("nil, but unconfirmed");
+        assert_eq!(err.kind(), ErrorKind::Timeout, "{args:?}: {err}");
+    }
     // The master ran it, and reads do not wait for anything.
     let started = Instant::now();
     assert_eq!(text(&c, &["GET", "rw:lone"]), "1");

@@ -41,7 +41,7 @@ impl Engine {
         } else {
             writes.collect()
         };
-        WaitCheck::new(settings, writes)
+        WaitCheck::new(settings, writes, pipeline.transaction)
     }
 
     /// The deadline of `pipeline`'s run: the command timeout, plus its longest server-side

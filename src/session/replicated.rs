@@ -44,16 +44,25 @@ pub(crate) struct WaitCheck {
     /// One per slot before the WAIT's: a write whose result waits for the replicas (for a
     /// transaction, EXEC's slot).
     writes: Vec<bool>,
+    /// The batch is a transaction: a nil answer (EXEC's, after a WATCH failed) means nothing
+    /// ran. Elsewhere nil says nothing about that: a script, GETSET or `SET ... GET` that
+    /// wrote may answer nil.
+    transaction: bool,
 }
 
 impl WaitCheck {
-    /// The check for a batch whose slots (MULTI and EXEC included) are `writes`; `None`
-    /// when none writes (nothing to wait for).
-    pub(crate) fn new(settings: ReplicatedWrites, writes: Vec<bool>) -> Option<WaitCheck> {
+    /// The check for a batch whose slots (MULTI and EXEC included) are `writes`, a
+    /// transaction or not; `None` when none writes (nothing to wait for).
+    pub(crate) fn new(
+        settings: ReplicatedWrites,
+        writes: Vec<bool>,
+        transaction: bool,
+    ) -> Option<WaitCheck> {
         writes.contains(&true).then(|| WaitCheck {
             settings,
             frame: wait_frame(&settings),
             writes,
+            transaction,
         })
     }
 
@@ -96,7 +105,10 @@ impl WaitCheck {
             ),
         };
         for (slot, &write) in slots.iter_mut().zip(&self.writes) {
-            let ran = matches!(slot, Ok(reply) if reply.kind() != Kind::Null);
+            let ran = match slot {
+                Ok(reply) => !(self.transaction && reply.kind() == Kind::Null),
+                Err(_) => false,
+            };
             if write && ran {
                 *slot = Err(shortfall.clone());
             }
@@ -146,17 +158,17 @@ mod tests {
 
     #[test]
     fn the_frame_is_wait_with_the_settings() {
-        let check = WaitCheck::new(settings(), vec![true]).unwrap();
+        let check = WaitCheck::new(settings(), vec![true], false).unwrap();
         assert_eq!(
             check.frame(),
             b"*3\r\n$4\r\nWAIT\r\n$1\r\n2\r\n$3\r\n500\r\n"
         );
-        assert!(WaitCheck::new(settings(), vec![false, false]).is_none());
+        assert!(WaitCheck::new(settings(), vec![false, false], false).is_none());
     }
 
     #[test]
     fn enough_replicas_leave_the_results_alone() {
-        let check = WaitCheck::new(settings(), vec![true, false]).unwrap();
+        let check = WaitCheck::new(settings(), vec![true, false], false).unwrap();
         let mut slots = vec![
             Ok(reply(b"+OK\r\n")),
             Ok(reply(b"$1\r\nv\r\n")),
@@ -169,7 +181,7 @@ mod tests {
 
     #[test]
     fn too_few_replicas_fail_the_writes_that_ran() {
-        let check = WaitCheck::new(settings(), vec![true, false, true]).unwrap();
+        let check = WaitCheck::new(settings(), vec![true, false, true], false).unwrap();
         let refused = Error::new(ErrorKind::Response, "WRONGTYPE");
         let mut slots = vec![
             Ok(reply(b"+OK\r\n")),
@@ -188,7 +200,7 @@ mod tests {
 
     #[test]
     fn a_failed_wait_fails_the_writes_and_a_nil_exec_stays_a_watch_failure() {
-        let check = WaitCheck::new(settings(), vec![false, false, true]).unwrap();
+        let check = WaitCheck::new(settings(), vec![false, false, true], true).unwrap();
         let lost = Error::new(ErrorKind::Connection, "connection lost");
         let mut slots = vec![
             Ok(reply(b"+OK\r\n")),
@@ -209,5 +221,20 @@ mod tests {
         ];
         check.settle(&mut slots);
         assert_eq!(slots[2].as_ref().unwrap().kind(), Kind::Null);
+    }
+
+    #[test]
+    fn a_write_answering_nil_outside_a_transaction_still_waits() {
+        // A script that wrote and returned nothing, GETSET or `SET ... GET` on a new key.
+        let check = WaitCheck::new(settings(), vec![true, true], false).unwrap();
+        let mut slots = vec![
+            Ok(reply(b"$-1\r\n")),
+            Ok(reply(b"_\r\n")),
+            Ok(reply(b":0\r\n")),
+        ];
+        check.settle(&mut slots);
+        for slot in &slots {
+            assert_eq!(slot.as_ref().unwrap_err().kind(), ErrorKind::Timeout);
+        }
     }
 }
