@@ -363,6 +363,9 @@ pub struct Config {
     /// on its connection, and a write the replicas did not confirm in time fails with
     /// TIMEOUT (the master ran it; a failover may lose it). Redis replicates asynchronously,
     /// so without it a master that dies takes with it the writes it acknowledged last.
+    /// Reads add no WAIT, but one queued behind a write's WAIT on the same connection waits
+    /// for it (the server answers in order). A batch with a WAIT stays on its connection,
+    /// whole: a lost connection fails it rather than sending its writes elsewhere alone.
     /// Not for cluster clients; commands on a dedicated connection are not followed by a
     /// WAIT (send one yourself). Default None: writes are acknowledged by the master alone.
     pub replicated_writes: Option<ReplicatedWrites>,

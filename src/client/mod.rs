@@ -1208,12 +1208,24 @@ pub(super) fn enqueue_pipeline_frames(
     run: &Arc<PipelineRun>,
     meta: RequestMeta,
 ) {
+    // A batch whose writes wait for replicas stays on its connection, whole: its writes
+    // must not be sent again without their WAIT, nor the WAIT on its own (where it would
+    // confirm nothing), so a lost connection or a refusal is each request's result.
+    let waits = run.wait_frame().is_some();
+    let meta = if waits {
+        RequestMeta {
+            pinned: true,
+            ..meta
+        }
+    } else {
+        meta
+    };
     let mut slot = 0;
     let mut push = |st: &mut reactor::conn::ConnState, frame: &[u8]| {
         st.ex
             .enqueue_frame(frame, Completion::Pipeline(run.clone(), slot), meta);
         // A transaction goes out whole or not at all (see `Exchange::link_last`).
-        if pipeline.transaction && slot > 0 {
+        if (pipeline.transaction || waits) && slot > 0 {
             st.ex.link_last();
         }
         slot += 1;
@@ -1230,9 +1242,6 @@ pub(super) fn enqueue_pipeline_frames(
     if let Some(frame) = run.wait_frame() {
         // On the same connection, right after the writes it confirms.
         push(st, frame);
-        if !pipeline.transaction {
-            st.ex.link_last();
-        }
     }
 }
 

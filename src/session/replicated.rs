@@ -22,8 +22,9 @@ fn wait_frame(settings: &ReplicatedWrites) -> Vec<u8> {
 }
 
 /// True when `args` may change data, so that its acknowledgement waits for replicas: a
-/// command the table does not flag read-only that has keys (or changes a whole database),
-/// and any command the table does not know (a module's: it may write).
+/// command the table does not flag read-only that has keys (but `SPUBLISH`, whose "key" is a
+/// channel), one that changes a whole database or the functions, and any command the table
+/// does not know (a module's: it may write).
 pub(crate) fn is_write(table: &CommandTable, args: &[&[u8]]) -> bool {
     let Some(spec) = table.get(args) else {
         return true;
@@ -31,10 +32,16 @@ pub(crate) fn is_write(table: &CommandTable, args: &[&[u8]]) -> bool {
     if spec.read_only {
         return false;
     }
+    let named = |names: &[&str], arg: Option<&&[u8]>| {
+        arg.is_some_and(|a| names.iter().any(|n| a.eq_ignore_ascii_case(n.as_bytes())))
+    };
+    if named(&["SPUBLISH"], args.first()) {
+        return false;
+    }
     spec.keys != KeySpec::None
-        || ["FLUSHALL", "FLUSHDB", "SWAPDB"]
-            .iter()
-            .any(|name| args[0].eq_ignore_ascii_case(name.as_bytes()))
+        || named(&["FLUSHALL", "FLUSHDB", "SWAPDB"], args.first())
+        || (named(&["FUNCTION"], args.first())
+            && named(&["LOAD", "DELETE", "FLUSH", "RESTORE"], args.get(1)))
 }
 
 /// The WAIT that follows one batch, and which of its slots are writes.
@@ -149,6 +156,9 @@ mod tests {
         assert!(write(&["EVAL", "return 1", "0"]));
         assert!(write(&["FLUSHALL"]));
         assert!(write(&["MODULE.WRITE", "k"]));
+        assert!(write(&["FUNCTION", "LOAD", "#!lua name=l\n"]));
+        assert!(!write(&["FUNCTION", "LIST"]));
+        assert!(!write(&["SPUBLISH", "c", "m"]));
         assert!(!write(&["GET", "k"]));
         assert!(!write(&["MGET", "a", "b"]));
         assert!(!write(&["PING"]));
