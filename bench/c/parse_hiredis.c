@@ -1,7 +1,8 @@
-/* hiredis 1.5.0's reader on a benchmark buffer, fed in 64 KiB chunks, building hiredis's
- * own reply objects (the default redisReplyObjectFunctions) and freeing each reply.
+/* hiredis 1.5.0's reader on a benchmark buffer, fed in chunks (reads) of CHUNK bytes (default
+ * 64 KiB), building hiredis's own reply objects (the default redisReplyObjectFunctions) and
+ * freeing each reply.
  *
- *   parse-hiredis FILE WORKLOAD MIN_SECONDS      prints one JSON object on stdout
+ *   parse-hiredis FILE WORKLOAD MIN_SECONDS [CHUNK]      prints one JSON object on stdout
  *
  * One warm-up pass, then passes until MIN_SECONDS have gone by (at least one); then one more
  * pass with counting allocators (hiredisSetAllocators) to count heap calls per reply, so
@@ -21,7 +22,7 @@
 #error "built against the wrong hiredis headers: expected the vendored 1.5"
 #endif
 
-#define CHUNK (64 * 1024)
+static size_t CHUNK = 64 * 1024;
 
 static double now_s(void) {
     struct timespec ts;
@@ -104,10 +105,12 @@ static char *count_strdup(const char *s) {
 }
 
 int main(int argc, char **argv) {
-    if (argc != 4) {
-        fprintf(stderr, "usage: parse-hiredis FILE WORKLOAD MIN_SECONDS\n");
+    if (argc != 4 && argc != 5) {
+        fprintf(stderr, "usage: parse-hiredis FILE WORKLOAD MIN_SECONDS [CHUNK]\n");
         return 2;
     }
+    if (argc == 5) CHUNK = (size_t)atol(argv[4]);
+    if (CHUNK == 0) return 2;
     FILE *f = fopen(argv[1], "rb");
     if (f == NULL) {
         perror(argv[1]);
