@@ -315,6 +315,15 @@ impl Decoder {
                             self.check_line_len(ty, line.len())?;
                             let line_at = Some(pos + 1);
                             pos += 1 + end + 2;
+                            if ty == b'$' {
+                                if let Some((next, complete)) = self.whole_bulk(input, line, pos)? {
+                                    pos = next;
+                                    if complete {
+                                        return Ok((pos, Some(self.take_reply())));
+                                    }
+                                    continue;
+                                }
+                            }
                             self.header(ty, line, line_at, pos, input.len() - pos)?
                         }
                         Found::Partial => {
@@ -490,6 +499,41 @@ impl Decoder {
             data,
         };
         Some((consumed, Some(reply)))
+    }
+
+    /// A bulk string whose payload and CRLF are all in `input` after its header (which ended
+    /// at `at`), done in one step instead of through the payload states: most elements of
+    /// real replies are such strings. Returns where the input continues and whether the reply
+    /// is complete, or `None` for anything else (a nil, a string still to come or long enough
+    /// to be mirrored, a bad length or terminator), which `header` then handles or rejects.
+    #[inline]
+    fn whole_bulk(
+        &mut self,
+        input: &[u8],
+        line: &[u8],
+        at: usize,
+    ) -> Result<Option<(usize, bool)>> {
+        let Some(len) = parse_int(line) else {
+            return Ok(None);
+        };
+        let Ok(len) = usize::try_from(len) else {
+            return Ok(None);
+        };
+        if len >= MIRROR_MIN || len > self.limits.max_bulk_len || at < self.mirror.end {
+            return Ok(None);
+        }
+        let Some(payload) = input.get(at..at + len + 2) else {
+            return Ok(None);
+        };
+        if payload[len..] != *b"\r\n" {
+            return Ok(None);
+        }
+        self.reserve_payload(len, line.len(), 0, input.len() - at);
+        let off = self.data.len();
+        self.data.extend_from_slice(&payload[..len]);
+        self.data.push(0);
+        self.place(Node::new(Kind::Bulk, len as u32, off as u64))?;
+        Ok(Some((at + len + 2, self.value_done())))
     }
 
     fn check_line_len(&self, ty: u8, len: usize) -> Result<()> {
