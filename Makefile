@@ -57,6 +57,7 @@ CXX_TEST_SRCS := $(sort $(wildcard tests/cpp/*.cpp))
 
 WITH_REDIS := tests/tools/with-redis.sh
 WITH_CLUSTER := tests/tools/with-cluster.sh
+WITH_SENTINEL := tests/tools/with-sentinel.sh
 VALGRIND := valgrind --quiet --leak-check=full --suppressions=tests/tools/valgrind.supp \
 	--show-leak-kinds=definite,indirect,possible \
 	--errors-for-leak-kinds=definite,indirect,possible --error-exitcode=99
@@ -173,8 +174,10 @@ test-rust:
 	REDCORE_SOAK_SECS=60 $(CARGO) test --test soak -- --ignored --nocapture
 
 # The cluster example is the C test of a cluster client: against a 3+3 cluster that
-# with-cluster.sh starts (plainly and under valgrind, in one cluster).
-test-c: c-tests build/examples/cluster
+# with-cluster.sh starts (plainly and under valgrind, in one cluster); the sentinel example
+# likewise against the master, replicas and sentinels that with-sentinel.sh starts (a fresh
+# topology each run: the example fails the master over).
+test-c: c-tests build/examples/cluster build/examples/sentinel
 	@for t in $(C_TESTS) $(STATIC_TEST); do \
 		echo "--- $$t"; \
 		if ! $(WITH_REDIS) $$t; then \
@@ -189,6 +192,11 @@ test-c: c-tests build/examples/cluster
 	@echo "--- build/examples/cluster (and under valgrind)"
 	@$(WITH_CLUSTER) bash -c 'build/examples/cluster >/dev/null && $(VALGRIND) build/examples/cluster >/dev/null' \
 		|| { echo "test-c: build/examples/cluster FAILED (exit 99 under valgrind = memory errors or leaks)" >&2; exit 1; }
+	@echo "--- build/examples/sentinel (and under valgrind)"
+	@$(WITH_SENTINEL) build/examples/sentinel >/dev/null \
+		|| { echo "test-c: build/examples/sentinel FAILED" >&2; exit 1; }
+	@$(WITH_SENTINEL) $(VALGRIND) build/examples/sentinel >/dev/null \
+		|| { echo "test-c: build/examples/sentinel FAILED under valgrind (exit 99 = memory errors or leaks)" >&2; exit 1; }
 
 # The C++ face: redcore.h as C++ and the header-only wrapper include/redcore.hpp, each test
 # built with g++ and clang++ and run against a throwaway server (the g++ builds also under
@@ -234,8 +242,11 @@ test-hiredis-c: hiredis-tests
 test-hiredis: all
 	@tests/tools/hiredis-test.sh
 
+# The prefix is the same every run: the Go build cache keeps the -L path pkg-config gave it,
+# and a fresh temp dir each time left it pointing at a removed one.
 test-install: all
-	@tmp=$$(mktemp -d "$${TMPDIR:-/tmp}/redcore-install.XXXXXX"); \
+	@tmp=$(abspath build/install-check); \
+	rm -rf "$$tmp"; mkdir -p "$$tmp"; \
 	trap 'rm -rf "$$tmp"' EXIT; \
 	$(MAKE) --no-print-directory install PREFIX="$$tmp" DESTDIR= >/dev/null; \
 	export PKG_CONFIG_PATH="$$tmp/lib/pkgconfig"; \
@@ -332,11 +343,12 @@ build/asan/hiredis-tests/%: tests/hiredis/%.c
 		$$(sed -n 's|^/\* LIBS: \(.*\) \*/$$|\1|p' $<)
 
 asan: $(ASAN_C_TESTS) $(ASAN_EXAMPLES) $(ASAN_HIREDIS_TESTS)
-	@tests/tools/ensure-deps.sh redis-server redis-cli
+	@tests/tools/ensure-deps.sh redis-server redis-sentinel redis-cli
 	@for t in $^; do \
 		echo "--- $$t (ASan + UBSan)"; \
 		case $$t in \
 		*/cluster) with=$(WITH_CLUSTER) ;; \
+		*/sentinel) with=$(WITH_SENTINEL) ;; \
 		*) with=$(WITH_REDIS) ;; \
 		esac; \
 		if ! env $(ASAN_ENV) $$with $$t; then \
@@ -427,12 +439,13 @@ install:
 # ---- the rest -------------------------------------------------------------------------------
 
 demo: all examples
-	@tests/tools/ensure-deps.sh redis-server redis-cli
+	@tests/tools/ensure-deps.sh redis-server redis-sentinel redis-cli
 	@if [ -z "$(EXAMPLES)" ]; then echo "demo: there are no examples/*.c yet, nothing to run"; fi
 	@for e in $(EXAMPLES); do \
 		echo "==> $$e"; \
 		case $$e in \
 		*/cluster) with=$(WITH_CLUSTER) ;; \
+		*/sentinel) with=$(WITH_SENTINEL) ;; \
 		*) with=$(WITH_REDIS) ;; \
 		esac; \
 		$$with $$e || { echo "demo: $$e FAILED" >&2; exit 1; }; \

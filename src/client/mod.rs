@@ -7,12 +7,17 @@
 //! and tell the owning reactor, unless it already knows. A blocking call on an idle
 //! connection writes the frame itself, like hiredis does, saving the hand-off to the reactor.
 
+mod caching;
 mod cluster;
 mod direct;
 mod nodes;
 pub mod pipeline;
 mod pool;
 mod reauth;
+mod scripts;
+mod sentinel;
+pub(crate) mod stream;
+mod transaction;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -35,6 +40,8 @@ use nodes::{NodePool, NodeSet};
 use pipeline::Views;
 pub use pipeline::{Pipeline, PipelineResult};
 pub use reauth::{ReauthHandler, ReauthReport};
+pub use sentinel::SentinelStats;
+pub use transaction::Transaction;
 
 /// A handler for pushes that arrive outside any request (RESP3 `>` frames on shared
 /// connections: invalidations, server notices). Runs on a reactor thread.
@@ -68,6 +75,8 @@ pub(crate) struct Engine {
     nodes: ArcSwap<NodeSet>,
     /// A cluster client's routing state (None: one server).
     cluster: Option<cluster::Cluster>,
+    /// A sentinel client's state (None: not one).
+    sentinel: Option<sentinel::Sentinel>,
     /// This engine, for completions that must come back to it later (a refresh answer, a
     /// SCAN step, keys asked of the server).
     me: std::sync::Weak<Engine>,
@@ -80,6 +89,10 @@ pub(crate) struct Engine {
     /// Helper threads (name lookups, credential provider calls, token renewals), joined when
     /// the client closes.
     helpers: Mutex<Vec<JoinHandle<()>>>,
+    /// Features told of topology changes (pub/sub's shard channels).
+    listeners: stream::Listeners,
+    /// The client-side cache, when the config asks for one.
+    cache: Option<reactor::tracking::SharedCache>,
 }
 
 static FORK_GENERATION: AtomicU64 = AtomicU64::new(0);
@@ -110,7 +123,15 @@ impl Client {
     /// `new`, starting the reactor threads with `spawn` (tests make it fail).
     fn with_spawner(config: Config, spawn: &Spawner) -> Result<Client> {
         let fork_generation = fork_generation();
-        let endpoints = config.startup_nodes();
+        // A sentinel client's data nodes are the ones the sentinels name.
+        let endpoints = match &config.sentinel {
+            Some(_) => Vec::new(),
+            None => config.startup_nodes(),
+        };
+        let sentinel = match &config.sentinel {
+            Some(_) => Some(sentinel::Sentinel::new(&config, Instant::now())?),
+            None => None,
+        };
         let tls = if config.tls {
             // Settings errors (unreadable CA file, bad server name) show now, not at connect.
             for endpoint in &endpoints {
@@ -146,6 +167,7 @@ impl Client {
             reactors: shareds,
             nodes: ArcSwap::from_pointee(NodeSet::default()),
             cluster,
+            sentinel,
             me: me.clone(),
             next_reactor: AtomicUsize::new(0),
             blocking_callers: AtomicUsize::new(0),
@@ -153,6 +175,8 @@ impl Client {
             fork_generation,
             push_handler: Mutex::new(None),
             helpers: Mutex::new(Vec::new()),
+            listeners: stream::Listeners::default(),
+            cache: caching::new_cache(config.cache),
             tls,
             auth,
             reauth_handler: Mutex::new(None),
@@ -165,6 +189,7 @@ impl Client {
         engine.nodes.store(Arc::new(NodeSet {
             pools,
             topology: None,
+            service: None,
         }));
         let handles = start_reactors(&engine, loops, spawn)?;
         for pool in &engine.nodes.load().pools {
@@ -174,7 +199,18 @@ impl Client {
             engine,
             threads: handles,
         };
-        if client.engine.cluster.is_some() {
+        let limit = client
+            .engine
+            .config
+            .connect_timeout
+            .unwrap_or(Duration::from_secs(30));
+        if client.engine.sentinel.is_some() {
+            client.engine.start_sentinel();
+            if !client.engine.config.lazy_connect {
+                client.engine.wait_service(limit * 2)?;
+                client.wait_connected()?;
+            }
+        } else if client.engine.cluster.is_some() {
             // The startup nodes are asked for the topology, in turn, until one answers.
             client.engine.request_refresh();
             if !client.engine.config.lazy_connect {
@@ -261,15 +297,24 @@ impl Client {
     }
 
     /// Runs a pipeline and waits for all its results. On an idle connection the calling thread
-    /// writes the frames and reads the replies itself, like a single blocking call.
+    /// writes the frames and reads the replies itself, like a single blocking call. A
+    /// fail-fast pipeline (`Pipeline::fail_fast`) returns its first failure as the error.
     pub fn run_pipeline(&self, pipeline: &Pipeline) -> Result<PipelineResult> {
+        let result = self.run_pipeline_whole(pipeline)?;
+        pipeline.settle(result)
+    }
+
+    /// `run_pipeline`, every result kept.
+    fn run_pipeline_whole(&self, pipeline: &Pipeline) -> Result<PipelineResult> {
         self.engine.check_blocking_allowed()?;
+        self.engine.cache_forget_frames(pipeline.frames());
         let waiter = Waiter::for_this_thread();
         let seq = waiter.begin();
         let deadline = self
             .engine
             .deadline(pipeline.blocking.unwrap_or(Some(Duration::ZERO)));
-        if pipeline.blocking.is_none() && !pipeline.is_empty() {
+        // A pipeline calling scripts first makes sure the server has them.
+        if pipeline.blocking.is_none() && !pipeline.is_empty() && pipeline.scripts.is_empty() {
             let extra = if pipeline.transaction { 2 } else { 0 };
             let run = PipelineRun::new(
                 pipeline.len() + extra,
@@ -368,6 +413,23 @@ impl Client {
             dedicated.bind(Some(crate::route::slot::key_slot(key)))?;
         }
         Ok(dedicated)
+    }
+
+    /// What a sentinel client has met so far (discoveries, master changes, events, held
+    /// commands); `None` for other clients.
+    pub fn sentinel_stats(&self) -> Option<SentinelStats> {
+        self.engine.sentinel.as_ref().map(sentinel::Sentinel::stats)
+    }
+
+    /// The client-side cache's counters (hits, misses, evictions, invalidations, flushes,
+    /// what it holds); `None` when the config asks for no cache.
+    pub fn cache_stats(&self) -> Option<crate::session::cache::CacheStats> {
+        self.engine.cache_stats()
+    }
+
+    /// The engine, for the features built on the client (pub/sub, MONITOR).
+    pub(crate) fn engine(&self) -> &Arc<Engine> {
+        &self.engine
     }
 
     /// What a cluster client has met so far (redirections, retries, refreshes); `None` for a
@@ -543,12 +605,14 @@ impl Engine {
 
     /// A new connection to `node`'s endpoint, on the next reactor in turn (not started).
     fn new_conn(&self, node: &NodePool, dedicated: bool) -> Conn {
-        self.conn_for(
+        let conn = self.conn_for(
             node.id,
             &node.endpoint,
             node.server_name.as_deref(),
             dedicated,
-        )
+        );
+        conn.lock().require_master = node.master_only;
+        conn
     }
 
     fn conn_for(
@@ -567,19 +631,22 @@ impl Engine {
             server_name.map(str::to_string),
             &self.config,
         );
-        // A cluster node's requests may be redirected or retried elsewhere.
-        conn.lock().detours = self.cluster.is_some();
+        // A cluster node's requests may be redirected or retried elsewhere, and a sentinel
+        // client's may go to the next master.
+        conn.lock().detours = self.cluster.is_some() || self.sentinel.is_some();
         conn
     }
 
     /// A pool for a node (its connections not started yet: see `adopt`).
     fn new_pool(&self, endpoint: Endpoint, server_name: Option<String>) -> Arc<NodePool> {
-        Arc::new(NodePool::new(
+        let pool = Arc::new(NodePool::new(
             endpoint,
             server_name,
             &self.config,
             |id, endpoint, name| self.conn_for(id, endpoint, name, false),
-        ))
+        ));
+        self.track(&pool);
+        pool
     }
 
     /// Hands a new pool's multiplexed connections to their reactors, which connect them.
@@ -640,6 +707,9 @@ impl Engine {
     /// only reads; an error for what does not go to one node now (a cluster's fan-outs and
     /// splits, a slot without owner), which `submit` handles on its own path.
     fn route<'n>(&self, nodes: &'n NodeSet, args: &[&[u8]]) -> Result<(&'n Arc<NodePool>, bool)> {
+        if self.sentinel.is_some() {
+            return self.sentinel_pool(nodes).map(|pool| (pool, false));
+        }
         match &self.cluster {
             None => nodes
                 .pools
@@ -677,8 +747,19 @@ impl Engine {
         let waiter = Waiter::for_this_thread();
         let seq = waiter.begin();
         let callers = BlockingCall::enter(&self.blocking_callers);
-        if let Some(result) = self.try_direct(args, &waiter, seq, callers.count) {
-            return result;
+        let mut direct = true;
+        if self.cache.is_some() {
+            match self.cache_peek(Views::new(args).as_slice()) {
+                caching::Peek::Hit(reply) => return Ok(reply),
+                // Through the tracking connection, whose replies fill the cache.
+                caching::Peek::Read => direct = false,
+                caching::Peek::Other => {}
+            }
+        }
+        if direct {
+            if let Some(result) = self.try_direct(args, &waiter, seq, callers.count) {
+                return result;
+            }
         }
         // The direct path declined (the connection is busy, or showed input while idle that
         // the reactor must look at first): the reactor writes and reads.
@@ -738,11 +819,29 @@ impl Engine {
             retry_written: self.config.retry.retry_written_commands,
             ..RequestMeta::default()
         };
+        if self.cache.is_some() {
+            match self.cache_step(views.as_slice()) {
+                caching::CacheStep::Hit(reply) => {
+                    self.deliver_hit(completion, reply);
+                    return Ok(deadline);
+                }
+                caching::CacheStep::Miss(token) => meta.cache_token = token,
+                caching::CacheStep::Other => {}
+            }
+        }
         if self.cluster.is_some() {
             // Blocking commands too: by slot, waiting for a topology if need be, and on
             // dedicated connections wherever they are sent (see `dispatch`).
             let blocking = !matches!(class, CommandClass::Normal);
             self.dispatch(views.as_slice(), None, completion, meta, blocking)?;
+            // A blocking command may first wait for a dedicated connection.
+            let wait = self.config.dedicated_wait_timeout;
+            return Ok(deadline.map(|d| if blocking { d + wait } else { d }));
+        }
+        if self.sentinel.is_some() {
+            let blocking = !matches!(class, CommandClass::Normal);
+            let args = views.as_slice();
+            self.sentinel_dispatch(args, None, completion, meta, direct, blocking);
             // A blocking command may first wait for a dedicated connection.
             let wait = self.config.dedicated_wait_timeout;
             return Ok(deadline.map(|d| if blocking { d + wait } else { d }));
@@ -760,7 +859,7 @@ impl Engine {
             // It may first wait for a dedicated connection: its deadline moves by that wait.
             return Ok(deadline.map(|d| d + self.config.dedicated_wait_timeout));
         }
-        let conn = pool.pick();
+        let conn = Engine::conn_for_read(pool, meta.cache_token);
         self.enqueue(
             conn,
             |buf| encode_command(buf, args),
@@ -851,15 +950,48 @@ impl Engine {
         if pipeline.is_empty() && !pipeline.transaction {
             return Err(Error::invalid_argument("the pipeline is empty"));
         }
+        self.cache_forget_frames(pipeline.frames());
+        if !pipeline.scripts.is_empty() {
+            return self.submit_pipeline_with_scripts(pipeline, done, deadline);
+        }
+        let (run, meta) = self.pipeline_run(pipeline, done, deadline);
+        self.submit_run(pipeline, run, meta)
+    }
+
+    /// The run of `pipeline` and its requests' meta.
+    fn pipeline_run(
+        &self,
+        pipeline: &Pipeline,
+        done: PipelineDone,
+        deadline: Option<Instant>,
+    ) -> (Arc<PipelineRun>, RequestMeta) {
         let extra = if pipeline.transaction { 2 } else { 0 };
         let run = PipelineRun::new(pipeline.len() + extra, pipeline.transaction, done);
-        let meta = RequestMeta {
+        (run, self.pipeline_run_meta(deadline))
+    }
+
+    /// The meta of a pipeline's requests.
+    fn pipeline_run_meta(&self, deadline: Option<Instant>) -> RequestMeta {
+        RequestMeta {
             deadline,
             retry_written: self.config.retry.retry_written_commands,
             ..RequestMeta::default()
-        };
+        }
+    }
+
+    /// Queues a pipeline's run; a failure is returned before anything is queued.
+    fn submit_run(
+        &self,
+        pipeline: &Pipeline,
+        run: Arc<PipelineRun>,
+        meta: RequestMeta,
+    ) -> Result<()> {
         if self.cluster.is_some() {
             return self.submit_cluster_pipeline(pipeline, run, meta);
+        }
+        if self.sentinel.is_some() {
+            self.sentinel_pipeline(pipeline, run, meta);
+            return Ok(());
         }
         let nodes = self.nodes.load();
         let (pool, _) = self.route(&nodes, &[])?;
@@ -932,6 +1064,9 @@ impl Engine {
     }
 
     pub(crate) fn on_push(&self, reply: Reply) {
+        if self.sentinel.is_some() && self.sentinel_push(&reply) {
+            return;
+        }
         let handler = self
             .push_handler
             .lock()
@@ -965,10 +1100,19 @@ impl Owner for Engine {
             .cluster
             .as_ref()
             .and_then(|_| self.cluster_next_deadline());
-        [self.pool_next_deadline(), self.auth.next_renewal(), cluster]
-            .into_iter()
-            .flatten()
-            .min()
+        let sentinel = self
+            .sentinel
+            .as_ref()
+            .and_then(|_| self.sentinel_next_deadline());
+        [
+            self.pool_next_deadline(),
+            self.auth.next_renewal(),
+            cluster,
+            sentinel,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     fn on_timers(
@@ -979,6 +1123,9 @@ impl Owner for Engine {
         self.pool_expire(now, completions);
         if self.cluster.is_some() {
             self.cluster_timers(now);
+        }
+        if self.sentinel.is_some() {
+            self.sentinel_timers(now);
         }
         if self.auth.begin_renewal(now) {
             // The provider may take its time (a token service): ask it on a thread of its own.
@@ -1006,6 +1153,10 @@ impl Owner for Engine {
             self.on_cluster_detours(detours, completions);
             return;
         }
+        if self.sentinel.is_some() {
+            self.on_sentinel_detours(detours, completions);
+            return;
+        }
         for detour in detours.drain(..) {
             completions.push((detour.completion, Err(detour.cause)));
         }
@@ -1029,6 +1180,9 @@ impl Owner for Engine {
         self.pool_fail_all(err, completions);
         if self.cluster.is_some() {
             self.cluster_fail_waiting(err, completions);
+        }
+        if self.sentinel.is_some() {
+            self.sentinel_fail_waiting(err, completions);
         }
     }
 
@@ -1174,6 +1328,7 @@ impl Dedicated {
                 return Err((e, completion));
             }
         }
+        self.engine.cache_forget(views.as_slice());
         let Some(conn) = self.conn.as_ref() else {
             return Err((
                 Error::invalid_argument("this dedicated connection was released"),

@@ -12,6 +12,8 @@ pub(crate) mod auth;
 pub(crate) mod batch;
 pub(crate) mod completion;
 pub(crate) mod conn;
+pub(crate) mod stream;
+pub(crate) mod tracking;
 
 use std::io;
 use std::net::SocketAddr;
@@ -24,7 +26,8 @@ use mio::{Events, Poll, Token, Waker};
 
 pub(crate) use batch::{PipelineDone, PipelineRun};
 pub(crate) use completion::{Completion, Outcome, RawCallback, Waiter};
-pub(crate) use conn::{Conn, Detour, Lease, Phase};
+pub(crate) use conn::{Conn, ConnProfile, Detour, Lease, Phase};
+pub(crate) use stream::Stream;
 
 use crate::config::{Config, Credentials, FastRng};
 use crate::error::{Error, ErrorKind, Result};
@@ -51,6 +54,9 @@ pub(crate) enum Msg {
     Fail(Arc<Conn>, Error, u64),
     /// Close this connection for good once its pending requests are answered.
     Retire(Arc<Conn>),
+    /// Close this connection for good now: what it has not answered is detoured or fails
+    /// with this error (see `ConnState::abandon`).
+    Abandon(Arc<Conn>, Error),
     /// Close every connection, complete everything with CLOSED, and exit.
     Shutdown,
 }
@@ -320,6 +326,15 @@ impl Reactor {
                             self.retire(&conn);
                         }
                     }
+                    Msg::Abandon(conn, err) => {
+                        {
+                            let mut st = conn.lock();
+                            let mut ctx = self.ctx(&*engine, now, &mut rng);
+                            st.abandon(err, &mut ctx);
+                            conn::set_ready_hint(&conn, &st);
+                        }
+                        self.retire(&conn);
+                    }
                     Msg::Deliver(completions, pushes) => {
                         self.completions.extend(completions);
                         self.pushes.extend(pushes);
@@ -480,7 +495,7 @@ impl Reactor {
         let now = Instant::now();
         let mut next: Option<Instant> = None;
         for conn in self.conns.iter().flatten() {
-            if let Some(t) = conn.lock().next_timer(engine.config()) {
+            if let Some(t) = conn.lock().next_timer() {
                 next = Some(next.map_or(t, |n| n.min(t)));
             }
         }
@@ -555,6 +570,7 @@ impl Reactor {
             | Msg::Resolved(conn, _)
             | Msg::Credentials(conn, _)
             | Msg::Fail(conn, _, _)
+            | Msg::Abandon(conn, _)
             | Msg::Retire(conn) = msg
             {
                 conn.lock()

@@ -510,6 +510,48 @@ static void test_newer_classes_with_null(void) {
     redcore_completion_queue_free(queue);
 }
 
+/* Sentinel mode's settings and counter: NULL, out of range, and used while it is off. */
+static void test_sentinel(const char *host, uint16_t port) {
+    uint64_t counter = 5;
+    CHECK(redcore_config_set_sentinel(NULL, "m", "h", 1, NULL) == INVALID);
+    CHECK(redcore_config_add_sentinel(NULL, "h", 1, NULL) == INVALID);
+    CHECK(redcore_config_set_sentinel_role(NULL, 0, false, NULL) == INVALID);
+    CHECK(redcore_config_set_sentinel_quorum(NULL, 1, 0, NULL) == INVALID);
+    CHECK(redcore_config_set_sentinel_credentials(NULL, NULL, NULL, NULL) == INVALID);
+    CHECK(redcore_config_set_sentinel_tls(NULL, -1, NULL, NULL) == INVALID);
+    CHECK(redcore_config_set_sentinel_timing(NULL, 0, 1, NULL) == INVALID);
+    CHECK(redcore_client_sentinel_counter(NULL, 0, &counter, NULL) == INVALID && counter == 5);
+
+    redcore_config *cfg = NULL;
+    redcore_error *err = NULL;
+    CHECK(redcore_config_new(&cfg) == REDCORE_OK);
+    /* Off: the setters of its details say to turn it on first. */
+    CHECK(redcore_config_add_sentinel(cfg, "h", 1, &err) == INVALID);
+    CHECK(err != NULL && strstr(redcore_error_message(err), "sentinel mode is off") != NULL);
+    redcore_error_free(err);
+    CHECK(redcore_config_set_sentinel_role(cfg, 1, false, NULL) == INVALID);
+    CHECK(redcore_config_set_sentinel(cfg, "m", NULL, 1, NULL) == INVALID);
+    CHECK(redcore_config_set_sentinel(cfg, "m", "h", 0, NULL) == INVALID);
+    CHECK(redcore_config_set_sentinel(cfg, "", "h", 1, NULL) == INVALID);
+    CHECK(redcore_config_set_sentinel(cfg, "m", "h", 1, NULL) == REDCORE_OK);
+    CHECK(redcore_config_add_sentinel(cfg, NULL, 1, NULL) == INVALID);
+    CHECK(redcore_config_set_sentinel_role(cfg, 2, false, NULL) == INVALID);
+    CHECK(redcore_config_set_sentinel_role(cfg, -1, false, NULL) == INVALID);
+    CHECK(redcore_config_set_sentinel_quorum(cfg, 0, 0, NULL) == INVALID);
+    CHECK(redcore_config_set_sentinel_tls(cfg, 2, NULL, NULL) == INVALID);
+    CHECK(redcore_config_set_sentinel_timing(cfg, 0, 0, NULL) == INVALID);
+    redcore_config_free(cfg);
+
+    /* A client of one server has no sentinel counters. */
+    redcore_client *client = NULL;
+    CHECK(redcore_config_new(&cfg) == REDCORE_OK);
+    CHECK(redcore_config_set_host(cfg, host, port, NULL) == REDCORE_OK);
+    CHECK(redcore_client_new(cfg, &client, NULL) == REDCORE_OK);
+    redcore_config_free(cfg);
+    CHECK(redcore_client_sentinel_counter(client, 0, &counter, NULL) == INVALID && counter == 5);
+    redcore_client_free(client);
+}
+
 int main(void) {
     const char *host = getenv("REDCORE_TEST_HOST");
     const char *port = getenv("REDCORE_TEST_PORT");
@@ -523,6 +565,7 @@ int main(void) {
     test_client_with_null();
     test_newer_classes_with_null();
     test_client_out_of_range(host, (uint16_t)atoi(port));
+    test_sentinel(host, (uint16_t)atoi(port));
     test_errors_and_codes();
     test_reader_and_replies();
     if (failures != 0) {

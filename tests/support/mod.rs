@@ -16,7 +16,9 @@
 //!
 //! A Redis Cluster is `cluster::RedisCluster` (3 primaries + 3 replicas formed in about 2 s,
 //! or one shared per test binary), with the slot rule in `keyslot` and the parsing of what
-//! nodes say about the cluster in `cluster_state`.
+//! nodes say about the cluster in `cluster_state`. A master with replicas watched by
+//! `redis-sentinel` processes is `sentinel::RedisSentinel`; a sentinel is a server started
+//! with `sentinel(config)`.
 //!
 //! TLS: `tls(ServerCert, require_client_cert)` makes the server also listen with TLS on a
 //! second free port (`tls_port()`), with a CA, server and client certificates that the
@@ -41,6 +43,7 @@ pub mod cluster_state;
 pub mod fault_proxy;
 pub mod keyslot;
 pub mod scripted_server;
+pub mod sentinel;
 
 use std::ffi::OsString;
 use std::fs;
@@ -131,6 +134,7 @@ pub struct ServerBuilder {
     /// Certificates made once for several servers (a TLS cluster), instead of the server's own.
     tls_dir: Option<PathBuf>,
     tls: Option<TlsSetup>,
+    sentinel: bool,
 }
 
 /// Which certificate a TLS test server presents.
@@ -354,6 +358,13 @@ impl ServerBuilder {
         self
     }
 
+    /// Runs the server as a sentinel (`--sentinel`) with this configuration, written to
+    /// `DIR/sentinel.conf` (the sentinel rewrites it as it learns).
+    pub fn sentinel(mut self, config: &str) -> Self {
+        self.sentinel = true;
+        self.file("sentinel.conf", config)
+    }
+
     /// Like `tls`, with the certificates of `dir` (made by `generate_tls_files`) rather than new
     /// ones: servers that must trust each other (a TLS cluster bus) share one CA.
     pub fn tls_shared(mut self, dir: &Path, cert: ServerCert) -> Self {
@@ -397,6 +408,7 @@ impl ServerBuilder {
             dir,
             unix_socket: self.unix_socket,
             extra_args: self.args,
+            sentinel: self.sentinel,
             child: None,
             log_reported: false,
             log_start: 0,
@@ -458,6 +470,8 @@ pub struct RedisServer {
     dir: PathBuf,
     unix_socket: bool,
     extra_args: Vec<String>,
+    /// Started as a sentinel, from `DIR/sentinel.conf`.
+    sentinel: bool,
     child: Option<Child>,
     /// The log is already in a panic message; `Drop` need not print it again.
     log_reported: bool,
@@ -508,6 +522,17 @@ impl RedisServer {
     /// `redis://127.0.0.1:PORT`.
     pub fn url(&self) -> String {
         format!("redis://{HOST}:{}", self.port)
+    }
+
+    /// A client configuration for this server over TCP, the library's defaults otherwise.
+    pub fn config(&self) -> redcore::config::Config {
+        redcore::config::Config {
+            endpoint: redcore::config::Endpoint::Tcp {
+                host: HOST.to_string(),
+                port: self.port,
+            },
+            ..redcore::config::Config::default()
+        }
     }
 
     /// The Unix socket path (`DIR/redis.sock`); panics unless the builder asked for one.
@@ -613,7 +638,12 @@ impl RedisServer {
 
     fn command_line(&self) -> Vec<OsString> {
         let dir = self.dir.to_str().expect("temp dir is UTF-8");
-        let mut args: Vec<String> = vec![
+        let mut args: Vec<String> = Vec::new();
+        if self.sentinel {
+            // The config file must come first.
+            args.extend([format!("{dir}/sentinel.conf"), "--sentinel".into()]);
+        }
+        args.extend([
             "--port".into(),
             self.port.to_string(),
             "--bind".into(),
@@ -630,7 +660,7 @@ impl RedisServer {
             "no".into(),
             "--enable-debug-command".into(),
             "local".into(),
-        ];
+        ]);
         if let Some(tls) = self.tls {
             let cert = match tls.cert {
                 ServerCert::Valid => "server.crt",

@@ -64,7 +64,7 @@ impl Engine {
     /// Runs completions on a reactor thread (never on a caller's, never under a lock): this
     /// one when called on one (the first may have shut down already, and what it was sent
     /// would be dropped unrun), else the first.
-    pub(super) fn deliver_now(&self, completions: Vec<(Completion, Result<Reply>)>) {
+    pub(in crate::client) fn deliver_now(&self, completions: Vec<(Completion, Result<Reply>)>) {
         if completions.is_empty() {
             return;
         }
