@@ -130,13 +130,14 @@ def build_c(vendor, libhiredis, libhiredis_ssl):
                                 os.path.join(c, "e2e_hiredis.c"), libhiredis_ssl, libhiredis,
                                 "-lssl", "-lcrypto", "-o", out["e2e-hiredis-tls"]])
     out["parse-hiredis"] = os.path.join(BUILD, "parse-hiredis")
-    run(["cc"] + CFLAGS + hi + [os.path.join(c, "parse_hiredis.c"), libhiredis,
+    run(["cc"] + CFLAGS + hi + [os.path.join(c, "parse_hiredis.c"),
+                                os.path.join(c, "parse_bench.c"), libhiredis,
                                 "-o", out["parse-hiredis"]])
     # Linked statically with the allocation functions wrapped, so it counts the library's
     # heap calls.
     out["parse-redcore"] = os.path.join(BUILD, "parse-redcore")
     run(["cc"] + CFLAGS + ["-Wpedantic", "-I", os.path.join(ROOT, "include"),
-                           os.path.join(c, "parse_redcore.c"),
+                           os.path.join(c, "parse_redcore.c"), os.path.join(c, "parse_bench.c"),
                            os.path.join(ROOT, "target", "release", "libredcore.a")]
         + NATIVE_STATIC_LIBS
         + ["-Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=posix_memalign",

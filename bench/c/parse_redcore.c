@@ -1,31 +1,14 @@
 /* redcore's C reader (redcore_reader, what a C program parses with) on a benchmark buffer,
- * fed in chunks (reads) of CHUNK bytes (default 64 KiB), each reply walked through the
- * redcore_reply_* accessors and freed: the same work as parse_hiredis.c does with hiredis's
- * reader, through the same kind of API.
- *
- *   parse-redcore FILE WORKLOAD MIN_SECONDS [CHUNK]      prints one JSON object on stdout
- *
- * One warm-up pass, then passes until MIN_SECONDS have gone by (at least one); then one more
- * pass counting heap calls per reply. The library's allocations are counted by linking with
- * -Wl,--wrap for malloc, calloc, realloc and posix_memalign (libredcore.a is linked
- * statically, so its calls go through the wrappers); counting is off during the timed passes.
- * The checksum is computed the same way by every parser benchmark. */
-#include <stdbool.h>
-#include <stdint.h>
+ * each reply walked through the redcore_reply_* accessors and freed: the same work as
+ * parse_hiredis.c does with hiredis's reader, through the same kind of API. The library's heap
+ * calls are counted by linking with -Wl,--wrap for malloc, calloc, realloc and posix_memalign
+ * (libredcore.a is linked statically, so its calls go through the wrappers). The command line
+ * and the passes: parse_bench.h. */
 #include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <time.h>
 
 #include <redcore.h>
 
-static size_t CHUNK = 64 * 1024;
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
+#include "parse_bench.h"
 
 /* ---- counting the library's heap calls ---------------------------------------------------- */
 
@@ -60,10 +43,6 @@ int __wrap_posix_memalign(void **p, size_t align, size_t n) {
 }
 
 /* ---- the walk ------------------------------------------------------------------------------ */
-
-typedef struct tally {
-    uint64_t replies, leaves, checksum;
-} tally;
 
 /* Leaves (non-aggregate values) and the checksum: string lengths, integers, booleans and
  * doubles truncated to integers, added with wrap-around. */
@@ -102,13 +81,13 @@ static void walk(const redcore_reply *r, tally *t) {
     t->leaves++;
 }
 
-static int pass(const uint8_t *buf, size_t len, tally *t) {
+static int pass(const char *buf, size_t len, size_t chunk, tally *t) {
     redcore_reader *reader = NULL;
     redcore_error *err = NULL;
     if (redcore_reader_new(0, 0, 0, &reader, NULL) != REDCORE_OK) return -1;
-    for (size_t off = 0; off < len; off += CHUNK) {
-        size_t n = len - off < CHUNK ? len - off : CHUNK;
-        if (redcore_reader_feed(reader, buf + off, n) != REDCORE_OK) goto fail;
+    for (size_t off = 0; off < len; off += chunk) {
+        size_t n = len - off < chunk ? len - off : chunk;
+        if (redcore_reader_feed(reader, (const uint8_t *)buf + off, n) != REDCORE_OK) goto fail;
         for (;;) {
             redcore_reply *reply = NULL;
             if (redcore_reader_get_reply(reader, &reply, &err) != REDCORE_OK) goto fail;
@@ -127,60 +106,9 @@ fail:
     return -1;
 }
 
+static void set_counting(bool on) { COUNTING = on; }
+
 int main(int argc, char **argv) {
-    if (argc != 4 && argc != 5) {
-        fprintf(stderr, "usage: parse-redcore FILE WORKLOAD MIN_SECONDS [CHUNK]\n");
-        return 2;
-    }
-    if (argc == 5) CHUNK = (size_t)atol(argv[4]);
-    if (CHUNK == 0) return 2;
-    FILE *f = fopen(argv[1], "rb");
-    if (f == NULL) {
-        perror(argv[1]);
-        return 2;
-    }
-    fseek(f, 0, SEEK_END);
-    size_t len = (size_t)ftell(f);
-    fseek(f, 0, SEEK_SET);
-    uint8_t *buf = malloc(len ? len : 1);
-    if (buf == NULL || fread(buf, 1, len, f) != len) {
-        fprintf(stderr, "parse-redcore: cannot read %s\n", argv[1]);
-        return 2;
-    }
-    fclose(f);
-    double min_time = atof(argv[3]);
-
-    tally warm = {0, 0, 0};
-    if (pass(buf, len, &warm) != 0) return 1;
-    int passes = 0;
-    tally t = {0, 0, 0};
-    double t0 = now_s(), secs;
-    do {
-        tally one = {0, 0, 0};
-        if (pass(buf, len, &one) != 0) return 1;
-        passes++;
-        t = one;
-        secs = now_s() - t0;
-    } while (secs < min_time);
-
-    tally counted = {0, 0, 0};
-    COUNTING = true;
-    int rc = pass(buf, len, &counted);
-    COUNTING = false;
-    if (rc != 0) return 1;
-
-    double per_pass = secs / passes;
-    printf("{\"parser\":\"redcore-c\",\"workload\":\"%s\",\"bytes\":%zu,\"replies\":%llu,"
-           "\"leaves\":%llu,\"checksum\":%llu,\"passes\":%d,\"secs_per_pass\":%.6f,"
-           "\"replies_per_sec\":%.1f,\"leaves_per_sec\":%.1f,\"mb_per_sec\":%.1f,"
-           "\"allocs\":%llu,\"reallocs\":%llu,\"allocs_per_reply\":%.4f,"
-           "\"allocs_per_leaf\":%.4f}\n",
-           argv[2], len, (unsigned long long)t.replies, (unsigned long long)t.leaves,
-           (unsigned long long)t.checksum, passes, per_pass, (double)t.replies / per_pass,
-           (double)t.leaves / per_pass, (double)len / per_pass / 1e6,
-           (unsigned long long)ALLOCS, (unsigned long long)REALLOCS,
-           (double)(ALLOCS + REALLOCS) / (double)counted.replies,
-           (double)(ALLOCS + REALLOCS) / (double)counted.leaves);
-    free(buf);
-    return 0;
+    heap_counter counter = {set_counting, &ALLOCS, &REALLOCS};
+    return parse_bench_main("redcore-c", argc, argv, pass, counter);
 }
