@@ -428,6 +428,10 @@ impl Decoder {
     #[inline]
     fn scalar_fast_path(&mut self, input: &[u8]) -> Option<(usize, Option<Reply>)> {
         let (&ty, rest) = input.split_first()?;
+        // Aggregates go to the general path before their line is searched twice.
+        if !matches!(ty, b':' | b'+' | b'-' | b'$' | b'_' | b'#' | b',') {
+            return None;
+        }
         let end = find_cr(rest)?;
         if rest.get(end + 1) != Some(&b'\n') {
             return None;
@@ -502,10 +506,11 @@ impl Decoder {
     }
 
     /// A bulk string whose payload and CRLF are all in `input` after its header (which ended
-    /// at `at`), done in one step instead of through the payload states: most elements of
-    /// real replies are such strings. Returns where the input continues and whether the reply
-    /// is complete, or `None` for anything else (a nil, a string still to come or long enough
-    /// to be mirrored, a bad length or terminator), which `header` then handles or rejects.
+    /// at `at`), or a nil, done in one step instead of through the payload states: most
+    /// elements of real replies are such strings, and an MGET's misses are nils. Returns where
+    /// the input continues and whether the reply is complete, or `None` for anything else (a
+    /// string still to come or long enough to be mirrored, a bad length or terminator), which
+    /// `header` then handles or rejects.
     #[inline]
     fn whole_bulk(
         &mut self,
@@ -513,11 +518,13 @@ impl Decoder {
         line: &[u8],
         at: usize,
     ) -> Result<Option<(usize, bool)>> {
-        let Some(len) = parse_int(line) else {
-            return Ok(None);
-        };
-        let Ok(len) = usize::try_from(len) else {
-            return Ok(None);
+        let len = match parse_int(line) {
+            Some(-1) => {
+                self.place(Node::new(Kind::Null, 0, 0))?;
+                return Ok(Some((at, self.value_done())));
+            }
+            Some(len) if len >= 0 => len as usize,
+            _ => return Ok(None),
         };
         if len >= MIRROR_MIN || len > self.limits.max_bulk_len || at < self.mirror.end {
             return Ok(None);
@@ -764,11 +771,17 @@ impl Decoder {
     /// mirrored, with room for their header lines too), so a large array is copied into its
     /// buffer once instead of being moved at every doubling; at the root, reserves what the
     /// bytes at hand can fill.
+    #[inline]
     fn reserve_payload(&mut self, len: usize, line_len: usize, already: usize, avail: usize) {
         let needed = (len + 1).saturating_sub(already);
-        if self.data.capacity() - self.data.len() >= needed {
-            return;
+        if self.data.capacity() - self.data.len() < needed {
+            self.grow_payload(len, line_len, needed, avail);
         }
+    }
+
+    /// `reserve_payload` when the room is short: apart, so that the check stays inline.
+    #[inline(never)]
+    fn grow_payload(&mut self, len: usize, line_len: usize, needed: usize, avail: usize) {
         let siblings = self
             .stack
             .last()
