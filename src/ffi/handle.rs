@@ -20,12 +20,16 @@ const ROOT_OFFSET: usize = std::mem::offset_of!(Reply, root);
 /// Most boxes kept per thread.
 const SPARE_MAX: usize = 8;
 
+/// The boxes themselves are what is kept (each an allocation to reuse), not their contents.
+#[allow(clippy::vec_box)]
+type SpareBoxes = Vec<Box<MaybeUninit<Reply>>>;
+
 thread_local! {
     /// Boxes of replies freed on this thread, their contents dropped. A C program that reads
     /// replies one at a time (a reader) frees each before it takes the next, so the next one
     /// reuses the box instead of a malloc and a free per reply: with small replies, that was
     /// a quarter of a reply's cost. Bounded, so a thread that only frees keeps a few.
-    static SPARE: RefCell<Vec<Box<MaybeUninit<Reply>>>> = const { RefCell::new(Vec::new()) };
+    static SPARE: RefCell<SpareBoxes> = const { RefCell::new(Vec::new()) };
 }
 
 /// Gives C ownership of `reply`, in a box freed on this thread before if there is one.
