@@ -838,6 +838,11 @@ def print_ratios(psum, files, scenarios, esum, tg):
         rcc = med(psum, (w, "redcore-c"), field)
         parts.append(f"redcore C {human(rcc)}/s = {fmt_ratio(rcc, med(psum, (w, 'hiredis'), field))}"
                      " hiredis")
+        # Per second of the process's CPU time: what a loaded machine changes least.
+        cpu = {p: med(psum, (w, p), "replies_per_cpu_sec") for p in PARSERS}
+        parts.append("per CPU second: " + ", ".join(
+            f"{p} {fmt_ratio(cpu['redcore'], cpu[p])}" for p in ["hiredis", "redis-rs"])
+            + f", redcore C / hiredis {fmt_ratio(cpu['redcore-c'], cpu['hiredis'])}")
         log(f"parser ({w}) {desc}: redcore {human(rc)} {unit}/s; " + ", ".join(parts))
     for sid, g, _, clients in scenarios:
         labels = [lbl for lbl, _ in clients]
@@ -887,7 +892,7 @@ def main():
         log("== parser ==")
         praw = parser_suite(exes, files, runs, 0 if quick else 0.5)
         psum = summarise(praw, ["replies_per_sec", "leaves_per_sec", "mb_per_sec",
-                                "allocs_per_reply", "allocs_per_leaf"])
+                                "allocs_per_reply", "allocs_per_leaf", "replies_per_cpu_sec"])
     scenarios, eraw, esum, soak_s = e2e_scenarios(quick)[0], {}, {}, None
     go_res = None
     server = None
