@@ -303,9 +303,10 @@ test-install: all
 	fi
 
 # The Go binding (bindings/go): vet, gofmt, and its tests with the race detector, against
-# redis-servers the tests start themselves and, for TestCluster, the cluster with-cluster.sh
-# starts. The package links the static library `all` built (its default build;
-# `-tags redcore_pkgconfig` links an installed one, see test-install).
+# redis-servers the tests start themselves and, for TestCluster and TestSentinel, the cluster
+# with-cluster.sh and the master, replicas and sentinels with-sentinel.sh start. The package
+# links the static library `all` built (its default build; `-tags redcore_pkgconfig` links an
+# installed one, see test-install).
 test-go: all
 	@if [ ! -f $(GO_DIR)/go.mod ]; then echo "test-go: no $(GO_DIR)/go.mod yet, skipped"; exit 0; fi; \
 	export CGO_LDFLAGS="-L$(RELEASE_DIR)"; \
@@ -313,7 +314,7 @@ test-go: all
 	go vet ./...; \
 	unformatted=$$(gofmt -l .); \
 	if [ -n "$$unformatted" ]; then echo "test-go: gofmt would change: $$unformatted" >&2; exit 1; fi; \
-	$(abspath tests/tools/with-cluster.sh) go test -race -count=1 ./...
+	$(abspath $(WITH_CLUSTER)) $(abspath $(WITH_SENTINEL)) go test -race -count=1 ./...
 
 # ---- reliability -----------------------------------------------------------------------------
 

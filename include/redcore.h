@@ -1640,6 +1640,20 @@ enum redcore_error_code redcore_config_set_address_remap(struct redcore_config *
                                                          struct redcore_error **err_out);
 
 /**
+ * Writes acknowledged only once `replicas` replicas have them (0: off, the default): each
+ * command that writes, and each pipeline or transaction with a write, is followed by
+ * `WAIT replicas timeout_ms` on its connection, and a write its replicas did not confirm
+ * within `timeout_ms` fails with `REDCORE_ERR_TIMEOUT` (the master ran it; a failover may
+ * lose it). For a master and its replicas, with or without Sentinel; a cluster client
+ * refuses it (`REDCORE_ERR_INVALID_ARGUMENT`), as does a `timeout_ms` of 0. Commands on a
+ * dedicated connection are not followed by a WAIT.
+ */
+enum redcore_error_code redcore_config_set_replicated_writes(struct redcore_config *cfg,
+                                                             uint32_t replicas,
+                                                             uint64_t timeout_ms,
+                                                             struct redcore_error **err_out);
+
+/**
  * Turns sentinel mode on: the client talks to the master (or, with
  * `redcore_config_set_sentinel_role`, the replicas) of `service` (copied), as the sentinel
  * at `host` (copied; IPv6 with or without brackets) and `port` (1 to 65535) and the ones

@@ -229,6 +229,17 @@ impl Default for CacheOptions {
     }
 }
 
+/// Writes acknowledged only once replicas have them (see `Config::replicated_writes`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ReplicatedWrites {
+    /// Replicas that must have a write before it is acknowledged (WAIT's `numreplicas`).
+    /// At least 1.
+    pub replicas: u32,
+    /// How long the master waits for them (WAIT's `timeout`); a write they did not confirm
+    /// in time fails with TIMEOUT although the master ran it. At least 1 ms.
+    pub timeout: Duration,
+}
+
 /// What a cluster client needs besides a node's settings.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ClusterOptions {
@@ -347,6 +358,17 @@ pub struct Config {
     /// Client-side caching of read-only commands' replies, with CLIENT TRACKING (RESP3
     /// only). Default None: off.
     pub cache: Option<CacheOptions>,
+    /// Writes acknowledged only once this many replicas have them: each command that writes,
+    /// and each pipeline or transaction with a write, is followed by `WAIT replicas timeout`
+    /// on its connection, and a write the replicas did not confirm in time fails with
+    /// TIMEOUT (the master ran it; a failover may lose it). Redis replicates asynchronously,
+    /// so without it a master that dies takes with it the writes it acknowledged last.
+    /// Reads add no WAIT, but one queued behind a write's WAIT on the same connection waits
+    /// for it (the server answers in order). A batch with a WAIT stays on its connection,
+    /// whole: a lost connection fails it rather than sending its writes elsewhere alone.
+    /// Not for cluster clients; commands on a dedicated connection are not followed by a
+    /// WAIT (send one yourself). Default None: writes are acknowledged by the master alone.
+    pub replicated_writes: Option<ReplicatedWrites>,
 }
 
 impl Default for Config {
@@ -381,6 +403,7 @@ impl Default for Config {
             cluster: None,
             sentinel: None,
             cache: None,
+            replicated_writes: None,
         }
     }
 }
@@ -464,6 +487,20 @@ impl Config {
                 ));
             }
             sentinel.validate()?;
+        }
+        if let Some(writes) = &self.replicated_writes {
+            if self.cluster.is_some() {
+                return Err(invalid(
+                    "replicated_writes: not for a cluster client (WAIT counts one node's \
+                     replicas; a cluster batch spans nodes)",
+                ));
+            }
+            if writes.replicas == 0 || writes.timeout < Duration::from_millis(1) {
+                return Err(invalid(
+                    "replicated_writes: at least 1 replica and a timeout of at least 1 ms \
+                     (WAIT's 0 would wait forever)",
+                ));
+            }
         }
         if let Some(cache) = &self.cache {
             if self.protocol != Protocol::Resp3 {

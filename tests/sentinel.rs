@@ -615,6 +615,28 @@ fn killed_master_under_load_loses_only_the_unreplicated_last_writes() {
     );
 }
 
+#[test]
+fn killed_master_with_replicated_writes_loses_no_acknowledged_write() {
+    let topology = RedisSentinel::start();
+    // Each write is acknowledged once a replica has it (WAIT 1): the sentinels promote the
+    // replica furthest along, which has every write either replica confirmed.
+    let c = Arc::new(client(&topology, "?wait_replicas=1&wait_timeout=200ms"));
+    let f = fail_over_under_load(&topology, &c, "kill-replicated", |old| {
+        topology.kill_data(old);
+        Instant::now()
+    });
+    let (acked, failures, errors) = f.writers.stop();
+    let (checked, _) = check_acknowledged(&topology, f.new, &acked, Lost::None);
+    let stats = c.sentinel_stats().unwrap();
+    println!(
+        "kill -9 of the master under load, writes acknowledged once a replica has them: {} \
+         -> {}; first write acknowledged by the new master {:?} after the kill; {failures} \
+         writes failed meanwhile {errors:?}; all {checked} acknowledged writes found; \
+         {stats:?}",
+        f.old, f.new, f.recovery,
+    );
+}
+
 /// `cmdstat_rpush`'s calls on a node (the writers' command).
 fn write_calls(topology: &RedisSentinel, port: u16) -> u64 {
     let info = topology
@@ -750,4 +772,76 @@ fn subscribers_and_the_cache_follow_a_failover() {
         "failover {old} -> {new}: subscriber moved, cache {:?}",
         c.cache_stats().unwrap()
     );
+}
+
+#[test]
+fn a_replicated_batch_cut_by_a_lost_connection_is_not_acknowledged_without_its_wait() {
+    let topology = RedisSentinel::start();
+    let mut config = config(&topology, "?wait_replicas=1&wait_timeout=2s");
+    // One request written at a time: the connection dies with the batch half sent.
+    config.max_in_flight_per_connection = 1;
+    let c = Client::new(config).expect("client");
+    c.command(&["PING"]).unwrap();
+    let m = topology.master_port();
+    for args in [
+        &["CONFIG", "SET", "slowlog-log-slower-than", "0"][..],
+        &["CONFIG", "SET", "slowlog-max-len", "1000"],
+        &["SLOWLOG", "RESET"],
+        &["CLIENT", "PAUSE", "10000", "WRITE"],
+    ] {
+        topology.data_cmd(m, args).unwrap();
+    }
+    let keys = ["cut:a", "cut:b", "cut:c"];
+    let mut p = Pipeline::new();
+    for k in keys {
+        p.add(&["SET", k, "1"]).unwrap();
+    }
+    let (tx, rx) = std::sync::mpsc::channel();
+    c.submit_pipeline(&p, move |r| {
+        let oks: Vec<bool> = (0..r.len()).map(|i| r.get(i).unwrap().is_ok()).collect();
+        tx.send(oks).unwrap();
+    })
+    .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    topology
+        .data_cmd(m, &["CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes"])
+        .unwrap();
+    topology.data_cmd(m, &["CLIENT", "UNPAUSE"]).unwrap();
+    let oks = rx
+        .recv_timeout(Duration::from_secs(20))
+        .expect("pipeline result");
+    std::thread::sleep(Duration::from_millis(300));
+    // What the master ran, oldest first (for the failure message).
+    let Value::Array(log) = topology.data_cmd(m, &["SLOWLOG", "GET", "1000"]).unwrap() else {
+        panic!("SLOWLOG GET")
+    };
+    let ran: Vec<String> = log
+        .iter()
+        .rev()
+        .filter_map(|entry| match entry {
+            Value::Array(fields) => match fields.get(3) {
+                Some(Value::Array(args)) => Some(
+                    args.iter()
+                        .take(2)
+                        .map(|a| match a {
+                            Value::Bulk(b) => String::from_utf8_lossy(b).to_uppercase(),
+                            _ => String::new(),
+                        })
+                        .collect::<Vec<_>>()
+                        .join(" "),
+                ),
+                _ => None,
+            },
+            _ => None,
+        })
+        .collect();
+    // The batch stays on its connection, whole: cut by the loss, it fails whole. (Before,
+    // its unwritten writes were sent again on their own after the WAIT had been answered,
+    // and acknowledged: `SET cut:c`, the WAIT, then `SET cut:b` on the master.)
+    assert_eq!(
+        oks,
+        vec![false; keys.len()],
+        "a write of the cut batch was acknowledged; the master ran {ran:?}"
+    );
+    println!("batch cut by a lost connection: results {oks:?}; the master ran {ran:?}");
 }

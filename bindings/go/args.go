@@ -4,6 +4,7 @@ package redcore
 // every argument one after the other, and their lengths. Go memory holding no Go pointers,
 // so it is passed to C as it is, without a copy into C memory.
 
+// #include <stdlib.h>
 // #include <redcore.h>
 import "C"
 
@@ -128,4 +129,63 @@ func (a *flatArgs) bytesPtr() *C.uint8_t {
 		return nil
 	}
 	return (*C.uint8_t)(unsafe.Pointer(&a.bytes[0]))
+}
+
+// cArgv is a layout as the library's argv-style functions take it (`const char *const
+// *argv` and `const size_t *argvlen`): the bytes copied once into C memory, since an array
+// of pointers may be passed to C only when they point outside Go's heap. Free it after the
+// call.
+type cArgv struct {
+	data unsafe.Pointer
+	ptrs []*C.char
+	lens []C.size_t
+}
+
+// newCArgv copies the arguments of a into C memory.
+func newCArgv(a *flatArgs) *cArgv {
+	v := &cArgv{lens: a.lens, ptrs: make([]*C.char, len(a.lens))}
+	if len(a.lens) == 0 {
+		return v
+	}
+	v.data = C.CBytes(a.bytes)
+	offset := 0
+	for i, n := range a.lens {
+		v.ptrs[i] = (*C.char)(unsafe.Add(v.data, offset))
+		offset += int(n)
+	}
+	return v
+}
+
+// stringArgv lays out names (channels, keys) for C.
+func stringArgv(names []string) *cArgv {
+	var a flatArgs
+	for _, n := range names {
+		a.addString(n)
+	}
+	return newCArgv(&a)
+}
+
+func (v *cArgv) free() {
+	if v.data != nil {
+		C.free(v.data)
+		v.data = nil
+	}
+}
+
+// count is the number of arguments, as C's argc.
+func (v *cArgv) count() int { return len(v.ptrs) }
+
+// argv and argvlen are the C views: NULL for no argument.
+func (v *cArgv) argv() **C.char {
+	if len(v.ptrs) == 0 {
+		return nil
+	}
+	return &v.ptrs[0]
+}
+
+func (v *cArgv) argvlen() *C.size_t {
+	if len(v.lens) == 0 {
+		return nil
+	}
+	return &v.lens[0]
 }

@@ -33,10 +33,11 @@ type Client struct {
 // Open connects to the server at url: redis://[user:password@]host[:port][/db][?options],
 // rediss:// for TLS, unix:///path/to/socket?db=N (the options are those of
 // redcore_config_from_url: protocol, command_timeout, tls_ca_file, ...), or
-// redis+cluster://host:port,host:port,... for a Redis Cluster (Sentinel will come the same
-// way, redis+sentinel://, once the library has it). Unless WithLazyConnect
-// is given, Open waits for the first connection and returns its error
-// (errors.Is(err, ErrConnection) for a server that is down or refuses the credentials).
+// redis+cluster://host:port,host:port,... for a Redis Cluster, or
+// redis+sentinel://host:port,host:port/service[?role=replica] for the master (or replicas)
+// the sentinels name. Unless WithLazyConnect is given, Open waits for the first connection
+// and returns its error (errors.Is(err, ErrConnection) for a server that is down or refuses
+// the credentials).
 func Open(url string, opts ...Option) (*Client, error) {
 	cfg, err := newConfig(url)
 	if err != nil {

@@ -66,6 +66,37 @@ func TestCluster(t *testing.T) {
 		t.Fatalf("DEL across slots: %d, %v", n, err)
 	}
 
+	// Shard channels of five slots, each subscribed on its slot's primary, one subscriber.
+	shards := []string{"go:shard:a", "go:shard:b", "go:shard:c", "go:shard:d", "go:shard:e"}
+	ps, err := c.SSubscribe(ctx, shards...)
+	if err != nil {
+		t.Fatalf("SSUBSCRIBE across slots: %v", err)
+	}
+	defer ps.Close()
+	got := map[string]string{}
+	for _, ch := range shards {
+		if r, err := c.Do(ctx, "SPUBLISH", ch, "to "+ch); err != nil || r.String() != "1" {
+			t.Fatalf("SPUBLISH %s: %v %v", ch, r, err)
+		}
+	}
+	rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	for len(got) < len(shards) {
+		m, err := ps.ReceiveMessage(rctx)
+		if err != nil {
+			t.Fatalf("shard messages: %v after %v", err, got)
+		}
+		if m.Kind != redcore.MessageShard {
+			t.Fatalf("on a shard channel: %+v", m)
+		}
+		got[m.Channel] = m.Payload
+	}
+	for _, ch := range shards {
+		if got[ch] != "to "+ch {
+			t.Fatalf("shard messages: %v", got)
+		}
+	}
+
 	// A transaction on a held connection pinned to its keys' slot, and a lock.
 	err = c.Watch(ctx, func(tx *redcore.Tx) error {
 		p := tx.TxPipeline()

@@ -28,15 +28,42 @@
 // therefore share cgo crossings and wake-ups instead of paying one of each per command, and
 // no Go code runs on the library's threads for replies. Go values never cross into C: calls
 // are matched to completions by integer tokens, and the Go callbacks the library does make
-// (a credential provider) find their function through a cgo.Handle.
+// (a credential provider, a lock's loss, a transaction's function, a subscriber's and a
+// monitor's deliveries) find their Go side through a cgo.Handle.
 //
 // Linking: by default the package links the static library that `make` builds in this
 // source tree (target/release/libredcore.a). Build with -tags redcore_pkgconfig to link an
 // installed redcore (`make install`) found by pkg-config.
 //
 // A Redis Cluster is reached the same way, through its URL
-// (redis+cluster://host:port,host:port): the library routes each command by slot. NewLock
-// gives distributed locks with fencing tokens. Not yet here, as the library does not have
-// them yet: pub/sub (to come as Subscribe delivering messages on a Go channel) and Sentinel
-// (to come through the same Open, with a redis+sentinel:// URL).
+// (redis+cluster://host:port,host:port): the library routes each command by slot. So is a
+// master watched by Redis Sentinel (redis+sentinel://host:port,host:port/service): the
+// client asks the sentinels for the master and follows failovers by itself.
+//
+// The features built on the client:
+//
+//	ps, err := client.Subscribe(ctx, "orders")     // also PSubscribe, SSubscribe, NewPubSub(opts)
+//	defer ps.Close()
+//	for m := range ps.Channel() {                  // or ps.ReceiveMessage(ctx)
+//		if m.IsEvent() { ... }                        // MessageResubscribed (a gap), MessageDropped
+//		fmt.Println(m.Channel, m.Payload)
+//	}
+//
+//	script := redcore.NewScript("return redis.call('GET', KEYS[1])")
+//	r, err := script.Run(ctx, client, []string{"k"}) // EVALSHA, SCRIPT LOAD on NOSCRIPT
+//
+//	results, err := client.Transaction(ctx, func(tx *redcore.TxAttempt) error {
+//		r, err := tx.Do(ctx, "GET", "balance")     // reads on the watching connection
+//		...
+//		tx.Queue("SET", "balance", next)           // sent in MULTI / EXEC
+//		return nil
+//	}, 10, "balance")                             // retried while a watched key changed
+//
+// NewLock gives distributed locks with fencing tokens, Monitor streams what the server runs,
+// and WithCache turns on client-side caching (CacheStats reads its counters).
+//
+// A subscriber's and a monitor's items come from a library thread of their own: the library
+// calls into Go once per item (finding the Go side through a cgo.Handle) and that call waits
+// while the Go channel is full, so a slow reader leaves the items in the library's bounded
+// queue, whose overflow policy applies (drop the oldest and say how many, or stop).
 package redcore

@@ -38,6 +38,12 @@ type engine struct {
 
 	workers workers // idle goroutines for direct calls with a cancellable context (worker.go)
 
+	// Calls that hold the client across user code (Transaction): close waits for them
+	// before it frees the client, and they start only while it is open.
+	holdMu     sync.Mutex
+	holding    sync.WaitGroup
+	holdClosed bool
+
 	locksMu sync.Mutex
 	locks   map[*Lock]struct{} // open locks, freed before the client (lock.go)
 
@@ -130,12 +136,7 @@ func (e *engine) direct(cl *call) (Reply, error) {
 		cl.outErr = nil
 		return Reply{}, err
 	}
-	items := cl.items.fill(func(out *C.redcore_item, n C.size_t) C.size_t {
-		return C.redcore_reply_items(cl.outReply, out, n)
-	})
-	next := 0
-	r := fromItems(items, &next)
-	C.redcore_reply_free(cl.outReply)
+	r := takeReply(cl.outReply, &cl.items)
 	cl.outReply = nil
 	return r, nil
 }
@@ -352,6 +353,10 @@ func (e *engine) close() {
 	e.closeOnce.Do(func() {
 		atomic.StoreInt32(&e.closed, 1)
 		e.stopWorkers()
+		e.holdMu.Lock()
+		e.holdClosed = true
+		e.holdMu.Unlock()
+		e.holding.Wait()
 		e.use.Lock()
 		e.closeLocks()
 		C.redcore_client_free(e.client)
@@ -363,6 +368,20 @@ func (e *engine) close() {
 		e.queue = nil
 	})
 }
+
+// enterHold starts a call that holds the client across user code; false when the client
+// is closing. leaveHold ends it.
+func (e *engine) enterHold() bool {
+	e.holdMu.Lock()
+	defer e.holdMu.Unlock()
+	if e.holdClosed {
+		return false
+	}
+	e.holding.Add(1)
+	return true
+}
+
+func (e *engine) leaveHold() { e.holding.Done() }
 
 func closedError() error {
 	return &Error{Code: CodeClosed, Message: "the client is closed"}

@@ -187,13 +187,17 @@ var ErrNil = errors.New("redcore: nil reply")
 // takeError turns an owned C error into an *Error and frees it. NULL (a failing function
 // that wrote no error) gives the code alone.
 func takeError(code C.enum_redcore_error_code, err *C.redcore_error) *Error {
-	e := &Error{Code: Code(code)}
-	if err != nil {
-		e.Code = Code(C.redcore_error_get_code(err))
-		e.Message = C.GoString(C.redcore_error_message(err))
-		C.redcore_error_free(err)
+	if err == nil {
+		return &Error{Code: Code(code)}
 	}
+	e := lentError(err)
+	C.redcore_error_free(err)
 	return e
+}
+
+// lentError copies an error the library lends (to a callback, inside an event) into Go.
+func lentError(err *C.redcore_error) *Error {
+	return &Error{Code: Code(C.redcore_error_get_code(err)), Message: C.GoString(C.redcore_error_message(err))}
 }
 
 // contextError is what a call abandoned because of ctx returns: a TIMEOUT for a deadline

@@ -329,6 +329,17 @@ func (b *itemBuffer) replyOf(top *C.redcore_item, reply *C.redcore_reply) Reply 
 	return fromItems(items, &next)
 }
 
+// takeReply reads an owned reply into Go memory and frees it.
+func takeReply(reply *C.redcore_reply, b *itemBuffer) Reply {
+	items := b.fill(func(out *C.redcore_item, n C.size_t) C.size_t {
+		return C.redcore_reply_items(reply, out, n)
+	})
+	next := 0
+	r := fromItems(items, &next)
+	C.redcore_reply_free(reply)
+	return r
+}
+
 // fill calls write with the buffer until it is large enough for everything write has.
 func (b *itemBuffer) fill(write func(out *C.redcore_item, n C.size_t) C.size_t) []C.redcore_item {
 	if len(b.items) < 64 {

@@ -175,6 +175,26 @@ func (s *testServer) addr() string    { return fmt.Sprintf("127.0.0.1:%d", s.por
 func (s *testServer) url() string     { return "redis://" + s.addr() }
 func (s *testServer) unixURL() string { return "unix://" + filepath.Join(s.dir, "redis.sock") }
 
+// restart kills the server and starts it again on the same port and dir, as a crash and a
+// supervisor's restart would: every connection drops, and the data (never saved) is gone.
+func (s *testServer) restart() error {
+	s.cmd.Process.Kill()
+	s.cmd.Wait()
+	cmd := exec.Command(s.cmd.Path, s.cmd.Args[1:]...)
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	s.cmd = cmd
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		if s.ping() {
+			return nil
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return fmt.Errorf("redis-server on port %d did not come back within 10 s", s.port)
+}
+
 func (s *testServer) stop() {
 	s.cmd.Process.Kill()
 	s.cmd.Wait()

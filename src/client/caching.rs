@@ -8,7 +8,7 @@
 //! One tracking connection per node keeps replies and invalidations in the server's order:
 //! a reply read on it is stale only if an invalidation follows it on the same connection.
 
-use std::sync::{Arc, LazyLock, Mutex};
+use std::sync::{Arc, Mutex};
 
 use super::nodes::NodePool;
 use super::Engine;
@@ -16,12 +16,9 @@ use crate::config::CacheOptions;
 use crate::reactor::tracking::SharedCache;
 use crate::reactor::{Completion, Conn, Msg};
 use crate::resp::{encode_command, Reply};
-use crate::route::keys::{for_each_key, CommandTable};
+use crate::route::keys::{for_each_key, BUILTIN_TABLE as BUILTIN};
 use crate::route::slot::key_slot;
 use crate::session::cache::{cached_keys, Cache, CacheStats, Lookup};
-
-/// Where the keys of the commands that are not cached reads are found.
-static BUILTIN: LazyLock<CommandTable> = LazyLock::new(CommandTable::builtin);
 
 /// What the cache makes of a command.
 pub(super) enum CacheStep {

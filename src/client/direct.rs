@@ -221,7 +221,7 @@ impl Engine {
     ) -> Option<Result<PipelineResult>> {
         // The caller only writes once: a run larger than the in-flight bound needs the reactor
         // to write the rest as replies come back.
-        let requests = pipeline.len() + if pipeline.transaction { 2 } else { 0 };
+        let requests = run.requests();
         let bound = self.config.max_in_flight_per_connection;
         if bound != 0 && requests > bound {
             return None;

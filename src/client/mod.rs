@@ -14,6 +14,7 @@ mod nodes;
 pub mod pipeline;
 mod pool;
 mod reauth;
+mod replicated;
 mod scripts;
 mod sentinel;
 pub(crate) mod stream;
@@ -310,17 +311,12 @@ impl Client {
         self.engine.cache_forget_frames(pipeline.frames());
         let waiter = Waiter::for_this_thread();
         let seq = waiter.begin();
-        let deadline = self
-            .engine
-            .deadline(pipeline.blocking.unwrap_or(Some(Duration::ZERO)));
+        let deadline = self.engine.pipeline_deadline(pipeline);
         // A pipeline calling scripts first makes sure the server has them.
         if pipeline.blocking.is_none() && !pipeline.is_empty() && pipeline.scripts.is_empty() {
-            let extra = if pipeline.transaction { 2 } else { 0 };
-            let run = PipelineRun::new(
-                pipeline.len() + extra,
-                pipeline.transaction,
-                PipelineDone::Wait(waiter.clone(), seq),
-            );
+            let run = self
+                .engine
+                .new_run(pipeline, PipelineDone::Wait(waiter.clone(), seq));
             let meta = RequestMeta {
                 deadline,
                 retry_written: self.engine.config.retry.retry_written_commands,
@@ -357,9 +353,7 @@ impl Client {
         pipeline: &Pipeline,
         done: impl FnOnce(PipelineResult) + Send + 'static,
     ) -> Result<()> {
-        let deadline = self
-            .engine
-            .deadline(pipeline.blocking.unwrap_or(Some(Duration::ZERO)));
+        let deadline = self.engine.pipeline_deadline(pipeline);
         self.engine
             .submit_pipeline(pipeline, PipelineDone::Boxed(Box::new(done)), deadline)
     }
@@ -371,9 +365,7 @@ impl Client {
         f: fn([usize; 2], PipelineResult),
         ctx: [usize; 2],
     ) -> Result<()> {
-        let deadline = self
-            .engine
-            .deadline(pipeline.blocking.unwrap_or(Some(Duration::ZERO)));
+        let deadline = self.engine.pipeline_deadline(pipeline);
         self.engine
             .submit_pipeline(pipeline, PipelineDone::Raw(f, ctx), deadline)
     }
@@ -756,7 +748,9 @@ impl Engine {
                 caching::Peek::Other => {}
             }
         }
-        if direct {
+        let replicated = self.config.replicated_writes.is_some()
+            && self.waits_for_replicas(Views::new(args).as_slice());
+        if direct && !replicated {
             if let Some(result) = self.try_direct(args, &waiter, seq, callers.count) {
                 return result;
             }
@@ -828,6 +822,13 @@ impl Engine {
                 caching::CacheStep::Miss(token) => meta.cache_token = token,
                 caching::CacheStep::Other => {}
             }
+        }
+        if self.waits_for_replicas(views.as_slice()) {
+            let block = match class {
+                CommandClass::Blocking { block } => Some(block),
+                _ => None,
+            };
+            return self.submit_replicated(args, block, completion);
         }
         if self.cluster.is_some() {
             // Blocking commands too: by slot, waiting for a topology if need be, and on
@@ -965,8 +966,7 @@ impl Engine {
         done: PipelineDone,
         deadline: Option<Instant>,
     ) -> (Arc<PipelineRun>, RequestMeta) {
-        let extra = if pipeline.transaction { 2 } else { 0 };
-        let run = PipelineRun::new(pipeline.len() + extra, pipeline.transaction, done);
+        let run = self.new_run(pipeline, done);
         (run, self.pipeline_run_meta(deadline))
     }
 
@@ -1208,12 +1208,24 @@ pub(super) fn enqueue_pipeline_frames(
     run: &Arc<PipelineRun>,
     meta: RequestMeta,
 ) {
+    // A batch whose writes wait for replicas stays on its connection, whole: its writes
+    // must not be sent again without their WAIT, nor the WAIT on its own (where it would
+    // confirm nothing), so a lost connection or a refusal is each request's result.
+    let waits = run.wait_frame().is_some();
+    let meta = if waits {
+        RequestMeta {
+            pinned: true,
+            ..meta
+        }
+    } else {
+        meta
+    };
     let mut slot = 0;
     let mut push = |st: &mut reactor::conn::ConnState, frame: &[u8]| {
         st.ex
             .enqueue_frame(frame, Completion::Pipeline(run.clone(), slot), meta);
         // A transaction goes out whole or not at all (see `Exchange::link_last`).
-        if pipeline.transaction && slot > 0 {
+        if (pipeline.transaction || waits) && slot > 0 {
             st.ex.link_last();
         }
         slot += 1;
@@ -1226,6 +1238,10 @@ pub(super) fn enqueue_pipeline_frames(
     }
     if pipeline.transaction {
         push(st, b"*1\r\n$4\r\nEXEC\r\n");
+    }
+    if let Some(frame) = run.wait_frame() {
+        // On the same connection, right after the writes it confirms.
+        push(st, frame);
     }
 }
 

@@ -10,7 +10,7 @@ use std::time::Duration;
 use super::pipeline::{Pipeline, Views};
 use super::{Client, Dedicated};
 use crate::error::{Error, ErrorKind, Result};
-use crate::reactor::{Outcome, PipelineDone, PipelineRun, Waiter};
+use crate::reactor::{Outcome, PipelineDone, Waiter};
 use crate::resp::Reply;
 use crate::route::command::{classify, CommandClass, StatefulKind};
 use crate::session::{PipelineResult, RequestMeta};
@@ -118,13 +118,11 @@ impl Dedicated {
             .ok_or_else(|| Error::invalid_argument("this dedicated connection was released"))?;
         let waiter = Waiter::for_this_thread();
         let seq = waiter.begin();
-        let run = PipelineRun::new(
-            transaction.len() + 2,
-            true,
-            PipelineDone::Wait(waiter.clone(), seq),
-        );
+        let run = self
+            .engine
+            .new_run(transaction, PipelineDone::Wait(waiter.clone(), seq));
         self.engine.cache_forget_frames(transaction.frames());
-        let deadline = self.engine.deadline(Some(Duration::ZERO));
+        let deadline = self.engine.pipeline_deadline(transaction);
         let meta = RequestMeta {
             deadline,
             pinned: true,

@@ -12,9 +12,12 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use super::{
-    BackoffKind, ClusterOptions, Config, Endpoint, Keepalive, Protocol, ReadFrom, Secret,
-    SentinelOptions, TlsVersion, DEFAULT_PORT,
+    BackoffKind, ClusterOptions, Config, Endpoint, Keepalive, Protocol, ReadFrom, ReplicatedWrites,
+    Secret, SentinelOptions, TlsVersion, DEFAULT_PORT,
 };
+
+/// WAIT's timeout when a URL names `wait_replicas` alone.
+const DEFAULT_WAIT_TIMEOUT: Duration = Duration::from_secs(1);
 use crate::error::{Error, Result};
 
 impl Config {
@@ -192,6 +195,10 @@ impl Config {
         }
         if self.tcp_nodelay != d.tcp_nodelay {
             p.push(("tcp_nodelay", self.tcp_nodelay.to_string()));
+        }
+        if let Some(writes) = &self.replicated_writes {
+            p.push(("wait_replicas", writes.replicas.to_string()));
+            p.push(("wait_timeout", format_duration(writes.timeout)));
         }
         if self.tcp_keepalive != d.tcp_keepalive {
             let value = match &self.tcp_keepalive {
@@ -454,6 +461,11 @@ impl<'a> UrlParser<'a> {
         if let Some(query) = query {
             self.parse_query(query, &mut config)?;
         }
+        if config.replicated_writes.is_some_and(|w| w.replicas == 0) {
+            return Err(invalid(
+                "URL parameter 'wait_timeout' needs 'wait_replicas' (how many replicas)",
+            ));
+        }
         config.validate()?;
         Ok(config)
     }
@@ -678,6 +690,27 @@ impl<'a> UrlParser<'a> {
             }
             "tls_system_roots" => c.tls_options.system_roots = v.boolean()?,
             "tls_insecure" => c.tls_options.insecure_skip_verify = v.boolean()?,
+            "wait_replicas" => {
+                let replicas: u32 = v.number()?;
+                c.replicated_writes = (replicas != 0).then_some(ReplicatedWrites {
+                    replicas,
+                    timeout: c
+                        .replicated_writes
+                        .map_or(DEFAULT_WAIT_TIMEOUT, |w| w.timeout),
+                });
+            }
+            "wait_timeout" => {
+                let timeout = v.duration()?;
+                match c.replicated_writes.as_mut() {
+                    Some(writes) => writes.timeout = timeout,
+                    None => {
+                        c.replicated_writes = Some(ReplicatedWrites {
+                            replicas: 0,
+                            timeout,
+                        })
+                    }
+                }
+            }
             _ if sentinel::PARAMS.contains(&key) => self.apply_sentinel_param(&v, raw_key, c)?,
             "read_from" | "refresh_interval" | "max_redirects" => {
                 let Some(cluster) = c.cluster.as_mut() else {

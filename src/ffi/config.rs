@@ -584,6 +584,7 @@ fn optional_ms(ms: u64) -> Option<Duration> {
 
 mod cache;
 mod cluster;
+mod replicated;
 mod sentinel;
 mod tls;
 

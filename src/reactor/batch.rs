@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex};
 use super::completion::{Completion, Outcome, Waiter};
 use crate::error::{Error, Result};
 use crate::resp::Reply;
+use crate::session::replicated::WaitCheck;
 use crate::session::PipelineResult;
 
 /// Where a finished pipeline goes.
@@ -31,6 +32,9 @@ pub(crate) struct PipelineRun {
     remaining: AtomicUsize,
     transaction: bool,
     done: Mutex<Option<PipelineDone>>,
+    /// A WAIT sent after the batch (replicated writes): its slot is the last, and its answer
+    /// settles the writes' results before they are delivered.
+    wait: Option<WaitCheck>,
 }
 
 // SAFETY: see `slots`: each cell has one writer, and the one reader synchronizes with every
@@ -39,6 +43,17 @@ unsafe impl Sync for PipelineRun {}
 
 impl PipelineRun {
     pub(crate) fn new(requests: usize, transaction: bool, done: PipelineDone) -> Arc<PipelineRun> {
+        PipelineRun::with_wait(requests, transaction, done, None)
+    }
+
+    /// A run of `requests` requests followed by `wait`'s WAIT, when there is one.
+    pub(crate) fn with_wait(
+        requests: usize,
+        transaction: bool,
+        done: PipelineDone,
+        wait: Option<WaitCheck>,
+    ) -> Arc<PipelineRun> {
+        let requests = requests + usize::from(wait.is_some());
         Arc::new(PipelineRun {
             slots: (0..requests)
                 .map(|_| std::cell::UnsafeCell::new(None))
@@ -46,7 +61,18 @@ impl PipelineRun {
             remaining: AtomicUsize::new(requests),
             transaction,
             done: Mutex::new(Some(done)),
+            wait,
         })
+    }
+
+    /// Requests written for the run (MULTI, EXEC and a WAIT included).
+    pub(crate) fn requests(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// The WAIT frame to send after the batch, when its writes wait for replicas.
+    pub(crate) fn wait_frame(&self) -> Option<&[u8]> {
+        self.wait.as_ref().map(WaitCheck::frame)
     }
 
     /// True once every slot completed.
@@ -73,13 +99,16 @@ impl PipelineRun {
     }
 
     fn finish(&self) {
-        let slots: Vec<Result<Reply>> = self
+        let mut slots: Vec<Result<Reply>> = self
             .slots
             .iter()
             // SAFETY: `remaining` reached zero: every writer is done and synchronized with us,
             // and nobody touches the cells again.
             .map(|cell| unsafe { (*cell.get()).take() }.expect("every slot completed"))
             .collect();
+        if let Some(wait) = &self.wait {
+            wait.settle(&mut slots);
+        }
         let done = self.done.lock().unwrap_or_else(|e| e.into_inner()).take();
         let result = match done {
             Some(PipelineDone::Parts(f)) => {

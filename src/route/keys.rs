@@ -223,6 +223,11 @@ const _: () = {
     shared::<CommandTable>();
 };
 
+/// The built-in table, built once: where the keys of a command are when no server's
+/// `COMMAND` reply is at hand (the client-side cache, replicated writes).
+pub(crate) static BUILTIN_TABLE: std::sync::LazyLock<CommandTable> =
+    std::sync::LazyLock::new(CommandTable::builtin);
+
 /// Every command a cluster client may route, by name. Immutable once built; cheap to share.
 #[derive(Clone, Debug)]
 pub struct CommandTable {

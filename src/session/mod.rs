@@ -11,6 +11,7 @@ pub mod exchange;
 pub mod handshake;
 pub mod monitor;
 pub mod push;
+pub mod replicated;
 pub mod subscriptions;
 
 #[cfg(test)]

@@ -138,6 +138,7 @@ static void test_config_with_null(void) {
     CHECK(redcore_config_set_credential_provider(NULL, on_credentials, NULL, NULL, NULL) ==
           INVALID);
     CHECK(redcore_config_set_token_refresh(NULL, 80, 0, 0, NULL) == INVALID);
+    CHECK(redcore_config_set_replicated_writes(NULL, 1, 100, NULL) == INVALID);
     /* The error comes back through err_out too. */
     err = NULL;
     CHECK(redcore_config_set_db(NULL, 0, &err) == INVALID && err != NULL && invalid_err(err));
@@ -170,6 +171,10 @@ static void test_config_out_of_range(void) {
     CHECK(redcore_config_set_reader_limits(cfg, SIZE_MAX, 0, 0, NULL) == INVALID);
     CHECK(redcore_config_set_reader_limits(cfg, 0, SIZE_MAX, 0, NULL) == INVALID);
     CHECK(redcore_config_set_reader_line_limit(cfg, SIZE_MAX, NULL) == INVALID);
+    /* WAIT's 0 would wait forever; 0 replicas turns it off. */
+    CHECK(redcore_config_set_replicated_writes(cfg, 1, 0, NULL) == INVALID);
+    CHECK(redcore_config_set_replicated_writes(cfg, 1, 100, NULL) == REDCORE_OK);
+    CHECK(redcore_config_set_replicated_writes(cfg, 0, 0, NULL) == REDCORE_OK);
     /* NULL clears the PEM, whatever the length says. */
     CHECK(redcore_config_set_tls_ca_pem(cfg, NULL, 5, NULL) == REDCORE_OK);
     CHECK(redcore_config_set_tls_client_cert(cfg, NULL, "k", NULL) == INVALID);

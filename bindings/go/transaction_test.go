@@ -1,0 +1,230 @@
+package redcore_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+
+	"redcore"
+)
+
+// incrementBy reads k and queues SET k to its value + 1, the classic read-modify-write.
+func incrementBy(ctx context.Context, k string, between func(tx *redcore.TxAttempt)) func(tx *redcore.TxAttempt) error {
+	return func(tx *redcore.TxAttempt) error {
+		r, err := tx.Do(ctx, "GET", k)
+		if err != nil {
+			return err
+		}
+		n := int64(0)
+		if !r.IsNil() {
+			if n, err = r.Int64(); err != nil {
+				return err
+			}
+		}
+		if between != nil {
+			between(tx)
+		}
+		tx.Queue("SET", k, n+1)
+		tx.Queue("GET", k)
+		return nil
+	}
+}
+
+// Another client writes the watched key during the first attempt: EXEC finds it changed,
+// the helper starts again, and the second attempt wins.
+func TestTransactionRetriesAfterWatchedKeyChanged(t *testing.T) {
+	ctx := context.Background()
+	c := open(t)
+	other := open(t)
+	k := key(t, "counter")
+	if err := c.Set(ctx, k, 10); err != nil {
+		t.Fatal(err)
+	}
+	var attempts []int
+	results, err := c.Transaction(ctx, incrementBy(ctx, k, func(tx *redcore.TxAttempt) {
+		attempts = append(attempts, tx.Attempt())
+		if tx.Attempt() == 1 {
+			if err := other.Set(ctx, k, 100); err != nil {
+				t.Error(err)
+			}
+		}
+	}), 5, k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(attempts) != 2 || attempts[0] != 1 || attempts[1] != 2 {
+		t.Fatalf("attempts: %v", attempts)
+	}
+	if len(results) != 2 {
+		t.Fatalf("%d results for 2 queued commands", len(results))
+	}
+	if v, _ := results[1].Reply.Text(); v != "101" {
+		t.Fatalf("EXEC's GET: %v", results[1])
+	}
+
+	// A writer in every attempt: the attempts run out.
+	_, err = c.Transaction(ctx, incrementBy(ctx, k, func(tx *redcore.TxAttempt) {
+		if _, err := other.Incr(ctx, k); err != nil {
+			t.Error(err)
+		}
+	}), 3, k)
+	if !errors.Is(err, redcore.ErrWatch) {
+		t.Fatalf("after 3 lost races: %v", err)
+	}
+}
+
+// Concurrent read-modify-write through the helper loses no increment.
+func TestTransactionConcurrentIncrements(t *testing.T) {
+	ctx := context.Background()
+	c := open(t)
+	k := key(t, "counter")
+	if _, err := c.Del(ctx, k); err != nil {
+		t.Fatal(err)
+	}
+	const goroutines, each = 8, 25
+	var wg sync.WaitGroup
+	for g := 0; g < goroutines; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < each; i++ {
+				if _, err := c.Transaction(ctx, incrementBy(ctx, k, nil), 1000, k); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if n, err := c.Get(ctx, k); n != "200" || err != nil {
+		t.Fatalf("counter %q (%v), want %d", n, err, goroutines*each)
+	}
+}
+
+func TestTransactionErrors(t *testing.T) {
+	ctx := context.Background()
+	c := open(t)
+	k := key(t, "k")
+	if _, err := c.Del(ctx, k); err != nil {
+		t.Fatal(err)
+	}
+	handles := redcore.LiveHandles()
+
+	// The function's own error comes back as it is, and nothing was sent.
+	mine := errors.New("not today")
+	_, err := c.Transaction(ctx, func(tx *redcore.TxAttempt) error {
+		tx.Queue("SET", k, "written")
+		return mine
+	}, 3, k)
+	if err != mine {
+		t.Fatalf("the function's error: %v", err)
+	}
+	if _, err := c.Get(ctx, k); !errors.Is(err, redcore.ErrNil) {
+		t.Fatalf("a stopped transaction wrote: %v", err)
+	}
+
+	// A panic goes on in the caller, after the library let go.
+	func() {
+		defer func() {
+			if p := recover(); p != "boom" {
+				t.Fatalf("recovered %v", p)
+			}
+		}()
+		c.Transaction(ctx, func(tx *redcore.TxAttempt) error { panic("boom") }, 1, k)
+		t.Fatal("the panic did not come through")
+	}()
+
+	// MULTI inside is refused; errors inside EXEC stay at their positions.
+	_, err = c.Transaction(ctx, func(tx *redcore.TxAttempt) error {
+		_, err := tx.Do(ctx, "MULTI")
+		return err
+	}, 1, k)
+	if !errors.Is(err, redcore.ErrInvalidArgument) {
+		t.Fatalf("MULTI through Do: %v", err)
+	}
+	results, err := c.Transaction(ctx, func(tx *redcore.TxAttempt) error {
+		tx.Queue("SET", k, "text")
+		tx.Queue("INCR", k)
+		tx.Queue("GET", k)
+		return nil
+	}, 1, k)
+	if !errors.Is(err, redcore.ErrResponse) || len(results) != 3 || results[0].Err != nil ||
+		!errors.Is(results[1].Err, redcore.ErrResponse) || results[2].Err != nil {
+		t.Fatalf("an error inside EXEC: %v %v", results, err)
+	}
+	// A command the server refuses when queued aborts the whole transaction.
+	results, err = c.Transaction(ctx, func(tx *redcore.TxAttempt) error {
+		tx.Queue("SET", k, "never")
+		tx.Queue("NOSUCHCOMMAND")
+		return nil
+	}, 1, k)
+	if err == nil || len(results) != 2 || !errors.Is(results[0].Err, redcore.ErrExecAbort) {
+		t.Fatalf("EXECABORT: %v %v", results, err)
+	}
+	if v, _ := c.Get(ctx, k); v != "text" {
+		t.Fatalf("an aborted transaction wrote: %q", v)
+	}
+
+	// Arguments that cannot be sent; no attempt; a cancelled context; a closed client.
+	if _, err := c.Transaction(ctx, func(tx *redcore.TxAttempt) error {
+		tx.Queue("SET", k, struct{}{})
+		return nil
+	}, 1, k); !errors.Is(err, redcore.ErrData) {
+		t.Fatalf("a struct argument: %v", err)
+	}
+	if _, err := c.Transaction(ctx, incrementBy(ctx, k, nil), 0, k); !errors.Is(err, redcore.ErrInvalidArgument) {
+		t.Fatalf("0 attempts: %v", err)
+	}
+	cancelled, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, err := c.Transaction(cancelled, incrementBy(ctx, k, nil), 1, k); !errors.Is(err, context.Canceled) {
+		t.Fatalf("a cancelled context: %v", err)
+	}
+	if n := redcore.LiveHandles(); n != handles {
+		t.Fatalf("%d handles live, %d before", n, handles)
+	}
+	other, err := redcore.Open(server.url())
+	if err != nil {
+		t.Fatal(err)
+	}
+	other.Close()
+	if _, err := other.Transaction(ctx, incrementBy(ctx, k, nil), 1, k); !errors.Is(err, redcore.ErrClosed) {
+		t.Fatalf("a closed client: %v", err)
+	}
+}
+
+// Close waits for a running transaction, whose function may still use the client.
+func TestTransactionDuringClose(t *testing.T) {
+	ctx := context.Background()
+	c, err := redcore.Open(server.url())
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := key(t, "k")
+	inside, release := make(chan struct{}), make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		_, err := c.Transaction(ctx, func(tx *redcore.TxAttempt) error {
+			close(inside)
+			<-release
+			if _, err := c.Do(ctx, "PING"); err != nil { // the client is still open
+				return err
+			}
+			tx.Queue("SET", k, "done")
+			return nil
+		}, 1, k)
+		done <- err
+	}()
+	<-inside
+	closed := make(chan struct{})
+	go func() {
+		c.Close()
+		close(closed)
+	}()
+	close(release)
+	if err := <-done; err != nil {
+		t.Fatalf("the transaction during Close: %v", err)
+	}
+	<-closed
+}
