@@ -29,6 +29,7 @@ import hashlib
 import json
 import os
 import platform
+import random
 import shutil
 import socket
 import subprocess
@@ -129,8 +130,18 @@ def build_c(vendor, libhiredis, libhiredis_ssl):
                                 os.path.join(c, "e2e_hiredis.c"), libhiredis_ssl, libhiredis,
                                 "-lssl", "-lcrypto", "-o", out["e2e-hiredis-tls"]])
     out["parse-hiredis"] = os.path.join(BUILD, "parse-hiredis")
-    run(["cc"] + CFLAGS + hi + [os.path.join(c, "parse_hiredis.c"), libhiredis,
+    run(["cc"] + CFLAGS + hi + [os.path.join(c, "parse_hiredis.c"),
+                                os.path.join(c, "parse_bench.c"), libhiredis,
                                 "-o", out["parse-hiredis"]])
+    # Linked statically with the allocation functions wrapped, so it counts the library's
+    # heap calls.
+    out["parse-redcore"] = os.path.join(BUILD, "parse-redcore")
+    run(["cc"] + CFLAGS + ["-Wpedantic", "-I", os.path.join(ROOT, "include"),
+                           os.path.join(c, "parse_redcore.c"), os.path.join(c, "parse_bench.c"),
+                           os.path.join(ROOT, "target", "release", "libredcore.a")]
+        + NATIVE_STATIC_LIBS
+        + ["-Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=posix_memalign",
+           "-o", out["parse-redcore"]])
     out["e2e-redcore"] = os.path.join(BUILD, "e2e-redcore")
     run(["cc"] + CFLAGS + ["-I", os.path.join(ROOT, "include"), os.path.join(c, "e2e.c"),
                            os.path.join(c, "e2e_redcore.c"),
@@ -157,7 +168,9 @@ def build_rust():
 
 
 def workloads(quick):
-    """name -> (description, unit, generator of the bytes). Units: what the rate counts."""
+    """name -> (description, unit, generator of the bytes, read size). Units: what the rate
+    counts. (a)-(e) are issue 6's, fed in 64 KiB chunks; (f)-(j) are shaped like real traffic
+    (issue 17) and fed in 16 KiB reads, as a socket hands them out."""
     k = 10 if quick else 1
 
     def ok():
@@ -190,13 +203,87 @@ def workloads(quick):
             out.append(b"".join(parts))
         return b"".join(out)
 
+    # The realistic workloads draw their sizes from a seeded generator: the same bytes in
+    # every run and on every machine.
+    text = bytes(range(97, 123)) * 20  # lowercase letters, sliced to each string's length
+
+    def bulk(rng, lo, hi):
+        n = rng.randint(lo, hi)
+        start = rng.randrange(26)
+        return b"$%d\r\n%s\r\n" % (n, text[start:start + n])
+
+    def mixed_small():
+        # What a cache or a counter service sees: SET's +OK, INCR's integers, GETs that miss
+        # and GETs of short values, and now and then an error.
+        rng = random.Random(17)
+        out = []
+        for i in range(500_000 // k):
+            kind = i % 5
+            if kind == 0:
+                out.append(b"+OK\r\n")
+            elif kind == 1:
+                out.append(b":%d\r\n" % rng.choice([rng.randrange(100), rng.randrange(10**6),
+                                                      rng.randrange(10**12)]))
+            elif kind == 2:
+                out.append(b"$-1\r\n")
+            elif kind == 3:
+                out.append(b"$32\r\n" + text[i % 26:i % 26 + 32] + b"\r\n")
+            else:
+                out.append(rng.choice([b"-ERR no such key\r\n",
+                                       b"-WRONGTYPE Operation against a key holding the wrong "
+                                       b"kind of value\r\n"]))
+        return b"".join(out)
+
+    def lrange():
+        rng = random.Random(18)
+        return b"".join(b"*100\r\n" + b"".join(bulk(rng, 5, 60) for _ in range(100))
+                        for _ in range(20_000 // k))
+
+    def hgetall():
+        rng = random.Random(19)
+        out = []
+        for _ in range(50_000 // k):
+            parts = [b"%10\r\n"]
+            for f in range(10):
+                parts.append(b"$8\r\nfield:%02d\r\n" % f)
+                parts.append(bulk(rng, 20, 200))
+            out.append(b"".join(parts))
+        return b"".join(out)
+
+    def mget():
+        rng = random.Random(20)
+        out = []
+        for _ in range(100_000 // k):
+            parts = [b"*10\r\n"]
+            for _ in range(10):
+                parts.append(b"$-1\r\n" if rng.random() < 0.3 else bulk(rng, 8, 64))
+            out.append(b"".join(parts))
+        return b"".join(out)
+
+    def large_bulks():
+        n = 100 // k
+        payload = bytes(range(256)) * 4096  # 1 MiB
+        return (b"$%d\r\n" % len(payload) + payload + b"\r\n") * n
+
     return {
-        "a": (f"{1_000_000 // k:,} +OK replies", "replies", ok),
-        "b": (f"one array of {1_000_000 // k:,} ten-byte bulk strings", "elements", bulk_array),
-        "c": (f"{100_000 // k:,} integers (separate replies)", "replies", integers),
-        "d": (f"an array of {1000 // k:,} bulk strings of 16 KiB", "elements", big_bulks),
+        "a": (f"{1_000_000 // k:,} +OK replies", "replies", ok, 64 * 1024),
+        "b": (f"one array of {1_000_000 // k:,} ten-byte bulk strings", "elements", bulk_array,
+              64 * 1024),
+        "c": (f"{100_000 // k:,} integers (separate replies)", "replies", integers, 64 * 1024),
+        "d": (f"an array of {1000 // k:,} bulk strings of 16 KiB", "elements", big_bulks,
+              64 * 1024),
         "e": (f"{100_000 // k:,} RESP3 maps of 8 pairs (doubles and booleans)", "replies",
-              resp3_maps),
+              resp3_maps, 64 * 1024),
+        "f": (f"{500_000 // k:,} mixed small replies (+OK, :int, $-1, 32 B bulk, -ERR)",
+              "replies", mixed_small, 16 * 1024),
+        "g": (f"{20_000 // k:,} arrays of 100 bulk strings of 5-60 B (LRANGE 0 99)", "replies",
+              lrange, 16 * 1024),
+        "h": (f"{50_000 // k:,} RESP3 maps of 10 fields, values 20-200 B (HGETALL)", "replies",
+              hgetall, 16 * 1024),
+        "i": (f"{100_000 // k:,} arrays of 10 bulk strings of 8-64 B, 30% nil (MGET)",
+              "replies", mget, 16 * 1024),
+        "j": (f"{100 // k:,} bulk strings of 1 MiB (separate replies)", "replies", large_bulks,
+              16 * 1024),
     }
 
 
@@ -204,14 +291,14 @@ def write_inputs(quick):
     d = os.path.join(WORK, "parser-quick" if quick else "parser")
     os.makedirs(d, exist_ok=True)
     files = {}
-    for name, (desc, unit, make) in workloads(quick).items():
+    for name, (desc, unit, make, chunk) in workloads(quick).items():
         path = os.path.join(d, name + ".resp")
         if not os.path.exists(path):
             data = make()
             with open(path + ".tmp", "wb") as f:
                 f.write(data)
             os.replace(path + ".tmp", path)
-        files[name] = (path, desc, unit)
+        files[name] = (path, desc, unit, chunk)
     return files
 
 
@@ -303,24 +390,30 @@ class Server:
 # ---- running ------------------------------------------------------------------------------
 
 
+# redcore's decoder (Rust, benches/parser.rs), redcore's C reader (bench/c/parse_redcore.c),
+# hiredis's reader and redis-rs's parser; memcpy of the same bytes for the large strings.
+PARSERS = ["redcore", "redcore-c", "hiredis", "redis-rs"]
+MEMCPY_WORKLOADS = ("d", "j")
+
+
 def parser_suite(exes, files, runs, min_time):
     """-> {(workload, parser): [result per run]}"""
     res = {}
     for r in range(runs):
         log(f"parser run {r + 1}/{runs}")
-        for w, (path, _, _) in files.items():
-            parsers = ["redcore", "hiredis", "redis-rs"] + (["memcpy"] if w == "d" else [])
+        for w, (path, _, _, chunk) in files.items():
+            parsers = PARSERS + (["memcpy"] if w in MEMCPY_WORKLOADS else [])
             k = r % len(parsers)
             for p in parsers[k:] + parsers[:k]:
-                if p == "hiredis":
-                    cmd = [exes["parse-hiredis"], path, w, str(min_time)]
+                if p in ("hiredis", "redcore-c"):
+                    cmd = [exes["parse-" + p.split("-")[0]], path, w, str(min_time), str(chunk)]
                 else:
-                    cmd = [exes["parser"], p, path, w, str(min_time)]
+                    cmd = [exes["parser"], p, path, w, str(min_time), str(chunk)]
                 res.setdefault((w, p), []).append(run_json(cmd))
     # Same values read by every parser, or the comparison means nothing.
     for w in files:
-        sums = {p: res[(w, p)][0]["checksum"] for p in ["redcore", "hiredis", "redis-rs"]}
-        leaves = {p: res[(w, p)][0]["leaves"] for p in ["redcore", "hiredis", "redis-rs"]}
+        sums = {p: res[(w, p)][0]["checksum"] for p in PARSERS}
+        leaves = {p: res[(w, p)][0]["leaves"] for p in PARSERS}
         if len(set(sums.values())) != 1 or len(set(leaves.values())) != 1:
             sys.exit(f"bench: parsers disagree on workload {w}: {sums} {leaves}")
     return res
@@ -466,7 +559,11 @@ def proc_rss_kib(pid):
 
 
 def targets(psum, esum, soak_result):
-    """[(target, measured, ratio, threshold, met)]"""
+    """[(target, measured, ratio, threshold, met)] of the parts that ran."""
+    return (parser_targets(psum) if psum else []) + (e2e_targets(esum, soak_result) if esum else [])
+
+
+def parser_targets(psum):
     t = []
 
     def add(*a, **kw):
@@ -477,8 +574,27 @@ def targets(psum, esum, soak_result):
         rc, hi = med(psum, (w, "redcore"), field), med(psum, (w, "hiredis"), field)
         add(f"parser ({w}) ≥ {need}x hiredis reader", f"{human(rc)}/s vs {human(hi)}/s",
             ratio(rc, hi), need)
-    rc, mc = med(psum, ("d", "redcore"), "mb_per_sec"), med(psum, ("d", "memcpy"), "mb_per_sec")
-    add("parser (d) ≥ 0.8x memcpy", f"{human(rc)} MB/s vs {human(mc)} MB/s", ratio(rc, mc), 0.8)
+    for w in MEMCPY_WORKLOADS:
+        rc, mc = med(psum, (w, "redcore"), "mb_per_sec"), med(psum, (w, "memcpy"), "mb_per_sec")
+        add(f"parser ({w}) ≥ 0.8x memcpy", f"{human(rc)} MB/s vs {human(mc)} MB/s", ratio(rc, mc), 0.8)
+    # Issue 17: replies shaped like real traffic, from 16 KiB reads.
+    for w in ("f", "g", "h", "i", "j"):
+        rc = med(psum, (w, "redcore"), "replies_per_sec")
+        for peer, need in [("hiredis", 1.5), ("redis-rs", 2)]:
+            p = med(psum, (w, peer), "replies_per_sec")
+            add(f"parser ({w}) ≥ {need}x {peer}", f"{human(rc)}/s vs {human(p)}/s", ratio(rc, p), need)
+        rcc, hi = med(psum, (w, "redcore-c"), "replies_per_sec"), med(psum, (w, "hiredis"), "replies_per_sec")
+        add(f"parser ({w}), C reader ≥ 1.5x hiredis", f"{human(rcc)}/s vs {human(hi)}/s",
+            ratio(rcc, hi), 1.5)
+    return t
+
+
+def e2e_targets(esum, soak_result):
+    t = []
+
+    def add(*a, **kw):
+        t.append(target(*a, **kw))
+
     for op in ["set", "get"]:
         for size in [3, 1024]:
             k = f"seq-{op}-{size}"
@@ -536,27 +652,32 @@ def markdown(meta, files, psum, scenarios, esum, tg, soak_s):
              "server share the machine's cores.\n")
     L.append("## Targets (issue 6)\n")
     L += target_table(tg)
-    L.append("\n## Parser (64 KiB chunks; building each client's own reply objects)\n")
-    L.append("| workload | unit | redcore | hiredis | redis-rs | redcore / hiredis | redcore / redis-rs "
-             "| MB/s redcore · hiredis · redis-rs | heap calls per reply redcore · hiredis · redis-rs |")
-    L.append("|---|---|---|---|---|---|---|---|---|")
-    for w, (_, desc, unit) in files.items():
+    L.append("\n## Parser (reads of 64 KiB for (a)-(e), 16 KiB for (f)-(j); each client builds its own "
+             "reply objects, walks and frees each reply)\n")
+    L.append("**redcore** = its decoder from Rust (`Decoder::decode`, `ValueRef`), **redcore C** = its C "
+             "reader (`redcore_reader_feed` / `_get_reply`, `redcore_reply_*`, `redcore_reply_free`).\n")
+    L.append("| workload | unit | redcore | redcore C | hiredis | redis-rs | redcore / hiredis "
+             "| redcore C / hiredis | redcore / redis-rs | MB/s redcore · hiredis · redis-rs "
+             "| heap calls per reply redcore · redcore C · hiredis · redis-rs |")
+    L.append("|---|---|---|---|---|---|---|---|---|---|---|")
+    for w, (_, desc, unit, _) in files.items():
         field = "leaves_per_sec" if unit == "elements" else "replies_per_sec"
-        cells = [spread(psum[(w, p)][field], "/s") for p in ["redcore", "hiredis", "redis-rs"]]
-        rc, hi, rr = (med(psum, (w, p), field) for p in ["redcore", "hiredis", "redis-rs"])
+        cells = [spread(psum[(w, p)][field], "/s") for p in PARSERS]
+        rc, rcc, hi, rr = (med(psum, (w, p), field) for p in PARSERS)
         mbs = " · ".join(human(med(psum, (w, p), "mb_per_sec")) for p in ["redcore", "hiredis", "redis-rs"])
-        allocs = " · ".join(f"{med(psum, (w, p), 'allocs_per_reply'):.3g}"
-                            for p in ["redcore", "hiredis", "redis-rs"])
+        allocs = " · ".join(f"{med(psum, (w, p), 'allocs_per_reply'):.3g}" for p in PARSERS)
         L.append(f"| ({w}) {desc} | {unit}/s | " + " | ".join(cells)
-                 + f" | {ratio(rc, hi):.2f}x | {ratio(rc, rr):.2f}x | {mbs} | {allocs} |")
-    if ("d", "memcpy") in psum:
-        L.append(f"\nmemcpy of (d)'s bytes in 64 KiB chunks: {spread(psum[('d', 'memcpy')]['mb_per_sec'], ' MB/s')}; "
-                 f"redcore {spread(psum[('d', 'redcore')]['mb_per_sec'], ' MB/s')}.")
+                 + f" | {ratio(rc, hi):.2f}x | {ratio(rcc, hi):.2f}x | {ratio(rc, rr):.2f}x | {mbs} | {allocs} |")
+    for w in MEMCPY_WORKLOADS:
+        if (w, "memcpy") in psum:
+            L.append(f"\nmemcpy of ({w})'s bytes in the same chunks: "
+                     f"{spread(psum[(w, 'memcpy')]['mb_per_sec'], ' MB/s')}; "
+                     f"redcore {spread(psum[(w, 'redcore')]['mb_per_sec'], ' MB/s')}.")
     L.append("\nHeap calls = allocations + reallocations (Rust: a counting global allocator; "
-             "hiredis: hiredisSetAllocators), counted in a separate pass; for (b) and (d) "
-             "per element: "
+             "redcore C: the allocation functions wrapped at link time; hiredis: "
+             "hiredisSetAllocators), counted in a separate pass; for (b) and (d) per element: "
              + ", ".join(f"({w}) " + " · ".join(f"{med(psum, (w, p), 'allocs_per_leaf'):.3g}"
-                                                 for p in ["redcore", "hiredis", "redis-rs"])
+                                                 for p in PARSERS)
                          for w in ("b", "d")) + ".\n")
 
     L += e2e_tables(scenarios, esum, "")
@@ -710,10 +831,18 @@ def svg(esum, meta):
 
 def print_ratios(psum, files, scenarios, esum, tg):
     log("\n== ratios: redcore / peer (median) ==")
-    for w, (_, desc, unit) in (files.items() if psum else []):
+    for w, (_, desc, unit, _) in (files.items() if psum else []):
         field = "leaves_per_sec" if unit == "elements" else "replies_per_sec"
         rc = med(psum, (w, "redcore"), field)
         parts = [f"{p} {fmt_ratio(rc, med(psum, (w, p), field))}" for p in ["hiredis", "redis-rs"]]
+        rcc = med(psum, (w, "redcore-c"), field)
+        parts.append(f"redcore C {human(rcc)}/s = {fmt_ratio(rcc, med(psum, (w, 'hiredis'), field))}"
+                     " hiredis")
+        # Per second of the process's CPU time: what a loaded machine changes least.
+        cpu = {p: med(psum, (w, p), "replies_per_cpu_sec") for p in PARSERS}
+        parts.append("per CPU second: " + ", ".join(
+            f"{p} {fmt_ratio(cpu['redcore'], cpu[p])}" for p in ["hiredis", "redis-rs"])
+            + f", redcore C / hiredis {fmt_ratio(cpu['redcore-c'], cpu['hiredis'])}")
         log(f"parser ({w}) {desc}: redcore {human(rc)} {unit}/s; " + ", ".join(parts))
     for sid, g, _, clients in scenarios:
         labels = [lbl for lbl, _ in clients]
@@ -763,7 +892,7 @@ def main():
         log("== parser ==")
         praw = parser_suite(exes, files, runs, 0 if quick else 0.5)
         psum = summarise(praw, ["replies_per_sec", "leaves_per_sec", "mb_per_sec",
-                                "allocs_per_reply", "allocs_per_leaf"])
+                                "allocs_per_reply", "allocs_per_leaf", "replies_per_cpu_sec"])
     scenarios, eraw, esum, soak_s = e2e_scenarios(quick)[0], {}, {}, None
     go_res = None
     server = None
@@ -797,12 +926,12 @@ def main():
     meta["load_at_end"] = os.getloadavg()[0]
     meta["seconds"] = round(time.time() - started)
 
-    tg = targets(psum, esum, soak_s) if psum and esum else []
+    tg = targets(psum, esum, soak_s)
     key = lambda k: "/".join(k)  # noqa: E731
     result = {
         "meta": meta,
         "parser": {"workloads": {w: {"file": os.path.relpath(p, ROOT), "description": d, "unit": u}
-                                 for w, (p, d, u) in files.items()},
+                                 for w, (p, d, u, _) in files.items()},
                    "summary": {key(k): v for k, v in psum.items()},
                    "runs": {key(k): v for k, v in praw.items()}},
         "e2e": {"summary": {key(k): v for k, v in esum.items()},

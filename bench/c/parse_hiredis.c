@@ -1,37 +1,19 @@
-/* hiredis 1.5.0's reader on a benchmark buffer, fed in 64 KiB chunks, building hiredis's
- * own reply objects (the default redisReplyObjectFunctions) and freeing each reply.
- *
- *   parse-hiredis FILE WORKLOAD MIN_SECONDS      prints one JSON object on stdout
- *
- * One warm-up pass, then passes until MIN_SECONDS have gone by (at least one); then one more
- * pass with counting allocators (hiredisSetAllocators) to count heap calls per reply, so
- * the count does not slow the timed passes. The checksum is computed the same way by every
- * parser benchmark (benches/parser.rs), to prove they all read the same values. */
-#include <stdint.h>
+/* hiredis 1.5.0's reader on a benchmark buffer, building hiredis's own reply objects (the
+ * default redisReplyObjectFunctions), walking and freeing each reply; heap calls counted with
+ * hiredisSetAllocators. The command line and the passes: parse_bench.h. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <alloc.h>
 #include <hiredis.h>
 #include <read.h>
 
+#include "parse_bench.h"
+
 #if HIREDIS_MAJOR != 1 || HIREDIS_MINOR != 5
 #error "built against the wrong hiredis headers: expected the vendored 1.5"
 #endif
-
-#define CHUNK (64 * 1024)
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-typedef struct tally {
-    uint64_t replies, leaves, checksum;
-} tally;
 
 /* Leaves (non-aggregate values) and the checksum: string lengths, integers, booleans and
  * doubles truncated to integers, added with wrap-around. */
@@ -61,11 +43,11 @@ static void walk(const redisReply *r, tally *t) {
     t->leaves++;
 }
 
-static int pass(const char *buf, size_t len, tally *t) {
+static int pass(const char *buf, size_t len, size_t chunk, tally *t) {
     redisReader *reader = redisReaderCreate();
     if (reader == NULL) return -1;
-    for (size_t off = 0; off < len; off += CHUNK) {
-        size_t n = len - off < CHUNK ? len - off : CHUNK;
+    for (size_t off = 0; off < len; off += chunk) {
+        size_t n = len - off < chunk ? len - off : chunk;
         if (redisReaderFeed(reader, buf + off, n) != REDIS_OK) goto fail;
         for (;;) {
             void *reply = NULL;
@@ -85,76 +67,36 @@ fail:
 }
 
 static uint64_t ALLOCS, REALLOCS;
+static bool COUNTING;
 
 static void *count_malloc(size_t n) {
-    ALLOCS++;
+    ALLOCS += COUNTING;
     return malloc(n);
 }
 static void *count_calloc(size_t n, size_t m) {
-    ALLOCS++;
+    ALLOCS += COUNTING;
     return calloc(n, m);
 }
 static void *count_realloc(void *p, size_t n) {
-    REALLOCS++;
+    REALLOCS += COUNTING;
     return realloc(p, n);
 }
 static char *count_strdup(const char *s) {
-    ALLOCS++;
+    ALLOCS += COUNTING;
     return strdup(s);
 }
 
+static void set_counting(bool on) {
+    static hiredisAllocFuncs counting = {count_malloc, count_calloc, count_realloc, count_strdup,
+                                         free};
+    COUNTING = on;
+    if (on)
+        hiredisSetAllocators(&counting);
+    else
+        hiredisResetAllocators();
+}
+
 int main(int argc, char **argv) {
-    if (argc != 4) {
-        fprintf(stderr, "usage: parse-hiredis FILE WORKLOAD MIN_SECONDS\n");
-        return 2;
-    }
-    FILE *f = fopen(argv[1], "rb");
-    if (f == NULL) {
-        perror(argv[1]);
-        return 2;
-    }
-    fseek(f, 0, SEEK_END);
-    size_t len = (size_t)ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = malloc(len ? len : 1);
-    if (buf == NULL || fread(buf, 1, len, f) != len) {
-        fprintf(stderr, "parse-hiredis: cannot read %s\n", argv[1]);
-        return 2;
-    }
-    fclose(f);
-    double min_time = atof(argv[3]);
-
-    tally warm = {0, 0, 0};
-    if (pass(buf, len, &warm) != 0) return 1;
-    int passes = 0;
-    tally t = {0, 0, 0};
-    double t0 = now_s(), secs;
-    do {
-        tally one = {0, 0, 0};
-        if (pass(buf, len, &one) != 0) return 1;
-        passes++;
-        t = one;
-        secs = now_s() - t0;
-    } while (secs < min_time);
-
-    hiredisAllocFuncs counting = {count_malloc, count_calloc, count_realloc, count_strdup, free};
-    hiredisSetAllocators(&counting);
-    tally counted = {0, 0, 0};
-    if (pass(buf, len, &counted) != 0) return 1;
-    hiredisResetAllocators();
-
-    double per_pass = secs / passes;
-    printf("{\"parser\":\"hiredis\",\"workload\":\"%s\",\"bytes\":%zu,\"replies\":%llu,"
-           "\"leaves\":%llu,\"checksum\":%llu,\"passes\":%d,\"secs_per_pass\":%.6f,"
-           "\"replies_per_sec\":%.1f,\"leaves_per_sec\":%.1f,\"mb_per_sec\":%.1f,"
-           "\"allocs\":%llu,\"reallocs\":%llu,\"allocs_per_reply\":%.4f,"
-           "\"allocs_per_leaf\":%.4f}\n",
-           argv[2], len, (unsigned long long)t.replies, (unsigned long long)t.leaves,
-           (unsigned long long)t.checksum, passes, per_pass, (double)t.replies / per_pass,
-           (double)t.leaves / per_pass, (double)len / per_pass / 1e6,
-           (unsigned long long)ALLOCS, (unsigned long long)REALLOCS,
-           (double)(ALLOCS + REALLOCS) / (double)counted.replies,
-           (double)(ALLOCS + REALLOCS) / (double)counted.leaves);
-    free(buf);
-    return 0;
+    heap_counter counter = {set_counting, &ALLOCS, &REALLOCS};
+    return parse_bench_main("hiredis", argc, argv, pass, counter);
 }

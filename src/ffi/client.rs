@@ -7,7 +7,7 @@ use std::time::Duration;
 use super::config::redcore_config;
 use super::error::redcore_error;
 use super::guard::{guard, guard_code, null_arg};
-use super::handle::{handle_of, lend, reply_into_raw};
+use super::handle::{handle_of, lend, reply_into_handle};
 use super::reply::redcore_reply;
 use crate::client::pipeline::Views;
 use crate::client::{Client, Dedicated, Pipeline, PipelineResult};
@@ -170,7 +170,7 @@ pub(super) unsafe fn command_into(
     let args = unsafe { args(argc, argv, argvlen) }?;
     let reply = run(args.as_slice())?;
     // SAFETY: reply_out was checked non-NULL.
-    unsafe { *reply_out = reply_into_raw(Box::new(reply)) };
+    unsafe { *reply_out = reply_into_handle(reply) };
     Ok(())
 }
 

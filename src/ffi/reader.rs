@@ -5,7 +5,7 @@ use std::collections::VecDeque;
 
 use super::error::redcore_error;
 use super::guard::{guard, guard_code, null_arg};
-use super::handle::reply_into_raw;
+use super::handle::reply_into_handle;
 use super::reply::redcore_reply;
 use crate::error::{Error, ErrorKind};
 use crate::resp::{Decoder, Limits, Reply};
@@ -109,7 +109,7 @@ pub unsafe extern "C" fn redcore_reader_get_reply(
             return Err(null_arg("reply_out"));
         }
         let out = match reader.ready.pop_front() {
-            Some(reply) => reply_into_raw(Box::new(reply)),
+            Some(reply) => reply_into_handle(reply),
             None => match reader.decoder.error() {
                 Some(e) => return Err(Error::clone(e)),
                 None => std::ptr::null_mut(),

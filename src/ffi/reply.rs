@@ -3,7 +3,7 @@
 use std::os::raw::c_char;
 
 use super::guard::guard;
-use super::handle::{handle_of, reply_from_raw, reply_into_raw, view};
+use super::handle::{free_reply, handle_of, reply_from_raw, reply_into_raw, view};
 use crate::error::ErrorKind;
 use crate::resp::Kind;
 
@@ -210,6 +210,8 @@ pub unsafe extern "C" fn redcore_reply_clone(reply: *const redcore_reply) -> *mu
 pub unsafe extern "C" fn redcore_reply_free(reply: *mut redcore_reply) {
     guard((), || {
         // SAFETY: reply is NULL or a live handle; only owned roots are turned back into boxes.
-        drop(unsafe { reply_from_raw(reply) });
+        if let Some(reply) = unsafe { reply_from_raw(reply) } {
+            free_reply(reply);
+        }
     })
 }

@@ -315,6 +315,15 @@ impl Decoder {
                             self.check_line_len(ty, line.len())?;
                             let line_at = Some(pos + 1);
                             pos += 1 + end + 2;
+                            if ty == b'$' {
+                                if let Some((next, complete)) = self.whole_bulk(input, line, pos)? {
+                                    pos = next;
+                                    if complete {
+                                        return Ok((pos, Some(self.take_reply())));
+                                    }
+                                    continue;
+                                }
+                            }
                             self.header(ty, line, line_at, pos, input.len() - pos)?
                         }
                         Found::Partial => {
@@ -419,6 +428,10 @@ impl Decoder {
     #[inline]
     fn scalar_fast_path(&mut self, input: &[u8]) -> Option<(usize, Option<Reply>)> {
         let (&ty, rest) = input.split_first()?;
+        // Aggregates go to the general path before their line is searched twice.
+        if !matches!(ty, b':' | b'+' | b'-' | b'$' | b'_' | b'#' | b',') {
+            return None;
+        }
         let end = find_cr(rest)?;
         if rest.get(end + 1) != Some(&b'\n') {
             return None;
@@ -490,6 +503,44 @@ impl Decoder {
             data,
         };
         Some((consumed, Some(reply)))
+    }
+
+    /// A bulk string whose payload and CRLF are all in `input` after its header (which ended
+    /// at `at`), or a nil, done in one step instead of through the payload states: most
+    /// elements of real replies are such strings, and an MGET's misses are nils. Returns where
+    /// the input continues and whether the reply is complete, or `None` for anything else (a
+    /// string still to come or long enough to be mirrored, a bad length or terminator), which
+    /// `header` then handles or rejects.
+    #[inline]
+    fn whole_bulk(
+        &mut self,
+        input: &[u8],
+        line: &[u8],
+        at: usize,
+    ) -> Result<Option<(usize, bool)>> {
+        let len = match parse_int(line) {
+            Some(-1) => {
+                self.place(Node::new(Kind::Null, 0, 0))?;
+                return Ok(Some((at, self.value_done())));
+            }
+            Some(len) if len >= 0 => len as usize,
+            _ => return Ok(None),
+        };
+        if len >= MIRROR_MIN || len > self.limits.max_bulk_len || at < self.mirror.end {
+            return Ok(None);
+        }
+        let Some(payload) = input.get(at..at + len + 2) else {
+            return Ok(None);
+        };
+        if payload[len..] != *b"\r\n" {
+            return Ok(None);
+        }
+        self.reserve_payload(len, line.len(), 0, input.len() - at);
+        let off = self.data.len();
+        self.data.extend_from_slice(&payload[..len]);
+        self.data.push(0);
+        self.place(Node::new(Kind::Bulk, len as u32, off as u64))?;
+        Ok(Some((at + len + 2, self.value_done())))
     }
 
     fn check_line_len(&self, ty: u8, len: usize) -> Result<()> {
@@ -720,11 +771,17 @@ impl Decoder {
     /// mirrored, with room for their header lines too), so a large array is copied into its
     /// buffer once instead of being moved at every doubling; at the root, reserves what the
     /// bytes at hand can fill.
+    #[inline]
     fn reserve_payload(&mut self, len: usize, line_len: usize, already: usize, avail: usize) {
         let needed = (len + 1).saturating_sub(already);
-        if self.data.capacity() - self.data.len() >= needed {
-            return;
+        if self.data.capacity() - self.data.len() < needed {
+            self.grow_payload(len, line_len, needed, avail);
         }
+    }
+
+    /// `reserve_payload` when the room is short: apart, so that the check stays inline.
+    #[inline(never)]
+    fn grow_payload(&mut self, len: usize, line_len: usize, needed: usize, avail: usize) {
         let siblings = self
             .stack
             .last()
