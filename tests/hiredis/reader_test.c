@@ -84,6 +84,64 @@ static void test_shapes(int bytewise) {
     redisReaderFree(reader);
 }
 
+/* Arrays whose elements the reader builds in one loop (bulk strings and integers) mixed with
+ * what it builds a step at a time (nil, nested arrays, statuses), fed in every chunk size from
+ * 1 to 19 bytes, followed by a second reply in the same input. */
+static void test_arrays_in_pieces(void) {
+    static const char wire[] =
+        "*9\r\n$3\r\nfoo\r\n$0\r\n\r\n:7\r\n$4\r\na\r\nb\r\n$-1\r\n"
+        "*2\r\n:-1\r\n$2\r\nxy\r\n+ok\r\n:9223372036854775807\r\n$5\r\nlast.\r\n"
+        "*0\r\n";
+    size_t len = sizeof wire - 1;
+    for (size_t chunk = 1; chunk <= 19; chunk++) {
+        redisReader *r = redisReaderCreate();
+        void *replies[2] = {NULL, NULL};
+        int got = 0;
+        for (size_t off = 0; off < len; off += chunk) {
+            size_t n = len - off < chunk ? len - off : chunk;
+            CHECK(redisReaderFeed(r, wire + off, n) == REDIS_OK);
+            void *reply = NULL;
+            while (redisReaderGetReply(r, &reply) == REDIS_OK && reply != NULL && got < 2) {
+                replies[got++] = reply;
+                reply = NULL;
+            }
+        }
+        CHECK(got == 2);
+        redisReply *a = replies[0];
+        CHECK(a && a->type == REDIS_REPLY_ARRAY && a->elements == 9);
+        if (a && a->elements == 9) {
+            CHECK(a->element[0]->len == 3 && strcmp(a->element[0]->str, "foo") == 0);
+            CHECK(a->element[1]->type == REDIS_REPLY_STRING && a->element[1]->len == 0);
+            CHECK(a->element[2]->type == REDIS_REPLY_INTEGER && a->element[2]->integer == 7);
+            CHECK(a->element[3]->len == 4 && memcmp(a->element[3]->str, "a\r\nb", 5) == 0);
+            CHECK(a->element[4]->type == REDIS_REPLY_NIL);
+            CHECK(a->element[5]->type == REDIS_REPLY_ARRAY && a->element[5]->elements == 2 &&
+                  a->element[5]->element[0]->integer == -1 &&
+                  strcmp(a->element[5]->element[1]->str, "xy") == 0);
+            CHECK(a->element[6]->type == REDIS_REPLY_STATUS && strcmp(a->element[6]->str, "ok") == 0);
+            CHECK(a->element[7]->integer == 9223372036854775807LL);
+            CHECK(strcmp(a->element[8]->str, "last.") == 0);
+        }
+        redisReply *b = replies[1];
+        CHECK(b && b->type == REDIS_REPLY_ARRAY && b->elements == 0);
+        freeReplyObject(a);
+        freeReplyObject(b);
+        redisReaderFree(r);
+    }
+
+    /* Nesting deeper than freeReplyObject keeps on its stack (32). */
+    char deep[400];
+    size_t n = 0;
+    for (int i = 0; i < 60; i++) n += (size_t)snprintf(deep + n, sizeof deep - n, "*1\r\n");
+    n += (size_t)snprintf(deep + n, sizeof deep - n, "$1\r\nz\r\n");
+    redisReply *d = parse(deep, n, 0);
+    CHECK(d != NULL);
+    redisReply *leaf = d;
+    for (int i = 0; leaf && i < 60; i++) leaf = leaf->elements == 1 ? leaf->element[0] : NULL;
+    CHECK(leaf && leaf->type == REDIS_REPLY_STRING && strcmp(leaf->str, "z") == 0);
+    freeReplyObject(d);
+}
+
 static void expect_error(const char *wire, const char *text) {
     redisReader *r = redisReaderCreate();
     void *reply = (void *)1;
@@ -99,6 +157,10 @@ static void expect_error(const char *wire, const char *text) {
 }
 
 static void test_errors(void) {
+    /* Inside arrays, where elements are built in one loop, the errors are the same. */
+    expect_error("*2\r\n:1\r\n:x\r\n", "Bad integer value");
+    expect_error("*2\r\n$1\r\na\r\n$-5\r\n", "Bulk string length out of range");
+    expect_error("*2\r\n$1\r\na\r\n$1x\r\n", "Bad bulk string length");
     expect_error("?x\r\n", "Protocol error, got \"?\" as reply type byte");
     expect_error("\x01", "Protocol error, got \"\\x01\" as reply type byte");
     expect_error(":12a\r\n", "Bad integer value");
@@ -213,6 +275,7 @@ static void test_custom_functions(void) {
 int main(void) {
     test_shapes(0);
     test_shapes(1);
+    test_arrays_in_pieces();
     test_errors();
     test_custom_functions();
     return finish("hiredis reader_test");

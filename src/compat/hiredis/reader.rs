@@ -10,7 +10,7 @@
 use std::os::raw::{c_char, c_int, c_longlong, c_void};
 
 use super::alloc::{hi_calloc, hi_calloc_one, hi_free, hi_realloc};
-use super::reply::default_functions;
+use super::reply::{self, default_functions, uses_default_functions};
 use super::sds;
 use super::types::*;
 use crate::ffi::guard::guard;
@@ -161,13 +161,154 @@ enum Step {
     Stop,
 }
 
-/// A view of a live reader for one call; every field is read through the raw pointer because
-/// object functions are caller code that may look at the reader too.
-struct Parse {
-    r: *mut redisReader,
+/// How values become objects. Called with the current task (its type set) and the value;
+/// returns the object, NULL when out of memory.
+trait Objects {
+    /// The default builders: `Parse::siblings` may build replies itself.
+    const DEFAULT_REPLIES: bool = false;
+
+    unsafe fn string(&self, task: *mut redisReadTask, s: *mut c_char, n: usize) -> *mut c_void;
+    unsafe fn array(&self, task: *mut redisReadTask, elements: usize) -> *mut c_void;
+    unsafe fn integer(&self, task: *mut redisReadTask, value: c_longlong) -> *mut c_void;
+    unsafe fn double(
+        &self,
+        task: *mut redisReadTask,
+        value: f64,
+        s: *mut c_char,
+        n: usize,
+    ) -> *mut c_void;
+    unsafe fn nil(&self, task: *mut redisReadTask) -> *mut c_void;
+    unsafe fn boolean(&self, task: *mut redisReadTask, value: c_int) -> *mut c_void;
 }
 
-impl Parse {
+/// The default `redisReply` builders, called directly: the parser is compiled once more for
+/// them, with no indirect call and no C-boundary guard per value (what every context's reader
+/// and `redisReaderCreate`'s use).
+struct Replies;
+
+impl Objects for Replies {
+    const DEFAULT_REPLIES: bool = true;
+
+    #[inline(always)]
+    unsafe fn string(&self, task: *mut redisReadTask, s: *mut c_char, n: usize) -> *mut c_void {
+        // SAFETY: passed on (a live task, n readable bytes).
+        unsafe { reply::build_string(task, s, n) }
+    }
+    #[inline(always)]
+    unsafe fn array(&self, task: *mut redisReadTask, elements: usize) -> *mut c_void {
+        // SAFETY: passed on.
+        unsafe { reply::build_array(task, elements) }
+    }
+    #[inline(always)]
+    unsafe fn integer(&self, task: *mut redisReadTask, value: c_longlong) -> *mut c_void {
+        // SAFETY: passed on.
+        unsafe { reply::build_integer(task, value) }
+    }
+    #[inline(always)]
+    unsafe fn double(
+        &self,
+        task: *mut redisReadTask,
+        value: f64,
+        s: *mut c_char,
+        n: usize,
+    ) -> *mut c_void {
+        // SAFETY: passed on.
+        unsafe { reply::build_double(task, value, s, n) }
+    }
+    #[inline(always)]
+    unsafe fn nil(&self, task: *mut redisReadTask) -> *mut c_void {
+        // SAFETY: passed on.
+        unsafe { reply::build_nil(task) }
+    }
+    #[inline(always)]
+    unsafe fn boolean(&self, task: *mut redisReadTask, value: c_int) -> *mut c_void {
+        // SAFETY: passed on.
+        unsafe { reply::build_bool(task, value) }
+    }
+}
+
+/// The caller's `redisReplyObjectFunctions` (`r->fn`); where it is NULL or lacks a function,
+/// the value's type number stands for the object, as in hiredis.
+struct Table(*const redisReplyObjectFunctions);
+
+impl Table {
+    unsafe fn get(&self) -> Option<&redisReplyObjectFunctions> {
+        // SAFETY: NULL or a table that lives as long as the reader uses it.
+        unsafe { self.0.as_ref() }
+    }
+}
+
+impl Objects for Table {
+    unsafe fn string(&self, task: *mut redisReadTask, s: *mut c_char, n: usize) -> *mut c_void {
+        // SAFETY: the caller's builder, called as hiredis calls it.
+        unsafe {
+            match self.get().and_then(|f| f.createString) {
+                Some(create) => create(task, s, n),
+                None => (*task).type_ as usize as *mut c_void,
+            }
+        }
+    }
+    unsafe fn array(&self, task: *mut redisReadTask, elements: usize) -> *mut c_void {
+        // SAFETY: as above.
+        unsafe {
+            match self.get().and_then(|f| f.createArray) {
+                Some(create) => create(task, elements),
+                None => (*task).type_ as usize as *mut c_void,
+            }
+        }
+    }
+    unsafe fn integer(&self, task: *mut redisReadTask, value: c_longlong) -> *mut c_void {
+        // SAFETY: as above.
+        unsafe {
+            match self.get().and_then(|f| f.createInteger) {
+                Some(create) => create(task, value),
+                None => REDIS_REPLY_INTEGER as usize as *mut c_void,
+            }
+        }
+    }
+    unsafe fn double(
+        &self,
+        task: *mut redisReadTask,
+        value: f64,
+        s: *mut c_char,
+        n: usize,
+    ) -> *mut c_void {
+        // SAFETY: as above.
+        unsafe {
+            match self.get().and_then(|f| f.createDouble) {
+                Some(create) => create(task, value, s, n),
+                None => REDIS_REPLY_DOUBLE as usize as *mut c_void,
+            }
+        }
+    }
+    unsafe fn nil(&self, task: *mut redisReadTask) -> *mut c_void {
+        // SAFETY: as above.
+        unsafe {
+            match self.get().and_then(|f| f.createNil) {
+                Some(create) => create(task),
+                None => REDIS_REPLY_NIL as usize as *mut c_void,
+            }
+        }
+    }
+    unsafe fn boolean(&self, task: *mut redisReadTask, value: c_int) -> *mut c_void {
+        // SAFETY: as above.
+        unsafe {
+            match self.get().and_then(|f| f.createBool) {
+                Some(create) => create(task, value),
+                None => REDIS_REPLY_BOOL as usize as *mut c_void,
+            }
+        }
+    }
+}
+
+/// A view of a live reader for one call; every field is read through the raw pointer because
+/// object functions are caller code that may look at the reader too.
+struct Parse<O> {
+    r: *mut redisReader,
+    objects: O,
+}
+
+impl<O: Objects> Parse<O> {
     unsafe fn input(&self) -> &[u8] {
         // SAFETY: buf holds len bytes (an sds; NULL only after an error, when len is 0).
         unsafe {
@@ -182,11 +323,6 @@ impl Parse {
     unsafe fn task(&self, i: c_int) -> *mut redisReadTask {
         // SAFETY: 0 <= i < tasks.
         unsafe { *(*self.r).task.add(i as usize) }
-    }
-
-    unsafe fn fns(&self) -> Option<&redisReplyObjectFunctions> {
-        // SAFETY: fn is NULL or points to a live table.
-        unsafe { (*self.r).fn_.as_ref() }
     }
 
     unsafe fn fail(&self, kind: c_int, msg: &str) -> Step {
@@ -240,6 +376,11 @@ impl Parse {
         // SAFETY: the reader is live and ridx >= 0.
         unsafe {
             let cur = self.task((*self.r).ridx);
+            if O::DEFAULT_REPLIES && (*cur).type_ < 0 && (*self.r).ridx > 0 {
+                if let Some(step) = self.siblings(cur) {
+                    return step;
+                }
+            }
             if (*cur).type_ < 0 {
                 let Some(&b) = self.input().first() else {
                     return Step::Stop;
@@ -267,6 +408,70 @@ impl Parse {
         }
     }
 
+    /// With the default builders, the next elements of an aggregate that are complete bulk
+    /// strings or integers, built into it in one loop rather than a task step each (most large
+    /// replies are such arrays: LRANGE, MGET, HGETALL, ...). None when the next element is
+    /// anything else or incomplete (or malformed: `step` reports it), for `step` to take.
+    unsafe fn siblings(&self, cur: *mut redisReadTask) -> Option<Step> {
+        // SAFETY: ridx > 0, so the parent task is an aggregate being filled whose object
+        // (built by `reply::build_array`) has room for `elements` children; cur is its child
+        // task, at the index of the next element.
+        unsafe {
+            let r = self.r;
+            let parent_task = self.task((*r).ridx - 1);
+            let parent = (*parent_task).obj.cast::<redisReply>();
+            let count = (*parent_task).elements;
+            let first = (*cur).idx as c_longlong;
+            let input = self.input();
+            let mut idx = first;
+            let mut off = 0;
+            while idx < count {
+                let Some((&b, body)) = input[off..].split_first() else {
+                    break;
+                };
+                if b != b'$' && b != b':' {
+                    break;
+                }
+                let Some(end) = find_crlf(body) else {
+                    break;
+                };
+                let Some(value) = parse_ll(&body[..end]) else {
+                    break;
+                };
+                let header = 1 + end + 2;
+                let (obj, consumed) = if b == b':' {
+                    (reply::integer_reply(value), header)
+                } else {
+                    let Ok(n) = usize::try_from(value) else {
+                        break;
+                    };
+                    let Some(total) = header.checked_add(n).and_then(|t| t.checked_add(2)) else {
+                        break;
+                    };
+                    if input.len() - off < total {
+                        break;
+                    }
+                    let payload = &input[off + header..off + header + n];
+                    (reply::string_reply(REDIS_REPLY_STRING, payload), total)
+                };
+                if obj.is_null() {
+                    return Some(self.fail(REDIS_ERR_OOM, "Out of memory"));
+                }
+                *(*parent).element.add(idx as usize) = obj;
+                off += consumed;
+                idx += 1;
+            }
+            if idx == first {
+                return None;
+            }
+            (*r).pos += off;
+            // As if the last one had been built by a step.
+            (*cur).idx = (idx - 1) as c_int;
+            self.next_task();
+            Some(Step::Done)
+        }
+    }
+
     /// Integers, doubles, nulls, booleans, big numbers, statuses and errors: one line.
     unsafe fn line(&self, cur: *mut redisReadTask) -> Step {
         // SAFETY: cur is the current task; line points into buf, which object functions do not
@@ -279,16 +484,12 @@ impl Parse {
             let line = &input[..end];
             let consumed = end + 2;
             let ty = (*cur).type_;
-            let f = self.fns();
             let obj = match ty {
                 REDIS_REPLY_INTEGER => {
                     let Some(v) = parse_ll(line) else {
                         return self.fail(REDIS_ERR_PROTOCOL, "Bad integer value");
                     };
-                    match f.and_then(|f| f.createInteger) {
-                        Some(create) => create(cur, v),
-                        None => ty as usize as *mut c_void,
-                    }
+                    self.objects.integer(cur, v)
                 }
                 REDIS_REPLY_DOUBLE => {
                     if line.len() > MAX_DOUBLE_LEN {
@@ -297,24 +498,17 @@ impl Parse {
                     let Some(d) = parse_double(line) else {
                         return self.fail(REDIS_ERR_PROTOCOL, "Bad double value");
                     };
-                    match f.and_then(|f| f.createDouble) {
-                        Some(create) => {
-                            // A NUL-terminated copy: builders may treat the text as a C string.
-                            let mut text = [0u8; MAX_DOUBLE_LEN + 1];
-                            text[..line.len()].copy_from_slice(line);
-                            create(cur, d, text.as_mut_ptr().cast(), line.len())
-                        }
-                        None => ty as usize as *mut c_void,
-                    }
+                    // A NUL-terminated copy: builders may treat the text as a C string.
+                    let mut text = [0u8; MAX_DOUBLE_LEN + 1];
+                    text[..line.len()].copy_from_slice(line);
+                    self.objects
+                        .double(cur, d, text.as_mut_ptr().cast(), line.len())
                 }
                 REDIS_REPLY_NIL => {
                     if !line.is_empty() {
                         return self.fail(REDIS_ERR_PROTOCOL, "Bad nil value");
                     }
-                    match f.and_then(|f| f.createNil) {
-                        Some(create) => create(cur),
-                        None => ty as usize as *mut c_void,
-                    }
+                    self.objects.nil(cur)
                 }
                 REDIS_REPLY_BOOL => {
                     let value = match line {
@@ -322,10 +516,7 @@ impl Parse {
                         [b'f' | b'F'] => 0,
                         _ => return self.fail(REDIS_ERR_PROTOCOL, "Bad bool value"),
                     };
-                    match f.and_then(|f| f.createBool) {
-                        Some(create) => create(cur, value),
-                        None => ty as usize as *mut c_void,
-                    }
+                    self.objects.boolean(cur, value)
                 }
                 _ => {
                     if ty == REDIS_REPLY_BIGNUM {
@@ -336,10 +527,8 @@ impl Parse {
                     } else if line.iter().any(|&c| c == b'\r' || c == b'\n') {
                         return self.fail(REDIS_ERR_PROTOCOL, "Bad simple string value");
                     }
-                    match f.and_then(|f| f.createString) {
-                        Some(create) => create(cur, line.as_ptr() as *mut c_char, line.len()),
-                        None => ty as usize as *mut c_void,
-                    }
+                    self.objects
+                        .string(cur, line.as_ptr() as *mut c_char, line.len())
                 }
             };
             self.finish_value(obj, consumed)
@@ -360,12 +549,8 @@ impl Parse {
             if n < -1 {
                 return self.fail(REDIS_ERR_PROTOCOL, "Bulk string length out of range");
             }
-            let f = self.fns();
             if n == -1 {
-                let obj = match f.and_then(|f| f.createNil) {
-                    Some(create) => create(cur),
-                    None => REDIS_REPLY_NIL as usize as *mut c_void,
-                };
+                let obj = self.objects.nil(cur);
                 return self.finish_value(obj, end + 2);
             }
             let n = n as usize;
@@ -384,10 +569,7 @@ impl Parse {
                     "Verbatim string 4 bytes of content type are missing or incorrectly encoded.",
                 );
             }
-            let obj = match f.and_then(|f| f.createString) {
-                Some(create) => create(cur, payload.as_ptr() as *mut c_char, n),
-                None => ty as usize as *mut c_void,
-            };
+            let obj = self.objects.string(cur, payload.as_ptr() as *mut c_char, n);
             self.finish_value(obj, total)
         }
     }
@@ -415,13 +597,9 @@ impl Parse {
             if count < -1 || (maxelements > 0 && count > maxelements) {
                 return self.fail(REDIS_ERR_PROTOCOL, "Multi-bulk length out of range");
             }
-            let f = self.fns();
             let ty = (*cur).type_;
             if count == -1 {
-                let obj = match f.and_then(|f| f.createNil) {
-                    Some(create) => create(cur),
-                    None => REDIS_REPLY_NIL as usize as *mut c_void,
-                };
+                let obj = self.objects.nil(cur);
                 return self.finish_value(obj, consumed);
             }
             if ty == REDIS_REPLY_MAP || ty == REDIS_REPLY_ATTR {
@@ -431,10 +609,7 @@ impl Parse {
                 }
                 count *= 2;
             }
-            let obj = match f.and_then(|f| f.createArray) {
-                Some(create) => create(cur, count as usize),
-                None => ty as usize as *mut c_void,
-            };
+            let obj = self.objects.array(cur, count as usize);
             if obj.is_null() {
                 return self.fail(REDIS_ERR_OOM, "Out of memory");
             }
@@ -486,6 +661,22 @@ impl Parse {
                 (*r).tasks += 1;
             }
             true
+        }
+    }
+}
+
+/// Parses values until the reply is complete (`ridx` back to -1), more input is needed, or the
+/// reader failed. Each step moves `ridx` through the raw pointer.
+unsafe fn parse_reply<O: Objects>(parse: &Parse<O>) {
+    // SAFETY: the reader is live; steps run only while ridx >= 0.
+    unsafe {
+        loop {
+            if (*parse.r).ridx < 0 {
+                break;
+            }
+            if let Step::Stop = parse.step() {
+                break;
+            }
         }
     }
 }
@@ -586,6 +777,13 @@ pub unsafe extern "C" fn redisReaderFeed(
             if buf.is_null() || len == 0 {
                 return REDIS_OK;
             }
+            // The consumed input goes before the new is appended: what is left (a partial
+            // value, usually short) moves to the front once at least 1 KiB was consumed.
+            if rr.pos >= 1024 {
+                sds::range(rr.buf, rr.pos as isize, -1);
+                rr.pos = 0;
+                rr.len = sds::len(rr.buf);
+            }
             // An idle buffer that grew large is given back.
             if rr.len == 0 && rr.maxbuf != 0 && sds::avail(rr.buf) > rr.maxbuf {
                 sds::free(rr.buf);
@@ -628,9 +826,8 @@ pub unsafe extern "C" fn redisReaderGetReply(
             if rr.len == 0 {
                 return REDIS_OK;
             }
-            let parse = Parse { r };
             if rr.ridx == -1 {
-                let root = parse.task(0);
+                let root = *rr.task;
                 (*root).type_ = -1;
                 (*root).elements = -1;
                 (*root).idx = -1;
@@ -639,24 +836,27 @@ pub unsafe extern "C" fn redisReaderGetReply(
                 (*root).privdata = rr.privdata;
                 rr.ridx = 0;
             }
-            // Each step moves ridx (through the raw pointer); -1 means a reply is complete.
-            loop {
-                let ridx = (*r).ridx;
-                if ridx < 0 {
-                    break;
-                }
-                if let Step::Stop = parse.step() {
-                    break;
-                }
+            if uses_default_functions(rr.fn_) {
+                parse_reply(&Parse {
+                    r,
+                    objects: Replies,
+                });
+            } else {
+                parse_reply(&Parse {
+                    r,
+                    objects: Table(rr.fn_),
+                });
             }
             if (*r).err != 0 {
                 return REDIS_ERR;
             }
-            // Drop the consumed input once there is enough of it to be worth a move.
-            if (*r).pos >= 1024 {
-                sds::range((*r).buf, (*r).pos as isize, -1);
+            // All input consumed: the buffer is emptied in place, without a move. A partial
+            // value stays where it is; `redisReaderFeed` moves it to the front when it appends
+            // (hiredis moves the rest of the buffer here, on every call once 1 KiB is read).
+            if (*r).pos == (*r).len {
+                sds::set_len((*r).buf, 0);
                 (*r).pos = 0;
-                (*r).len = sds::len((*r).buf);
+                (*r).len = 0;
             }
             if (*r).ridx == -1 {
                 let done = (*r).reply;
