@@ -76,7 +76,8 @@ HIREDIS_VERSION := 1.5.0
 HIREDIS_SONAME := libhiredis.so.1.1.0
 HIREDIS_ALIASES := libhiredis.so.1.3.0 libhiredis.so.1.4.0 libhiredis.so.1.5.0
 # Programs written for hiredis, built with our headers only (as `pkg-config --cflags hiredis`
-# gives them) and linked to our libhiredis. A `/* LIBS: ... */` line in a test adds libraries.
+# gives them) and linked to our libhiredis. A `/* LIBS: ... */` line in a test adds libraries,
+# a `/* PKGS: ... */` line pkg-config packages (cflags and libs).
 HIREDIS_CFLAGS := -std=c11 -Wall -Wextra -Wpedantic -Werror -g -D_POSIX_C_SOURCE=200809L \
 	-Iinclude/hiredis -Iinclude
 HIREDIS_LINK := -L$(HIREDIS_DIR) -lhiredis -Wl,-rpath,$(HIREDIS_DIR)
@@ -132,10 +133,14 @@ $(HIREDIS_TESTS) $(HIREDIS_STATIC_TEST): all
 # anything but ours was picked up.
 build/hiredis-tests/%: tests/hiredis/%.c
 	@mkdir -p $(@D)
-	@if $(CC) $(HIREDIS_CFLAGS) -M $< | tr ' ' '\n' | grep -q '^/usr/.*/hiredis/'; then \
-		echo "$<: includes a system hiredis header instead of include/hiredis" >&2; exit 1; fi
-	$(CC) $(HIREDIS_CFLAGS) $< -o $@ $(HIREDIS_LINK) \
-		$$(sed -n 's|^/\* LIBS: \(.*\) \*/$$|\1|p' $<)
+	@pkgs=$$(sed -n 's|^/\* PKGS: \(.*\) \*/$$|\1|p' $<); \
+	pkg_cflags=$$([ -z "$$pkgs" ] || pkg-config --cflags $$pkgs); \
+	pkg_libs=$$([ -z "$$pkgs" ] || pkg-config --libs $$pkgs); \
+	if $(CC) $(HIREDIS_CFLAGS) $$pkg_cflags -M $< | tr ' ' '\n' | grep -q '^/usr/.*/hiredis/'; then \
+		echo "$<: includes a system hiredis header instead of include/hiredis" >&2; exit 1; fi; \
+	echo "$(CC) $(HIREDIS_CFLAGS) $$pkg_cflags $< -o $@ $(HIREDIS_LINK) ..."; \
+	$(CC) $(HIREDIS_CFLAGS) $$pkg_cflags $< -o $@ $(HIREDIS_LINK) \
+		$$(sed -n 's|^/\* LIBS: \(.*\) \*/$$|\1|p' $<) $$pkg_libs
 
 $(HIREDIS_STATIC_TEST): tests/hiredis/sync_test.c
 	@mkdir -p $(@D)
@@ -225,6 +230,7 @@ test-hiredis-c: hiredis-tests
 			exit 1; \
 		fi; \
 	done
+	@tests/tools/hiredis-adapters-check.sh
 
 # Fidelity: hiredis's own test suite (test.c of the hiredis 1.5.0 vendored by PyPI's hiredis
 # 3.5.0 sdist, fetched with pip into build/, never committed) built against include/hiredis
