@@ -23,6 +23,7 @@ use rustls::{
     CertificateError, ClientConfig, ClientConnection, DigitallySignedStruct, SignatureScheme,
 };
 
+use super::abi;
 use super::async_ctx::{disconnect_now, process_callbacks, stop_write, want_read, want_write};
 use super::context::{redisBufferRead, redisBufferWrite};
 use super::net::{redisNetClose, set_errno, set_error, strerror};
@@ -55,6 +56,43 @@ pub struct redisSSLOptions {
     pub server_name: *const c_char,
     pub verify_mode: c_int,
     pub verify_name: *const c_char,
+}
+
+/// `redisSSLOptions` of hiredis 1.2 to 1.4: 1.5's without `verify_name`.
+#[repr(C)]
+pub struct redisSSLOptionsV12 {
+    pub cacert_filename: *const c_char,
+    pub capath: *const c_char,
+    pub cert_filename: *const c_char,
+    pub private_key_filename: *const c_char,
+    pub server_name: *const c_char,
+    pub verify_mode: c_int,
+}
+
+const _: () = assert!(std::mem::size_of::<redisSSLOptions>() == 56);
+const _: () = assert!(std::mem::size_of::<redisSSLOptionsV12>() == 48);
+
+/// The caller's options, read with the layout this build answers for (`abi`): a program
+/// built against hiredis 1.2 to 1.4 passes 48 bytes, and what follows them is not its.
+unsafe fn read_options(options: *const redisSSLOptions) -> Option<redisSSLOptions> {
+    if options.is_null() {
+        return None;
+    }
+    if abi::ssl_options_have_verify_name() {
+        // SAFETY: a 1.5 caller's options, readable.
+        return Some(unsafe { options.read() });
+    }
+    // SAFETY: a 1.2 to 1.4 caller's options, readable for their 48 bytes.
+    let o = unsafe { options.cast::<redisSSLOptionsV12>().read() };
+    Some(redisSSLOptions {
+        cacert_filename: o.cacert_filename,
+        capath: o.capath,
+        cert_filename: o.cert_filename,
+        private_key_filename: o.private_key_filename,
+        server_name: o.server_name,
+        verify_mode: o.verify_mode,
+        verify_name: std::ptr::null(),
+    })
 }
 
 /// A TLS configuration shared by any number of connections (`Box`, freed with
@@ -198,8 +236,8 @@ pub unsafe extern "C" fn redisCreateSSLContextWithOptions(
     guard(std::ptr::null_mut(), || {
         // SAFETY: options is readable; error is NULL or writable.
         unsafe {
-            let result = match options.as_ref() {
-                Some(o) => create(o),
+            let result = match read_options(options) {
+                Some(o) => create(&o),
                 None => Err(REDIS_SSL_CTX_CREATE_FAILED),
             };
             let (ctx, code) = match result {
