@@ -5,19 +5,23 @@ Builds the peers (hiredis 1.5.0 from the C sources vendored in PyPI's hiredis 3.
 its hiredis_ssl part on OpenSSL; the redis-rs benchmark programs, with rustls), starts its own
 redis-server on two free loopback ports (plain TCP, and TLS with a CA and server certificate
 generated here with openssl), runs the parser suite, the end-to-end suite over TCP and over
-TLS, the memory soak (10 minutes; QUICK: 5 s) and the Go clients (bench/go_suite.py: the Go
-binding beside go-redis and valkey-go), and writes:
+TLS, the memory soak (10 minutes; QUICK: 5 s), the Go clients (bench/go_suite.py: the Go
+binding beside go-redis and valkey-go) and the hiredis section (bench/hiredis_suite.py: the
+hiredis-compatible library's reader and redis-benchmark built on it, beside hiredis's), and
+writes:
 
   bench/results.json   every run's raw figures and the medians (with min and max)
   bench/results.md     the tables and the targets of issue 6, MET or MISSED with their ratio
   bench/results.svg    throughput by concurrent callers and by pipeline depth
   bench/go-results.*   the Go clients' tables and issue 14's targets (also when run alone)
+  bench/hiredis-results.*  libhiredis against hiredis: the reader and redis-benchmark built on
+                       each (bench/hiredis_suite.py; also when run alone)
 
 Every figure is the median of RUNS runs (min and max kept); the runs interleave the clients
 (run 1 of every client, then run 2, ..., each run starting with another client), so a machine
 that gets busier part-way penalises all of them alike. Options: --quick (small N, one run:
 checks the suite, not the speed; writes bench/work/quick-results.* instead), --runs N,
---only parser|e2e|soak|go (repeatable), --transport tcp|tls (repeatable; the end-to-end runs),
+--only parser|e2e|soak|go|hiredis (repeatable), --transport tcp|tls (repeatable; the end-to-end runs),
 --soak-seconds S. Tables and charts are written when the parser and the TCP end-to-end runs
 are part of the run; the ratios are printed whatever ran.
 """
@@ -40,6 +44,7 @@ sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import chart  # noqa: E402
 import go_suite  # noqa: E402
+import hiredis_suite  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BENCH = os.path.join(ROOT, "bench")
@@ -817,13 +822,13 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--runs", type=int)
-    ap.add_argument("--only", action="append", choices=["parser", "e2e", "soak", "go"])
+    ap.add_argument("--only", action="append", choices=["parser", "e2e", "soak", "go", "hiredis"])
     ap.add_argument("--transport", action="append", choices=TRANSPORTS)
     ap.add_argument("--soak-seconds", type=int)
     opts = ap.parse_args()
     quick = opts.quick
     runs = opts.runs or (1 if quick else 5)
-    parts = set(opts.only or ["parser", "e2e", "soak", "go"])
+    parts = set(opts.only or ["parser", "e2e", "soak", "go", "hiredis"])
     transports = [t for t in TRANSPORTS if t in (opts.transport or TRANSPORTS)]
     soak_seconds = opts.soak_seconds or (5 if quick else SOAK_SECONDS)
     started = time.time()
@@ -831,10 +836,13 @@ def main():
     os.makedirs(BUILD, exist_ok=True)
 
     exes = {}
+    vendor = libhiredis = None
     if parts - {"go"}:  # the Go suite builds its own peers (go test)
         log("== building peers and drivers ==")
         vendor = fetch_hiredis()
-        exes = build_c(vendor, build_hiredis(vendor), build_hiredis_ssl(vendor))
+        libhiredis = build_hiredis(vendor)
+    if parts - {"go", "hiredis"}:  # the hiredis section builds its own drivers
+        exes = build_c(vendor, libhiredis, build_hiredis_ssl(vendor))
         exes.update(build_rust())
 
     meta = {"when": time.strftime("%Y-%m-%d %H:%M"), "quick": quick, "runs": runs,
@@ -851,7 +859,7 @@ def main():
     server = Server(tls="e2e" in parts and "tls" in transports)
     meta["server"] = server.version().split(" sha=")[0]
     scenarios, eraw, esum, soak_s = e2e_scenarios(quick)[0], {}, {}, None
-    go_res = None
+    go_res = hiredis_res = None
     try:
         if "e2e" in parts:
             tls_port = f", TLS on {server.tls_port}" if server.tls_port else ""
@@ -865,6 +873,10 @@ def main():
                 run_json([exes["e2e-hiredis"], "--port", str(server.port), "--mode", "fill",
                           "--keys", str(keys), "--size", "3"])
             soak_s = soak_summary(soak(exes, server, soak_seconds, keys))
+        if "hiredis" in parts:
+            log(f"== hiredis section: libhiredis vs hiredis (redis-server on 127.0.0.1:{server.port}) ==")
+            hiredis_res = hiredis_suite.suite(ROOT, BUILD, PEERS, WORK, vendor, libhiredis, files,
+                                              server.port, runs, quick)
         if "go" in parts:
             log(f"== Go clients (redis-server on 127.0.0.1:{server.port}) ==")
             go_res = go_suite.run(server.port, os.path.join(ROOT, "target", "release"), runs, quick)
@@ -889,7 +901,7 @@ def main():
     }
     # A QUICK run checks the suite, and a partial one (--only, --transport) measures a part: both
     # leave the last full run's results alone.
-    partial = parts != {"parser", "e2e", "soak", "go"} or transports != TRANSPORTS
+    partial = parts != {"parser", "e2e", "soak", "go", "hiredis"} or transports != TRANSPORTS
     out = os.path.join(WORK, "quick-results" if quick else "partial-results") \
         if quick or partial else os.path.join(BENCH, "results")
     with open(out + ".json", "w") as f:
@@ -906,6 +918,10 @@ def main():
         print_ratios(psum, files, scenarios if esum else [], esum, tg)
     if soak_s:
         log(f"soak: RSS growth after warm-up {soak_s['growth_kib']} KiB over {soak_s['seconds']} s")
+    if hiredis_res:
+        # Files of its own too, written by a full run and by `--only hiredis`.
+        hiredis_suite.write(hiredis_res, os.path.join(WORK if quick else BENCH, "hiredis-results"),
+                            f"{meta['when']}, {meta['machine']}, {meta['server']}")
     if go_res:
         # The Go results have files of their own, written by a full run and by `--only go`
         # (a QUICK run writes them under bench/work).
