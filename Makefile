@@ -350,7 +350,10 @@ install:
 	install -m 755 $(LIB_SO) "$(DESTDIR)$(LIBDIR)/libredcore.so.$(VERSION)"
 	ln -sf libredcore.so.$(VERSION) "$(DESTDIR)$(LIBDIR)/libredcore.so.$(MAJOR)"
 	ln -sf libredcore.so.$(MAJOR) "$(DESTDIR)$(LIBDIR)/libredcore.so"
-	install -m 644 $(LIB_A) "$(DESTDIR)$(LIBDIR)/libredcore.a"
+	# The archives without debug info (the std library's, which the release profile cannot
+	# leave out, is a third of them).
+	strip --strip-debug -o "$(DESTDIR)$(LIBDIR)/libredcore.a" $(LIB_A)
+	chmod 644 "$(DESTDIR)$(LIBDIR)/libredcore.a"
 	install -m 644 include/redcore.h include/redcore.hpp "$(DESTDIR)$(INCLUDEDIR)/"
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
 		-e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|' \
@@ -375,7 +378,8 @@ install:
 	done
 	ln -sf $(HIREDIS_SONAME) "$(DESTDIR)$(LIBDIR)/$(HIREDIS_MAJOR_LINK)"
 	ln -sf $(HIREDIS_MAJOR_LINK) "$(DESTDIR)$(LIBDIR)/libhiredis.so"
-	install -m 644 $(HIREDIS_A) "$(DESTDIR)$(LIBDIR)/libhiredis.a"
+	strip --strip-debug -o "$(DESTDIR)$(LIBDIR)/libhiredis.a" $(HIREDIS_A)
+	chmod 644 "$(DESTDIR)$(LIBDIR)/libhiredis.a"
 	# hiredis's TLS is a separate library, libhiredis_ssl; ours is in libhiredis, so each of its
 	# names (for -lhiredis_ssl and for programs linked against it) leads to the file of the
 	# same ABI.
