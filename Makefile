@@ -57,6 +57,7 @@ CXX_TEST_SRCS := $(sort $(wildcard tests/cpp/*.cpp))
 
 WITH_REDIS := tests/tools/with-redis.sh
 WITH_CLUSTER := tests/tools/with-cluster.sh
+WITH_SENTINEL := tests/tools/with-sentinel.sh
 VALGRIND := valgrind --quiet --leak-check=full --suppressions=tests/tools/valgrind.supp \
 	--show-leak-kinds=definite,indirect,possible \
 	--errors-for-leak-kinds=definite,indirect,possible --error-exitcode=99
@@ -98,7 +99,7 @@ HIREDIS_STATIC_TEST := build/hiredis-tests/sync_test-static
 
 .PHONY: all header c-tests examples test lint test-rust test-c test-install test-go \
 	test-cpp test-swift install demo clean bench hiredis-tests test-hiredis-c test-hiredis \
-	hiredis-shared
+	asan miri fuzz soak hiredis-shared
 
 # Programs linked against the .so ask for its soname, libredcore.so.$(MAJOR) (src/build.rs);
 # cargo does not create that name, so it is linked here for the in-tree C tests and examples.
@@ -203,10 +204,13 @@ lint:
 test-rust:
 	$(CARGO) test
 	$(CARGO) test --features hiredis --lib compat
+	REDCORE_SOAK_SECS=60 $(CARGO) test --test soak -- --ignored --nocapture
 
 # The cluster example is the C test of a cluster client: against a 3+3 cluster that
-# with-cluster.sh starts (plainly and under valgrind, in one cluster).
-test-c: c-tests build/examples/cluster
+# with-cluster.sh starts (plainly and under valgrind, in one cluster); the sentinel example
+# likewise against the master, replicas and sentinels that with-sentinel.sh starts (a fresh
+# topology each run: the example fails the master over).
+test-c: c-tests build/examples/cluster build/examples/sentinel
 	@for t in $(C_TESTS) $(STATIC_TEST); do \
 		echo "--- $$t"; \
 		if ! $(WITH_REDIS) $$t; then \
@@ -221,6 +225,11 @@ test-c: c-tests build/examples/cluster
 	@echo "--- build/examples/cluster (and under valgrind)"
 	@$(WITH_CLUSTER) bash -c 'build/examples/cluster >/dev/null && $(VALGRIND) build/examples/cluster >/dev/null' \
 		|| { echo "test-c: build/examples/cluster FAILED (exit 99 under valgrind = memory errors or leaks)" >&2; exit 1; }
+	@echo "--- build/examples/sentinel (and under valgrind)"
+	@$(WITH_SENTINEL) build/examples/sentinel >/dev/null \
+		|| { echo "test-c: build/examples/sentinel FAILED" >&2; exit 1; }
+	@$(WITH_SENTINEL) $(VALGRIND) build/examples/sentinel >/dev/null \
+		|| { echo "test-c: build/examples/sentinel FAILED under valgrind (exit 99 = memory errors or leaks)" >&2; exit 1; }
 
 # The C++ face: redcore.h as C++ and the header-only wrapper include/redcore.hpp, each test
 # built with g++ and clang++ and run against a throwaway server (the g++ builds also under
@@ -267,8 +276,11 @@ test-hiredis-c: hiredis-tests
 test-hiredis: all
 	@tests/tools/hiredis-test.sh
 
+# The prefix is the same every run: the Go build cache keeps the -L path pkg-config gave it,
+# and a fresh temp dir each time left it pointing at a removed one.
 test-install: all
-	@tmp=$$(mktemp -d "$${TMPDIR:-/tmp}/redcore-install.XXXXXX"); \
+	@tmp=$(abspath build/install-check); \
+	rm -rf "$$tmp"; mkdir -p "$$tmp"; \
 	trap 'rm -rf "$$tmp"' EXIT; \
 	$(MAKE) --no-print-directory install PREFIX="$$tmp" DESTDIR= >/dev/null; \
 	export PKG_CONFIG_PATH="$$tmp/lib/pkgconfig"; \
@@ -340,6 +352,81 @@ test-go: all
 	if [ -n "$$unformatted" ]; then echo "test-go: gofmt would change: $$unformatted" >&2; exit 1; fi; \
 	$(abspath tests/tools/with-cluster.sh) go test -race -count=1 ./...
 
+# ---- reliability -----------------------------------------------------------------------------
+
+# The C tests, the hiredis-API tests and the examples built with AddressSanitizer and
+# UndefinedBehaviorSanitizer (any report fails the run; leaks too), linked to the release
+# libraries, each run against a throwaway server (the cluster example against a cluster).
+ASAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+ASAN_ENV := ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:halt_on_error=1:exitcode=98 \
+	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+ASAN_C_TESTS := $(patsubst tests/c/%.c,build/asan/tests/%,$(C_TEST_SRCS))
+ASAN_EXAMPLES := $(patsubst examples/%.c,build/asan/examples/%,$(EXAMPLE_SRCS))
+ASAN_HIREDIS_TESTS := $(patsubst tests/hiredis/%.c,build/asan/hiredis-tests/%,$(HIREDIS_TEST_SRCS))
+
+$(ASAN_C_TESTS) $(ASAN_EXAMPLES) $(ASAN_HIREDIS_TESTS): all
+
+build/asan/tests/%: tests/c/%.c
+	@mkdir -p $(@D)
+	$(CC) $(C_TEST_CFLAGS) $(ASAN_FLAGS) $< -o $@ $(LINK_SHARED)
+
+build/asan/examples/%: examples/%.c
+	@mkdir -p $(@D)
+	$(CC) $(EXAMPLE_CFLAGS) $(ASAN_FLAGS) $< -o $@ $(LINK_SHARED)
+
+build/asan/hiredis-tests/%: tests/hiredis/%.c
+	@mkdir -p $(@D)
+	pkgs=$$(sed -n 's|^/\* PKGS: \(.*\) \*/$$|\1|p' $<); \
+	$(CC) $(HIREDIS_CFLAGS) $(ASAN_FLAGS) $$([ -z "$$pkgs" ] || pkg-config --cflags $$pkgs) \
+		$< -o $@ $(HIREDIS_LINK) $$(sed -n 's|^/\* LIBS: \(.*\) \*/$$|\1|p' $<) \
+		$$([ -z "$$pkgs" ] || pkg-config --libs $$pkgs)
+
+asan: $(ASAN_C_TESTS) $(ASAN_EXAMPLES) $(ASAN_HIREDIS_TESTS)
+	@tests/tools/ensure-deps.sh redis-server redis-sentinel redis-cli
+	@for t in $^; do \
+		echo "--- $$t (ASan + UBSan)"; \
+		case $$t in \
+		*/cluster) with=$(WITH_CLUSTER) ;; \
+		*/sentinel) with=$(WITH_SENTINEL) ;; \
+		*) with=$(WITH_REDIS) ;; \
+		esac; \
+		if ! env $(ASAN_ENV) $$with $$t; then \
+			echo "asan: $$t FAILED (exit 98 = a sanitizer report)" >&2; exit 1; \
+		fi; \
+	done
+	@echo "asan: all clean"
+
+# Unsafe Rust under Miri: the decoder and the reply layer (resp), and the exchange. Needs a
+# nightly toolchain with the miri component (added with rustup when missing). A reply keeps
+# its pointers as integers in its node table, so Miri runs with permissive provenance (it
+# then checks every access against the allocation the integer came from, but may miss a
+# pointer forged from an integer that was never a pointer). Tests that move megabytes are
+# skipped under Miri (`cfg_attr(miri, ignore)`).
+MIRI_TESTS := resp:: session::exchange::
+miri:
+	@rustup component add --toolchain nightly miri rust-src >/dev/null 2>&1 || true
+	@if ! cargo +nightly miri --version >/dev/null 2>&1; then \
+		echo "miri: needs 'rustup toolchain install nightly --component miri rust-src'; NOT run" >&2; \
+		exit 1; \
+	fi
+	@for filter in $(MIRI_TESTS); do \
+		MIRIFLAGS="-Zmiri-disable-isolation -Zmiri-permissive-provenance" \
+			cargo +nightly miri test --lib $$filter || exit 1; \
+	done
+
+# Each fuzz target of fuzz/ for FUZZ_SECONDS (default 60; issue 15 asks 600 before a
+# release), one after another; prints execution counts (tests/tools/fuzz.sh).
+FUZZ_SECONDS ?= 60
+fuzz:
+	tests/tools/fuzz.sh $(FUZZ_SECONDS)
+
+# The soak with faults (tests/soak.rs) for SOAK_SECONDS, default 10 minutes; `make test` runs
+# it for 60 s.
+SOAK_SECONDS ?= 600
+soak:
+	@tests/tools/ensure-deps.sh redis-server redis-cli
+	REDCORE_SOAK_SECS=$(SOAK_SECONDS) $(CARGO) test --test soak -- --ignored --nocapture
+
 # ---- install --------------------------------------------------------------------------------
 
 install:
@@ -404,12 +491,13 @@ install:
 # ---- the rest -------------------------------------------------------------------------------
 
 demo: all examples
-	@tests/tools/ensure-deps.sh redis-server redis-cli
+	@tests/tools/ensure-deps.sh redis-server redis-sentinel redis-cli
 	@if [ -z "$(EXAMPLES)" ]; then echo "demo: there are no examples/*.c yet, nothing to run"; fi
 	@for e in $(EXAMPLES); do \
 		echo "==> $$e"; \
 		case $$e in \
 		*/cluster) with=$(WITH_CLUSTER) ;; \
+		*/sentinel) with=$(WITH_SENTINEL) ;; \
 		*) with=$(WITH_REDIS) ;; \
 		esac; \
 		$$with $$e || { echo "demo: $$e FAILED" >&2; exit 1; }; \

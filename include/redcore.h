@@ -381,6 +381,60 @@ typedef enum redcore_cluster_counter {
 } redcore_cluster_counter;
 
 /**
+ * Which node of the service a sentinel client sends its commands to (`redcore_sentinel_role`
+ * in C; the numbers are ABI).
+ */
+typedef enum redcore_sentinel_role {
+  /**
+   * Every command goes to the master. The default.
+   */
+  REDCORE_SENTINEL_ROLE_MASTER = 0,
+  /**
+   * Every command goes to a healthy replica, round robin (a read client: writes fail with
+   * READ_ONLY).
+   */
+  REDCORE_SENTINEL_ROLE_REPLICA = 1,
+} redcore_sentinel_role;
+
+/**
+ * A counter of `redcore_client_sentinel_counter`. The numbers are ABI: never renumber.
+ */
+typedef enum redcore_sentinel_counter {
+  /**
+   * Discoveries started (at start, on sentinel events and errors, periodically).
+   */
+  REDCORE_SENTINEL_COUNTER_DISCOVERIES = 0,
+  /**
+   * Discoveries that found no master (`REDCORE_ERR_MASTER_NOT_FOUND`).
+   */
+  REDCORE_SENTINEL_COUNTER_DISCOVERY_FAILURES = 1,
+  /**
+   * Times the master changed.
+   */
+  REDCORE_SENTINEL_COUNTER_MASTER_CHANGES = 2,
+  /**
+   * Sentinel events about the service received.
+   */
+  REDCORE_SENTINEL_COUNTER_EVENTS = 3,
+  /**
+   * Times commands were held for a failover of the master.
+   */
+  REDCORE_SENTINEL_COUNTER_HOLDS = 4,
+  /**
+   * Commands kept in the client until they could be sent (to the new master, ...).
+   */
+  REDCORE_SENTINEL_COUNTER_PARKED = 5,
+  /**
+   * Sentinels whose events the client receives now (a gauge, not a count).
+   */
+  REDCORE_SENTINEL_COUNTER_SUBSCRIBED = 6,
+  /**
+   * Sentinels known now (a gauge).
+   */
+  REDCORE_SENTINEL_COUNTER_SENTINELS = 7,
+} redcore_sentinel_counter;
+
+/**
  * Where a cluster SCAN stands.
  */
 typedef struct ScanCursor ScanCursor;
@@ -777,8 +831,32 @@ enum redcore_error_code redcore_client_new(const struct redcore_config *config,
  * Frees a client. Every command still pending completes (its callback runs) with
  * `REDCORE_ERR_CLOSED` before this returns; when called from inside one of the client's own
  * callbacks, they complete as soon as that callback returns. NULL is ignored.
+ *
+ * `REDCORE_ERR_CLOSED` means the reply will never be delivered, not that the command did not
+ * run: commands already written may have been executed by the server (one probe freeing a
+ * client under load saw about 1,200 of them run). To have written commands answered first,
+ * stop submitting and call `redcore_client_drain` before this.
+ *
+ * In a forked child, a client inherited from the parent is not shut down: its connections
+ * and buffers are deliberately leaked (valgrind reports them), because closing the sockets'
+ * TLS sessions or shutting them down would break the parent's connections. They go away when
+ * the child exits or calls exec (the descriptors are close-on-exec).
  */
 void redcore_client_free(struct redcore_client *client);
+
+/**
+ * Waits until every command submitted so far has completed (reply, error or timeout; the
+ * callbacks have run), for at most `timeout_ms` milliseconds. Commands submitted meanwhile
+ * are waited for too: stop submitting first. Returns `REDCORE_OK` when nothing is pending,
+ * `REDCORE_ERR_TIMEOUT` when something still was at the deadline,
+ * `REDCORE_ERR_INVALID_ARGUMENT` for NULL or when called from one of the client's callbacks
+ * (it would wait for itself), `REDCORE_ERR_CLOSED` in a forked child. Use it before
+ * `redcore_client_free` to have written commands answered rather than completed with
+ * `REDCORE_ERR_CLOSED`.
+ */
+enum redcore_error_code redcore_client_drain(const struct redcore_client *client,
+                                             uint64_t timeout_ms,
+                                             struct redcore_error **err_out);
 
 /**
  * Sends a command asynchronously: `argc` arguments `argv[i]` of `argvlen[i]` bytes (or
@@ -1003,6 +1081,16 @@ enum redcore_error_code redcore_client_set_reauth_callback(const struct redcore_
                                                            void *userdata);
 
 /**
+ * Writes one counter of a sentinel client (`counter`, a `redcore_sentinel_counter` value
+ * passed as an int) to `*out`. `REDCORE_ERR_INVALID_ARGUMENT` for a NULL argument, an
+ * unknown counter, or a client that is not a sentinel client.
+ */
+enum redcore_error_code redcore_client_sentinel_counter(const struct redcore_client *client,
+                                                        int counter,
+                                                        uint64_t *out,
+                                                        struct redcore_error **err_out);
+
+/**
  * Writes a new config with the defaults to `*out`: `127.0.0.1:6379` over TCP, no TLS, db 0, no
  * credentials, RESP3, connect and command timeouts 5 s, TCP_NODELAY on, keepalive on (idle
  * 30 s, interval 5 s, 3 probes), 1 connection per node, at most 10000 commands in flight per
@@ -1034,7 +1122,7 @@ enum redcore_error_code redcore_config_new(struct redcore_config **out);
  * `exponential`, `full_jitter`, `equal_jitter`, `decorrelated_jitter`,
  * `exponential_with_jitter`), `backoff_base`, `backoff_cap`, `retry_written_commands`,
  * `health_check_interval`, `reactor_threads`, `lazy_connect`, `max_bulk_len`,
- * `max_aggregate_len`, `max_depth`. An unknown parameter is an error. Durations are seconds
+ * `max_aggregate_len`, `max_depth`, `max_line_len`. An unknown parameter is an error. Durations are seconds
  * (`0.5`) or take `ms` or `s` (`250ms`); `0` or `none` turns a timeout off. Booleans are
  * 1/0, true/false, yes/no or on/off. Percent-encode `/ ? # @ &` in a password.
  *
@@ -1251,6 +1339,16 @@ enum redcore_error_code redcore_config_set_reader_limits(struct redcore_config *
                                                          struct redcore_error **err_out);
 
 /**
+ * Sets the longest simple string, error or big number line a reply may carry (these have no
+ * length up front, so every byte is held until the line ends), in bytes; 0 for the default,
+ * 1 MiB; at most 4294967295. A longer line fails with `REDCORE_ERR_PROTOCOL` and closes its
+ * connection.
+ */
+enum redcore_error_code redcore_config_set_reader_line_limit(struct redcore_config *cfg,
+                                                             size_t max_line_len,
+                                                             struct redcore_error **err_out);
+
+/**
  * Sets the library name and version sent with `CLIENT SETINFO` (copied; printable ASCII
  * without spaces), e.g. a binding's own name. NULL for either one sends nothing for it.
  * Default: "redcore" and this library's version.
@@ -1323,6 +1421,89 @@ enum redcore_error_code redcore_config_set_address_remap(struct redcore_config *
                                                          void *userdata,
                                                          redcore_userdata_free userdata_free,
                                                          struct redcore_error **err_out);
+
+/**
+ * Turns sentinel mode on: the client talks to the master (or, with
+ * `redcore_config_set_sentinel_role`, the replicas) of `service` (copied), as the sentinel
+ * at `host` (copied; IPv6 with or without brackets) and `port` (1 to 65535) and the ones
+ * added with `redcore_config_add_sentinel` name it; the config's own host and port are not
+ * used. A `redis+sentinel://s1:26379,s2:26379/service` URL does the same. A NULL `service`
+ * turns sentinel mode off (and forgets the sentinels).
+ */
+enum redcore_error_code redcore_config_set_sentinel(struct redcore_config *cfg,
+                                                    const char *service,
+                                                    const char *host,
+                                                    uint16_t port,
+                                                    struct redcore_error **err_out);
+
+/**
+ * Adds a sentinel (`host` copied; IPv6 with or without brackets; port 1 to 65535). The
+ * sentinels are asked all at once; those that answer are asked first next time, and the
+ * sentinels they know of join the list. Fails when sentinel mode is off.
+ */
+enum redcore_error_code redcore_config_add_sentinel(struct redcore_config *cfg,
+                                                    const char *host,
+                                                    uint16_t port,
+                                                    struct redcore_error **err_out);
+
+/**
+ * Sets where a sentinel client's commands go: a `redcore_sentinel_role` value passed as an
+ * int (`REDCORE_SENTINEL_ROLE_MASTER`, the default; `_REPLICA`: round robin over the healthy
+ * replicas, a read client whose writes fail with `REDCORE_ERR_READ_ONLY`). With
+ * `fallback_to_master`, a replica client sends its commands to the master while no replica
+ * is healthy, instead of failing them with `REDCORE_ERR_REPLICA_NOT_FOUND`. Fails when
+ * sentinel mode is off.
+ */
+enum redcore_error_code redcore_config_set_sentinel_role(struct redcore_config *cfg,
+                                                         int role,
+                                                         bool fallback_to_master,
+                                                         struct redcore_error **err_out);
+
+/**
+ * Sets how many sentinels must name the same master before it is used (`quorum`, at least
+ * 1; default 1: the first sentinel to answer with a healthy master decides), and how many
+ * other sentinels each answering sentinel must see for its answer to count
+ * (`min_other_sentinels`, default 0). Fails when sentinel mode is off.
+ */
+enum redcore_error_code redcore_config_set_sentinel_quorum(struct redcore_config *cfg,
+                                                           uint32_t quorum,
+                                                           uint32_t min_other_sentinels,
+                                                           struct redcore_error **err_out);
+
+/**
+ * Sets the sentinels' own credentials (copied): their ACL user (NULL or "": the default
+ * user) and password (their `requirepass`; NULL or "": none). The data nodes' credentials
+ * (`redcore_config_set_username` / `_password`) are never sent to the sentinels, nor these
+ * to the data nodes. The password is overwritten in memory when replaced or freed. Fails
+ * when sentinel mode is off.
+ */
+enum redcore_error_code redcore_config_set_sentinel_credentials(struct redcore_config *cfg,
+                                                                const char *username,
+                                                                const char *password,
+                                                                struct redcore_error **err_out);
+
+/**
+ * Sets TLS to the sentinels: `mode` -1 follows the data nodes (the default), 0 turns it off,
+ * 1 turns it on. `ca_file` (copied; NULL: the data nodes' TLS settings) is the PEM file of
+ * the CAs that signed the sentinels' certificates; the other settings are the data nodes'.
+ * Fails when sentinel mode is off.
+ */
+enum redcore_error_code redcore_config_set_sentinel_tls(struct redcore_config *cfg,
+                                                        int mode,
+                                                        const char *ca_file,
+                                                        struct redcore_error **err_out);
+
+/**
+ * Sets how often a sentinel client asks the sentinels when nothing asks (their events and
+ * the data nodes' errors ask at once; 0 turns the periodic discovery off; default 10000 ms),
+ * and the longest time a master client holds its commands while the sentinels fail its
+ * master over (`failover_hold_ms`, at least 1; default 10000 ms; commands also end at their
+ * own timeout). Fails when sentinel mode is off.
+ */
+enum redcore_error_code redcore_config_set_sentinel_timing(struct redcore_config *cfg,
+                                                           uint64_t refresh_interval_ms,
+                                                           uint64_t failover_hold_ms,
+                                                           struct redcore_error **err_out);
 
 /**
  * Turns TLS on or off for TCP (and Unix) connections (default off; a `rediss://` URL turns

@@ -8,6 +8,7 @@
 mod backoff;
 mod credentials;
 mod secret;
+mod sentinel;
 mod tls;
 mod url;
 
@@ -21,6 +22,7 @@ pub use backoff::{Backoff, BackoffKind, BackoffState, FastRng};
 pub use credentials::{CredentialProvider, CredentialSource, Credentials, TokenRefresh};
 pub(crate) use secret::wipe;
 pub use secret::Secret;
+pub use sentinel::{SentinelOptions, SentinelRole, DEFAULT_SENTINEL_PORT};
 pub use tls::{OcspCheck, OcspStaple, OcspVerifier, TlsOptions, TlsVersion};
 
 /// The port used when a URL or a caller names none.
@@ -321,6 +323,9 @@ pub struct Config {
     /// Cluster mode: `endpoint` and `cluster.nodes` are startup nodes from which the
     /// topology is discovered. Default None: one server.
     pub cluster: Option<ClusterOptions>,
+    /// Sentinel mode: the master (or replicas) of `sentinel.service_name`, as the sentinels
+    /// name them; `endpoint` is not used. Default None: one server.
+    pub sentinel: Option<SentinelOptions>,
 }
 
 impl Default for Config {
@@ -353,6 +358,7 @@ impl Default for Config {
             lib_name: Some("redcore".into()),
             lib_version: Some(env!("CARGO_PKG_VERSION").into()),
             cluster: None,
+            sentinel: None,
         }
     }
 }
@@ -428,6 +434,14 @@ impl Config {
         }
         if let Some(cluster) = &self.cluster {
             self.validate_cluster(cluster)?;
+        }
+        if let Some(sentinel) = &self.sentinel {
+            if self.cluster.is_some() {
+                return Err(invalid(
+                    "cluster and sentinel are exclusive: a client talks to one or the other",
+                ));
+            }
+            sentinel.validate()?;
         }
         self.reader_limits
             .validate()

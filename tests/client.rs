@@ -363,6 +363,9 @@ fn timeout_keeps_the_connection_and_pairs_later_replies() {
     let server = RedisServer::start();
     let mut cfg = config(&server);
     cfg.command_timeout = Some(Duration::from_millis(200));
+    // One connection: a blocking call that finds it still busy (the late reply not read yet,
+    // on a loaded machine) would otherwise open a direct connection of its own.
+    cfg.max_direct_connections_per_node = 0;
     let c = client_with(cfg);
     c.command(&["SET", "x", "1"]).unwrap();
     let id_before = value(&c, &["CLIENT", "ID"]);

@@ -22,6 +22,14 @@ use support::cluster::RedisCluster;
 use support::keyslot::{key_in_slot, key_slot, keys_in_slot};
 use support::text;
 
+/// Tests that start a cluster of their own run one at a time: with the shared cluster that
+/// makes at most 12 servers at once, which 2 cores handle without stretching the timings.
+static OWN_CLUSTER: Mutex<()> = Mutex::new(());
+
+fn own_cluster() -> std::sync::MutexGuard<'static, ()> {
+    OWN_CLUSTER.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 fn config(cluster: &RedisCluster) -> Config {
     let mut config = Config::from_url(&cluster.url()).expect("the harness's URL parses");
     config.command_timeout = Some(Duration::from_secs(10));
@@ -267,7 +275,10 @@ fn replica_reads_run_on_the_replicas() {
         if served >= keys.len() as u64 {
             break;
         }
-        assert!(Instant::now() < deadline, "the replicas ran only {served} GETs");
+        assert!(
+            Instant::now() < deadline,
+            "the replicas ran only {served} GETs"
+        );
         std::thread::sleep(Duration::from_millis(200));
     }
     // Writes still go to the primaries.
@@ -438,6 +449,7 @@ fn startup_nodes_that_fail_are_skipped_and_none_reachable_fails_clearly() {
 /// slot. No command may fail; the client must have met both ASK and MOVED.
 #[test]
 fn resharding_under_load_loses_no_command() {
+    let _one_at_a_time = own_cluster();
     let cluster = RedisCluster::start_default();
     let c = Arc::new(client(&cluster));
     let slot = 4242u16;
@@ -535,6 +547,7 @@ fn resharding_under_load_loses_no_command() {
 /// once its replica is promoted; every acknowledged write reads back afterwards.
 #[test]
 fn failover_under_load_resumes_and_keeps_every_acknowledged_write() {
+    let _one_at_a_time = own_cluster();
     let cluster = RedisCluster::start_default();
     let c = Arc::new(client(&cluster));
     let victim = cluster.primaries()[0].port;
@@ -651,6 +664,7 @@ fn failover_under_load_resumes_and_keeps_every_acknowledged_write() {
 /// the client.
 #[test]
 fn an_added_node_is_used_without_a_restart() {
+    let _one_at_a_time = own_cluster();
     let cluster = RedisCluster::start_default();
     let c = client(&cluster);
     let slots: Vec<u16> = (100..110).collect();
@@ -769,6 +783,7 @@ fn the_address_remap_hook_decides_where_nodes_are_dialed() {
 /// SLOT_NOT_COVERED (the cluster keeps serving the other slots: full coverage is not required).
 #[test]
 fn a_slot_without_owner_gives_slot_not_covered() {
+    let _one_at_a_time = own_cluster();
     let cluster = RedisCluster::start(3, 0);
     for port in cluster.ports() {
         cluster
@@ -830,6 +845,7 @@ fn a_tls_cluster_verifies_each_node_by_its_announced_hostname() {
     let certs = support::unique_temp_dir("redcore-cluster-certs");
     let files = support::generate_tls_files(&certs);
     let dir = certs.clone();
+    let _one_at_a_time = own_cluster();
     let cluster = RedisCluster::start_with(3, 1, move |i, b| {
         let b = b.args(["--tls-cluster", "yes", "--tls-replication", "yes"]);
         if i < 3 {

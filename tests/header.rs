@@ -35,12 +35,21 @@ fn generate() -> String {
         .export
         .rename
         .insert("ReadFrom".into(), "redcore_read_from".into());
+    config
+        .export
+        .rename
+        .insert("SentinelRole".into(), "redcore_sentinel_role".into());
     // redcore_config_set_retry takes the backoff as an int (an unknown number is reported, not
     // undefined behaviour), so no function signature brings the enum in by itself; the same
     // for redcore_config_set_read_from.
     config.export.include.push("BackoffKind".into());
     config.export.include.push("ReadFrom".into());
     config.export.include.push("redcore_cluster_counter".into());
+    config.export.include.push("SentinelRole".into());
+    config
+        .export
+        .include
+        .push("redcore_sentinel_counter".into());
     config.enumeration.rename_variants = cbindgen::RenameRule::QualifiedScreamingSnakeCase;
     let bindings = cbindgen::Builder::new()
         .with_crate(root)

@@ -13,6 +13,7 @@ mod nodes;
 pub mod pipeline;
 mod pool;
 mod reauth;
+mod sentinel;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -35,6 +36,7 @@ use nodes::{NodePool, NodeSet};
 use pipeline::Views;
 pub use pipeline::{Pipeline, PipelineResult};
 pub use reauth::{ReauthHandler, ReauthReport};
+pub use sentinel::SentinelStats;
 
 /// A handler for pushes that arrive outside any request (RESP3 `>` frames on shared
 /// connections: invalidations, server notices). Runs on a reactor thread.
@@ -68,6 +70,8 @@ pub(crate) struct Engine {
     nodes: ArcSwap<NodeSet>,
     /// A cluster client's routing state (None: one server).
     cluster: Option<cluster::Cluster>,
+    /// A sentinel client's state (None: not one).
+    sentinel: Option<sentinel::Sentinel>,
     /// This engine, for completions that must come back to it later (a refresh answer, a
     /// SCAN step, keys asked of the server).
     me: std::sync::Weak<Engine>,
@@ -110,7 +114,15 @@ impl Client {
     /// `new`, starting the reactor threads with `spawn` (tests make it fail).
     fn with_spawner(config: Config, spawn: &Spawner) -> Result<Client> {
         let fork_generation = fork_generation();
-        let endpoints = config.startup_nodes();
+        // A sentinel client's data nodes are the ones the sentinels name.
+        let endpoints = match &config.sentinel {
+            Some(_) => Vec::new(),
+            None => config.startup_nodes(),
+        };
+        let sentinel = match &config.sentinel {
+            Some(_) => Some(sentinel::Sentinel::new(&config, Instant::now())?),
+            None => None,
+        };
         let tls = if config.tls {
             // Settings errors (unreadable CA file, bad server name) show now, not at connect.
             for endpoint in &endpoints {
@@ -146,6 +158,7 @@ impl Client {
             reactors: shareds,
             nodes: ArcSwap::from_pointee(NodeSet::default()),
             cluster,
+            sentinel,
             me: me.clone(),
             next_reactor: AtomicUsize::new(0),
             blocking_callers: AtomicUsize::new(0),
@@ -165,6 +178,7 @@ impl Client {
         engine.nodes.store(Arc::new(NodeSet {
             pools,
             topology: None,
+            service: None,
         }));
         let handles = start_reactors(&engine, loops, spawn)?;
         for pool in &engine.nodes.load().pools {
@@ -174,7 +188,18 @@ impl Client {
             engine,
             threads: handles,
         };
-        if client.engine.cluster.is_some() {
+        let limit = client
+            .engine
+            .config
+            .connect_timeout
+            .unwrap_or(Duration::from_secs(30));
+        if client.engine.sentinel.is_some() {
+            client.engine.start_sentinel();
+            if !client.engine.config.lazy_connect {
+                client.engine.wait_service(limit * 2)?;
+                client.wait_connected()?;
+            }
+        } else if client.engine.cluster.is_some() {
             // The startup nodes are asked for the topology, in turn, until one answers.
             client.engine.request_refresh();
             if !client.engine.config.lazy_connect {
@@ -370,6 +395,12 @@ impl Client {
         Ok(dedicated)
     }
 
+    /// What a sentinel client has met so far (discoveries, master changes, events, held
+    /// commands); `None` for other clients.
+    pub fn sentinel_stats(&self) -> Option<SentinelStats> {
+        self.engine.sentinel.as_ref().map(sentinel::Sentinel::stats)
+    }
+
     /// What a cluster client has met so far (redirections, retries, refreshes); `None` for a
     /// client of one server.
     pub fn cluster_stats(&self) -> Option<ClusterStats> {
@@ -384,6 +415,31 @@ impl Client {
             .lock()
             .unwrap_or_else(|e| e.into_inner()) =
             handler.map(|h| Arc::from(h) as SharedPushHandler);
+    }
+
+    /// Waits until every command submitted so far has completed (its reply came, or it failed
+    /// or timed out), or `timeout` passes: `Err(TIMEOUT)` then. Commands submitted meanwhile
+    /// are waited for too, so stop submitting first. Call it before `close` (or dropping the
+    /// client) to have written commands answered instead of completed with CLOSED, which does
+    /// not mean they did not run: the server may have run them. Not from a callback.
+    pub fn drain(&self, timeout: Duration) -> Result<()> {
+        self.engine.check_blocking_allowed()?;
+        let deadline = Instant::now() + timeout;
+        let mut pause = Duration::from_micros(100);
+        while !self.engine.is_drained() {
+            if Instant::now() >= deadline {
+                return Err(Error::new(
+                    ErrorKind::Timeout,
+                    format!(
+                        "commands were still pending after {} ms",
+                        timeout.as_millis()
+                    ),
+                ));
+            }
+            std::thread::sleep(pause);
+            pause = (pause * 2).min(Duration::from_millis(5));
+        }
+        Ok(())
     }
 
     /// Closes the client: every pending command completes with CLOSED before this returns
@@ -518,12 +574,14 @@ impl Engine {
 
     /// A new connection to `node`'s endpoint, on the next reactor in turn (not started).
     fn new_conn(&self, node: &NodePool, dedicated: bool) -> Conn {
-        self.conn_for(
+        let conn = self.conn_for(
             node.id,
             &node.endpoint,
             node.server_name.as_deref(),
             dedicated,
-        )
+        );
+        conn.lock().require_master = node.master_only;
+        conn
     }
 
     fn conn_for(
@@ -542,8 +600,9 @@ impl Engine {
             server_name.map(str::to_string),
             &self.config,
         );
-        // A cluster node's requests may be redirected or retried elsewhere.
-        conn.lock().detours = self.cluster.is_some();
+        // A cluster node's requests may be redirected or retried elsewhere, and a sentinel
+        // client's may go to the next master.
+        conn.lock().detours = self.cluster.is_some() || self.sentinel.is_some();
         conn
     }
 
@@ -562,6 +621,20 @@ impl Engine {
         for conn in &pool.conns {
             self.reactors[conn.reactor].notify(Msg::Adopt(conn.clone()));
         }
+    }
+
+    /// True when no command waits anywhere: on a connection (written or not, or answered but
+    /// handed to the reactor for its completion), for a dedicated connection, or for its time
+    /// in a cluster (a retry's delay, a topology).
+    fn is_drained(&self) -> bool {
+        let mut conns = self.node_conns();
+        conns.extend(self.dedicated_conns());
+        let idle = conns.iter().all(|conn| {
+            let st = conn.lock();
+            st.ex.pending() == 0 && st.handoff.is_empty() && st.detoured.is_empty()
+        });
+        let cluster_idle = self.cluster.is_none() || !self.cluster_has_delayed();
+        idle && cluster_idle && self.pool_next_deadline().is_none()
     }
 
     /// Refuses calls on a closed client or in a forked child.
@@ -601,6 +674,9 @@ impl Engine {
     /// only reads; an error for what does not go to one node now (a cluster's fan-outs and
     /// splits, a slot without owner), which `submit` handles on its own path.
     fn route<'n>(&self, nodes: &'n NodeSet, args: &[&[u8]]) -> Result<(&'n Arc<NodePool>, bool)> {
+        if self.sentinel.is_some() {
+            return self.sentinel_pool(nodes).map(|pool| (pool, false));
+        }
         match &self.cluster {
             None => nodes
                 .pools
@@ -704,6 +780,14 @@ impl Engine {
             // dedicated connections wherever they are sent (see `dispatch`).
             let blocking = !matches!(class, CommandClass::Normal);
             self.dispatch(views.as_slice(), None, completion, meta, blocking)?;
+            // A blocking command may first wait for a dedicated connection.
+            let wait = self.config.dedicated_wait_timeout;
+            return Ok(deadline.map(|d| if blocking { d + wait } else { d }));
+        }
+        if self.sentinel.is_some() {
+            let blocking = !matches!(class, CommandClass::Normal);
+            let args = views.as_slice();
+            self.sentinel_dispatch(args, None, completion, meta, direct, blocking);
             // A blocking command may first wait for a dedicated connection.
             let wait = self.config.dedicated_wait_timeout;
             return Ok(deadline.map(|d| if blocking { d + wait } else { d }));
@@ -822,6 +906,10 @@ impl Engine {
         if self.cluster.is_some() {
             return self.submit_cluster_pipeline(pipeline, run, meta);
         }
+        if self.sentinel.is_some() {
+            self.sentinel_pipeline(pipeline, run, meta);
+            return Ok(());
+        }
         let nodes = self.nodes.load();
         let (pool, _) = self.route(&nodes, &[])?;
         if pipeline.blocking.is_some() {
@@ -893,6 +981,9 @@ impl Engine {
     }
 
     pub(crate) fn on_push(&self, reply: Reply) {
+        if self.sentinel.is_some() && self.sentinel_push(&reply) {
+            return;
+        }
         let handler = self
             .push_handler
             .lock()
@@ -926,10 +1017,19 @@ impl Owner for Engine {
             .cluster
             .as_ref()
             .and_then(|_| self.cluster_next_deadline());
-        [self.pool_next_deadline(), self.auth.next_renewal(), cluster]
-            .into_iter()
-            .flatten()
-            .min()
+        let sentinel = self
+            .sentinel
+            .as_ref()
+            .and_then(|_| self.sentinel_next_deadline());
+        [
+            self.pool_next_deadline(),
+            self.auth.next_renewal(),
+            cluster,
+            sentinel,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     fn on_timers(
@@ -940,6 +1040,9 @@ impl Owner for Engine {
         self.pool_expire(now, completions);
         if self.cluster.is_some() {
             self.cluster_timers(now);
+        }
+        if self.sentinel.is_some() {
+            self.sentinel_timers(now);
         }
         if self.auth.begin_renewal(now) {
             // The provider may take its time (a token service): ask it on a thread of its own.
@@ -967,8 +1070,26 @@ impl Owner for Engine {
             self.on_cluster_detours(detours, completions);
             return;
         }
+        if self.sentinel.is_some() {
+            self.on_sentinel_detours(detours, completions);
+            return;
+        }
         for detour in detours.drain(..) {
             completions.push((detour.completion, Err(detour.cause)));
+        }
+    }
+
+    fn node_up(&self, conn: &Arc<Conn>, now: Instant) {
+        let nodes = self.nodes.load();
+        let Some(pool) = nodes.by_id(conn.node) else {
+            return;
+        };
+        let mut siblings: Vec<Arc<Conn>> = pool.node_conns().cloned().collect();
+        siblings.extend(pool.dedicated.live());
+        for sibling in siblings.iter().filter(|c| !Arc::ptr_eq(c, conn)) {
+            if sibling.lock().node_up(now) {
+                self.reactors[sibling.reactor].notify(Msg::Timers);
+            }
         }
     }
 
@@ -976,6 +1097,9 @@ impl Owner for Engine {
         self.pool_fail_all(err, completions);
         if self.cluster.is_some() {
             self.cluster_fail_waiting(err, completions);
+        }
+        if self.sentinel.is_some() {
+            self.sentinel_fail_waiting(err, completions);
         }
     }
 

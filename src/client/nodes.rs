@@ -33,6 +33,9 @@ pub(crate) struct NodePool {
     pub(crate) direct: Box<[OnceLock<Arc<Conn>>]>,
     /// Connections set apart for blocking commands and for holders (`Dedicated`).
     pub(crate) dedicated: DedicatedPool,
+    /// Every connection checks in its handshake that the node is a master (a sentinel
+    /// client's master pool).
+    pub(crate) master_only: bool,
 }
 
 impl NodePool {
@@ -61,6 +64,7 @@ impl NodePool {
             ),
             endpoint,
             server_name,
+            master_only: false,
         }
     }
 
@@ -93,6 +97,19 @@ pub(crate) struct NodeSet {
     pub(crate) pools: Vec<Arc<NodePool>>,
     /// A cluster's slots and nodes, once known.
     pub(crate) topology: Option<Arc<Topology>>,
+    /// A sentinel client's master and replicas among `pools`.
+    pub(crate) service: Option<ServiceView>,
+}
+
+/// A sentinel client's data nodes, by index in `NodeSet::pools`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct ServiceView {
+    /// The master's pool, once the sentinels named one.
+    pub(crate) master: Option<usize>,
+    /// The pools of the healthy replicas (a replica client's).
+    pub(crate) replicas: Vec<usize>,
+    /// Commands for the master are held: a failover of it is under way.
+    pub(crate) held: bool,
 }
 
 impl NodeSet {

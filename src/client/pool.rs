@@ -498,7 +498,7 @@ impl Engine {
         nodes
             .pools
             .iter()
-            .flat_map(|node| node.dedicated.lock().live.clone())
+            .flat_map(|node| node.dedicated.live())
             .collect()
     }
 
@@ -539,6 +539,11 @@ impl Engine {
 }
 
 impl DedicatedPool {
+    /// Every dedicated connection that exists, idle or in use.
+    pub(crate) fn live(&self) -> Vec<Arc<Conn>> {
+        self.lock().live.clone()
+    }
+
     /// Takes the idle connections out of the pool (their node left the cluster): the caller
     /// retires them. Those in use are retired when given back (`Engine::pool_of` no longer
     /// finds their node).

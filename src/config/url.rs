@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use super::{
     BackoffKind, ClusterOptions, Config, Endpoint, Keepalive, Protocol, ReadFrom, Secret,
-    TlsVersion, DEFAULT_PORT,
+    SentinelOptions, TlsVersion, DEFAULT_PORT,
 };
 use crate::error::{Error, Result};
 
@@ -25,7 +25,11 @@ impl Config {
     /// - `unix://[[username][:password]@]/path/to/socket` (also `redis+unix://`).
     /// - `redis+cluster://[[username][:password]@]host[:port][,host[:port]...][/0]`: a
     ///   cluster, discovered from these startup nodes; `rediss+cluster://` over TLS.
-    /// - `redis+sentinel://` is refused for now ("not supported yet").
+    /// - `redis+sentinel://[[username][:password]@]host[:port][,host[:port]...]/service[/db]`:
+    ///   the master (or with `role=replica` the replicas) of `service`, as the sentinels at
+    ///   these addresses name it; a sentinel's port defaults to 26379; the user and password
+    ///   are the data nodes' (the sentinels' are `sentinel_username` / `sentinel_password`);
+    ///   `rediss+sentinel://` is TLS to both (`sentinel_tls=false` for plain sentinels).
     ///
     /// Query parameters override the rest (`?db=2&protocol=2`); the last of repeated ones wins.
     /// An unknown parameter is an error, so a typo cannot pass unnoticed.
@@ -52,7 +56,7 @@ impl Config {
     /// | `health_check_interval` | `health_check_interval` |
     /// | `reactor_threads` | `reactor_threads` |
     /// | `lazy_connect` | `lazy_connect` |
-    /// | `max_bulk_len`, `max_aggregate_len`, `max_depth` | `reader_limits` |
+    /// | `max_bulk_len`, `max_aggregate_len`, `max_depth`, `max_line_len` | `reader_limits` |
     /// | `tls_ca_file` (`ssl_ca_certs`), `tls_ca_dir` (`ssl_ca_path`) | `tls_options.ca_file`, `.ca_dir` |
     /// | `tls_cert_file` (`ssl_certfile`), `tls_key_file` (`ssl_keyfile`) | `tls_options.client_cert_file`, `.client_key_file` |
     /// | `tls_server_name` | `tls_options.server_name` |
@@ -62,6 +66,10 @@ impl Config {
     /// | `read_from` (`primary`, `round_robin`, `replicas`, `random`) | `cluster.read_from` |
     /// | `refresh_interval` | `cluster.refresh_interval` |
     /// | `max_redirects` | `cluster.max_redirects` |
+    /// | `role` (`master`, `replica`), `replica_fallback` | `sentinel.role`, `sentinel.replica_fallback` |
+    /// | `quorum`, `min_other_sentinels` | `sentinel.quorum`, `sentinel.min_other_sentinels` |
+    /// | `sentinel_username`, `sentinel_password`, `sentinel_tls` | `sentinel.username`, `.password`, `.tls` |
+    /// | `refresh_interval`, `failover_hold` | `sentinel.refresh_interval`, `sentinel.failover_hold` |
     ///
     /// Durations are decimal seconds (`0.5`) or take a unit, `ms` or `s` (`250ms`, `2s`); for
     /// timeouts and intervals that can be off, `0` or `none` turns them off. Booleans are
@@ -84,44 +92,10 @@ impl Config {
         let mut out = String::new();
         let unix = matches!(self.endpoint, Endpoint::Unix { .. });
         let cluster = self.cluster.is_some();
-        out.push_str(match (&self.endpoint, self.tls, cluster) {
-            (Endpoint::Tcp { .. }, false, false) => "redis://",
-            (Endpoint::Tcp { .. }, true, false) => "rediss://",
-            (Endpoint::Tcp { .. }, false, true) => "redis+cluster://",
-            (Endpoint::Tcp { .. }, true, true) => "rediss+cluster://",
-            (Endpoint::Unix { .. }, _, _) => "unix://",
-        });
-        if self.username.is_some() || self.password.is_some() {
-            if let Some(user) = &self.username {
-                encode_into(&mut out, user, false);
-            }
-            if self.password.is_some() {
-                out.push_str(":***");
-            }
-            out.push('@');
-        }
-        match &self.endpoint {
-            Endpoint::Tcp { .. } => {
-                for (i, node) in self.startup_nodes().iter().enumerate() {
-                    if i > 0 {
-                        out.push(',');
-                    }
-                    if let Endpoint::Tcp { host, port } = node {
-                        if host.contains(':') {
-                            out.push('[');
-                            out.push_str(host);
-                            out.push(']');
-                        } else {
-                            encode_into(&mut out, host, false);
-                        }
-                        out.push_str(&format!(":{port}"));
-                    }
-                }
-                if self.db != 0 {
-                    out.push_str(&format!("/{}", self.db));
-                }
-            }
-            Endpoint::Unix { path } => encode_into(&mut out, &path.to_string_lossy(), true),
+        if let Some(sentinel) = &self.sentinel {
+            self.sentinel_url(sentinel, &mut out);
+        } else {
+            self.node_url(cluster, &mut out);
         }
         let params = self.non_default_params(unix);
         for (i, (name, value)) in params.iter().enumerate() {
@@ -131,6 +105,59 @@ impl Config {
             encode_into(&mut out, value, false);
         }
         out
+    }
+
+    /// The user part: `user:***@`, or nothing.
+    fn userinfo_url(&self, out: &mut String) {
+        if self.username.is_some() || self.password.is_some() {
+            if let Some(user) = &self.username {
+                encode_into(out, user, false);
+            }
+            if self.password.is_some() {
+                out.push_str(":***");
+            }
+            out.push('@');
+        }
+    }
+
+    /// `host:port`, with an IPv6 host in brackets.
+    fn hostport_url(endpoint: &Endpoint, out: &mut String) {
+        if let Endpoint::Tcp { host, port } = endpoint {
+            if host.contains(':') {
+                out.push('[');
+                out.push_str(host);
+                out.push(']');
+            } else {
+                encode_into(out, host, false);
+            }
+            out.push_str(&format!(":{port}"));
+        }
+    }
+
+    /// Scheme, user and place of a client of one server or a cluster.
+    fn node_url(&self, cluster: bool, out: &mut String) {
+        out.push_str(match (&self.endpoint, self.tls, cluster) {
+            (Endpoint::Tcp { .. }, false, false) => "redis://",
+            (Endpoint::Tcp { .. }, true, false) => "rediss://",
+            (Endpoint::Tcp { .. }, false, true) => "redis+cluster://",
+            (Endpoint::Tcp { .. }, true, true) => "rediss+cluster://",
+            (Endpoint::Unix { .. }, _, _) => "unix://",
+        });
+        self.userinfo_url(out);
+        match &self.endpoint {
+            Endpoint::Tcp { .. } => {
+                for (i, node) in self.startup_nodes().iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    Config::hostport_url(node, out);
+                }
+                if self.db != 0 {
+                    out.push_str(&format!("/{}", self.db));
+                }
+            }
+            Endpoint::Unix { path } => encode_into(out, &path.to_string_lossy(), true),
+        }
     }
 
     /// The query parameters that differ from the defaults, in a fixed order.
@@ -240,6 +267,7 @@ impl Config {
                 dl.max_aggregate_len,
             ),
             ("max_depth", l.max_depth, dl.max_depth),
+            ("max_line_len", l.max_line_len, dl.max_line_len),
         ];
         for (name, value, default) in limits {
             if value != default {
@@ -285,6 +313,9 @@ impl Config {
                 p.push(("max_redirects", c.max_redirects.to_string()));
             }
         }
+        if let Some(o) = &self.sentinel {
+            sentinel::params(o, &mut p);
+        }
         p
     }
 }
@@ -316,6 +347,7 @@ struct UrlParser<'a> {
 
 enum Transport {
     Tcp { tls: bool, cluster: bool },
+    Sentinel { tls: bool },
     Unix,
 }
 
@@ -385,11 +417,8 @@ impl<'a> UrlParser<'a> {
                 cluster: true,
             },
             "unix" | "redis+unix" => Transport::Unix,
-            s @ ("redis+sentinel" | "rediss+sentinel") => {
-                return Err(invalid(format!(
-                    "URL scheme '{s}://' is not supported yet (sentinel comes later)"
-                )))
-            }
+            "redis+sentinel" => Transport::Sentinel { tls: false },
+            "rediss+sentinel" => Transport::Sentinel { tls: true },
             _ if is_scheme_like(scheme) => {
                 return Err(invalid(format!(
                     "unsupported URL scheme '{scheme}://': expected redis://, rediss:// or unix://"
@@ -415,6 +444,11 @@ impl<'a> UrlParser<'a> {
                 }
                 self.parse_tcp(main, &mut config)?;
             }
+            Transport::Sentinel { tls } => {
+                config.tls = tls;
+                config.sentinel = Some(SentinelOptions::default());
+                self.parse_sentinel(main, &mut config)?;
+            }
             Transport::Unix => self.parse_unix(main, &mut config)?,
         }
         if let Some(query) = query {
@@ -437,12 +471,12 @@ impl<'a> UrlParser<'a> {
             None => (after, None),
         };
         let mut hosts = hostport.split(',');
-        let (host, port) = self.parse_hostport(hosts.next().unwrap_or(""))?;
+        let (host, port) = self.parse_hostport(hosts.next().unwrap_or(""), DEFAULT_PORT)?;
         config.endpoint = Endpoint::Tcp { host, port };
         match config.cluster.as_mut() {
             Some(cluster) => {
                 for more in hosts {
-                    let (host, port) = self.parse_hostport(more)?;
+                    let (host, port) = self.parse_hostport(more, DEFAULT_PORT)?;
                     cluster.nodes.push(Endpoint::Tcp { host, port });
                 }
             }
@@ -465,7 +499,7 @@ impl<'a> UrlParser<'a> {
         Ok(())
     }
 
-    fn parse_hostport(&self, hostport: &str) -> Result<(String, u16)> {
+    fn parse_hostport(&self, hostport: &str, default_port: u16) -> Result<(String, u16)> {
         let (host, port) = if let Some(inner) = hostport.strip_prefix('[') {
             let Some((v6, after)) = inner.split_once(']') else {
                 return Err(invalid("the URL's IPv6 host has no closing ']'"));
@@ -500,7 +534,7 @@ impl<'a> UrlParser<'a> {
             return Err(invalid("the URL has no host (redis://host:port)"));
         }
         let port = match port {
-            None => DEFAULT_PORT,
+            None => default_port,
             Some(text) => match text.parse::<u16>() {
                 Ok(p) if p != 0 && text.bytes().all(|b| b.is_ascii_digit()) => p,
                 _ => {
@@ -553,6 +587,19 @@ impl<'a> UrlParser<'a> {
             if key == "password" {
                 self.password_from = self.password_from.min(self.offset(raw_value));
                 config.password = decode_secret(raw_value, "value of URL parameter 'password'")?;
+                continue;
+            }
+            if key == "sentinel_password" {
+                self.password_from = self.password_from.min(self.offset(raw_value));
+                let password =
+                    decode_secret(raw_value, "value of URL parameter 'sentinel_password'")?;
+                let Some(sentinel) = config.sentinel.as_mut() else {
+                    return Err(invalid(
+                        "URL parameter 'sentinel_password' applies to sentinels: use \
+                         redis+sentinel://",
+                    ));
+                };
+                sentinel.password = password;
                 continue;
             }
             let what = format!("value of URL parameter {}", self.quote(raw_key));
@@ -619,6 +666,7 @@ impl<'a> UrlParser<'a> {
             "max_bulk_len" => c.reader_limits.max_bulk_len = v.number()?,
             "max_aggregate_len" => c.reader_limits.max_aggregate_len = v.number()?,
             "max_depth" => c.reader_limits.max_depth = v.number()?,
+            "max_line_len" => c.reader_limits.max_line_len = v.number()?,
             "tls_ca_file" | "ssl_ca_certs" => c.tls_options.ca_file = v.optional_path(),
             "tls_ca_dir" | "ssl_ca_path" => c.tls_options.ca_dir = v.optional_path(),
             "tls_cert_file" | "ssl_certfile" => c.tls_options.client_cert_file = v.optional_path(),
@@ -630,6 +678,7 @@ impl<'a> UrlParser<'a> {
             }
             "tls_system_roots" => c.tls_options.system_roots = v.boolean()?,
             "tls_insecure" => c.tls_options.insecure_skip_verify = v.boolean()?,
+            _ if sentinel::PARAMS.contains(&key) => self.apply_sentinel_param(&v, raw_key, c)?,
             "read_from" | "refresh_interval" | "max_redirects" => {
                 let Some(cluster) = c.cluster.as_mut() else {
                     return Err(invalid(format!(
@@ -871,5 +920,6 @@ fn format_duration(d: Duration) -> String {
     }
 }
 
+mod sentinel;
 #[cfg(test)]
 mod tests;

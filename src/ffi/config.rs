@@ -62,7 +62,7 @@ pub unsafe extern "C" fn redcore_config_new(out: *mut *mut redcore_config) -> Er
 /// `exponential`, `full_jitter`, `equal_jitter`, `decorrelated_jitter`,
 /// `exponential_with_jitter`), `backoff_base`, `backoff_cap`, `retry_written_commands`,
 /// `health_check_interval`, `reactor_threads`, `lazy_connect`, `max_bulk_len`,
-/// `max_aggregate_len`, `max_depth`. An unknown parameter is an error. Durations are seconds
+/// `max_aggregate_len`, `max_depth`, `max_line_len`. An unknown parameter is an error. Durations are seconds
 /// (`0.5`) or take `ms` or `s` (`250ms`); `0` or `none` turns a timeout off. Booleans are
 /// 1/0, true/false, yes/no or on/off. Percent-encode `/ ? # @ &` in a password.
 ///
@@ -489,9 +489,31 @@ pub unsafe extern "C" fn redcore_config_set_reader_limits(
             max_bulk_len: pick(max_bulk_len, default.max_bulk_len),
             max_aggregate_len: pick(max_aggregate_len, default.max_aggregate_len),
             max_depth: pick(max_depth, default.max_depth),
+            ..default
         };
         // SAFETY: cfg is NULL or a live config used by this thread only.
         unsafe { edit(cfg, |c| c.reader_limits = limits) }
+    })
+}
+
+/// Sets the longest simple string, error or big number line a reply may carry (these have no
+/// length up front, so every byte is held until the line ends), in bytes; 0 for the default,
+/// 1 MiB; at most 4294967295. A longer line fails with `REDCORE_ERR_PROTOCOL` and closes its
+/// connection.
+#[no_mangle]
+pub unsafe extern "C" fn redcore_config_set_reader_line_limit(
+    cfg: *mut redcore_config,
+    max_line_len: usize,
+    err_out: *mut *mut redcore_error,
+) -> ErrorKind {
+    guard_code(err_out, || {
+        let max_line_len = if max_line_len == 0 {
+            Limits::default().max_line_len
+        } else {
+            max_line_len
+        };
+        // SAFETY: cfg is NULL or a live config used by this thread only.
+        unsafe { edit(cfg, |c| c.reader_limits.max_line_len = max_line_len) }
     })
 }
 
@@ -561,6 +583,7 @@ fn optional_ms(ms: u64) -> Option<Duration> {
 }
 
 mod cluster;
+mod sentinel;
 mod tls;
 
 #[cfg(test)]

@@ -14,8 +14,9 @@ const ROOT_OFFSET: usize = std::mem::offset_of!(Reply, root);
 /// Gives C ownership of `reply`.
 pub(crate) fn reply_into_raw(reply: Box<Reply>) -> *mut redcore_reply {
     let raw = Box::into_raw(reply);
-    // SAFETY: raw is a valid, uniquely owned Reply; taking a field address does not read it.
-    unsafe { std::ptr::addr_of_mut!((*raw).root).cast() }
+    // SAFETY: raw is a valid, uniquely owned Reply. An offset from it, not a pointer to the
+    // field, keeps permission for the whole reply (handles reach `root_attr` too).
+    unsafe { raw.cast::<u8>().add(ROOT_OFFSET).cast() }
 }
 
 /// Takes ownership back from C. `None` for NULL and for handles that are not owned roots.
@@ -38,20 +39,22 @@ pub(crate) unsafe fn reply_from_raw(handle: *mut redcore_reply) -> Option<Box<Re
 /// # Safety
 /// `handle` is NULL or a live reply handle, and stays alive for `'a`.
 pub(crate) unsafe fn view<'a>(handle: *const redcore_reply) -> Option<ValueRef<'a>> {
-    // SAFETY: per the contract above.
-    let node = unsafe { handle.cast::<Node>().as_ref()? };
-    // SAFETY: live handles point at finalized nodes of a live reply.
-    Some(unsafe { ValueRef::from_node(node) })
+    if handle.is_null() {
+        return None;
+    }
+    // SAFETY: live handles point at finalized nodes of a live reply (the pointer, not a
+    // reference made from it, keeps the permission to reach the node's attribute before it).
+    Some(unsafe { ValueRef::from_ptr(handle.cast::<Node>()) })
 }
 
 /// The handle of a node reached through a view.
 pub(crate) fn handle_of(value: ValueRef<'_>) -> *const redcore_reply {
-    (value.node() as *const Node).cast()
+    value.node_ptr().cast()
 }
 
 /// Lends `reply` to C for the duration of a callback: the handle is valid until the callback
 /// returns, and `redcore_reply_free` on it does nothing (it is not flagged as an owned root).
 pub(crate) fn lend(reply: &mut Reply) -> *const redcore_reply {
     reply.mark_borrowed();
-    (&reply.root as *const Node).cast()
+    reply.root_ptr().cast()
 }

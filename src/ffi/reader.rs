@@ -45,6 +45,7 @@ pub unsafe extern "C" fn redcore_reader_new(
             max_bulk_len: pick(max_bulk_len, default.max_bulk_len),
             max_aggregate_len: pick(max_aggregate_len, default.max_aggregate_len),
             max_depth: pick(max_depth, default.max_depth),
+            ..default
         };
         limits.validate()?;
         let reader = Box::new(redcore_reader {

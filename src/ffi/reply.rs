@@ -74,12 +74,13 @@ pub unsafe extern "C" fn redcore_reply_string(
 ) -> *const c_char {
     guard(std::ptr::null(), || {
         // SAFETY: reply is NULL or a live handle.
-        let Some(bytes) = unsafe { view(reply) }.and_then(|v| v.as_bytes()) else {
+        // With its NUL: the pointer handed out must cover the byte C reads last.
+        let Some(bytes) = unsafe { view(reply) }.and_then(|v| v.as_bytes_with_nul()) else {
             return std::ptr::null();
         };
         if !len_out.is_null() {
             // SAFETY: len_out is writable when not NULL.
-            unsafe { *len_out = bytes.len() };
+            unsafe { *len_out = bytes.len() - 1 };
         }
         bytes.as_ptr().cast()
     })

@@ -150,6 +150,23 @@ pub(crate) struct ConnState {
     /// A helper thread is asking the credential provider for this connection (at most one
     /// at a time, even when a provider that hangs outlives several connect attempts).
     pub(crate) fetching_credentials: bool,
+    /// The handshake checks that the server is a master (`ROLE`): a sentinel client's
+    /// connections to its master.
+    pub(crate) require_master: bool,
+    /// Settings of their own for a connection that is not to a data node (a sentinel's:
+    /// its credentials, TLS and protocol); `None` uses the client's.
+    pub(crate) profile: Option<Arc<ConnProfile>>,
+}
+
+/// A connection's own settings, in place of the client's (see `ConnState::profile`): used
+/// for its TLS, its credentials and its handshake. Timeouts and retries stay the client's.
+pub(crate) struct ConnProfile {
+    /// The handshake settings (protocol, user, name) and `tls_options`.
+    pub(crate) config: Config,
+    /// The TLS client configuration; `None` connects in plain text.
+    pub(crate) tls: Option<Arc<rustls::ClientConfig>>,
+    /// The credentials.
+    pub(crate) auth: Auth,
 }
 
 /// A request a cluster node turned away (MOVED, ASK, TRYAGAIN, CLUSTERDOWN, ...) or left
@@ -253,6 +270,8 @@ impl Conn {
                 orphans: Vec::new(),
                 awaiting_credentials: false,
                 fetching_credentials: false,
+                require_master: false,
+                profile: None,
             }),
         }
     }
@@ -563,6 +582,11 @@ impl ConnState {
     /// must ask the provider (none is asking already).
     fn connected(&mut self, ctx: &mut Ctx<'_>) -> bool {
         let config = ctx.config;
+        let profile = self.profile.clone();
+        let (tls_config, tls_options, auth) = match profile.as_deref() {
+            Some(p) => (p.tls.as_ref(), &p.config.tls_options, &p.auth),
+            None => (ctx.tls, &config.tls_options, ctx.auth),
+        };
         // One deadline for the whole opening: TCP connect, TLS and the Redis handshake.
         let deadline = match self.phase {
             Phase::Connecting { deadline, .. } => deadline,
@@ -583,7 +607,7 @@ impl ConnState {
             self.fail(err, ctx);
             return false;
         }
-        if ctx.tls.is_none() {
+        if tls_config.is_none() {
             match self
                 .transport
                 .as_ref()
@@ -598,12 +622,12 @@ impl ConnState {
                 }
             }
         }
-        if let Some(tls_config) = ctx.tls {
+        if let Some(tls_config) = tls_config {
             let host = match &self.endpoint {
                 Endpoint::Tcp { host, .. } => Some(self.server_name.as_deref().unwrap_or(host)),
                 Endpoint::Unix { .. } => None,
             };
-            let wrapped = tls::server_name(&config.tls_options, host).and_then(|name| {
+            let wrapped = tls::server_name(tls_options, host).and_then(|name| {
                 let plain = self.transport.take().expect("transport");
                 plain.into_tls(tls_config.clone(), name)
             });
@@ -616,7 +640,7 @@ impl ConnState {
             }
         }
         self.got_bytes = false;
-        if ctx.auth.provider().is_some() {
+        if auth.provider().is_some() {
             // The provider may take its time (a token service): it is asked on a helper
             // thread, and the handshake starts when it answers, within the same deadline.
             self.awaiting_credentials = true;
@@ -661,10 +685,15 @@ impl ConnState {
         deadline: Option<Instant>,
         ctx: &mut Ctx<'_>,
     ) {
-        let config = ctx.config;
-        let credentials = ctx.auth.for_handshake(fetched, ctx.now);
+        let profile = self.profile.clone();
+        let (config, auth) = match profile.as_deref() {
+            Some(p) => (&p.config, &p.auth),
+            None => (ctx.config, ctx.auth),
+        };
+        let credentials = auth.for_handshake(fetched, ctx.now);
         self.sent_credentials = credentials.username.is_some() || credentials.password.is_some();
-        let mut handshake = Handshake::new(handshake_params(config, credentials));
+        let params = handshake_params(config, credentials, self.require_master);
+        let mut handshake = Handshake::new(params);
         self.ex.begin_control();
         self.ex.push_control(|buf| handshake.poll_transmit(buf));
         self.writable = true;
@@ -877,7 +906,9 @@ impl ConnState {
 
     /// Completes the requests whose deadline passed with TIMEOUT; those not written yet are
     /// dropped from the output (see `Exchange::expire`). A health check that timed out fails
-    /// the connection.
+    /// the connection, and so does a timed-out request whose reply was partly read (see
+    /// `Exchange::reply_stalled`): every flush comes here first, so nothing more is written
+    /// on a connection whose replies could no longer be paired.
     fn expire(&mut self, ctx: &mut Ctx<'_>) {
         let completions = &mut *ctx.completions;
         let mut health_timed_out = false;
@@ -893,6 +924,18 @@ impl ConnState {
                 ErrorKind::Connection,
                 format!(
                     "{} did not answer a health check",
+                    endpoint_name(&self.endpoint)
+                ),
+            );
+            self.fail(err, ctx);
+            return;
+        }
+        if self.transport.is_some() && self.ex.reply_stalled(ctx.now) {
+            let err = Error::new(
+                ErrorKind::Connection,
+                format!(
+                    "closed the connection to {}: a command timed out with its reply partly \
+                     read, so later replies could not be paired with their commands",
                     endpoint_name(&self.endpoint)
                 ),
             );
@@ -1025,6 +1068,15 @@ impl ConnState {
         self.phase = Phase::Backoff {
             until: ctx.now + delay,
         };
+    }
+
+    /// Closes the connection for good at once, whatever is in flight: what it has not
+    /// answered is handed to the owner as detours (a node's that may send it elsewhere) or
+    /// failed with `err`, as when a connection drops; nothing is sent on it again. For a
+    /// master that is a master no longer.
+    pub(crate) fn abandon(&mut self, err: Error, ctx: &mut Ctx<'_>) {
+        self.retiring = true;
+        self.fail(err, ctx);
     }
 
     /// What a connection that is gone left unanswered (see `Exchange::handle_disconnect`):
@@ -1181,6 +1233,20 @@ impl ConnState {
         }
     }
 
+    /// Another connection to the same node just succeeded, so the node is up: a connection
+    /// backing off after failed attempts reconnects now, and takes commands again instead of
+    /// refusing them with its stale error. Returns true when it was backing off (its reactor
+    /// must then look at its timers).
+    pub(crate) fn node_up(&mut self, now: Instant) -> bool {
+        if self.retiring || !matches!(self.phase, Phase::Backoff { .. }) {
+            return false;
+        }
+        self.phase = Phase::Backoff { until: now };
+        self.failures = 0;
+        self.backoff = BackoffState::default();
+        true
+    }
+
     /// True when new commands should fail at once with `last_error` rather than wait: the
     /// connection is closed, or down after exhausting its retries.
     pub(crate) fn refuses(&self, config: &Config) -> Option<Error> {
@@ -1223,7 +1289,11 @@ fn backoff_delay(
     backoff.delay(failures, state, &mut || rng.next_u64())
 }
 
-fn handshake_params(config: &Config, credentials: HandshakeCredentials) -> HandshakeParams {
+fn handshake_params(
+    config: &Config,
+    credentials: HandshakeCredentials,
+    require_master: bool,
+) -> HandshakeParams {
     HandshakeParams {
         protocol: match config.protocol {
             Protocol::Resp2 => 2,
@@ -1243,13 +1313,16 @@ fn handshake_params(config: &Config, credentials: HandshakeCredentials) -> Hands
             }
             _ => Vec::new(),
         },
+        require_master,
     }
 }
 
-/// Keeps `Ordering` in scope for callers that flip the ready hint.
-pub(crate) fn set_ready_hint(conn: &Conn, state: &ConnState) {
-    conn.ready_hint
-        .store(matches!(state.phase, Phase::Ready), Ordering::Relaxed);
+/// Publishes whether the connection is ready, for pickers. Returns true when it has just
+/// become ready (the reactor then tells the owner that the node is up).
+pub(crate) fn set_ready_hint(conn: &Conn, state: &ConnState) -> bool {
+    let ready = matches!(state.phase, Phase::Ready);
+    let was = conn.ready_hint.swap(ready, Ordering::Relaxed);
+    ready && !was
 }
 
 #[cfg(test)]

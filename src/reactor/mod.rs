@@ -24,7 +24,7 @@ use mio::{Events, Poll, Token, Waker};
 
 pub(crate) use batch::{PipelineDone, PipelineRun};
 pub(crate) use completion::{Completion, Outcome, RawCallback, Waiter};
-pub(crate) use conn::{Conn, Detour, Lease, Phase};
+pub(crate) use conn::{Conn, ConnProfile, Detour, Lease, Phase};
 
 use crate::config::{Config, Credentials, FastRng};
 use crate::error::{Error, ErrorKind, Result};
@@ -51,6 +51,9 @@ pub(crate) enum Msg {
     Fail(Arc<Conn>, Error, u64),
     /// Close this connection for good once its pending requests are answered.
     Retire(Arc<Conn>),
+    /// Close this connection for good now: what it has not answered is detoured or fails
+    /// with this error (see `ConnState::abandon`).
+    Abandon(Arc<Conn>, Error),
     /// Close every connection, complete everything with CLOSED, and exit.
     Shutdown,
 }
@@ -84,6 +87,10 @@ pub(crate) trait Owner: Send + Sync + 'static {
         detours: &mut Vec<Detour>,
         completions: &mut Vec<(Completion, Result<Reply>)>,
     );
+    /// `conn` has just become ready: its node is up. The owner tells the node's other
+    /// connections, so that those backing off after failed attempts reconnect now and stop
+    /// refusing commands with their stale error (see `ConnState::node_up`).
+    fn node_up(&self, conn: &Arc<Conn>, now: Instant);
     /// The client shuts down: requests the owner holds outside any connection fail with `err`.
     fn fail_waiting(&self, err: &Error, completions: &mut Vec<(Completion, Result<Reply>)>);
     /// Keeps a helper thread (a name lookup, a credential provider call) to be joined when the
@@ -265,9 +272,13 @@ impl Reactor {
                         auth: engine.auth(),
                     };
                     let after = st.on_event(readable, writable, &mut self.readbuf, &mut ctx);
-                    conn::set_ready_hint(&conn, &st);
-                    after
+                    let up = conn::set_ready_hint(&conn, &st);
+                    (after, up)
                 };
+                let (after, up) = after;
+                if up {
+                    engine.node_up(&conn, now);
+                }
                 self.after(&engine, &conn, after);
             }
             while let Ok(msg) = self.rx.try_recv() {
@@ -289,10 +300,15 @@ impl Reactor {
                         st.resolved(result, &mut ctx);
                     }
                     Msg::Credentials(conn, answer) => {
-                        let mut st = conn.lock();
-                        let mut ctx = self.ctx(&*engine, now, &mut rng);
-                        st.credentials_arrived(answer, &mut ctx);
-                        conn::set_ready_hint(&conn, &st);
+                        let up = {
+                            let mut st = conn.lock();
+                            let mut ctx = self.ctx(&*engine, now, &mut rng);
+                            st.credentials_arrived(answer, &mut ctx);
+                            conn::set_ready_hint(&conn, &st)
+                        };
+                        if up {
+                            engine.node_up(&conn, now);
+                        }
                     }
                     Msg::Timers => {}
                     Msg::Retire(conn) => {
@@ -306,6 +322,15 @@ impl Reactor {
                         if done {
                             self.retire(&conn);
                         }
+                    }
+                    Msg::Abandon(conn, err) => {
+                        {
+                            let mut st = conn.lock();
+                            let mut ctx = self.ctx(&*engine, now, &mut rng);
+                            st.abandon(err, &mut ctx);
+                            conn::set_ready_hint(&conn, &st);
+                        }
+                        self.retire(&conn);
                     }
                     Msg::Deliver(completions, pushes) => {
                         self.completions.extend(completions);
@@ -542,6 +567,7 @@ impl Reactor {
             | Msg::Resolved(conn, _)
             | Msg::Credentials(conn, _)
             | Msg::Fail(conn, _, _)
+            | Msg::Abandon(conn, _)
             | Msg::Retire(conn) = msg
             {
                 conn.lock()

@@ -15,8 +15,8 @@ use crate::error::{Error, Result};
 /// Bounds on what a peer may make the decoder hold.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Limits {
-    /// Longest bulk string, verbatim string, blob error, simple string or big number, in bytes.
-    /// Default 512 MiB (the server's own `proto-max-bulk-len`); at most `u32::MAX`. A claimed
+    /// Longest bulk string, verbatim string or blob error, in bytes. Default 512 MiB (the
+    /// server's own `proto-max-bulk-len`); at most `u32::MAX`. A claimed
     /// length reserves only the bytes at hand, except that inside an aggregate the decoder
     /// reserves room for the siblings still to come (assuming they are alike), never more than
     /// 32 MiB per aggregate.
@@ -26,6 +26,11 @@ pub struct Limits {
     pub max_aggregate_len: usize,
     /// Deepest nesting of aggregates (the root aggregate is level 1). Default 512.
     pub max_depth: usize,
+    /// Longest simple string, simple error or big number line, in bytes. Default 1 MiB; at
+    /// most `u32::MAX`. Such a line has no length up front, so until its CRLF comes every
+    /// byte of it is held: a server that never ends one would otherwise make the decoder
+    /// hold up to `max_bulk_len`. Real error texts, Lua errors included, are far shorter.
+    pub max_line_len: usize,
 }
 
 impl Default for Limits {
@@ -34,6 +39,7 @@ impl Default for Limits {
             max_bulk_len: 512 * 1024 * 1024,
             max_aggregate_len: u32::MAX as usize,
             max_depth: 512,
+            max_line_len: 1024 * 1024,
         }
     }
 }
@@ -45,6 +51,7 @@ impl Limits {
             max_bulk_len: u32::MAX as usize,
             max_aggregate_len: u32::MAX as usize,
             max_depth: usize::MAX,
+            max_line_len: u32::MAX as usize,
         }
     }
 
@@ -61,6 +68,13 @@ impl Limits {
             return Err(Error::invalid_argument(format!(
                 "max_aggregate_len {} is above the largest supported, {}",
                 self.max_aggregate_len,
+                u32::MAX
+            )));
+        }
+        if self.max_line_len > u32::MAX as usize {
+            return Err(Error::invalid_argument(format!(
+                "max_line_len {} is above the largest supported, {}",
+                self.max_line_len,
                 u32::MAX
             )));
         }
@@ -177,6 +191,7 @@ impl Decoder {
             max_bulk_len: limits.max_bulk_len.min(u32::MAX as usize),
             max_aggregate_len: limits.max_aggregate_len.min(u32::MAX as usize),
             max_depth: limits.max_depth.max(1),
+            max_line_len: limits.max_line_len.min(u32::MAX as usize),
         };
         Decoder {
             limits,
@@ -227,17 +242,19 @@ impl Decoder {
         self.clear_partial();
     }
 
+    /// Drops the reply in progress. Buffers that grew for it are freed, not just emptied: it
+    /// may have been hundreds of megabytes that a broken or stalled server never finished.
     fn clear_partial(&mut self) {
         self.state = State::Start;
-        self.line.clear();
-        self.stack.clear();
-        self.scratch.clear();
+        release(&mut self.line);
+        release(&mut self.stack);
+        release(&mut self.scratch);
         self.pending_attr = None;
         self.root_attr = Node::EMPTY;
         self.root = Node::EMPTY;
-        self.nodes.clear();
-        self.data.clear();
-        self.index.clear();
+        release(&mut self.nodes);
+        release(&mut self.data);
+        release(&mut self.index);
         self.mirror = Mirror::NONE;
     }
 
@@ -301,7 +318,9 @@ impl Decoder {
                             self.header(ty, line, line_at, pos, input.len() - pos)?
                         }
                         Found::Partial => {
-                            self.check_line_len(ty, rest.len())?;
+                            // A CR at the end is the start of the CRLF, not part of the line.
+                            let cr = usize::from(rest.last() == Some(&b'\r'));
+                            self.check_line_len(ty, rest.len() - cr)?;
                             self.line.clear();
                             self.line.extend_from_slice(rest);
                             self.state = State::Line(ty);
@@ -409,7 +428,7 @@ impl Decoder {
         let mut data = Vec::new();
         let node = match ty {
             b':' => Node::new(Kind::Integer, 0, parse_int(line)? as u64),
-            b'+' | b'-' if line.len() <= self.limits.max_bulk_len => {
+            b'+' | b'-' if line.len() <= self.limits.max_line_len => {
                 let kind = if ty == b'+' {
                     Kind::Simple
                 } else {
@@ -475,7 +494,7 @@ impl Decoder {
 
     fn check_line_len(&self, ty: u8, len: usize) -> Result<()> {
         let limit = match ty {
-            b'+' | b'-' | b'(' => self.limits.max_bulk_len,
+            b'+' | b'-' | b'(' => self.limits.max_line_len,
             _ => MAX_NUMBER_LINE,
         };
         if len > limit {
@@ -901,6 +920,18 @@ impl Decoder {
         };
         reply.finalize(index_start);
         reply
+    }
+}
+
+/// Capacity a decoder keeps in each buffer when it drops a partial reply: enough for the
+/// header lines and small replies it will meet again, too little to matter per connection.
+const KEPT_CAPACITY: usize = 16 * 1024;
+
+/// Empties `v`, and frees it when it holds more than `KEPT_CAPACITY` bytes.
+fn release<T>(v: &mut Vec<T>) {
+    v.clear();
+    if v.capacity() * std::mem::size_of::<T>() > KEPT_CAPACITY {
+        *v = Vec::new();
     }
 }
 

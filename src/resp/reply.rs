@@ -9,6 +9,7 @@
 //! face hand out a plain pointer to a node as the handle of a sub-reply.
 
 use std::fmt;
+use std::marker::PhantomData;
 
 use super::value::Value;
 
@@ -209,7 +210,22 @@ impl Reply {
 
     /// The root value.
     pub fn value(&self) -> ValueRef<'_> {
-        ValueRef { node: &self.root }
+        ValueRef::at(self.root_ptr())
+    }
+
+    /// The address of `root`, as a pointer with permission for the whole reply: the root's
+    /// attribute, `root_attr`, is reached from it (`ValueRef::attribute`). An offset from the
+    /// reply's address, because a pointer to the field itself (`&raw const self.root`) would
+    /// carry permission for the field alone.
+    pub(crate) fn root_ptr(&self) -> *const Node {
+        let reply = self as *const Reply;
+        // SAFETY: the offset of a field stays within the reply.
+        unsafe {
+            reply
+                .cast::<u8>()
+                .add(std::mem::offset_of!(Reply, root))
+                .cast::<Node>()
+        }
     }
 
     /// Marks the reply as not a C-owned root, so `redcore_reply_free` on a handle lent from
@@ -260,33 +276,67 @@ impl PartialEq for Reply {
 /// A borrowed view of one node of a reply: the root or any element.
 #[derive(Clone, Copy)]
 pub struct ValueRef<'a> {
-    node: &'a Node,
+    /// A pointer, not a `&Node`: a reference would carry permission for its own node only,
+    /// and a value's attribute is the node before it (`attribute`).
+    node: *const Node,
+    _reply: PhantomData<&'a Node>,
 }
 
+// SAFETY: a view only reads an immutable reply that outlives it, like a `&Node`.
+unsafe impl Send for ValueRef<'_> {}
+// SAFETY: as above.
+unsafe impl Sync for ValueRef<'_> {}
+
 impl<'a> ValueRef<'a> {
-    /// A view of a node.
+    /// A view of the node at `node`, a pointer with permission for the reply's nodes around
+    /// it (derived from the reply, the node table, or a handle given out for them).
     ///
     /// # Safety
-    /// `node` must be a finalized node of a live `Reply`, and the reply must outlive `'a`.
-    pub(crate) unsafe fn from_node(node: &'a Node) -> ValueRef<'a> {
-        ValueRef { node }
+    /// `node` must point at a finalized node of a live `Reply`, and the reply must outlive
+    /// `'a`.
+    pub(crate) unsafe fn from_ptr(node: *const Node) -> ValueRef<'a> {
+        ValueRef::at(node)
+    }
+
+    fn at(node: *const Node) -> ValueRef<'a> {
+        ValueRef {
+            node,
+            _reply: PhantomData,
+        }
     }
 
     /// The node under this view (its address is the C handle).
-    pub(crate) fn node(self) -> &'a Node {
+    pub(crate) fn node_ptr(self) -> *const Node {
         self.node
+    }
+
+    /// The node itself, for reading its fields.
+    fn n(self) -> &'a Node {
+        // SAFETY: views point at finalized nodes of a reply that outlives 'a.
+        unsafe { &*self.node }
     }
 
     /// The kind.
     pub fn kind(self) -> Kind {
-        self.node.kind
+        self.n().kind
     }
 
     /// Bytes of a string-like value (simple, bulk, error, blob error, big number, and for a
     /// verbatim string its text without the format). `None` for other kinds.
     pub fn as_bytes(self) -> Option<&'a [u8]> {
         let bytes = self.raw_bytes()?;
-        Some(if self.node.kind == Kind::Verbatim {
+        Some(if self.n().kind == Kind::Verbatim {
+            &bytes[4..]
+        } else {
+            bytes
+        })
+    }
+
+    /// `as_bytes` with the NUL that follows every string (for C callers, who read up to it:
+    /// a pointer from `as_bytes` has no permission to read that byte).
+    pub(crate) fn as_bytes_with_nul(self) -> Option<&'a [u8]> {
+        let bytes = self.raw_bytes_with_nul()?;
+        Some(if self.n().kind == Kind::Verbatim {
             &bytes[4..]
         } else {
             bytes
@@ -294,13 +344,18 @@ impl<'a> ValueRef<'a> {
     }
 
     fn raw_bytes(self) -> Option<&'a [u8]> {
-        if !self.node.kind.has_bytes() {
+        let bytes = self.raw_bytes_with_nul()?;
+        Some(&bytes[..bytes.len() - 1])
+    }
+
+    fn raw_bytes_with_nul(self) -> Option<&'a [u8]> {
+        if !self.n().kind.has_bytes() {
             return None;
         }
         // SAFETY: finalized string nodes hold the address and length of bytes owned by the
-        // reply (or a static string), valid for the reply's lifetime.
+        // reply (or a static string) and followed by a NUL, valid for the reply's lifetime.
         Some(unsafe {
-            std::slice::from_raw_parts(self.node.val as *const u8, self.node.len as usize)
+            std::slice::from_raw_parts(self.n().val as *const u8, self.n().len as usize + 1)
         })
     }
 
@@ -311,7 +366,7 @@ impl<'a> ValueRef<'a> {
 
     /// The 3-byte format of a verbatim string (`txt`, `mkd`).
     pub fn verbatim_format(self) -> Option<&'a [u8]> {
-        if self.node.kind != Kind::Verbatim {
+        if self.n().kind != Kind::Verbatim {
             return None;
         }
         self.raw_bytes().map(|b| &b[..3])
@@ -319,27 +374,27 @@ impl<'a> ValueRef<'a> {
 
     /// The integer of an `Integer` node.
     pub fn as_integer(self) -> Option<i64> {
-        (self.node.kind == Kind::Integer).then_some(self.node.val as i64)
+        (self.n().kind == Kind::Integer).then_some(self.n().val as i64)
     }
 
     /// The value of a `Double` node.
     pub fn as_double(self) -> Option<f64> {
-        (self.node.kind == Kind::Double).then_some(f64::from_bits(self.node.val))
+        (self.n().kind == Kind::Double).then_some(f64::from_bits(self.n().val))
     }
 
     /// The value of a `Boolean` node.
     pub fn as_bool(self) -> Option<bool> {
-        (self.node.kind == Kind::Boolean).then_some(self.node.val != 0)
+        (self.n().kind == Kind::Boolean).then_some(self.n().val != 0)
     }
 
     /// True for null.
     pub fn is_null(self) -> bool {
-        self.node.kind == Kind::Null
+        self.n().kind == Kind::Null
     }
 
     /// For an error or blob error, the `Error` it stands for.
     pub fn as_error(self) -> Option<crate::error::Error> {
-        match self.node.kind {
+        match self.n().kind {
             Kind::Error | Kind::BlobError => {
                 Some(crate::error::Error::from_server_reply(self.raw_bytes()?))
             }
@@ -350,8 +405,8 @@ impl<'a> ValueRef<'a> {
     /// Number of elements of an array, set or push; number of pairs of a map or attribute;
     /// 0 for scalars.
     pub fn len(self) -> usize {
-        if self.node.kind.is_aggregate() {
-            self.node.len as usize
+        if self.n().kind.is_aggregate() {
+            self.n().len as usize
         } else {
             0
         }
@@ -364,7 +419,7 @@ impl<'a> ValueRef<'a> {
 
     /// Number of child nodes: `len()` for arrays, sets and pushes, twice that for maps.
     pub fn child_count(self) -> usize {
-        if self.node.kind.is_map_like() {
+        if self.n().kind.is_map_like() {
             self.len() * 2
         } else {
             self.len()
@@ -379,14 +434,14 @@ impl<'a> ValueRef<'a> {
         // SAFETY: finalized aggregates point at `child_count()` adjacent nodes, or at as many
         // index entries holding node addresses; both live as long as the reply.
         let node = unsafe {
-            if self.node.flags & F_NONCONTIG != 0 {
-                let entry = &*(self.node.val as *const Node).add(i);
-                &*(entry.val as *const Node)
+            if self.n().flags & F_NONCONTIG != 0 {
+                let entry = &*(self.n().val as *const Node).add(i);
+                entry.val as *const Node
             } else {
-                &*(self.node.val as *const Node).add(i)
+                (self.n().val as *const Node).add(i)
             }
         };
-        Some(ValueRef { node })
+        Some(ValueRef::at(node))
     }
 
     /// Element `i` of an array, set or push (`child`, named for sequences).
@@ -396,7 +451,7 @@ impl<'a> ValueRef<'a> {
 
     /// Key `i` of a map or attribute.
     pub fn key(self, i: usize) -> Option<ValueRef<'a>> {
-        if !self.node.kind.is_map_like() {
+        if !self.n().kind.is_map_like() {
             return None;
         }
         self.child(2 * i)
@@ -404,7 +459,7 @@ impl<'a> ValueRef<'a> {
 
     /// Value `i` of a map or attribute.
     pub fn map_value(self, i: usize) -> Option<ValueRef<'a>> {
-        if !self.node.kind.is_map_like() {
+        if !self.n().kind.is_map_like() {
             return None;
         }
         self.child(2 * i + 1)
@@ -417,7 +472,7 @@ impl<'a> ValueRef<'a> {
 
     /// The key/value pairs of a map or attribute.
     pub fn pairs(self) -> impl ExactSizeIterator<Item = (ValueRef<'a>, ValueRef<'a>)> + 'a {
-        let n = if self.node.kind.is_map_like() {
+        let n = if self.n().kind.is_map_like() {
             self.len()
         } else {
             0
@@ -432,18 +487,18 @@ impl<'a> ValueRef<'a> {
 
     /// The attribute map that came with this value, if the server sent one.
     pub fn attribute(self) -> Option<ValueRef<'a>> {
-        if self.node.flags & F_HAS_ATTR == 0 {
+        if self.n().flags & F_HAS_ATTR == 0 {
             return None;
         }
         // SAFETY: F_HAS_ATTR is only set on nodes whose predecessor in memory is their
         // attribute node (in the node table, or `Reply::root_attr` for the root).
-        let node = unsafe { &*(self.node as *const Node).sub(1) };
-        Some(ValueRef { node })
+        let node = unsafe { self.node.sub(1) };
+        Some(ValueRef::at(node))
     }
 
     /// An owned tree of this value (attributes included).
     pub fn to_value(self) -> Value {
-        let plain = match self.node.kind {
+        let plain = match self.n().kind {
             Kind::Simple => Value::Simple(self.as_bytes().unwrap().to_vec()),
             Kind::Error => Value::Error(self.as_bytes().unwrap().to_vec()),
             Kind::BlobError => Value::BlobError(self.as_bytes().unwrap().to_vec()),
@@ -454,9 +509,9 @@ impl<'a> ValueRef<'a> {
                 format.copy_from_slice(self.verbatim_format().unwrap());
                 Value::Verbatim(format, self.as_bytes().unwrap().to_vec())
             }
-            Kind::Integer => Value::Integer(self.node.val as i64),
-            Kind::Double => Value::Double(f64::from_bits(self.node.val)),
-            Kind::Boolean => Value::Boolean(self.node.val != 0),
+            Kind::Integer => Value::Integer(self.n().val as i64),
+            Kind::Double => Value::Double(f64::from_bits(self.n().val)),
+            Kind::Boolean => Value::Boolean(self.n().val != 0),
             Kind::Null => Value::Null,
             Kind::Array => Value::Array(self.children().map(|c| c.to_value()).collect()),
             Kind::Set => Value::Set(self.children().map(|c| c.to_value()).collect()),

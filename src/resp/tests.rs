@@ -253,8 +253,9 @@ fn views_reach_every_node() {
     );
     assert!(root.get(4).is_none());
     // Every string is NUL-terminated past its length, for C callers.
-    let s = map.key(0).unwrap().as_bytes().unwrap();
-    assert_eq!(unsafe { *s.as_ptr().add(s.len()) }, 0);
+    let s = map.key(0).unwrap().as_bytes_with_nul().unwrap();
+    assert_eq!(s.last(), Some(&0));
+    assert_eq!(&s[..s.len() - 1], map.key(0).unwrap().as_bytes().unwrap());
     assert!(root.attribute().is_none());
     // A reply moved elsewhere keeps its views valid.
     let moved = Box::new(reply);
@@ -291,6 +292,7 @@ fn common_replies_allocate_nothing() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "megabytes or thousands of rounds: hours under Miri")]
 fn large_claims_reserve_a_bounded_amount() {
     // A single claimed string reserves only the bytes at hand.
     let mut d = Decoder::default();
@@ -330,12 +332,94 @@ fn large_claims_reserve_a_bounded_amount() {
     );
 }
 
+#[test]
+#[cfg_attr(miri, ignore = "megabytes or thousands of rounds: hours under Miri")]
+fn unended_simple_lines_are_bounded_by_the_line_limit() {
+    // A server that starts a `+`, `-` or `(` line and never ends it: the decoder gives up at
+    // `max_line_len` (1 MiB by default), not at `max_bulk_len` (512 MiB), and lets go of what
+    // it held.
+    let limits = Limits::default();
+    assert_eq!(limits.max_line_len, 1024 * 1024);
+    let chunk = vec![b'7'; 64 * 1024];
+    for ty in [b'+', b'-', b'('] {
+        let mut d = Decoder::new(limits);
+        let mut fed = 1;
+        assert!(d.decode(&[ty]).unwrap().1.is_none());
+        let err = loop {
+            match d.decode(&chunk) {
+                Ok((_, None)) => fed += chunk.len(),
+                Ok((_, Some(r))) => panic!("a reply from an unended line: {r:?}"),
+                Err(e) => break e,
+            }
+            assert!(
+                fed < 2 * limits.max_line_len,
+                "still buffering at {fed} bytes"
+            );
+        };
+        assert_eq!(err.kind(), ErrorKind::Protocol);
+        assert!(err.message().contains("longer than 1048576"), "{err}");
+        assert!(d.held_bytes() <= 64 * 1024, "held {}", d.held_bytes());
+    }
+    // Whole lines up to the limit still decode, in any split.
+    let mut line = vec![b'-'];
+    line.extend(std::iter::repeat_n(b'e', limits.max_line_len));
+    line.extend_from_slice(b"\r\n");
+    let mut d = Decoder::new(limits);
+    let replies = decode_chunks(&mut d, &[&line[..1000], &line[1000..]]);
+    assert_eq!(replies.len(), 1);
+    // The limit is the line's own: a bulk string may still be longer.
+    let small = Limits {
+        max_line_len: 4,
+        ..Limits::default()
+    };
+    let mut d = Decoder::new(small);
+    assert!(d.decode(b"$6\r\nabcdef\r\n").unwrap().1.is_some());
+    assert!(d.decode(b"+abcde\r\n").is_err());
+}
+
+#[test]
+fn a_line_of_exactly_the_limit_passes_however_it_is_split() {
+    // Found by fuzzing: a line of max_line_len bytes whose CR ended one input and whose LF
+    // began the next was counted with its CR, one byte over the limit.
+    let limits = Limits {
+        max_line_len: 4,
+        ..Limits::default()
+    };
+    for (wire, cut) in [(&b"+abcd\r\n"[..], 6), (b":1234\r\n", 6), (b"+abcd\r\n", 5)] {
+        let mut d = Decoder::new(limits);
+        let replies = decode_chunks(&mut d, &[&wire[..cut], &wire[cut..]]);
+        assert_eq!(replies.len(), 1, "{wire:?} cut at {cut}");
+    }
+    let mut d = Decoder::new(limits);
+    assert!(d.decode(b"+abcde\r").is_err());
+}
+
+#[test]
+#[cfg_attr(miri, ignore = "megabytes or thousands of rounds: hours under Miri")]
+fn reset_frees_a_partial_reply() {
+    // A stalled bulk string of 8 MiB of a claimed 100 MB: a connection that gives up on it
+    // (a timeout, a close) must not keep its buffer.
+    let mut d = Decoder::default();
+    assert!(d.decode(b"$100000000\r\n").unwrap().1.is_none());
+    let chunk = vec![b'x'; 1024 * 1024];
+    for _ in 0..8 {
+        assert!(d.decode(&chunk).unwrap().1.is_none());
+    }
+    assert!(d.held_bytes() >= 8 * 1024 * 1024);
+    assert!(d.is_mid_reply());
+    d.reset();
+    assert!(!d.is_mid_reply());
+    assert!(d.held_bytes() <= 64 * 1024, "held {}", d.held_bytes());
+    assert!(d.decode(b":1\r\n").unwrap().1.is_some());
+}
+
 fn malformed() -> Vec<(&'static str, &'static [u8], Limits, &'static str)> {
     let default = Limits::default();
     let small = Limits {
         max_bulk_len: 10,
         max_aggregate_len: 4,
         max_depth: 3,
+        max_line_len: 10,
     };
     vec![
         ("bad type byte", b"?x\r\n", default, "invalid type byte"),
@@ -486,6 +570,7 @@ fn random_value(rng: &mut Lcg, depth: u32) -> Value {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "megabytes or thousands of rounds: hours under Miri")]
 fn random_trees_round_trip_in_random_chunks() {
     let mut rng = Lcg(0x5eed);
     for _ in 0..2000 {
@@ -508,6 +593,7 @@ fn random_trees_round_trip_in_random_chunks() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "megabytes or thousands of rounds: hours under Miri")]
 fn random_garbage_never_panics() {
     let mut rng = Lcg(42);
     let alphabet = b"+-:$*_,#(=%~|>!0123456789\r\n-abtf.";
@@ -520,6 +606,7 @@ fn random_garbage_never_panics() {
             max_bulk_len: 64,
             max_aggregate_len: 64,
             max_depth: 8,
+            max_line_len: 64,
         });
         let mut pos = 0;
         while pos < wire.len() {
@@ -539,6 +626,7 @@ fn random_garbage_never_panics() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "megabytes or thousands of rounds: hours under Miri")]
 fn integers_parse_exactly() {
     use super::parse_int;
     let mut rng = Lcg(7);
@@ -578,6 +666,7 @@ fn integers_parse_exactly() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "megabytes or thousands of rounds: hours under Miri")]
 fn integer_lines_decode_exactly_whatever_follows() {
     // The word-at-a-time path for short integers reads 8 bytes past the sign, so each line is
     // tried with every amount of input after it, and against the general path's parse_int.
@@ -640,15 +729,8 @@ fn integer_lines_decode_exactly_whatever_follows() {
 
 /// Every string of a reply, checked to be followed by its NUL.
 fn assert_nul_terminated(v: ValueRef<'_>) {
-    if let Some(bytes) = v.as_bytes() {
-        // SAFETY: every string of a reply is followed by a NUL it owns.
-        assert_eq!(
-            unsafe { *bytes.as_ptr().add(bytes.len()) },
-            0,
-            "{:?} {}",
-            v.kind(),
-            bytes.len()
-        );
+    if let Some(bytes) = v.as_bytes_with_nul() {
+        assert_eq!(bytes.last(), Some(&0), "{:?} {}", v.kind(), bytes.len());
     }
     if let Some(attr) = v.attribute() {
         assert_nul_terminated(attr);
@@ -657,6 +739,7 @@ fn assert_nul_terminated(v: ValueRef<'_>) {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "megabytes or thousands of rounds: hours under Miri")]
 fn long_strings_in_aggregates_decode_in_any_split() {
     // Strings past the mirror threshold, with every kind of sibling after them, so that a
     // mirror (the rest of an input copied at once) holds simple strings, errors, big numbers,
@@ -728,6 +811,7 @@ fn long_strings_in_aggregates_decode_in_any_split() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "megabytes or thousands of rounds: hours under Miri")]
 fn a_mirror_wastes_a_bounded_share_of_the_reply() {
     // MGET-like replies (one or two long values among nils), many in one input: what a
     // mirror copies beyond what the parser uses must stay a small multiple of the long
@@ -755,6 +839,7 @@ fn a_mirror_wastes_a_bounded_share_of_the_reply() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "megabytes or thousands of rounds: hours under Miri")]
 fn long_strings_are_copied_once_per_input() {
     // An array of 16 KiB strings read 64 KiB at a time: one buffer, reserved once (with room
     // for the header lines the mirror keeps), never regrown.
@@ -782,4 +867,42 @@ fn long_strings_are_copied_once_per_input() {
         n * per_string,
         "one reservation, no regrowth"
     );
+}
+
+/// Writes the wire examples and the malformed inputs as fuzzing seeds when
+/// `REDCORE_FUZZ_SEEDS` names a directory (`make fuzz` does): one file per example in
+/// `decoder/`, `c_reader/` and `hiredis_reader/`, each behind the control bytes its target
+/// reads first (default limits, no particular split).
+#[test]
+fn write_fuzz_seeds() {
+    let Some(dir) = std::env::var_os("REDCORE_FUZZ_SEEDS") else {
+        return;
+    };
+    let dir = std::path::PathBuf::from(dir);
+    let mut wires: Vec<(String, Vec<u8>)> = examples()
+        .into_iter()
+        .map(|(name, wire, _)| (name.to_string(), wire.as_bytes().to_vec()))
+        .collect();
+    wires.extend(
+        malformed()
+            .into_iter()
+            .map(|(name, wire, _, _)| (format!("malformed {name}"), wire.to_vec())),
+    );
+    for (target, control) in [
+        ("decoder", &[0u8, 0, 0, 0][..]),
+        ("c_reader", &[0, 0]),
+        ("hiredis_reader", &[0]),
+    ] {
+        let target_dir = dir.join(target);
+        std::fs::create_dir_all(&target_dir).expect("create the seed dir");
+        for (name, wire) in &wires {
+            let file: String = name
+                .chars()
+                .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+                .collect();
+            let mut seed = control.to_vec();
+            seed.extend_from_slice(wire);
+            std::fs::write(target_dir.join(file), seed).expect("write a seed");
+        }
+    }
 }

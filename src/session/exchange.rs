@@ -374,6 +374,21 @@ impl<C> Exchange<C> {
         }
     }
 
+    /// True when the oldest written request is past its deadline with its reply partly read.
+    /// The rest of that reply may never come (a server that sent fewer elements than it
+    /// declared, then stalled), and the next replies would complete it instead, each reply
+    /// then reaching the request before its own: the connection cannot be trusted any more
+    /// and must be closed (`handle_disconnect`), not kept as a timeout otherwise keeps it.
+    pub fn reply_stalled(&self, now: Instant) -> bool {
+        self.sent > 0
+            && self.decoder.is_mid_reply()
+            && self
+                .requests
+                .front()
+                .and_then(|r| r.meta.deadline)
+                .is_some_and(|deadline| deadline <= now)
+    }
+
     /// Removes the requests marked `cut` (all at or after index `from`, none written) and
     /// their frames, moving the frames behind them down.
     fn remove_cut(&mut self, from: usize) {
@@ -704,6 +719,53 @@ mod tests {
             vec![(Some(2), Value::bulk("z"))]
         );
         assert!(ex.is_idle());
+    }
+
+    #[test]
+    fn a_timed_out_request_with_its_reply_half_read_makes_the_connection_untrusted() {
+        let t0 = Instant::now();
+        let mut ex = ready(0);
+        let meta = |ms| RequestMeta {
+            deadline: Some(t0 + Duration::from_millis(ms)),
+            ..RequestMeta::default()
+        };
+        ex.enqueue(|b| encode_command(b, &["GET", "bad"]), 1, meta(10));
+        write_all(&mut ex);
+        // Two elements of the three declared, then nothing.
+        assert!(read(&mut ex, b"*3\r\n:1\r\n:2\r\n").is_empty());
+        assert!(
+            !ex.reply_stalled(t0 + Duration::from_millis(5)),
+            "not late yet"
+        );
+        let late = t0 + Duration::from_millis(20);
+        let mut timed_out = Vec::new();
+        ex.expire(late, |c| timed_out.push(c));
+        assert_eq!(timed_out, vec![1]);
+        assert!(ex.reply_stalled(late));
+        // Were the connection kept, the next reply would complete the old aggregate and the
+        // one after would reach the wrong request: it is closed instead.
+        ex.enqueue(|b| encode_command(b, &["GET", "k1"]), 2, meta(1000));
+        let mut failed = Vec::new();
+        ex.handle_disconnect(0, |c| failed.push(c));
+        assert!(
+            failed.is_empty(),
+            "the timed-out one has no completion left"
+        );
+        assert!(!ex.reply_stalled(late));
+        ex.set_ready();
+        assert_eq!(write_all(&mut ex), b"*2\r\n$3\r\nGET\r\n$2\r\nk1\r\n");
+        assert_eq!(
+            read(&mut ex, b"$2\r\nv1\r\n"),
+            vec![(Some(2), Value::bulk("v1"))]
+        );
+        // A late reply that arrives whole is no reason to close: it is read and dropped.
+        let mut ex = ready(0);
+        ex.enqueue(|b| encode_command(b, &["GET", "slow"]), 1, meta(10));
+        write_all(&mut ex);
+        ex.expire(late, |_| {});
+        assert!(!ex.reply_stalled(late), "nothing of it read");
+        assert!(read(&mut ex, b"$1\r\nx\r\n").is_empty());
+        assert!(!ex.reply_stalled(late));
     }
 
     #[test]

@@ -25,7 +25,9 @@
 //!    two-argument form ("wrong number of arguments"), and then `AUTH pass` is sent instead.
 //! 2. One pipelined round trip: `CLIENT SETNAME` (unless HELLO carried it), `CLIENT SETINFO
 //!    LIB-NAME` and `LIB-VER` (their errors are ignored: servers before 7.2 lack them),
-//!    `SELECT db` when db is not 0, then the extra commands. Any error but SETINFO's is fatal.
+//!    `SELECT db` when db is not 0, then the extra commands, then `ROLE` when the connection
+//!    must reach a master (a sentinel client's). Any error but SETINFO's is fatal, and so is
+//!    a ROLE that is not `master`.
 //!
 //! Push replies (RESP3 `>`: an invalidation right after CLIENT TRACKING ON, say) fed before
 //! the handshake ends are ignored: they answer no command, so they are not counted as
@@ -67,6 +69,10 @@ pub struct HandshakeParams {
     /// Commands sent last, each of which must answer without an error (READONLY, CLIENT
     /// TRACKING ON ...). Empty commands are skipped: the server would not answer them.
     pub extra: Vec<Vec<Vec<u8>>>,
+    /// Sends `ROLE` last and fails (CONNECTION) unless the server says it is a master: a
+    /// sentinel client's connections to the master, so that a node that was demoted, or that
+    /// a stale sentinel still names, is never written to.
+    pub require_master: bool,
 }
 
 impl Default for HandshakeParams {
@@ -81,6 +87,7 @@ impl Default for HandshakeParams {
             lib_name: None,
             lib_version: None,
             extra: Vec::new(),
+            require_master: false,
         }
     }
 }
@@ -96,6 +103,7 @@ impl fmt::Debug for HandshakeParams {
             .field("lib_name", &self.lib_name)
             .field("lib_version", &self.lib_version)
             .field("extra", &self.extra.len())
+            .field("require_master", &self.require_master)
             .finish()
     }
 }
@@ -158,6 +166,7 @@ pub struct Handshake {
     lib_name: Option<String>,
     lib_version: Option<String>,
     extra: Vec<Vec<Vec<u8>>>,
+    require_master: bool,
     /// The outcome of a handshake that needed no round trip, until `poll_outcome` takes it.
     early: Option<Outcome>,
 }
@@ -184,6 +193,7 @@ enum Step {
     LibVersion,
     Select,
     Extra(usize),
+    Role,
 }
 
 const REDACTED: &str = "<redacted>";
@@ -200,6 +210,7 @@ impl Handshake {
             lib_name,
             lib_version,
             extra,
+            require_master,
         } = params;
         let resp3 = protocol == 3;
         let credentials = username.is_some() || password.is_some();
@@ -228,6 +239,7 @@ impl Handshake {
             lib_name: lib_name.filter(|s| is_valid_lib_info(s)),
             lib_version: lib_version.filter(|s| is_valid_lib_info(s)),
             extra: extra.into_iter().filter(|c| !c.is_empty()).collect(),
+            require_master,
             early: None,
         };
         if matches!(handshake.stage, Stage::Setup) && handshake.setup_steps().is_empty() {
@@ -368,6 +380,9 @@ impl Handshake {
     fn on_setup(&mut self, value: ValueRef<'_>) -> Result<Progress> {
         let step = self.steps[self.answered];
         self.answered += 1;
+        if let (Step::Role, None) = (step, error_text(value)) {
+            check_master(value)?;
+        }
         if let Some(text) = error_text(value) {
             let err = self.server_error(text);
             let context = match step {
@@ -383,6 +398,7 @@ impl Handshake {
                     "handshake command {} failed",
                     command_label(&self.extra[i])
                 )),
+                Step::Role => Some("cannot check the server's role".to_string()),
             };
             if let Some(context) = context {
                 return Err(if text.starts_with(b"NOAUTH") {
@@ -430,6 +446,9 @@ impl Handshake {
             steps.push(Step::Select);
         }
         steps.extend((0..self.extra.len()).map(Step::Extra));
+        if self.require_master {
+            steps.push(Step::Role);
+        }
         steps
     }
 
@@ -452,6 +471,7 @@ impl Handshake {
                 encode_command(out, &["SELECT", db.as_str()]);
             }
             Step::Extra(i) => encode_command(out, &self.extra[i]),
+            Step::Role => encode_command(out, &["ROLE"]),
         }
     }
 
@@ -531,6 +551,27 @@ fn wipe(secret: &mut Option<Vec<u8>>) {
         bytes.fill(0);
         std::hint::black_box(&bytes);
     }
+}
+
+/// A `ROLE` reply must say `master`; a replica's names its master.
+fn check_master(role: ValueRef<'_>) -> Result<()> {
+    let first = role.get(0).and_then(|v| v.as_bytes());
+    if first == Some(b"master") {
+        return Ok(());
+    }
+    let said = match first {
+        Some(b"slave") => {
+            let host = role.get(1).and_then(|v| v.as_str()).unwrap_or("?");
+            let port = role.get(2).and_then(|v| v.as_integer()).unwrap_or(0);
+            format!("a replica of {host}:{port}")
+        }
+        Some(other) => format!("a {}", other.escape_ascii()),
+        None => format!("{:?}", role.to_value()),
+    };
+    Err(Error::new(
+        ErrorKind::Connection,
+        format!("the server is not a master (ROLE says it is {said}): it is not written to"),
+    ))
 }
 
 /// The text of an error reply (simple or blob).

@@ -595,6 +595,65 @@ fn cases() -> Vec<Case> {
         },
     );
 
+    let mut p = params(3);
+    p.require_master = true;
+    case(
+        "ROLE is asked last and a master passes",
+        p.clone(),
+        vec![
+            round(HELLO_3, HELLO_MAP),
+            round("*1\r\n$4\r\nROLE\r\n", "*3\r\n$6\r\nmaster\r\n:0\r\n*0\r\n"),
+        ],
+        Expect::Done {
+            protocol: 3,
+            server: REDIS_7_2,
+        },
+    );
+    case(
+        "a replica fails the handshake of a connection to the master",
+        p.clone(),
+        vec![
+            round(HELLO_3, HELLO_MAP),
+            round(
+                "*1\r\n$4\r\nROLE\r\n",
+                "*5\r\n$5\r\nslave\r\n$9\r\n127.0.0.1\r\n:6379\r\n$9\r\nconnected\r\n:14\r\n",
+            ),
+        ],
+        Expect::Fail(
+            ErrorKind::Connection,
+            "the server is not a master (ROLE says it is a replica of 127.0.0.1:6379): it is \
+             not written to",
+        ),
+    );
+    case(
+        "a sentinel is not a master either",
+        p.clone(),
+        vec![
+            round(HELLO_3, HELLO_MAP),
+            round("*1\r\n$4\r\nROLE\r\n", "*2\r\n$8\r\nsentinel\r\n*0\r\n"),
+        ],
+        Expect::Fail(
+            ErrorKind::Connection,
+            "the server is not a master (ROLE says it is a sentinel): it is not written to",
+        ),
+    );
+    case(
+        "ROLE refused",
+        p,
+        vec![
+            round(HELLO_3, HELLO_MAP),
+            round(
+                "*1\r\n$4\r\nROLE\r\n",
+                "-NOPERM this user has no permissions to run the 'role' command\r\n",
+            ),
+        ],
+        Expect::Fail(
+            ErrorKind::NoPermission,
+            "cannot check the server's role: NOPERM this user has no permissions to run the \
+             'role' command",
+        ),
+    );
+
     case(
         "HELLO answered with something other than a map",
         params(3),

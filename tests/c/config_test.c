@@ -103,9 +103,9 @@ static void test_urls(void) {
           REDCORE_ERR_INVALID_ARGUMENT);
     CHECK(invalid_with(err, "unknown URL parameter 'colour'"));
     err = NULL;
-    CHECK(redcore_config_from_url("redis+sentinel://h/mymaster", &cfg, &err) ==
+    CHECK(redcore_config_from_url("redis+sentinel://h:26379", &cfg, &err) ==
           REDCORE_ERR_INVALID_ARGUMENT);
-    CHECK(invalid_with(err, "not supported yet"));
+    CHECK(invalid_with(err, "names no service"));
     err = NULL;
     CHECK(redcore_config_from_url("redis+cluster://h/1", &cfg, &err) ==
           REDCORE_ERR_INVALID_ARGUMENT);

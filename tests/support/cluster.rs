@@ -760,12 +760,13 @@ fn show_args<A: AsRef<[u8]>>(args: &[A]) -> String {
 /// The thread that spawns (and restarts) a cluster's servers, so that they live as long as
 /// the cluster rather than as long as the test thread that asked. It ends when its cluster is
 /// dropped.
-struct Keeper {
+/// A thread that spawns (and so owns, see mod.rs) a topology's servers, running jobs in turn.
+pub(super) struct Keeper {
     jobs: mpsc::Sender<Box<dyn FnOnce() + Send>>,
 }
 
 impl Keeper {
-    fn start() -> Keeper {
+    pub(super) fn start() -> Keeper {
         let (jobs, queue) = mpsc::channel::<Box<dyn FnOnce() + Send>>();
         thread::Builder::new()
             .name("redis-cluster-keeper".into())
@@ -776,7 +777,7 @@ impl Keeper {
 
     /// Runs `job` on the keeper thread and returns its result; a panic there panics here with
     /// the same message.
-    fn run<T: Send + 'static>(&self, job: impl FnOnce() -> T + Send + 'static) -> T {
+    pub(super) fn run<T: Send + 'static>(&self, job: impl FnOnce() -> T + Send + 'static) -> T {
         let (done, result) = mpsc::channel();
         self.jobs
             .send(Box::new(move || {

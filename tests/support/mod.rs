@@ -16,7 +16,9 @@
 //!
 //! A Redis Cluster is `cluster::RedisCluster` (3 primaries + 3 replicas formed in about 2 s,
 //! or one shared per test binary), with the slot rule in `keyslot` and the parsing of what
-//! nodes say about the cluster in `cluster_state`.
+//! nodes say about the cluster in `cluster_state`. A master with replicas watched by
+//! `redis-sentinel` processes is `sentinel::RedisSentinel`; a sentinel is a server started
+//! with `sentinel(config)`.
 //!
 //! TLS: `tls(ServerCert, require_client_cert)` makes the server also listen with TLS on a
 //! second free port (`tls_port()`), with a CA, server and client certificates that the
@@ -24,6 +26,11 @@
 //! about 0.1 s): a valid server certificate (SAN localhost, 127.0.0.1, ::1), or an expired one,
 //! or one for another name, and a second CA nobody used (to trust the wrong CA). The plain
 //! port stays open for `cmd()` and readiness. `acl(text)` writes an ACL file and loads it.
+//!
+//! Faults: `fault_proxy::FaultProxy` stands between a client and a real server and breaks the
+//! traffic on command (delay, black hole, drip, a reply cut or corrupted, reset, refusal);
+//! `scripted_server::ScriptedServer` answers as a test's script says, malformed replies
+//! included.
 //!
 //! Readiness: the server's log (at the default `notice` level) must show start-up finished
 //! (the "Running mode=" line, written after its listeners are bound, so it proves the port is
@@ -33,7 +40,10 @@
 
 pub mod cluster;
 pub mod cluster_state;
+pub mod fault_proxy;
 pub mod keyslot;
+pub mod scripted_server;
+pub mod sentinel;
 
 use std::ffi::OsString;
 use std::fs;
@@ -124,6 +134,7 @@ pub struct ServerBuilder {
     /// Certificates made once for several servers (a TLS cluster), instead of the server's own.
     tls_dir: Option<PathBuf>,
     tls: Option<TlsSetup>,
+    sentinel: bool,
 }
 
 /// Which certificate a TLS test server presents.
@@ -347,6 +358,13 @@ impl ServerBuilder {
         self
     }
 
+    /// Runs the server as a sentinel (`--sentinel`) with this configuration, written to
+    /// `DIR/sentinel.conf` (the sentinel rewrites it as it learns).
+    pub fn sentinel(mut self, config: &str) -> Self {
+        self.sentinel = true;
+        self.file("sentinel.conf", config)
+    }
+
     /// Like `tls`, with the certificates of `dir` (made by `generate_tls_files`) rather than new
     /// ones: servers that must trust each other (a TLS cluster bus) share one CA.
     pub fn tls_shared(mut self, dir: &Path, cert: ServerCert) -> Self {
@@ -390,6 +408,7 @@ impl ServerBuilder {
             dir,
             unix_socket: self.unix_socket,
             extra_args: self.args,
+            sentinel: self.sentinel,
             child: None,
             log_reported: false,
             log_start: 0,
@@ -451,6 +470,8 @@ pub struct RedisServer {
     dir: PathBuf,
     unix_socket: bool,
     extra_args: Vec<String>,
+    /// Started as a sentinel, from `DIR/sentinel.conf`.
+    sentinel: bool,
     child: Option<Child>,
     /// The log is already in a panic message; `Drop` need not print it again.
     log_reported: bool,
@@ -606,7 +627,12 @@ impl RedisServer {
 
     fn command_line(&self) -> Vec<OsString> {
         let dir = self.dir.to_str().expect("temp dir is UTF-8");
-        let mut args: Vec<String> = vec![
+        let mut args: Vec<String> = Vec::new();
+        if self.sentinel {
+            // The config file must come first.
+            args.extend([format!("{dir}/sentinel.conf"), "--sentinel".into()]);
+        }
+        args.extend([
             "--port".into(),
             self.port.to_string(),
             "--bind".into(),
@@ -623,7 +649,7 @@ impl RedisServer {
             "no".into(),
             "--enable-debug-command".into(),
             "local".into(),
-        ];
+        ]);
         if let Some(tls) = self.tls {
             let cert = match tls.cert {
                 ServerCert::Valid => "server.crt",

@@ -28,7 +28,7 @@ impl Engine {
             // One node for all: the slot of the keys (they must share one).
             let mut slot = None;
             for args in &args_of {
-                if let Some(s) = self.command_slot(args)? {
+                if let Some(s) = self.command_slot(args.as_slice())? {
                     match slot {
                         Some(bound) if bound != s => {
                             return Err(crate::client::cross_slot_transaction(s, bound))
@@ -50,46 +50,31 @@ impl Engine {
             }
             return self.enqueue_pipeline(pool.pick(), None, pipeline, &run, meta);
         }
-        // Route everything first: a command that cannot be pipelined fails the pipeline
-        // before anything is sent.
-        let mut routes: Vec<Option<(usize, bool)>> = Vec::with_capacity(frames.len());
+        // Route everything first (one table and topology for all): a command that cannot be
+        // pipelined fails the pipeline before anything is sent. Each node's commands, in the
+        // caller's order.
+        let cluster = self.cluster();
+        let table = cluster.table.load();
+        let mut per_node: Vec<Vec<(usize, bool)>> = vec![Vec::new(); nodes.pools.len()];
         let mut later: Vec<(usize, Error)> = Vec::new();
         for (i, args) in args_of.iter().enumerate() {
-            match self.route_cluster(self.cluster(), &nodes, args)? {
-                Routed::Node(pool, read_only) => {
-                    let index = nodes
-                        .pools
-                        .iter()
-                        .position(|p| Arc::ptr_eq(p, pool))
-                        .expect("a pool of the snapshot");
-                    routes.push(Some((index, read_only)));
-                }
-                Routed::Later(cause) => {
-                    routes.push(None);
-                    later.push((i, cause));
-                }
-                Routed::Plan(_) => {
+            match self.route_index(cluster, &table, &nodes, args.as_slice())? {
+                Routing::Node(index, read_only) => per_node[index].push((i, read_only)),
+                Routing::Later(cause) => later.push((i, cause)),
+                Routing::Plan(_) => {
                     return Err(Error::new(
                         ErrorKind::ClusterException,
                         format!(
                             "command {} of the pipeline ({}) goes to several nodes of the \
                              cluster (a fan-out or a split across slots): send it alone",
                             i + 1,
-                            String::from_utf8_lossy(args[0])
+                            String::from_utf8_lossy(args.as_slice()[0])
                         ),
                     ))
                 }
             }
         }
-        for (index, pool) in nodes.pools.iter().enumerate() {
-            let mine: Vec<(usize, bool)> = routes
-                .iter()
-                .enumerate()
-                .filter_map(|(i, r)| match r {
-                    Some((p, read_only)) if *p == index => Some((i, *read_only)),
-                    _ => None,
-                })
-                .collect();
+        for (pool, mine) in nodes.pools.iter().zip(per_node) {
             if mine.is_empty() {
                 continue;
             }

@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 use arc_swap::ArcSwap;
 
 use super::nodes::{NodePool, NodeSet};
+use super::pipeline::Views;
 use super::Engine;
 use crate::config::{ClusterOptions, Endpoint, ReadFrom};
 use crate::error::{Error, ErrorKind, Result};
@@ -113,6 +114,13 @@ pub(crate) enum Routed<'n> {
     Later(Error),
 }
 
+/// `Routed` by node index (into `NodeSet::pools`).
+pub(super) enum Routing {
+    Node(usize, bool),
+    Plan(Plan),
+    Later(Error),
+}
+
 impl Cluster {
     pub(crate) fn new(options: &ClusterOptions, now: Instant) -> Cluster {
         Cluster {
@@ -174,26 +182,46 @@ impl Cluster {
     }
 }
 
-/// The argument views of a frame this library encoded (`*N` then `$len` bulk strings).
-pub(crate) fn frame_args(frame: &[u8]) -> Option<Vec<&[u8]>> {
+/// The argument views of a frame this library encoded (`*N` then `$len` bulk strings),
+/// without allocating for up to eight arguments: a cluster pipeline routes each of its
+/// commands from its frame.
+pub(crate) fn frame_args(frame: &[u8]) -> Option<Views<'_>> {
+    /// The number after `kind` and before the CRLF at `*at`, moving `*at` past the line.
     fn line(frame: &[u8], at: &mut usize, kind: u8) -> Option<usize> {
         if frame.get(*at) != Some(&kind) {
             return None;
         }
-        let start = *at + 1;
-        let end = start + frame[start..].iter().position(|&b| b == b'\r')?;
-        *at = end + 2;
-        std::str::from_utf8(&frame[start..end]).ok()?.parse().ok()
+        let mut n: usize = 0;
+        let mut i = *at + 1;
+        loop {
+            let b = *frame.get(i)?;
+            if b == b'\r' {
+                break;
+            }
+            if !b.is_ascii_digit() || i - *at > 19 {
+                return None;
+            }
+            n = n * 10 + usize::from(b - b'0');
+            i += 1;
+        }
+        if i == *at + 1 || frame.get(i + 1) != Some(&b'\n') {
+            return None;
+        }
+        *at = i + 2;
+        Some(n)
     }
     let mut at = 0;
     let n = line(frame, &mut at, b'*')?;
-    let mut args = Vec::with_capacity(n);
-    for _ in 0..n {
-        let len = line(frame, &mut at, b'$')?;
-        args.push(frame.get(at..at + len)?);
-        at += len + 2;
+    if n > frame.len() {
+        return None;
     }
-    Some(args)
+    Views::try_from_fn(n, |_| {
+        let len = line(frame, &mut at, b'$').ok_or(())?;
+        let arg = frame.get(at..at + len).ok_or(())?;
+        at += len + 2;
+        Ok::<&[u8], ()>(arg)
+    })
+    .ok()
 }
 
 fn endpoint_of(addr: &NodeAddr) -> Endpoint {
@@ -231,33 +259,66 @@ impl Engine {
         args: &[&[u8]],
     ) -> Result<Routed<'n>> {
         let table = cluster.table.load();
-        let plan = plan(&table, args)?;
+        Ok(match self.route_index(cluster, &table, nodes, args)? {
+            Routing::Node(i, read_only) => Routed::Node(&nodes.pools[i], read_only),
+            Routing::Later(err) => Routed::Later(err),
+            Routing::Plan(plan) => Routed::Plan(plan),
+        })
+    }
+
+    /// `route_cluster` by node index (into `nodes.pools`), with the command table the caller
+    /// loaded: a pipeline loads it once for all its commands.
+    pub(super) fn route_index(
+        &self,
+        cluster: &Cluster,
+        table: &CommandTable,
+        nodes: &NodeSet,
+        args: &[&[u8]],
+    ) -> Result<Routing> {
+        let plan = plan(table, args)?;
         let read_only = plan.read_only;
         let Some(topology) = nodes.topology.as_deref() else {
-            return Ok(Routed::Later(no_topology(
+            return Ok(Routing::Later(no_topology(
                 cluster.last_refresh_error.lock().unwrap().as_ref(),
             )));
         };
-        match plan.target {
-            Target::Slot(slot) => Ok(
-                match self.slot_pool(cluster, nodes, topology, slot, read_only) {
-                    Some(pool) => Routed::Node(pool, read_only),
-                    None => Routed::Later(no_owner(slot)),
-                },
-            ),
-            Target::Keyless => Ok(match self.any_primary(cluster, nodes, topology) {
-                Some(pool) => Routed::Node(pool, read_only),
-                None => Routed::Later(no_topology(None)),
-            }),
+        let pick = match plan.target {
+            Target::Slot(slot) => match self.slot_node(cluster, topology, slot, read_only) {
+                Some(i) => Some(i),
+                None => return Ok(Routing::Later(no_owner(slot))),
+            },
+            Target::Keyless => pick_any_primary(topology, cluster.next()),
             // A healthy node: a failed one stays in the topology until it is forgotten.
-            Target::AnyNode => Ok(
-                match pick_any_node(topology, cluster.next()).and_then(|i| nodes.pools.get(i)) {
-                    Some(pool) => Routed::Node(pool, read_only),
-                    None => Routed::Later(no_topology(None)),
-                },
-            ),
-            _ => Ok(Routed::Plan(plan)),
-        }
+            Target::AnyNode => pick_any_node(topology, cluster.next()),
+            _ => return Ok(Routing::Plan(plan)),
+        };
+        Ok(match pick.filter(|&i| i < nodes.pools.len()) {
+            Some(i) => Routing::Node(i, read_only),
+            None => Routing::Later(no_topology(None)),
+        })
+    }
+
+    /// The node (index into the topology's nodes) serving `slot` for a command: its primary,
+    /// or a replica for reads when configured.
+    pub(super) fn slot_node(
+        &self,
+        cluster: &Cluster,
+        topology: &Topology,
+        slot: u16,
+        read_only: bool,
+    ) -> Option<usize> {
+        let shard = topology.slot_shard(slot)?;
+        Some(if read_only && cluster.read_from() != ReadFrom::Primary {
+            pick_node(
+                topology,
+                shard,
+                cluster.read_from(),
+                read_only,
+                cluster.next(),
+            )
+        } else {
+            shard.primary
+        })
     }
 
     /// The pool serving `slot` for a command (a replica for reads when configured).
@@ -269,19 +330,9 @@ impl Engine {
         slot: u16,
         read_only: bool,
     ) -> Option<&'n Arc<NodePool>> {
-        let shard = topology.slot_shard(slot)?;
-        let node = if read_only && cluster.read_from() != ReadFrom::Primary {
-            pick_node(
-                topology,
-                shard,
-                cluster.read_from(),
-                read_only,
-                cluster.next(),
-            )
-        } else {
-            shard.primary
-        };
-        nodes.pools.get(node)
+        nodes
+            .pools
+            .get(self.slot_node(cluster, topology, slot, read_only)?)
     }
 
     pub(super) fn any_primary<'n>(
@@ -440,7 +491,11 @@ mod tests {
         let mut frame = Vec::new();
         encode_command(&mut frame, &["SET", "key", "va\r\nlue", ""]);
         let args = frame_args(&frame).unwrap();
-        assert_eq!(args, vec![&b"SET"[..], b"key", b"va\r\nlue", b""]);
+        assert_eq!(args.as_slice(), [&b"SET"[..], b"key", b"va\r\nlue", b""]);
+        let many: Vec<String> = (0..20).map(|i| i.to_string()).collect();
+        let mut frame = Vec::new();
+        encode_command(&mut frame, &many);
+        assert_eq!(frame_args(&frame).unwrap().as_slice().len(), 20);
         assert!(frame_args(b"*2\r\n$3\r\nGET\r\n").is_none());
         assert!(frame_args(b"garbage").is_none());
     }

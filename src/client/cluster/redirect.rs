@@ -64,7 +64,7 @@ impl Engine {
     /// Runs completions on a reactor thread (never on a caller's, never under a lock): this
     /// one when called on one (the first may have shut down already, and what it was sent
     /// would be dropped unrun), else the first.
-    pub(super) fn deliver_now(&self, completions: Vec<(Completion, Result<Reply>)>) {
+    pub(in crate::client) fn deliver_now(&self, completions: Vec<(Completion, Result<Reply>)>) {
         if completions.is_empty() {
             return;
         }
@@ -159,7 +159,7 @@ impl Engine {
         };
         // A blocking command holds its connection until it is served: wherever it is sent
         // on, it goes on a dedicated connection, never on a node's shared one.
-        let blocking = matches!(classify(&args), Ok(CommandClass::Blocking { .. }));
+        let blocking = matches!(classify(args.as_slice()), Ok(CommandClass::Blocking { .. }));
         match &d.to {
             RetryTo::Ask { addr } => {
                 let pool = self.pool_for_addr(addr, d.from.as_ref());
@@ -184,8 +184,13 @@ impl Engine {
                 }
             }
             RetryTo::Slot | RetryTo::Moved { .. } => {
-                let dispatched =
-                    self.dispatch(&args, Some(&d.frame), d.completion, d.meta, blocking);
+                let dispatched = self.dispatch(
+                    args.as_slice(),
+                    Some(&d.frame),
+                    d.completion,
+                    d.meta,
+                    blocking,
+                );
                 if let Err((err, completion)) = dispatched {
                     completions.push((completion, Err(err)));
                 }
@@ -318,6 +323,11 @@ impl Engine {
             .min();
         let refresh = cluster.schedule.lock().unwrap().next_due();
         [delayed, refresh].into_iter().flatten().min()
+    }
+
+    /// True when requests wait for their time (a retry's delay, a topology).
+    pub(in crate::client) fn cluster_has_delayed(&self) -> bool {
+        !self.cluster().delayed.lock().unwrap().is_empty()
     }
 
     /// The cluster's timers: waiting requests that are due, a periodic or deferred refresh.

@@ -39,6 +39,7 @@ impl Engine {
         self.nodes.store(Arc::new(NodeSet {
             pools,
             topology: Some(Arc::new(topology)),
+            service: None,
         }));
         self.cluster()
             .counters

@@ -146,7 +146,7 @@ const VALID: &[(&str, Expect)] = &[
          &max_in_flight=0&max_dedicated=2&dedicated_wait_timeout=0&retries=5&backoff=full_jitter\
          &backoff_base=5ms&backoff_cap=2s&retry_written_commands=yes\
          &health_check_interval=10&reactor_threads=4&lazy_connect=TRUE&max_bulk_len=1024\
-         &max_aggregate_len=100&max_depth=8",
+         &max_aggregate_len=100&max_depth=8&max_line_len=4096",
         |c| {
             c.endpoint = tcp("h", 6379);
             c.protocol = Protocol::Resp2;
@@ -174,6 +174,7 @@ const VALID: &[(&str, Expect)] = &[
             c.reader_limits.max_bulk_len = 1024;
             c.reader_limits.max_aggregate_len = 100;
             c.reader_limits.max_depth = 8;
+            c.reader_limits.max_line_len = 4096;
         },
     ),
     (
@@ -253,10 +254,15 @@ const INVALID: &[(&str, &str)] = &[
         "redis+cluster://h?max_redirects=256",
         "cluster.max_redirects",
     ),
+    ("redis+sentinel://h", "names no service"),
+    ("redis+sentinel://h/mymaster/x", "invalid database 'x'"),
     (
-        "redis+sentinel://h/mymaster",
-        "'redis+sentinel://' is not supported yet",
+        "redis+sentinel://h/m?role=leader",
+        "expected master or replica",
     ),
+    ("redis+sentinel://h/m?quorum=0", "sentinel.quorum"),
+    ("redis://h?role=replica", "applies to sentinels"),
+    ("redis://h?sentinel_password=x", "applies to sentinels"),
     ("redis://h:70000", "invalid port '70000'"),
     ("redis://h:0", "invalid port '0'"),
     ("redis://h:+1", "invalid port '+1'"),

@@ -262,7 +262,8 @@ fn setters_change_the_config() {
         Limits {
             max_bulk_len: 1024,
             max_aggregate_len: Limits::default().max_aggregate_len,
-            max_depth: 16
+            max_depth: 16,
+            ..Limits::default()
         }
     );
     assert_eq!(c.lib_name.as_deref(), Some("redcore-go"));
