@@ -129,6 +129,41 @@ static void test_arrays_in_pieces(void) {
         redisReaderFree(r);
     }
 
+    /* RESP3 leaves the loop builds too (doubles, booleans, nulls, errors, statuses) beside
+     * those it leaves to a step (a big number, a verbatim string, a 19-digit integer). */
+    static const char wire3[] =
+        "~10\r\n,1.5\r\n#t\r\n_\r\n-ERR x\r\n,-inf\r\n#F\r\n(123\r\n"
+        "=7\r\ntxt:abc\r\n:1000000000000000000\r\n+ok\r\n";
+    len = sizeof wire3 - 1;
+    for (size_t chunk = 1; chunk <= 19; chunk++) {
+        redisReader *r = redisReaderCreate();
+        void *reply = NULL;
+        for (size_t off = 0; off < len && reply == NULL; off += chunk) {
+            size_t n = len - off < chunk ? len - off : chunk;
+            CHECK(redisReaderFeed(r, wire3 + off, n) == REDIS_OK);
+            CHECK(redisReaderGetReply(r, &reply) == REDIS_OK);
+        }
+        redisReply *a = reply;
+        CHECK(a && a->type == REDIS_REPLY_SET && a->elements == 10);
+        if (a && a->elements == 10) {
+            CHECK(a->element[0]->type == REDIS_REPLY_DOUBLE && a->element[0]->dval == 1.5 &&
+                  a->element[0]->len == 3 && strcmp(a->element[0]->str, "1.5") == 0);
+            CHECK(a->element[1]->type == REDIS_REPLY_BOOL && a->element[1]->integer == 1);
+            CHECK(a->element[2]->type == REDIS_REPLY_NIL);
+            CHECK(a->element[3]->type == REDIS_REPLY_ERROR && strcmp(a->element[3]->str, "ERR x") == 0);
+            CHECK(a->element[4]->type == REDIS_REPLY_DOUBLE && isinf(a->element[4]->dval));
+            CHECK(a->element[5]->type == REDIS_REPLY_BOOL && a->element[5]->integer == 0);
+            CHECK(a->element[6]->type == REDIS_REPLY_BIGNUM && strcmp(a->element[6]->str, "123") == 0);
+            CHECK(a->element[7]->type == REDIS_REPLY_VERB && strcmp(a->element[7]->vtype, "txt") == 0 &&
+                  strcmp(a->element[7]->str, "abc") == 0);
+            CHECK(a->element[8]->type == REDIS_REPLY_INTEGER &&
+                  a->element[8]->integer == 1000000000000000000LL);
+            CHECK(a->element[9]->type == REDIS_REPLY_STATUS && a->element[9]->len == 2);
+        }
+        freeReplyObject(a);
+        redisReaderFree(r);
+    }
+
     /* Nesting deeper than freeReplyObject keeps on its stack (32). */
     char deep[400];
     size_t n = 0;
@@ -161,6 +196,11 @@ static void test_errors(void) {
     expect_error("*2\r\n:1\r\n:x\r\n", "Bad integer value");
     expect_error("*2\r\n$1\r\na\r\n$-5\r\n", "Bulk string length out of range");
     expect_error("*2\r\n$1\r\na\r\n$1x\r\n", "Bad bulk string length");
+    expect_error("*2\r\n#t\r\n#x\r\n", "Bad bool value");
+    expect_error("*2\r\n_\r\n_x\r\n", "Bad nil value");
+    expect_error("*2\r\n,1\r\n,1.5e\r\n", "Bad double value");
+    expect_error("*2\r\n+a\r\n+a\rb\r\n", "Bad simple string value");
+    expect_error("*2\r\n:1\r\n:01\r\n", "Bad integer value");
     expect_error("?x\r\n", "Protocol error, got \"?\" as reply type byte");
     expect_error("\x01", "Protocol error, got \"\\x01\" as reply type byte");
     expect_error(":12a\r\n", "Bad integer value");

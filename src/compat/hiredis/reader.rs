@@ -153,6 +153,29 @@ fn find_crlf(b: &[u8]) -> Option<usize> {
     None
 }
 
+/// The common header number (a bulk length, a non-negative integer) and the bytes through its
+/// CRLF, read in one pass: up to 18 digits, no sign, no leading zero. None for anything else,
+/// a CRLF not in yet included, which the general path then reads (or reports).
+#[inline(always)]
+fn plain_number(b: &[u8]) -> Option<(i64, usize)> {
+    let mut v: i64 = 0;
+    let mut i = 0;
+    loop {
+        match *b.get(i)? {
+            c @ b'0'..=b'9' if i < 18 => {
+                v = v * 10 + (c - b'0') as i64;
+                i += 1;
+            }
+            b'\r' => break,
+            _ => return None,
+        }
+    }
+    if i == 0 || (i > 1 && b[0] == b'0') || b.get(i + 1) != Some(&b'\n') {
+        return None;
+    }
+    Some((v, i + 2))
+}
+
 /// What one step of parsing did.
 enum Step {
     /// A value (or an aggregate header) was consumed: go on.
@@ -408,10 +431,12 @@ impl<O: Objects> Parse<O> {
         }
     }
 
-    /// With the default builders, the next elements of an aggregate that are complete bulk
-    /// strings or integers, built into it in one loop rather than a task step each (most large
-    /// replies are such arrays: LRANGE, MGET, HGETALL, ...). None when the next element is
-    /// anything else or incomplete (or malformed: `step` reports it), for `step` to take.
+    /// With the default builders, the next elements of an aggregate that are complete
+    /// non-aggregate values other than big numbers and verbatim strings (the common bulk
+    /// strings, integers, statuses, errors, doubles, booleans and nulls), built into it in one
+    /// loop rather than a task step each (most large replies are such arrays: LRANGE, MGET,
+    /// HGETALL, ...). None when the next element is anything else or incomplete (or
+    /// malformed: `step` reports it), for `step` to take.
     unsafe fn siblings(&self, cur: *mut redisReadTask) -> Option<Step> {
         // SAFETY: ridx > 0, so the parent task is an aggregate being filled whose object
         // (built by `reply::build_array`) has room for `elements` children; cur is its child
@@ -429,30 +454,68 @@ impl<O: Objects> Parse<O> {
                 let Some((&b, body)) = input[off..].split_first() else {
                     break;
                 };
-                if b != b'$' && b != b':' {
-                    break;
-                }
-                let Some(end) = find_crlf(body) else {
-                    break;
-                };
-                let Some(value) = parse_ll(&body[..end]) else {
-                    break;
-                };
-                let header = 1 + end + 2;
-                let (obj, consumed) = if b == b':' {
-                    (reply::integer_reply(value), header)
-                } else {
-                    let Ok(n) = usize::try_from(value) else {
-                        break;
-                    };
-                    let Some(total) = header.checked_add(n).and_then(|t| t.checked_add(2)) else {
-                        break;
-                    };
-                    if input.len() - off < total {
-                        break;
+                let (obj, consumed) = match b {
+                    b'$' | b':' => {
+                        let Some((value, line)) = plain_number(body) else {
+                            break;
+                        };
+                        let header = 1 + line;
+                        if b == b':' {
+                            (reply::integer_reply(value), header)
+                        } else {
+                            // At most 18 digits: no overflow where usize is 64 bits,
+                            // the general path's checks elsewhere.
+                            let Some(total) = usize::try_from(value)
+                                .ok()
+                                .and_then(|n| n.checked_add(header + 2))
+                            else {
+                                break;
+                            };
+                            let n = total - header - 2;
+                            if input.len() - off < total {
+                                break;
+                            }
+                            let payload = &input[off + header..off + header + n];
+                            (reply::string_reply(REDIS_REPLY_STRING, payload), total)
+                        }
                     }
-                    let payload = &input[off + header..off + header + n];
-                    (reply::string_reply(REDIS_REPLY_STRING, payload), total)
+                    b'#' => match body {
+                        [c @ (b't' | b'T' | b'f' | b'F'), b'\r', b'\n', ..] => {
+                            (reply::bool_reply(matches!(c, b't' | b'T')), 4)
+                        }
+                        _ => break,
+                    },
+                    b'_' => match body {
+                        [b'\r', b'\n', ..] => (reply::new_reply(REDIS_REPLY_NIL), 3),
+                        _ => break,
+                    },
+                    b',' | b'+' | b'-' => {
+                        let Some(end) = find_crlf(body) else {
+                            break;
+                        };
+                        let line = &body[..end];
+                        let obj = if b == b',' {
+                            if line.len() > MAX_DOUBLE_LEN {
+                                break;
+                            }
+                            let Some(d) = parse_double(line) else {
+                                break;
+                            };
+                            reply::double_reply(d, line)
+                        } else {
+                            if line.iter().any(|&c| c == b'\r' || c == b'\n') {
+                                break;
+                            }
+                            let ty = if b == b'+' {
+                                REDIS_REPLY_STATUS
+                            } else {
+                                REDIS_REPLY_ERROR
+                            };
+                            reply::string_reply(ty, line)
+                        };
+                        (obj, 1 + end + 2)
+                    }
+                    _ => break,
                 };
                 if obj.is_null() {
                     return Some(self.fail(REDIS_ERR_OOM, "Out of memory"));
@@ -911,6 +974,34 @@ mod tests {
             "", "1.2.3", "1e", "+", ".", "1,5", "abc", "3.14x", "infinity", "1e400", "+1",
         ] {
             assert_eq!(parse_double(bad.as_bytes()), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn plain_numbers() {
+        for (text, want) in [
+            (&b"0\r\n"[..], Some((0, 3))),
+            (b"16384\r\nrest", Some((16384, 7))),
+            (
+                b"999999999999999999\r\n",
+                Some((999_999_999_999_999_999, 20)),
+            ),
+            // For the general path: more digits, a sign, a leading zero, no CRLF (yet).
+            (b"1000000000000000000\r\n", None),
+            (b"-1\r\n", None),
+            (b"01\r\n", None),
+            (b"\r\n", None),
+            (b"12\r", None),
+            (b"12", None),
+            (b"1 \r\n", None),
+            (b"12\rx", None),
+        ] {
+            assert_eq!(
+                plain_number(text),
+                want,
+                "{:?}",
+                String::from_utf8_lossy(text)
+            );
         }
     }
 

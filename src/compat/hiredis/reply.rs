@@ -60,7 +60,7 @@ fn is_aggregate(ty: c_int) -> bool {
 /// A reply of type `ty` with every other field zero (NULL when out of memory). From mallocFn
 /// with the fields written, rather than callocFn: glibc's calloc bypasses its thread cache,
 /// and the reply is 48 bytes that are all written anyway.
-unsafe fn new_reply(ty: c_int) -> *mut redisReply {
+pub(crate) unsafe fn new_reply(ty: c_int) -> *mut redisReply {
     // SAFETY: a fresh block of the reply's size, fully initialised before use.
     unsafe {
         let r = hi_malloc(std::mem::size_of::<redisReply>()).cast::<redisReply>();
@@ -224,19 +224,32 @@ pub(crate) unsafe fn build_double(
 ) -> *mut c_void {
     // SAFETY: task is live; s holds n bytes.
     unsafe {
-        let r = new_reply(REDIS_REPLY_DOUBLE);
+        let r = double_reply(value, std::slice::from_raw_parts(s.cast::<u8>(), n));
         if r.is_null() {
             return std::ptr::null_mut();
         }
-        let copy = hi_dup_bytes(std::slice::from_raw_parts(s.cast::<u8>(), n));
+        link(task, r)
+    }
+}
+
+/// A double reply keeping its text, not linked to a parent.
+#[inline(always)]
+pub(crate) unsafe fn double_reply(value: f64, text: &[u8]) -> *mut redisReply {
+    // SAFETY: fresh allocations, each checked.
+    unsafe {
+        let r = new_reply(REDIS_REPLY_DOUBLE);
+        if r.is_null() {
+            return r;
+        }
+        let copy = hi_dup_bytes(text);
         if copy.is_null() {
             hi_free(r.cast());
             return std::ptr::null_mut();
         }
         (*r).dval = value;
         (*r).str_ = copy;
-        (*r).len = n;
-        link(task, r)
+        (*r).len = text.len();
+        r
     }
 }
 
@@ -275,12 +288,24 @@ unsafe extern "C" fn create_nil(task: *const redisReadTask) -> *mut c_void {
 pub(crate) unsafe fn build_bool(task: *const redisReadTask, value: c_int) -> *mut c_void {
     // SAFETY: task is live.
     unsafe {
-        let r = new_reply(REDIS_REPLY_BOOL);
+        let r = bool_reply(value != 0);
         if r.is_null() {
             return std::ptr::null_mut();
         }
-        (*r).integer = (value != 0) as c_longlong;
         link(task, r)
+    }
+}
+
+/// A boolean reply, not linked to a parent.
+#[inline(always)]
+pub(crate) unsafe fn bool_reply(value: bool) -> *mut redisReply {
+    // SAFETY: a fresh allocation, checked.
+    unsafe {
+        let r = new_reply(REDIS_REPLY_BOOL);
+        if !r.is_null() {
+            (*r).integer = value as c_longlong;
+        }
+        r
     }
 }
 
@@ -301,7 +326,7 @@ pub unsafe extern "C" fn freeReplyObject(reply: *mut c_void) {
 /// Aggregates whose elements are being freed, kept on the stack up to this depth.
 const FREE_DEPTH: usize = 32;
 
-/// The aggregates a `free_tree` is inside, with the index of the next element to free.
+/// The aggregates a `free_tree` is inside, with the index of the next element to free in each.
 /// The first `len` entries of `near` are set (it is not zeroed: most trees free without it).
 struct Ancestors {
     near: [MaybeUninit<(*mut redisReply, usize)>; FREE_DEPTH],
@@ -310,29 +335,29 @@ struct Ancestors {
 }
 
 impl Ancestors {
-    fn push(&mut self, r: *mut redisReply) {
+    fn push(&mut self, r: *mut redisReply, next: usize) {
         if self.len < FREE_DEPTH {
-            self.near[self.len].write((r, 0));
+            self.near[self.len].write((r, next));
             self.len += 1;
         } else {
-            self.far.push((r, 0));
+            self.far.push((r, next));
         }
     }
 
-    fn top(&mut self) -> Option<&mut (*mut redisReply, usize)> {
-        if let Some(top) = self.far.last_mut() {
+    fn pop(&mut self) -> Option<(*mut redisReply, usize)> {
+        if let Some(top) = self.far.pop() {
             return Some(top);
         }
-        let i = self.len.checked_sub(1)?;
-        // SAFETY: entries below len were written by push.
-        Some(unsafe { self.near[i].assume_init_mut() })
+        self.len = self.len.checked_sub(1)?;
+        // SAFETY: entries below the old len were written by push.
+        Some(unsafe { self.near[self.len].assume_init() })
     }
+}
 
-    fn pop(&mut self) {
-        if self.far.pop().is_none() {
-            self.len -= 1;
-        }
-    }
+/// Whether `r` is an aggregate with elements to free first.
+unsafe fn has_elements(r: *const redisReply) -> bool {
+    // SAFETY: r is a live reply.
+    unsafe { is_aggregate((*r).type_) && (*r).elements > 0 && !(*r).element.is_null() }
 }
 
 /// Frees one reply whose elements, if any, are already freed.
@@ -348,34 +373,44 @@ unsafe fn free_node(r: *mut redisReply) {
     }
 }
 
+/// Frees a tree depth first: the leaves of an aggregate in one loop, descending into (and
+/// coming back from) nested aggregates through `Ancestors`.
 unsafe fn free_tree(root: *mut redisReply) {
-    let mut ancestors = Ancestors {
-        near: [const { MaybeUninit::uninit() }; FREE_DEPTH],
-        len: 0,
-        far: Vec::new(),
-    };
-    let mut next = root;
     // SAFETY: every pointer reached is a live reply of the tree, freed once, after its
     // elements.
     unsafe {
-        loop {
-            if let Some(r) = next.as_mut() {
-                if is_aggregate(r.type_) && r.elements > 0 && !r.element.is_null() {
-                    ancestors.push(r);
-                } else {
-                    free_node(r);
+        if root.is_null() {
+            return;
+        }
+        if !has_elements(root) {
+            free_node(root);
+            return;
+        }
+        let mut ancestors = Ancestors {
+            near: [const { MaybeUninit::uninit() }; FREE_DEPTH],
+            len: 0,
+            far: Vec::new(),
+        };
+        let (mut parent, mut i) = (root, 0);
+        'tree: loop {
+            let (count, element) = ((*parent).elements, (*parent).element);
+            while i < count {
+                let child = *element.add(i);
+                i += 1;
+                if child.is_null() {
+                    continue;
                 }
+                if has_elements(child) {
+                    ancestors.push(parent, i);
+                    (parent, i) = (child, 0);
+                    continue 'tree;
+                }
+                free_node(child);
             }
-            loop {
-                let Some(top) = ancestors.top() else { return };
-                let (parent, i) = *top;
-                if i < (*parent).elements {
-                    top.1 = i + 1;
-                    next = *(*parent).element.add(i);
-                    break;
-                }
-                ancestors.pop();
-                free_node(parent);
+            free_node(parent);
+            match ancestors.pop() {
+                Some(up) => (parent, i) = up,
+                None => return,
             }
         }
     }
