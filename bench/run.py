@@ -6,9 +6,10 @@ its hiredis_ssl part on OpenSSL; the redis-rs benchmark programs, with rustls), 
 redis-server on two free loopback ports (plain TCP, and TLS with a CA and server certificate
 generated here with openssl), runs the parser suite, the end-to-end suite over TCP and over
 TLS, the memory soak (10 minutes; QUICK: 5 s), the Go clients (bench/go_suite.py: the Go
-binding beside go-redis and valkey-go) and the hiredis section (bench/hiredis_suite.py: the
-hiredis-compatible library's reader and redis-benchmark built on it, beside hiredis's), and
-writes:
+binding beside go-redis and valkey-go), the hiredis section (bench/hiredis_suite.py: the
+hiredis-compatible library's reader and redis-benchmark built on it, beside hiredis's), then the
+cluster suite on a 3-primary Redis Cluster it starts (bench/cluster.py, with the routing
+microbenchmark), and writes:
 
   bench/results.json   every run's raw figures and the medians (with min and max)
   bench/results.md     the tables and the targets of issue 6, MET or MISSED with their ratio
@@ -21,9 +22,10 @@ Every figure is the median of RUNS runs (min and max kept); the runs interleave 
 (run 1 of every client, then run 2, ..., each run starting with another client), so a machine
 that gets busier part-way penalises all of them alike. Options: --quick (small N, one run:
 checks the suite, not the speed; writes bench/work/quick-results.* instead), --runs N,
---only parser|e2e|soak|go|hiredis (repeatable), --transport tcp|tls (repeatable; the end-to-end runs),
---soak-seconds S. Tables and charts are written when the parser and the TCP end-to-end runs
-are part of the run; the ratios are printed whatever ran.
+--only parser|e2e|soak|go|hiredis|cluster (repeatable), --transport tcp|tls (repeatable; the
+end-to-end runs), --soak-seconds S. Tables and charts are written when the parser and the TCP
+end-to-end runs are part of the run (and the cluster tables alone by `--only cluster`); the
+ratios are printed whatever ran.
 """
 
 import argparse
@@ -33,7 +35,6 @@ import os
 import platform
 import shutil
 import socket
-import statistics
 import subprocess
 import sys
 import tarfile
@@ -45,6 +46,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import chart  # noqa: E402
 import go_suite  # noqa: E402
 import hiredis_suite  # noqa: E402
+import cluster  # noqa: E402
+from measure import (answers_ping, fmt_ratio, human, log, log_targets, med,  # noqa: E402
+                     ratio, run, run_json, spread, summarise, target, target_table)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BENCH = os.path.join(ROOT, "bench")
@@ -63,15 +67,7 @@ NATIVE_STATIC_LIBS = ["-lgcc_s", "-lutil", "-lrt", "-lpthread", "-lm", "-ldl", "
 TRANSPORTS = ["tcp", "tls"]
 TLS_CIPHERSUITE = "TLS_AES_256_GCM_SHA384"
 SOAK_SECONDS = 600  # issue 6: "flat memory under a 10-minute load"
-
-
-def log(*a):
-    print(*a, flush=True)
-
-
-def run(cmd, **kw):
-    log("  $ " + " ".join(cmd))
-    subprocess.run(cmd, check=True, **kw)
+PARTS = ["parser", "e2e", "soak", "go", "hiredis", "cluster"]
 
 
 # ---- building ---------------------------------------------------------------------------
@@ -152,7 +148,7 @@ def build_rust():
     """The Rust benchmark programs (benches/*.rs, bench profile); returns name -> path."""
     log("  $ cargo bench --no-run --message-format=json")
     p = subprocess.run(["cargo", "bench", "--no-run", "--message-format=json",
-                        "--bench", "parser", "--bench", "redis_rs"],
+                        "--bench", "parser", "--bench", "redis_rs", "--bench", "route"],
                        cwd=ROOT, check=True, stdout=subprocess.PIPE, text=True)
     exes = {}
     for line in p.stdout.splitlines():
@@ -282,24 +278,10 @@ class Server:
                 ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
                  "--save", "", "--appendonly", "no", "--daemonize", "no",
                  "--dir", self.dir, "--logfile", os.path.join(self.dir, "redis.log")] + listen)
-            if self._ready():
+            if answers_ping(self.proc, self.port):
                 return
             self.stop(keep_dir=True)
         sys.exit("bench: could not start redis-server (see its log in bench/work/server-*)")
-
-    def _ready(self):
-        for _ in range(100):
-            if self.proc.poll() is not None:
-                return False
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=1) as s:
-                    s.sendall(b"PING\r\n")
-                    if s.recv(16).startswith(b"+PONG"):
-                        return True
-            except OSError:
-                pass
-            time.sleep(0.05)
-        return False
 
     def version(self):
         out = subprocess.run(["redis-server", "--version"], stdout=subprocess.PIPE, text=True)
@@ -324,15 +306,6 @@ class Server:
 
 
 # ---- running ------------------------------------------------------------------------------
-
-
-def run_json(cmd, timeout=600):
-    p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                       timeout=timeout)
-    line = p.stdout.strip().splitlines()[-1] if p.stdout.strip() else ""
-    if p.returncode != 0 or not line.startswith("{"):
-        sys.exit(f"bench: {' '.join(cmd)} failed ({p.returncode}):\n{p.stdout}\n{p.stderr}")
-    return json.loads(line)
 
 
 def parser_suite(exes, files, runs, min_time):
@@ -497,56 +470,12 @@ def proc_rss_kib(pid):
 # ---- summarising --------------------------------------------------------------------------
 
 
-def stats(values):
-    values = [v for v in values if v is not None]
-    if not values:
-        return None
-    return {"median": statistics.median(values), "min": min(values), "max": max(values)}
-
-
-def summarise(raw, fields):
-    return {k: {f: stats([r.get(f) for r in rs]) for f in fields} for k, rs in raw.items()}
-
-
-def med(summary, key, field):
-    s = summary.get(key, {}).get(field)
-    return s["median"] if s else None
-
-
-def human(v, unit=""):
-    if v is None:
-        return "–"
-    if v >= 1e6:
-        return f"{v / 1e6:.2f}M{unit}"
-    if v >= 1e4:
-        return f"{v / 1e3:.0f}k{unit}"
-    if v >= 1e3:
-        return f"{v / 1e3:.1f}k{unit}"
-    if v >= 100:
-        return f"{v:.0f}{unit}"
-    return f"{v:.2f}{unit}"
-
-
-def spread(s, unit=""):
-    if not s:
-        return "–"
-    if s["min"] == s["max"]:
-        return human(s["median"], unit)
-    return f"{human(s['median'], unit)} ({human(s['min'])}–{human(s['max'])})"
-
-
-def ratio(a, b):
-    return a / b if a and b else None
-
-
 def targets(psum, esum, soak_result):
     """[(target, measured, ratio, threshold, met)]"""
     t = []
 
-    def add(name, measured, r, threshold, higher_is_better=True):
-        met = None if r is None else (r >= threshold if higher_is_better else r <= threshold)
-        t.append({"target": name, "measured": measured, "ratio": r, "threshold": threshold,
-                  "higher_is_better": higher_is_better, "met": met})
+    def add(*a, **kw):
+        t.append(target(*a, **kw))
 
     for w, need in [("a", 1), ("b", 2), ("c", 2), ("d", 1), ("e", 1)]:
         field = "leaves_per_sec" if w in ("b", "d") else "replies_per_sec"
@@ -611,12 +540,7 @@ def markdown(meta, files, psum, scenarios, esum, tg, soak_s):
              "Each cell: median (min–max) over the runs. Loopback, one redis-server; client and "
              "server share the machine's cores.\n")
     L.append("## Targets (issue 6)\n")
-    L.append("| target | measured (median) | ratio | |")
-    L.append("|---|---|---|---|")
-    for t in tg:
-        r = "–" if t["ratio"] is None else f"{t['ratio']:.2f}"
-        st = "–" if t["met"] is None else ("MET" if t["met"] else "**MISSED**")
-        L.append(f"| {t['target']} | {t['measured']} | {r} | {st} |")
+    L += target_table(tg)
     L.append("\n## Parser (64 KiB chunks; building each client's own reply objects)\n")
     L.append("| workload | unit | redcore | hiredis | redis-rs | redcore / hiredis | redcore / redis-rs "
              "| MB/s redcore · hiredis · redis-rs | heap calls per reply redcore · hiredis · redis-rs |")
@@ -789,11 +713,6 @@ def svg(esum, meta):
                                       f"median of {meta['runs']} run(s)")
 
 
-def fmt_ratio(a, b):
-    r = ratio(a, b)
-    return "–" if r is None else f"{r:.2f}x"
-
-
 def print_ratios(psum, files, scenarios, esum, tg):
     log("\n== ratios: redcore / peer (median) ==")
     for w, (_, desc, unit) in (files.items() if psum else []):
@@ -812,23 +731,20 @@ def print_ratios(psum, files, scenarios, esum, tg):
                 parts.append(f"own TCP run {fmt_ratio(rc, med(esum, (sid[4:], m), 'ops_per_sec'))}")
             log(f"{sid} {m}: {human(rc)}/s; " + ", ".join(parts))
     log("\n== targets ==")
-    for t in tg:
-        st = "–" if t["met"] is None else ("MET" if t["met"] else "MISSED")
-        r = "–" if t["ratio"] is None else f"{t['ratio']:.2f}"
-        log(f"{st:6} {r:>6}  {t['target']}  [{t['measured']}]")
+    log_targets(tg)
 
 
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--runs", type=int)
-    ap.add_argument("--only", action="append", choices=["parser", "e2e", "soak", "go", "hiredis"])
+    ap.add_argument("--only", action="append", choices=PARTS)
     ap.add_argument("--transport", action="append", choices=TRANSPORTS)
     ap.add_argument("--soak-seconds", type=int)
     opts = ap.parse_args()
     quick = opts.quick
     runs = opts.runs or (1 if quick else 5)
-    parts = set(opts.only or ["parser", "e2e", "soak", "go", "hiredis"])
+    parts = set(opts.only or PARTS)
     transports = [t for t in TRANSPORTS if t in (opts.transport or TRANSPORTS)]
     soak_seconds = opts.soak_seconds or (5 if quick else SOAK_SECONDS)
     started = time.time()
@@ -856,10 +772,12 @@ def main():
         praw = parser_suite(exes, files, runs, 0 if quick else 0.5)
         psum = summarise(praw, ["replies_per_sec", "leaves_per_sec", "mb_per_sec",
                                 "allocs_per_reply", "allocs_per_leaf"])
-    server = Server(tls="e2e" in parts and "tls" in transports)
-    meta["server"] = server.version().split(" sha=")[0]
     scenarios, eraw, esum, soak_s = e2e_scenarios(quick)[0], {}, {}, None
     go_res = hiredis_res = None
+    server = None
+    if parts & {"e2e", "soak", "go", "hiredis"}:
+        server = Server(tls="e2e" in parts and "tls" in transports)
+        meta["server"] = server.version().split(" sha=")[0]
     try:
         if "e2e" in parts:
             tls_port = f", TLS on {server.tls_port}" if server.tls_port else ""
@@ -881,7 +799,13 @@ def main():
             log(f"== Go clients (redis-server on 127.0.0.1:{server.port}) ==")
             go_res = go_suite.run(server.port, os.path.join(ROOT, "target", "release"), runs, quick)
     finally:
-        server.stop()
+        if server:
+            server.stop()
+    csc, craw, croute, csum, rsum, ctg = [], {}, [], {}, {}, []
+    if "cluster" in parts:
+        csc, craw, croute, meta["server"] = cluster.suite(exes, runs, quick, WORK)
+        csum, rsum = cluster.summary(craw, croute)
+        ctg = cluster.targets(csum, rsum)
     meta["load_at_end"] = os.getloadavg()[0]
     meta["seconds"] = round(time.time() - started)
 
@@ -898,24 +822,38 @@ def main():
         "soak": soak_s,
         "targets": tg,
         "go": go_res and {k: v for k, v in go_res.items() if k != "raw"},
+        "cluster": {"summary": {key(k): v for k, v in csum.items()},
+                    "runs": {key(k): v for k, v in craw.items()},
+                    "route": {"summary": rsum, "runs": croute},
+                    "targets": ctg},
     }
     # A QUICK run checks the suite, and a partial one (--only, --transport) measures a part: both
     # leave the last full run's results alone.
-    partial = parts != {"parser", "e2e", "soak", "go", "hiredis"} or transports != TRANSPORTS
+    partial = parts != set(PARTS) or transports != TRANSPORTS
     out = os.path.join(WORK, "quick-results" if quick else "partial-results") \
         if quick or partial else os.path.join(BENCH, "results")
     with open(out + ".json", "w") as f:
         json.dump(result, f, indent=1, ensure_ascii=False)
         f.write("\n")
     written = [".json"]
+    cluster_md = "\n".join(cluster.markdown(csc, csum, rsum, ctg)) if csum else ""
     if psum and esum and "tcp" in transports:
         with open(out + ".md", "w") as f:
-            f.write(markdown(meta, files, psum, scenarios, esum, tg, soak_s))
+            f.write(markdown(meta, files, psum, scenarios, esum, tg, soak_s) + cluster_md)
         with open(out + ".svg", "w") as f:
             f.write(svg(esum, meta))
         written += [".md", ".svg"]
+    elif cluster_md:
+        with open(out + ".md", "w") as f:
+            f.write(f"# redcore benchmark results: cluster\n\n{meta['when']} · {meta['machine']} · "
+                    f"{meta['server']} · {meta['runs']} run(s)"
+                    f"{' (QUICK: checks the suite, not the speed)' if quick else ''}.\n\n"
+                    + cluster_md)
+        written.append(".md")
     if psum or esum:
         print_ratios(psum, files, scenarios if esum else [], esum, tg)
+    if csum:
+        cluster.print_ratios(csc, csum, ctg)
     if soak_s:
         log(f"soak: RSS growth after warm-up {soak_s['growth_kib']} KiB over {soak_s['seconds']} s")
     if hiredis_res:

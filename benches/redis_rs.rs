@@ -11,12 +11,18 @@
 //! connection pipelines them implicitly. TCP_NODELAY is set, as the other clients set it.
 //! `--tls`: `rediss://` with rustls (the `tls-rustls` features), trusting only the CA in the
 //! PEM file given, as the C clients do.
+//!
+//! `--conn cluster --port P --mode calls|pipelines|join --threads T`: its async cluster
+//! client against the cluster of which P is a node (see redis_rs/cluster.rs).
 
 use std::sync::{Arc, Barrier};
 use std::time::Instant;
 
 use redis::io::tcp::TcpSettings;
 use redis::{Client, IntoConnectionInfo, Value};
+
+#[path = "redis_rs/cluster.rs"]
+mod cluster;
 
 #[derive(Clone)]
 struct Args {
@@ -86,7 +92,7 @@ fn parse_args() -> Args {
     }
     if a.mode == "mix" {
         a.op = "mix".into();
-    } else {
+    } else if a.conn != "cluster" {
         a.threads = 1;
     }
     a
@@ -95,7 +101,9 @@ fn parse_args() -> Args {
 fn usage() -> ! {
     eprintln!(
         "usage: redis_rs --conn sync|mux --port P --mode seq|pipeline|window|mix [--op set|get] \
-         [--size B] [--n OPS] [--depth D] [--threads T] [--keys K] [--tls --tls-ca FILE]"
+         [--size B] [--n OPS] [--depth D] [--threads T] [--keys K] [--tls --tls-ca FILE]\n       \
+         redis_rs --conn cluster --port P --mode calls|pipelines|join [--op set|get] [--size B] \
+         [--n OPS] [--depth D] [--threads T] [--keys K]"
     );
     std::process::exit(2)
 }
@@ -192,7 +200,8 @@ impl Outcome {
     }
 }
 
-fn print(a: &Args, name: &str, connections: usize, out: &mut Outcome, secs: f64, cpu: f64) {
+/// `connections`: -1 when the server side counts them (bench/cluster.py).
+fn print(a: &Args, name: &str, connections: i64, out: &mut Outcome, secs: f64, cpu: f64) {
     let mut line = format!(
         "{{\"client\":\"{name}\",\"mode\":\"{}\",\"op\":\"{}\",\"size\":{},\"threads\":{},\
          \"depth\":{},\"connections\":{connections},\"ops\":{},\"secs\":{secs:.6},\
@@ -264,6 +273,12 @@ fn fill(con: &mut redis::Connection, prefix: &str, keys: u64, value: &[u8]) {
 fn main() {
     let a = parse_args();
     let value = vec![b'v'; a.size];
+    if a.conn == "cluster" {
+        let mut out = Outcome::default();
+        let (secs, cpu) = cluster::run(&a, &value, &mut out);
+        print(&a, "redis-rs-cluster", -1, &mut out, secs, cpu);
+        std::process::exit(i32::from(out.bad > 0 || out.failed > 0));
+    }
     let client = client(&a);
     let name = format!("redis-rs-{}", a.conn);
     let prefix = format!("s{}", a.size);
@@ -386,7 +401,7 @@ fn main() {
         }
         _ => usage(),
     }
-    print(&a, &name, connections, &mut out, secs, cpu);
+    print(&a, &name, connections as i64, &mut out, secs, cpu);
     if out.bad > 0 || out.failed > 0 {
         std::process::exit(1);
     }

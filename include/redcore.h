@@ -285,6 +285,66 @@ typedef uint8_t redcore_reply_type;
 #endif // __cplusplus
 
 /**
+ * What a `redcore_monitor_event` is.
+ */
+typedef enum redcore_monitor_kind {
+  /**
+   * A command the server ran: time, database, client and arguments.
+   */
+  REDCORE_MONITOR_KIND_COMMAND = 0,
+  /**
+   * The connection was lost (the event's error says how) and MONITOR runs again on a new
+   * one: commands run in between were not seen.
+   */
+  REDCORE_MONITOR_KIND_RESTARTED = 1,
+  /**
+   * `redcore_monitor_event_dropped` commands were dropped: the callback fell behind and the
+   * queue was full.
+   */
+  REDCORE_MONITOR_KIND_DROPPED = 2,
+  /**
+   * The monitor stopped by itself (its client was freed; the error says so). The last
+   * event.
+   */
+  REDCORE_MONITOR_KIND_CLOSED = 3,
+} redcore_monitor_kind;
+
+/**
+ * What a `redcore_pubsub_message` is.
+ */
+typedef enum redcore_pubsub_kind {
+  /**
+   * A message on a channel (SUBSCRIBE).
+   */
+  REDCORE_PUBSUB_KIND_MESSAGE = 0,
+  /**
+   * A message on a channel matching a pattern (PSUBSCRIBE): it has a pattern.
+   */
+  REDCORE_PUBSUB_KIND_PMESSAGE = 1,
+  /**
+   * A message on a shard channel (SSUBSCRIBE).
+   */
+  REDCORE_PUBSUB_KIND_SMESSAGE = 2,
+  /**
+   * Messages may have been lost: a connection was lost and came back (or a cluster shard
+   * channel moved to another node) and the subscriptions were made again. Its error says
+   * why; `redcore_pubsub_message_restore_error` says whether some could not be restored.
+   */
+  REDCORE_PUBSUB_KIND_RESUBSCRIBED = 3,
+  /**
+   * `redcore_pubsub_message_dropped` messages were dropped, the oldest first, because the
+   * inbox was full.
+   */
+  REDCORE_PUBSUB_KIND_DROPPED = 4,
+  /**
+   * The subscriber stopped for good; its error says why (`REDCORE_ERR_PUBSUB`: it fell
+   * behind with the disconnect policy; `REDCORE_ERR_CLOSED`: its client was freed). The
+   * last thing it delivers.
+   */
+  REDCORE_PUBSUB_KIND_CLOSED = 5,
+} redcore_pubsub_kind;
+
+/**
  * A backoff strategy (`redcore_backoff` in C). The numbers are ABI: never renumber.
  *
  * `failures` below is the number of failed attempts so far (1 before the first retry).
@@ -435,6 +495,41 @@ typedef enum redcore_sentinel_counter {
 } redcore_sentinel_counter;
 
 /**
+ * A counter of `redcore_client_cache_counter`. The numbers are ABI: never renumber.
+ */
+typedef enum redcore_cache_counter {
+  /**
+   * Reads answered from the cache.
+   */
+  REDCORE_CACHE_COUNTER_HITS = 0,
+  /**
+   * Cacheable reads sent to the server.
+   */
+  REDCORE_CACHE_COUNTER_MISSES = 1,
+  /**
+   * Replies dropped to stay within the bounds, least recently used first.
+   */
+  REDCORE_CACHE_COUNTER_EVICTIONS = 2,
+  /**
+   * Replies (and reads in flight) dropped because a key they read changed.
+   */
+  REDCORE_CACHE_COUNTER_INVALIDATIONS = 3,
+  /**
+   * Times the whole cache was emptied (an invalidation of every key, a lost connection, a
+   * cluster topology change).
+   */
+  REDCORE_CACHE_COUNTER_FLUSHES = 4,
+  /**
+   * Replies held now.
+   */
+  REDCORE_CACHE_COUNTER_ENTRIES = 5,
+  /**
+   * Bytes held now.
+   */
+  REDCORE_CACHE_COUNTER_BYTES = 6,
+} redcore_cache_counter;
+
+/**
  * Where a cluster SCAN stands.
  */
 typedef struct ScanCursor ScanCursor;
@@ -520,6 +615,19 @@ typedef struct redcore_lock redcore_lock;
 typedef struct redcore_lock_options redcore_lock_options;
 
 /**
+ * A running MONITOR: a connection of its own on which the server reports every command it
+ * runs; each one goes to a callback on the monitor's own thread. Underneath: a `Box`.
+ * Thread-safe. Stop it with `redcore_monitor_stop`.
+ */
+typedef struct redcore_monitor redcore_monitor;
+
+/**
+ * One event of a monitor, lent to its callback until it returns. Its strings are
+ * NUL-terminated.
+ */
+typedef struct redcore_monitor_event redcore_monitor_event;
+
+/**
  * Commands to send together, in order, on one connection: a plain pipeline, or a transaction
  * (MULTI ... EXEC). Underneath: a `Box`; not thread-safe. May be run any number of times and
  * freed right after a run is submitted.
@@ -532,6 +640,39 @@ typedef struct redcore_pipeline redcore_pipeline;
  * `redcore_pipeline_result_free`), borrowed inside a `redcore_pipeline_callback`. Immutable.
  */
 typedef struct redcore_pipeline_result redcore_pipeline_result;
+
+/**
+ * A subscriber: SUBSCRIBE, PSUBSCRIBE and SSUBSCRIBE (and their unsubscribes) on connections
+ * of its own, so that a slow subscriber never holds up the client's other commands. On RESP2
+ * its connection carries nothing else; on RESP3 it also takes commands
+ * (`redcore_pubsub_command_blocking`). When a connection is lost it reconnects and subscribes
+ * again by itself, then reports a `REDCORE_PUBSUB_KIND_RESUBSCRIBED` event: messages
+ * published in between were lost. On a cluster client each shard channel lives on its slot's
+ * primary and follows the slot when it moves.
+ *
+ * Messages wait in a bounded inbox and are taken either by callbacks, on a thread of the
+ * subscriber's own (`redcore_pubsub_set_callbacks`), or by `redcore_pubsub_get_message`.
+ *
+ * Underneath: a `Box`. Thread-safe: any thread may call any function on it, the callbacks
+ * included (subscription calls from a callback are fine; from a client callback,
+ * `redcore_callback`, they are refused, being blocking calls). Free it with
+ * `redcore_pubsub_free`, before or after its client.
+ */
+typedef struct redcore_pubsub redcore_pubsub;
+
+/**
+ * A message or an event. Owned when returned by `redcore_pubsub_get_message` (free it with
+ * `redcore_pubsub_message_free`), borrowed inside a `redcore_pubsub_callback`. Immutable;
+ * its strings are NUL-terminated and live as long as it does.
+ */
+typedef struct redcore_pubsub_message redcore_pubsub_message;
+
+/**
+ * A subscriber's settings, copied by `redcore_pubsub_new`. Defaults: at most 10,000 messages
+ * and 64 MiB waiting for the consumer, the oldest dropped beyond that, a health-check PING
+ * after 30 s of silence. Underneath: a `Box`; not thread-safe while being modified.
+ */
+typedef struct redcore_pubsub_options redcore_pubsub_options;
 
 /**
  * An incremental parser: feed it bytes in any split, take replies out in order.
@@ -555,6 +696,25 @@ typedef struct redcore_reader redcore_reader;
  * A reply is immutable: any number of threads may read the same reply at once.
  */
 typedef struct redcore_reply redcore_reply;
+
+/**
+ * A Lua script and its SHA-1 (computed locally when it is made). Runs by EVALSHA (or
+ * EVALSHA_RO); when the server answers NOSCRIPT (after a restart, a failover or SCRIPT
+ * FLUSH), it is loaded with SCRIPT LOAD and run again, once. On a cluster client EVALSHA
+ * goes to the node of the keys' slot and SCRIPT LOAD to every node.
+ *
+ * Underneath: a `Box`. Immutable, so thread-safe: any number of threads may run it on any
+ * number of clients. Free it with `redcore_script_free` (runs in flight are not affected).
+ */
+typedef struct redcore_script redcore_script;
+
+/**
+ * One attempt of a transaction, lent to a `redcore_transaction_fn` for the length of the
+ * call: run commands now on the watching connection (`redcore_transaction_command_blocking`)
+ * and queue the ones to run in MULTI / EXEC (`redcore_transaction_queue`). Not
+ * thread-safe: use it from the function's own thread, and never after it returns.
+ */
+typedef struct redcore_transaction redcore_transaction;
 
 /**
  * The callback of an asynchronous command. Runs exactly once, on one of the client's
@@ -698,6 +858,21 @@ typedef void (*redcore_lock_callback)(void *userdata,
                                       const struct redcore_error *err);
 
 /**
+ * A monitor's callback: runs on the monitor's own thread, one event at a time, in order;
+ * `event` is borrowed until it returns. It may take its time (events wait in the queue, up
+ * to its bound) and call any function, `redcore_monitor_stop` on its own monitor included.
+ */
+typedef void (*redcore_monitor_callback)(void *userdata, const struct redcore_monitor_event *event);
+
+/**
+ * A subscriber callback: gets a message or an event, borrowed until it returns. Runs on the
+ * subscriber's own thread, one call at a time, in order. It may take its time (the messages
+ * that arrive meanwhile wait in the inbox, up to its bound), call any function of the
+ * subscriber (subscribe, unsubscribe, even `redcore_pubsub_free`) and of the client.
+ */
+typedef void (*redcore_pubsub_callback)(void *userdata, const struct redcore_pubsub_message *message);
+
+/**
  * One finished submission, as `redcore_completion_queue_poll` / `_wait` hand it out. Every
  * pointer in it is borrowed from the queue until the next `_poll`, `_wait` or `_free` on it.
  */
@@ -727,6 +902,15 @@ typedef struct redcore_completion {
    */
   const struct redcore_pipeline_result *pipeline;
 } redcore_completion;
+
+/**
+ * The caller's part of a transaction: reads what it needs through `tx`, queues the commands
+ * to run, and returns `REDCORE_OK` (0) to send them (MULTI / EXEC), or any other
+ * `redcore_error_code` to stop (`redcore_client_transaction` then returns that code; a number
+ * that is no code becomes `REDCORE_ERR_INVALID_ARGUMENT`). Runs on the thread that called
+ * `redcore_client_transaction`, once per attempt.
+ */
+typedef int (*redcore_transaction_fn)(void *userdata, struct redcore_transaction *tx);
 
 
 
@@ -910,6 +1094,14 @@ enum redcore_error_code redcore_pipeline_append(struct redcore_pipeline *pipelin
                                                 struct redcore_error **err_out);
 
 /**
+ * Fail fast: a blocking run of the pipeline (`redcore_client_pipeline_run_blocking`) whose
+ * commands did not all succeed returns the first failure's code, with a message naming the
+ * command and its position ("command 2 of 3 in the pipeline (LPUSH) failed: WRONGTYPE ..."),
+ * instead of a result. Every command is still sent. Off by default.
+ */
+enum redcore_error_code redcore_pipeline_set_fail_fast(struct redcore_pipeline *pipeline, bool on);
+
+/**
  * Number of commands in the pipeline (0 for NULL).
  */
 size_t redcore_pipeline_len(const struct redcore_pipeline *pipeline);
@@ -1009,6 +1201,16 @@ enum redcore_error_code redcore_dedicated_command(struct redcore_dedicated *dedi
  * closed rather than reused. NULL is ignored.
  */
 void redcore_dedicated_release(struct redcore_dedicated *dedicated);
+
+/**
+ * Writes one counter of the client's cache (`counter`, a `redcore_cache_counter` value passed
+ * as an int) to `*out`. `REDCORE_ERR_INVALID_ARGUMENT` for a NULL argument, an unknown
+ * counter, or a client without a cache (`redcore_config_set_cache`).
+ */
+enum redcore_error_code redcore_client_cache_counter(const struct redcore_client *client,
+                                                     int counter,
+                                                     uint64_t *out,
+                                                     struct redcore_error **err_out);
 
 /**
  * Takes a dedicated connection on the node that serves `key` (`key_len` bytes; its slot's
@@ -1357,6 +1559,21 @@ enum redcore_error_code redcore_config_set_lib_info(struct redcore_config *cfg,
                                                     const char *name,
                                                     const char *version,
                                                     struct redcore_error **err_out);
+
+/**
+ * Turns client-side caching on (`enabled`) or off (the default). On: replies to the
+ * read-only commands of the allow-list (GET, MGET, HGET, HGETALL, SMEMBERS, ...: see the
+ * README) are kept in the client, keyed by the command and its arguments, and answered from
+ * there until the server says one of their keys changed (CLIENT TRACKING on each node's
+ * first connection); at most `max_entries` replies and `max_bytes` bytes, the least recently
+ * used dropped first (0 for either: 10,000 entries, 64 MiB). Needs RESP3 (the default): on
+ * a config set to RESP2 this fails with `REDCORE_ERR_INVALID_ARGUMENT`.
+ */
+enum redcore_error_code redcore_config_set_cache(struct redcore_config *cfg,
+                                                 bool enabled,
+                                                 size_t max_entries,
+                                                 size_t max_bytes,
+                                                 struct redcore_error **err_out);
 
 /**
  * Turns cluster mode on or off. On: the config's host and port (`redcore_config_set_host`)
@@ -1933,6 +2150,301 @@ enum redcore_error_code redcore_lock_owned(const struct redcore_lock *lock,
                                            struct redcore_error **err_out);
 
 /**
+ * Starts a MONITOR on `client` and waits until the server answered it, so every command run
+ * after this returns is seen (on a cluster client: the commands of one primary). Each event
+ * then goes to `callback` (see `redcore_monitor_callback`); at most `max_pending` wait for it
+ * (0: 10,000), more are dropped and counted. The library keeps `userdata` until the monitor
+ * is stopped, then calls `userdata_free` (may be NULL) once; on an error it is released at
+ * once. Writes the monitor to `*monitor_out`.
+ */
+enum redcore_error_code redcore_monitor_start(const struct redcore_client *client,
+                                              size_t max_pending,
+                                              redcore_monitor_callback callback,
+                                              void *userdata,
+                                              redcore_userdata_free userdata_free,
+                                              struct redcore_monitor **monitor_out,
+                                              struct redcore_error **err_out);
+
+/**
+ * Stops a monitor: its connection closes and its thread is joined (the callback in progress
+ * finishes, then `userdata_free` runs), so no callback runs after this returns, unless it is
+ * called from that callback. NULL is ignored.
+ */
+void redcore_monitor_stop(struct redcore_monitor *monitor);
+
+/**
+ * Commands dropped so far because the callback fell behind (0 for NULL).
+ */
+uint64_t redcore_monitor_dropped(const struct redcore_monitor *monitor);
+
+/**
+ * The kind of an event (`REDCORE_MONITOR_KIND_CLOSED` for NULL).
+ */
+enum redcore_monitor_kind redcore_monitor_event_kind(const struct redcore_monitor_event *event);
+
+/**
+ * When a command ran, in seconds since the Unix epoch, to the microsecond (0 for other
+ * kinds).
+ */
+double redcore_monitor_event_time(const struct redcore_monitor_event *event);
+
+/**
+ * The database a command ran in (-1 for other kinds).
+ */
+int64_t redcore_monitor_event_db(const struct redcore_monitor_event *event);
+
+/**
+ * Who ran a command: `ip:port`, `[ipv6]:port`, `unix:/path`, or `lua` for a script
+ * (NUL-terminated, borrowed from the event); NULL for other kinds.
+ */
+const char *redcore_monitor_event_client(const struct redcore_monitor_event *event);
+
+/**
+ * How many arguments a command had, its name included (0 for other kinds).
+ */
+size_t redcore_monitor_event_argc(const struct redcore_monitor_event *event);
+
+/**
+ * Argument `index` of a command (0 is its name): its bytes, unescaped and NUL-terminated
+ * (borrowed from the event), and its length in `*len_out` (may be NULL). NULL when out of
+ * range.
+ */
+const char *redcore_monitor_event_arg(const struct redcore_monitor_event *event,
+                                      size_t index,
+                                      size_t *len_out);
+
+/**
+ * How many commands a `REDCORE_MONITOR_KIND_DROPPED` event stands for (0 otherwise).
+ */
+uint64_t redcore_monitor_event_dropped(const struct redcore_monitor_event *event);
+
+/**
+ * Why a `RESTARTED` or `CLOSED` event happened (borrowed from the event); NULL otherwise.
+ */
+const struct redcore_error *redcore_monitor_event_error(const struct redcore_monitor_event *event);
+
+/**
+ * Writes new default subscriber options to `*out` (free them with
+ * `redcore_pubsub_options_free`).
+ */
+enum redcore_error_code redcore_pubsub_options_new(struct redcore_pubsub_options **out);
+
+/**
+ * Frees subscriber options. NULL is ignored.
+ */
+void redcore_pubsub_options_free(struct redcore_pubsub_options *options);
+
+/**
+ * Bounds the inbox: at most `max_messages` messages and `max_bytes` bytes of them wait for
+ * the consumer (each at least 1).
+ */
+enum redcore_error_code redcore_pubsub_options_set_max_pending(struct redcore_pubsub_options *options,
+                                                               size_t max_messages,
+                                                               size_t max_bytes);
+
+/**
+ * What happens to a message that arrives when the inbox is full: with `disconnect` false
+ * (the default) the oldest messages are dropped to make room and counted (a
+ * `REDCORE_PUBSUB_KIND_DROPPED` event comes before the next message); with `disconnect` true
+ * the subscriber stops: its connections close, what it holds is still delivered, then a
+ * `REDCORE_PUBSUB_KIND_CLOSED` event with `REDCORE_ERR_PUBSUB`.
+ */
+enum redcore_error_code redcore_pubsub_options_set_overflow_disconnect(struct redcore_pubsub_options *options,
+                                                                       bool disconnect);
+
+/**
+ * Sets the idle time (ms) after which a subscriber's connection is checked with a PING, so a
+ * dead connection is found and replaced even when no message comes; 0 turns the checks off.
+ * Default 30000.
+ */
+enum redcore_error_code redcore_pubsub_options_set_health_check_ms(struct redcore_pubsub_options *options,
+                                                                   uint64_t interval_ms);
+
+/**
+ * Makes a subscriber on `client` with `options` (copied; NULL for the defaults) and writes
+ * it to `*pubsub_out`. Its connection opens in the background; the first subscription call
+ * waits for it.
+ */
+enum redcore_error_code redcore_pubsub_new(const struct redcore_client *client,
+                                           const struct redcore_pubsub_options *options,
+                                           struct redcore_pubsub **pubsub_out,
+                                           struct redcore_error **err_out);
+
+/**
+ * Frees a subscriber: its connections close, its callback thread is stopped and joined (the
+ * callback in progress finishes; messages still waiting are dropped; the callbacks'
+ * `userdata_free` runs), so no callback runs after this returns, unless it is called from
+ * that callback (then the thread ends when it returns). NULL is ignored.
+ */
+void redcore_pubsub_free(struct redcore_pubsub *pubsub);
+
+/**
+ * SUBSCRIBE to `count` channels (`channels[i]` of `lens[i]` bytes, or NUL-terminated
+ * strings when `lens` is NULL; copied), waiting until the server confirmed them all (or the
+ * command timeout: `REDCORE_ERR_TIMEOUT`). A channel the server refuses (an ACL) is
+ * `REDCORE_ERR_NO_PERMISSION` and is not kept; after a connection error the channels stay
+ * wanted and are subscribed when the connection is back.
+ */
+enum redcore_error_code redcore_pubsub_subscribe(const struct redcore_pubsub *pubsub,
+                                                 size_t count,
+                                                 const char *const *channels,
+                                                 const size_t *lens,
+                                                 struct redcore_error **err_out);
+
+/**
+ * PSUBSCRIBE to `count` glob-style patterns (as `redcore_pubsub_subscribe`).
+ */
+enum redcore_error_code redcore_pubsub_psubscribe(const struct redcore_pubsub *pubsub,
+                                                  size_t count,
+                                                  const char *const *patterns,
+                                                  const size_t *lens,
+                                                  struct redcore_error **err_out);
+
+/**
+ * SSUBSCRIBE to `count` shard channels (as `redcore_pubsub_subscribe`). On a cluster client
+ * each goes to its slot's primary, and moves with the slot.
+ */
+enum redcore_error_code redcore_pubsub_ssubscribe(const struct redcore_pubsub *pubsub,
+                                                  size_t count,
+                                                  const char *const *channels,
+                                                  const size_t *lens,
+                                                  struct redcore_error **err_out);
+
+/**
+ * UNSUBSCRIBE from `count` channels; `count` 0: from every channel.
+ */
+enum redcore_error_code redcore_pubsub_unsubscribe(const struct redcore_pubsub *pubsub,
+                                                   size_t count,
+                                                   const char *const *channels,
+                                                   const size_t *lens,
+                                                   struct redcore_error **err_out);
+
+/**
+ * PUNSUBSCRIBE from `count` patterns; `count` 0: from every pattern.
+ */
+enum redcore_error_code redcore_pubsub_punsubscribe(const struct redcore_pubsub *pubsub,
+                                                    size_t count,
+                                                    const char *const *patterns,
+                                                    const size_t *lens,
+                                                    struct redcore_error **err_out);
+
+/**
+ * SUNSUBSCRIBE from `count` shard channels; `count` 0: from every shard channel.
+ */
+enum redcore_error_code redcore_pubsub_sunsubscribe(const struct redcore_pubsub *pubsub,
+                                                    size_t count,
+                                                    const char *const *channels,
+                                                    const size_t *lens,
+                                                    struct redcore_error **err_out);
+
+/**
+ * Hands every message to `on_message` and every event (resubscribed, dropped, closed) to
+ * `on_event` (NULL: events are dropped), on the subscriber's own thread, from now until it is
+ * freed (see `redcore_pubsub_callback`). Messages that arrived before are handed first. Set
+ * once; afterwards `redcore_pubsub_get_message` is refused. The library keeps `userdata`
+ * until the subscriber is freed, then calls `userdata_free` (may be NULL) once; on an error
+ * it is released at once.
+ */
+enum redcore_error_code redcore_pubsub_set_callbacks(const struct redcore_pubsub *pubsub,
+                                                     redcore_pubsub_callback on_message,
+                                                     redcore_pubsub_callback on_event,
+                                                     void *userdata,
+                                                     redcore_userdata_free userdata_free,
+                                                     struct redcore_error **err_out);
+
+/**
+ * Takes the next message or event, waiting up to `timeout_ms` (negative: as long as it
+ * takes; 0: only what is there). On `REDCORE_OK` writes it to `*message_out` (owned: free it
+ * with `redcore_pubsub_message_free`), or NULL when the time ran out. After the
+ * `REDCORE_PUBSUB_KIND_CLOSED` event, fails with its error. `REDCORE_ERR_INVALID_ARGUMENT`
+ * when callbacks take the messages.
+ */
+enum redcore_error_code redcore_pubsub_get_message(const struct redcore_pubsub *pubsub,
+                                                   int64_t timeout_ms,
+                                                   struct redcore_pubsub_message **message_out,
+                                                   struct redcore_error **err_out);
+
+/**
+ * Sends a command on the subscriber's connection and waits for its reply (arguments and
+ * results as `redcore_client_command_blocking`). On RESP3 any command that neither blocks nor
+ * changes the connection's state; on RESP2 only PING (a subscribed RESP2 connection takes
+ * nothing else). Messages that arrive meanwhile stay messages.
+ */
+enum redcore_error_code redcore_pubsub_command_blocking(const struct redcore_pubsub *pubsub,
+                                                        int argc,
+                                                        const char *const *argv,
+                                                        const size_t *argvlen,
+                                                        struct redcore_reply **reply_out,
+                                                        struct redcore_error **err_out);
+
+/**
+ * How many channels, patterns and shard channels the subscriber wants (any output may be
+ * NULL).
+ */
+enum redcore_error_code redcore_pubsub_counts(const struct redcore_pubsub *pubsub,
+                                              size_t *channels_out,
+                                              size_t *patterns_out,
+                                              size_t *shard_channels_out);
+
+/**
+ * The subscriber's counters: messages received since it was made, dropped (inbox full),
+ * and waiting now (any output may be NULL).
+ */
+enum redcore_error_code redcore_pubsub_stats(const struct redcore_pubsub *pubsub,
+                                             uint64_t *received_out,
+                                             uint64_t *dropped_out,
+                                             uint64_t *pending_out);
+
+/**
+ * The kind of a message or event (`REDCORE_PUBSUB_KIND_CLOSED` for NULL).
+ */
+enum redcore_pubsub_kind redcore_pubsub_message_kind(const struct redcore_pubsub_message *message);
+
+/**
+ * A message's channel: its bytes (NUL-terminated, owned by the message) and length in
+ * `*len_out` (may be NULL). NULL for an event.
+ */
+const char *redcore_pubsub_message_channel(const struct redcore_pubsub_message *message,
+                                           size_t *len_out);
+
+/**
+ * The pattern that matched a `REDCORE_PUBSUB_KIND_PMESSAGE` (as `_channel`); NULL for any
+ * other kind.
+ */
+const char *redcore_pubsub_message_pattern(const struct redcore_pubsub_message *message,
+                                           size_t *len_out);
+
+/**
+ * A message's payload (as `_channel`; binary-safe: use the length). NULL for an event.
+ */
+const char *redcore_pubsub_message_payload(const struct redcore_pubsub_message *message,
+                                           size_t *len_out);
+
+/**
+ * How many messages a `REDCORE_PUBSUB_KIND_DROPPED` event stands for (0 for other kinds).
+ */
+uint64_t redcore_pubsub_message_dropped(const struct redcore_pubsub_message *message);
+
+/**
+ * Why an event happened: the loss behind a `RESUBSCRIBED`, the reason of a `CLOSED`
+ * (borrowed from the message; do not free). NULL for messages and `DROPPED`.
+ */
+const struct redcore_error *redcore_pubsub_message_error(const struct redcore_pubsub_message *message);
+
+/**
+ * For a `RESUBSCRIBED` event whose subscriptions could not all be made again, the first
+ * failure (borrowed; they stay wanted and are tried again at the next reconnect); NULL
+ * otherwise.
+ */
+const struct redcore_error *redcore_pubsub_message_restore_error(const struct redcore_pubsub_message *message);
+
+/**
+ * Frees a message returned by `redcore_pubsub_get_message`. NULL is ignored; never free one
+ * lent to a callback.
+ */
+void redcore_pubsub_message_free(struct redcore_pubsub_message *message);
+
+/**
  * Creates an empty queue and writes it to `*queue_out`. Fails with
  * `REDCORE_ERR_INVALID_ARGUMENT` for a NULL `queue_out`, `REDCORE_ERR_INTERNAL` when the
  * system has no file descriptor left for its pipe.
@@ -2106,6 +2618,138 @@ struct redcore_reply *redcore_reply_clone(const struct redcore_reply *reply);
  * replies lent to a callback, which are not the caller's to free.
  */
 void redcore_reply_free(struct redcore_reply *reply);
+
+/**
+ * Makes a script of the `len` bytes at `source` (copied) and writes it to `*script_out`.
+ * Nothing is sent: a script that does not compile fails when it is first loaded.
+ */
+enum redcore_error_code redcore_script_new(const char *source,
+                                           size_t len,
+                                           struct redcore_script **script_out);
+
+/**
+ * Frees a script. NULL is ignored.
+ */
+void redcore_script_free(struct redcore_script *script);
+
+/**
+ * The script's SHA-1: 40 lowercase hex digits, NUL-terminated, owned by the script. NULL for
+ * NULL.
+ */
+const char *redcore_script_sha(const struct redcore_script *script);
+
+/**
+ * Runs the script on `client` and waits for its reply: `numkeys` keys (`keys[i]` of
+ * `keylens[i]` bytes, or NUL-terminated when `keylens` is NULL) and `numargs` arguments
+ * (likewise), all copied. `read_only` runs it with EVALSHA_RO (the server refuses writes; a
+ * cluster client may read from a replica). On `REDCORE_OK` writes an owned reply to
+ * `*reply_out`; a Lua error is `REDCORE_ERR_RESPONSE` with the server's text.
+ */
+enum redcore_error_code redcore_script_run_blocking(const struct redcore_script *script,
+                                                    const struct redcore_client *client,
+                                                    size_t numkeys,
+                                                    const char *const *keys,
+                                                    const size_t *keylens,
+                                                    size_t numargs,
+                                                    const char *const *args,
+                                                    const size_t *arglens,
+                                                    bool read_only,
+                                                    struct redcore_reply **reply_out,
+                                                    struct redcore_error **err_out);
+
+/**
+ * Runs the script without waiting (arguments as `redcore_script_run_blocking`): on
+ * `REDCORE_OK`, `callback` runs exactly once, on one of the client's threads, with the reply
+ * or the error (see `redcore_callback`), after the script was loaded and run again if the
+ * server answered NOSCRIPT. On any other code it will not run.
+ */
+enum redcore_error_code redcore_script_run(const struct redcore_script *script,
+                                           const struct redcore_client *client,
+                                           size_t numkeys,
+                                           const char *const *keys,
+                                           const size_t *keylens,
+                                           size_t numargs,
+                                           const char *const *args,
+                                           const size_t *arglens,
+                                           bool read_only,
+                                           redcore_callback callback,
+                                           void *userdata,
+                                           struct redcore_error **err_out);
+
+/**
+ * Loads the script into the server's cache (SCRIPT LOAD; on every node of a cluster) and
+ * waits; checks that the server names it by the same SHA-1. Useful ahead of a burst of runs;
+ * never needed for correctness.
+ */
+enum redcore_error_code redcore_script_load_blocking(const struct redcore_script *script,
+                                                     const struct redcore_client *client,
+                                                     struct redcore_error **err_out);
+
+/**
+ * Appends a run of `script` to `pipeline` (EVALSHA, or EVALSHA_RO when `read_only`; keys and
+ * arguments as `redcore_script_run_blocking`, copied). When the pipeline runs, the scripts
+ * the server lacks are loaded first; a script flushed between that check and the run still
+ * gets `REDCORE_ERR_NO_SCRIPT` in its result.
+ */
+enum redcore_error_code redcore_pipeline_append_script(struct redcore_pipeline *pipeline,
+                                                       const struct redcore_script *script,
+                                                       size_t numkeys,
+                                                       const char *const *keys,
+                                                       const size_t *keylens,
+                                                       size_t numargs,
+                                                       const char *const *args,
+                                                       const size_t *arglens,
+                                                       bool read_only,
+                                                       struct redcore_error **err_out);
+
+/**
+ * Runs a transaction the way redis-py's `transaction()` does: takes a dedicated connection,
+ * WATCHes the `nwatch` keys (`watch[i]` of `watchlens[i]` bytes, or NUL-terminated when
+ * `watchlens` is NULL), calls `fn`, sends what it queued between MULTI and EXEC in one
+ * write, and starts again (WATCH, `fn`, EXEC) while EXEC answers nil because a watched key
+ * changed, at most `attempts` times; after that it fails with `REDCORE_ERR_WATCH`. On
+ * `REDCORE_OK` writes EXEC's results to `*result_out` (owned; free with
+ * `redcore_pipeline_result_free`): on EXECABORT each command has its own queueing error or
+ * `REDCORE_ERR_EXEC_ABORT`, and errors inside EXEC's reply stay at their positions. On a
+ * cluster client every key must share the first watched key's slot
+ * (`REDCORE_ERR_CROSS_SLOT_TRANSACTION`).
+ */
+enum redcore_error_code redcore_client_transaction(const struct redcore_client *client,
+                                                   size_t nwatch,
+                                                   const char *const *watch,
+                                                   const size_t *watchlens,
+                                                   uint32_t attempts,
+                                                   redcore_transaction_fn function,
+                                                   void *userdata,
+                                                   struct redcore_pipeline_result **result_out,
+                                                   struct redcore_error **err_out);
+
+/**
+ * Runs a command now on the watching connection and waits for its reply (arguments and
+ * results as `redcore_client_command_blocking`): the reads that decide what to queue. MULTI,
+ * EXEC and DISCARD are refused (`REDCORE_ERR_INVALID_ARGUMENT`): the helper sends them.
+ */
+enum redcore_error_code redcore_transaction_command_blocking(struct redcore_transaction *tx,
+                                                             int argc,
+                                                             const char *const *argv,
+                                                             const size_t *argvlen,
+                                                             struct redcore_reply **reply_out,
+                                                             struct redcore_error **err_out);
+
+/**
+ * Queues a command (arguments as `redcore_client_command`, copied) to run between MULTI and
+ * EXEC when the function returns `REDCORE_OK`.
+ */
+enum redcore_error_code redcore_transaction_queue(struct redcore_transaction *tx,
+                                                  int argc,
+                                                  const char *const *argv,
+                                                  const size_t *argvlen,
+                                                  struct redcore_error **err_out);
+
+/**
+ * Which attempt this is, from 1 (0 for NULL).
+ */
+uint32_t redcore_transaction_attempt(struct redcore_transaction *tx);
 
 /**
  * The version of the linked library, as "MAJOR.MINOR.PATCH" (a static NUL-terminated string;

@@ -211,6 +211,24 @@ impl PartialEq for AddressRemap {
 
 impl Eq for AddressRemap {}
 
+/// Client-side caching: how much the cache may hold (see `session::cache`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CacheOptions {
+    /// Most replies kept. Default 10,000; at least 1.
+    pub max_entries: usize,
+    /// Most bytes kept (commands, replies and keys). Default 64 MiB; at least 1.
+    pub max_bytes: usize,
+}
+
+impl Default for CacheOptions {
+    fn default() -> CacheOptions {
+        CacheOptions {
+            max_entries: 10_000,
+            max_bytes: 64 << 20,
+        }
+    }
+}
+
 /// What a cluster client needs besides a node's settings.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ClusterOptions {
@@ -326,6 +344,9 @@ pub struct Config {
     /// Sentinel mode: the master (or replicas) of `sentinel.service_name`, as the sentinels
     /// name them; `endpoint` is not used. Default None: one server.
     pub sentinel: Option<SentinelOptions>,
+    /// Client-side caching of read-only commands' replies, with CLIENT TRACKING (RESP3
+    /// only). Default None: off.
+    pub cache: Option<CacheOptions>,
 }
 
 impl Default for Config {
@@ -359,6 +380,7 @@ impl Default for Config {
             lib_version: Some(env!("CARGO_PKG_VERSION").into()),
             cluster: None,
             sentinel: None,
+            cache: None,
         }
     }
 }
@@ -442,6 +464,19 @@ impl Config {
                 ));
             }
             sentinel.validate()?;
+        }
+        if let Some(cache) = &self.cache {
+            if self.protocol != Protocol::Resp3 {
+                return Err(invalid(
+                    "cache needs protocol 3: invalidations come as RESP3 pushes on the \
+                     connection that read the keys",
+                ));
+            }
+            if cache.max_entries == 0 || cache.max_bytes == 0 {
+                return Err(invalid(
+                    "cache.max_entries and cache.max_bytes must be at least 1",
+                ));
+            }
         }
         self.reader_limits
             .validate()

@@ -303,7 +303,7 @@ fn cross_slot_transactions_are_refused_before_anything_is_sent() {
     let mut txn = Pipeline::transaction();
     txn.add(&["SET", &a, "1"]).unwrap();
     txn.add(&["SET", &b, "2"]).unwrap();
-    let err = c.run_pipeline(&txn).err().expect("refused");
+    let err = c.run_pipeline(&txn).expect_err("refused");
     assert_eq!(err.kind(), ErrorKind::CrossSlotTransaction, "{err}");
     assert!(err.is(ErrorKind::ClusterException));
     assert_eq!(value(&c, &["EXISTS", &a]), Value::Integer(0), "nothing ran");
@@ -360,7 +360,7 @@ fn a_pipeline_spanning_every_node_keeps_the_callers_order() {
     let mut bad = Pipeline::new();
     bad.add(&["SET", &keys[0], "z"]).unwrap();
     bad.add(&["DBSIZE"]).unwrap();
-    let err = c.run_pipeline(&bad).err().expect("refused");
+    let err = c.run_pipeline(&bad).expect_err("refused");
     assert_eq!(err.kind(), ErrorKind::ClusterException, "{err}");
     assert_eq!(value(&c, &["GET", &keys[0]]), Value::bulk("1"));
 }

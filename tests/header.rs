@@ -50,6 +50,7 @@ fn generate() -> String {
         .export
         .include
         .push("redcore_sentinel_counter".into());
+    config.export.include.push("redcore_cache_counter".into());
     config.enumeration.rename_variants = cbindgen::RenameRule::QualifiedScreamingSnakeCase;
     let bindings = cbindgen::Builder::new()
         .with_crate(root)

@@ -607,22 +607,31 @@ fn a_callback_may_drop_its_own_lock() {
 fn scripts_run_by_sha_and_survive_a_script_flush() {
     let server = RedisServer::start();
     let lock = Lock::new(client(&server), "flushed", ttl(10_000)).unwrap();
-    // A fresh server knows no script: NOSCRIPT, then EVAL.
+    // A fresh server knows no script: NOSCRIPT, then SCRIPT LOAD and EVALSHA again.
     lock.acquire().unwrap().unwrap();
-    assert_eq!(calls(&server, "eval"), 1);
+    assert_eq!(calls(&server, "script|load"), 1);
     lock.release().unwrap();
-    assert_eq!(calls(&server, "eval"), 2);
+    assert_eq!(calls(&server, "script|load"), 2);
     // Now cached under the SHA-1 we computed: EVALSHA alone.
-    let evals = calls(&server, "eval");
+    let loads = calls(&server, "script|load");
     lock.acquire().unwrap().unwrap();
     lock.release().unwrap();
-    assert_eq!(calls(&server, "eval"), evals, "our SHA-1 is the server's");
+    assert_eq!(
+        calls(&server, "script|load"),
+        loads,
+        "our SHA-1 is the server's"
+    );
+    assert_eq!(calls(&server, "eval"), 0);
     server.cmd(&["SCRIPT", "FLUSH"]);
     lock.acquire().unwrap().unwrap();
     lock.extend(Duration::from_secs(5), false).unwrap();
     lock.reacquire().unwrap();
     lock.release().unwrap();
-    assert_eq!(calls(&server, "eval"), evals + 4, "each script once more");
+    assert_eq!(
+        calls(&server, "script|load"),
+        loads + 4,
+        "each script once more"
+    );
 }
 
 #[test]

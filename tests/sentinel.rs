@@ -15,7 +15,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use redcore::client::{Client, Pipeline};
-use redcore::config::Config;
+use redcore::config::{CacheOptions, Config, Protocol};
+use redcore::pubsub::{Event, PubSub, PubSubOptions};
 use redcore::resp::Value;
 use redcore::ErrorKind;
 use support::sentinel::{RedisSentinel, APP, SERVICE};
@@ -687,5 +688,66 @@ fn a_paused_master_that_comes_back_is_not_written_to() {
          {excused:?}; none reached the old master after it came back ({after} RPUSH calls \
          there, unchanged)",
         f.old, f.new, f.recovery,
+    );
+}
+
+/// The next pub/sub event within `limit`, skipping none.
+fn next_event(sub: &PubSub, limit: Duration) -> Event {
+    sub.get_message(Some(limit))
+        .expect("get_message")
+        .unwrap_or_else(|| panic!("no pub/sub event within {limit:?}"))
+}
+
+#[test]
+fn subscribers_and_the_cache_follow_a_failover() {
+    let topology = RedisSentinel::start();
+    let mut config = config(&topology, "");
+    config.protocol = Protocol::Resp3;
+    config.cache = Some(CacheOptions::default());
+    let c = Client::new(config).expect("the sentinel client starts");
+    wait_listening(&c);
+    let sub = PubSub::new(&c, PubSubOptions::default()).expect("subscriber");
+    sub.subscribe(&["failover:news"]).expect("SUBSCRIBE");
+    c.command(&["PUBLISH", "failover:news", "before"]).unwrap();
+    match next_event(&sub, Duration::from_secs(5)) {
+        Event::Message(m) => assert_eq!(m.payload(), b"before"),
+        other => panic!("expected the first message, got {other:?}"),
+    }
+    c.command(&["SET", "failover:cached", "v1"]).unwrap();
+    for _ in 0..2 {
+        assert_eq!(text(&c.command(&["GET", "failover:cached"]).unwrap()), "v1");
+    }
+    let before = c.cache_stats().unwrap();
+    assert!(before.hits >= 1 && before.entries >= 1, "{before:?}");
+
+    let old = topology.master_port();
+    topology.failover();
+    let new = topology.wait_new_master(old);
+    wait_until(
+        Duration::from_secs(20),
+        "the client to write to the new master",
+        || c.command(&["SET", "failover:probe", "1"]).is_ok() && served_by(&c) == new,
+    );
+    wait_until(Duration::from_secs(5), "the cache to be emptied", || {
+        c.cache_stats().unwrap().flushes > before.flushes
+    });
+    // The subscriber moved to the new master by itself and said messages may have been lost.
+    match next_event(&sub, Duration::from_secs(10)) {
+        Event::Resubscribed { cause, failed } => {
+            assert!(failed.is_none(), "restoring failed: {failed:?} ({cause})")
+        }
+        other => panic!("expected the resubscription event, got {other:?}"),
+    }
+    c.command(&["PUBLISH", "failover:news", "after"]).unwrap();
+    match next_event(&sub, Duration::from_secs(5)) {
+        Event::Message(m) => assert_eq!(m.payload(), b"after"),
+        other => panic!("expected the message published after the failover, got {other:?}"),
+    }
+    // A write on the new master is read back, not the cached value of before.
+    c.command(&["SET", "failover:cached", "v2"]).unwrap();
+    assert_eq!(text(&c.command(&["GET", "failover:cached"]).unwrap()), "v2");
+    println!(
+        "failover {old} -> {new}: subscriber moved, cache {:?}",
+        c.cache_stats().unwrap()
     );
 }

@@ -11,8 +11,18 @@
  *   fill      sets keys 0..--keys with --size byte values, in pipelines
  *   soak      --threads callers running `mix` (and a callback window when the client has
  *             one) for --seconds, sampling the process's RSS every second
+ *   calls     --threads callers, --n blocking calls of --op in all, on random keys among --keys
+ *   pipelines --threads callers, --n commands of --op in all, each caller sending pipelines of
+ *             --depth one after another; `--span nodes` (default) draws every key at random,
+ *             `--span slot` gives each pipeline the keys of one group (see --grouped)
  *
  * --tls --tls-ca FILE: connect with TLS, trusting the CA in FILE (PEM); every mode works.
+ * --url URL: a URL instead of --host/--port (`redis+cluster://h:p,...` for a cluster).
+ * --grouped: key i is named "{g}:i" with g = i / 128 (128 consecutive keys share a hash
+ *   slot, and the groups spread over all slots); --keys must be a multiple of 128. The cluster
+ *   runs use it, for fill and measure alike, and so does benches/redis_rs.rs --conn cluster.
+ *
+ * Latencies (p50 and up) are per call, and per pipeline round trip in `pipelines`.
  *
  * Throughput is ops / wall time between a barrier that releases every caller and the last
  * caller's end; CPU is the whole process's user + sys time (getrusage) over the same span,
@@ -39,6 +49,8 @@ typedef struct args {
     int threads;
     long keys;
     int seconds;
+    int grouped;   /* --grouped */
+    int span_slot; /* --span slot */
     e2e_opts opts;
 } args;
 
@@ -80,13 +92,26 @@ static void die(const char *what) {
 
 /* ---- commands ------------------------------------------------------------------------ */
 
+/* Keys of a group share a hash tag (--grouped). */
+enum { GROUP = 128 };
+
+/* How command i picks its key (and its op, for PICK_MIX). */
+enum pick {
+    PICK_SEQ,    /* `set` on key i % keys */
+    PICK_MIX,    /* 80/20 GET/SET on random keys */
+    PICK_RANDOM, /* `set` on random keys */
+    PICK_GROUP,  /* `set` on the keys of a random group, drawn anew every `depth` commands */
+};
+
 typedef struct gen_ctx {
     const char *prefix; /* of the keys: one key space per value size */
     int set;            /* SET or GET */
     long keys;   /* key space */
     size_t size; /* value size */
     uint64_t rng;
-    int mix; /* 80/20 GET/SET on random keys instead of `set` on key i % keys */
+    int pick;    /* enum pick */
+    int depth;   /* PICK_GROUP: commands per group (at most GROUP) */
+    long group;  /* PICK_GROUP: the current one */
 } gen_ctx;
 
 static uint64_t next_rand(uint64_t *s) {
@@ -99,9 +124,36 @@ static uint64_t next_rand(uint64_t *s) {
     return x * 0x2545F4914F6CDD1DULL;
 }
 
+/* Writes `v` in decimal with at least `width` digits (zero-padded) at `p`; returns the end.
+ * Grouped keys are written with this rather than snprintf, which costs about 1,200
+ * instructions for the two numbers of such a key: the client under test would be charged
+ * for it, and the cluster runs' ceiling, redis-benchmark, formats nothing. */
+static char *put_decimal(char *p, long v, int width) {
+    char digits[24];
+    int n = 0;
+    do {
+        digits[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v > 0);
+    while (n < width) digits[n++] = '0';
+    while (n > 0) *p++ = digits[--n];
+    return p;
+}
+
 static void make_cmd(const char *prefix, int set, long key, size_t size, e2e_cmd *cmd,
                      char *keybuf) {
-    int klen = snprintf(keybuf, 32, "%s:%07ld", prefix, key);
+    int klen;
+    if (A.grouped) {
+        char *p = keybuf;
+        *p++ = '{';
+        p = put_decimal(p, key / GROUP, 1);
+        *p++ = '}';
+        *p++ = ':';
+        p = put_decimal(p, key, 7);
+        klen = (int)(p - keybuf);
+    } else {
+        klen = snprintf(keybuf, 32, "%s:%07ld", prefix, key);
+    }
     cmd->argv[1] = keybuf;
     cmd->lens[1] = (size_t)klen;
     if (set) {
@@ -119,11 +171,23 @@ static void make_cmd(const char *prefix, int set, long key, size_t size, e2e_cmd
 
 static void gen(void *p, long i, e2e_cmd *cmd, char *keybuf) {
     gen_ctx *g = p;
-    if (g->mix) {
-        uint64_t r = next_rand(&g->rng);
+    uint64_t r;
+    switch (g->pick) {
+    case PICK_MIX:
+        r = next_rand(&g->rng);
         make_cmd(g->prefix, r % 10 < 2, (long)((r >> 8) % (uint64_t)g->keys), g->size, cmd,
                  keybuf);
-    } else {
+        break;
+    case PICK_RANDOM:
+        r = next_rand(&g->rng);
+        make_cmd(g->prefix, g->set, (long)((r >> 8) % (uint64_t)g->keys), g->size, cmd, keybuf);
+        break;
+    case PICK_GROUP:
+        if (i % g->depth == 0)
+            g->group = (long)((next_rand(&g->rng) >> 8) % (uint64_t)(g->keys / GROUP));
+        make_cmd(g->prefix, g->set, g->group * GROUP + i % g->depth, g->size, cmd, keybuf);
+        break;
+    default:
         make_cmd(g->prefix, g->set, i % g->keys, g->size, cmd, keybuf);
     }
 }
@@ -166,7 +230,8 @@ typedef struct caller {
     int index;
     e2e_conn *conn;
     long ops;
-    uint32_t *lat; /* one per op, when recorded */
+    uint32_t *lat; /* one per call or pipeline, when recorded */
+    long nlat;
     long bad;
     long failed;
     volatile int *stop; /* soak: run until set */
@@ -187,25 +252,59 @@ static void run_calls(caller *c, gen_ctx *g) {
             c->failed++;
             continue;
         }
-        if (c->lat) c->lat[i] = clamp_ns(now_ns() - t0);
+        if (c->lat) c->lat[c->nlat++] = clamp_ns(now_ns() - t0);
         if (!reply_ok(&cmd, &r, g->size)) c->bad++;
         c->done++;
     }
 }
 
-static void *mix_thread(void *p) {
+/* `total` commands made by `g` in pipelines of `depth`, one after another. */
+static void run_pipelines(caller *c, gen_ctx *g, long total, int depth) {
+    char(*keybufs)[32] = malloc((size_t)depth * 32);
+    e2e_cmd *cmds = malloc((size_t)depth * sizeof *cmds);
+    e2e_reply *replies = malloc((size_t)depth * sizeof *replies);
+    if (!keybufs || !cmds || !replies) die("out of memory");
+    for (long done = 0; done < total; done += depth) {
+        int n = (int)(total - done < depth ? total - done : depth);
+        for (int j = 0; j < n; j++) gen(g, done + j, &cmds[j], keybufs[j]);
+        uint64_t t0 = c->lat ? now_ns() : 0;
+        if (backend_pipeline(c->conn, n, cmds, replies) != 0) {
+            c->failed++;
+            continue;
+        }
+        if (c->lat) c->lat[c->nlat++] = clamp_ns(now_ns() - t0);
+        for (int j = 0; j < n; j++) c->bad += !reply_ok(&cmds[j], &replies[j], g->size);
+        c->done += n;
+    }
+    free(keybufs);
+    free(cmds);
+    free(replies);
+}
+
+/* One caller of the threaded modes: mix and soak (80/20 GET/SET), calls, pipelines. */
+static void *caller_thread(void *p) {
     caller *c = p;
-    gen_ctx g = {"key", 0, A.keys, A.size, 0x9E3779B97F4A7C15ULL * (uint64_t)(c->index + 1), 1};
+    int pipelines = strcmp(A.mode, "pipelines") == 0;
+    gen_ctx g = {"key", strcmp(A.op, "set") == 0, A.keys, A.size,
+                 0x9E3779B97F4A7C15ULL * (uint64_t)(c->index + 1), PICK_MIX, A.depth, 0};
+    if (strcmp(A.mode, "calls") == 0) g.pick = PICK_RANDOM;
+    if (pipelines) g.pick = A.span_slot ? PICK_GROUP : PICK_RANDOM;
     /* A short warm-up on the caller's own connection, outside the measured span. */
     caller warm = *c;
     warm.ops = 100;
     warm.lat = NULL;
     warm.stop = NULL;
-    run_calls(&warm, &g);
+    if (pipelines)
+        run_pipelines(&warm, &g, 4L * A.depth, A.depth);
+    else
+        run_calls(&warm, &g);
     c->bad += warm.bad;
     c->failed += warm.failed;
     pthread_barrier_wait(&START);
-    run_calls(c, &g);
+    if (pipelines)
+        run_pipelines(c, &g, c->ops, A.depth);
+    else
+        run_calls(c, &g);
     return NULL;
 }
 
@@ -247,10 +346,10 @@ static int mode_single(e2e_conn *conn) {
     char prefix[32];
     snprintf(prefix, sizeof prefix, "s%zu", A.size);
     if (!set) fill(conn, prefix, keys, A.size);
-    gen_ctx g = {prefix, set, keys, A.size, 1, 0};
+    gen_ctx g = {prefix, set, keys, A.size, 1, PICK_SEQ, A.depth, 0};
     int expect = set ? E2E_STATUS : E2E_BULK;
     long warm = A.n / 10 < 1000 ? A.n / 10 : 1000;
-    long bad = 0, failed = 0;
+    long bad = 0;
     lat l;
     double t0, c0, t1, c1;
 
@@ -268,7 +367,7 @@ static int mode_single(e2e_conn *conn) {
         run_calls(&c, &g);
         c1 = cpu_s();
         t1 = now_s();
-        l = percentiles(c.lat, (size_t)c.done);
+        l = percentiles(c.lat, (size_t)c.nlat);
         free(c.lat);
         print_result(c.done, t1 - t0, c1 - c0, &l, c.bad, c.failed);
         return c.bad || c.failed;
@@ -285,32 +384,17 @@ static int mode_single(e2e_conn *conn) {
         return bad || rc;
     }
     /* pipeline */
-    int depth = A.depth;
-    char(*keybufs)[32] = malloc((size_t)depth * 32);
-    e2e_cmd *cmds = malloc((size_t)depth * sizeof *cmds);
-    e2e_reply *replies = malloc((size_t)depth * sizeof *replies);
-    if (!keybufs || !cmds || !replies) die("out of memory");
-    for (int pass = 0; pass < 2; pass++) {
-        long total = pass == 0 ? warm : A.n;
-        t0 = now_s();
-        c0 = cpu_s();
-        for (long done = 0; done < total; done += depth) {
-            int n = (int)(total - done < depth ? total - done : depth);
-            for (int j = 0; j < n; j++) gen(&g, done + j, &cmds[j], keybufs[j]);
-            if (backend_pipeline(conn, n, cmds, replies) != 0) {
-                failed++;
-                continue;
-            }
-            for (int j = 0; j < n; j++) bad += !reply_ok(&cmds[j], &replies[j], A.size);
-        }
-        c1 = cpu_s();
-        t1 = now_s();
-    }
-    free(keybufs);
-    free(cmds);
-    free(replies);
-    print_result(A.n, t1 - t0, c1 - c0, NULL, bad, failed);
-    return bad || failed;
+    caller c = {0};
+    c.conn = conn;
+    run_pipelines(&c, &g, warm, A.depth);
+    c.done = 0;
+    t0 = now_s();
+    c0 = cpu_s();
+    run_pipelines(&c, &g, A.n, A.depth);
+    c1 = cpu_s();
+    t1 = now_s();
+    print_result(c.done, t1 - t0, c1 - c0, NULL, c.bad, c.failed);
+    return c.bad || c.failed;
 }
 
 typedef struct window_loop {
@@ -322,7 +406,7 @@ typedef struct window_loop {
 
 static void *window_thread(void *p) {
     window_loop *w = p;
-    gen_ctx g = {"key", 0, A.keys, A.size, 42, 1};
+    gen_ctx g = {"key", 0, A.keys, A.size, 42, PICK_MIX, 1, 0};
     while (!*w->stop) {
         long bad = 0;
         /* GETs and SETs mixed: any reply but an error will do. */
@@ -353,7 +437,7 @@ static int mode_threads(void) {
     }
     pthread_barrier_init(&START, NULL, (unsigned)t + 1);
     for (int i = 0; i < t; i++)
-        if (pthread_create(&callers[i].thread, NULL, mix_thread, &callers[i]) != 0)
+        if (pthread_create(&callers[i].thread, NULL, caller_thread, &callers[i]) != 0)
             die("pthread_create");
     pthread_barrier_wait(&START);
     double t0 = now_s(), c0 = cpu_s();
@@ -395,8 +479,8 @@ static int mode_threads(void) {
         size_t m = 0;
         if (all == NULL) die("out of memory");
         for (int i = 0; i < t; i++) {
-            memcpy(all + m, callers[i].lat, (size_t)callers[i].done * sizeof *all);
-            m += (size_t)callers[i].done;
+            memcpy(all + m, callers[i].lat, (size_t)callers[i].nlat * sizeof *all);
+            m += (size_t)callers[i].nlat;
             ops += callers[i].done;
             bad += callers[i].bad;
             failed += callers[i].failed;
@@ -417,9 +501,11 @@ static int mode_threads(void) {
 
 static void usage(void) {
     fprintf(stderr,
-            "usage: e2e-%s --port P [--host H] --mode seq|pipeline|window|mix|fill|soak\n"
+            "usage: e2e-%s (--port P [--host H] | --url URL)\n"
+            "       --mode seq|pipeline|window|mix|fill|soak|calls|pipelines\n"
             "       [--op set|get] [--size BYTES] [--n OPS] [--depth D] [--threads T]\n"
-            "       [--keys K] [--seconds S] [--tls --tls-ca FILE]\n",
+            "       [--keys K] [--seconds S] [--tls --tls-ca FILE] [--grouped]\n"
+            "       [--span nodes|slot]\n",
             backend_name());
     exit(2);
 }
@@ -441,6 +527,10 @@ int main(int argc, char **argv) {
             A.opts.tls = 1;
             continue;
         }
+        if (strcmp(a, "--grouped") == 0) {
+            A.grouped = 1;
+            continue;
+        }
         if (v == NULL) usage();
         i++;
         if (strcmp(a, "--host") == 0) A.opts.host = v;
@@ -454,17 +544,24 @@ int main(int argc, char **argv) {
         else if (strcmp(a, "--keys") == 0) A.keys = atol(v);
         else if (strcmp(a, "--seconds") == 0) A.seconds = atoi(v);
         else if (strcmp(a, "--tls-ca") == 0) A.opts.tls_ca = v;
+        else if (strcmp(a, "--url") == 0) A.opts.url = v;
+        else if (strcmp(a, "--span") == 0 && strcmp(v, "nodes") == 0) A.span_slot = 0;
+        else if (strcmp(a, "--span") == 0 && strcmp(v, "slot") == 0) A.span_slot = 1;
         else usage();
     }
-    if (A.opts.port <= 0 || A.n <= 0 || A.depth <= 0 || A.threads <= 0 || A.keys <= 0 ||
-        A.size >= sizeof VALUE || A.seconds <= 0 || (A.opts.tls && A.opts.tls_ca == NULL))
+    if ((A.opts.port <= 0 && A.opts.url == NULL) || A.n <= 0 || A.depth <= 0 ||
+        A.threads <= 0 || A.keys <= 0 || A.size >= sizeof VALUE || A.seconds <= 0 ||
+        (A.opts.tls && A.opts.tls_ca == NULL) || (A.grouped && (A.keys % GROUP != 0 || A.keys > 100000000)) ||
+        (A.span_slot && (!A.grouped || A.depth > GROUP)))
         usage();
     memset(VALUE, 'v', sizeof VALUE);
-    int threaded = strcmp(A.mode, "mix") == 0 || strcmp(A.mode, "soak") == 0;
+    int mixed = strcmp(A.mode, "mix") == 0 || strcmp(A.mode, "soak") == 0;
+    int threaded =
+        mixed || strcmp(A.mode, "calls") == 0 || strcmp(A.mode, "pipelines") == 0;
     A.opts.callers = threaded ? A.threads : 1;
     if (!threaded) A.threads = 1;
     if (strcmp(A.mode, "fill") == 0) A.op = "set";
-    if (threaded) A.op = "mix";
+    if (mixed) A.op = "mix";
 
     char err[256] = "";
     if (backend_init(&A.opts, err, sizeof err) != 0) die(err);

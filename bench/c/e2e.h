@@ -18,6 +18,9 @@ typedef struct e2e_opts {
     const char *tls_ca;
     /* Callers that will connect (threads); hiredis opens one connection per caller. */
     int callers;
+    /* --url: a cluster (`redis+cluster://h:p,...`) or any URL the client parses, instead of
+     * host and port; a backend without URLs or cluster support refuses in backend_init. */
+    const char *url;
 } e2e_opts;
 
 /* One command: up to 3 arguments (GET key, SET key value). */

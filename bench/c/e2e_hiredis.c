@@ -31,6 +31,10 @@ static redisSSLContext *SSL_CTX_SHARED;
 #endif
 
 int backend_init(const e2e_opts *opts, char *err, size_t errlen) {
+    if (opts->url) {
+        snprintf(err, errlen, "hiredis takes no URL (and has no cluster client)");
+        return -1;
+    }
     if (!opts->tls) return 0;
 #ifdef E2E_HIREDIS_SSL
     redisSSLContextError e = REDIS_SSL_CTX_NONE;

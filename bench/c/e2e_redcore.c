@@ -1,6 +1,7 @@
 /* redcore behind the e2e driver: one client with its default pool (one multiplexed
- * connection) shared by every caller thread; blocking calls, pipelines, and callbacks; over
- * TCP or TLS. */
+ * connection per node) shared by every caller thread; blocking calls, pipelines (a
+ * redcore_pipeline per caller, reused), and callbacks; over TCP or TLS; one server, or a
+ * cluster given by its URL. */
 #include <pthread.h>
 #include <semaphore.h>
 #include <stdio.h>
@@ -13,58 +14,69 @@
 
 struct e2e_conn {
     redcore_client *client;
+    redcore_pipeline *pipeline; /* this caller's, cleared and refilled for each run */
 };
 
-static struct e2e_conn SHARED;
-static redcore_pipeline *PIPELINE; /* the driver's single pipelining caller reuses it */
+static redcore_client *CLIENT;
+static int CLUSTER; /* connected with --url: the server-side count is the harness's */
 
 const char *backend_name(void) { return "redcore"; }
 
 int backend_init(const e2e_opts *opts, char *err, size_t errlen) {
     redcore_config *cfg = NULL;
     redcore_error *e = NULL;
-    if (redcore_config_new(&cfg) != REDCORE_OK ||
-        redcore_config_set_host(cfg, opts->host, (uint16_t)opts->port, &e) != REDCORE_OK ||
+    CLUSTER = opts->url != NULL;
+    if ((opts->url ? redcore_config_from_url(opts->url, &cfg, &e) != REDCORE_OK
+                   : (redcore_config_new(&cfg) != REDCORE_OK ||
+                      redcore_config_set_host(cfg, opts->host, (uint16_t)opts->port, &e) !=
+                          REDCORE_OK)) ||
         /* RESP2, as the peers speak it by default: the same bytes on the wire for all. */
         redcore_config_set_protocol(cfg, 2, &e) != REDCORE_OK ||
         /* TLS: rustls, verifying the chain against the CA file and the name against host. */
         (opts->tls && (redcore_config_set_tls(cfg, true, &e) != REDCORE_OK ||
                        redcore_config_set_tls_ca_file(cfg, opts->tls_ca, &e) != REDCORE_OK)) ||
-        redcore_client_new(cfg, &SHARED.client, &e) != REDCORE_OK) {
+        redcore_client_new(cfg, &CLIENT, &e) != REDCORE_OK) {
         snprintf(err, errlen, "%s", e ? redcore_error_message(e) : "config failed");
         redcore_error_free(e);
         redcore_config_free(cfg);
         return -1;
     }
     redcore_config_free(cfg);
-    if (redcore_pipeline_new(false, &PIPELINE) != REDCORE_OK) {
-        snprintf(err, errlen, "redcore_pipeline_new failed");
-        return -1;
-    }
     return 0;
 }
 
-void backend_shutdown(void) {
-    redcore_pipeline_free(PIPELINE);
-    redcore_client_free(SHARED.client);
-}
+void backend_shutdown(void) { redcore_client_free(CLIENT); }
 
 e2e_conn *backend_connect(const e2e_opts *opts) {
     (void)opts;
-    return &SHARED;
+    e2e_conn *conn = malloc(sizeof *conn);
+    if (conn == NULL) return NULL;
+    conn->client = CLIENT;
+    if (redcore_pipeline_new(false, &conn->pipeline) != REDCORE_OK) {
+        fprintf(stderr, "redcore: redcore_pipeline_new failed\n");
+        free(conn);
+        return NULL;
+    }
+    return conn;
 }
 
-void backend_disconnect(e2e_conn *conn) { (void)conn; }
+void backend_disconnect(e2e_conn *conn) {
+    if (conn == NULL) return;
+    redcore_pipeline_free(conn->pipeline);
+    free(conn);
+}
 
 /* The connections this client holds, as the server counts them (`connected_clients`: the
  * driver is the server's only client while it runs): the shared one plus any direct
- * connections blocking callers opened. -1 when it cannot be asked. */
+ * connections blocking callers opened. -1 when it cannot be asked, and on a cluster, where
+ * INFO reaches one node of several (bench/cluster.py counts on every node instead). */
 int backend_connections(int callers) {
     (void)callers;
+    if (CLUSTER) return -1;
     const char *argv[] = {"INFO", "clients"};
     size_t lens[] = {4, 7};
     redcore_reply *reply = NULL;
-    if (redcore_client_command_blocking(SHARED.client, 2, argv, lens, &reply, NULL) != REDCORE_OK)
+    if (redcore_client_command_blocking(CLIENT, 2, argv, lens, &reply, NULL) != REDCORE_OK)
         return -1;
     size_t len = 0;
     const char *text = redcore_reply_string(reply, &len);
@@ -111,12 +123,13 @@ int backend_call(e2e_conn *conn, const e2e_cmd *cmd, e2e_reply *out) {
 
 int backend_pipeline(e2e_conn *conn, int n, const e2e_cmd *cmds, e2e_reply *out) {
     redcore_pipeline_result *result = NULL;
-    redcore_pipeline_clear(PIPELINE);
+    redcore_pipeline_clear(conn->pipeline);
     for (int i = 0; i < n; i++)
-        if (redcore_pipeline_append(PIPELINE, cmds[i].argc, cmds[i].argv, cmds[i].lens, NULL) !=
-            REDCORE_OK)
+        if (redcore_pipeline_append(conn->pipeline, cmds[i].argc, cmds[i].argv, cmds[i].lens,
+                                    NULL) != REDCORE_OK)
             return -1;
-    if (redcore_client_pipeline_run_blocking(conn->client, PIPELINE, &result, NULL) != REDCORE_OK)
+    if (redcore_client_pipeline_run_blocking(conn->client, conn->pipeline, &result, NULL) !=
+        REDCORE_OK)
         return -1;
     for (int i = 0; i < n; i++) {
         const redcore_reply *reply = NULL;

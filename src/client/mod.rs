@@ -7,13 +7,17 @@
 //! and tell the owning reactor, unless it already knows. A blocking call on an idle
 //! connection writes the frame itself, like hiredis does, saving the hand-off to the reactor.
 
+mod caching;
 mod cluster;
 mod direct;
 mod nodes;
 pub mod pipeline;
 mod pool;
 mod reauth;
+mod scripts;
 mod sentinel;
+pub(crate) mod stream;
+mod transaction;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -37,6 +41,7 @@ use pipeline::Views;
 pub use pipeline::{Pipeline, PipelineResult};
 pub use reauth::{ReauthHandler, ReauthReport};
 pub use sentinel::SentinelStats;
+pub use transaction::Transaction;
 
 /// A handler for pushes that arrive outside any request (RESP3 `>` frames on shared
 /// connections: invalidations, server notices). Runs on a reactor thread.
@@ -84,6 +89,10 @@ pub(crate) struct Engine {
     /// Helper threads (name lookups, credential provider calls, token renewals), joined when
     /// the client closes.
     helpers: Mutex<Vec<JoinHandle<()>>>,
+    /// Features told of topology changes (pub/sub's shard channels).
+    listeners: stream::Listeners,
+    /// The client-side cache, when the config asks for one.
+    cache: Option<reactor::tracking::SharedCache>,
 }
 
 static FORK_GENERATION: AtomicU64 = AtomicU64::new(0);
@@ -166,6 +175,8 @@ impl Client {
             fork_generation,
             push_handler: Mutex::new(None),
             helpers: Mutex::new(Vec::new()),
+            listeners: stream::Listeners::default(),
+            cache: caching::new_cache(config.cache),
             tls,
             auth,
             reauth_handler: Mutex::new(None),
@@ -286,15 +297,24 @@ impl Client {
     }
 
     /// Runs a pipeline and waits for all its results. On an idle connection the calling thread
-    /// writes the frames and reads the replies itself, like a single blocking call.
+    /// writes the frames and reads the replies itself, like a single blocking call. A
+    /// fail-fast pipeline (`Pipeline::fail_fast`) returns its first failure as the error.
     pub fn run_pipeline(&self, pipeline: &Pipeline) -> Result<PipelineResult> {
+        let result = self.run_pipeline_whole(pipeline)?;
+        pipeline.settle(result)
+    }
+
+    /// `run_pipeline`, every result kept.
+    fn run_pipeline_whole(&self, pipeline: &Pipeline) -> Result<PipelineResult> {
         self.engine.check_blocking_allowed()?;
+        self.engine.cache_forget_frames(pipeline.frames());
         let waiter = Waiter::for_this_thread();
         let seq = waiter.begin();
         let deadline = self
             .engine
             .deadline(pipeline.blocking.unwrap_or(Some(Duration::ZERO)));
-        if pipeline.blocking.is_none() && !pipeline.is_empty() {
+        // A pipeline calling scripts first makes sure the server has them.
+        if pipeline.blocking.is_none() && !pipeline.is_empty() && pipeline.scripts.is_empty() {
             let extra = if pipeline.transaction { 2 } else { 0 };
             let run = PipelineRun::new(
                 pipeline.len() + extra,
@@ -399,6 +419,17 @@ impl Client {
     /// commands); `None` for other clients.
     pub fn sentinel_stats(&self) -> Option<SentinelStats> {
         self.engine.sentinel.as_ref().map(sentinel::Sentinel::stats)
+    }
+
+    /// The client-side cache's counters (hits, misses, evictions, invalidations, flushes,
+    /// what it holds); `None` when the config asks for no cache.
+    pub fn cache_stats(&self) -> Option<crate::session::cache::CacheStats> {
+        self.engine.cache_stats()
+    }
+
+    /// The engine, for the features built on the client (pub/sub, MONITOR).
+    pub(crate) fn engine(&self) -> &Arc<Engine> {
+        &self.engine
     }
 
     /// What a cluster client has met so far (redirections, retries, refreshes); `None` for a
@@ -608,12 +639,14 @@ impl Engine {
 
     /// A pool for a node (its connections not started yet: see `adopt`).
     fn new_pool(&self, endpoint: Endpoint, server_name: Option<String>) -> Arc<NodePool> {
-        Arc::new(NodePool::new(
+        let pool = Arc::new(NodePool::new(
             endpoint,
             server_name,
             &self.config,
             |id, endpoint, name| self.conn_for(id, endpoint, name, false),
-        ))
+        ));
+        self.track(&pool);
+        pool
     }
 
     /// Hands a new pool's multiplexed connections to their reactors, which connect them.
@@ -714,8 +747,19 @@ impl Engine {
         let waiter = Waiter::for_this_thread();
         let seq = waiter.begin();
         let callers = BlockingCall::enter(&self.blocking_callers);
-        if let Some(result) = self.try_direct(args, &waiter, seq, callers.count) {
-            return result;
+        let mut direct = true;
+        if self.cache.is_some() {
+            match self.cache_peek(Views::new(args).as_slice()) {
+                caching::Peek::Hit(reply) => return Ok(reply),
+                // Through the tracking connection, whose replies fill the cache.
+                caching::Peek::Read => direct = false,
+                caching::Peek::Other => {}
+            }
+        }
+        if direct {
+            if let Some(result) = self.try_direct(args, &waiter, seq, callers.count) {
+                return result;
+            }
         }
         // The direct path declined (the connection is busy, or showed input while idle that
         // the reactor must look at first): the reactor writes and reads.
@@ -775,6 +819,16 @@ impl Engine {
             retry_written: self.config.retry.retry_written_commands,
             ..RequestMeta::default()
         };
+        if self.cache.is_some() {
+            match self.cache_step(views.as_slice()) {
+                caching::CacheStep::Hit(reply) => {
+                    self.deliver_hit(completion, reply);
+                    return Ok(deadline);
+                }
+                caching::CacheStep::Miss(token) => meta.cache_token = token,
+                caching::CacheStep::Other => {}
+            }
+        }
         if self.cluster.is_some() {
             // Blocking commands too: by slot, waiting for a topology if need be, and on
             // dedicated connections wherever they are sent (see `dispatch`).
@@ -805,7 +859,7 @@ impl Engine {
             // It may first wait for a dedicated connection: its deadline moves by that wait.
             return Ok(deadline.map(|d| d + self.config.dedicated_wait_timeout));
         }
-        let conn = pool.pick();
+        let conn = Engine::conn_for_read(pool, meta.cache_token);
         self.enqueue(
             conn,
             |buf| encode_command(buf, args),
@@ -896,13 +950,42 @@ impl Engine {
         if pipeline.is_empty() && !pipeline.transaction {
             return Err(Error::invalid_argument("the pipeline is empty"));
         }
+        self.cache_forget_frames(pipeline.frames());
+        if !pipeline.scripts.is_empty() {
+            return self.submit_pipeline_with_scripts(pipeline, done, deadline);
+        }
+        let (run, meta) = self.pipeline_run(pipeline, done, deadline);
+        self.submit_run(pipeline, run, meta)
+    }
+
+    /// The run of `pipeline` and its requests' meta.
+    fn pipeline_run(
+        &self,
+        pipeline: &Pipeline,
+        done: PipelineDone,
+        deadline: Option<Instant>,
+    ) -> (Arc<PipelineRun>, RequestMeta) {
         let extra = if pipeline.transaction { 2 } else { 0 };
         let run = PipelineRun::new(pipeline.len() + extra, pipeline.transaction, done);
-        let meta = RequestMeta {
+        (run, self.pipeline_run_meta(deadline))
+    }
+
+    /// The meta of a pipeline's requests.
+    fn pipeline_run_meta(&self, deadline: Option<Instant>) -> RequestMeta {
+        RequestMeta {
             deadline,
             retry_written: self.config.retry.retry_written_commands,
             ..RequestMeta::default()
-        };
+        }
+    }
+
+    /// Queues a pipeline's run; a failure is returned before anything is queued.
+    fn submit_run(
+        &self,
+        pipeline: &Pipeline,
+        run: Arc<PipelineRun>,
+        meta: RequestMeta,
+    ) -> Result<()> {
         if self.cluster.is_some() {
             return self.submit_cluster_pipeline(pipeline, run, meta);
         }
@@ -1245,6 +1328,7 @@ impl Dedicated {
                 return Err((e, completion));
             }
         }
+        self.engine.cache_forget(views.as_slice());
         let Some(conn) = self.conn.as_ref() else {
             return Err((
                 Error::invalid_argument("this dedicated connection was released"),

@@ -14,6 +14,11 @@ pub struct Pipeline {
     pub(crate) transaction: bool,
     /// Longest server-side block among its commands (`Some(None)` = forever).
     pub(crate) blocking: Option<Option<std::time::Duration>>,
+    /// The scripts its EVALSHA commands call, as (SHA-1, source): loaded first when the
+    /// server lacks them (see `Pipeline::add_script`).
+    pub(crate) scripts: Vec<(std::sync::Arc<str>, std::sync::Arc<[u8]>)>,
+    /// A blocking run fails with the first command's error (see `fail_fast`).
+    pub(crate) fail_fast: bool,
 }
 
 impl Pipeline {
@@ -33,6 +38,42 @@ impl Pipeline {
     /// True for a transaction.
     pub fn is_transaction(&self) -> bool {
         self.transaction
+    }
+
+    /// Fail fast: a blocking run (`Client::run_pipeline`) whose commands did not all succeed
+    /// returns the first failure as its error, of that command's kind, its message saying
+    /// which command it was (redis-py's `raise_on_error`). Every command is still sent and
+    /// run by the server. Off by default: each command's result is its own.
+    pub fn fail_fast(&mut self, on: bool) -> &mut Pipeline {
+        self.fail_fast = on;
+        self
+    }
+
+    /// What a blocking run returns: the results, or for a fail-fast pipeline the first
+    /// failure, naming its command and position.
+    pub(crate) fn settle(&self, result: PipelineResult) -> Result<PipelineResult> {
+        let Some((i, err)) = result.first_failure().filter(|_| self.fail_fast) else {
+            return Ok(result);
+        };
+        let name = self
+            .frames()
+            .nth(i)
+            .and_then(super::cluster::frame_args)
+            .and_then(|args| {
+                args.as_slice()
+                    .first()
+                    .map(|n| n.escape_ascii().to_string())
+            })
+            .unwrap_or_default();
+        Err(Error::new(
+            err.kind(),
+            format!(
+                "command {} of {} in the pipeline ({name}) failed: {}",
+                i + 1,
+                self.len(),
+                err.message()
+            ),
+        ))
     }
 
     /// Appends a command. Refuses commands that would change the shared connection's state
@@ -83,6 +124,7 @@ impl Pipeline {
         self.buf.clear();
         self.lens.clear();
         self.blocking = None;
+        self.scripts.clear();
     }
 
     /// The encoded frames, one per command.

@@ -14,6 +14,7 @@ use crate::client::{Client, Dedicated, Pipeline, PipelineResult};
 use crate::error::{Error, ErrorKind, Result};
 use crate::resp::{Reply, ValueRef};
 
+mod cache;
 mod cluster;
 mod reauth;
 mod sentinel;
@@ -51,7 +52,7 @@ pub type redcore_pipeline_callback =
 /// (MULTI ... EXEC). Underneath: a `Box`; not thread-safe. May be run any number of times and
 /// freed right after a run is submitted.
 pub struct redcore_pipeline {
-    inner: Pipeline,
+    pub(super) inner: Pipeline,
 }
 
 /// The results of a pipeline run, one per command, in order. Underneath: a `Box`. Owned when
@@ -103,7 +104,7 @@ pub struct redcore_dedicated {
 /// # Safety
 /// argv holds argc pointers, each valid for its length (or NUL-terminated when argvlen is
 /// NULL); argvlen is NULL or holds argc lengths.
-unsafe fn args<'a>(
+pub(super) unsafe fn args<'a>(
     argc: c_int,
     argv: *const *const c_char,
     argvlen: *const usize,
@@ -132,8 +133,79 @@ unsafe fn args<'a>(
     })
 }
 
+/// Reads `count` byte strings (`ptrs[i]` of `lens[i]` bytes, or NUL-terminated when `lens`
+/// is NULL); 0 is an empty list (and `ptrs` may then be NULL).
+///
+/// # Safety
+/// As for `args`: `ptrs` holds `count` valid pointers, `lens` is NULL or holds `count`.
+pub(super) unsafe fn byte_strings<'a>(
+    count: usize,
+    ptrs: *const *const c_char,
+    lens: *const usize,
+) -> Result<Views<'a>> {
+    if count == 0 {
+        return Ok(Views::new::<&[u8]>(&[]));
+    }
+    let argc = c_int::try_from(count).map_err(|_| Error::invalid_argument("too many strings"))?;
+    // SAFETY: passed on from the caller.
+    unsafe { args(argc, ptrs, lens) }
+}
+
+/// The body of every blocking command function: reads the arguments, runs the command with
+/// `run`, and writes the owned reply to `*reply_out`.
+///
+/// # Safety
+/// As for `args`; `reply_out` is NULL (refused) or writable.
+pub(super) unsafe fn command_into(
+    argc: c_int,
+    argv: *const *const c_char,
+    argvlen: *const usize,
+    reply_out: *mut *mut redcore_reply,
+    run: impl FnOnce(&[&[u8]]) -> Result<Reply>,
+) -> Result<()> {
+    if reply_out.is_null() {
+        return Err(null_arg("reply_out"));
+    }
+    // SAFETY: passed on from the caller.
+    let args = unsafe { args(argc, argv, argvlen) }?;
+    let reply = run(args.as_slice())?;
+    // SAFETY: reply_out was checked non-NULL.
+    unsafe { *reply_out = reply_into_raw(Box::new(reply)) };
+    Ok(())
+}
+
+/// Writes to `*out` the value of counter number `counter` among `all` (the variants of the C
+/// enum `name`, passed as an int), as `value` reads it; INVALID_ARGUMENT for a NULL `out` or
+/// an unknown number.
+///
+/// # Safety
+/// `out` is NULL or writable.
+pub(super) unsafe fn write_counter<T: Copy>(
+    counter: c_int,
+    name: &str,
+    all: &[T],
+    value: impl FnOnce(T) -> u64,
+    out: *mut u64,
+) -> Result<()> {
+    if out.is_null() {
+        return Err(null_arg("out"));
+    }
+    let which = usize::try_from(counter)
+        .ok()
+        .and_then(|i| all.get(i))
+        .ok_or_else(|| {
+            Error::invalid_argument(format!(
+                "counter {counter} is not a {name} (0 to {})",
+                all.len() - 1
+            ))
+        })?;
+    // SAFETY: out was checked non-NULL and is writable, per the contract.
+    unsafe { *out = value(*which) };
+    Ok(())
+}
+
 /// Calls a C command callback with a result (the Rust side of `redcore_callback`).
-fn call_back(ctx: [usize; 2], result: Result<Reply>) {
+pub(super) fn call_back(ctx: [usize; 2], result: Result<Reply>) {
     // SAFETY: ctx[0] was made from a non-NULL redcore_callback function pointer.
     let f: unsafe extern "C" fn(*mut c_void, *const redcore_reply, *const redcore_error) =
         unsafe { std::mem::transmute::<usize, _>(ctx[0]) };
@@ -277,16 +349,8 @@ pub unsafe extern "C" fn redcore_client_command_blocking(
     guard_code(err_out, || {
         // SAFETY: client is NULL or a live client.
         let client = unsafe { client.as_ref() }.ok_or_else(|| null_arg("client"))?;
-        if reply_out.is_null() {
-            return Err(null_arg("reply_out"));
-        }
         // SAFETY: per this function's contract.
-        let args = unsafe { args(argc, argv, argvlen) }?;
-        let args = args.as_slice();
-        let reply = client.inner.command(args)?;
-        // SAFETY: reply_out was checked non-NULL.
-        unsafe { *reply_out = reply_into_raw(Box::new(reply)) };
-        Ok(())
+        unsafe { command_into(argc, argv, argvlen, reply_out, |a| client.inner.command(a)) }
     })
 }
 
@@ -330,6 +394,23 @@ pub unsafe extern "C" fn redcore_pipeline_append(
         let args = unsafe { args(argc, argv, argvlen) }?;
         let args = args.as_slice();
         pipeline.inner.add(args).map(|_| ())
+    })
+}
+
+/// Fail fast: a blocking run of the pipeline (`redcore_client_pipeline_run_blocking`) whose
+/// commands did not all succeed returns the first failure's code, with a message naming the
+/// command and its position ("command 2 of 3 in the pipeline (LPUSH) failed: WRONGTYPE ..."),
+/// instead of a result. Every command is still sent. Off by default.
+#[no_mangle]
+pub unsafe extern "C" fn redcore_pipeline_set_fail_fast(
+    pipeline: *mut redcore_pipeline,
+    on: bool,
+) -> ErrorKind {
+    guard_code(std::ptr::null_mut(), || {
+        // SAFETY: pipeline is NULL or a live pipeline used by one thread.
+        let pipeline = unsafe { pipeline.as_mut() }.ok_or_else(|| null_arg("pipeline"))?;
+        pipeline.inner.fail_fast(on);
+        Ok(())
     })
 }
 
@@ -512,16 +593,8 @@ pub unsafe extern "C" fn redcore_dedicated_command_blocking(
     guard_code(err_out, || {
         // SAFETY: dedicated is NULL or live, used by one thread.
         let d = unsafe { dedicated.as_mut() }.ok_or_else(|| null_arg("dedicated"))?;
-        if reply_out.is_null() {
-            return Err(null_arg("reply_out"));
-        }
         // SAFETY: per the contract.
-        let args = unsafe { args(argc, argv, argvlen) }?;
-        let args = args.as_slice();
-        let reply = d.inner.command(args)?;
-        // SAFETY: reply_out was checked non-NULL.
-        unsafe { *reply_out = reply_into_raw(Box::new(reply)) };
-        Ok(())
+        unsafe { command_into(argc, argv, argvlen, reply_out, |a| d.inner.command(a)) }
     })
 }
 

@@ -582,6 +582,7 @@ fn optional_ms(ms: u64) -> Option<Duration> {
     (ms != 0).then(|| Duration::from_millis(ms))
 }
 
+mod cache;
 mod cluster;
 mod sentinel;
 mod tls;

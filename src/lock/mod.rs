@@ -12,7 +12,6 @@
 
 mod keys;
 mod scripts;
-mod sha1;
 mod token;
 mod worker;
 
@@ -616,15 +615,4 @@ fn unexpected(reply: &Reply) -> Error {
         ErrorKind::InvalidResponse,
         format!("unexpected reply to a lock script: {reply:?}"),
     )
-}
-
-/// Lowercase hex of `bytes`.
-fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for &byte in bytes {
-        out.push(char::from(DIGITS[usize::from(byte >> 4)]));
-        out.push(char::from(DIGITS[usize::from(byte & 0xf)]));
-    }
-    out
 }

@@ -12,7 +12,7 @@ const TOKEN_BYTES: usize = 16;
 pub(crate) fn fresh() -> Result<Vec<u8>> {
     let mut raw = [0u8; TOKEN_BYTES];
     fill_random(&mut raw)?;
-    Ok(super::hex(&raw).into_bytes())
+    Ok(crate::script::sha1::hex(&raw).into_bytes())
 }
 
 fn fill_random(buf: &mut [u8]) -> Result<()> {

@@ -16,6 +16,8 @@ use mio::{Interest, Registry, Token};
 
 use super::auth::{Auth, HandshakeCredentials};
 use super::completion::{reply_to_result, Completion};
+use super::stream::Stream;
+use super::tracking::{self, SharedCache};
 use crate::config::{Backoff, BackoffState, Config, Credentials, Endpoint, FastRng, Protocol};
 use crate::error::{Error, ErrorKind, Result};
 use crate::net::{endpoint_name, tls, KeepaliveOptions, Transport};
@@ -156,6 +158,19 @@ pub(crate) struct ConnState {
     /// Settings of their own for a connection that is not to a data node (a sentinel's:
     /// its credentials, TLS and protocol); `None` uses the client's.
     pub(crate) profile: Option<Arc<ConnProfile>>,
+    /// The owner of the stream this connection carries (pub/sub, MONITOR): its out-of-band
+    /// frames go there, and it restores the connection's state after each reconnect.
+    pub(crate) stream: Option<Arc<dyn Stream>>,
+    /// The connection has been ready before (a later handshake follows a loss).
+    pub(crate) was_ready: bool,
+    /// Idle time after which a health-check PING is sent (the config's, unless the
+    /// connection's owner chose another).
+    pub(crate) health_check: Option<Duration>,
+    /// Out-of-band frames may arrive while nothing is pending (subscriptions, cache
+    /// invalidations): read interest stays on when the connection is idle.
+    pub(crate) listens: bool,
+    /// The client-side cache, on a connection that tracks the keys of cached reads.
+    pub(crate) cache: Option<SharedCache>,
 }
 
 /// A connection's own settings, in place of the client's (see `ConnState::profile`): used
@@ -195,8 +210,14 @@ fn detours(reply: &Reply) -> Option<Error> {
         return None;
     }
     let err = reply.as_error()?;
+    turned_away(err.kind()).then_some(err)
+}
+
+/// The error kinds of a cluster node's refusals: the command was not run, and may run
+/// elsewhere or later.
+pub(crate) fn turned_away(kind: ErrorKind) -> bool {
     matches!(
-        err.kind(),
+        kind,
         ErrorKind::Moved
             | ErrorKind::Ask
             | ErrorKind::TryAgain
@@ -205,7 +226,6 @@ fn detours(reply: &Reply) -> Option<Error> {
             | ErrorKind::ReadOnly
             | ErrorKind::BusyLoading
     )
-    .then_some(err)
 }
 
 /// An encoded command holding a password; its bytes are overwritten when it is dropped.
@@ -272,6 +292,11 @@ impl Conn {
                 fetching_credentials: false,
                 require_master: false,
                 profile: None,
+                stream: None,
+                was_ready: false,
+                health_check: config.health_check_interval,
+                listens: false,
+                cache: None,
             }),
         }
     }
@@ -493,7 +518,7 @@ impl ConnState {
         if self.armed || self.caller_reading {
             return;
         }
-        if self.ex.pending() == 0 && matches!(self.phase, Phase::Ready) {
+        if self.ex.pending() == 0 && matches!(self.phase, Phase::Ready) && !self.listens {
             return;
         }
         self.arm(registry);
@@ -692,7 +717,10 @@ impl ConnState {
         };
         let credentials = auth.for_handshake(fetched, ctx.now);
         self.sent_credentials = credentials.username.is_some() || credentials.password.is_some();
-        let params = handshake_params(config, credentials, self.require_master);
+        let mut params = handshake_params(config, credentials, self.require_master);
+        if self.cache.is_some() {
+            params.extra.push(tracking::tracking_on());
+        }
         let mut handshake = Handshake::new(params);
         self.ex.begin_control();
         self.ex.push_control(|buf| handshake.poll_transmit(buf));
@@ -712,6 +740,10 @@ impl ConnState {
         self.protocol = protocol;
         self.handshake = None;
         self.ex.set_ready();
+        if let Some(stream) = self.stream.as_ref() {
+            stream.on_ready(&mut self.ex, protocol, self.was_ready);
+        }
+        self.was_ready = true;
         self.phase = Phase::Ready;
         self.failures = 0;
         self.last_error = None;
@@ -842,6 +874,8 @@ impl ConnState {
         let may_detour = self.detours && self.lease != Lease::Held;
         let node = self.node;
         let detoured = &mut self.detoured;
+        let stream = self.stream.as_deref();
+        let cache = self.cache.as_ref();
         self.ex.handle_read(bytes, |event| match event {
             Event::Reply(Completion::HealthCheck, reply, _) => {
                 health = Some(reply_to_result(reply))
@@ -861,12 +895,19 @@ impl ConnState {
                         return;
                     }
                 }
+                if let Some(cache) = cache {
+                    tracking::offer(cache, &sent, &reply);
+                }
                 on_reply(
                     completion,
                     reply_to_result(reply).map_err(|e| explain_noauth(e, sent_credentials)),
                 )
             }
-            Event::Push(reply) => pushes.push(reply),
+            Event::Push(reply) if cache.is_some_and(|c| tracking::invalidated(c, &reply)) => {}
+            Event::Push(reply) => match stream {
+                Some(stream) => stream.on_frame(reply),
+                None => pushes.push(reply),
+            },
             Event::Control(reply) => controls.push(reply),
         })?;
         if let Some(result) = health {
@@ -1029,6 +1070,12 @@ impl ConnState {
             self.close(&err, ctx.registry, ctx.completions);
             return;
         }
+        if let Some(stream) = self.stream.as_ref() {
+            stream.on_lost(&err);
+        }
+        if let Some(cache) = self.cache.as_ref() {
+            tracking::lost(cache);
+        }
         self.detach(ctx.registry);
         self.handshake = None;
         self.health_pending = false;
@@ -1171,7 +1218,7 @@ impl ConnState {
             _ => {}
         }
         self.expire(ctx);
-        if let (Some(interval), Phase::Ready) = (ctx.config.health_check_interval, &self.phase) {
+        if let (Some(interval), Phase::Ready) = (self.health_check, &self.phase) {
             if !self.health_pending && self.ex.pending() == 0 && ctx.now >= self.last_io + interval
             {
                 self.health_pending = true;
@@ -1194,13 +1241,13 @@ impl ConnState {
     }
 
     /// When this connection next needs the reactor's attention without I/O.
-    pub(crate) fn next_timer(&self, config: &Config) -> Option<Instant> {
+    pub(crate) fn next_timer(&self) -> Option<Instant> {
         let phase = match self.phase {
             Phase::Connecting { deadline, .. } | Phase::Handshaking { deadline } => deadline,
             Phase::Backoff { until } => Some(until),
             _ => None,
         };
-        let health = match (config.health_check_interval, &self.phase) {
+        let health = match (self.health_check, &self.phase) {
             (Some(interval), Phase::Ready) if !self.health_pending => Some(self.last_io + interval),
             _ => None,
         };
@@ -1226,6 +1273,12 @@ impl ConnState {
         self.detach(registry);
         self.handshake = None;
         self.phase = Phase::Closed;
+        if let Some(stream) = self.stream.take() {
+            stream.on_closed(err);
+        }
+        if let Some(cache) = self.cache.take() {
+            tracking::lost(&cache);
+        }
         self.ex
             .fail_all(|c| completions.push((c, Err(err.clone()))));
         for (_, c) in self.deferred_auth.drain(..) {

@@ -12,6 +12,8 @@ pub(crate) mod auth;
 pub(crate) mod batch;
 pub(crate) mod completion;
 pub(crate) mod conn;
+pub(crate) mod stream;
+pub(crate) mod tracking;
 
 use std::io;
 use std::net::SocketAddr;
@@ -25,6 +27,7 @@ use mio::{Events, Poll, Token, Waker};
 pub(crate) use batch::{PipelineDone, PipelineRun};
 pub(crate) use completion::{Completion, Outcome, RawCallback, Waiter};
 pub(crate) use conn::{Conn, ConnProfile, Detour, Lease, Phase};
+pub(crate) use stream::Stream;
 
 use crate::config::{Config, Credentials, FastRng};
 use crate::error::{Error, ErrorKind, Result};
@@ -492,7 +495,7 @@ impl Reactor {
         let now = Instant::now();
         let mut next: Option<Instant> = None;
         for conn in self.conns.iter().flatten() {
-            if let Some(t) = conn.lock().next_timer(engine.config()) {
+            if let Some(t) = conn.lock().next_timer() {
                 next = Some(next.map_or(t, |n| n.min(t)));
             }
         }

@@ -17,6 +17,8 @@ enum Entry {
 pub struct PipelineResult {
     entries: Vec<Entry>,
     exec: Option<Reply>,
+    /// A transaction whose EXEC answered nil: a watched key changed, nothing ran.
+    watch_failed: bool,
 }
 
 impl PipelineResult {
@@ -46,10 +48,28 @@ impl PipelineResult {
 
     /// The first error, if any command failed.
     pub fn first_error(&self) -> Option<&Error> {
-        self.entries.iter().find_map(|e| match e {
-            Entry::Error(err) => Some(err),
+        self.first_failure().map(|(_, err)| err)
+    }
+
+    /// The position of the first command that failed, and its error.
+    pub fn first_failure(&self) -> Option<(usize, &Error)> {
+        self.entries.iter().enumerate().find_map(|(i, e)| match e {
+            Entry::Error(err) => Some((i, err)),
             _ => None,
         })
+    }
+
+    /// True for a transaction that did not run because a watched key changed (EXEC answered
+    /// nil), even one with no command.
+    pub fn watch_failed(&self) -> bool {
+        self.watch_failed
+    }
+}
+
+impl std::fmt::Debug for PipelineResult {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let results = (0..self.len()).filter_map(|i| self.get(i).map(|r| r.map(|v| v.to_value())));
+        f.debug_list().entries(results).finish()
     }
 }
 
@@ -73,6 +93,7 @@ impl PipelineResult {
                 })
                 .collect(),
             exec: None,
+            watch_failed: false,
         }
     }
 }
@@ -88,6 +109,7 @@ fn transaction_result(mut slots: Vec<Result<Reply>>) -> PipelineResult {
     let all = |err: Error| PipelineResult {
         entries: (0..n).map(|_| Entry::Error(err.clone())).collect(),
         exec: None,
+        watch_failed: false,
     };
     if let Err(e) = multi {
         return all(e);
@@ -99,10 +121,14 @@ fn transaction_result(mut slots: Vec<Result<Reply>>) -> PipelineResult {
                 .map(|q| Entry::Error(q.err().unwrap_or_else(|| e.clone())))
                 .collect(),
             exec: None,
+            watch_failed: false,
         },
         Err(e) => all(e),
         Ok(reply) => match reply.kind() {
-            Kind::Null => all(Error::new(ErrorKind::Watch, "Watched variable changed.")),
+            Kind::Null => PipelineResult {
+                watch_failed: true,
+                ..all(Error::new(ErrorKind::Watch, "Watched variable changed."))
+            },
             Kind::Array if reply.value().len() == n => {
                 let entries = (0..n)
                     .map(|i| {
@@ -118,6 +144,7 @@ fn transaction_result(mut slots: Vec<Result<Reply>>) -> PipelineResult {
                 PipelineResult {
                     entries,
                     exec: Some(reply),
+                    watch_failed: false,
                 }
             }
             _ => all(Error::new(

@@ -11,9 +11,24 @@
 use std::collections::VecDeque;
 use std::time::Instant;
 
+use super::push::{is_pubsub_frame, read_push, Push, SubscriptionKind};
 use crate::config::wipe;
 use crate::error::{Error, ErrorKind, Result};
 use crate::resp::{Decoder, Kind, Limits, Reply};
+
+/// Which frames a connection receives outside its requests, besides RESP3 pushes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum StreamMode {
+    /// None: every other frame answers a request.
+    #[default]
+    Requests,
+    /// A RESP2 pub/sub connection: arrays shaped like a message or a subscription confirmation
+    /// are out of band too (RESP2 has no push type).
+    SubscribedResp2,
+    /// A MONITOR connection: a frame that comes while no written request waits is an entry of
+    /// the stream.
+    Monitor,
+}
 
 /// What a request asks of the exchange besides its bytes.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -31,6 +46,9 @@ pub struct RequestMeta {
     pub pinned: bool,
     /// How many times a cluster client has sent it again (redirections, retries).
     pub redirects: u8,
+    /// A read the client-side cache waits for (its token, 0 for none): its reply is offered
+    /// to the cache as it is read, in stream order with the invalidations.
+    pub cache_token: u64,
 }
 
 struct Request<C> {
@@ -47,6 +65,16 @@ struct Request<C> {
     linked: bool,
     /// Timed out before any byte of it was written: removed from the ring at once.
     cut: bool,
+    /// A subscription command: answered by confirmations of this kind (out-of-band frames),
+    /// `total` of them, `left` still to come, the last one being its reply.
+    confirms: Option<Confirms>,
+}
+
+#[derive(Clone, Copy)]
+struct Confirms {
+    kind: SubscriptionKind,
+    total: u32,
+    left: u32,
 }
 
 /// What reading produced.
@@ -105,6 +133,7 @@ pub struct Exchange<C> {
     /// client without a command timeout would otherwise pay a walk of its in-flight window
     /// on every flush).
     deadlines: bool,
+    mode: StreamMode,
 }
 
 impl<C> Exchange<C> {
@@ -129,6 +158,25 @@ impl<C> Exchange<C> {
             control_expected: 0,
             ready: false,
             deadlines: false,
+            mode: StreamMode::Requests,
+        }
+    }
+
+    /// Sets which frames come outside requests (see `StreamMode`).
+    pub fn set_mode(&mut self, mode: StreamMode) {
+        self.mode = mode;
+    }
+
+    /// Makes the request just appended a subscription command answered by `count`
+    /// confirmations of `kind` (one per name it carries): they complete it, the last one
+    /// as its reply, instead of going out as pushes. Count 0 leaves it an ordinary request.
+    pub fn expect_confirmations(&mut self, kind: SubscriptionKind, count: u32) {
+        if let (Some(request), true) = (self.requests.back_mut(), count > 0) {
+            request.confirms = Some(Confirms {
+                kind,
+                total: count,
+                left: count,
+            });
         }
     }
 
@@ -146,6 +194,7 @@ impl<C> Exchange<C> {
             secret: false,
             linked: false,
             cut: false,
+            confirms: None,
         });
     }
 
@@ -284,8 +333,19 @@ impl<C> Exchange<C> {
             let (used, reply) = self.decoder.decode(input)?;
             input = &input[used..];
             let Some(reply) = reply else { break };
-            if reply.kind() == Kind::Push {
-                on_event(Event::Push(reply));
+            let out_of_band = reply.kind() == Kind::Push
+                || (self.ready
+                    && match self.mode {
+                        StreamMode::Requests => false,
+                        StreamMode::SubscribedResp2 => is_pubsub_frame(reply.value()),
+                        StreamMode::Monitor => self.sent == 0,
+                    });
+            if out_of_band {
+                match self.confirm(&reply) {
+                    Some(true) => self.answer(reply, &mut on_event),
+                    Some(false) => {}
+                    None => on_event(Event::Push(reply)),
+                }
                 continue;
             }
             if !self.ready {
@@ -299,23 +359,46 @@ impl<C> Exchange<C> {
             if self.sent == 0 {
                 return Err(unexpected_reply(&reply));
             }
-            let request = self.requests.pop_front().expect("sent > 0");
-            self.sent -= 1;
-            let frame = self.head..self.head + request.len as usize;
-            if request.secret {
-                wipe(&mut self.buf[frame.clone()]);
-            }
-            if let Some(completion) = request.completion {
-                let sent = Sent {
-                    frame: &self.buf[frame.clone()],
-                    meta: &request.meta,
-                };
-                on_event(Event::Reply(completion, reply, sent));
-            }
-            self.head = frame.end;
-            self.reclaim();
+            self.answer(reply, &mut on_event);
         }
         Ok(())
+    }
+
+    /// Whether an out-of-band frame confirms the oldest written request: `Some(true)` when it
+    /// is that request's last confirmation (its reply), `Some(false)` when more are due, `None`
+    /// when it is not one the request waits for (a message, or an unsubscription the server
+    /// made by itself, as when a shard channel's slot moves away).
+    fn confirm(&mut self, frame: &Reply) -> Option<bool> {
+        if self.sent == 0 {
+            return None;
+        }
+        let confirms = self.requests.front_mut()?.confirms.as_mut()?;
+        match read_push(frame.value()) {
+            Push::Confirmation { kind, .. } if kind == confirms.kind => {
+                confirms.left -= 1;
+                Some(confirms.left == 0)
+            }
+            _ => None,
+        }
+    }
+
+    /// Completes the oldest written request with `reply`.
+    fn answer(&mut self, reply: Reply, on_event: &mut impl FnMut(Event<'_, C>)) {
+        let request = self.requests.pop_front().expect("a written request");
+        self.sent -= 1;
+        let frame = self.head..self.head + request.len as usize;
+        if request.secret {
+            wipe(&mut self.buf[frame.clone()]);
+        }
+        if let Some(completion) = request.completion {
+            let sent = Sent {
+                frame: &self.buf[frame.clone()],
+                meta: &request.meta,
+            };
+            on_event(Event::Reply(completion, reply, sent));
+        }
+        self.head = frame.end;
+        self.reclaim();
     }
 
     /// Drops consumed bytes from the front of the ring when worthwhile.
@@ -496,6 +579,9 @@ impl<C> Exchange<C> {
             if written {
                 request.attempts += 1;
             }
+            if let Some(confirms) = request.confirms.as_mut() {
+                confirms.left = confirms.total;
+            }
             request.completion = Some(completion);
             new_buf.extend_from_slice(frame);
             kept.push_back(request);
@@ -540,12 +626,12 @@ fn unexpected_reply(reply: &Reply) -> Error {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::resp::{encode_command, Value};
     use std::time::Duration;
 
-    type Ex = Exchange<u32>;
+    pub(in crate::session) type Ex = Exchange<u32>;
 
     fn ready(max_in_flight: usize) -> Ex {
         let mut ex = Ex::new(Limits::default(), max_in_flight);
@@ -563,7 +649,9 @@ mod tests {
         out
     }
 
-    fn read(ex: &mut Ex, bytes: &[u8]) -> Vec<(Option<u32>, Value)> {
+    /// Reads `bytes`: replies as `(Some(id), value)`, pushes and control replies as
+    /// `(None, value)`.
+    pub(in crate::session) fn read(ex: &mut Ex, bytes: &[u8]) -> Vec<(Option<u32>, Value)> {
         let mut events = Vec::new();
         ex.handle_read(bytes, |e| match e {
             Event::Reply(c, r, _) => events.push((Some(c), r.to_value())),

@@ -524,6 +524,17 @@ impl RedisServer {
         format!("redis://{HOST}:{}", self.port)
     }
 
+    /// A client configuration for this server over TCP, the library's defaults otherwise.
+    pub fn config(&self) -> redcore::config::Config {
+        redcore::config::Config {
+            endpoint: redcore::config::Endpoint::Tcp {
+                host: HOST.to_string(),
+                port: self.port,
+            },
+            ..redcore::config::Config::default()
+        }
+    }
+
     /// The Unix socket path (`DIR/redis.sock`); panics unless the builder asked for one.
     pub fn unix_path(&self) -> PathBuf {
         assert!(

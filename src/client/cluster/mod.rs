@@ -433,7 +433,8 @@ impl Engine {
                 let sent = if blocking {
                     self.submit_dedicated(pool, write, completion, meta)
                 } else {
-                    self.enqueue(pool.pick(), write, completion, meta, false)
+                    let conn = Engine::conn_for_read(pool, meta.cache_token);
+                    self.enqueue(conn, write, completion, meta, false)
                 };
                 match sent {
                     Ok(()) => Ok(()),

@@ -51,6 +51,7 @@ impl Engine {
         for pool in gone {
             self.retire_pool(&pool);
         }
+        self.topology_settled(true);
     }
 
     /// A node left the topology: its connections close once what is in flight on them is
@@ -262,6 +263,9 @@ impl Engine {
         if changed {
             // Requests that waited for the topology to move go now.
             self.run_delayed(true);
+        } else {
+            // Streams check their nodes after every refresh, a change or not.
+            self.topology_settled(false);
         }
     }
 

@@ -551,6 +551,7 @@ impl Engine {
                 .master_changes
                 .fetch_add(1, Ordering::Relaxed);
         }
+        let changed = !opened.is_empty() || !gone.is_empty();
         for pool in &opened {
             self.adopt(pool);
         }
@@ -571,6 +572,9 @@ impl Engine {
             // written to again, and a replica the sentinels dropped is usually gone.
             self.abandon_pool(&pool, Error::new(ErrorKind::Connection, why));
         }
+        // Subscribers on a node that left move to one that serves, and the client-side
+        // cache empties: the new nodes track nothing for it.
+        self.topology_settled(changed);
     }
 
     /// A pool whose connections check in their handshake that the node is a master.
@@ -581,6 +585,7 @@ impl Engine {
             conn
         });
         pool.master_only = true;
+        self.track(&pool);
         Arc::new(pool)
     }
 

@@ -3,7 +3,7 @@
 
 use std::os::raw::{c_char, c_int};
 
-use super::{redcore_client, redcore_dedicated};
+use super::{redcore_client, redcore_dedicated, write_counter};
 use crate::error::{Error, ErrorKind};
 use crate::ffi::error::redcore_error;
 use crate::ffi::guard::{guard_code, null_arg};
@@ -77,9 +77,6 @@ pub unsafe extern "C" fn redcore_client_cluster_counter(
     guard_code(err_out, || {
         // SAFETY: client is NULL or live.
         let client = unsafe { client.as_ref() }.ok_or_else(|| null_arg("client"))?;
-        if out.is_null() {
-            return Err(null_arg("out"));
-        }
         let stats = client
             .inner
             .cluster_stats()
@@ -94,16 +91,7 @@ pub unsafe extern "C" fn redcore_client_cluster_counter(
             C::Refreshes,
             C::TopologyChanges,
         ];
-        let which = usize::try_from(counter)
-            .ok()
-            .and_then(|i| ALL.get(i))
-            .ok_or_else(|| {
-                Error::invalid_argument(format!(
-                    "counter {counter} is not a redcore_cluster_counter (0 to {})",
-                    ALL.len() - 1
-                ))
-            })?;
-        let value = match which {
+        let value = |which| match which {
             C::Moved => stats.moved,
             C::Ask => stats.ask,
             C::Tryagain => stats.tryagain,
@@ -112,8 +100,7 @@ pub unsafe extern "C" fn redcore_client_cluster_counter(
             C::Refreshes => stats.refreshes,
             C::TopologyChanges => stats.topology_changes,
         };
-        // SAFETY: out was checked non-NULL.
-        unsafe { *out = value };
-        Ok(())
+        // SAFETY: out is NULL or writable.
+        unsafe { write_counter(counter, "redcore_cluster_counter", &ALL, value, out) }
     })
 }

@@ -4,7 +4,18 @@
 
 /// The SHA-1 digest of `data` as 40 lowercase hex digits.
 pub(crate) fn hex_digest(data: &[u8]) -> String {
-    super::hex(&digest(data))
+    hex(&digest(data))
+}
+
+/// Lowercase hex of `bytes`.
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for &byte in bytes {
+        out.push(char::from(DIGITS[usize::from(byte >> 4)]));
+        out.push(char::from(DIGITS[usize::from(byte & 0xf)]));
+    }
+    out
 }
 
 /// The 20-byte SHA-1 digest of `data`.

@@ -1,0 +1,147 @@
+//! The transaction helper (redis-py's `Client.transaction`): WATCH keys on a held connection,
+//! let the caller read what it needs and queue the commands to run, send them between MULTI
+//! and EXEC in one write, and start again when EXEC answers nil (a watched key changed),
+//! up to a number of attempts. EXEC's outcome follows the pipeline rules (`PipelineResult`):
+//! EXECABORT gives each command its queueing error (or EXEC_ABORT), errors inside EXEC's
+//! array stay at their positions.
+
+use std::time::Duration;
+
+use super::pipeline::{Pipeline, Views};
+use super::{Client, Dedicated};
+use crate::error::{Error, ErrorKind, Result};
+use crate::reactor::{Outcome, PipelineDone, PipelineRun, Waiter};
+use crate::resp::Reply;
+use crate::route::command::{classify, CommandClass, StatefulKind};
+use crate::session::{PipelineResult, RequestMeta};
+
+/// One attempt of a transaction, as the caller's function sees it: commands run now on the
+/// watching connection (`command`), and commands queued for MULTI / EXEC (`queue`).
+pub struct Transaction<'a> {
+    held: &'a mut Dedicated,
+    queued: Pipeline,
+    attempt: u32,
+}
+
+impl Transaction<'_> {
+    /// Runs a command now, on the connection that watches the keys, and waits for its reply:
+    /// the reads that decide what to queue. More WATCHes are fine; MULTI, EXEC and DISCARD
+    /// are the helper's.
+    pub fn command<A: AsRef<[u8]>>(&mut self, args: &[A]) -> Result<Reply> {
+        let views = Views::new(args);
+        if let Ok(CommandClass::Stateful(
+            StatefulKind::Multi | StatefulKind::Exec | StatefulKind::Discard,
+        )) = classify(views.as_slice())
+        {
+            return Err(Error::invalid_argument(
+                "MULTI, EXEC and DISCARD are sent by the transaction helper: queue the \
+                 commands with Transaction::queue",
+            ));
+        }
+        self.held.command(args)
+    }
+
+    /// Queues a command to run between MULTI and EXEC. On a cluster client its keys must hash
+    /// to the watched keys' slot (else CROSS_SLOT_TRANSACTION).
+    pub fn queue<A: AsRef<[u8]>>(&mut self, args: &[A]) -> Result<()> {
+        if self.held.engine.cluster.is_some() {
+            let views = Views::new(args);
+            self.held.pin(views.as_slice())?;
+        }
+        self.queued.add(args).map(|_| ())
+    }
+
+    /// Which attempt this is, from 1.
+    pub fn attempt(&self) -> u32 {
+        self.attempt
+    }
+}
+
+impl Client {
+    /// Runs `f` under WATCH of `watch` and its queued commands in MULTI / EXEC, again from
+    /// the start (WATCH, `f`, EXEC) while EXEC says a watched key changed, at most `attempts`
+    /// times; then fails with WATCH. Returns what `f` returned and EXEC's results. An error
+    /// from `f` ends it at once (the keys are unwatched). On a cluster client every key must
+    /// share the first watched key's slot.
+    pub fn transaction<T, K: AsRef<[u8]>>(
+        &self,
+        watch: &[K],
+        attempts: u32,
+        mut f: impl FnMut(&mut Transaction<'_>) -> Result<T>,
+    ) -> Result<(T, PipelineResult)> {
+        if attempts == 0 {
+            return Err(Error::invalid_argument(
+                "a transaction needs at least one attempt",
+            ));
+        }
+        let mut held = match watch.first() {
+            Some(key) => self.dedicated_for_key(key.as_ref())?,
+            None => self.dedicated()?,
+        };
+        let mut watch_args: Vec<&[u8]> = vec![b"WATCH"];
+        watch_args.extend(watch.iter().map(AsRef::as_ref));
+        for attempt in 1..=attempts {
+            if !watch.is_empty() {
+                held.command(&watch_args)?;
+            }
+            let mut tx = Transaction {
+                held: &mut held,
+                queued: Pipeline::transaction(),
+                attempt,
+            };
+            let value = f(&mut tx)?;
+            let queued = tx.queued;
+            let result = held.exec(&queued)?;
+            if !result.watch_failed() {
+                return Ok((value, result));
+            }
+        }
+        Err(Error::new(
+            ErrorKind::Watch,
+            format!("a watched key changed before each of the {attempts} attempts' EXEC"),
+        ))
+    }
+}
+
+impl Dedicated {
+    /// Sends `transaction` (MULTI, its commands, EXEC) on this connection in one write and
+    /// waits for its results; the connection's WATCHes end with it.
+    fn exec(&mut self, transaction: &Pipeline) -> Result<PipelineResult> {
+        self.engine.check_blocking_allowed()?;
+        if self.unbound {
+            // A cluster transaction with neither watched keys nor keyed commands.
+            self.bind(None)?;
+        }
+        let conn = self
+            .conn
+            .clone()
+            .ok_or_else(|| Error::invalid_argument("this dedicated connection was released"))?;
+        let waiter = Waiter::for_this_thread();
+        let seq = waiter.begin();
+        let run = PipelineRun::new(
+            transaction.len() + 2,
+            true,
+            PipelineDone::Wait(waiter.clone(), seq),
+        );
+        self.engine.cache_forget_frames(transaction.frames());
+        let deadline = self.engine.deadline(Some(Duration::ZERO));
+        let meta = RequestMeta {
+            deadline,
+            pinned: true,
+            ..RequestMeta::default()
+        };
+        self.engine
+            .enqueue_pipeline(&conn, None, transaction, &run, meta)?;
+        // EXEC or not, the server has dropped this connection's WATCHes once it answers.
+        self.watching = false;
+        match waiter.wait(seq, deadline.map(|d| d + Duration::from_millis(5))) {
+            Some(Outcome::Pipeline(result)) => Ok(result),
+            Some(_) => Err(Error::new(ErrorKind::Internal, "unexpected outcome")),
+            None => {
+                // Unknown whether EXEC ran: this connection's state is too.
+                self.tainted = true;
+                Err(super::timeout_error())
+            }
+        }
+    }
+}

@@ -1,0 +1,51 @@
+//! A subscriber's own thread, for a handler: it takes the inbox's events in order and hands
+//! each to the handler, so a slow handler holds up only its own subscriber (its inbox fills,
+//! up to its bound) and never a reactor thread. Started by `PubSub::set_handler`, stopped and
+//! joined when the subscriber is dropped (unless it is dropped from the handler itself: then
+//! the thread ends once the handler returns).
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use super::inbox::{Event, Inbox, Next};
+use super::Handler;
+use crate::error::{Error, ErrorKind, Result};
+
+pub(super) struct Delivery {
+    handle: JoinHandle<()>,
+}
+
+impl Delivery {
+    pub(super) fn start(inbox: Arc<Inbox>, mut handler: Handler) -> Result<Delivery> {
+        let handle = std::thread::Builder::new()
+            .name("redcore-pubsub".into())
+            .spawn(move || loop {
+                match inbox.next(None) {
+                    Next::Event(event) => {
+                        let last = matches!(event, Event::Closed(_));
+                        let _ = catch_unwind(AssertUnwindSafe(|| handler(event)));
+                        if last {
+                            return;
+                        }
+                    }
+                    Next::TimedOut => {}
+                    Next::Ended(_) => return,
+                }
+            })
+            .map_err(|e| {
+                Error::new(
+                    ErrorKind::Internal,
+                    format!("cannot start the subscriber's thread: {e}"),
+                )
+            })?;
+        Ok(Delivery { handle })
+    }
+
+    /// Waits for the thread to end (the inbox was stopped first), unless this is that thread.
+    pub(super) fn stop(self) {
+        if self.handle.thread().id() != std::thread::current().id() {
+            let _ = self.handle.join();
+        }
+    }
+}

@@ -1,0 +1,248 @@
+//! The transaction helper and fail-fast pipelines against real servers: the loser of a WATCH
+//! race gets WATCH, the helper's retry makes both writers succeed, EXECABORT with each
+//! queueing error readable, errors inside EXEC's array at their positions, an error from the
+//! caller's function, and the same on a cluster client (one slot per transaction).
+
+mod support;
+
+use std::sync::mpsc;
+use std::sync::Arc;
+use std::time::Duration;
+
+use redcore::client::{Client, Pipeline};
+use redcore::config::Config;
+use redcore::resp::Value;
+use redcore::{Error, ErrorKind};
+use support::cluster::RedisCluster;
+use support::RedisServer;
+
+const WAIT: Duration = Duration::from_secs(10);
+
+fn client(server: &RedisServer) -> Client {
+    Client::new(server.config()).expect("client connects")
+}
+
+fn int_of(c: &Client, key: &str) -> i64 {
+    let reply = c.command(&["GET", key]).unwrap();
+    std::str::from_utf8(reply.value().as_bytes().unwrap())
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+#[test]
+fn the_loser_of_a_watch_race_gets_watch_and_the_retry_makes_both_succeed() {
+    let server = RedisServer::start();
+    let a = client(&server);
+    let b = Arc::new(client(&server));
+    a.command(&["SET", "balance", "100"]).unwrap();
+
+    // One attempt: B writes the watched key between A's read and A's EXEC.
+    let err = a
+        .transaction(&["balance"], 1, |tx| {
+            let balance: i64 =
+                std::str::from_utf8(tx.command(&["GET", "balance"])?.value().as_bytes().unwrap())
+                    .unwrap()
+                    .parse()
+                    .unwrap();
+            b.command(&["INCRBY", "balance", "1"]).unwrap();
+            tx.queue(&["SET", "balance", &(balance - 10).to_string()])
+        })
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Watch, "{err}");
+    assert_eq!(int_of(&a, "balance"), 101, "the loser's SET did not run");
+
+    // Both take their turn through the helper: B commits while A is between its read and its
+    // EXEC; A's EXEC is refused, A starts again, reads B's write and commits.
+    let (go, wait_go) = mpsc::channel();
+    let (done, wait_done) = mpsc::channel();
+    let writer = {
+        let b = b.clone();
+        std::thread::spawn(move || {
+            wait_go.recv_timeout(WAIT).unwrap();
+            let (_, result) = b
+                .transaction(&["balance"], 5, |tx| {
+                    let n = std::str::from_utf8(
+                        tx.command(&["GET", "balance"])?.value().as_bytes().unwrap(),
+                    )
+                    .unwrap()
+                    .parse::<i64>()
+                    .unwrap();
+                    tx.queue(&["SET", "balance", &(n + 1000).to_string()])
+                })
+                .unwrap();
+            assert!(result.first_error().is_none());
+            done.send(()).unwrap();
+        })
+    };
+    let mut attempts_seen = Vec::new();
+    let (value, result) = a
+        .transaction(&["balance"], 5, |tx| {
+            attempts_seen.push(tx.attempt());
+            let n =
+                std::str::from_utf8(tx.command(&["GET", "balance"])?.value().as_bytes().unwrap())
+                    .unwrap()
+                    .parse::<i64>()
+                    .unwrap();
+            if tx.attempt() == 1 {
+                go.send(()).unwrap();
+                wait_done.recv_timeout(WAIT).unwrap();
+            }
+            tx.queue(&["SET", "balance", &(n - 10).to_string()])?;
+            tx.queue(&["GET", "balance"])?;
+            Ok(n)
+        })
+        .unwrap();
+    writer.join().unwrap();
+    assert_eq!(attempts_seen, vec![1, 2]);
+    assert_eq!(value, 1101, "the second attempt read B's write");
+    assert_eq!(
+        result.get(0).unwrap().unwrap().to_value(),
+        Value::simple("OK")
+    );
+    assert_eq!(
+        result.get(1).unwrap().unwrap().to_value(),
+        Value::bulk("1091")
+    );
+    assert_eq!(int_of(&a, "balance"), 1091);
+}
+
+#[test]
+fn exec_outcomes_keep_each_commands_error() {
+    let server = RedisServer::start();
+    let c = client(&server);
+    c.command(&["SET", "s", "text"]).unwrap();
+    // Errors inside EXEC's array stay at their positions.
+    let (_, result) = c
+        .transaction(&["s"], 1, |tx| {
+            tx.queue(&["INCR", "n"])?;
+            tx.queue(&["LPUSH", "s", "x"])?;
+            tx.queue(&["GET", "s"])
+        })
+        .unwrap();
+    assert_eq!(result.get(0).unwrap().unwrap().as_integer(), Some(1));
+    let err = result.get(1).unwrap().unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Response);
+    assert!(err.message().starts_with("WRONGTYPE"), "{err}");
+    assert_eq!(
+        result.get(2).unwrap().unwrap().to_value(),
+        Value::bulk("text")
+    );
+    assert_eq!(result.first_failure().map(|(i, _)| i), Some(1));
+
+    // A queueing error: EXECABORT, each command's own error readable.
+    let (_, result) = c
+        .transaction::<_, &str>(&[], 1, |tx| {
+            tx.queue(&["INCR", "n"])?;
+            tx.queue(&["GET"])?; // wrong arity: refused when queued
+            tx.queue(&["INCR", "n"])
+        })
+        .unwrap();
+    assert_eq!(
+        result.get(0).unwrap().unwrap_err().kind(),
+        ErrorKind::ExecAbort
+    );
+    let queued = result.get(1).unwrap().unwrap_err();
+    assert_eq!(queued.kind(), ErrorKind::Response);
+    assert!(
+        queued.message().contains("wrong number of arguments"),
+        "{queued}"
+    );
+    assert_eq!(
+        result.get(2).unwrap().unwrap_err().kind(),
+        ErrorKind::ExecAbort
+    );
+    assert_eq!(int_of(&c, "n"), 1, "nothing of the aborted transaction ran");
+
+    // An empty transaction runs (and can lose a race like any other).
+    let (_, result) = c.transaction(&["s"], 1, |_| Ok(())).unwrap();
+    assert!(result.is_empty() && !result.watch_failed());
+}
+
+#[test]
+fn an_error_from_the_function_ends_the_transaction_and_unwatches() {
+    let server = RedisServer::start();
+    let c = client(&server);
+    c.command(&["SET", "k", "1"]).unwrap();
+    let err = c
+        .transaction(&["k"], 3, |tx| -> Result<(), Error> {
+            tx.queue(&["SET", "k", "2"])?;
+            Err(Error::new(ErrorKind::Response, "changed my mind"))
+        })
+        .unwrap_err();
+    assert_eq!(err.message(), "changed my mind");
+    assert_eq!(int_of(&c, "k"), 1);
+    // MULTI / EXEC are the helper's.
+    let err = c
+        .transaction(&["k"], 1, |tx| tx.command(&["MULTI"]))
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidArgument);
+    assert_eq!(
+        c.transaction(&["k"], 0, |_| Ok(())).unwrap_err().kind(),
+        ErrorKind::InvalidArgument
+    );
+    // The held connections went back clean: the next transactions are not refused.
+    for _ in 0..20 {
+        c.transaction(&["k"], 1, |tx| tx.queue(&["INCR", "k"]))
+            .unwrap();
+    }
+    assert_eq!(int_of(&c, "k"), 21);
+}
+
+#[test]
+fn a_fail_fast_pipeline_names_the_command_that_failed() {
+    let server = RedisServer::start();
+    let c = client(&server);
+    let mut p = Pipeline::new();
+    p.add(&["SET", "ff", "v"]).unwrap();
+    p.add(&["LPUSH", "ff", "x"]).unwrap();
+    p.add(&["INCR", "ff"]).unwrap();
+    let result = c.run_pipeline(&p).unwrap();
+    assert_eq!(result.first_failure().map(|(i, _)| i), Some(1));
+    p.fail_fast(true);
+    let err = c.run_pipeline(&p).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Response);
+    assert!(
+        err.message()
+            .starts_with("command 2 of 3 in the pipeline (LPUSH) failed: WRONGTYPE"),
+        "{err}"
+    );
+    // Every command was still sent.
+    assert_eq!(
+        c.command(&["GET", "ff"]).unwrap().to_value(),
+        Value::bulk("v")
+    );
+    let mut ok = Pipeline::new();
+    ok.fail_fast(true).add(&["PING"]).unwrap();
+    assert_eq!(c.run_pipeline(&ok).unwrap().len(), 1);
+}
+
+#[test]
+fn transactions_on_a_cluster_client_stay_in_one_slot() {
+    let cluster = RedisCluster::shared();
+    let mut config = Config::from_url(&cluster.url()).unwrap();
+    config.command_timeout = Some(Duration::from_secs(10));
+    let c = Client::new(config).unwrap();
+    let tag = format!("{{tx{}}}", std::process::id());
+    let (a, b) = (format!("{tag}a"), format!("{tag}b"));
+    c.command(&["SET", &a, "5"]).unwrap();
+    let (_, result) = c
+        .transaction(&[&a], 2, |tx| {
+            let n = tx.command(&["GET", &a])?;
+            let n = std::str::from_utf8(n.value().as_bytes().unwrap())
+                .unwrap()
+                .to_string();
+            tx.queue(&["SET", &b, &n])?;
+            tx.queue(&["INCR", &a])
+        })
+        .unwrap();
+    assert_eq!(result.get(1).unwrap().unwrap().as_integer(), Some(6));
+    assert_eq!(
+        c.command(&["GET", &b]).unwrap().to_value(),
+        Value::bulk("5")
+    );
+    let err = c
+        .transaction(&[&a], 1, |tx| tx.queue(&["SET", "elsewhere-entirely", "x"]))
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::CrossSlotTransaction, "{err}");
+}
