@@ -2,6 +2,7 @@
  * RESP2 and RESP3 reply shapes, protocol errors (sticky), limits, and custom reply object
  * functions (here building a tiny tree of our own) and NULL functions. No server needed. */
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <hiredis.h>
@@ -177,6 +178,90 @@ static void test_arrays_in_pieces(void) {
     freeReplyObject(d);
 }
 
+/* Long bulk strings (read straight into their reply once their header is in) at the top level
+ * and inside an array, with CRLFs in their text, fed in pieces of many sizes, then the next
+ * reply; and readers freed while such a string is half read. */
+static void test_long_bulks(void) {
+    static const size_t sizes[] = {4095, 4096, 5000, 20000};
+    size_t cap = 4095 + 4096 + 5000 + 20000 + 20000 + 256;
+    char *wire = malloc(cap);
+    CHECK(wire != NULL);
+    if (wire == NULL) return;
+    size_t len = (size_t)snprintf(wire, cap, "*4\r\n");
+    for (size_t i = 0; i < 4; i++) {
+        len += (size_t)snprintf(wire + len, cap - len, "$%zu\r\n", sizes[i]);
+        for (size_t j = 0; j < sizes[i]; j++) wire[len + j] = j % 100 == 7 ? '\r' : (char)('a' + (i + j) % 26);
+        len += sizes[i];
+        len += (size_t)snprintf(wire + len, cap - len, "\r\n");
+    }
+    size_t array_len = len;
+    len += (size_t)snprintf(wire + len, cap - len, "$20000\r\n");
+    memcpy(wire + len, wire + array_len - 20002, 20000);
+    len += 20000;
+    len += (size_t)snprintf(wire + len, cap - len, "\r\n+OK\r\n");
+
+    static const size_t chunks[] = {1, 2, 7, 1000, 4096, 4100, 16384, 65536};
+    for (size_t c = 0; c < sizeof chunks / sizeof chunks[0]; c++) {
+        redisReader *r = redisReaderCreate();
+        void *replies[3] = {NULL, NULL, NULL};
+        int got = 0;
+        for (size_t off = 0; off < len; off += chunks[c]) {
+            size_t n = len - off < chunks[c] ? len - off : chunks[c];
+            CHECK(redisReaderFeed(r, wire + off, n) == REDIS_OK);
+            void *reply = NULL;
+            while (got < 3 && redisReaderGetReply(r, &reply) == REDIS_OK && reply != NULL) {
+                replies[got++] = reply;
+                reply = NULL;
+            }
+        }
+        CHECK(got == 3);
+        redisReply *a = replies[0], *b = replies[1], *ok = replies[2];
+        CHECK(a && a->type == REDIS_REPLY_ARRAY && a->elements == 4);
+        size_t at = 4;
+        for (size_t i = 0; a && i < a->elements && i < 4; i++) {
+            at += (size_t)snprintf(NULL, 0, "$%zu\r\n", sizes[i]);
+            redisReply *e = a->element[i];
+            CHECK(e->type == REDIS_REPLY_STRING && e->len == sizes[i] &&
+                  memcmp(e->str, wire + at, sizes[i]) == 0 && e->str[e->len] == '\0');
+            at += sizes[i] + 2;
+        }
+        CHECK(b && b->type == REDIS_REPLY_STRING && b->len == 20000 &&
+              memcmp(b->str, wire + array_len - 20002, 20000) == 0 && b->str[20000] == '\0');
+        CHECK(ok && ok->type == REDIS_REPLY_STATUS && strcmp(ok->str, "OK") == 0);
+        for (int i = 0; i < got; i++) freeReplyObject(replies[i]);
+        redisReaderFree(r);
+    }
+
+    /* Freed half-way through a long string: inside the array, and at the top (after the
+     * array, which is freed by the caller). */
+    for (size_t cut = 100; cut + 100 < len; cut += 3000) {
+        redisReader *r = redisReaderCreate();
+        void *reply = NULL;
+        CHECK(redisReaderFeed(r, wire, cut) == REDIS_OK);
+        CHECK(redisReaderGetReply(r, &reply) == REDIS_OK);
+        CHECK((reply != NULL) == (cut >= array_len));
+        freeReplyObject(reply);
+        CHECK(redisReaderFeed(r, wire + cut, 50) == REDIS_OK);
+        CHECK(redisReaderGetReply(r, &reply) == REDIS_OK && reply == NULL);
+        redisReaderFree(r);
+    }
+
+    /* The text of a long string does not go through the buffer once its header is in. */
+    redisReader *r = redisReaderCreate();
+    void *reply = NULL;
+    size_t at = 4 + 7 + 4095 + 2; /* the array's second string, "$4096\r\n..." */
+    CHECK(redisReaderFeed(r, wire + at, 7 + 100) == REDIS_OK);
+    CHECK(redisReaderGetReply(r, &reply) == REDIS_OK && reply == NULL && r->len == 0);
+    CHECK(redisReaderFeed(r, wire + at + 7 + 100, 4096 - 100) == REDIS_OK && r->len == 0);
+    CHECK(redisReaderFeed(r, "\r\n", 2) == REDIS_OK && r->len == 2);
+    CHECK(redisReaderGetReply(r, &reply) == REDIS_OK && reply != NULL);
+    redisReply *s = reply;
+    CHECK(s && s->len == 4096 && memcmp(s->str, wire + at + 7, 4096) == 0);
+    freeReplyObject(reply);
+    redisReaderFree(r);
+    free(wire);
+}
+
 static void expect_error(const char *wire, const char *text) {
     redisReader *r = redisReaderCreate();
     void *reply = (void *)1;
@@ -316,6 +401,7 @@ int main(void) {
     test_shapes(0);
     test_shapes(1);
     test_arrays_in_pieces();
+    test_long_bulks();
     test_errors();
     test_custom_functions();
     return finish("hiredis reader_test");

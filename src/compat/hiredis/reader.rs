@@ -21,9 +21,19 @@ const STACK_STEP: c_int = 9;
 /// Longest double the reader accepts, in bytes.
 const MAX_DOUBLE_LEN: usize = 325;
 
+/// A bulk string at least this long whose payload is not all in when its header is read is
+/// read straight into its reply (a partial bulk): the bytes fed after that are copied once,
+/// into the reply, rather than into the buffer and out of it again (and moved along inside it).
+const PARTIAL_BULK_MIN: usize = 4096;
+/// ... and at most this long: its reply's buffer is allocated when the header arrives, so a
+/// length the server merely announces is trusted only up to Redis's default limit
+/// (proto-max-bulk-len, 512 MB); longer ones are gathered in the buffer as the rest.
+const PARTIAL_BULK_MAX: usize = 512 * 1024 * 1024;
+
 pub(crate) unsafe fn set_error(r: *mut redisReader, kind: c_int, msg: &[u8]) {
     // SAFETY: r is a live reader.
     unsafe {
+        drop_partial_bulk(r);
         let rr = &mut *r;
         if !rr.reply.is_null() {
             if let Some(free) = rr.fn_.as_ref().and_then(|f| f.freeObject) {
@@ -38,6 +48,49 @@ pub(crate) unsafe fn set_error(r: *mut redisReader, kind: c_int, msg: &[u8]) {
         rr.ridx = -1;
         rr.err = kind;
         copy_errstr(&mut rr.errstr, msg);
+    }
+}
+
+/// The current task when it is reading a bulk string straight into its reply, and the reply.
+/// Marked by the task's `elements` (the length), which string tasks otherwise leave at -1; the
+/// reply is the task's `obj` until it is complete and linked into its parent.
+unsafe fn partial_bulk(r: *const redisReader) -> Option<(*mut redisReadTask, *mut redisReply)> {
+    // SAFETY: r is a live reader; tasks up to ridx are live.
+    unsafe {
+        let rr = &*r;
+        if rr.ridx < 0 || rr.task.is_null() {
+            return None;
+        }
+        let t = *rr.task.add(rr.ridx as usize);
+        let partial = (*t).type_ == REDIS_REPLY_STRING && (*t).elements >= 0 && !(*t).obj.is_null();
+        partial.then(|| (t, (*t).obj.cast()))
+    }
+}
+
+/// Frees a partial bulk's reply, which no parent holds yet (on an error, or with the reader).
+unsafe fn drop_partial_bulk(r: *mut redisReader) {
+    // SAFETY: the reply is a complete redisReply of the default builders, owned by the task.
+    unsafe {
+        if let Some((t, reply)) = partial_bulk(r) {
+            reply::freeReplyObject(reply.cast());
+            (*t).obj = std::ptr::null_mut();
+            (*t).elements = -1;
+        }
+    }
+}
+
+/// Copies what `bytes` has of a partial bulk's remaining text into its reply; how much.
+unsafe fn fill_partial_bulk(
+    t: *const redisReadTask,
+    reply: *mut redisReply,
+    bytes: &[u8],
+) -> usize {
+    // SAFETY: the reply's buffer holds `elements` + 1 bytes, of which len are written.
+    unsafe {
+        let k = ((*t).elements as usize - (*reply).len).min(bytes.len());
+        std::ptr::copy_nonoverlapping(bytes.as_ptr(), (*reply).str_.add((*reply).len).cast(), k);
+        (*reply).len += k;
+        k
     }
 }
 
@@ -598,10 +651,14 @@ impl<O: Objects> Parse<O> {
         }
     }
 
-    /// Bulk and verbatim strings: consumed only once the payload and its CRLF are in.
+    /// Bulk and verbatim strings: consumed only once the payload and its CRLF are in (or,
+    /// for a long one, read straight into its reply: `partial`).
     unsafe fn bulk(&self, cur: *mut redisReadTask) -> Step {
         // SAFETY: as in `line`.
         unsafe {
+            if (*cur).elements >= 0 {
+                return self.partial(cur);
+            }
             let input = self.input();
             let Some(end) = find_crlf(input) else {
                 return Step::Stop;
@@ -621,11 +678,18 @@ impl<O: Objects> Parse<O> {
             let Some(total) = start.checked_add(n).and_then(|t| t.checked_add(2)) else {
                 return Step::Stop;
             };
+            let ty = (*cur).type_;
             if input.len() < total {
+                if O::DEFAULT_REPLIES
+                    && ty == REDIS_REPLY_STRING
+                    && (PARTIAL_BULK_MIN..=PARTIAL_BULK_MAX).contains(&n)
+                    && input.len() - start < n
+                {
+                    self.start_partial(cur, n, &input[start..]);
+                }
                 return Step::Stop;
             }
             let payload = &input[start..start + n];
-            let ty = (*cur).type_;
             if ty == REDIS_REPLY_VERB && (n < 4 || payload[3] != b':') {
                 return self.fail(
                     REDIS_ERR_PROTOCOL,
@@ -634,6 +698,41 @@ impl<O: Objects> Parse<O> {
             }
             let obj = self.objects.string(cur, payload.as_ptr() as *mut c_char, n);
             self.finish_value(obj, total)
+        }
+    }
+
+    /// A long bulk string whose payload is still arriving: its reply takes what is in and
+    /// the rest as it is fed; header and payload so far are consumed. When out of memory the
+    /// string is gathered in the buffer instead, as a short one.
+    unsafe fn start_partial(&self, cur: *mut redisReadTask, n: usize, head: &[u8]) {
+        // SAFETY: head is the rest of the input; cur is the current task, a string.
+        unsafe {
+            let reply = reply::partial_string(n, head);
+            if reply.is_null() {
+                return;
+            }
+            // head ends the input: all of it is consumed.
+            (*self.r).pos = (*self.r).len;
+            (*cur).elements = n as c_longlong;
+            (*cur).obj = reply.cast();
+        }
+    }
+
+    /// A partial bulk: the rest of its text from the input, then its CRLF, which completes it.
+    unsafe fn partial(&self, cur: *mut redisReadTask) -> Step {
+        // SAFETY: cur is the current task, a partial bulk (see `partial_bulk`).
+        unsafe {
+            let reply = (*cur).obj.cast::<redisReply>();
+            let input = self.input();
+            let k = fill_partial_bulk(cur, reply, input);
+            if (*reply).len < (*cur).elements as usize || input.len() < k + 2 {
+                (*self.r).pos += k;
+                return Step::Stop;
+            }
+            (*cur).elements = -1;
+            (*cur).obj = std::ptr::null_mut();
+            let obj = reply::finish_string(cur, reply);
+            self.finish_value(obj, k + 2)
         }
     }
 
@@ -747,6 +846,7 @@ unsafe fn parse_reply<O: Objects>(parse: &Parse<O>) {
 unsafe fn free_reader(r: *mut redisReader) {
     // SAFETY: r is a live reader (possibly half-built: NULL task array, fewer tasks).
     unsafe {
+        drop_partial_bulk(r);
         let rr = &mut *r;
         if !rr.reply.is_null() {
             if let Some(free) = rr.fn_.as_ref().and_then(|f| f.freeObject) {
@@ -840,6 +940,17 @@ pub unsafe extern "C" fn redisReaderFeed(
             if buf.is_null() || len == 0 {
                 return REDIS_OK;
             }
+            let mut input = std::slice::from_raw_parts(buf.cast::<u8>(), len);
+            // A partial bulk takes its text straight from here; the buffer is empty then
+            // (everything before the text was consumed when it started).
+            if rr.pos == rr.len {
+                if let Some((t, reply)) = partial_bulk(r) {
+                    input = &input[fill_partial_bulk(t, reply, input)..];
+                    if input.is_empty() {
+                        return REDIS_OK;
+                    }
+                }
+            }
             // The consumed input goes before the new is appended: what is left (a partial
             // value, usually short) moves to the front once at least 1 KiB was consumed.
             if rr.pos >= 1024 {
@@ -857,7 +968,7 @@ pub unsafe extern "C" fn redisReaderFeed(
                     return REDIS_ERR;
                 }
             }
-            let grown = sds::cat_len(rr.buf, buf.cast(), len);
+            let grown = sds::cat_len(rr.buf, input.as_ptr().cast(), input.len());
             if grown.is_null() {
                 set_error(r, REDIS_ERR_OOM, b"Out of memory");
                 return REDIS_ERR;

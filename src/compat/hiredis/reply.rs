@@ -143,6 +143,37 @@ pub(crate) unsafe fn string_reply(ty: c_int, text: &[u8]) -> *mut redisReply {
     }
 }
 
+/// A bulk string reply whose `n` bytes of text are still arriving: its buffer (n + 1 bytes)
+/// holds `head` so far and `len` counts what it holds. `finish_string` ends it. NULL when out
+/// of memory.
+pub(crate) unsafe fn partial_string(n: usize, head: &[u8]) -> *mut redisReply {
+    // SAFETY: fresh allocations, each checked; head.len() <= n.
+    unsafe {
+        let r = new_reply(REDIS_REPLY_STRING);
+        if r.is_null() {
+            return r;
+        }
+        let text = hi_malloc(n + 1).cast::<c_char>();
+        if text.is_null() {
+            hi_free(r.cast());
+            return std::ptr::null_mut();
+        }
+        std::ptr::copy_nonoverlapping(head.as_ptr(), text.cast::<u8>(), head.len());
+        (*r).str_ = text;
+        (*r).len = head.len();
+        r
+    }
+}
+
+/// A `partial_string` whose text is all in, terminated and linked into its parent.
+pub(crate) unsafe fn finish_string(task: *const redisReadTask, r: *mut redisReply) -> *mut c_void {
+    // SAFETY: r is a partial string with len bytes of its n + 1 written, len == n.
+    unsafe {
+        *(*r).str_.add((*r).len) = 0;
+        link(task, r)
+    }
+}
+
 /// An integer reply, not linked to a parent.
 #[inline(always)]
 pub(crate) unsafe fn integer_reply(value: c_longlong) -> *mut redisReply {
