@@ -11,31 +11,33 @@ hiredis-compatible library (libhiredis.a of the `hiredis` feature build) against
             apt-get into bench/peers) built twice, on hiredis and on our library: requests per
             second of each test and the client's CPU (user + system of the process), target
             CPU ratio <= 1.0.
+  instructions
+            with valgrind installed, each reader workload and each redis-benchmark run (at the
+            QUICK request counts) once more under callgrind: the instructions each build runs in
+            user space, which, unlike time, a busy machine does not change. Reader ratio =
+            hiredis / ours (> 1: ours runs fewer), redis-benchmark ratio = ours / hiredis (as
+            the CPU ratio; the system calls are the same: one read and one write per turn).
 
 Writes bench/hiredis-results.md and .json (under bench/work for quick or partial runs).
 """
 
 import json
 import os
+import re
+import shutil
 import statistics
 import subprocess
 import sys
 import tarfile
+import tempfile
+
+from measure import human, log, run, run_json
 
 NATIVE_STATIC_LIBS = ["-lgcc_s", "-lutil", "-lrt", "-lpthread", "-lm", "-ldl", "-lc"]
 REDIS_PACKAGE = "redis"  # Debian's source package: Redis with redis-benchmark.c
 # redis-benchmark's objects, as Redis's Makefile lists them (REDIS_BENCHMARK_OBJ).
 REDIS_BENCHMARK_SOURCES = ["ae", "anet", "adlist", "dict", "zmalloc", "redisassert", "release",
                            "crcspeed", "crc64", "siphash", "crc16", "monotonic", "mt19937-64"]
-
-
-def log(*a):
-    print(*a, flush=True)
-
-
-def run(cmd, **kw):
-    log("  $ " + " ".join(cmd))
-    subprocess.run(cmd, check=True, **kw)
 
 
 # ---- building -------------------------------------------------------------------------------
@@ -167,11 +169,7 @@ def benchmark_scenarios(quick):
 
 
 def run_parser(exe, path, workload, min_time):
-    p = subprocess.run([exe, path, workload, str(min_time)], stdout=subprocess.PIPE,
-                       stderr=subprocess.PIPE, text=True, timeout=600)
-    if p.returncode != 0:
-        sys.exit(f"bench: {exe} {path} failed: {p.stderr}")
-    return json.loads(p.stdout.strip().splitlines()[-1])
+    return run_json([exe, path, workload, str(min_time)])
 
 
 def run_redis_benchmark(exe, port, args):
@@ -191,6 +189,18 @@ def run_redis_benchmark(exe, port, args):
             except ValueError:
                 pass
     return rates, ru.ru_utime + ru.ru_stime
+
+
+def instructions(cmd):
+    """The instructions `cmd` runs in user space, counted by callgrind."""
+    with tempfile.TemporaryDirectory() as d:
+        p = subprocess.run(["valgrind", "--tool=callgrind", f"--callgrind-out-file={d}/out"] + cmd,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                           timeout=3600)
+    m = re.search(r"Collected : (\d+)", p.stderr)
+    if p.returncode != 0 or not m:
+        sys.exit(f"bench: callgrind {' '.join(cmd)} failed:\n{p.stderr}")
+    return int(m.group(1))
 
 
 def med(values):
@@ -221,6 +231,21 @@ def suite(root, build, peers, work, vendor, libhiredis, parser_files, port, runs
                 raw_rb.setdefault((sid, label), []).append(
                     run_redis_benchmark(benchmarks[label], port, args))
 
+    # Instructions: once each, after the timed runs (callgrind is slow, and its counts repeat).
+    counted = shutil.which("valgrind") is not None
+    ir_parse, ir_rb = {}, {}
+    if counted:
+        log("hiredis section: instructions (callgrind)")
+        for w, (path, _, _) in files.items():
+            for label in labels:
+                ir_parse[(w, label)] = instructions([parsers[label], path, w, "0"])
+        for sid, _, args in benchmark_scenarios(True):
+            for label in labels:
+                ir_rb[(sid, label)] = instructions([benchmarks[label], "-h", "127.0.0.1", "-p",
+                                                    str(port), "-q", "-d", "3"] + args)
+    else:
+        log("hiredis section: no valgrind, so no instruction counts")
+
     reader = []
     for w, (_, desc, unit) in files.items():
         field = "leaves_per_sec" if unit == "elements" else "replies_per_sec"
@@ -233,6 +258,9 @@ def suite(root, build, peers, work, vendor, libhiredis, parser_files, port, runs
                        "min": {lbl: min(x[field] for x in raw_parse[(w, lbl)]) for lbl in labels},
                        "max": {lbl: max(x[field] for x in raw_parse[(w, lbl)]) for lbl in labels},
                        "ratio": rate["redcore"] / rate["hiredis"]})
+        if counted:
+            ir = {lbl: ir_parse[(w, lbl)] for lbl in labels}
+            reader[-1].update(instructions=ir, ir_ratio=ir["hiredis"] / ir["redcore"])
 
     bench = []
     for sid, desc, args in benchmark_scenarios(quick):
@@ -247,6 +275,11 @@ def suite(root, build, peers, work, vendor, libhiredis, parser_files, port, runs
                              "ratio": rate["redcore"] / rate["hiredis"]})
         bench.append({"scenario": sid, "description": desc, "args": " ".join(args),
                       "cpu_s": cpu, "cpu_ratio": cpu["redcore"] / cpu["hiredis"], "tests": rows})
+        if counted:
+            ir = {lbl: ir_rb[(sid, lbl)] for lbl in labels}
+            qargs = {s: " ".join(a) for s, _, a in benchmark_scenarios(True)}[sid]
+            bench[-1].update(instructions=ir, ir_args=qargs,
+                             ir_ratio=ir["redcore"] / ir["hiredis"])
     return {"runs": runs, "quick": quick, "reader": reader, "redis_benchmark": bench,
             "redis_source": os.path.basename(redis),
             "raw": {"reader": {f"{w}/{lbl}": v for (w, lbl), v in raw_parse.items()},
@@ -257,16 +290,6 @@ def suite(root, build, peers, work, vendor, libhiredis, parser_files, port, runs
 # ---- reporting ------------------------------------------------------------------------------
 
 
-def human(v):
-    if v is None:
-        return "–"
-    if v >= 1e6:
-        return f"{v / 1e6:.2f}M"
-    if v >= 1e4:
-        return f"{v / 1e3:.0f}k"
-    return f"{v:,.0f}"
-
-
 def targets(res):
     out = []
     for row in res["reader"]:
@@ -275,6 +298,14 @@ def targets(res):
     for b in res["redis_benchmark"]:
         out.append((f"redis-benchmark {b['description']}: client CPU ≤ 1.0x on hiredis",
                     b["cpu_ratio"], b["cpu_ratio"] <= 1.0))
+    for row in res["reader"]:
+        if "ir_ratio" in row:
+            out.append((f"reader ({row['workload']}): hiredis's instructions / ours ≥ 1.0",
+                        row["ir_ratio"], row["ir_ratio"] >= 1.0))
+    for b in res["redis_benchmark"]:
+        if "ir_ratio" in b:
+            out.append((f"redis-benchmark {b['ir_args']}: client instructions ≤ 1.0x on hiredis",
+                        b["ir_ratio"], b["ir_ratio"] <= 1.0))
     return out
 
 
@@ -290,6 +321,19 @@ def markdown(res, meta):
     for row in res["reader"]:
         L.append(f"| ({row['workload']}) {row['description']} | {row['unit']}/s | "
                  f"{human(row['hiredis'])} | {human(row['redcore'])} | {row['ratio']:.2f}x |")
+    if any("instructions" in row for row in res["reader"]):
+        L += ["", "## Instructions (callgrind, user space; the same input once per build)\n",
+              "Reader rows: hiredis / redcore (above 1: ours runs fewer); redis-benchmark rows: "
+              "redcore / hiredis (below 1: ours runs fewer).\n",
+              "| run | hiredis | redcore | ratio |", "|---|---|---|---|"]
+        for row in res["reader"]:
+            ir = row["instructions"]
+            L.append(f"| reader ({row['workload']}) | {human(ir['hiredis'])} | "
+                     f"{human(ir['redcore'])} | {row['ir_ratio']:.2f}x |")
+        for b in res["redis_benchmark"]:
+            ir = b["instructions"]
+            L.append(f"| redis-benchmark {b['ir_args']} | {human(ir['hiredis'])} | "
+                     f"{human(ir['redcore'])} | {b['ir_ratio']:.2f}x |")
     L += ["", f"## redis-benchmark built on each ({res['redis_source']}'s source)\n",
           "| run | test | hiredis req/s | redcore req/s | ratio |", "|---|---|---|---|---|"]
     for b in res["redis_benchmark"]:
