@@ -944,7 +944,8 @@ pub unsafe extern "C" fn redisReaderFeed(
             // A partial bulk takes its text straight from here; the buffer is empty then
             // (everything before the text was consumed when it started).
             if rr.pos == rr.len {
-                if let Some((t, reply)) = partial_bulk(r) {
+                // Through rr, which is used below: r is its parent.
+                if let Some((t, reply)) = partial_bulk(&*rr) {
                     input = &input[fill_partial_bulk(t, reply, input)..];
                     if input.is_empty() {
                         return REDIS_OK;
