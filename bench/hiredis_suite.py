@@ -14,7 +14,9 @@ hiredis-compatible library (libhiredis.a of the `hiredis` feature build) against
   instructions
             with valgrind installed, each reader workload and each redis-benchmark run (at the
             QUICK request counts) once more under callgrind: the instructions each build runs in
-            user space, which, unlike time, a busy machine does not change. Reader ratio =
+            user space, which, unlike time, a busy machine does not change (the reader's not at
+            all; redis-benchmark's a little, as replies arriving apart take more turns of its
+            loop than replies arriving together). Reader ratio =
             hiredis / ours (> 1: ours runs fewer), redis-benchmark ratio = ours / hiredis (as
             the CPU ratio; the system calls are the same: one read and one write per turn).
 

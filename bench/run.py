@@ -859,7 +859,8 @@ def main():
     if hiredis_res:
         # Files of its own too, written by a full run and by `--only hiredis`.
         hiredis_suite.write(hiredis_res, os.path.join(WORK if quick else BENCH, "hiredis-results"),
-                            f"{meta['when']}, {meta['machine']}, {meta['server']}")
+                            f"{meta['when']}, {meta['machine']}, {meta['load_at_end']:.1f} at the end, "
+                            f"{meta['server']}")
     if go_res:
         # The Go results have files of their own, written by a full run and by `--only go`
         # (a QUICK run writes them under bench/work).
