@@ -122,13 +122,14 @@ def build_c(vendor, libhiredis, libhiredis_ssl):
     # Vendored headers first and by path, so Debian's old /usr/include/hiredis cannot be used.
     hi = ["-I", vendor]
     out["e2e-hiredis"] = os.path.join(BUILD, "e2e-hiredis")
+    # Its async API runs the chains on libevent (libevent-dev).
     run(["cc"] + CFLAGS + hi + [os.path.join(c, "e2e.c"), os.path.join(c, "e2e_hiredis.c"),
-                                libhiredis, "-o", out["e2e-hiredis"]])
+                                libhiredis, "-levent", "-o", out["e2e-hiredis"]])
     # The same backend with hiredis_ssl, for the TLS runs; the TCP runs keep the binary above.
     out["e2e-hiredis-tls"] = os.path.join(BUILD, "e2e-hiredis-tls")
     run(["cc"] + CFLAGS + hi + ["-DE2E_HIREDIS_SSL", os.path.join(c, "e2e.c"),
                                 os.path.join(c, "e2e_hiredis.c"), libhiredis_ssl, libhiredis,
-                                "-lssl", "-lcrypto", "-o", out["e2e-hiredis-tls"]])
+                                "-levent", "-lssl", "-lcrypto", "-o", out["e2e-hiredis-tls"]])
     out["parse-hiredis"] = os.path.join(BUILD, "parse-hiredis")
     run(["cc"] + CFLAGS + hi + [os.path.join(c, "parse_hiredis.c"),
                                 os.path.join(c, "parse_bench.c"), libhiredis,
