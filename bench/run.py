@@ -5,7 +5,8 @@ Builds the peers (hiredis 1.5.0 from the C sources vendored in PyPI's hiredis 3.
 its hiredis_ssl part on OpenSSL; the redis-rs benchmark programs, with rustls), starts its own
 redis-server on two free loopback ports (plain TCP, and TLS with a CA and server certificate
 generated here with openssl), runs the parser suite, the end-to-end suite over TCP and over
-TLS, the memory soak (10 minutes; QUICK: 5 s), the Go clients (bench/go_suite.py: the Go
+TLS (over TCP also issue 17's callback chains and async windows, with hiredis's async API
+on libevent), the memory soak (10 minutes; QUICK: 5 s), the Go clients (bench/go_suite.py: the Go
 binding beside go-redis and valkey-go), then the cluster suite on a 3-primary Redis Cluster it
 starts (bench/cluster.py, with the routing microbenchmark), and writes:
 
@@ -394,6 +395,7 @@ class Server:
 # redcore's decoder (Rust, benches/parser.rs), redcore's C reader (bench/c/parse_redcore.c),
 # hiredis's reader and redis-rs's parser; memcpy of the same bytes for the large strings.
 PARSERS = ["redcore", "redcore-c", "hiredis", "redis-rs"]
+ASYNC_WINDOWS = [1, 16, 128, 1024]  # issue 17's fair async table
 MEMCPY_WORKLOADS = ("d", "j")
 
 
@@ -460,7 +462,38 @@ def e2e_scenarios(quick, transport="tcp"):
             ("redis-rs-sync", ("redis_rs", ["--conn", "sync"] + a)),
             ("redis-rs-mux", ("redis_rs", ["--conn", "mux"] + a)),
         ]))
+    if transport == "tcp":  # hiredis's async runs are TCP only
+        out += async_scenarios(q, keys, seq_n, pipe_n, hiredis)
     return out, keys
+
+
+def async_scenarios(q, keys, seq_n, pipe_n, hiredis):
+    """Issue 17's async rows, one connection each. `chains`: 50 and 500 independent chains of
+    the mix's 80/20 GET/SET, each completion issuing its chain's next command (redcore
+    callbacks, hiredis async on libevent), against as many redis-rs tasks on one multiplexed
+    connection. `async`: GET with a window of 1-1024 in flight: redcore's callbacks kept full
+    by the caller's thread, and by the completions (chains) as hiredis async does."""
+    out = []
+    n = 200_000 // q
+    for chains in [50, 500]:
+        mix = ["--op", "mix", "--n", str(n), "--keys", str(keys)]
+        c = ["--mode", "chains", "--depth", str(chains)] + mix
+        out.append((f"chains-{chains}", "chains", {"chains": chains, "keys": keys}, [
+            ("redcore chains", ("e2e-redcore", c)),
+            ("hiredis async", (hiredis, c)),
+            ("redis-rs-mux tasks", ("redis_rs", ["--conn", "mux", "--mode", "mix",
+                                                 "--threads", str(chains), "--n", str(n),
+                                                 "--keys", str(keys)])),
+        ]))
+    for depth in ASYNC_WINDOWS:
+        a = ["--op", "get", "--size", "3", "--n", str(seq_n if depth == 1 else pipe_n),
+             "--depth", str(depth)]
+        out.append((f"async{depth}-get", "async", {"op": "get", "size": 3, "depth": depth}, [
+            ("redcore callbacks", ("e2e-redcore", ["--mode", "window"] + a)),
+            ("redcore chains", ("e2e-redcore", ["--mode", "chains"] + a)),
+            ("hiredis async", (hiredis, ["--mode", "chains"] + a)),
+        ]))
+    return out
 
 
 def redis_benchmark(server, transport, clients, pipeline, n):
@@ -623,6 +656,7 @@ def e2e_targets(esum, soak_result):
         rc, hi = med(esum, (k, rc_label), "cpu_us_per_op"), med(esum, (k, hi_label), "cpu_us_per_op")
         add(f"CPU per op ≤ hiredis, {what}", f"{human(rc)} µs vs {human(hi)} µs",
             ratio(rc, hi), 1.0, higher_is_better=False)
+    t += async_targets(esum)
     p50, p99 = med(esum, ("mix-50", "redcore"), "p50_us"), med(esum, ("mix-50", "redcore"), "p99_us")
     add("p99 ≤ 2x p50 at 50 callers", f"p50 {human(p50)} µs, p99 {human(p99)} µs",
         ratio(p99, p50), 2.0, higher_is_better=False)
@@ -630,6 +664,32 @@ def e2e_targets(esum, soak_result):
         add("flat memory under sustained load (RSS growth after warm-up ≤ 1 MiB)",
             f"{soak_result['growth_kib']} KiB over {soak_result['seconds']} s",
             soak_result["growth_kib"] / 1024, 1.0, higher_is_better=False)
+    return t
+
+
+def async_targets(esum):
+    """Issue 17: callback chains against redis-rs's tasks and hiredis async, and redcore's
+    callbacks against hiredis async at every window (throughput, and CPU per op)."""
+    t = []
+    for chains in [50, 500]:
+        k = f"chains-{chains}"
+        for peer, need in [("redis-rs-mux tasks", 1.0), ("hiredis async", 1.3)]:
+            rc, p = med(esum, (k, "redcore chains"), "ops_per_sec"), med(esum, (k, peer), "ops_per_sec")
+            t.append(target(f"{chains} callback chains ≥ {need}x {peer}",
+                            f"{human(rc)}/s vs {human(p)}/s", ratio(rc, p), need))
+            rc, p = med(esum, (k, "redcore chains"), "cpu_us_per_op"), med(esum, (k, peer), "cpu_us_per_op")
+            t.append(target(f"CPU per op ≤ {peer}, {chains} callback chains",
+                            f"{human(rc)} µs vs {human(p)} µs", ratio(rc, p), 1.0,
+                            higher_is_better=False))
+    for depth in ASYNC_WINDOWS:
+        k = f"async{depth}-get"
+        rc, hi = med(esum, (k, "redcore callbacks"), "ops_per_sec"), med(esum, (k, "hiredis async"), "ops_per_sec")
+        t.append(target(f"callbacks, window {depth} GET ≥ 1.0x hiredis async",
+                        f"{human(rc)}/s vs {human(hi)}/s", ratio(rc, hi), 1.0))
+        rc, hi = med(esum, (k, "redcore callbacks"), "cpu_us_per_op"), med(esum, (k, "hiredis async"), "cpu_us_per_op")
+        t.append(target(f"CPU per op ≤ hiredis async, callbacks window {depth}",
+                        f"{human(rc)} µs vs {human(hi)} µs", ratio(rc, hi), 1.0,
+                        higher_is_better=False))
     return t
 
 
@@ -682,6 +742,7 @@ def markdown(meta, files, psum, scenarios, esum, tg, soak_s):
                          for w in ("b", "d")) + ".\n")
 
     L += e2e_tables(scenarios, esum, "")
+    L += async_tables(scenarios, esum)
     if any(sid.startswith("tls-") for sid, _, _, _ in scenarios):
         L.append("## Over TLS\n")
         L.append(f"The same scenarios against the same redis-server's TLS port: TLS 1.3, "
@@ -706,7 +767,9 @@ def markdown(meta, files, psum, scenarios, esum, tg, soak_s):
              "contexts, one per caller thread (`pipelined` = `redisAppendCommandArgv` + "
              "`redisGetReply`). **redis-rs** 1.x: `sync` = one `Connection` per caller thread, "
              "`mux` = one `MultiplexedConnection` on a current-thread tokio runtime (`tasks` = "
-             "depth-many tasks each awaiting one call at a time). All speak RESP2 with TCP_NODELAY. "
+             "depth-many tasks each awaiting one call at a time). **hiredis async**: 1.5.0's "
+             "`redisAsyncContext` on a libevent 2.1 `event_base` in the caller's thread (the "
+             "driver's own glue on the `ev` hooks: the sdist vendors no adapters). All speak RESP2 with TCP_NODELAY. "
              "CPU = user+sys of the whole client process (its event-loop threads included) / ops.\n")
     return "\n".join(L) + "\n"
 
@@ -782,6 +845,50 @@ def e2e_tables(scenarios, esum, pre):
                 L.append(f"\nCeiling, `redis-benchmark{' --tls' if tls else ''} -c 1` (GET / SET, 3 B): "
                          f"{spread(rb['ops_per_sec'])} / "
                          f"{spread(esum[(f'rb-{pre}c1-P1-set', 'redis-benchmark')]['ops_per_sec'])}.")
+        L.append("")
+    return L
+
+
+def async_tables(scenarios, esum):
+    """The markdown tables of issue 17's chains and async windows (TCP)."""
+    L = []
+    chains = [s for s in scenarios if s[1] == "chains"]
+    if chains:
+        L.append("## Callback chains on one connection: 80% GET / 20% SET over the filled key "
+                 "space, 3 B values\n")
+        L.append("Each chain issues its next command from the completion of the one before "
+                 "(redcore: `redcore_client_command` callbacks; hiredis: `redisAsyncCommandArgv` "
+                 "on a libevent loop); redis-rs: as many tokio tasks on one "
+                 "`MultiplexedConnection`, each awaiting one call at a time.\n")
+        L.append("| chains | client | ops/s | vs hiredis async | vs redis-rs-mux tasks "
+                 "| CPU µs/op | p50 µs | p99 µs |")
+        L.append("|---|---|---|---|---|---|---|---|")
+        for sid, _, params, clients in chains:
+            hi = med(esum, (sid, "hiredis async"), "ops_per_sec")
+            rr = med(esum, (sid, "redis-rs-mux tasks"), "ops_per_sec")
+            for lbl, _ in clients:
+                ops = med(esum, (sid, lbl), "ops_per_sec")
+                L.append(f"| {params['chains']} | {lbl} | {spread(esum[(sid, lbl)]['ops_per_sec'])} | "
+                         f"{fmt_ratio(ops, hi)} | {fmt_ratio(ops, rr)} | "
+                         f"{human(med(esum, (sid, lbl), 'cpu_us_per_op'))} | "
+                         f"{human(med(esum, (sid, lbl), 'p50_us'))} | {human(med(esum, (sid, lbl), 'p99_us'))} |")
+        L.append("")
+    windows = [s for s in scenarios if s[1] == "async"]
+    if windows:
+        L.append("## Async windows on one connection (GET, 3 B)\n")
+        L.append("`callbacks`: the caller's thread keeps the window full (`redcore_client_command`, "
+                 "a semaphore of free places); `chains`: each completion issues the next "
+                 "command, as hiredis async does on its libevent loop.\n")
+        L.append("| in flight | client | ops/s | vs hiredis async | CPU µs/op | CPU vs hiredis async |")
+        L.append("|---|---|---|---|---|---|")
+        for sid, _, params, clients in windows:
+            hi = med(esum, (sid, "hiredis async"), "ops_per_sec")
+            hc = med(esum, (sid, "hiredis async"), "cpu_us_per_op")
+            for lbl, _ in clients:
+                cpu = med(esum, (sid, lbl), "cpu_us_per_op")
+                L.append(f"| {params['depth']} | {lbl} | {spread(esum[(sid, lbl)]['ops_per_sec'])} | "
+                         f"{fmt_ratio(med(esum, (sid, lbl), 'ops_per_sec'), hi)} | {human(cpu)} | "
+                         f"{fmt_ratio(cpu, hc)} |")
         L.append("")
     return L
 
