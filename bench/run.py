@@ -852,8 +852,23 @@ def e2e_tables(scenarios, esum, pre):
 def async_tables(scenarios, esum):
     """The markdown tables of issue 17's chains and async windows (TCP)."""
     L = []
-    chains = [s for s in scenarios if s[1] == "chains"]
-    if chains:
+
+    def rows(group, head, cells):
+        # One row per scenario and client: its first cells, ops/s, then cells(sid, lbl, ops).
+        for sid, _, params, clients in [s for s in scenarios if s[1] == group]:
+            for lbl, _ in clients:
+                ops = med(esum, (sid, lbl), "ops_per_sec")
+                L.append(f"| {params[head]} | {lbl} | {spread(esum[(sid, lbl)]['ops_per_sec'])} | "
+                         + " | ".join(cells(sid, lbl, ops)) + " |")
+        L.append("")
+
+    def vs(sid, peer, value, field):
+        return fmt_ratio(value, med(esum, (sid, peer), field))
+
+    def cpu(sid, lbl):
+        return med(esum, (sid, lbl), "cpu_us_per_op")
+
+    if any(s[1] == "chains" for s in scenarios):
         L.append("## Callback chains on one connection: 80% GET / 20% SET over the filled key "
                  "space, 3 B values\n")
         L.append("Each chain issues its next command from the completion of the one before "
@@ -863,33 +878,20 @@ def async_tables(scenarios, esum):
         L.append("| chains | client | ops/s | vs hiredis async | vs redis-rs-mux tasks "
                  "| CPU µs/op | p50 µs | p99 µs |")
         L.append("|---|---|---|---|---|---|---|---|")
-        for sid, _, params, clients in chains:
-            hi = med(esum, (sid, "hiredis async"), "ops_per_sec")
-            rr = med(esum, (sid, "redis-rs-mux tasks"), "ops_per_sec")
-            for lbl, _ in clients:
-                ops = med(esum, (sid, lbl), "ops_per_sec")
-                L.append(f"| {params['chains']} | {lbl} | {spread(esum[(sid, lbl)]['ops_per_sec'])} | "
-                         f"{fmt_ratio(ops, hi)} | {fmt_ratio(ops, rr)} | "
-                         f"{human(med(esum, (sid, lbl), 'cpu_us_per_op'))} | "
-                         f"{human(med(esum, (sid, lbl), 'p50_us'))} | {human(med(esum, (sid, lbl), 'p99_us'))} |")
-        L.append("")
-    windows = [s for s in scenarios if s[1] == "async"]
-    if windows:
+        rows("chains", "chains", lambda sid, lbl, ops: [
+            vs(sid, "hiredis async", ops, "ops_per_sec"),
+            vs(sid, "redis-rs-mux tasks", ops, "ops_per_sec"), human(cpu(sid, lbl)),
+            human(med(esum, (sid, lbl), "p50_us")), human(med(esum, (sid, lbl), "p99_us"))])
+    if any(s[1] == "async" for s in scenarios):
         L.append("## Async windows on one connection (GET, 3 B)\n")
         L.append("`callbacks`: the caller's thread keeps the window full (`redcore_client_command`, "
                  "a semaphore of free places); `chains`: each completion issues the next "
                  "command, as hiredis async does on its libevent loop.\n")
         L.append("| in flight | client | ops/s | vs hiredis async | CPU µs/op | CPU vs hiredis async |")
         L.append("|---|---|---|---|---|---|")
-        for sid, _, params, clients in windows:
-            hi = med(esum, (sid, "hiredis async"), "ops_per_sec")
-            hc = med(esum, (sid, "hiredis async"), "cpu_us_per_op")
-            for lbl, _ in clients:
-                cpu = med(esum, (sid, lbl), "cpu_us_per_op")
-                L.append(f"| {params['depth']} | {lbl} | {spread(esum[(sid, lbl)]['ops_per_sec'])} | "
-                         f"{fmt_ratio(med(esum, (sid, lbl), 'ops_per_sec'), hi)} | {human(cpu)} | "
-                         f"{fmt_ratio(cpu, hc)} |")
-        L.append("")
+        rows("async", "depth", lambda sid, lbl, ops: [
+            vs(sid, "hiredis async", ops, "ops_per_sec"), human(cpu(sid, lbl)),
+            vs(sid, "hiredis async", cpu(sid, lbl), "cpu_us_per_op")])
     return L
 
 
