@@ -20,7 +20,8 @@ Every figure is the median of RUNS runs (min and max kept); the runs interleave 
 that gets busier part-way penalises all of them alike. Options: --quick (small N, one run:
 checks the suite, not the speed; writes bench/work/quick-results.* instead), --runs N,
 --only parser|e2e|soak|go|cluster (repeatable), --transport tcp|tls (repeatable; the end-to-end
-runs), --soak-seconds S. Tables and charts are written when the parser and the TCP end-to-end
+runs), --scenario PREFIX (repeatable: only the end-to-end scenarios whose id starts with it,
+e.g. `--only e2e --scenario chains --scenario async`), --soak-seconds S. Tables and charts are written when the parser and the TCP end-to-end
 runs are part of the run (and the cluster tables alone by `--only cluster`); the ratios are
 printed whatever ran.
 """
@@ -515,8 +516,10 @@ def redis_benchmark(server, transport, clients, pipeline, n):
     return rates
 
 
-def e2e_suite(exes, server, runs, quick, transports):
-    by_transport = {t: e2e_scenarios(quick, t)[0] for t in transports}
+def e2e_suite(exes, server, runs, quick, transports, only=None):
+    """`only`: the prefixes of the scenario ids to run (None: all, and redis-benchmark)."""
+    by_transport = {t: [sc for sc in e2e_scenarios(quick, t)[0]
+                        if only is None or sc[0].startswith(tuple(only))] for t in transports}
     scenarios = [sc for t in transports for sc in by_transport[t]]
     keys = e2e_scenarios(quick)[1]
     log(f"filling {keys} keys for the mix")
@@ -540,6 +543,8 @@ def e2e_suite(exes, server, runs, quick, transports):
                 k = r % len(clients)
                 for label, (exe, args) in clients[k:] + clients[:k]:
                     res.setdefault((sid, label), []).append(run_json([exes[exe]] + conn + args))
+            if only is not None:
+                continue
             for depth, n in rb_n.items():
                 for op, rate in redis_benchmark(server, t, 1, depth, n).items():
                     res.setdefault((f"rb-{pre}c1-P{depth}-{op}", "redis-benchmark"), []).append(
@@ -975,6 +980,9 @@ def main():
     ap.add_argument("--only", action="append", choices=PARTS)
     ap.add_argument("--transport", action="append", choices=TRANSPORTS)
     ap.add_argument("--soak-seconds", type=int)
+    ap.add_argument("--scenario", action="append",
+                    help="end-to-end scenarios whose id starts with this (repeatable), e.g. "
+                         "chains, async, tls-mix; no redis-benchmark rows")
     opts = ap.parse_args()
     quick = opts.quick
     runs = opts.runs or (1 if quick else 5)
@@ -1013,7 +1021,7 @@ def main():
         if "e2e" in parts:
             tls_port = f", TLS on {server.tls_port}" if server.tls_port else ""
             log(f"== end to end (redis-server on 127.0.0.1:{server.port}{tls_port}) ==")
-            scenarios, eraw = e2e_suite(exes, server, runs, quick, transports)
+            scenarios, eraw = e2e_suite(exes, server, runs, quick, transports, opts.scenario)
             esum = summarise(eraw, ["ops_per_sec", "cpu_us_per_op", "p50_us", "p99_us", "p999_us",
                                     "connections"])
         if "soak" in parts:
@@ -1056,7 +1064,7 @@ def main():
     }
     # A QUICK run checks the suite, and a partial one (--only, --transport) measures a part: both
     # leave the last full run's results alone.
-    partial = parts != set(PARTS) or transports != TRANSPORTS
+    partial = parts != set(PARTS) or transports != TRANSPORTS or opts.scenario is not None
     out = os.path.join(WORK, "quick-results" if quick else "partial-results") \
         if quick or partial else os.path.join(BENCH, "results")
     with open(out + ".json", "w") as f:
