@@ -420,8 +420,10 @@ struct e2e_chain {
 /* Called by a backend from its completions; touches only this chain, whose steps follow
  * one another (each is issued from the one before), so it needs no lock. */
 const e2e_cmd *e2e_chain_step(e2e_chain *c, const e2e_reply *reply) {
+    /* One clock read per step: a reply's arrival is its successor's start. */
+    uint64_t t = c->lat ? now_ns() : 0;
     if (reply != NULL) {
-        if (c->lat) c->lat[c->nlat++] = clamp_ns(now_ns() - c->t0);
+        if (c->lat) c->lat[c->nlat++] = clamp_ns(t - c->t0);
         c->bad += !reply_ok(&c->cmd, reply, c->g.size);
         c->done++;
     }
@@ -429,7 +431,7 @@ const e2e_cmd *e2e_chain_step(e2e_chain *c, const e2e_reply *reply) {
     c->left--;
     gen(&c->g, c->next, &c->cmd, c->keybuf);
     c->next += c->stride;
-    if (c->lat) c->t0 = now_ns();
+    c->t0 = t;
     return &c->cmd;
 }
 
