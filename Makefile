@@ -65,19 +65,31 @@ VALGRIND := valgrind --quiet --leak-check=full --suppressions=tests/tools/valgri
 GO_DIR := bindings/go
 
 # The hiredis-compatible library (src/compat/hiredis): the same crate built with the `hiredis`
-# feature, in its own target dir, as libhiredis.so / libhiredis.a.
+# feature, in its own target dir; its static archive is libhiredis.a, and the shared libraries
+# are linked from that archive (below).
 HIREDIS_DIR := $(abspath $(TARGET_DIR)/hiredis)/release
 HIREDIS_SO := $(HIREDIS_DIR)/libhiredis.so
 HIREDIS_A := $(HIREDIS_DIR)/libhiredis.a
 # The hiredis release whose API include/hiredis declares (hiredis.pc's Version).
 HIREDIS_VERSION := 1.5.0
-# Its soname (src/build.rs), hiredis 1.2's, and the sonames of hiredis 1.3 to 1.5, installed
-# as links to the same file: the ABI is the same for callers, so programs built against any of
-# these releases run on it.
-HIREDIS_SONAME := libhiredis.so.1.1.0
-HIREDIS_ALIASES := libhiredis.so.1.3.0 libhiredis.so.1.4.0 libhiredis.so.1.5.0
+# One file per ABI, as hiredis's sonames promise (src/compat/hiredis/abi.c): hiredis 1.5's
+# soname (HIREDIS_SONAME in include/hiredis/hiredis.h), reading 1.5's layouts, what programs
+# built with our headers link to (through libhiredis.so and libhiredis.so.1, which hiredis's
+# CMake install also makes); and hiredis 1.2's (what distributions ship), reading the layouts
+# of 1.2 to 1.4, which 1.3's and 1.4's sonames name too.
+HIREDIS_SONAME := libhiredis.so.$(shell sed -n 's/^\#define HIREDIS_SONAME //p' include/hiredis/hiredis.h)
+HIREDIS_OLD_SONAME := libhiredis.so.1.1.0
+HIREDIS_OLD_ALIASES := libhiredis.so.1.3.0 libhiredis.so.1.4.0
+HIREDIS_MAJOR_LINK := libhiredis.so.1
+# Both are linked from the archive with the names the crate's own cdylib exports (and no
+# others), the old one with abi_1_2.c's layout choice in front.
+HIREDIS_LINK_SHARED = rm -f $@ && $(CC) -shared -o $@ -Wl,-soname,$(notdir $@) $(1) \
+	-Wl,--whole-archive $(HIREDIS_DIR)/libredcore.a -Wl,--no-whole-archive \
+	-Wl,--version-script=$(HIREDIS_DIR)/hiredis.map -Wl,--gc-sections -Wl,--strip-debug -Wl,-O1 \
+	$(NATIVE_STATIC_LIBS)
 # Programs written for hiredis, built with our headers only (as `pkg-config --cflags hiredis`
-# gives them) and linked to our libhiredis. A `/* LIBS: ... */` line in a test adds libraries.
+# gives them) and linked to our libhiredis. A `/* LIBS: ... */` line in a test adds libraries,
+# a `/* PKGS: ... */` line pkg-config packages (cflags and libs).
 HIREDIS_CFLAGS := -std=c11 -Wall -Wextra -Wpedantic -Werror -g -D_POSIX_C_SOURCE=200809L \
 	-Iinclude/hiredis -Iinclude
 HIREDIS_LINK := -L$(HIREDIS_DIR) -lhiredis -Wl,-rpath,$(HIREDIS_DIR)
@@ -87,7 +99,7 @@ HIREDIS_STATIC_TEST := build/hiredis-tests/sync_test-static
 
 .PHONY: all header c-tests examples test lint test-rust test-c test-install test-go \
 	test-cpp test-swift install demo clean bench hiredis-tests test-hiredis-c test-hiredis \
-	asan miri fuzz soak
+	asan miri fuzz soak hiredis-shared
 
 # Programs linked against the .so ask for its soname, libredcore.so.$(MAJOR) (src/build.rs);
 # cargo does not create that name, so it is linked here for the in-tree C tests and examples.
@@ -95,9 +107,26 @@ all:
 	$(CARGO) build --release
 	@ln -sf libredcore.so $(RELEASE_DIR)/libredcore.so.$(MAJOR)
 	$(CARGO) build --release --features hiredis --target-dir $(abspath $(TARGET_DIR)/hiredis)
-	@ln -sf libredcore.so $(HIREDIS_SO)
-	@ln -sf libredcore.so $(HIREDIS_DIR)/$(HIREDIS_SONAME)
+	@$(MAKE) --no-print-directory hiredis-shared
+
+# The two shared libraries of the hiredis-compatible build, and the names hiredis installs
+# (libhiredis.so and libhiredis.so.1 lead to HIREDIS_SONAME's file, 1.3's and 1.4's sonames to
+# 1.2's), in the target dir as `make install` puts them.
+hiredis-shared: $(HIREDIS_DIR)/$(HIREDIS_SONAME) $(HIREDIS_DIR)/$(HIREDIS_OLD_SONAME)
+	@ln -sf $(HIREDIS_SONAME) $(HIREDIS_DIR)/$(HIREDIS_MAJOR_LINK)
+	@ln -sf $(HIREDIS_MAJOR_LINK) $(HIREDIS_SO)
+	@for alias in $(HIREDIS_OLD_ALIASES); do ln -sf $(HIREDIS_OLD_SONAME) $(HIREDIS_DIR)/$$alias; done
 	@ln -sf libredcore.a $(HIREDIS_A)
+
+$(HIREDIS_DIR)/hiredis.map: $(HIREDIS_DIR)/libredcore.so
+	nm -D --defined-only $< | awk 'BEGIN { print "{ global:" } { print "    " $$3 ";" } END { print "  local: *;\n};" }' > $@
+
+$(HIREDIS_DIR)/$(HIREDIS_SONAME): $(HIREDIS_DIR)/libredcore.a $(HIREDIS_DIR)/hiredis.map
+	$(call HIREDIS_LINK_SHARED,)
+
+$(HIREDIS_DIR)/$(HIREDIS_OLD_SONAME): $(HIREDIS_DIR)/libredcore.a $(HIREDIS_DIR)/hiredis.map src/compat/hiredis/abi_1_2.c
+	$(CC) -c -fPIC -Wall -Wextra -Werror src/compat/hiredis/abi_1_2.c -o $(HIREDIS_DIR)/abi_1_2.o
+	$(call HIREDIS_LINK_SHARED,$(HIREDIS_DIR)/abi_1_2.o)
 
 header:
 	REDCORE_BLESS=1 $(CARGO) test --test header
@@ -134,10 +163,14 @@ $(HIREDIS_TESTS) $(HIREDIS_STATIC_TEST): all
 # anything but ours was picked up.
 build/hiredis-tests/%: tests/hiredis/%.c
 	@mkdir -p $(@D)
-	@if $(CC) $(HIREDIS_CFLAGS) -M $< | tr ' ' '\n' | grep -q '^/usr/.*/hiredis/'; then \
-		echo "$<: includes a system hiredis header instead of include/hiredis" >&2; exit 1; fi
-	$(CC) $(HIREDIS_CFLAGS) $< -o $@ $(HIREDIS_LINK) \
-		$$(sed -n 's|^/\* LIBS: \(.*\) \*/$$|\1|p' $<)
+	@pkgs=$$(sed -n 's|^/\* PKGS: \(.*\) \*/$$|\1|p' $<); \
+	pkg_cflags=$$([ -z "$$pkgs" ] || pkg-config --cflags $$pkgs); \
+	pkg_libs=$$([ -z "$$pkgs" ] || pkg-config --libs $$pkgs); \
+	if $(CC) $(HIREDIS_CFLAGS) $$pkg_cflags -M $< | tr ' ' '\n' | grep -q '^/usr/.*/hiredis/'; then \
+		echo "$<: includes a system hiredis header instead of include/hiredis" >&2; exit 1; fi; \
+	echo "$(CC) $(HIREDIS_CFLAGS) $$pkg_cflags $< -o $@ $(HIREDIS_LINK) ..."; \
+	$(CC) $(HIREDIS_CFLAGS) $$pkg_cflags $< -o $@ $(HIREDIS_LINK) \
+		$$(sed -n 's|^/\* LIBS: \(.*\) \*/$$|\1|p' $<) $$pkg_libs
 
 $(HIREDIS_STATIC_TEST): tests/hiredis/sync_test.c
 	@mkdir -p $(@D)
@@ -235,6 +268,7 @@ test-hiredis-c: hiredis-tests
 			exit 1; \
 		fi; \
 	done
+	@tests/tools/hiredis-adapters-check.sh
 
 # Fidelity: hiredis's own test suite (test.c of the hiredis 1.5.0 vendored by PyPI's hiredis
 # 3.5.0 sdist, fetched with pip into build/, never committed) built against include/hiredis
@@ -271,22 +305,25 @@ test-install: all
 	if [ "$$printed" != "hiredis $(HIREDIS_VERSION) on redcore" ]; then \
 		echo "test-install: hiredis-install-check printed '$$printed'" >&2; exit 1; \
 	fi; \
-	if ! readelf -d "$$tmp/lib/libhiredis.so" | grep -q 'SONAME.*\[$(HIREDIS_SONAME)\]'; then \
-		echo "test-install: installed libhiredis lacks soname $(HIREDIS_SONAME)" >&2; exit 1; \
+	for name in libhiredis.so libhiredis.so.1 libhiredis_ssl.so libhiredis_ssl.so.1; do \
+		if ! readelf -d "$$tmp/lib/$$name" | grep -q 'SONAME.*\[$(HIREDIS_SONAME)\]'; then \
+			echo "test-install: installed $$name lacks soname $(HIREDIS_SONAME) (HIREDIS_SONAME)" >&2; exit 1; \
+		fi; \
+	done; \
+	if ! readelf -d "$$tmp/lib/libhiredis.so.1.3.0" | grep -q 'SONAME.*\[$(HIREDIS_OLD_SONAME)\]'; then \
+		echo "test-install: libhiredis.so.1.3.0 does not lead to the file of $(HIREDIS_OLD_SONAME)" >&2; exit 1; \
 	fi; \
 	if readelf --dyn-syms -W "$$tmp/lib/libredcore.so" | grep -qw redisConnect; then \
 		echo "test-install: libredcore.so exports hiredis symbols (redisConnect)" >&2; exit 1; \
 	fi; \
-	for alias in $(HIREDIS_ALIASES); do \
-		[ -e "$$tmp/lib/$$alias" ] || { echo "test-install: $$alias is missing" >&2; exit 1; }; \
-	done; \
+	tests/tools/hiredis-abi-test.sh "$$tmp/lib"; \
 	ssl_flags=$$(pkg-config --cflags --libs hiredis_ssl); \
 	echo "test-install: pkg-config --cflags --libs hiredis_ssl: $$ssl_flags"; \
 	printf '#include <hiredis.h>\n#include <hiredis_ssl.h>\nint main(void) { return redisInitOpenSSL(); }\n' \
 		> "$$tmp/ssl-check.c"; \
 	$(CC) $(C_TEST_CFLAGS) "$$tmp/ssl-check.c" -o "$$tmp/ssl-check" $$ssl_flags; \
 	LD_LIBRARY_PATH="$$tmp/lib" "$$tmp/ssl-check" || { echo "test-install: hiredis_ssl check failed" >&2; exit 1; }; \
-	echo "test-install: ok (hiredis $(HIREDIS_VERSION) API, soname $(HIREDIS_SONAME), also as $(HIREDIS_ALIASES))"; \
+	echo "test-install: ok (hiredis $(HIREDIS_VERSION) API, soname $(HIREDIS_SONAME); hiredis 1.2's ABI as $(HIREDIS_OLD_SONAME) $(HIREDIS_OLD_ALIASES))"; \
 	cmake -S examples/cmake -B "$$tmp/cmake-build" -DCMAKE_PREFIX_PATH="$$tmp" \
 		-DCMAKE_FIND_USE_PACKAGE_REGISTRY=OFF -DCMAKE_CXX_COMPILER=g++ >/dev/null; \
 	cmake --build "$$tmp/cmake-build" >/dev/null; \
@@ -340,8 +377,10 @@ build/asan/examples/%: examples/%.c
 
 build/asan/hiredis-tests/%: tests/hiredis/%.c
 	@mkdir -p $(@D)
-	$(CC) $(HIREDIS_CFLAGS) $(ASAN_FLAGS) $< -o $@ $(HIREDIS_LINK) \
-		$$(sed -n 's|^/\* LIBS: \(.*\) \*/$$|\1|p' $<)
+	pkgs=$$(sed -n 's|^/\* PKGS: \(.*\) \*/$$|\1|p' $<); \
+	$(CC) $(HIREDIS_CFLAGS) $(ASAN_FLAGS) $$([ -z "$$pkgs" ] || pkg-config --cflags $$pkgs) \
+		$< -o $@ $(HIREDIS_LINK) $$(sed -n 's|^/\* LIBS: \(.*\) \*/$$|\1|p' $<) \
+		$$([ -z "$$pkgs" ] || pkg-config --libs $$pkgs)
 
 asan: $(ASAN_C_TESTS) $(ASAN_EXAMPLES) $(ASAN_HIREDIS_TESTS)
 	@tests/tools/ensure-deps.sh redis-server redis-sentinel redis-cli
@@ -399,7 +438,10 @@ install:
 	install -m 755 $(LIB_SO) "$(DESTDIR)$(LIBDIR)/libredcore.so.$(VERSION)"
 	ln -sf libredcore.so.$(VERSION) "$(DESTDIR)$(LIBDIR)/libredcore.so.$(MAJOR)"
 	ln -sf libredcore.so.$(MAJOR) "$(DESTDIR)$(LIBDIR)/libredcore.so"
-	install -m 644 $(LIB_A) "$(DESTDIR)$(LIBDIR)/libredcore.a"
+	# The archives without debug info (the std library's, which the release profile cannot
+	# leave out, is a third of them).
+	strip --strip-debug -o "$(DESTDIR)$(LIBDIR)/libredcore.a" $(LIB_A)
+	chmod 644 "$(DESTDIR)$(LIBDIR)/libredcore.a"
 	install -m 644 include/redcore.h include/redcore.hpp "$(DESTDIR)$(INCLUDEDIR)/"
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
 		-e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|' \
@@ -413,17 +455,27 @@ install:
 			-e 's|@LIBS_PRIVATE_CMAKE@|$(CMAKE_STATIC_LIBS)|' \
 			tests/tools/$$f.cmake.in > "$(DESTDIR)$(LIBDIR)/cmake/redcore/$$f.cmake"; \
 	done
-	@[ -f $(HIREDIS_SO) ] || { echo "install: $(HIREDIS_SO) is missing; run 'make' first" >&2; exit 1; }
-	install -m 755 $(HIREDIS_SO) "$(DESTDIR)$(LIBDIR)/$(HIREDIS_SONAME)"
-	for alias in $(HIREDIS_ALIASES); do \
-		ln -sf $(HIREDIS_SONAME) "$(DESTDIR)$(LIBDIR)/$$alias"; \
+	@for f in $(HIREDIS_DIR)/$(HIREDIS_SONAME) $(HIREDIS_DIR)/$(HIREDIS_OLD_SONAME); do \
+		[ -f "$$f" ] || { echo "install: $$f is missing; run 'make' first" >&2; exit 1; }; \
 	done
-	ln -sf $(HIREDIS_SONAME) "$(DESTDIR)$(LIBDIR)/libhiredis.so"
-	install -m 644 $(HIREDIS_A) "$(DESTDIR)$(LIBDIR)/libhiredis.a"
-	# hiredis's TLS is a separate library, libhiredis_ssl; ours is in libhiredis, so its
-	# names (for -lhiredis_ssl and for programs linked against it) lead to the same file.
-	for name in $(subst libhiredis,libhiredis_ssl,$(HIREDIS_SONAME) $(HIREDIS_ALIASES)) libhiredis_ssl.so; do \
-		ln -sf $(HIREDIS_SONAME) "$(DESTDIR)$(LIBDIR)/$$name"; \
+	# One file per ABI (see HIREDIS_SONAME above), and the names hiredis's installs use.
+	install -m 755 $(HIREDIS_DIR)/$(HIREDIS_SONAME) "$(DESTDIR)$(LIBDIR)/$(HIREDIS_SONAME)"
+	install -m 755 $(HIREDIS_DIR)/$(HIREDIS_OLD_SONAME) "$(DESTDIR)$(LIBDIR)/$(HIREDIS_OLD_SONAME)"
+	for alias in $(HIREDIS_OLD_ALIASES); do \
+		ln -sf $(HIREDIS_OLD_SONAME) "$(DESTDIR)$(LIBDIR)/$$alias"; \
+	done
+	ln -sf $(HIREDIS_SONAME) "$(DESTDIR)$(LIBDIR)/$(HIREDIS_MAJOR_LINK)"
+	ln -sf $(HIREDIS_MAJOR_LINK) "$(DESTDIR)$(LIBDIR)/libhiredis.so"
+	strip --strip-debug -o "$(DESTDIR)$(LIBDIR)/libhiredis.a" $(HIREDIS_A)
+	chmod 644 "$(DESTDIR)$(LIBDIR)/libhiredis.a"
+	# hiredis's TLS is a separate library, libhiredis_ssl; ours is in libhiredis, so each of its
+	# names (for -lhiredis_ssl and for programs linked against it) leads to the file of the
+	# same ABI.
+	for name in $(HIREDIS_OLD_SONAME) $(HIREDIS_OLD_ALIASES); do \
+		ln -sf $(HIREDIS_OLD_SONAME) "$(DESTDIR)$(LIBDIR)/$$(echo $$name | sed s/libhiredis/libhiredis_ssl/)"; \
+	done
+	for name in $(HIREDIS_SONAME) $(HIREDIS_MAJOR_LINK) libhiredis.so; do \
+		ln -sf $(HIREDIS_SONAME) "$(DESTDIR)$(LIBDIR)/$$(echo $$name | sed s/libhiredis/libhiredis_ssl/)"; \
 	done
 	ln -sf libhiredis.a "$(DESTDIR)$(LIBDIR)/libhiredis_ssl.a"
 	install -d "$(DESTDIR)$(INCLUDEDIR)/hiredis/adapters"

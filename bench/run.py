@@ -6,24 +6,28 @@ its hiredis_ssl part on OpenSSL; the redis-rs benchmark programs, with rustls), 
 redis-server on two free loopback ports (plain TCP, and TLS with a CA and server certificate
 generated here with openssl), runs the parser suite, the end-to-end suite over TCP and over
 TLS (over TCP also issue 17's callback chains and async windows, with hiredis's async API
-on libevent), the memory soak (10 minutes; QUICK: 5 s), the Go clients (bench/go_suite.py: the Go
-binding beside go-redis and valkey-go), then the cluster suite on a 3-primary Redis Cluster it
-starts (bench/cluster.py, with the routing microbenchmark), and writes:
+on libevent), the memory soak (10 minutes; QUICK: 5 s), the Go clients (bench/go_suite.py: the
+Go binding beside go-redis and valkey-go), the hiredis section (bench/hiredis_suite.py: the
+hiredis-compatible library's reader and redis-benchmark built on it, beside hiredis's), then the
+cluster suite on a 3-primary Redis Cluster it starts (bench/cluster.py, with the routing
+microbenchmark), and writes:
 
   bench/results.json   every run's raw figures and the medians (with min and max)
   bench/results.md     the tables and the targets of issue 6, MET or MISSED with their ratio
   bench/results.svg    throughput by concurrent callers and by pipeline depth
   bench/go-results.*   the Go clients' tables and issue 14's targets (also when run alone)
+  bench/hiredis-results.*  libhiredis against hiredis: the reader and redis-benchmark built on
+                       each (bench/hiredis_suite.py; also when run alone)
 
 Every figure is the median of RUNS runs (min and max kept); the runs interleave the clients
 (run 1 of every client, then run 2, ..., each run starting with another client), so a machine
 that gets busier part-way penalises all of them alike. Options: --quick (small N, one run:
 checks the suite, not the speed; writes bench/work/quick-results.* instead), --runs N,
---only parser|e2e|soak|go|cluster (repeatable), --transport tcp|tls (repeatable; the end-to-end
-runs), --scenario PREFIX (repeatable: only the end-to-end scenarios whose id starts with it,
-e.g. `--only e2e --scenario chains --scenario async`), --soak-seconds S. Tables and charts are written when the parser and the TCP end-to-end
-runs are part of the run (and the cluster tables alone by `--only cluster`); the ratios are
-printed whatever ran.
+--only parser|e2e|soak|go|hiredis|cluster (repeatable), --transport tcp|tls (repeatable; the
+end-to-end runs), --scenario PREFIX (repeatable: only the end-to-end scenarios whose id starts
+with it, e.g. `--only e2e --scenario chains --scenario async`), --soak-seconds S. Tables and
+charts are written when the parser and the TCP end-to-end runs are part of the run (and the
+cluster tables alone by `--only cluster`); the ratios are printed whatever ran.
 """
 
 import argparse
@@ -44,6 +48,7 @@ sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import chart  # noqa: E402
 import go_suite  # noqa: E402
+import hiredis_suite  # noqa: E402
 import cluster  # noqa: E402
 from measure import (answers_ping, fmt_ratio, human, log, log_targets, med,  # noqa: E402
                      ratio, run, run_json, spread, summarise, target, target_table)
@@ -65,7 +70,7 @@ NATIVE_STATIC_LIBS = ["-lgcc_s", "-lutil", "-lrt", "-lpthread", "-lm", "-ldl", "
 TRANSPORTS = ["tcp", "tls"]
 TLS_CIPHERSUITE = "TLS_AES_256_GCM_SHA384"
 SOAK_SECONDS = 600  # issue 6: "flat memory under a 10-minute load"
-PARTS = ["parser", "e2e", "soak", "go", "cluster"]
+PARTS = ["parser", "e2e", "soak", "go", "hiredis", "cluster"]
 
 
 # ---- building ---------------------------------------------------------------------------
@@ -994,10 +999,13 @@ def main():
     os.makedirs(BUILD, exist_ok=True)
 
     exes = {}
+    vendor = libhiredis = None
     if parts - {"go"}:  # the Go suite builds its own peers (go test)
         log("== building peers and drivers ==")
         vendor = fetch_hiredis()
-        exes = build_c(vendor, build_hiredis(vendor), build_hiredis_ssl(vendor))
+        libhiredis = build_hiredis(vendor)
+    if parts - {"go", "hiredis"}:  # the hiredis section builds its own drivers
+        exes = build_c(vendor, libhiredis, build_hiredis_ssl(vendor))
         exes.update(build_rust())
 
     meta = {"when": time.strftime("%Y-%m-%d %H:%M"), "quick": quick, "runs": runs,
@@ -1012,9 +1020,9 @@ def main():
         psum = summarise(praw, ["replies_per_sec", "leaves_per_sec", "mb_per_sec",
                                 "allocs_per_reply", "allocs_per_leaf", "replies_per_cpu_sec"])
     scenarios, eraw, esum, soak_s = e2e_scenarios(quick)[0], {}, {}, None
-    go_res = None
+    go_res = hiredis_res = None
     server = None
-    if parts & {"e2e", "soak", "go"}:
+    if parts & {"e2e", "soak", "go", "hiredis"}:
         server = Server(tls="e2e" in parts and "tls" in transports)
         meta["server"] = server.version().split(" sha=")[0]
     try:
@@ -1030,6 +1038,10 @@ def main():
                 run_json([exes["e2e-hiredis"], "--port", str(server.port), "--mode", "fill",
                           "--keys", str(keys), "--size", "3"])
             soak_s = soak_summary(soak(exes, server, soak_seconds, keys))
+        if "hiredis" in parts:
+            log(f"== hiredis section: libhiredis vs hiredis (redis-server on 127.0.0.1:{server.port}) ==")
+            hiredis_res = hiredis_suite.suite(ROOT, BUILD, PEERS, WORK, vendor, libhiredis, files,
+                                              server.port, runs, quick)
         if "go" in parts:
             log(f"== Go clients (redis-server on 127.0.0.1:{server.port}) ==")
             go_res = go_suite.run(server.port, os.path.join(ROOT, "target", "release"), runs, quick)
@@ -1091,6 +1103,11 @@ def main():
         cluster.print_ratios(csc, csum, ctg)
     if soak_s:
         log(f"soak: RSS growth after warm-up {soak_s['growth_kib']} KiB over {soak_s['seconds']} s")
+    if hiredis_res:
+        # Files of its own too, written by a full run and by `--only hiredis`.
+        hiredis_suite.write(hiredis_res, os.path.join(WORK if quick else BENCH, "hiredis-results"),
+                            f"{meta['when']}, {meta['machine']}, {meta['load_at_end']:.1f} at the end, "
+                            f"{meta['server']}")
     if go_res:
         # The Go results have files of their own, written by a full run and by `--only go`
         # (a QUICK run writes them under bench/work).

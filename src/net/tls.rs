@@ -64,11 +64,22 @@ pub fn client_config(options: &TlsOptions) -> Result<Arc<ClientConfig>> {
                     key.display()
                 ))
             })?;
-            builder.with_client_auth_cert(chain, key).map_err(|e| {
-                config_error(format!(
+            builder
+                .with_client_auth_cert(chain, key)
+                .map_err(|e| match e {
+                    rustls::Error::InvalidCertificate(ref c) if unsupported_version(c) => {
+                        config_error(format!(
+                        "tls_cert_file '{}' is an X.509 v1 certificate, which rustls (redcore's \
+                         TLS library) does not support; the key is fine: issue the certificate \
+                         as X.509 v3 (any extension makes one, e.g. `openssl x509 -req ... \
+                         -extfile` with extendedKeyUsage=clientAuth)",
+                        cert.display()
+                    ))
+                    }
+                    e => config_error(format!(
                     "tls_cert_file and tls_key_file do not make a usable client certificate: {e}"
-                ))
-            })?
+                )),
+                })?
         }
         _ => builder.with_no_client_auth(),
     };
@@ -540,8 +551,20 @@ pub fn tls_error(err: &rustls::Error, peer: &str) -> Error {
     )
 }
 
+/// Whether webpki refused the certificate for its X.509 version: it accepts v3 only (a v1 CA
+/// certificate only as a trust anchor). Its error reaches us inside `CertificateError::Other`,
+/// known by its name.
+fn unsupported_version(err: &CertificateError) -> bool {
+    matches!(err, CertificateError::Other(other) if other.to_string().contains("UnsupportedCertVersion"))
+}
+
 fn certificate_problem(err: &CertificateError) -> String {
     use CertificateError as C;
+    if unsupported_version(err) {
+        return "the server's certificate is an X.509 v1 certificate, which rustls (redcore's TLS \
+                library) does not accept: the server needs an X.509 v3 certificate"
+            .into();
+    }
     match err {
         C::UnknownIssuer => "the server's certificate is signed by an unknown CA (unknown \
              issuer); trust the CA that signed it with tls_ca_file, tls_ca_dir or tls_ca_pem"

@@ -2,6 +2,7 @@
  * RESP2 and RESP3 reply shapes, protocol errors (sticky), limits, and custom reply object
  * functions (here building a tiny tree of our own) and NULL functions. No server needed. */
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <hiredis.h>
@@ -84,6 +85,183 @@ static void test_shapes(int bytewise) {
     redisReaderFree(reader);
 }
 
+/* Arrays whose elements the reader builds in one loop (bulk strings and integers) mixed with
+ * what it builds a step at a time (nil, nested arrays, statuses), fed in every chunk size from
+ * 1 to 19 bytes, followed by a second reply in the same input. */
+static void test_arrays_in_pieces(void) {
+    static const char wire[] =
+        "*9\r\n$3\r\nfoo\r\n$0\r\n\r\n:7\r\n$4\r\na\r\nb\r\n$-1\r\n"
+        "*2\r\n:-1\r\n$2\r\nxy\r\n+ok\r\n:9223372036854775807\r\n$5\r\nlast.\r\n"
+        "*0\r\n";
+    size_t len = sizeof wire - 1;
+    for (size_t chunk = 1; chunk <= 19; chunk++) {
+        redisReader *r = redisReaderCreate();
+        void *replies[2] = {NULL, NULL};
+        int got = 0;
+        for (size_t off = 0; off < len; off += chunk) {
+            size_t n = len - off < chunk ? len - off : chunk;
+            CHECK(redisReaderFeed(r, wire + off, n) == REDIS_OK);
+            void *reply = NULL;
+            while (redisReaderGetReply(r, &reply) == REDIS_OK && reply != NULL && got < 2) {
+                replies[got++] = reply;
+                reply = NULL;
+            }
+        }
+        CHECK(got == 2);
+        redisReply *a = replies[0];
+        CHECK(a && a->type == REDIS_REPLY_ARRAY && a->elements == 9);
+        if (a && a->elements == 9) {
+            CHECK(a->element[0]->len == 3 && strcmp(a->element[0]->str, "foo") == 0);
+            CHECK(a->element[1]->type == REDIS_REPLY_STRING && a->element[1]->len == 0);
+            CHECK(a->element[2]->type == REDIS_REPLY_INTEGER && a->element[2]->integer == 7);
+            CHECK(a->element[3]->len == 4 && memcmp(a->element[3]->str, "a\r\nb", 5) == 0);
+            CHECK(a->element[4]->type == REDIS_REPLY_NIL);
+            CHECK(a->element[5]->type == REDIS_REPLY_ARRAY && a->element[5]->elements == 2 &&
+                  a->element[5]->element[0]->integer == -1 &&
+                  strcmp(a->element[5]->element[1]->str, "xy") == 0);
+            CHECK(a->element[6]->type == REDIS_REPLY_STATUS && strcmp(a->element[6]->str, "ok") == 0);
+            CHECK(a->element[7]->integer == 9223372036854775807LL);
+            CHECK(strcmp(a->element[8]->str, "last.") == 0);
+        }
+        redisReply *b = replies[1];
+        CHECK(b && b->type == REDIS_REPLY_ARRAY && b->elements == 0);
+        freeReplyObject(a);
+        freeReplyObject(b);
+        redisReaderFree(r);
+    }
+
+    /* RESP3 leaves the loop builds too (doubles, booleans, nulls, errors, statuses) beside
+     * those it leaves to a step (a big number, a verbatim string, a 19-digit integer). */
+    static const char wire3[] =
+        "~10\r\n,1.5\r\n#t\r\n_\r\n-ERR x\r\n,-inf\r\n#F\r\n(123\r\n"
+        "=7\r\ntxt:abc\r\n:1000000000000000000\r\n+ok\r\n";
+    len = sizeof wire3 - 1;
+    for (size_t chunk = 1; chunk <= 19; chunk++) {
+        redisReader *r = redisReaderCreate();
+        void *reply = NULL;
+        for (size_t off = 0; off < len && reply == NULL; off += chunk) {
+            size_t n = len - off < chunk ? len - off : chunk;
+            CHECK(redisReaderFeed(r, wire3 + off, n) == REDIS_OK);
+            CHECK(redisReaderGetReply(r, &reply) == REDIS_OK);
+        }
+        redisReply *a = reply;
+        CHECK(a && a->type == REDIS_REPLY_SET && a->elements == 10);
+        if (a && a->elements == 10) {
+            CHECK(a->element[0]->type == REDIS_REPLY_DOUBLE && a->element[0]->dval == 1.5 &&
+                  a->element[0]->len == 3 && strcmp(a->element[0]->str, "1.5") == 0);
+            CHECK(a->element[1]->type == REDIS_REPLY_BOOL && a->element[1]->integer == 1);
+            CHECK(a->element[2]->type == REDIS_REPLY_NIL);
+            CHECK(a->element[3]->type == REDIS_REPLY_ERROR && strcmp(a->element[3]->str, "ERR x") == 0);
+            CHECK(a->element[4]->type == REDIS_REPLY_DOUBLE && isinf(a->element[4]->dval));
+            CHECK(a->element[5]->type == REDIS_REPLY_BOOL && a->element[5]->integer == 0);
+            CHECK(a->element[6]->type == REDIS_REPLY_BIGNUM && strcmp(a->element[6]->str, "123") == 0);
+            CHECK(a->element[7]->type == REDIS_REPLY_VERB && strcmp(a->element[7]->vtype, "txt") == 0 &&
+                  strcmp(a->element[7]->str, "abc") == 0);
+            CHECK(a->element[8]->type == REDIS_REPLY_INTEGER &&
+                  a->element[8]->integer == 1000000000000000000LL);
+            CHECK(a->element[9]->type == REDIS_REPLY_STATUS && a->element[9]->len == 2);
+        }
+        freeReplyObject(a);
+        redisReaderFree(r);
+    }
+
+    /* Nesting deeper than freeReplyObject keeps on its stack (32). */
+    char deep[400];
+    size_t n = 0;
+    for (int i = 0; i < 60; i++) n += (size_t)snprintf(deep + n, sizeof deep - n, "*1\r\n");
+    n += (size_t)snprintf(deep + n, sizeof deep - n, "$1\r\nz\r\n");
+    redisReply *d = parse(deep, n, 0);
+    CHECK(d != NULL);
+    redisReply *leaf = d;
+    for (int i = 0; leaf && i < 60; i++) leaf = leaf->elements == 1 ? leaf->element[0] : NULL;
+    CHECK(leaf && leaf->type == REDIS_REPLY_STRING && strcmp(leaf->str, "z") == 0);
+    freeReplyObject(d);
+}
+
+/* Long bulk strings (read straight into their reply once their header is in) at the top level
+ * and inside an array, with CRLFs in their text, fed in pieces of many sizes, then the next
+ * reply; and readers freed while such a string is half read. */
+static void test_long_bulks(void) {
+    static const size_t sizes[] = {4095, 4096, 5000, 20000};
+    size_t cap = 4095 + 4096 + 5000 + 20000 + 20000 + 256;
+    char *wire = malloc(cap);
+    CHECK(wire != NULL);
+    if (wire == NULL) return;
+    size_t len = (size_t)snprintf(wire, cap, "*4\r\n");
+    for (size_t i = 0; i < 4; i++) {
+        len += (size_t)snprintf(wire + len, cap - len, "$%zu\r\n", sizes[i]);
+        for (size_t j = 0; j < sizes[i]; j++) wire[len + j] = j % 100 == 7 ? '\r' : (char)('a' + (i + j) % 26);
+        len += sizes[i];
+        len += (size_t)snprintf(wire + len, cap - len, "\r\n");
+    }
+    size_t array_len = len;
+    len += (size_t)snprintf(wire + len, cap - len, "$20000\r\n");
+    memcpy(wire + len, wire + array_len - 20002, 20000);
+    len += 20000;
+    len += (size_t)snprintf(wire + len, cap - len, "\r\n+OK\r\n");
+
+    static const size_t chunks[] = {1, 2, 7, 1000, 4096, 4100, 16384, 65536};
+    for (size_t c = 0; c < sizeof chunks / sizeof chunks[0]; c++) {
+        redisReader *r = redisReaderCreate();
+        void *replies[3] = {NULL, NULL, NULL};
+        int got = 0;
+        for (size_t off = 0; off < len; off += chunks[c]) {
+            size_t n = len - off < chunks[c] ? len - off : chunks[c];
+            CHECK(redisReaderFeed(r, wire + off, n) == REDIS_OK);
+            void *reply = NULL;
+            while (got < 3 && redisReaderGetReply(r, &reply) == REDIS_OK && reply != NULL) {
+                replies[got++] = reply;
+                reply = NULL;
+            }
+        }
+        CHECK(got == 3);
+        redisReply *a = replies[0], *b = replies[1], *ok = replies[2];
+        CHECK(a && a->type == REDIS_REPLY_ARRAY && a->elements == 4);
+        size_t at = 4;
+        for (size_t i = 0; a && i < a->elements && i < 4; i++) {
+            at += (size_t)snprintf(NULL, 0, "$%zu\r\n", sizes[i]);
+            redisReply *e = a->element[i];
+            CHECK(e->type == REDIS_REPLY_STRING && e->len == sizes[i] &&
+                  memcmp(e->str, wire + at, sizes[i]) == 0 && e->str[e->len] == '\0');
+            at += sizes[i] + 2;
+        }
+        CHECK(b && b->type == REDIS_REPLY_STRING && b->len == 20000 &&
+              memcmp(b->str, wire + array_len - 20002, 20000) == 0 && b->str[20000] == '\0');
+        CHECK(ok && ok->type == REDIS_REPLY_STATUS && strcmp(ok->str, "OK") == 0);
+        for (int i = 0; i < got; i++) freeReplyObject(replies[i]);
+        redisReaderFree(r);
+    }
+
+    /* Freed half-way through a long string: inside the array, and at the top (after the
+     * array, which is freed by the caller). */
+    for (size_t cut = 100; cut + 100 < len; cut += 3000) {
+        redisReader *r = redisReaderCreate();
+        void *reply = NULL;
+        CHECK(redisReaderFeed(r, wire, cut) == REDIS_OK);
+        CHECK(redisReaderGetReply(r, &reply) == REDIS_OK);
+        CHECK((reply != NULL) == (cut >= array_len));
+        freeReplyObject(reply);
+        CHECK(redisReaderFeed(r, wire + cut, 50) == REDIS_OK);
+        CHECK(redisReaderGetReply(r, &reply) == REDIS_OK && reply == NULL);
+        redisReaderFree(r);
+    }
+
+    /* The text of a long string does not go through the buffer once its header is in. */
+    redisReader *r = redisReaderCreate();
+    void *reply = NULL;
+    size_t at = 4 + 7 + 4095 + 2; /* the array's second string, "$4096\r\n..." */
+    CHECK(redisReaderFeed(r, wire + at, 7 + 100) == REDIS_OK);
+    CHECK(redisReaderGetReply(r, &reply) == REDIS_OK && reply == NULL && r->len == 0);
+    CHECK(redisReaderFeed(r, wire + at + 7 + 100, 4096 - 100) == REDIS_OK && r->len == 0);
+    CHECK(redisReaderFeed(r, "\r\n", 2) == REDIS_OK && r->len == 2);
+    CHECK(redisReaderGetReply(r, &reply) == REDIS_OK && reply != NULL);
+    redisReply *s = reply;
+    CHECK(s && s->len == 4096 && memcmp(s->str, wire + at + 7, 4096) == 0);
+    freeReplyObject(reply);
+    redisReaderFree(r);
+    free(wire);
+}
+
 static void expect_error(const char *wire, const char *text) {
     redisReader *r = redisReaderCreate();
     void *reply = (void *)1;
@@ -99,6 +277,15 @@ static void expect_error(const char *wire, const char *text) {
 }
 
 static void test_errors(void) {
+    /* Inside arrays, where elements are built in one loop, the errors are the same. */
+    expect_error("*2\r\n:1\r\n:x\r\n", "Bad integer value");
+    expect_error("*2\r\n$1\r\na\r\n$-5\r\n", "Bulk string length out of range");
+    expect_error("*2\r\n$1\r\na\r\n$1x\r\n", "Bad bulk string length");
+    expect_error("*2\r\n#t\r\n#x\r\n", "Bad bool value");
+    expect_error("*2\r\n_\r\n_x\r\n", "Bad nil value");
+    expect_error("*2\r\n,1\r\n,1.5e\r\n", "Bad double value");
+    expect_error("*2\r\n+a\r\n+a\rb\r\n", "Bad simple string value");
+    expect_error("*2\r\n:1\r\n:01\r\n", "Bad integer value");
     expect_error("?x\r\n", "Protocol error, got \"?\" as reply type byte");
     expect_error("\x01", "Protocol error, got \"\\x01\" as reply type byte");
     expect_error(":12a\r\n", "Bad integer value");
@@ -213,6 +400,8 @@ static void test_custom_functions(void) {
 int main(void) {
     test_shapes(0);
     test_shapes(1);
+    test_arrays_in_pieces();
+    test_long_bulks();
     test_errors();
     test_custom_functions();
     return finish("hiredis reader_test");

@@ -1,8 +1,10 @@
 /* The blocking API as hiredis's README shows it: connect (TCP with a timeout, Unix socket),
  * redisCommand with %s / %b / printf conversions, replies of each type, redisCommandArgv,
+ * values up to 1 MiB (alone, in MGET, pipelined),
  * errors (refused connection, server errors, closed connection), reconnect, keepalive and
  * timeouts. Written against hiredis's documented API; built with include/hiredis only. */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
 #include <unistd.h>
@@ -231,11 +233,53 @@ static void test_options(void) {
     redisFree(c);
 }
 
+/* Values longer than a socket read (16 KiB), whose text the reader takes straight into the
+ * reply as it arrives: alone, in an MGET beside short ones, and pipelined. */
+static void test_long_values(redisContext *c) {
+    static const size_t sizes[] = {4096, 16385, 100000, 1 << 20};
+    size_t n = sizeof sizes / sizeof sizes[0];
+    char *value = malloc(sizes[n - 1]);
+    CHECK(value != NULL);
+    if (value == NULL) return;
+    for (size_t i = 0; i < sizes[n - 1]; i++) value[i] = i % 97 == 3 ? '\n' : (char)('A' + i % 53);
+    for (size_t i = 0; i < n; i++) {
+        redisReply *reply = redisCommand(c, "SET long:%d %b", (int)i, value, sizes[i]);
+        CHECK(reply && reply->type == REDIS_REPLY_STATUS);
+        freeReplyObject(reply);
+    }
+    for (size_t i = 0; i < n; i++) {
+        redisReply *reply = redisCommand(c, "GET long:%d", (int)i);
+        CHECK(reply && reply->type == REDIS_REPLY_STRING && reply->len == sizes[i] &&
+              memcmp(reply->str, value, sizes[i]) == 0 && reply->str[reply->len] == '\0');
+        freeReplyObject(reply);
+    }
+    redisReply *reply = redisCommand(c, "MGET long:3 nokey long:1 long:0");
+    CHECK(reply && reply->type == REDIS_REPLY_ARRAY && reply->elements == 4);
+    if (reply && reply->elements == 4) {
+        CHECK(reply->element[0]->len == sizes[3] && memcmp(reply->element[0]->str, value, sizes[3]) == 0);
+        CHECK(reply->element[1]->type == REDIS_REPLY_NIL);
+        CHECK(reply->element[2]->len == sizes[1] && memcmp(reply->element[2]->str, value, sizes[1]) == 0);
+        CHECK(reply->element[3]->len == sizes[0]);
+    }
+    freeReplyObject(reply);
+    for (size_t i = 0; i < n; i++) redisAppendCommand(c, "GET long:%d", (int)(n - 1 - i));
+    for (size_t i = 0; i < n; i++) {
+        void *r = NULL;
+        CHECK(redisGetReply(c, &r) == REDIS_OK);
+        redisReply *got = r;
+        size_t want = sizes[n - 1 - i];
+        CHECK(got && got->len == want && memcmp(got->str, value, want) == 0);
+        freeReplyObject(got);
+    }
+    free(value);
+}
+
 int main(void) {
     redisContext *c = connect_tcp();
     test_readme_example(c);
     test_reply_types(c);
     test_argv(c);
+    test_long_values(c);
     redisFree(c);
     test_errors();
     test_options();

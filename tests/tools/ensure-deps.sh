@@ -4,9 +4,9 @@
 # Installs, with apt-get, whichever of the commands the test suite needs is missing:
 # redis-server, redis-sentinel, redis-cli, valgrind, go, pkg-config, openssl, clang and
 # clang++ (the C++ tests and the Swift module-map check), cmake (the CMake package check),
-# and the libevent and libev headers (or only the COMMANDs and HEADERs given, e.g.
-# `redis-server redis-cli` for the demo, `openssl openssl/ssl.h event2/event.h` for the bench's
-# TLS and async runs).
+# and the headers of the event libraries the hiredis adapter tests use (or only the COMMANDs
+# and HEADERs given, e.g. `redis-server redis-cli` for the demo, `openssl openssl/ssl.h
+# event2/event.h` for the bench's TLS and async runs).
 # Idempotent; prints nothing when everything is already there.
 set -euo pipefail
 
@@ -28,18 +28,24 @@ commands=(redis-server redis-sentinel redis-cli valgrind go pkg-config openssl c
 # C headers -> Debian package: the hiredis-compatibility tests build against
 # adapters/libevent.h and libev.h (checked by default); the bench builds hiredis_ssl against
 # OpenSSL (only when asked for).
+# The other adapters with tests (libuv, glib, ivykis, sd-event) likewise; glib's headers are
+# found through pkg-config (`pkg:NAME` stands for a pkg-config package).
 declare -A package_of_header=(
     [event2/event.h]=libevent-dev
     [ev.h]=libev-dev
     [openssl/ssl.h]=libssl-dev
+    [uv.h]=libuv1-dev
+    [iv.h]=libivykis-dev
+    [systemd/sd-event.h]=libsystemd-dev
+    [pkg:glib-2.0]=libglib2.0-dev
 )
-headers=(event2/event.h ev.h)
+headers=(event2/event.h ev.h uv.h iv.h systemd/sd-event.h pkg:glib-2.0)
 if [ $# -gt 0 ]; then
     commands=()
     headers=()
     for arg in "$@"; do
         case $arg in
-        *.h) headers+=("$arg") ;;
+        *.h | pkg:*) headers+=("$arg") ;;
         *) commands+=("$arg") ;;
         esac
     done
@@ -61,9 +67,11 @@ for header in "${headers[@]}"; do
         echo "ensure-deps: no package known for header '$header'" >&2
         exit 2
     fi
-    if ! echo "#include <$header>" | "${CC:-cc}" -E -x c - >/dev/null 2>&1; then
-        missing+=("${package_of_header[$header]}")
-    fi
+    case $header in
+    pkg:*) pkg-config --exists "${header#pkg:}" 2>/dev/null && continue ;;
+    *) echo "#include <$header>" | "${CC:-cc}" -E -x c - >/dev/null 2>&1 && continue ;;
+    esac
+    missing+=("${package_of_header[$header]}")
 done
 [ ${#missing[@]} -eq 0 ] && exit 0
 

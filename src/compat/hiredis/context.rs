@@ -427,8 +427,10 @@ pub unsafe extern "C" fn redisBufferRead(c: *mut redisContext) -> c_int {
             let Some(read) = cc.funcs.as_ref().and_then(|f| f.read) else {
                 return REDIS_ERR;
             };
-            let mut buf = [0u8; 16 * 1024];
-            let n = read(c, buf.as_mut_ptr().cast(), buf.len());
+            // Not zeroed: the read fills what the reader is given (zeroing 16 KiB cost more than
+            // parsing a short reply).
+            let mut buf = std::mem::MaybeUninit::<[u8; 16 * 1024]>::uninit();
+            let n = read(c, buf.as_mut_ptr().cast(), 16 * 1024);
             if n < 0 {
                 return REDIS_ERR;
             }

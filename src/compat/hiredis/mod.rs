@@ -17,6 +17,7 @@
 #![allow(non_snake_case)]
 #![allow(clippy::missing_safety_doc)]
 
+mod abi;
 pub mod alloc;
 pub mod async_ctx;
 pub mod context;

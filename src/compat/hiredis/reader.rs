@@ -10,7 +10,7 @@
 use std::os::raw::{c_char, c_int, c_longlong, c_void};
 
 use super::alloc::{hi_calloc, hi_calloc_one, hi_free, hi_realloc};
-use super::reply::default_functions;
+use super::reply::{self, default_functions, uses_default_functions};
 use super::sds;
 use super::types::*;
 use crate::ffi::guard::guard;
@@ -21,9 +21,19 @@ const STACK_STEP: c_int = 9;
 /// Longest double the reader accepts, in bytes.
 const MAX_DOUBLE_LEN: usize = 325;
 
+/// A bulk string at least this long whose payload is not all in when its header is read is
+/// read straight into its reply (a partial bulk): the bytes fed after that are copied once,
+/// into the reply, rather than into the buffer and out of it again (and moved along inside it).
+const PARTIAL_BULK_MIN: usize = 4096;
+/// ... and at most this long: its reply's buffer is allocated when the header arrives, so a
+/// length the server merely announces is trusted only up to Redis's default limit
+/// (proto-max-bulk-len, 512 MB); longer ones are gathered in the buffer as the rest.
+const PARTIAL_BULK_MAX: usize = 512 * 1024 * 1024;
+
 pub(crate) unsafe fn set_error(r: *mut redisReader, kind: c_int, msg: &[u8]) {
     // SAFETY: r is a live reader.
     unsafe {
+        drop_partial_bulk(r);
         let rr = &mut *r;
         if !rr.reply.is_null() {
             if let Some(free) = rr.fn_.as_ref().and_then(|f| f.freeObject) {
@@ -38,6 +48,49 @@ pub(crate) unsafe fn set_error(r: *mut redisReader, kind: c_int, msg: &[u8]) {
         rr.ridx = -1;
         rr.err = kind;
         copy_errstr(&mut rr.errstr, msg);
+    }
+}
+
+/// The current task when it is reading a bulk string straight into its reply, and the reply.
+/// Marked by the task's `elements` (the length), which string tasks otherwise leave at -1; the
+/// reply is the task's `obj` until it is complete and linked into its parent.
+unsafe fn partial_bulk(r: *const redisReader) -> Option<(*mut redisReadTask, *mut redisReply)> {
+    // SAFETY: r is a live reader; tasks up to ridx are live.
+    unsafe {
+        let rr = &*r;
+        if rr.ridx < 0 || rr.task.is_null() {
+            return None;
+        }
+        let t = *rr.task.add(rr.ridx as usize);
+        let partial = (*t).type_ == REDIS_REPLY_STRING && (*t).elements >= 0 && !(*t).obj.is_null();
+        partial.then(|| (t, (*t).obj.cast()))
+    }
+}
+
+/// Frees a partial bulk's reply, which no parent holds yet (on an error, or with the reader).
+unsafe fn drop_partial_bulk(r: *mut redisReader) {
+    // SAFETY: the reply is a complete redisReply of the default builders, owned by the task.
+    unsafe {
+        if let Some((t, reply)) = partial_bulk(r) {
+            reply::freeReplyObject(reply.cast());
+            (*t).obj = std::ptr::null_mut();
+            (*t).elements = -1;
+        }
+    }
+}
+
+/// Copies what `bytes` has of a partial bulk's remaining text into its reply; how much.
+unsafe fn fill_partial_bulk(
+    t: *const redisReadTask,
+    reply: *mut redisReply,
+    bytes: &[u8],
+) -> usize {
+    // SAFETY: the reply's buffer holds `elements` + 1 bytes, of which len are written.
+    unsafe {
+        let k = ((*t).elements as usize - (*reply).len).min(bytes.len());
+        std::ptr::copy_nonoverlapping(bytes.as_ptr(), (*reply).str_.add((*reply).len).cast(), k);
+        (*reply).len += k;
+        k
     }
 }
 
@@ -153,6 +206,29 @@ fn find_crlf(b: &[u8]) -> Option<usize> {
     None
 }
 
+/// The common header number (a bulk length, a non-negative integer) and the bytes through its
+/// CRLF, read in one pass: up to 18 digits, no sign, no leading zero. None for anything else,
+/// a CRLF not in yet included, which the general path then reads (or reports).
+#[inline(always)]
+fn plain_number(b: &[u8]) -> Option<(i64, usize)> {
+    let mut v: i64 = 0;
+    let mut i = 0;
+    loop {
+        match *b.get(i)? {
+            c @ b'0'..=b'9' if i < 18 => {
+                v = v * 10 + (c - b'0') as i64;
+                i += 1;
+            }
+            b'\r' => break,
+            _ => return None,
+        }
+    }
+    if i == 0 || (i > 1 && b[0] == b'0') || b.get(i + 1) != Some(&b'\n') {
+        return None;
+    }
+    Some((v, i + 2))
+}
+
 /// What one step of parsing did.
 enum Step {
     /// A value (or an aggregate header) was consumed: go on.
@@ -161,13 +237,154 @@ enum Step {
     Stop,
 }
 
-/// A view of a live reader for one call; every field is read through the raw pointer because
-/// object functions are caller code that may look at the reader too.
-struct Parse {
-    r: *mut redisReader,
+/// How values become objects. Called with the current task (its type set) and the value;
+/// returns the object, NULL when out of memory.
+trait Objects {
+    /// The default builders: `Parse::siblings` may build replies itself.
+    const DEFAULT_REPLIES: bool = false;
+
+    unsafe fn string(&self, task: *mut redisReadTask, s: *mut c_char, n: usize) -> *mut c_void;
+    unsafe fn array(&self, task: *mut redisReadTask, elements: usize) -> *mut c_void;
+    unsafe fn integer(&self, task: *mut redisReadTask, value: c_longlong) -> *mut c_void;
+    unsafe fn double(
+        &self,
+        task: *mut redisReadTask,
+        value: f64,
+        s: *mut c_char,
+        n: usize,
+    ) -> *mut c_void;
+    unsafe fn nil(&self, task: *mut redisReadTask) -> *mut c_void;
+    unsafe fn boolean(&self, task: *mut redisReadTask, value: c_int) -> *mut c_void;
 }
 
-impl Parse {
+/// The default `redisReply` builders, called directly: the parser is compiled once more for
+/// them, with no indirect call and no C-boundary guard per value (what every context's reader
+/// and `redisReaderCreate`'s use).
+struct Replies;
+
+impl Objects for Replies {
+    const DEFAULT_REPLIES: bool = true;
+
+    #[inline(always)]
+    unsafe fn string(&self, task: *mut redisReadTask, s: *mut c_char, n: usize) -> *mut c_void {
+        // SAFETY: passed on (a live task, n readable bytes).
+        unsafe { reply::build_string(task, s, n) }
+    }
+    #[inline(always)]
+    unsafe fn array(&self, task: *mut redisReadTask, elements: usize) -> *mut c_void {
+        // SAFETY: passed on.
+        unsafe { reply::build_array(task, elements) }
+    }
+    #[inline(always)]
+    unsafe fn integer(&self, task: *mut redisReadTask, value: c_longlong) -> *mut c_void {
+        // SAFETY: passed on.
+        unsafe { reply::build_integer(task, value) }
+    }
+    #[inline(always)]
+    unsafe fn double(
+        &self,
+        task: *mut redisReadTask,
+        value: f64,
+        s: *mut c_char,
+        n: usize,
+    ) -> *mut c_void {
+        // SAFETY: passed on.
+        unsafe { reply::build_double(task, value, s, n) }
+    }
+    #[inline(always)]
+    unsafe fn nil(&self, task: *mut redisReadTask) -> *mut c_void {
+        // SAFETY: passed on.
+        unsafe { reply::build_nil(task) }
+    }
+    #[inline(always)]
+    unsafe fn boolean(&self, task: *mut redisReadTask, value: c_int) -> *mut c_void {
+        // SAFETY: passed on.
+        unsafe { reply::build_bool(task, value) }
+    }
+}
+
+/// The caller's `redisReplyObjectFunctions` (`r->fn`); where it is NULL or lacks a function,
+/// the value's type number stands for the object, as in hiredis.
+struct Table(*const redisReplyObjectFunctions);
+
+impl Table {
+    unsafe fn get(&self) -> Option<&redisReplyObjectFunctions> {
+        // SAFETY: NULL or a table that lives as long as the reader uses it.
+        unsafe { self.0.as_ref() }
+    }
+}
+
+impl Objects for Table {
+    unsafe fn string(&self, task: *mut redisReadTask, s: *mut c_char, n: usize) -> *mut c_void {
+        // SAFETY: the caller's builder, called as hiredis calls it.
+        unsafe {
+            match self.get().and_then(|f| f.createString) {
+                Some(create) => create(task, s, n),
+                None => (*task).type_ as usize as *mut c_void,
+            }
+        }
+    }
+    unsafe fn array(&self, task: *mut redisReadTask, elements: usize) -> *mut c_void {
+        // SAFETY: as above.
+        unsafe {
+            match self.get().and_then(|f| f.createArray) {
+                Some(create) => create(task, elements),
+                None => (*task).type_ as usize as *mut c_void,
+            }
+        }
+    }
+    unsafe fn integer(&self, task: *mut redisReadTask, value: c_longlong) -> *mut c_void {
+        // SAFETY: as above.
+        unsafe {
+            match self.get().and_then(|f| f.createInteger) {
+                Some(create) => create(task, value),
+                None => REDIS_REPLY_INTEGER as usize as *mut c_void,
+            }
+        }
+    }
+    unsafe fn double(
+        &self,
+        task: *mut redisReadTask,
+        value: f64,
+        s: *mut c_char,
+        n: usize,
+    ) -> *mut c_void {
+        // SAFETY: as above.
+        unsafe {
+            match self.get().and_then(|f| f.createDouble) {
+                Some(create) => create(task, value, s, n),
+                None => REDIS_REPLY_DOUBLE as usize as *mut c_void,
+            }
+        }
+    }
+    unsafe fn nil(&self, task: *mut redisReadTask) -> *mut c_void {
+        // SAFETY: as above.
+        unsafe {
+            match self.get().and_then(|f| f.createNil) {
+                Some(create) => create(task),
+                None => REDIS_REPLY_NIL as usize as *mut c_void,
+            }
+        }
+    }
+    unsafe fn boolean(&self, task: *mut redisReadTask, value: c_int) -> *mut c_void {
+        // SAFETY: as above.
+        unsafe {
+            match self.get().and_then(|f| f.createBool) {
+                Some(create) => create(task, value),
+                None => REDIS_REPLY_BOOL as usize as *mut c_void,
+            }
+        }
+    }
+}
+
+/// A view of a live reader for one call; every field is read through the raw pointer because
+/// object functions are caller code that may look at the reader too.
+struct Parse<O> {
+    r: *mut redisReader,
+    objects: O,
+}
+
+impl<O: Objects> Parse<O> {
     unsafe fn input(&self) -> &[u8] {
         // SAFETY: buf holds len bytes (an sds; NULL only after an error, when len is 0).
         unsafe {
@@ -182,11 +399,6 @@ impl Parse {
     unsafe fn task(&self, i: c_int) -> *mut redisReadTask {
         // SAFETY: 0 <= i < tasks.
         unsafe { *(*self.r).task.add(i as usize) }
-    }
-
-    unsafe fn fns(&self) -> Option<&redisReplyObjectFunctions> {
-        // SAFETY: fn is NULL or points to a live table.
-        unsafe { (*self.r).fn_.as_ref() }
     }
 
     unsafe fn fail(&self, kind: c_int, msg: &str) -> Step {
@@ -240,6 +452,11 @@ impl Parse {
         // SAFETY: the reader is live and ridx >= 0.
         unsafe {
             let cur = self.task((*self.r).ridx);
+            if O::DEFAULT_REPLIES && (*cur).type_ < 0 && (*self.r).ridx > 0 {
+                if let Some(step) = self.siblings(cur) {
+                    return step;
+                }
+            }
             if (*cur).type_ < 0 {
                 let Some(&b) = self.input().first() else {
                     return Step::Stop;
@@ -267,6 +484,110 @@ impl Parse {
         }
     }
 
+    /// With the default builders, the next elements of an aggregate that are complete
+    /// non-aggregate values other than big numbers and verbatim strings (the common bulk
+    /// strings, integers, statuses, errors, doubles, booleans and nulls), built into it in one
+    /// loop rather than a task step each (most large replies are such arrays: LRANGE, MGET,
+    /// HGETALL, ...). None when the next element is anything else or incomplete (or
+    /// malformed: `step` reports it), for `step` to take.
+    unsafe fn siblings(&self, cur: *mut redisReadTask) -> Option<Step> {
+        // SAFETY: ridx > 0, so the parent task is an aggregate being filled whose object
+        // (built by `reply::build_array`) has room for `elements` children; cur is its child
+        // task, at the index of the next element.
+        unsafe {
+            let r = self.r;
+            let parent_task = self.task((*r).ridx - 1);
+            let parent = (*parent_task).obj.cast::<redisReply>();
+            let count = (*parent_task).elements;
+            let first = (*cur).idx as c_longlong;
+            let input = self.input();
+            let mut idx = first;
+            let mut off = 0;
+            while idx < count {
+                let Some((&b, body)) = input[off..].split_first() else {
+                    break;
+                };
+                let (obj, consumed) = match b {
+                    b'$' | b':' => {
+                        let Some((value, line)) = plain_number(body) else {
+                            break;
+                        };
+                        let header = 1 + line;
+                        if b == b':' {
+                            (reply::integer_reply(value), header)
+                        } else {
+                            // At most 18 digits: no overflow where usize is 64 bits,
+                            // the general path's checks elsewhere.
+                            let Some(total) = usize::try_from(value)
+                                .ok()
+                                .and_then(|n| n.checked_add(header + 2))
+                            else {
+                                break;
+                            };
+                            let n = total - header - 2;
+                            if input.len() - off < total {
+                                break;
+                            }
+                            let payload = &input[off + header..off + header + n];
+                            (reply::string_reply(REDIS_REPLY_STRING, payload), total)
+                        }
+                    }
+                    b'#' => match body {
+                        [c @ (b't' | b'T' | b'f' | b'F'), b'\r', b'\n', ..] => {
+                            (reply::bool_reply(matches!(c, b't' | b'T')), 4)
+                        }
+                        _ => break,
+                    },
+                    b'_' => match body {
+                        [b'\r', b'\n', ..] => (reply::new_reply(REDIS_REPLY_NIL), 3),
+                        _ => break,
+                    },
+                    b',' | b'+' | b'-' => {
+                        let Some(end) = find_crlf(body) else {
+                            break;
+                        };
+                        let line = &body[..end];
+                        let obj = if b == b',' {
+                            if line.len() > MAX_DOUBLE_LEN {
+                                break;
+                            }
+                            let Some(d) = parse_double(line) else {
+                                break;
+                            };
+                            reply::double_reply(d, line)
+                        } else {
+                            if line.iter().any(|&c| c == b'\r' || c == b'\n') {
+                                break;
+                            }
+                            let ty = if b == b'+' {
+                                REDIS_REPLY_STATUS
+                            } else {
+                                REDIS_REPLY_ERROR
+                            };
+                            reply::string_reply(ty, line)
+                        };
+                        (obj, 1 + end + 2)
+                    }
+                    _ => break,
+                };
+                if obj.is_null() {
+                    return Some(self.fail(REDIS_ERR_OOM, "Out of memory"));
+                }
+                *(*parent).element.add(idx as usize) = obj;
+                off += consumed;
+                idx += 1;
+            }
+            if idx == first {
+                return None;
+            }
+            (*r).pos += off;
+            // As if the last one had been built by a step.
+            (*cur).idx = (idx - 1) as c_int;
+            self.next_task();
+            Some(Step::Done)
+        }
+    }
+
     /// Integers, doubles, nulls, booleans, big numbers, statuses and errors: one line.
     unsafe fn line(&self, cur: *mut redisReadTask) -> Step {
         // SAFETY: cur is the current task; line points into buf, which object functions do not
@@ -279,16 +600,12 @@ impl Parse {
             let line = &input[..end];
             let consumed = end + 2;
             let ty = (*cur).type_;
-            let f = self.fns();
             let obj = match ty {
                 REDIS_REPLY_INTEGER => {
                     let Some(v) = parse_ll(line) else {
                         return self.fail(REDIS_ERR_PROTOCOL, "Bad integer value");
                     };
-                    match f.and_then(|f| f.createInteger) {
-                        Some(create) => create(cur, v),
-                        None => ty as usize as *mut c_void,
-                    }
+                    self.objects.integer(cur, v)
                 }
                 REDIS_REPLY_DOUBLE => {
                     if line.len() > MAX_DOUBLE_LEN {
@@ -297,24 +614,17 @@ impl Parse {
                     let Some(d) = parse_double(line) else {
                         return self.fail(REDIS_ERR_PROTOCOL, "Bad double value");
                     };
-                    match f.and_then(|f| f.createDouble) {
-                        Some(create) => {
-                            // A NUL-terminated copy: builders may treat the text as a C string.
-                            let mut text = [0u8; MAX_DOUBLE_LEN + 1];
-                            text[..line.len()].copy_from_slice(line);
-                            create(cur, d, text.as_mut_ptr().cast(), line.len())
-                        }
-                        None => ty as usize as *mut c_void,
-                    }
+                    // A NUL-terminated copy: builders may treat the text as a C string.
+                    let mut text = [0u8; MAX_DOUBLE_LEN + 1];
+                    text[..line.len()].copy_from_slice(line);
+                    self.objects
+                        .double(cur, d, text.as_mut_ptr().cast(), line.len())
                 }
                 REDIS_REPLY_NIL => {
                     if !line.is_empty() {
                         return self.fail(REDIS_ERR_PROTOCOL, "Bad nil value");
                     }
-                    match f.and_then(|f| f.createNil) {
-                        Some(create) => create(cur),
-                        None => ty as usize as *mut c_void,
-                    }
+                    self.objects.nil(cur)
                 }
                 REDIS_REPLY_BOOL => {
                     let value = match line {
@@ -322,10 +632,7 @@ impl Parse {
                         [b'f' | b'F'] => 0,
                         _ => return self.fail(REDIS_ERR_PROTOCOL, "Bad bool value"),
                     };
-                    match f.and_then(|f| f.createBool) {
-                        Some(create) => create(cur, value),
-                        None => ty as usize as *mut c_void,
-                    }
+                    self.objects.boolean(cur, value)
                 }
                 _ => {
                     if ty == REDIS_REPLY_BIGNUM {
@@ -336,20 +643,22 @@ impl Parse {
                     } else if line.iter().any(|&c| c == b'\r' || c == b'\n') {
                         return self.fail(REDIS_ERR_PROTOCOL, "Bad simple string value");
                     }
-                    match f.and_then(|f| f.createString) {
-                        Some(create) => create(cur, line.as_ptr() as *mut c_char, line.len()),
-                        None => ty as usize as *mut c_void,
-                    }
+                    self.objects
+                        .string(cur, line.as_ptr() as *mut c_char, line.len())
                 }
             };
             self.finish_value(obj, consumed)
         }
     }
 
-    /// Bulk and verbatim strings: consumed only once the payload and its CRLF are in.
+    /// Bulk and verbatim strings: consumed only once the payload and its CRLF are in (or,
+    /// for a long one, read straight into its reply: `partial`).
     unsafe fn bulk(&self, cur: *mut redisReadTask) -> Step {
         // SAFETY: as in `line`.
         unsafe {
+            if (*cur).elements >= 0 {
+                return self.partial(cur);
+            }
             let input = self.input();
             let Some(end) = find_crlf(input) else {
                 return Step::Stop;
@@ -360,12 +669,8 @@ impl Parse {
             if n < -1 {
                 return self.fail(REDIS_ERR_PROTOCOL, "Bulk string length out of range");
             }
-            let f = self.fns();
             if n == -1 {
-                let obj = match f.and_then(|f| f.createNil) {
-                    Some(create) => create(cur),
-                    None => REDIS_REPLY_NIL as usize as *mut c_void,
-                };
+                let obj = self.objects.nil(cur);
                 return self.finish_value(obj, end + 2);
             }
             let n = n as usize;
@@ -373,22 +678,61 @@ impl Parse {
             let Some(total) = start.checked_add(n).and_then(|t| t.checked_add(2)) else {
                 return Step::Stop;
             };
+            let ty = (*cur).type_;
             if input.len() < total {
+                if O::DEFAULT_REPLIES
+                    && ty == REDIS_REPLY_STRING
+                    && (PARTIAL_BULK_MIN..=PARTIAL_BULK_MAX).contains(&n)
+                    && input.len() - start < n
+                {
+                    self.start_partial(cur, n, &input[start..]);
+                }
                 return Step::Stop;
             }
             let payload = &input[start..start + n];
-            let ty = (*cur).type_;
             if ty == REDIS_REPLY_VERB && (n < 4 || payload[3] != b':') {
                 return self.fail(
                     REDIS_ERR_PROTOCOL,
                     "Verbatim string 4 bytes of content type are missing or incorrectly encoded.",
                 );
             }
-            let obj = match f.and_then(|f| f.createString) {
-                Some(create) => create(cur, payload.as_ptr() as *mut c_char, n),
-                None => ty as usize as *mut c_void,
-            };
+            let obj = self.objects.string(cur, payload.as_ptr() as *mut c_char, n);
             self.finish_value(obj, total)
+        }
+    }
+
+    /// A long bulk string whose payload is still arriving: its reply takes what is in and
+    /// the rest as it is fed; header and payload so far are consumed. When out of memory the
+    /// string is gathered in the buffer instead, as a short one.
+    unsafe fn start_partial(&self, cur: *mut redisReadTask, n: usize, head: &[u8]) {
+        // SAFETY: head is the rest of the input; cur is the current task, a string.
+        unsafe {
+            let reply = reply::partial_string(n, head);
+            if reply.is_null() {
+                return;
+            }
+            // head ends the input: all of it is consumed.
+            (*self.r).pos = (*self.r).len;
+            (*cur).elements = n as c_longlong;
+            (*cur).obj = reply.cast();
+        }
+    }
+
+    /// A partial bulk: the rest of its text from the input, then its CRLF, which completes it.
+    unsafe fn partial(&self, cur: *mut redisReadTask) -> Step {
+        // SAFETY: cur is the current task, a partial bulk (see `partial_bulk`).
+        unsafe {
+            let reply = (*cur).obj.cast::<redisReply>();
+            let input = self.input();
+            let k = fill_partial_bulk(cur, reply, input);
+            if (*reply).len < (*cur).elements as usize || input.len() < k + 2 {
+                (*self.r).pos += k;
+                return Step::Stop;
+            }
+            (*cur).elements = -1;
+            (*cur).obj = std::ptr::null_mut();
+            let obj = reply::finish_string(cur, reply);
+            self.finish_value(obj, k + 2)
         }
     }
 
@@ -415,13 +759,9 @@ impl Parse {
             if count < -1 || (maxelements > 0 && count > maxelements) {
                 return self.fail(REDIS_ERR_PROTOCOL, "Multi-bulk length out of range");
             }
-            let f = self.fns();
             let ty = (*cur).type_;
             if count == -1 {
-                let obj = match f.and_then(|f| f.createNil) {
-                    Some(create) => create(cur),
-                    None => REDIS_REPLY_NIL as usize as *mut c_void,
-                };
+                let obj = self.objects.nil(cur);
                 return self.finish_value(obj, consumed);
             }
             if ty == REDIS_REPLY_MAP || ty == REDIS_REPLY_ATTR {
@@ -431,10 +771,7 @@ impl Parse {
                 }
                 count *= 2;
             }
-            let obj = match f.and_then(|f| f.createArray) {
-                Some(create) => create(cur, count as usize),
-                None => ty as usize as *mut c_void,
-            };
+            let obj = self.objects.array(cur, count as usize);
             if obj.is_null() {
                 return self.fail(REDIS_ERR_OOM, "Out of memory");
             }
@@ -490,9 +827,26 @@ impl Parse {
     }
 }
 
+/// Parses values until the reply is complete (`ridx` back to -1), more input is needed, or the
+/// reader failed. Each step moves `ridx` through the raw pointer.
+unsafe fn parse_reply<O: Objects>(parse: &Parse<O>) {
+    // SAFETY: the reader is live; steps run only while ridx >= 0.
+    unsafe {
+        loop {
+            if (*parse.r).ridx < 0 {
+                break;
+            }
+            if let Step::Stop = parse.step() {
+                break;
+            }
+        }
+    }
+}
+
 unsafe fn free_reader(r: *mut redisReader) {
     // SAFETY: r is a live reader (possibly half-built: NULL task array, fewer tasks).
     unsafe {
+        drop_partial_bulk(r);
         let rr = &mut *r;
         if !rr.reply.is_null() {
             if let Some(free) = rr.fn_.as_ref().and_then(|f| f.freeObject) {
@@ -586,6 +940,25 @@ pub unsafe extern "C" fn redisReaderFeed(
             if buf.is_null() || len == 0 {
                 return REDIS_OK;
             }
+            let mut input = std::slice::from_raw_parts(buf.cast::<u8>(), len);
+            // A partial bulk takes its text straight from here; the buffer is empty then
+            // (everything before the text was consumed when it started).
+            if rr.pos == rr.len {
+                // Through rr, which is used below: r is its parent.
+                if let Some((t, reply)) = partial_bulk(&*rr) {
+                    input = &input[fill_partial_bulk(t, reply, input)..];
+                    if input.is_empty() {
+                        return REDIS_OK;
+                    }
+                }
+            }
+            // The consumed input goes before the new is appended: what is left (a partial
+            // value, usually short) moves to the front once at least 1 KiB was consumed.
+            if rr.pos >= 1024 {
+                sds::range(rr.buf, rr.pos as isize, -1);
+                rr.pos = 0;
+                rr.len = sds::len(rr.buf);
+            }
             // An idle buffer that grew large is given back.
             if rr.len == 0 && rr.maxbuf != 0 && sds::avail(rr.buf) > rr.maxbuf {
                 sds::free(rr.buf);
@@ -596,7 +969,7 @@ pub unsafe extern "C" fn redisReaderFeed(
                     return REDIS_ERR;
                 }
             }
-            let grown = sds::cat_len(rr.buf, buf.cast(), len);
+            let grown = sds::cat_len(rr.buf, input.as_ptr().cast(), input.len());
             if grown.is_null() {
                 set_error(r, REDIS_ERR_OOM, b"Out of memory");
                 return REDIS_ERR;
@@ -628,9 +1001,8 @@ pub unsafe extern "C" fn redisReaderGetReply(
             if rr.len == 0 {
                 return REDIS_OK;
             }
-            let parse = Parse { r };
             if rr.ridx == -1 {
-                let root = parse.task(0);
+                let root = *rr.task;
                 (*root).type_ = -1;
                 (*root).elements = -1;
                 (*root).idx = -1;
@@ -639,24 +1011,27 @@ pub unsafe extern "C" fn redisReaderGetReply(
                 (*root).privdata = rr.privdata;
                 rr.ridx = 0;
             }
-            // Each step moves ridx (through the raw pointer); -1 means a reply is complete.
-            loop {
-                let ridx = (*r).ridx;
-                if ridx < 0 {
-                    break;
-                }
-                if let Step::Stop = parse.step() {
-                    break;
-                }
+            if uses_default_functions(rr.fn_) {
+                parse_reply(&Parse {
+                    r,
+                    objects: Replies,
+                });
+            } else {
+                parse_reply(&Parse {
+                    r,
+                    objects: Table(rr.fn_),
+                });
             }
             if (*r).err != 0 {
                 return REDIS_ERR;
             }
-            // Drop the consumed input once there is enough of it to be worth a move.
-            if (*r).pos >= 1024 {
-                sds::range((*r).buf, (*r).pos as isize, -1);
+            // All input consumed: the buffer is emptied in place, without a move. A partial
+            // value stays where it is; `redisReaderFeed` moves it to the front when it appends
+            // (hiredis moves the rest of the buffer here, on every call once 1 KiB is read).
+            if (*r).pos == (*r).len {
+                sds::set_len((*r).buf, 0);
                 (*r).pos = 0;
-                (*r).len = sds::len((*r).buf);
+                (*r).len = 0;
             }
             if (*r).ridx == -1 {
                 let done = (*r).reply;
@@ -711,6 +1086,34 @@ mod tests {
             "", "1.2.3", "1e", "+", ".", "1,5", "abc", "3.14x", "infinity", "1e400", "+1",
         ] {
             assert_eq!(parse_double(bad.as_bytes()), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn plain_numbers() {
+        for (text, want) in [
+            (&b"0\r\n"[..], Some((0, 3))),
+            (b"16384\r\nrest", Some((16384, 7))),
+            (
+                b"999999999999999999\r\n",
+                Some((999_999_999_999_999_999, 20)),
+            ),
+            // For the general path: more digits, a sign, a leading zero, no CRLF (yet).
+            (b"1000000000000000000\r\n", None),
+            (b"-1\r\n", None),
+            (b"01\r\n", None),
+            (b"\r\n", None),
+            (b"12\r", None),
+            (b"12", None),
+            (b"1 \r\n", None),
+            (b"12\rx", None),
+        ] {
+            assert_eq!(
+                plain_number(text),
+                want,
+                "{:?}",
+                String::from_utf8_lossy(text)
+            );
         }
     }
 

@@ -11,6 +11,7 @@
 
 #![allow(non_camel_case_types)]
 
+use std::cell::Cell;
 use std::ffi::CStr;
 use std::io::{self, Read, Write};
 use std::os::raw::{c_char, c_int, c_void};
@@ -23,6 +24,7 @@ use rustls::{
     CertificateError, ClientConfig, ClientConnection, DigitallySignedStruct, SignatureScheme,
 };
 
+use super::abi;
 use super::async_ctx::{disconnect_now, process_callbacks, stop_write, want_read, want_write};
 use super::context::{redisBufferRead, redisBufferWrite};
 use super::net::{redisNetClose, set_errno, set_error, strerror};
@@ -55,6 +57,43 @@ pub struct redisSSLOptions {
     pub server_name: *const c_char,
     pub verify_mode: c_int,
     pub verify_name: *const c_char,
+}
+
+/// `redisSSLOptions` of hiredis 1.2 to 1.4: 1.5's without `verify_name`.
+#[repr(C)]
+pub struct redisSSLOptionsV12 {
+    pub cacert_filename: *const c_char,
+    pub capath: *const c_char,
+    pub cert_filename: *const c_char,
+    pub private_key_filename: *const c_char,
+    pub server_name: *const c_char,
+    pub verify_mode: c_int,
+}
+
+const _: () = assert!(std::mem::size_of::<redisSSLOptions>() == 56);
+const _: () = assert!(std::mem::size_of::<redisSSLOptionsV12>() == 48);
+
+/// The caller's options, read with the layout this build answers for (`abi`): a program
+/// built against hiredis 1.2 to 1.4 passes 48 bytes, and what follows them is not its.
+unsafe fn read_options(options: *const redisSSLOptions) -> Option<redisSSLOptions> {
+    if options.is_null() {
+        return None;
+    }
+    if abi::ssl_options_have_verify_name() {
+        // SAFETY: a 1.5 caller's options, readable.
+        return Some(unsafe { options.read() });
+    }
+    // SAFETY: a 1.2 to 1.4 caller's options, readable for their 48 bytes.
+    let o = unsafe { options.cast::<redisSSLOptionsV12>().read() };
+    Some(redisSSLOptions {
+        cacert_filename: o.cacert_filename,
+        capath: o.capath,
+        cert_filename: o.cert_filename,
+        private_key_filename: o.private_key_filename,
+        server_name: o.server_name,
+        verify_mode: o.verify_mode,
+        verify_name: std::ptr::null(),
+    })
 }
 
 /// A TLS configuration shared by any number of connections (`Box`, freed with
@@ -125,9 +164,17 @@ unsafe fn opt_string(p: *const c_char) -> Option<String> {
     unsafe { p.as_ref() }.map(|_| unsafe { CStr::from_ptr(p) }.to_string_lossy().into_owned())
 }
 
+thread_local! {
+    /// Whether the last context creation on this thread failed because the client certificate
+    /// is X.509 v1, which rustls refuses (OpenSSL accepts it): hiredis has only "Failed to load
+    /// client certificate" for that, so redisSSLContextGetError says why instead.
+    static CLIENT_CERT_V1: Cell<bool> = const { Cell::new(false) };
+}
+
 /// hiredis's error code for a failure of `net::tls::client_config`, from the setting its
 /// message names.
 fn config_error_code(message: &str) -> c_int {
+    CLIENT_CERT_V1.with(|v1| v1.set(message.contains("X.509 v1")));
     if message.contains("private key") || message.contains("do not make a usable") {
         REDIS_SSL_CTX_PRIVATE_KEY_LOAD_FAILED
     } else if message.contains("tls_cert_file") {
@@ -198,8 +245,9 @@ pub unsafe extern "C" fn redisCreateSSLContextWithOptions(
     guard(std::ptr::null_mut(), || {
         // SAFETY: options is readable; error is NULL or writable.
         unsafe {
-            let result = match options.as_ref() {
-                Some(o) => create(o),
+            CLIENT_CERT_V1.with(|v1| v1.set(false));
+            let result = match read_options(options) {
+                Some(o) => create(&o),
                 None => Err(REDIS_SSL_CTX_CREATE_FAILED),
             };
             let (ctx, code) = match result {
@@ -255,6 +303,10 @@ pub extern "C" fn redisSSLContextGetError(error: c_int) -> *const c_char {
         REDIS_SSL_CTX_CREATE_FAILED => c"Failed to create OpenSSL SSL_CTX",
         REDIS_SSL_CTX_CERT_KEY_REQUIRED => c"Client cert and key must both be specified or skipped",
         REDIS_SSL_CTX_CA_CERT_LOAD_FAILED => c"Failed to load CA Certificate or CA Path",
+        REDIS_SSL_CTX_CLIENT_CERT_LOAD_FAILED if CLIENT_CERT_V1.with(Cell::get) => {
+            c"Failed to load client certificate: it is an X.509 v1 certificate, which the TLS \
+              library (rustls) does not support (the key is fine); issue it as X.509 v3"
+        }
         REDIS_SSL_CTX_CLIENT_CERT_LOAD_FAILED => c"Failed to load client certificate",
         REDIS_SSL_CTX_CLIENT_DEFAULT_CERT_FAILED => {
             c"Failed to set client default certificate directory"
