@@ -507,9 +507,10 @@ demo: all examples
 # The benchmark suite against hiredis, redis-rs and redis-benchmark, over TCP and TLS, and the
 # 10-minute memory soak (bench/run.py says what it runs; about 22 minutes on 2 cores). QUICK=1:
 # small N, one run and a 5 s soak, to check the suite quickly; the figures mean little.
-# hiredis_ssl is built against OpenSSL's headers (libssl-dev), for the bench only.
+# hiredis_ssl is built against OpenSSL's headers (libssl-dev), for the bench only; hiredis's
+# async runs use libevent (libevent-dev).
 bench: all
-	@tests/tools/ensure-deps.sh redis-server redis-benchmark openssl openssl/ssl.h
+	@tests/tools/ensure-deps.sh redis-server redis-benchmark openssl openssl/ssl.h event2/event.h
 	python3 bench/run.py $(if $(QUICK),--quick)
 
 clean:

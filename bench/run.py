@@ -5,8 +5,9 @@ Builds the peers (hiredis 1.5.0 from the C sources vendored in PyPI's hiredis 3.
 its hiredis_ssl part on OpenSSL; the redis-rs benchmark programs, with rustls), starts its own
 redis-server on two free loopback ports (plain TCP, and TLS with a CA and server certificate
 generated here with openssl), runs the parser suite, the end-to-end suite over TCP and over
-TLS, the memory soak (10 minutes; QUICK: 5 s), the Go clients (bench/go_suite.py: the Go
-binding beside go-redis and valkey-go), the hiredis section (bench/hiredis_suite.py: the
+TLS (over TCP also issue 17's callback chains and async windows, with hiredis's async API
+on libevent), the memory soak (10 minutes; QUICK: 5 s), the Go clients (bench/go_suite.py: the
+Go binding beside go-redis and valkey-go), the hiredis section (bench/hiredis_suite.py: the
 hiredis-compatible library's reader and redis-benchmark built on it, beside hiredis's), then the
 cluster suite on a 3-primary Redis Cluster it starts (bench/cluster.py, with the routing
 microbenchmark), and writes:
@@ -23,9 +24,10 @@ Every figure is the median of RUNS runs (min and max kept); the runs interleave 
 that gets busier part-way penalises all of them alike. Options: --quick (small N, one run:
 checks the suite, not the speed; writes bench/work/quick-results.* instead), --runs N,
 --only parser|e2e|soak|go|hiredis|cluster (repeatable), --transport tcp|tls (repeatable; the
-end-to-end runs), --soak-seconds S. Tables and charts are written when the parser and the TCP
-end-to-end runs are part of the run (and the cluster tables alone by `--only cluster`); the
-ratios are printed whatever ran.
+end-to-end runs), --scenario PREFIX (repeatable: only the end-to-end scenarios whose id starts
+with it, e.g. `--only e2e --scenario chains --scenario async`), --soak-seconds S. Tables and
+charts are written when the parser and the TCP end-to-end runs are part of the run (and the
+cluster tables alone by `--only cluster`); the ratios are printed whatever ran.
 """
 
 import argparse
@@ -127,13 +129,14 @@ def build_c(vendor, libhiredis, libhiredis_ssl):
     # Vendored headers first and by path, so Debian's old /usr/include/hiredis cannot be used.
     hi = ["-I", vendor]
     out["e2e-hiredis"] = os.path.join(BUILD, "e2e-hiredis")
+    # Its async API runs the chains on libevent (libevent-dev).
     run(["cc"] + CFLAGS + hi + [os.path.join(c, "e2e.c"), os.path.join(c, "e2e_hiredis.c"),
-                                libhiredis, "-o", out["e2e-hiredis"]])
+                                libhiredis, "-levent", "-o", out["e2e-hiredis"]])
     # The same backend with hiredis_ssl, for the TLS runs; the TCP runs keep the binary above.
     out["e2e-hiredis-tls"] = os.path.join(BUILD, "e2e-hiredis-tls")
     run(["cc"] + CFLAGS + hi + ["-DE2E_HIREDIS_SSL", os.path.join(c, "e2e.c"),
                                 os.path.join(c, "e2e_hiredis.c"), libhiredis_ssl, libhiredis,
-                                "-lssl", "-lcrypto", "-o", out["e2e-hiredis-tls"]])
+                                "-levent", "-lssl", "-lcrypto", "-o", out["e2e-hiredis-tls"]])
     out["parse-hiredis"] = os.path.join(BUILD, "parse-hiredis")
     run(["cc"] + CFLAGS + hi + [os.path.join(c, "parse_hiredis.c"),
                                 os.path.join(c, "parse_bench.c"), libhiredis,
@@ -398,6 +401,7 @@ class Server:
 # redcore's decoder (Rust, benches/parser.rs), redcore's C reader (bench/c/parse_redcore.c),
 # hiredis's reader and redis-rs's parser; memcpy of the same bytes for the large strings.
 PARSERS = ["redcore", "redcore-c", "hiredis", "redis-rs"]
+ASYNC_WINDOWS = [1, 16, 128, 1024]  # issue 17's fair async table
 MEMCPY_WORKLOADS = ("d", "j")
 
 
@@ -464,7 +468,38 @@ def e2e_scenarios(quick, transport="tcp"):
             ("redis-rs-sync", ("redis_rs", ["--conn", "sync"] + a)),
             ("redis-rs-mux", ("redis_rs", ["--conn", "mux"] + a)),
         ]))
+    if transport == "tcp":  # hiredis's async runs are TCP only
+        out += async_scenarios(q, keys, seq_n, pipe_n, hiredis)
     return out, keys
+
+
+def async_scenarios(q, keys, seq_n, pipe_n, hiredis):
+    """Issue 17's async rows, one connection each. `chains`: 50 and 500 independent chains of
+    the mix's 80/20 GET/SET, each completion issuing its chain's next command (redcore
+    callbacks, hiredis async on libevent), against as many redis-rs tasks on one multiplexed
+    connection. `async`: GET with a window of 1-1024 in flight: redcore's callbacks kept full
+    by the caller's thread, and by the completions (chains) as hiredis async does."""
+    out = []
+    n = 200_000 // q
+    for chains in [50, 500]:
+        mix = ["--op", "mix", "--n", str(n), "--keys", str(keys)]
+        c = ["--mode", "chains", "--depth", str(chains)] + mix
+        out.append((f"chains-{chains}", "chains", {"chains": chains, "keys": keys}, [
+            ("redcore chains", ("e2e-redcore", c)),
+            ("hiredis async", (hiredis, c)),
+            ("redis-rs-mux tasks", ("redis_rs", ["--conn", "mux", "--mode", "mix",
+                                                 "--threads", str(chains), "--n", str(n),
+                                                 "--keys", str(keys)])),
+        ]))
+    for depth in ASYNC_WINDOWS:
+        a = ["--op", "get", "--size", "3", "--n", str(seq_n if depth == 1 else pipe_n),
+             "--depth", str(depth)]
+        out.append((f"async{depth}-get", "async", {"op": "get", "size": 3, "depth": depth}, [
+            ("redcore callbacks", ("e2e-redcore", ["--mode", "window"] + a)),
+            ("redcore chains", ("e2e-redcore", ["--mode", "chains"] + a)),
+            ("hiredis async", (hiredis, ["--mode", "chains"] + a)),
+        ]))
+    return out
 
 
 def redis_benchmark(server, transport, clients, pipeline, n):
@@ -486,8 +521,10 @@ def redis_benchmark(server, transport, clients, pipeline, n):
     return rates
 
 
-def e2e_suite(exes, server, runs, quick, transports):
-    by_transport = {t: e2e_scenarios(quick, t)[0] for t in transports}
+def e2e_suite(exes, server, runs, quick, transports, only=None):
+    """`only`: the prefixes of the scenario ids to run (None: all, and redis-benchmark)."""
+    by_transport = {t: [sc for sc in e2e_scenarios(quick, t)[0]
+                        if only is None or sc[0].startswith(tuple(only))] for t in transports}
     scenarios = [sc for t in transports for sc in by_transport[t]]
     keys = e2e_scenarios(quick)[1]
     log(f"filling {keys} keys for the mix")
@@ -511,6 +548,8 @@ def e2e_suite(exes, server, runs, quick, transports):
                 k = r % len(clients)
                 for label, (exe, args) in clients[k:] + clients[:k]:
                     res.setdefault((sid, label), []).append(run_json([exes[exe]] + conn + args))
+            if only is not None:
+                continue
             for depth, n in rb_n.items():
                 for op, rate in redis_benchmark(server, t, 1, depth, n).items():
                     res.setdefault((f"rb-{pre}c1-P{depth}-{op}", "redis-benchmark"), []).append(
@@ -627,6 +666,7 @@ def e2e_targets(esum, soak_result):
         rc, hi = med(esum, (k, rc_label), "cpu_us_per_op"), med(esum, (k, hi_label), "cpu_us_per_op")
         add(f"CPU per op ≤ hiredis, {what}", f"{human(rc)} µs vs {human(hi)} µs",
             ratio(rc, hi), 1.0, higher_is_better=False)
+    t += async_targets(esum)
     p50, p99 = med(esum, ("mix-50", "redcore"), "p50_us"), med(esum, ("mix-50", "redcore"), "p99_us")
     add("p99 ≤ 2x p50 at 50 callers", f"p50 {human(p50)} µs, p99 {human(p99)} µs",
         ratio(p99, p50), 2.0, higher_is_better=False)
@@ -634,6 +674,32 @@ def e2e_targets(esum, soak_result):
         add("flat memory under sustained load (RSS growth after warm-up ≤ 1 MiB)",
             f"{soak_result['growth_kib']} KiB over {soak_result['seconds']} s",
             soak_result["growth_kib"] / 1024, 1.0, higher_is_better=False)
+    return t
+
+
+def async_targets(esum):
+    """Issue 17: callback chains against redis-rs's tasks and hiredis async, and redcore's
+    callbacks against hiredis async at every window (throughput, and CPU per op)."""
+    t = []
+    for chains in [50, 500]:
+        k = f"chains-{chains}"
+        for peer, need in [("redis-rs-mux tasks", 1.0), ("hiredis async", 1.3)]:
+            rc, p = med(esum, (k, "redcore chains"), "ops_per_sec"), med(esum, (k, peer), "ops_per_sec")
+            t.append(target(f"{chains} callback chains ≥ {need}x {peer}",
+                            f"{human(rc)}/s vs {human(p)}/s", ratio(rc, p), need))
+            rc, p = med(esum, (k, "redcore chains"), "cpu_us_per_op"), med(esum, (k, peer), "cpu_us_per_op")
+            t.append(target(f"CPU per op ≤ {peer}, {chains} callback chains",
+                            f"{human(rc)} µs vs {human(p)} µs", ratio(rc, p), 1.0,
+                            higher_is_better=False))
+    for depth in ASYNC_WINDOWS:
+        k = f"async{depth}-get"
+        rc, hi = med(esum, (k, "redcore callbacks"), "ops_per_sec"), med(esum, (k, "hiredis async"), "ops_per_sec")
+        t.append(target(f"callbacks, window {depth} GET ≥ 1.0x hiredis async",
+                        f"{human(rc)}/s vs {human(hi)}/s", ratio(rc, hi), 1.0))
+        rc, hi = med(esum, (k, "redcore callbacks"), "cpu_us_per_op"), med(esum, (k, "hiredis async"), "cpu_us_per_op")
+        t.append(target(f"CPU per op ≤ hiredis async, callbacks window {depth}",
+                        f"{human(rc)} µs vs {human(hi)} µs", ratio(rc, hi), 1.0,
+                        higher_is_better=False))
     return t
 
 
@@ -686,6 +752,7 @@ def markdown(meta, files, psum, scenarios, esum, tg, soak_s):
                          for w in ("b", "d")) + ".\n")
 
     L += e2e_tables(scenarios, esum, "")
+    L += async_tables(scenarios, esum)
     if any(sid.startswith("tls-") for sid, _, _, _ in scenarios):
         L.append("## Over TLS\n")
         L.append(f"The same scenarios against the same redis-server's TLS port: TLS 1.3, "
@@ -710,7 +777,9 @@ def markdown(meta, files, psum, scenarios, esum, tg, soak_s):
              "contexts, one per caller thread (`pipelined` = `redisAppendCommandArgv` + "
              "`redisGetReply`). **redis-rs** 1.x: `sync` = one `Connection` per caller thread, "
              "`mux` = one `MultiplexedConnection` on a current-thread tokio runtime (`tasks` = "
-             "depth-many tasks each awaiting one call at a time). All speak RESP2 with TCP_NODELAY. "
+             "depth-many tasks each awaiting one call at a time). **hiredis async**: 1.5.0's "
+             "`redisAsyncContext` on a libevent 2.1 `event_base` in the caller's thread (the "
+             "driver's own glue on the `ev` hooks: the sdist vendors no adapters). All speak RESP2 with TCP_NODELAY. "
              "CPU = user+sys of the whole client process (its event-loop threads included) / ops.\n")
     return "\n".join(L) + "\n"
 
@@ -787,6 +856,52 @@ def e2e_tables(scenarios, esum, pre):
                          f"{spread(rb['ops_per_sec'])} / "
                          f"{spread(esum[(f'rb-{pre}c1-P1-set', 'redis-benchmark')]['ops_per_sec'])}.")
         L.append("")
+    return L
+
+
+def async_tables(scenarios, esum):
+    """The markdown tables of issue 17's chains and async windows (TCP)."""
+    L = []
+
+    def rows(group, head, cells):
+        # One row per scenario and client: its first cells, ops/s, then cells(sid, lbl, ops).
+        for sid, _, params, clients in [s for s in scenarios if s[1] == group]:
+            for lbl, _ in clients:
+                ops = med(esum, (sid, lbl), "ops_per_sec")
+                L.append(f"| {params[head]} | {lbl} | {spread(esum[(sid, lbl)]['ops_per_sec'])} | "
+                         + " | ".join(cells(sid, lbl, ops)) + " |")
+        L.append("")
+
+    def vs(sid, peer, value, field):
+        return fmt_ratio(value, med(esum, (sid, peer), field))
+
+    def cpu(sid, lbl):
+        return med(esum, (sid, lbl), "cpu_us_per_op")
+
+    if any(s[1] == "chains" for s in scenarios):
+        L.append("## Callback chains on one connection: 80% GET / 20% SET over the filled key "
+                 "space, 3 B values\n")
+        L.append("Each chain issues its next command from the completion of the one before "
+                 "(redcore: `redcore_client_command` callbacks; hiredis: `redisAsyncCommandArgv` "
+                 "on a libevent loop); redis-rs: as many tokio tasks on one "
+                 "`MultiplexedConnection`, each awaiting one call at a time.\n")
+        L.append("| chains | client | ops/s | vs hiredis async | vs redis-rs-mux tasks "
+                 "| CPU µs/op | p50 µs | p99 µs |")
+        L.append("|---|---|---|---|---|---|---|---|")
+        rows("chains", "chains", lambda sid, lbl, ops: [
+            vs(sid, "hiredis async", ops, "ops_per_sec"),
+            vs(sid, "redis-rs-mux tasks", ops, "ops_per_sec"), human(cpu(sid, lbl)),
+            human(med(esum, (sid, lbl), "p50_us")), human(med(esum, (sid, lbl), "p99_us"))])
+    if any(s[1] == "async" for s in scenarios):
+        L.append("## Async windows on one connection (GET, 3 B)\n")
+        L.append("`callbacks`: the caller's thread keeps the window full (`redcore_client_command`, "
+                 "a semaphore of free places); `chains`: each completion issues the next "
+                 "command, as hiredis async does on its libevent loop.\n")
+        L.append("| in flight | client | ops/s | vs hiredis async | CPU µs/op | CPU vs hiredis async |")
+        L.append("|---|---|---|---|---|---|")
+        rows("async", "depth", lambda sid, lbl, ops: [
+            vs(sid, "hiredis async", ops, "ops_per_sec"), human(cpu(sid, lbl)),
+            vs(sid, "hiredis async", cpu(sid, lbl), "cpu_us_per_op")])
     return L
 
 
@@ -870,6 +985,9 @@ def main():
     ap.add_argument("--only", action="append", choices=PARTS)
     ap.add_argument("--transport", action="append", choices=TRANSPORTS)
     ap.add_argument("--soak-seconds", type=int)
+    ap.add_argument("--scenario", action="append",
+                    help="end-to-end scenarios whose id starts with this (repeatable), e.g. "
+                         "chains, async, tls-mix; no redis-benchmark rows")
     opts = ap.parse_args()
     quick = opts.quick
     runs = opts.runs or (1 if quick else 5)
@@ -911,7 +1029,7 @@ def main():
         if "e2e" in parts:
             tls_port = f", TLS on {server.tls_port}" if server.tls_port else ""
             log(f"== end to end (redis-server on 127.0.0.1:{server.port}{tls_port}) ==")
-            scenarios, eraw = e2e_suite(exes, server, runs, quick, transports)
+            scenarios, eraw = e2e_suite(exes, server, runs, quick, transports, opts.scenario)
             esum = summarise(eraw, ["ops_per_sec", "cpu_us_per_op", "p50_us", "p99_us", "p999_us",
                                     "connections"])
         if "soak" in parts:
@@ -958,7 +1076,7 @@ def main():
     }
     # A QUICK run checks the suite, and a partial one (--only, --transport) measures a part: both
     # leave the last full run's results alone.
-    partial = parts != set(PARTS) or transports != TRANSPORTS
+    partial = parts != set(PARTS) or transports != TRANSPORTS or opts.scenario is not None
     out = os.path.join(WORK, "quick-results" if quick else "partial-results") \
         if quick or partial else os.path.join(BENCH, "results")
     with open(out + ".json", "w") as f:

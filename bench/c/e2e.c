@@ -6,6 +6,10 @@
  *   seq       one caller, --n blocking calls of --op (set|get) with --size byte values
  *   pipeline  one caller, --n commands sent in explicit pipelines of --depth
  *   window    one caller, --n commands with callbacks, --depth in flight (async clients)
+ *   chains    --depth independent chains on one connection, --n commands in all: each
+ *             completion issues its chain's next command (async clients). --op mix: the
+ *             80/20 GET/SET of `mix` over --keys filled beforehand; --op get|set: the keys
+ *             of `seq`, chain c taking commands c, c + depth, ...
  *   mix       --threads callers, --n blocking calls in all, 80% GET / 20% SET on random keys
  *             among --keys (filled beforehand with `fill`), with per-call latency
  *   fill      sets keys 0..--keys with --size byte values, in pipelines
@@ -397,6 +401,102 @@ static int mode_single(e2e_conn *conn) {
     return c.bad || c.failed;
 }
 
+/* ---- chains ----------------------------------------------------------------------------- */
+
+struct e2e_chain {
+    gen_ctx g;
+    long next;   /* index of its next command */
+    long stride; /* chains in the run */
+    long left;   /* commands still to issue in this pass */
+    e2e_cmd cmd; /* the one in flight */
+    char keybuf[32];
+    uint64_t t0;   /* when it was issued */
+    uint32_t *lat; /* this chain's part of the run's latency records */
+    long nlat;
+    long done;
+    long bad;
+};
+
+/* Called by a backend from its completions; touches only this chain, whose steps follow
+ * one another (each is issued from the one before), so it needs no lock. */
+const e2e_cmd *e2e_chain_step(e2e_chain *c, const e2e_reply *reply) {
+    /* One clock read per step: a reply's arrival is its successor's start. */
+    uint64_t t = c->lat ? now_ns() : 0;
+    if (reply != NULL) {
+        if (c->lat) c->lat[c->nlat++] = clamp_ns(t - c->t0);
+        c->bad += !reply_ok(&c->cmd, reply, c->g.size);
+        c->done++;
+    }
+    if (c->left == 0) return NULL;
+    c->left--;
+    gen(&c->g, c->next, &c->cmd, c->keybuf);
+    c->next += c->stride;
+    c->t0 = t;
+    return &c->cmd;
+}
+
+/* One pass of `total` commands shared out over the chains; latencies go to `lat` (room for
+ * `total`) when it is given. Returns the backend's result. */
+static int chains_pass(e2e_conn *conn, int n, e2e_chain *chains, e2e_chain **ptrs, long total,
+                       uint32_t *lat) {
+    long off = 0;
+    for (int c = 0; c < n; c++) {
+        chains[c].left = total / n + (c < total % n);
+        chains[c].lat = lat ? lat + off : NULL;
+        chains[c].nlat = 0;
+        off += chains[c].left;
+    }
+    return backend_chains(conn, n, ptrs);
+}
+
+static int mode_chains(e2e_conn *conn) {
+    int mix = strcmp(A.op, "mix") == 0, set = strcmp(A.op, "set") == 0;
+    int n = A.depth;
+    char prefix[32];
+    if (mix) {
+        snprintf(prefix, sizeof prefix, "key");
+    } else {
+        snprintf(prefix, sizeof prefix, "s%zu", A.size);
+        if (!set) fill(conn, prefix, A.keys, A.size);
+    }
+    e2e_chain *chains = calloc((size_t)n, sizeof *chains);
+    e2e_chain **ptrs = calloc((size_t)n, sizeof *ptrs);
+    uint32_t *records = malloc((size_t)A.n * sizeof *records);
+    if (chains == NULL || ptrs == NULL || records == NULL) die("out of memory");
+    for (int c = 0; c < n; c++) {
+        gen_ctx g = {prefix, set, A.keys, A.size, 0x9E3779B97F4A7C15ULL * (uint64_t)(c + 1),
+                     mix ? PICK_MIX : PICK_SEQ, 1, 0};
+        chains[c].g = g;
+        chains[c].next = c;
+        chains[c].stride = n;
+        ptrs[c] = &chains[c];
+    }
+    /* Warm-up: a tenth of the run, at least one command per chain. */
+    int rc = chains_pass(conn, n, chains, ptrs, A.n / 10 < n ? n : A.n / 10, NULL);
+    if (rc == -2) die("this client has no callback API");
+    long bad = 0, done = 0;
+    for (int c = 0; c < n; c++) {
+        bad += chains[c].bad;
+        chains[c].bad = chains[c].done = 0;
+    }
+    double t0 = now_s(), c0 = cpu_s();
+    rc |= chains_pass(conn, n, chains, ptrs, A.n, records);
+    double c1 = cpu_s(), t1 = now_s();
+    size_t m = 0;
+    for (int c = 0; c < n; c++) { /* the records, packed */
+        memmove(records + m, chains[c].lat, (size_t)chains[c].nlat * sizeof *records);
+        m += (size_t)chains[c].nlat;
+        bad += chains[c].bad;
+        done += chains[c].done;
+    }
+    lat l = percentiles(records, m);
+    print_result(done, t1 - t0, c1 - c0, &l, bad, rc != 0 || done != A.n);
+    free(records);
+    free(ptrs);
+    free(chains);
+    return bad || rc || done != A.n;
+}
+
 typedef struct window_loop {
     e2e_conn *conn;
     volatile int *stop;
@@ -502,8 +602,8 @@ static int mode_threads(void) {
 static void usage(void) {
     fprintf(stderr,
             "usage: e2e-%s (--port P [--host H] | --url URL)\n"
-            "       --mode seq|pipeline|window|mix|fill|soak|calls|pipelines\n"
-            "       [--op set|get] [--size BYTES] [--n OPS] [--depth D] [--threads T]\n"
+            "       --mode seq|pipeline|window|chains|mix|fill|soak|calls|pipelines\n"
+            "       [--op set|get|mix] [--size BYTES] [--n OPS] [--depth D] [--threads T]\n"
             "       [--keys K] [--seconds S] [--tls --tls-ca FILE] [--grouped]\n"
             "       [--span nodes|slot]\n",
             backend_name());
@@ -561,6 +661,9 @@ int main(int argc, char **argv) {
     A.opts.callers = threaded ? A.threads : 1;
     if (!threaded) A.threads = 1;
     if (strcmp(A.mode, "fill") == 0) A.op = "set";
+    if (strcmp(A.op, "set") != 0 && strcmp(A.op, "get") != 0 &&
+        (strcmp(A.op, "mix") != 0 || strcmp(A.mode, "chains") != 0) && !mixed)
+        usage();
     if (mixed) A.op = "mix";
 
     char err[256] = "";
@@ -580,6 +683,8 @@ int main(int argc, char **argv) {
         } else if (strcmp(A.mode, "seq") == 0 || strcmp(A.mode, "pipeline") == 0 ||
                    strcmp(A.mode, "window") == 0) {
             rc = mode_single(conn);
+        } else if (strcmp(A.mode, "chains") == 0) {
+            rc = mode_chains(conn);
         } else {
             usage();
             rc = 2;

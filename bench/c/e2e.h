@@ -64,4 +64,18 @@ int backend_pipeline(e2e_conn *conn, int n, const e2e_cmd *cmds, e2e_reply *out)
 int backend_window(e2e_conn *conn, long n, int depth, e2e_gen gen, void *ctx, int expect,
                    long *bad);
 
+/* A chain (mode `chains`): commands issued one after another, each from the completion of
+ * the one before, as the independent tasks of an asynchronous program issue theirs. The
+ * driver makes the commands and checks the replies; a backend only carries them. */
+typedef struct e2e_chain e2e_chain;
+
+/* Hands the chain the reply to its command in flight (NULL on its first step) and returns
+ * its next command, or NULL when the chain is done. The command lives until the next step. */
+const e2e_cmd *e2e_chain_step(e2e_chain *chain, const e2e_reply *reply);
+
+/* Runs `n` chains on one connection: issues each chain's first command, then each next one
+ * from the completion of the one before, until every chain is done. Returns 0, -1 on
+ * error, -2 when the client has no callback API. */
+int backend_chains(e2e_conn *conn, int n, e2e_chain **chains);
+
 #endif

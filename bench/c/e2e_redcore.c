@@ -1,7 +1,8 @@
 /* redcore behind the e2e driver: one client with its default pool (one multiplexed
  * connection per node) shared by every caller thread; blocking calls, pipelines (a
- * redcore_pipeline per caller, reused), and callbacks; over TCP or TLS; one server, or a
- * cluster given by its URL. */
+ * redcore_pipeline per caller, reused), callbacks (a window kept full by the caller's
+ * thread, or chains that issue their next command from the completion); over TCP or TLS;
+ * one server, or a cluster given by its URL. */
 #include <pthread.h>
 #include <semaphore.h>
 #include <stdio.h>
@@ -199,4 +200,71 @@ int backend_window(e2e_conn *conn, long n, int depth, e2e_gen gen, void *ctx, in
     pthread_mutex_destroy(&w.lock);
     *bad += w.bad;
     return rc;
+}
+
+/* ---- chains ------------------------------------------------------------------------------- */
+
+/* The run every chain reports to when it ends; the caller waits for the last. */
+typedef struct chain_run {
+    pthread_mutex_t lock;
+    pthread_cond_t ended;
+    int running;
+    int failed;
+} chain_run;
+
+typedef struct chain_link {
+    chain_run *run;
+    e2e_chain *chain;
+    redcore_client *client;
+} chain_link;
+
+static void chain_end(chain_run *run, int failed) {
+    pthread_mutex_lock(&run->lock);
+    run->failed |= failed;
+    if (--run->running == 0) pthread_cond_signal(&run->ended);
+    pthread_mutex_unlock(&run->lock);
+}
+
+static void on_chain_reply(void *userdata, const redcore_reply *reply, const redcore_error *err);
+
+/* Issues the chain's command `cmd`, or ends the chain when there is none (or it fails). */
+static void chain_issue(chain_link *l, const e2e_cmd *cmd) {
+    if (cmd == NULL) {
+        chain_end(l->run, 0);
+    } else if (redcore_client_command(l->client, cmd->argc, cmd->argv, cmd->lens,
+                                      on_chain_reply, l, NULL) != REDCORE_OK) {
+        chain_end(l->run, 1);
+    }
+}
+
+/* On a library thread: the reply to the chain's command, and its next one submitted from
+ * here, as the callback contract allows. */
+static void on_chain_reply(void *userdata, const redcore_reply *reply, const redcore_error *err) {
+    chain_link *l = userdata;
+    e2e_reply r = {E2E_ERROR, 0};
+    if (err == NULL) shape(reply, &r);
+    chain_issue(l, e2e_chain_step(l->chain, &r));
+}
+
+int backend_chains(e2e_conn *conn, int n, e2e_chain **chains) {
+    chain_run run;
+    chain_link *links = malloc((size_t)n * sizeof *links);
+    if (links == NULL) return -1;
+    pthread_mutex_init(&run.lock, NULL);
+    pthread_cond_init(&run.ended, NULL);
+    run.running = n; /* before the first submission: a chain may end before the last starts */
+    run.failed = 0;
+    for (int i = 0; i < n; i++) {
+        links[i].run = &run;
+        links[i].chain = chains[i];
+        links[i].client = conn->client;
+        chain_issue(&links[i], e2e_chain_step(chains[i], NULL));
+    }
+    pthread_mutex_lock(&run.lock);
+    while (run.running > 0) pthread_cond_wait(&run.ended, &run.lock);
+    pthread_mutex_unlock(&run.lock);
+    pthread_cond_destroy(&run.ended);
+    pthread_mutex_destroy(&run.lock);
+    free(links);
+    return run.failed ? -1 : 0;
 }

@@ -5,8 +5,8 @@
 # redis-server, redis-sentinel, redis-cli, valgrind, go, pkg-config, openssl, clang and
 # clang++ (the C++ tests and the Swift module-map check), cmake (the CMake package check),
 # and the headers of the event libraries the hiredis adapter tests use (or only the COMMANDs
-# and HEADERs given, e.g.
-# `redis-server redis-cli` for the demo, `openssl openssl/ssl.h` for the bench's TLS runs).
+# and HEADERs given, e.g. `redis-server redis-cli` for the demo, `openssl openssl/ssl.h
+# event2/event.h` for the bench's TLS and async runs).
 # Idempotent; prints nothing when everything is already there.
 set -euo pipefail
 
