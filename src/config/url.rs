@@ -540,7 +540,15 @@ impl<'a> UrlParser<'a> {
                     "an IPv6 host must be written in brackets: redis://[::1]:6379",
                 ));
             }
-            (decode(host, "host")?, port)
+            let host = decode(host, "host")?;
+            // A host name has no ':' (percent-encoded or not): an IPv6 address goes in
+            // brackets, and a colon left in a name would be printed back as one.
+            if host.contains(':') {
+                return Err(invalid(
+                    "an IPv6 host must be written in brackets: redis://[::1]:6379",
+                ));
+            }
+            (host, port)
         };
         if host.is_empty() {
             return Err(invalid("the URL has no host (redis://host:port)"));

@@ -334,6 +334,12 @@ const INVALID: &[(&str, &str)] = &[
         "unexpected text after the URL's IPv6 host",
     ),
     ("redis://[zz]:1", "invalid IPv6 address 'zz'"),
+    // Found by the url fuzz target: a colon percent-encoded into a host name.
+    (
+        "redis+cluster://aad_fom=replicp%3ad",
+        "must be written in brackets",
+    ),
+    ("redis://a%3Ab:1", "must be written in brackets"),
     ("redis://h#top", "fragment"),
     ("unix://", "no socket path"),
     ("unix:///", "no socket path"),
