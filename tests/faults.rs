@@ -182,6 +182,45 @@ fn a_stalled_malformed_aggregate_never_shifts_replies() {
     }
 }
 
+/// A reply and the server's close arriving together. The event loop stops reading a plain
+/// socket after a short read (polling is edge-triggered: more data is a new edge), but no edge
+/// follows a hangup, so there it reads on to the end: the command the server never answered
+/// fails at once with a connection error instead of waiting for its (long) timeout.
+#[test]
+fn a_reply_that_arrives_with_the_servers_close_does_not_hide_the_close() {
+    let server = ScriptedServer::start(|args: &[String]| match args {
+        [set, key, _] if set == "SET" && key.starts_with("last") => {
+            Answer::ReplyThenClose(b"+OK\r\n".to_vec())
+        }
+        [set, _, _] if set == "SET" => Answer::raw("+OK\r\n"),
+        _ => Answer::Nothing,
+    });
+    // Far longer than NO_HANG: only noticing the close can end the unanswered command in time.
+    let client = Client::new(config(server.port(), Duration::from_secs(60))).expect("connects");
+    for round in 0..5 {
+        let keys = [
+            format!("first-{round}"),
+            format!("last-{round}"),
+            format!("after-{round}"),
+        ];
+        let outcomes = burst(&client, keys.len(), |i| {
+            vec!["SET".into(), keys[i].clone(), "v".into()]
+        });
+        for (key, outcome) in keys.iter().zip(&outcomes) {
+            match outcome {
+                Ok(v) => assert_eq!(v, &Value::Simple(b"OK".to_vec()), "SET {key}"),
+                // The command after the close: sent and never answered, or refused by the
+                // closing socket; a write is not sent again.
+                Err(e) => assert!(
+                    key.starts_with("after") && e.kind() == ErrorKind::Connection,
+                    "round {round}, SET {key}: {e}"
+                ),
+            }
+        }
+        assert!(outcomes[0].is_ok() && outcomes[1].is_ok(), "round {round}");
+    }
+}
+
 /// Defect 2: a `+` line that never ends is refused at the line limit (1 MiB), not buffered up
 /// to the bulk limit (512 MiB) until the command times out; the connection is replaced.
 #[test]

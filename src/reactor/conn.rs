@@ -306,6 +306,16 @@ impl Conn {
     }
 }
 
+/// What a readiness event says about reading.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Readable {
+    No,
+    Yes,
+    /// The peer closed its side or the socket has an error: read to the end, since no
+    /// further edge will come.
+    Hangup,
+}
+
 /// What the reactor must do after handling a connection.
 #[derive(Default)]
 pub(crate) struct After {
@@ -560,11 +570,13 @@ impl ConnState {
     /// A readiness event for this connection.
     pub(crate) fn on_event(
         &mut self,
-        readable: bool,
+        readable: Readable,
         writable: bool,
         readbuf: &mut [u8],
         ctx: &mut Ctx<'_>,
     ) -> After {
+        let hangup = readable == Readable::Hangup;
+        let readable = readable != Readable::No;
         self.take_handoff(ctx.completions, ctx.pushes, ctx.detours);
         if self.transport.is_none() {
             return After::default();
@@ -588,7 +600,7 @@ impl ConnState {
             self.writable = true;
         }
         if readable && !self.caller_reading {
-            self.read(readbuf, ctx);
+            self.read(readbuf, hangup, ctx);
         }
         if self.transport.is_some() && self.writable {
             self.flush(ctx);
@@ -750,7 +762,11 @@ impl ConnState {
         self.backoff = BackoffState::default();
     }
 
-    fn read(&mut self, readbuf: &mut [u8], ctx: &mut Ctx<'_>) {
+    /// Reads what the socket holds. Polling is edge-triggered, so a plain socket is read
+    /// until a read comes back short: more data arriving later is a new edge. After a hangup
+    /// (no edge will follow) and through TLS (whose reads are of records, not of the socket)
+    /// it reads until the socket says it would block.
+    fn read(&mut self, readbuf: &mut [u8], hangup: bool, ctx: &mut Ctx<'_>) {
         loop {
             let Some(transport) = self.transport.as_mut() else {
                 return;
@@ -791,6 +807,9 @@ impl ConnState {
                     ctx.detours.append(&mut self.detoured);
                     if let Err(err) = ingested {
                         self.fail(err, ctx);
+                        return;
+                    }
+                    if plain && !hangup && n < readbuf.len() {
                         return;
                     }
                 }

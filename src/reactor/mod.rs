@@ -234,11 +234,12 @@ impl Reactor {
             // Sleep unless there is work; the flag tells submitters to wake us.
             let timeout = self.next_timeout(&*engine);
             self.shared.sleeping.store(true, Ordering::SeqCst);
-            let timeout = if self.rx.is_empty() && !self.shared.has_flushes() {
-                timeout
-            } else {
-                Some(Duration::ZERO)
-            };
+            let idle = self.rx.is_empty()
+                && !self.shared.has_flushes()
+                && self.completions.is_empty()
+                && self.pushes.is_empty()
+                && self.detours.is_empty();
+            let timeout = if idle { timeout } else { Some(Duration::ZERO) };
             if let Err(e) = self.poll.poll(&mut events, timeout) {
                 if e.kind() != io::ErrorKind::Interrupted {
                     // A broken poll cannot be recovered: fail everything and stop.
@@ -259,7 +260,13 @@ impl Reactor {
                 let Some(conn) = self.conns.get(index).and_then(|c| c.clone()) else {
                     continue;
                 };
-                let readable = event.is_readable() || event.is_read_closed() || event.is_error();
+                let readable = if event.is_read_closed() || event.is_error() {
+                    conn::Readable::Hangup
+                } else if event.is_readable() {
+                    conn::Readable::Yes
+                } else {
+                    conn::Readable::No
+                };
                 let writable = event.is_writable() || event.is_write_closed();
                 let after = {
                     let mut st = conn.lock();
@@ -350,28 +357,42 @@ impl Reactor {
                     Msg::Shutdown => shutdown = true,
                 }
             }
-            std::mem::swap(
-                &mut *self
-                    .shared
-                    .flushes
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner()),
-                &mut flushes,
-            );
-            for conn in flushes.drain(..) {
-                let mut st = conn.lock();
-                st.take_handoff(&mut self.completions, &mut self.pushes, &mut self.detours);
-                st.scheduled = false;
-                if st.writable {
-                    let mut ctx = self.ctx(&*engine, now, &mut rng);
-                    st.flush(&mut ctx);
-                }
-                st.ensure_armed(self.poll.registry());
-            }
+            self.write_scheduled(&*engine, &mut flushes, now, &mut rng);
             self.timers(&engine, now, &mut rng);
             self.run_completions(&engine);
+            // What the callbacks just submitted goes out now, not after one more (zero-timeout)
+            // poll: a chain of callbacks costs a write per link and no extra syscalls.
+            self.write_scheduled(&*engine, &mut flushes, Instant::now(), &mut rng);
         }
         self.shutdown(&engine, completion::closed_error());
+    }
+
+    /// Writes the output of the connections that submitters scheduled (`Shared::flush`).
+    fn write_scheduled<O: Owner>(
+        &mut self,
+        engine: &O,
+        flushes: &mut Vec<Arc<Conn>>,
+        now: Instant,
+        rng: &mut FastRng,
+    ) {
+        std::mem::swap(
+            &mut *self
+                .shared
+                .flushes
+                .lock()
+                .unwrap_or_else(|e| e.into_inner()),
+            flushes,
+        );
+        for conn in flushes.drain(..) {
+            let mut st = conn.lock();
+            st.take_handoff(&mut self.completions, &mut self.pushes, &mut self.detours);
+            st.scheduled = false;
+            if st.writable {
+                let mut ctx = self.ctx(engine, now, rng);
+                st.flush(&mut ctx);
+            }
+            st.ensure_armed(self.poll.registry());
+        }
     }
 
     fn ctx<'a, O: Owner>(

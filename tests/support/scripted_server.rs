@@ -25,6 +25,9 @@ pub enum Answer {
     Nothing,
     /// Closes the connection.
     Close,
+    /// Writes these bytes and closes the connection at once, so that the reply and the end
+    /// of the stream arrive together.
+    ReplyThenClose(Vec<u8>),
 }
 
 impl Answer {
@@ -190,6 +193,11 @@ fn serve(mut stream: TcpStream, shared: &Shared) {
                 }
                 Answer::Nothing => {}
                 Answer::Close => {
+                    let _ = stream.shutdown(Shutdown::Both);
+                    return;
+                }
+                Answer::ReplyThenClose(bytes) => {
+                    let _ = stream.write_all(&bytes);
                     let _ = stream.shutdown(Shutdown::Both);
                     return;
                 }
