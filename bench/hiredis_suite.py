@@ -47,15 +47,16 @@ REDIS_BENCHMARK_SOURCES = ["ae", "anet", "adlist", "dict", "zmalloc", "redisasse
 
 def build_parsers(root, build, vendor, libhiredis):
     """parse_hiredis.c on hiredis and on our archive: {"hiredis": path, "redcore": path}."""
-    src = os.path.join(root, "bench", "c", "parse_hiredis.c")
+    c = os.path.join(root, "bench", "c")
+    src = [os.path.join(c, "parse_hiredis.c"), os.path.join(c, "parse_bench.c")]
     ours = os.path.join(root, "target", "hiredis", "release", "libhiredis.a")
     if not os.path.exists(ours):
         sys.exit(f"bench: {ours} is missing; run make first")
     flags = ["-O2", "-g", "-Wall", "-Wextra", "-Werror", "-pthread"]
     out = {"hiredis": os.path.join(build, "parse-hiredis"),
            "redcore": os.path.join(build, "parse-hiredis-compat")}
-    run(["cc"] + flags + ["-I", vendor, src, libhiredis, "-o", out["hiredis"]])
-    run(["cc"] + flags + ["-I", os.path.join(root, "include", "hiredis"), src, ours]
+    run(["cc"] + flags + ["-I", vendor] + src + [libhiredis, "-o", out["hiredis"]])
+    run(["cc"] + flags + ["-I", os.path.join(root, "include", "hiredis")] + src + [ours]
         + NATIVE_STATIC_LIBS + ["-o", out["redcore"]])
     return out
 
@@ -151,7 +152,7 @@ def array_workload(work, quick):
         with open(path + ".tmp", "wb") as f:
             f.write(one * n)
         os.replace(path + ".tmp", path)
-    return path, f"{n:,} arrays of 100 ten-byte bulk strings", "elements"
+    return path, f"{n:,} arrays of 100 ten-byte bulk strings", "elements", 64 * 1024
 
 
 def benchmark_scenarios(quick):
@@ -170,8 +171,8 @@ def benchmark_scenarios(quick):
 # ---- running --------------------------------------------------------------------------------
 
 
-def run_parser(exe, path, workload, min_time):
-    return run_json([exe, path, workload, str(min_time)])
+def run_parser(exe, path, workload, min_time, chunk):
+    return run_json([exe, path, workload, str(min_time), str(chunk)])
 
 
 def run_redis_benchmark(exe, port, args):
@@ -213,7 +214,8 @@ def suite(root, build, peers, work, vendor, libhiredis, parser_files, port, runs
     """Builds, runs and summarises the section; returns the results (see `write`)."""
     parsers = build_parsers(root, build, vendor, libhiredis)
     files = dict(parser_files)
-    files["f"] = array_workload(work, quick)
+    # The parser suite's workloads (a)-(j), and (k): issue 16's arrays of 100 bulk strings.
+    files["k"] = array_workload(work, quick)
     redis = fetch_redis_source(peers, build)
     benchmarks = build_redis_benchmark(root, build, redis, vendor, libhiredis)
     labels = ["hiredis", "redcore"]
@@ -224,10 +226,10 @@ def suite(root, build, peers, work, vendor, libhiredis, parser_files, port, runs
     for r in range(runs):
         log(f"hiredis section, run {r + 1}/{runs}")
         order = labels if r % 2 == 0 else labels[::-1]
-        for w, (path, _, _) in files.items():
+        for w, (path, _, _, chunk) in files.items():
             for label in order:
                 raw_parse.setdefault((w, label), []).append(
-                    run_parser(parsers[label], path, w, min_time))
+                    run_parser(parsers[label], path, w, min_time, chunk))
         for sid, _, args in benchmark_scenarios(quick):
             for label in order:
                 raw_rb.setdefault((sid, label), []).append(
@@ -238,9 +240,9 @@ def suite(root, build, peers, work, vendor, libhiredis, parser_files, port, runs
     ir_parse, ir_rb = {}, {}
     if counted:
         log("hiredis section: instructions (callgrind)")
-        for w, (path, _, _) in files.items():
+        for w, (path, _, _, chunk) in files.items():
             for label in labels:
-                ir_parse[(w, label)] = instructions([parsers[label], path, w, "0"])
+                ir_parse[(w, label)] = instructions([parsers[label], path, w, "0", str(chunk)])
         for sid, _, args in benchmark_scenarios(True):
             for label in labels:
                 ir_rb[(sid, label)] = instructions([benchmarks[label], "-h", "127.0.0.1", "-p",
@@ -249,7 +251,7 @@ def suite(root, build, peers, work, vendor, libhiredis, parser_files, port, runs
         log("hiredis section: no valgrind, so no instruction counts")
 
     reader = []
-    for w, (_, desc, unit) in files.items():
+    for w, (_, desc, unit, _) in files.items():
         field = "leaves_per_sec" if unit == "elements" else "replies_per_sec"
         sums = {lbl: raw_parse[(w, lbl)][0]["checksum"] for lbl in labels}
         if len(set(sums.values())) != 1:
