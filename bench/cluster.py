@@ -328,9 +328,17 @@ def targets(csum, rsum):
             f"{human(rc_n)}/s vs {human(rr_j)}/s", ratio(rc_n, rr_j), 1.0)
         add(f"cluster, {shape} on one slot ≥ 1.0x redis-rs pipelines",
             f"{human(rc_s)}/s vs {human(rr_s)}/s", ratio(rc_s, rr_s), 1.0)
-        add(f"cluster, {shape} across nodes ≥ 0.8x "
+        # redis-benchmark --cluster puts each pipeline's keys on one slot of one node: the
+        # like-for-like shape is redcore's one-slot pipeline. Across nodes (grouped per node,
+        # three nodes per pipeline) is a harder shape that redis-benchmark does not run; it is
+        # reported beside it, with no goal.
+        add(f"cluster, {shape} on one slot (redis-benchmark's key shape) ≥ 0.8x "
             f"redis-benchmark --cluster -c {CALLERS} -P {DEPTH}",
-            f"{human(rc_n)}/s vs {human(rb)}/s", ratio(rc_n, rb), 0.8)
+            f"{human(rc_s)}/s vs {human(rb)}/s", ratio(rc_s, rb), 0.8)
+        t.append({"target": f"cluster, {shape} across nodes vs redis-benchmark --cluster -c "
+                            f"{CALLERS} -P {DEPTH} (no goal: a shape redis-benchmark does not run)",
+                  "measured": f"{human(rc_n)}/s vs {human(rb)}/s", "ratio": ratio(rc_n, rb),
+                  "threshold": None, "higher_is_better": True, "met": None})
     ns = med(rsum, "GET", "ns_per_plan")
     add(f"routing cost of a GET (command table lookup + key slot) < {ROUTE_GOAL_NS} ns",
         f"{human(ns)} ns", None if ns is None else ns / ROUTE_GOAL_NS, 1.0,
