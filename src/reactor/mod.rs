@@ -361,8 +361,13 @@ impl Reactor {
             self.timers(&engine, now, &mut rng);
             self.run_completions(&engine);
             // What the callbacks just submitted goes out now, not after one more (zero-timeout)
-            // poll: a chain of callbacks costs a write per link and no extra syscalls.
-            self.write_scheduled(&*engine, &mut flushes, Instant::now(), &mut rng);
+            // poll: a chain of callbacks costs a write per link and no extra syscalls. Only
+            // when no message waits: a callback may have asked for a connection to be failed
+            // or abandoned (a sentinel's old master), and that must come before any write to
+            // it; then the next turn polls without sleeping and handles the messages first.
+            if self.rx.is_empty() {
+                self.write_scheduled(&*engine, &mut flushes, Instant::now(), &mut rng);
+            }
         }
         self.shutdown(&engine, completion::closed_error());
     }

@@ -156,6 +156,22 @@ fn handshake_answer(args: &[String]) -> Option<Vec<u8>> {
     }
 }
 
+/// Sets TCP_CORK: nothing is sent until the socket is uncorked or shut down.
+fn cork(stream: &TcpStream) {
+    use std::os::fd::AsRawFd;
+    let on: libc::c_int = 1;
+    // SAFETY: a valid socket descriptor and a c_int option of the size given.
+    unsafe {
+        libc::setsockopt(
+            stream.as_raw_fd(),
+            libc::IPPROTO_TCP,
+            libc::TCP_CORK,
+            (&on as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        );
+    }
+}
+
 fn serve(mut stream: TcpStream, shared: &Shared) {
     let mut decoder = Decoder::new(Limits::unlimited());
     let mut buf = vec![0u8; 16 * 1024];
@@ -197,6 +213,9 @@ fn serve(mut stream: TcpStream, shared: &Shared) {
                     return;
                 }
                 Answer::ReplyThenClose(bytes) => {
+                    // Corked, the reply waits in the socket until the FIN is tacked onto it:
+                    // one segment, one readiness event carrying both.
+                    cork(&stream);
                     let _ = stream.write_all(&bytes);
                     let _ = stream.shutdown(Shutdown::Both);
                     return;
