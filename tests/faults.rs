@@ -217,7 +217,6 @@ fn a_reply_that_arrives_with_the_servers_close_does_not_hide_the_close() {
                 ),
             }
         }
-        assert!(outcomes[0].is_ok() && outcomes[1].is_ok(), "round {round}");
     }
 }
 
