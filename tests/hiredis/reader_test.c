@@ -262,6 +262,65 @@ static void test_long_bulks(void) {
     free(wire);
 }
 
+/* Allocations through hiredis's allocator hooks, counted. */
+static size_t mallocs;
+static void *counting_malloc(size_t n) { mallocs++; return malloc(n); }
+static void *counting_calloc(size_t n, size_t size) { mallocs++; return calloc(n, size); }
+static void *counting_realloc(void *p, size_t n) { mallocs++; return realloc(p, n); }
+static char *counting_strdup(const char *s) { mallocs++; return strdup(s); }
+
+/* An idle buffer larger than maxbuf is given back between replies, not inside one: in an
+ * array of long strings the buffer empties after each string's text went straight to its
+ * reply, and giving it back there would cost allocations on every read. */
+static void test_buffer_given_back_between_replies(void) {
+    const size_t n = 40000;
+    size_t cap = 2 * n + 64;
+    char *wire = malloc(cap);
+    CHECK(wire != NULL);
+    if (wire == NULL) return;
+    size_t len = (size_t)snprintf(wire, cap, "*2\r\n$%zu\r\n", n);
+    memset(wire + len, 'x', n);
+    len += n;
+    len += (size_t)snprintf(wire + len, cap - len, "\r\n$%zu\r\n", n);
+    size_t second = len;
+    memset(wire + len, 'y', n);
+    len += n;
+    len += (size_t)snprintf(wire + len, cap - len, "\r\n");
+
+    redisReader *r = redisReaderCreate();
+    void *reply = NULL;
+    /* The first string and 100 bytes of the second: the buffer grows past maxbuf. */
+    CHECK(redisReaderFeed(r, wire, second + 100) == REDIS_OK);
+    CHECK(redisReaderGetReply(r, &reply) == REDIS_OK && reply == NULL);
+    CHECK(r->len == 0 && r->maxbuf != 0);
+
+    hiredisAllocFuncs counting = {counting_malloc, counting_calloc, counting_realloc,
+                                  counting_strdup, free};
+    hiredisSetAllocators(&counting);
+    mallocs = 0;
+    /* The rest: the text goes to the reply, the "\r\n" to the kept buffer. */
+    CHECK(redisReaderFeed(r, wire + second + 100, len - second - 100) == REDIS_OK);
+    CHECK(mallocs == 0);
+    hiredisResetAllocators();
+    CHECK(redisReaderGetReply(r, &reply) == REDIS_OK && reply != NULL);
+    redisReply *a = reply;
+    CHECK(a && a->type == REDIS_REPLY_ARRAY && a->elements == 2 && a->element[1]->len == n &&
+          a->element[1]->str[0] == 'y' && a->element[1]->str[n - 1] == 'y');
+    freeReplyObject(reply);
+
+    /* Between replies the idle buffer is replaced by a small one (a new allocation). */
+    hiredisSetAllocators(&counting);
+    mallocs = 0;
+    CHECK(redisReaderFeed(r, "+OK\r\n", 5) == REDIS_OK);
+    CHECK(mallocs >= 1);
+    hiredisResetAllocators();
+    CHECK(redisReaderGetReply(r, &reply) == REDIS_OK && reply != NULL);
+    CHECK(reply && ((redisReply *)reply)->type == REDIS_REPLY_STATUS);
+    freeReplyObject(reply);
+    redisReaderFree(r);
+    free(wire);
+}
+
 static void expect_error(const char *wire, const char *text) {
     redisReader *r = redisReaderCreate();
     void *reply = (void *)1;
@@ -402,6 +461,7 @@ int main(void) {
     test_shapes(1);
     test_arrays_in_pieces();
     test_long_bulks();
+    test_buffer_given_back_between_replies();
     test_errors();
     test_custom_functions();
     return finish("hiredis reader_test");

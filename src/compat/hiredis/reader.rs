@@ -959,8 +959,11 @@ pub unsafe extern "C" fn redisReaderFeed(
                 rr.pos = 0;
                 rr.len = sds::len(rr.buf);
             }
-            // An idle buffer that grew large is given back.
-            if rr.len == 0 && rr.maxbuf != 0 && sds::avail(rr.buf) > rr.maxbuf {
+            // An idle buffer that grew large is given back: between replies only, since in
+            // a reply of large bulks the buffer empties after each partial one (its text went
+            // straight to the reply above), and giving it back there costs two allocations
+            // and fresh pages per read.
+            if rr.len == 0 && rr.ridx == -1 && rr.maxbuf != 0 && sds::avail(rr.buf) > rr.maxbuf {
                 sds::free(rr.buf);
                 rr.buf = sds::new_len(b"".as_ptr(), 0);
                 rr.pos = 0;
