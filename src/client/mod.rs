@@ -68,7 +68,7 @@ pub(crate) struct Engine {
     pub(crate) config: Config,
     pub(crate) reactors: Vec<Arc<reactor::Shared>>,
     /// The TLS client configuration, built once from `config.tls_options` when TLS is on.
-    pub(crate) tls: Option<Arc<rustls::ClientConfig>>,
+    pub(crate) tls: Option<Arc<crate::net::tls::ClientConfig>>,
     /// The current credentials and their renewal.
     pub(crate) auth: reactor::auth::Auth,
     reauth_handler: Mutex<Option<Arc<ReauthHandler>>>,
@@ -1083,7 +1083,7 @@ impl Owner for Engine {
         &self.config
     }
 
-    fn tls(&self) -> Option<&Arc<rustls::ClientConfig>> {
+    fn tls(&self) -> Option<&Arc<crate::net::tls::ClientConfig>> {
         self.tls.as_ref()
     }
 

@@ -3,6 +3,10 @@
 //! connected plain socket is put in blocking mode so that a blocking caller can wait for its
 //! reply in one `recv` (see `set_caller_blocking`).
 
+#[cfg(feature = "tls")]
+pub mod tls;
+#[cfg(not(feature = "tls"))]
+#[path = "tls_off.rs"]
 pub mod tls;
 
 use std::io;
@@ -55,6 +59,12 @@ pub fn resolve(host: &str, port: u16) -> io::Result<Vec<SocketAddr>> {
     Ok(addrs)
 }
 
+/// True when `bytes` start like a TLS record (handshake or alert, version 3.x): what a TLS
+/// server sends to a client that spoke plain text to it.
+pub fn looks_like_tls(bytes: &[u8]) -> bool {
+    matches!(bytes, [0x15 | 0x16, 0x03, ..])
+}
+
 /// True when `fd` has data or a hang-up waiting (checked without blocking).
 pub fn has_input(fd: RawFd) -> bool {
     let mut pfd = libc::pollfd {
@@ -99,8 +109,8 @@ impl Transport {
     /// Wraps a connected socket in a TLS client session verifying `name`.
     pub fn into_tls(
         self,
-        config: Arc<rustls::ClientConfig>,
-        name: rustls::pki_types::ServerName<'static>,
+        config: Arc<tls::ClientConfig>,
+        name: tls::ServerName<'static>,
     ) -> crate::Result<Transport> {
         Ok(Transport::Tls(Box::new(tls::TlsStream::new(
             self, config, name,

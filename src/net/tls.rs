@@ -22,10 +22,15 @@ use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, Server
 use rustls::client::WebPkiServerVerifier;
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
-use rustls::{AlertDescription, CertificateError, ClientConfig, DigitallySignedStruct};
+pub use rustls::pki_types::ServerName;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, UnixTime};
+pub use rustls::ClientConfig;
+/// A failure of the TLS session (a handshake refused, a bad record).
+pub use rustls::Error as TlsError;
+use rustls::{AlertDescription, CertificateError, DigitallySignedStruct};
 use rustls::{RootCertStore, SignatureScheme};
 
+pub use super::looks_like_tls;
 use super::Transport;
 use crate::config::{OcspStaple, OcspVerifier, TlsOptions, TlsVersion};
 use crate::error::{Error, ErrorKind, Result};
@@ -512,12 +517,6 @@ impl TlsStream {
     pub fn socket_mut(&mut self) -> &mut Transport {
         &mut self.sock
     }
-}
-
-/// True when `bytes` start like a TLS record (handshake or alert, version 3.x): what a TLS
-/// server sends to a client that spoke plain text to it.
-pub fn looks_like_tls(bytes: &[u8]) -> bool {
-    matches!(bytes, [0x15 | 0x16, 0x03, ..])
 }
 
 /// The rustls failure inside an I/O error from a `TlsStream`, if any.

@@ -179,7 +179,7 @@ pub(crate) struct ConnProfile {
     /// The handshake settings (protocol, user, name) and `tls_options`.
     pub(crate) config: Config,
     /// The TLS client configuration; `None` connects in plain text.
-    pub(crate) tls: Option<Arc<rustls::ClientConfig>>,
+    pub(crate) tls: Option<Arc<tls::ClientConfig>>,
     /// The credentials.
     pub(crate) auth: Auth,
 }
@@ -341,7 +341,7 @@ pub(crate) struct Ctx<'a> {
     /// Requests to hand to the owner (cluster redirections and retries).
     pub(crate) detours: &'a mut Vec<Detour>,
     /// The TLS client configuration, when the config asks for TLS.
-    pub(crate) tls: Option<&'a Arc<rustls::ClientConfig>>,
+    pub(crate) tls: Option<&'a Arc<tls::ClientConfig>>,
     /// The client's current credentials.
     pub(crate) auth: &'a Auth,
 }

@@ -67,7 +67,7 @@ pub(crate) trait Owner: Send + Sync + 'static {
     /// The client's configuration.
     fn config(&self) -> &Config;
     /// The TLS client configuration, when TLS is on.
-    fn tls(&self) -> Option<&Arc<rustls::ClientConfig>>;
+    fn tls(&self) -> Option<&Arc<crate::net::tls::ClientConfig>>;
     /// The current credentials and their renewal.
     fn auth(&self) -> &auth::Auth;
     /// A connection leased for one command (`Lease::Single`) has answered it.

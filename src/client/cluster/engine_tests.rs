@@ -112,6 +112,7 @@ fn a_fan_out_to_no_node_completes() {
 /// its announced hostname, the name its TLS certificate holds. Its connections must check
 /// that name, not the address the MOVED gave (which fails against such a certificate, for as
 /// long as the pool lives).
+#[cfg(feature = "tls")]
 #[test]
 fn a_node_first_named_by_moved_gets_its_tls_name_from_the_next_topology() {
     let (_client, engine) = lazy_cluster(|c| c.tls = true);
