@@ -27,8 +27,9 @@ MAJOR := $(word 1,$(subst ., ,$(VERSION)))
 
 TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
 # `make minimal`: the library without the `tls` feature. `make install MINIMAL=1` installs it
-# in place of the full one (same names, same header).
+# in place of the full one (same names, same header; libhiredis stays the full build).
 MINIMAL_DIR := $(abspath $(TARGET_DIR)/minimal/release)
+IS_MINIMAL := $(filter 1 yes true,$(MINIMAL))
 # A stripped program linking the minimal libredcore.a with --gc-sections stays within this
 # (issue 16 asked for 1.5 MB; with TLS the same program is about 2.8 MB).
 MINIMAL_MAX_BYTES := 1500000
@@ -208,7 +209,7 @@ lint:
 	else echo "lint: rustfmt is not installed; formatting NOT checked" >&2; fi
 	@if $(CARGO) clippy --version >/dev/null 2>&1; then $(CARGO) clippy --all-targets -- -D warnings && \
 		$(CARGO) clippy --all-targets --features hiredis -- -D warnings && \
-		$(CARGO) clippy --lib --no-default-features -- -D warnings; \
+		$(CARGO) clippy --all-targets --no-default-features -- -D warnings; \
 	else echo "lint: clippy is not installed; lints NOT checked" >&2; fi
 
 # Debug build: compiles much faster than the LTO release profile and keeps overflow checks
@@ -443,11 +444,11 @@ soak:
 
 # ---- install --------------------------------------------------------------------------------
 
-install: LIB_SO := $(if $(MINIMAL),$(MINIMAL_DIR)/libredcore.so,$(LIB_SO))
-install: LIB_A := $(if $(MINIMAL),$(MINIMAL_DIR)/libredcore.a,$(LIB_A))
+install: LIB_SO := $(if $(IS_MINIMAL),$(MINIMAL_DIR)/libredcore.so,$(LIB_SO))
+install: LIB_A := $(if $(IS_MINIMAL),$(MINIMAL_DIR)/libredcore.a,$(LIB_A))
 install:
-	@for f in $(LIB_SO) $(LIB_A) include/redcore.h; do \
-		[ -f "$$f" ] || { echo "install: $$f is missing; run 'make$(if $(MINIMAL), minimal)' first" >&2; exit 1; }; \
+	@for f in $(LIB_SO) $(LIB_A) include/redcore.h $(HIREDIS_DIR)/$(HIREDIS_SONAME) $(HIREDIS_DIR)/$(HIREDIS_OLD_SONAME); do \
+		[ -f "$$f" ] || { echo "install: $$f is missing; run 'make'$(if $(IS_MINIMAL), and 'make minimal') first" >&2; exit 1; }; \
 	done
 	install -d "$(DESTDIR)$(LIBDIR)/pkgconfig" "$(DESTDIR)$(INCLUDEDIR)"
 	install -m 755 $(LIB_SO) "$(DESTDIR)$(LIBDIR)/libredcore.so.$(VERSION)"
@@ -469,9 +470,6 @@ install:
 			-e 's|@VERSION@|$(VERSION)|' -e 's|@MAJOR@|$(MAJOR)|' \
 			-e 's|@LIBS_PRIVATE_CMAKE@|$(CMAKE_STATIC_LIBS)|' \
 			tests/tools/$$f.cmake.in > "$(DESTDIR)$(LIBDIR)/cmake/redcore/$$f.cmake"; \
-	done
-	@for f in $(HIREDIS_DIR)/$(HIREDIS_SONAME) $(HIREDIS_DIR)/$(HIREDIS_OLD_SONAME); do \
-		[ -f "$$f" ] || { echo "install: $$f is missing; run 'make' first" >&2; exit 1; }; \
 	done
 	# One file per ABI (see HIREDIS_SONAME above), and the names hiredis's installs use.
 	install -m 755 $(HIREDIS_DIR)/$(HIREDIS_SONAME) "$(DESTDIR)$(LIBDIR)/$(HIREDIS_SONAME)"

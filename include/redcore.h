@@ -2772,6 +2772,13 @@ uint32_t redcore_transaction_attempt(struct redcore_transaction *tx);
  */
 const char *redcore_version(void);
 
+/**
+ * True when this build of the library has TLS (`rediss://`, the TLS settings); false for
+ * the build without it (`make minimal`), where a client asked for TLS fails to be created
+ * with `REDCORE_ERR_TLS`. Thread-safe.
+ */
+bool redcore_has_tls(void);
+
 #ifdef __cplusplus
 }  // extern "C"
 #endif  // __cplusplus

@@ -1509,4 +1509,34 @@ mod tests {
         // The first reactor ran, was told to stop and was joined before the error returned.
         assert_eq!(finished.load(Ordering::SeqCst), 1);
     }
+
+    /// In a build without TLS, a client asked for TLS (to its nodes or to its sentinels) is
+    /// refused when it is created, even with a lazy connect: it never talks in plain text.
+    #[cfg(not(feature = "tls"))]
+    #[test]
+    fn without_the_tls_feature_a_tls_client_is_refused() {
+        let nodes = Config {
+            tls: true,
+            lazy_connect: true,
+            ..Config::default()
+        };
+        let sentinels = Config {
+            lazy_connect: true,
+            sentinel: Some(crate::config::SentinelOptions {
+                service_name: "mymaster".into(),
+                sentinels: vec![Endpoint::Tcp {
+                    host: "127.0.0.1".into(),
+                    port: 26379,
+                }],
+                tls: Some(true),
+                ..Default::default()
+            }),
+            ..Config::default()
+        };
+        for config in [nodes, sentinels] {
+            let err = Client::new(config).err().expect("refused");
+            assert_eq!(err.kind(), ErrorKind::Tls);
+            assert!(err.message().contains("has no TLS"), "{err}");
+        }
+    }
 }

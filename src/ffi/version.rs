@@ -19,9 +19,22 @@ pub extern "C" fn redcore_version() -> *const c_char {
     VERSION.as_ptr().cast()
 }
 
+/// True when this build of the library has TLS (`rediss://`, the TLS settings); false for
+/// the build without it (`make minimal`), where a client asked for TLS fails to be created
+/// with `REDCORE_ERR_TLS`. Thread-safe.
+#[no_mangle]
+pub extern "C" fn redcore_has_tls() -> bool {
+    cfg!(feature = "tls")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn has_tls_follows_the_feature() {
+        assert_eq!(redcore_has_tls(), cfg!(feature = "tls"));
+    }
 
     #[test]
     fn macros_match_cargo_toml() {

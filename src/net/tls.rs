@@ -669,15 +669,6 @@ mod tests {
     }
 
     #[test]
-    fn tls_records_are_recognised() {
-        assert!(looks_like_tls(&[0x15, 0x03, 0x03, 0x00, 0x02]));
-        assert!(looks_like_tls(&[0x16, 0x03, 0x01]));
-        assert!(!looks_like_tls(b"+OK\r\n"));
-        assert!(!looks_like_tls(b"-ERR"));
-        assert!(!looks_like_tls(&[0x16]));
-    }
-
-    #[test]
     fn messages_say_what_went_wrong() {
         let cases = [
             (

@@ -288,6 +288,11 @@ static void test_buffer_given_back_between_replies(void) {
     len += (size_t)snprintf(wire + len, cap - len, "\r\n");
 
     redisReader *r = redisReaderCreate();
+    CHECK(r != NULL);
+    if (r == NULL) {
+        free(wire);
+        return;
+    }
     void *reply = NULL;
     /* The first string and 100 bytes of the second: the buffer grows past maxbuf. */
     CHECK(redisReaderFeed(r, wire, second + 100) == REDIS_OK);

@@ -1,7 +1,8 @@
 /* The build without TLS (`make minimal`), as a program that links it statically sees it: the
- * README's quick start (SET and GET against REDCORE_TEST_URL), then a rediss:// client, which
- * must fail with REDCORE_ERR_TLS saying that this build has no TLS. `make test-minimal` links
- * it with --gc-sections, strips it and checks its size. Exit status 0 when all holds. */
+ * README's quick start (SET and GET against REDCORE_TEST_URL), redcore_has_tls() false, then a
+ * rediss:// client, which must fail with REDCORE_ERR_TLS saying that this build has no TLS.
+ * `make test-minimal` links it with --gc-sections, strips it and checks its size. Exit status
+ * 0 when all holds. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,7 +18,8 @@ int main(void) {
 
     if (url == NULL || redcore_config_from_url(url, &cfg, &err) != REDCORE_OK ||
         redcore_client_new(cfg, &client, &err) != REDCORE_OK) {
-        fprintf(stderr, "minimal-check: cannot connect: %s\n", err ? redcore_error_message(err) : "no REDCORE_TEST_URL");
+        fprintf(stderr, "minimal-check: cannot connect: %s\n",
+                url == NULL ? "no REDCORE_TEST_URL" : redcore_error_message(err));
         redcore_error_free(err);
         redcore_config_free(cfg);
         return 1;
@@ -27,7 +29,7 @@ int main(void) {
 
     const char *set[] = {"SET", "greeting", "hello"};
     const char *get[] = {"GET", "greeting"};
-    int ok = redcore_client_command_blocking(client, 3, set, NULL, &reply, NULL) == REDCORE_OK;
+    int ok = redcore_client_command_blocking(client, 3, set, NULL, &reply, &err) == REDCORE_OK;
     redcore_reply_free(reply);
     reply = NULL;
     if (ok && redcore_client_command_blocking(client, 2, get, NULL, &reply, &err) == REDCORE_OK) {
@@ -36,13 +38,16 @@ int main(void) {
         redcore_reply_free(reply);
     } else {
         ok = 0;
-        redcore_error_free(err);
-        err = NULL;
     }
     redcore_client_free(client);
     client = NULL;
     if (!ok) {
-        fprintf(stderr, "minimal-check: SET/GET failed\n");
+        fprintf(stderr, "minimal-check: SET/GET failed: %s\n", redcore_error_message(err));
+        redcore_error_free(err);
+        return 1;
+    }
+    if (redcore_has_tls()) {
+        fprintf(stderr, "minimal-check: redcore_has_tls() is true in the build without TLS\n");
         return 1;
     }
 
