@@ -1013,10 +1013,28 @@ def main():
             "server": "", "transports": transports if "e2e" in parts else [],
             "soak_seconds": soak_seconds if "soak" in parts else None}
     files = write_inputs(quick)
+    checkpoint_path = os.path.join(WORK, "checkpoint.json")
+
+    def checkpoint(**raw):
+        """The raw runs measured so far, in bench/work/checkpoint.json after each section:
+        what a run that fails later (the results are written at its end) leaves behind."""
+        done = {}
+        if os.path.exists(checkpoint_path):
+            with open(checkpoint_path) as f:
+                done = json.load(f)
+            if done.get("started") != meta["when"]:
+                done = {}
+        done["started"] = meta["when"]
+        for name, runs_ in raw.items():
+            done[name] = {"/".join(k): v for k, v in runs_.items()}
+        with open(checkpoint_path, "w") as f:
+            json.dump(done, f, indent=1, ensure_ascii=False)
+
     praw, psum = {}, {}
     if "parser" in parts:
         log("== parser ==")
         praw = parser_suite(exes, files, runs, 0 if quick else 0.5)
+        checkpoint(parser=praw)
         psum = summarise(praw, ["replies_per_sec", "leaves_per_sec", "mb_per_sec",
                                 "allocs_per_reply", "allocs_per_leaf", "replies_per_cpu_sec"])
     scenarios, eraw, esum, soak_s = e2e_scenarios(quick)[0], {}, {}, None
@@ -1030,6 +1048,7 @@ def main():
             tls_port = f", TLS on {server.tls_port}" if server.tls_port else ""
             log(f"== end to end (redis-server on 127.0.0.1:{server.port}{tls_port}) ==")
             scenarios, eraw = e2e_suite(exes, server, runs, quick, transports, opts.scenario)
+            checkpoint(e2e=eraw)
             esum = summarise(eraw, ["ops_per_sec", "cpu_us_per_op", "p50_us", "p99_us", "p999_us",
                                     "connections"])
         if "soak" in parts:
@@ -1042,9 +1061,17 @@ def main():
             log(f"== hiredis section: libhiredis vs hiredis (redis-server on 127.0.0.1:{server.port}) ==")
             hiredis_res = hiredis_suite.suite(ROOT, BUILD, PEERS, WORK, vendor, libhiredis, files,
                                               server.port, runs, quick)
+            # Files of its own, written as soon as the section ends (by a full run and by
+            # `--only hiredis`), so that a later section's failure does not lose them.
+            hiredis_suite.write(hiredis_res, os.path.join(WORK if quick else BENCH, "hiredis-results"),
+                                f"{meta['when']}, {meta['machine']}, {os.getloadavg()[0]:.1f} at the end, "
+                                f"{meta['server']}")
         if "go" in parts:
             log(f"== Go clients (redis-server on 127.0.0.1:{server.port}) ==")
             go_res = go_suite.run(server.port, os.path.join(ROOT, "target", "release"), runs, quick)
+            # Likewise (a QUICK run writes them under bench/work).
+            log("\n== Go targets ==")
+            go_suite.write(go_res, meta["server"], WORK if quick else BENCH)
     finally:
         if server:
             server.stop()
@@ -1103,16 +1130,6 @@ def main():
         cluster.print_ratios(csc, csum, ctg)
     if soak_s:
         log(f"soak: RSS growth after warm-up {soak_s['growth_kib']} KiB over {soak_s['seconds']} s")
-    if hiredis_res:
-        # Files of its own too, written by a full run and by `--only hiredis`.
-        hiredis_suite.write(hiredis_res, os.path.join(WORK if quick else BENCH, "hiredis-results"),
-                            f"{meta['when']}, {meta['machine']}, {meta['load_at_end']:.1f} at the end, "
-                            f"{meta['server']}")
-    if go_res:
-        # The Go results have files of their own, written by a full run and by `--only go`
-        # (a QUICK run writes them under bench/work).
-        log("\n== Go targets ==")
-        go_suite.write(go_res, meta["server"], WORK if quick else BENCH)
     rel = os.path.relpath(out, ROOT)
     log(f"\nwrote {', '.join(rel + w for w in written)} in {meta['seconds']} s")
 
