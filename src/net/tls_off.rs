@@ -51,6 +51,7 @@ pub fn tls_failure(_err: &io::Error) -> Option<&TlsError> {
     None
 }
 
+/// Never called: there is no TLS failure to describe in this build.
 pub fn tls_error(err: &TlsError, _peer: &str) -> Error {
     match *err {}
 }
