@@ -107,7 +107,9 @@ static void test_client_certificate(void) {
     }
 }
 
-static void test_server_certificate(void) {
+/* An openssl s_server with the v1 certificate on a free port, accepting; returns the port. One
+ * per client: a server whose client gave up mid-handshake may be gone (SIGPIPE). */
+static int start_v1_server(void) {
     int port = free_port();
     char cmd[1024];
     snprintf(cmd, sizeof cmd,
@@ -118,12 +120,24 @@ static void test_server_certificate(void) {
     int up = 0;
     for (int i = 0; i < 200 && !(up = accepts(port)); i++) nanosleep(&(struct timespec){0, 25000000}, NULL);
     CHECK(up);
+    return port;
+}
+
+static void test_server_certificate(void) {
+    int port = start_v1_server();
 
     /* hiredis API: the handshake fails, and says why. */
     redisSSLContextError err;
     redisSSLContext *ssl = redisCreateSSLContext(path(0, "ca.crt"), NULL, NULL, NULL, NULL, &err);
     CHECK(ssl != NULL);
     redisContext *c = redisConnect("127.0.0.1", port);
+    for (int attempt = 1; attempt < 3 && c != NULL && c->err != 0; attempt++) {
+        /* s_server gone after the probe (see the native part below): a new one. */
+        redisFree(c);
+        sh("kill $(cat %s/server.pid) 2>/dev/null", dir);
+        port = start_v1_server();
+        c = redisConnect("127.0.0.1", port);
+    }
     CHECK(c != NULL && c->err == 0);
     CHECK(redisInitiateSSLWithContext(c, ssl) == REDIS_ERR);
     CHECK(strstr(c->errstr, "X.509 v1") != NULL);
@@ -131,8 +145,21 @@ static void test_server_certificate(void) {
     redisFree(c);
     redisFreeSSLContext(ssl);
 
-    /* Native API. */
-    redcore_error *e = native_error(port, NULL, NULL);
+    sh("kill $(cat %s/server.pid) 2>/dev/null", dir);
+
+    /* Native API. Under valgrind the client can come after s_server has gone (it does not
+     * always outlive the readiness probe's bare connection): a refused connection starts a
+     * new server, at most 3 times. */
+    redcore_error *e = NULL;
+    for (int attempt = 0; attempt < 3; attempt++) {
+        port = start_v1_server();
+        redcore_error_free(e);
+        e = native_error(port, NULL, NULL);
+        if (e == NULL || redcore_error_is(e, REDCORE_ERR_TLS) ||
+            strstr(redcore_error_message(e), "refused") == NULL)
+            break;
+        sh("kill $(cat %s/server.pid) 2>/dev/null", dir);
+    }
     CHECK(e != NULL);
     if (e != NULL) {
         CHECK(redcore_error_is(e, REDCORE_ERR_TLS));
