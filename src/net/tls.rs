@@ -25,8 +25,6 @@ use rustls::pki_types::pem::PemObject;
 pub use rustls::pki_types::ServerName;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, UnixTime};
 pub use rustls::ClientConfig;
-/// A failure of the TLS session (a handshake refused, a bad record).
-pub use rustls::Error as TlsError;
 use rustls::{AlertDescription, CertificateError, DigitallySignedStruct};
 use rustls::{RootCertStore, SignatureScheme};
 

@@ -108,7 +108,8 @@ static void test_client_certificate(void) {
 }
 
 /* An openssl s_server with the v1 certificate on a free port, accepting; returns the port. One
- * per client: a server whose client gave up mid-handshake may be gone (SIGPIPE). */
+ * per client: under valgrind a server was seen gone after the readiness probe alone (why is
+ * not known), so the callers start a new one when their connection is refused. */
 static int start_v1_server(void) {
     int port = free_port();
     char cmd[1024];
