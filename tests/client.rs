@@ -395,6 +395,78 @@ fn timeout_keeps_the_connection_and_pairs_later_replies() {
     assert_eq!(value(&c, &["ECHO", "after"]), Value::bulk("after"));
 }
 
+/// A lone callback command on an idle connection is written by the submitting thread while
+/// the event loop sleeps, and the loop is not woken for it: its sleep is kept to half the
+/// command timeout meanwhile, so the deadline is still seen, and the command times out on
+/// time. Below the floor of that cap (8 ms), lone commands with a deadline go to the loop.
+#[test]
+fn a_lone_callback_command_written_while_the_loop_sleeps_times_out_on_time() {
+    let server = RedisServer::start();
+    let submit = |c: &Client, args: &[&str], tx: &mpsc::Sender<redcore::Result<Value>>| {
+        let tx = tx.clone();
+        c.submit(args, move |r| tx.send(r.map(|r| r.to_value())).unwrap())
+            .unwrap();
+    };
+    for timeout in [400u64, 3] {
+        let mut cfg = config(&server);
+        cfg.command_timeout = Some(Duration::from_millis(timeout));
+        cfg.max_direct_connections_per_node = 0;
+        let c = client_with(cfg);
+        let (tx, rx) = mpsc::channel();
+        // Lone commands, one at a time: most are written by this thread (which one the loop
+        // writes depends on whether it is still awake from the last reply).
+        let mut i = 0;
+        while timeout > 100 && c.loop_stats().caller_writes < 20 && i < 1000 {
+            submit(&c, &["SET", &format!("lone:{i}"), "v"], &tx);
+            let r = rx.recv_timeout(Duration::from_secs(5)).unwrap();
+            assert_eq!(r.unwrap(), Value::simple("OK"));
+            i += 1;
+        }
+        // The loop falls asleep (no timer of its own is due), then a command that the server
+        // holds longer than the timeout. It is tried until this thread wrote it (the loop
+        // may wake from its capped sleep just then, and write it itself).
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            std::thread::sleep(Duration::from_millis(100));
+            let before = c.loop_stats();
+            let started = Instant::now();
+            submit(&c, &["DEBUG", "SLEEP", "0.6"], &tx);
+            let after = c.loop_stats();
+            let r = rx.recv_timeout(Duration::from_secs(5)).unwrap();
+            let took = started.elapsed();
+            assert_eq!(
+                r.unwrap_err().kind(),
+                ErrorKind::Timeout,
+                "timeout {timeout} ms"
+            );
+            assert!(
+                took >= Duration::from_millis(timeout)
+                    && took < Duration::from_millis(timeout + 300),
+                "timeout {timeout} ms fired after {took:?}"
+            );
+            // The server is back before the next command.
+            std::thread::sleep(Duration::from_millis(700).saturating_sub(took));
+            let written_here = after.caller_writes - before.caller_writes;
+            if timeout < 8 {
+                assert_eq!(written_here, 0, "below the floor, the loop writes");
+                break;
+            }
+            if written_here == 1 {
+                assert_eq!(after.wakeups, before.wakeups, "the loop was not woken");
+                break;
+            }
+            assert!(attempts < 5, "never written by the submitter: {after:?}");
+        }
+        // The connection answers in order.
+        for i in 0..i.min(50) {
+            submit(&c, &["GET", &format!("lone:{i}")], &tx);
+            let r = rx.recv_timeout(Duration::from_secs(5)).unwrap();
+            assert_eq!(r.unwrap(), Value::bulk("v"));
+        }
+    }
+}
+
 #[test]
 fn paused_server_times_out_instead_of_hanging() {
     let server = RedisServer::start();

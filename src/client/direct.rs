@@ -28,7 +28,7 @@ use crate::session::RequestMeta;
 
 use super::enqueue_pipeline_frames;
 use super::pipeline::{Pipeline, PipelineResult, Views};
-use crate::reactor::conn::ConnState;
+use crate::reactor::conn::{ConnState, IDLE_CHECK};
 use crate::reactor::PipelineRun;
 
 thread_local! {
@@ -36,10 +36,6 @@ thread_local! {
     static PREFERRED: Cell<usize> = const { Cell::new(0) };
     static SCRATCH: RefCell<Scratch> = RefCell::new((vec![0; 64 * 1024], Vec::new(), Vec::new()));
 }
-
-/// After this long without I/O, a connection is checked for a close (or stray data) before
-/// the direct path writes to it.
-const IDLE_CHECK: Duration = Duration::from_secs(1);
 
 /// Longest single poll(2) of a direct caller: it then checks that the socket is still the
 /// one it polls (the reactor may have replaced it, and the number reused for another).
@@ -272,6 +268,7 @@ impl Engine {
             && st.writable
             && !st.scheduled
             && !st.caller_reading
+            && !st.doomed
             && st.ex.pending() == 0;
         let fd = st.transport.as_ref().map(|t| t.raw_fd())?;
         if !eligible {
@@ -326,7 +323,14 @@ impl Engine {
             if self.cluster.is_some() {
                 self.suspect_node(conn.node);
             }
-            // The reactor fails the connection, running the hand-off first.
+            // The reactor fails the connection, running the hand-off first; until then,
+            // nobody else writes to this socket.
+            {
+                let mut st = conn.lock();
+                if st.epoch == epoch {
+                    st.doomed = true;
+                }
+            }
             shared.notify(Msg::Fail(conn.clone(), err, epoch));
         }
         if handed {

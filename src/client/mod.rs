@@ -29,6 +29,8 @@ use std::time::{Duration, Instant};
 
 use crate::config::{Config, Endpoint};
 use crate::error::{Error, ErrorKind, Result};
+use crate::reactor::conn::IDLE_CHECK;
+pub use crate::reactor::LoopStats;
 use crate::reactor::{
     self, Completion, Conn, Lease, Msg, Outcome, Owner, Phase, RawCallback, Waiter,
 };
@@ -417,6 +419,16 @@ impl Client {
     /// what it holds); `None` when the config asks for no cache.
     pub fn cache_stats(&self) -> Option<crate::session::cache::CacheStats> {
         self.engine.cache_stats()
+    }
+
+    /// How often the client's event loops were woken by submitters, and how many lone
+    /// callback commands their submitters wrote themselves.
+    pub fn loop_stats(&self) -> LoopStats {
+        let mut stats = LoopStats::default();
+        for shared in &self.engine.reactors {
+            shared.add_stats(&mut stats);
+        }
+        stats
     }
 
     /// The engine, for the features built on the client (pub/sub, MONITOR).
@@ -903,8 +915,15 @@ impl Engine {
             st.lease = lease;
         }
         let idle = st.ex.pending() == 0;
+        let lone = st.count_submission(idle);
+        let deadline = meta.deadline;
         st.ex.enqueue(write, completion, meta);
-        let notify = self.after_enqueue(&mut st, direct && idle);
+        let notify = self.after_enqueue(
+            &mut st,
+            direct && idle,
+            conn.reactor,
+            lone.then_some(deadline),
+        );
         if !notify {
             // Written here, or flushed by the reactor on its way: either way the reply must
             // be read, and a direct caller may have left the connection disarmed while idle.
@@ -917,20 +936,50 @@ impl Engine {
         Ok(())
     }
 
-    /// After appending under the lock: writes at once (a blocking call on an idle connection)
-    /// or reports whether the reactor must be told (it writes when the connection is ready,
-    /// and must in any case learn the new request's deadline).
-    fn after_enqueue(&self, st: &mut reactor::conn::ConnState, direct: bool) -> bool {
+    /// After appending under the lock: writes at once (a blocking call on an idle connection,
+    /// or a lone submission while the reactor sleeps) or reports whether the reactor must be
+    /// told (it writes when the connection is ready, and must in any case learn the new
+    /// request's deadline).
+    ///
+    /// `lone` is `Some(deadline)` for a lone submission (`ConnState::count_submission`) and
+    /// the deadline of what it appended. It is written here when the connection had I/O
+    /// within `IDLE_CHECK` and the reactor sleeps and will wake by that deadline
+    /// (`Shared::wakes_by`): the reply wakes the reactor, and it sees the deadline in time,
+    /// so it needs no wake-up. A window of one callback command then costs one `send` on the
+    /// submitter's thread, instead of an eventfd write, the reactor's wake-up and its `send`.
+    /// Bursts, and whatever comes while the reactor is awake, are scheduled for its next
+    /// write, in one batch, as before.
+    fn after_enqueue(
+        &self,
+        st: &mut reactor::conn::ConnState,
+        direct: bool,
+        reactor: usize,
+        lone: Option<Option<Instant>>,
+    ) -> bool {
         // Written at once, or the socket is full and the reactor's writable event finishes
         // it; on an error, the reactor's flush meets it again and fails the connection.
-        if direct
-            && matches!(st.phase, Phase::Ready)
+        let can_write = matches!(st.phase, Phase::Ready)
             && st.writable
             && !st.suspect
             && !st.scheduled
-            && st.write_pending().is_ok()
-        {
-            return false;
+            && !st.doomed;
+        if can_write && direct {
+            if st.write_pending().is_ok() {
+                return false;
+            }
+        } else if let (true, false, Some(deadline)) = (can_write, st.caller_reading, lone) {
+            let shared = &self.reactors[reactor];
+            // After a long idle time the reactor writes, as before: a close while idle is
+            // not looked for here (the direct path does, `Engine::direct`).
+            let now = Instant::now();
+            if now.duration_since(st.last_io) <= IDLE_CHECK && shared.wakes_by(deadline) {
+                st.ensure_armed(&shared.registry);
+                if st.armed && st.write_pending().is_ok() {
+                    st.last_io = now;
+                    shared.count_caller_write();
+                    return false;
+                }
+            }
         }
         if st.scheduled {
             return false;
@@ -1019,8 +1068,11 @@ impl Engine {
         if let Some(lease) = lease {
             st.lease = lease;
         }
+        let idle = st.ex.pending() == 0;
+        let lone = st.count_submission(idle);
         enqueue_pipeline_frames(&mut st, pipeline, run, meta);
-        let notify = self.after_enqueue(&mut st, false);
+        let notify =
+            self.after_enqueue(&mut st, false, conn.reactor, lone.then_some(meta.deadline));
         drop(st);
         if notify {
             self.reactors[conn.reactor].flush(conn.clone());

@@ -30,6 +30,11 @@ use crate::session::{Event, Exchange, RequestMeta, Unanswered};
 /// it is set again: a wait may overrun its deadline by this much.
 const RECV_TIMEOUT_SLACK: Duration = Duration::from_millis(10);
 
+/// After this long without I/O, a connection is checked for a close (or stray data) before
+/// a caller writes to it on the direct path, and a lone submitter no longer writes to it
+/// (the reactor does, see `ConnState::lone_writes_until`).
+pub(crate) const IDLE_CHECK: Duration = Duration::from_secs(1);
+
 /// How a connection is used.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Lease {
@@ -105,6 +110,13 @@ pub(crate) struct ConnState {
     /// A blocking caller reads this socket itself (see `Engine::try_direct`); the reactor
     /// leaves reading alone until it is done.
     pub(crate) caller_reading: bool,
+    /// Submissions since the connection was last found idle by one (see
+    /// `count_submission`).
+    pub(crate) since_idle: u32,
+    /// The reactor has been told to fail or abandon the current socket (`Msg::Fail`,
+    /// `Msg::Abandon`): submitters no longer write to it themselves. Cleared with the socket
+    /// (`detach`).
+    pub(crate) doomed: bool,
     /// Closed for good once its pending requests are answered (a dedicated connection whose
     /// state a holder changed); takes no new requests and does not reconnect.
     pub(crate) retiring: bool,
@@ -273,6 +285,8 @@ impl Conn {
                 server_name,
                 armed: false,
                 caller_reading: false,
+                since_idle: 0,
+                doomed: false,
                 retiring: false,
                 epoch: 0,
                 got_bytes: false,
@@ -1074,6 +1088,7 @@ impl ConnState {
         // A direct caller reading the old socket sees the new epoch and leaves the requests
         // to the reactor; the next socket must not wait for that caller to read it.
         self.epoch += 1;
+        self.doomed = false;
         self.caller_reading = false;
         self.awaiting_credentials = false;
     }
@@ -1319,6 +1334,31 @@ impl ConnState {
         true
     }
 
+    /// Counts a submission (`idle`: nothing was pending) and says whether it is a *lone* one:
+    /// it finds the connection idle, and the submission that last found it idle had no other
+    /// follow it while its reply was awaited. A lone submission may be written by its
+    /// submitter (see `Engine::after_enqueue`); submissions that come in bursts are left to
+    /// the reactor, which writes each burst in one batch.
+    pub(crate) fn count_submission(&mut self, idle: bool) -> bool {
+        if idle {
+            let lone = self.since_idle <= 1;
+            self.since_idle = 1;
+            lone
+        } else {
+            self.since_idle = self.since_idle.saturating_add(1);
+            false
+        }
+    }
+
+    /// Until when a lone submission may be written to this connection by its submitter
+    /// (`Engine::after_enqueue`): while it is ready, the last submission that found it idle
+    /// came alone, and it had I/O within `IDLE_CHECK`. The reactor keeps its sleep short
+    /// until then (`Reactor::next_timeout`).
+    pub(crate) fn lone_writes_until(&self) -> Option<Instant> {
+        (matches!(self.phase, Phase::Ready) && self.since_idle <= 1 && !self.doomed)
+            .then(|| self.last_io + IDLE_CHECK)
+    }
+
     /// True when new commands should fail at once with `last_error` rather than wait: the
     /// connection is closed, or down after exhausting its retries.
     pub(crate) fn refuses(&self, config: &Config) -> Option<Error> {
@@ -1452,6 +1492,26 @@ pub(super) mod tests {
         let lost = Error::new(ErrorKind::Connection, "the server closed the connection");
         st.fail(lost, &mut ctx);
         (detours, completions.len())
+    }
+
+    /// Only a submission that finds the connection idle, after an idle period in which one
+    /// submission alone was made, is lone: a window of one command, or sporadic traffic. A
+    /// burst makes the next idle period's first submission go to the reactor too.
+    #[test]
+    fn a_submission_is_lone_only_after_an_idle_period_of_one() {
+        let config = Config::default();
+        let conn = node_conn(&config, false);
+        let mut st = conn.lock();
+        assert!(st.count_submission(true), "the first one");
+        assert!(st.count_submission(true), "one at a time");
+        assert!(st.count_submission(true));
+        assert!(
+            !st.count_submission(false),
+            "a second one while the first is pending"
+        );
+        assert!(!st.count_submission(false));
+        assert!(!st.count_submission(true), "after a burst of three");
+        assert!(st.count_submission(true), "after an idle period of one");
     }
 
     /// After ASK, `ASKING` and the command go out together (`Engine::enqueue_asking`); the

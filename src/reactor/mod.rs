@@ -17,7 +17,7 @@ pub(crate) mod tracking;
 
 use std::io;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -36,6 +36,22 @@ use conn::{After, Ctx};
 
 const WAKER: Token = Token(0);
 const READ_BUF: usize = 64 * 1024;
+/// The shortest command timeout for which the reactor keeps its sleep short (half of it)
+/// while a lone submitter may write its own command (`ConnState::lone_writes_until`): below
+/// it, the reactor's wake-ups would cost more than they save, and lone commands with a
+/// deadline are handed to the reactor.
+const MIN_CAPPED_COMMAND_TIMEOUT: Duration = Duration::from_millis(8);
+
+/// How often a client's event loops were woken by submitters, and how many submissions
+/// their submitters wrote themselves (blocking calls on the direct path, lone callback
+/// commands while the loop slept). For tuning and tests.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LoopStats {
+    /// Wake-ups of a sleeping event loop (an eventfd write each).
+    pub wakeups: u64,
+    /// Lone callback submissions written by the submitting thread while the loop slept.
+    pub caller_writes: u64,
+}
 
 /// A message to a reactor thread.
 pub(crate) enum Msg {
@@ -109,6 +125,12 @@ pub(crate) struct Shared {
     flushes: std::sync::Mutex<Vec<Arc<Conn>>>,
     waker: Waker,
     sleeping: AtomicBool,
+    /// While the reactor sleeps: when it wakes at the latest, in nanoseconds after `base`
+    /// (`u64::MAX`: not before an event; 0: not decided yet). See `wakes_by`.
+    wake_by: AtomicU64,
+    base: Instant,
+    wakeups: AtomicU64,
+    caller_writes: AtomicU64,
     /// The reactor's registry, for callers that change a connection's interest while they
     /// read it themselves.
     pub(crate) registry: mio::Registry,
@@ -134,8 +156,44 @@ impl Shared {
 
     fn wake(&self) {
         if self.sleeping.swap(false, Ordering::SeqCst) {
+            self.wakeups.fetch_add(1, Ordering::Relaxed);
             let _ = self.waker.wake();
         }
+    }
+
+    /// A submitter wrote a lone submission itself (`Engine::after_enqueue`).
+    pub(crate) fn count_caller_write(&self) {
+        self.caller_writes.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Adds this loop's counters to `stats`.
+    pub(crate) fn add_stats(&self, stats: &mut LoopStats) {
+        stats.wakeups += self.wakeups.load(Ordering::Relaxed);
+        stats.caller_writes += self.caller_writes.load(Ordering::Relaxed);
+    }
+
+    /// True when the reactor sleeps and will wake (and look at its timers again) by
+    /// `deadline`: a request with that deadline, already written by its submitter on a
+    /// connection the reactor polls, needs no wake-up. Call it after queueing the request
+    /// under its connection's lock. The reactor clears `wake_by` before it looks at the
+    /// connections' timers and publishes it after, so a value read here is either from a
+    /// turn that will see the request, or no later than the turn's own wake-up.
+    pub(crate) fn wakes_by(&self, deadline: Option<Instant>) -> bool {
+        if !self.sleeping.load(Ordering::SeqCst) {
+            return false; // awake: it flushes what is scheduled in this turn, batched
+        }
+        let by = self.wake_by.load(Ordering::SeqCst);
+        if by == 0 {
+            return false;
+        }
+        match deadline {
+            None => true,
+            Some(d) => self.nanos(d) >= by,
+        }
+    }
+
+    fn nanos(&self, t: Instant) -> u64 {
+        (t.saturating_duration_since(self.base).as_nanos() as u64).max(1)
     }
 
     fn has_flushes(&self) -> bool {
@@ -186,6 +244,10 @@ pub(crate) fn create() -> io::Result<(Arc<Shared>, Reactor)> {
         tx,
         waker,
         sleeping: AtomicBool::new(false),
+        wake_by: AtomicU64::new(0),
+        base: Instant::now(),
+        wakeups: AtomicU64::new(0),
+        caller_writes: AtomicU64::new(0),
         flushes: std::sync::Mutex::new(Vec::new()),
         registry: poll.registry().try_clone()?,
     });
@@ -231,9 +293,20 @@ impl Reactor {
         let mut shutdown = false;
         let mut flushes: Vec<Arc<Conn>> = Vec::new();
         while !shutdown {
-            // Sleep unless there is work; the flag tells submitters to wake us.
+            // Sleep unless there is work; the flag tells submitters to wake us. `wake_by` is
+            // cleared before the connections' timers are read and published after (see
+            // `Shared::wakes_by`).
+            self.shared.wake_by.store(0, Ordering::SeqCst);
             let timeout = self.next_timeout(&*engine);
             self.shared.sleeping.store(true, Ordering::SeqCst);
+            let by = match timeout {
+                None => u64::MAX,
+                // mio rounds the timeout up to a millisecond.
+                Some(t) => self
+                    .shared
+                    .nanos(Instant::now() + t + Duration::from_millis(1)),
+            };
+            self.shared.wake_by.store(by, Ordering::SeqCst);
             let idle = self.rx.is_empty()
                 && !self.shared.has_flushes()
                 && self.completions.is_empty()
@@ -520,13 +593,27 @@ impl Reactor {
     fn next_timeout<O: Owner>(&self, engine: &O) -> Option<Duration> {
         let now = Instant::now();
         let mut next: Option<Instant> = None;
+        let mut lone_until: Option<Instant> = None;
         for conn in self.conns.iter().flatten() {
-            if let Some(t) = conn.lock().next_timer() {
+            let st = conn.lock();
+            if let Some(t) = st.next_timer() {
                 next = Some(next.map_or(t, |n| n.min(t)));
+            }
+            if let Some(t) = st.lone_writes_until() {
+                lone_until = Some(lone_until.map_or(t, |u| u.max(t)));
             }
         }
         if let Some(t) = engine.next_deadline() {
             next = Some(next.map_or(t, |n| n.min(t)));
+        }
+        // While a lone submitter may write its command itself, the sleep lasts half the
+        // command timeout at most: a command submitted during it times out no earlier than
+        // that, so it needs no wake-up for its deadline to be seen (`Shared::wakes_by`).
+        if let (Some(until), Some(limit)) = (lone_until, engine.config().command_timeout) {
+            if limit >= MIN_CAPPED_COMMAND_TIMEOUT && until > now {
+                let cap = until.min(now + limit / 2);
+                next = Some(next.map_or(cap, |n| n.min(cap)));
+            }
         }
         // Timers fire within a millisecond of their deadline.
         next.map(|t| t.saturating_duration_since(now) + Duration::from_millis(1))

@@ -594,6 +594,9 @@ impl Engine {
     /// or fail with `err`; callers waiting for a dedicated connection fail with it.
     fn abandon_pool(&self, pool: &NodePool, err: Error) {
         for conn in pool.node_conns().chain(pool.dedicated.live().iter()) {
+            // Nothing more is written to it by submitters (`Engine::after_enqueue`): what
+            // they queue now is detoured to the new master.
+            conn.lock().doomed = true;
             self.reactors[conn.reactor].notify(Msg::Abandon(conn.clone(), err.clone()));
         }
         let mut completions = Vec::new();
