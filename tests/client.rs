@@ -396,9 +396,10 @@ fn timeout_keeps_the_connection_and_pairs_later_replies() {
 }
 
 /// A lone callback command on an idle connection is written by the submitting thread while
-/// the event loop sleeps, and the loop is not woken for it: its sleep is kept to half the
-/// command timeout meanwhile, so the deadline is still seen, and the command times out on
-/// time. Below the floor of that cap (8 ms), lone commands with a deadline go to the loop.
+/// the event loop sleeps, and the loop is not woken for it: after a lone command, its sleep
+/// is kept to half the command timeout for a while, so the deadline is still seen, and the
+/// command times out on time. Below the floor of that cap (8 ms), lone commands with a
+/// deadline go to the loop.
 #[test]
 fn a_lone_callback_command_written_while_the_loop_sleeps_times_out_on_time() {
     let server = RedisServer::start();
@@ -410,31 +411,30 @@ fn a_lone_callback_command_written_while_the_loop_sleeps_times_out_on_time() {
     for timeout in [400u64, 3] {
         let mut cfg = config(&server);
         cfg.command_timeout = Some(Duration::from_millis(timeout));
-        cfg.max_direct_connections_per_node = 0;
         let c = client_with(cfg);
         let (tx, rx) = mpsc::channel();
-        // Lone commands, one at a time: most are written by this thread (which one the loop
-        // writes depends on whether it is still awake from the last reply).
-        let mut i = 0;
-        while timeout > 100 && c.loop_stats().caller_writes < 20 && i < 1000 {
-            submit(&c, &["SET", &format!("lone:{i}"), "v"], &tx);
-            let r = rx.recv_timeout(Duration::from_secs(5)).unwrap();
-            assert_eq!(r.unwrap(), Value::simple("OK"));
-            i += 1;
-        }
-        // The loop falls asleep (no timer of its own is due), then a command that the server
-        // holds longer than the timeout. It is tried until this thread wrote it (the loop
-        // may wake from its capped sleep just then, and write it itself).
+        let mut sets = 0;
         let mut attempts = 0;
         loop {
             attempts += 1;
+            // Lone commands, one at a time: most are written by this thread (the loop writes
+            // those that come while it is still awake from the last reply).
+            let warm = c.loop_stats().caller_writes;
+            while timeout > 100 && c.loop_stats().caller_writes < warm + 5 && sets < 1000 {
+                submit(&c, &["SET", &format!("lone:{sets}"), "v"], &tx);
+                let r = rx.recv_timeout(Duration::from_secs(5)).unwrap();
+                assert_eq!(r.unwrap(), Value::simple("OK"));
+                sets += 1;
+            }
+            // The loop falls asleep (no timer of its own is due; a standalone client has no
+            // other), then a command that the server holds longer than the timeout.
             std::thread::sleep(Duration::from_millis(100));
             let before = c.loop_stats();
             let started = Instant::now();
             submit(&c, &["DEBUG", "SLEEP", "0.6"], &tx);
-            let after = c.loop_stats();
             let r = rx.recv_timeout(Duration::from_secs(5)).unwrap();
             let took = started.elapsed();
+            let after = c.loop_stats();
             assert_eq!(
                 r.unwrap_err().kind(),
                 ErrorKind::Timeout,
@@ -452,6 +452,8 @@ fn a_lone_callback_command_written_while_the_loop_sleeps_times_out_on_time() {
                 assert_eq!(written_here, 0, "below the floor, the loop writes");
                 break;
             }
+            // Written here, and the loop was not woken while it was in flight. (Else the
+            // loop woke from its capped sleep just then, and wrote it: try again.)
             if written_here == 1 {
                 assert_eq!(after.wakeups, before.wakeups, "the loop was not woken");
                 break;
@@ -459,7 +461,7 @@ fn a_lone_callback_command_written_while_the_loop_sleeps_times_out_on_time() {
             assert!(attempts < 5, "never written by the submitter: {after:?}");
         }
         // The connection answers in order.
-        for i in 0..i.min(50) {
+        for i in 0..sets.min(50) {
             submit(&c, &["GET", &format!("lone:{i}")], &tx);
             let r = rx.recv_timeout(Duration::from_secs(5)).unwrap();
             assert_eq!(r.unwrap(), Value::bulk("v"));

@@ -323,14 +323,8 @@ impl Engine {
             if self.cluster.is_some() {
                 self.suspect_node(conn.node);
             }
-            // The reactor fails the connection, running the hand-off first; until then,
-            // nobody else writes to this socket.
-            {
-                let mut st = conn.lock();
-                if st.epoch == epoch {
-                    st.doomed = true;
-                }
-            }
+            // The reactor fails the connection, running the hand-off first (the socket was
+            // marked doomed when the error was met).
             shared.notify(Msg::Fail(conn.clone(), err, epoch));
         }
         if handed {
@@ -409,8 +403,11 @@ impl Engine {
                 st.caller_reading = false;
                 st.ensure_armed(registry);
             };
+            // The caller's `Msg::Fail` follows; from now on nobody else writes to this socket
+            // (`ConnState::doomed`).
             let failed = |st: &mut ConnState, err: Error| {
                 st.caller_reading = false;
+                st.doomed = true;
                 st.ensure_armed(registry);
                 (Direct::Handed, Some(err))
             };
@@ -508,6 +505,7 @@ impl Engine {
                 // reply already taken out of the exchange is ours to return.
                 if let Some(result) = mine {
                     st.caller_reading = false;
+                    st.doomed = true;
                     st.ensure_armed(registry);
                     return (Direct::Reply(result), Some(err));
                 }

@@ -421,8 +421,8 @@ impl Client {
         self.engine.cache_stats()
     }
 
-    /// How often the client's event loops were woken by submitters, and how many lone
-    /// callback commands their submitters wrote themselves.
+    /// How often the client's event loops were woken from their sleep by other threads, and
+    /// how many lone submissions their submitters wrote themselves.
     pub fn loop_stats(&self) -> LoopStats {
         let mut stats = LoopStats::default();
         for shared in &self.engine.reactors {
@@ -918,12 +918,7 @@ impl Engine {
         let lone = st.count_submission(idle);
         let deadline = meta.deadline;
         st.ex.enqueue(write, completion, meta);
-        let notify = self.after_enqueue(
-            &mut st,
-            direct && idle,
-            conn.reactor,
-            lone.then_some(deadline),
-        );
+        let notify = self.after_enqueue(&mut st, direct && idle, conn.reactor, lone, deadline);
         if !notify {
             // Written here, or flushed by the reactor on its way: either way the reply must
             // be read, and a direct caller may have left the connection disarmed while idle.
@@ -941,11 +936,11 @@ impl Engine {
     /// told (it writes when the connection is ready, and must in any case learn the new
     /// request's deadline).
     ///
-    /// `lone` is `Some(deadline)` for a lone submission (`ConnState::count_submission`) and
-    /// the deadline of what it appended. It is written here when the connection had I/O
-    /// within `IDLE_CHECK` and the reactor sleeps and will wake by that deadline
+    /// `lone`: the submission is a lone one (`ConnState::count_submission`), and `deadline`
+    /// is what it appended's. It is written here when the connection had I/O within
+    /// `IDLE_CHECK` and the reactor sleeps and will wake by that deadline
     /// (`Shared::wakes_by`): the reply wakes the reactor, and it sees the deadline in time,
-    /// so it needs no wake-up. A window of one callback command then costs one `send` on the
+    /// so it needs no wake-up. A window of one command then costs one `send` on the
     /// submitter's thread, instead of an eventfd write, the reactor's wake-up and its `send`.
     /// Bursts, and whatever comes while the reactor is awake, are scheduled for its next
     /// write, in one batch, as before.
@@ -954,7 +949,8 @@ impl Engine {
         st: &mut reactor::conn::ConnState,
         direct: bool,
         reactor: usize,
-        lone: Option<Option<Instant>>,
+        lone: bool,
+        deadline: Option<Instant>,
     ) -> bool {
         // Written at once, or the socket is full and the reactor's writable event finishes
         // it; on an error, the reactor's flush meets it again and fails the connection.
@@ -967,12 +963,19 @@ impl Engine {
             if st.write_pending().is_ok() {
                 return false;
             }
-        } else if let (true, false, Some(deadline)) = (can_write, st.caller_reading, lone) {
+        } else if lone {
             let shared = &self.reactors[reactor];
+            let now = Instant::now();
+            // Keeps the reactor's sleep short for a while, for the next one (see
+            // `Reactor::next_timeout`).
+            st.last_lone = Some(now);
             // After a long idle time the reactor writes, as before: a close while idle is
             // not looked for here (the direct path does, `Engine::direct`).
-            let now = Instant::now();
-            if now.duration_since(st.last_io) <= IDLE_CHECK && shared.wakes_by(deadline) {
+            if can_write
+                && !st.caller_reading
+                && now.duration_since(st.last_io) <= IDLE_CHECK
+                && shared.wakes_by(deadline)
+            {
                 st.ensure_armed(&shared.registry);
                 if st.armed && st.write_pending().is_ok() {
                     st.last_io = now;
@@ -1071,8 +1074,7 @@ impl Engine {
         let idle = st.ex.pending() == 0;
         let lone = st.count_submission(idle);
         enqueue_pipeline_frames(&mut st, pipeline, run, meta);
-        let notify =
-            self.after_enqueue(&mut st, false, conn.reactor, lone.then_some(meta.deadline));
+        let notify = self.after_enqueue(&mut st, false, conn.reactor, lone, meta.deadline);
         drop(st);
         if notify {
             self.reactors[conn.reactor].flush(conn.clone());

@@ -170,7 +170,7 @@ impl Engine {
         if let Some((kind, count)) = confirms {
             st.ex.expect_confirmations(kind, count);
         }
-        let notify = self.after_enqueue(&mut st, false, conn.reactor, None);
+        let notify = self.after_enqueue(&mut st, false, conn.reactor, false, None);
         drop(st);
         if notify {
             self.reactors[conn.reactor].flush(conn.clone());

@@ -32,7 +32,7 @@ const RECV_TIMEOUT_SLACK: Duration = Duration::from_millis(10);
 
 /// After this long without I/O, a connection is checked for a close (or stray data) before
 /// a caller writes to it on the direct path, and a lone submitter no longer writes to it
-/// (the reactor does, see `ConnState::lone_writes_until`).
+/// (the reactor does, see `Engine::after_enqueue`).
 pub(crate) const IDLE_CHECK: Duration = Duration::from_secs(1);
 
 /// How a connection is used.
@@ -113,6 +113,8 @@ pub(crate) struct ConnState {
     /// Submissions since the connection was last found idle by one (see
     /// `count_submission`).
     pub(crate) since_idle: u32,
+    /// When the last lone submission was made (set by `Engine::after_enqueue`).
+    pub(crate) last_lone: Option<Instant>,
     /// The reactor has been told to fail or abandon the current socket (`Msg::Fail`,
     /// `Msg::Abandon`): submitters no longer write to it themselves. Cleared with the socket
     /// (`detach`).
@@ -286,6 +288,7 @@ impl Conn {
                 armed: false,
                 caller_reading: false,
                 since_idle: 0,
+                last_lone: None,
                 doomed: false,
                 retiring: false,
                 epoch: 0,
@@ -1350,13 +1353,16 @@ impl ConnState {
         }
     }
 
-    /// Until when a lone submission may be written to this connection by its submitter
-    /// (`Engine::after_enqueue`): while it is ready, the last submission that found it idle
-    /// came alone, and it had I/O within `IDLE_CHECK`. The reactor keeps its sleep short
-    /// until then (`Reactor::next_timeout`).
-    pub(crate) fn lone_writes_until(&self) -> Option<Instant> {
-        (matches!(self.phase, Phase::Ready) && self.since_idle <= 1 && !self.doomed)
-            .then(|| self.last_io + IDLE_CHECK)
+    /// When this connection last had a lone submission, while more may come and be written
+    /// by their submitters (`Engine::after_enqueue`): it is ready, the last submission that
+    /// found it idle came alone, and nothing has marked it doomed. The reactor keeps its
+    /// sleep short for a while after that (`Reactor::next_timeout`).
+    pub(crate) fn lone_since(&self) -> Option<Instant> {
+        if matches!(self.phase, Phase::Ready) && self.since_idle == 1 && !self.doomed {
+            self.last_lone
+        } else {
+            None
+        }
     }
 
     /// True when new commands should fail at once with `last_error` rather than wait: the

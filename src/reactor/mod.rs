@@ -37,19 +37,20 @@ use conn::{After, Ctx};
 const WAKER: Token = Token(0);
 const READ_BUF: usize = 64 * 1024;
 /// The shortest command timeout for which the reactor keeps its sleep short (half of it)
-/// while a lone submitter may write its own command (`ConnState::lone_writes_until`): below
-/// it, the reactor's wake-ups would cost more than they save, and lone commands with a
-/// deadline are handed to the reactor.
+/// after a lone submission, so that the next may be written by its submitter
+/// (`ConnState::lone_since`): below it, the reactor's wake-ups would cost more than they save,
+/// and lone submissions with a deadline are handed to the reactor.
 const MIN_CAPPED_COMMAND_TIMEOUT: Duration = Duration::from_millis(8);
 
-/// How often a client's event loops were woken by submitters, and how many submissions
-/// their submitters wrote themselves (blocking calls on the direct path, lone callback
-/// commands while the loop slept). For tuning and tests.
+/// How often a client's event loops were woken from their sleep by other threads (for a
+/// submission, or an internal message), and how many submissions their submitters wrote
+/// themselves while the loop slept (lone commands or pipelines, `Engine::after_enqueue`;
+/// blocking calls on the direct path are not counted). For tuning and tests.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct LoopStats {
-    /// Wake-ups of a sleeping event loop (an eventfd write each).
+    /// Wake-ups of a sleeping event loop by another thread (an eventfd write each).
     pub wakeups: u64,
-    /// Lone callback submissions written by the submitting thread while the loop slept.
+    /// Lone submissions written by the submitting thread while the loop slept.
     pub caller_writes: u64,
 }
 
@@ -593,23 +594,26 @@ impl Reactor {
     fn next_timeout<O: Owner>(&self, engine: &O) -> Option<Duration> {
         let now = Instant::now();
         let mut next: Option<Instant> = None;
-        let mut lone_until: Option<Instant> = None;
+        let mut lone_since: Option<Instant> = None;
         for conn in self.conns.iter().flatten() {
             let st = conn.lock();
             if let Some(t) = st.next_timer() {
                 next = Some(next.map_or(t, |n| n.min(t)));
             }
-            if let Some(t) = st.lone_writes_until() {
-                lone_until = Some(lone_until.map_or(t, |u| u.max(t)));
+            if let Some(t) = st.lone_since() {
+                lone_since = Some(lone_since.map_or(t, |u| u.max(t)));
             }
         }
         if let Some(t) = engine.next_deadline() {
             next = Some(next.map_or(t, |n| n.min(t)));
         }
-        // While a lone submitter may write its command itself, the sleep lasts half the
-        // command timeout at most: a command submitted during it times out no earlier than
-        // that, so it needs no wake-up for its deadline to be seen (`Shared::wakes_by`).
-        if let (Some(until), Some(limit)) = (lone_until, engine.config().command_timeout) {
+        // For one command timeout after a lone submission, the sleep lasts half of it at
+        // most: a lone command submitted during the sleep, and written by its submitter,
+        // times out no earlier than that, so it needs no wake-up for its deadline to be seen
+        // (`Shared::wakes_by`). Lone traffic keeps it going; when it stops, two wake-ups at
+        // most follow.
+        if let (Some(since), Some(limit)) = (lone_since, engine.config().command_timeout) {
+            let until = since + limit;
             if limit >= MIN_CAPPED_COMMAND_TIMEOUT && until > now {
                 let cap = until.min(now + limit / 2);
                 next = Some(next.map_or(cap, |n| n.min(cap)));

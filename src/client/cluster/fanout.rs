@@ -95,7 +95,7 @@ impl Engine {
                 st.ex
                     .enqueue_frame(frames[i], Completion::Pipeline(run.clone(), i), meta);
             }
-            let notify = self.after_enqueue(&mut st, false, conn.reactor, None);
+            let notify = self.after_enqueue(&mut st, false, conn.reactor, false, None);
             drop(st);
             if notify {
                 self.reactors[conn.reactor].flush(conn.clone());

@@ -224,7 +224,7 @@ impl Engine {
         st.ex
             .enqueue_frame(b"*1\r\n$6\r\nASKING\r\n", Completion::Ignore, asking);
         st.ex.enqueue(write, completion, meta);
-        let notify = self.after_enqueue(&mut st, false, conn.reactor, None);
+        let notify = self.after_enqueue(&mut st, false, conn.reactor, false, None);
         drop(st);
         if notify {
             self.reactors[conn.reactor].flush(conn.clone());
