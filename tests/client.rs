@@ -469,6 +469,15 @@ fn a_lone_callback_command_written_while_the_loop_sleeps_times_out_on_time() {
     }
 }
 
+/// Waits (10 s at most) until `c` answers again after its server was resumed.
+fn answers_again(c: &Client) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while c.command(&["PING"]).is_err() {
+        assert!(Instant::now() < deadline, "did not recover after resume");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 #[test]
 fn paused_server_times_out_instead_of_hanging() {
     let server = RedisServer::start();
@@ -483,11 +492,44 @@ fn paused_server_times_out_instead_of_hanging() {
     assert_eq!(err.kind(), ErrorKind::Timeout);
     assert!(started.elapsed() < Duration::from_secs(3));
     server.resume();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while c.command(&["PING"]).is_err() {
-        assert!(Instant::now() < deadline, "did not recover after resume");
-        std::thread::sleep(Duration::from_millis(20));
+    answers_again(&c);
+}
+
+/// The event loop sends without holding a connection's lock, from a copy, and must never
+/// wait in that send: a server that stops reading fills the socket, and the commands queued
+/// behind still time out on time (the loop stays free to see their deadlines).
+#[test]
+fn a_full_socket_does_not_stall_the_event_loop() {
+    let server = RedisServer::start();
+    let mut cfg = config(&server);
+    cfg.command_timeout = Some(Duration::from_millis(300));
+    let c = client_with(cfg);
+    c.command(&["PING"]).unwrap();
+    server.pause();
+    let value = "v".repeat(40_000);
+    let (tx, rx) = mpsc::channel();
+    // 40 KB at a time, a little apart, so that each flush of the loop is a small one (sent
+    // unlocked); 10 MB in all, more than the loopback's socket buffers hold.
+    let count = 250;
+    for i in 0..count {
+        let tx = tx.clone();
+        let submitted = Instant::now();
+        c.submit(&["SET", &format!("full:{i}"), &value], move |r| {
+            let _ = tx.send((r.map(|_| ()), submitted.elapsed()));
+        })
+        .unwrap();
+        std::thread::sleep(Duration::from_millis(2));
     }
+    for _ in 0..count {
+        let (r, took) = rx.recv_timeout(Duration::from_secs(10)).unwrap();
+        assert_eq!(r.unwrap_err().kind(), ErrorKind::Timeout);
+        assert!(
+            took < Duration::from_millis(1500),
+            "timed out after {took:?}"
+        );
+    }
+    server.resume();
+    answers_again(&c);
 }
 
 #[test]

@@ -269,6 +269,7 @@ impl Engine {
             && !st.scheduled
             && !st.caller_reading
             && !st.doomed
+            && !st.sending
             && st.ex.pending() == 0;
         let fd = st.transport.as_ref().map(|t| t.raw_fd())?;
         if !eligible {

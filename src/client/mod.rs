@@ -958,7 +958,8 @@ impl Engine {
             && st.writable
             && !st.suspect
             && !st.scheduled
-            && !st.doomed;
+            && !st.doomed
+            && !st.sending;
         if can_write && direct {
             if st.write_pending().is_ok() {
                 return false;

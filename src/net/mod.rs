@@ -65,6 +65,24 @@ pub fn looks_like_tls(bytes: &[u8]) -> bool {
     matches!(bytes, [0x15 | 0x16, 0x03, ..])
 }
 
+/// Sends from `buf` on plain socket `fd` without blocking, whatever the socket's mode
+/// (`MSG_DONTWAIT`), and without SIGPIPE.
+pub(crate) fn send_nonblocking(fd: RawFd, buf: &[u8]) -> io::Result<usize> {
+    // SAFETY: `buf` is valid for `buf.len()` bytes; the caller keeps `fd` open.
+    let n = unsafe {
+        libc::send(
+            fd,
+            buf.as_ptr().cast(),
+            buf.len(),
+            libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL,
+        )
+    };
+    if n < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(n as usize)
+}
+
 /// True when `fd` has data or a hang-up waiting (checked without blocking).
 pub fn has_input(fd: RawFd) -> bool {
     let mut pfd = libc::pollfd {
@@ -228,19 +246,7 @@ impl Transport {
             Transport::Unix(s) => s.as_raw_fd(),
             Transport::Tls(t) => return t.write(buf),
         };
-        // SAFETY: `buf` is valid for `buf.len()` bytes; fd is this transport's open socket.
-        let n = unsafe {
-            libc::send(
-                fd,
-                buf.as_ptr().cast(),
-                buf.len(),
-                libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL,
-            )
-        };
-        if n < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        Ok(n as usize)
+        send_nonblocking(fd, buf)
     }
 
     /// Puts a connected plain socket in blocking mode, so a blocking caller can wait for its

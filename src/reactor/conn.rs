@@ -119,6 +119,9 @@ pub(crate) struct ConnState {
     /// `Msg::Abandon`): submitters no longer write to it themselves. Cleared with the socket
     /// (`detach`).
     pub(crate) doomed: bool,
+    /// The reactor sends on the socket without holding the lock (`flush_unlocked`): nobody
+    /// else writes to it or reads it meanwhile.
+    pub(crate) sending: bool,
     /// Closed for good once its pending requests are answered (a dedicated connection whose
     /// state a holder changed); takes no new requests and does not reconnect.
     pub(crate) retiring: bool,
@@ -290,6 +293,7 @@ impl Conn {
                 since_idle: 0,
                 last_lone: None,
                 doomed: false,
+                sending: false,
                 retiring: false,
                 epoch: 0,
                 got_bytes: false,
@@ -321,6 +325,86 @@ impl Conn {
     pub(crate) fn lock(&self) -> MutexGuard<'_, ConnState> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
+}
+
+/// The most pending output the reactor copies out to send without the lock
+/// (`flush_unlocked`); more is written in place, under the lock.
+const UNLOCKED_SEND: usize = 64 * 1024;
+
+/// The reactor's flush, sending on a plain socket without holding the connection's lock:
+/// what is pending is copied out, the lock released for the `send`, and what was written
+/// recorded after. Submitters on other threads append meanwhile instead of waiting for the
+/// lock: with the lock held through the `send`, a thread keeping a window of callback
+/// commands full met the reactor there for most commands, each time a futex wait and wake.
+/// Nobody else writes or reads the socket meanwhile (`sending`): only appends happen, so the
+/// bytes sent are still the next ones to write when the lock is taken again. Only what was
+/// pending on entry is sent (what came later was scheduled by its submitter), and it stops
+/// early when the connection turned suspect or doomed meanwhile. TLS (whose state is the
+/// socket's), the handshake, large outputs and a socket a direct caller reads go the locked
+/// way (`ConnState::write_pending`). Returns the guard, and whether output is left that
+/// must be flushed again.
+pub(crate) fn flush_unlocked<'a>(
+    conn: &'a Conn,
+    mut st: MutexGuard<'a, ConnState>,
+    ctx: &mut Ctx<'_>,
+    scratch: &mut Vec<u8>,
+) -> (MutexGuard<'a, ConnState>, bool) {
+    if !st.prepare_flush(ctx) {
+        return (st, false);
+    }
+    let plain = st.transport.as_ref().is_some_and(|t| !t.is_tls());
+    let mut left = st.ex.pending_output().len();
+    if !plain
+        || !matches!(st.phase, Phase::Ready)
+        || !st.ex.is_ready()
+        || st.caller_reading
+        || left > UNLOCKED_SEND
+    {
+        if let Err(e) = st.write_pending() {
+            st.fail_writing(&e, ctx);
+        }
+        return (st, false);
+    }
+    while left > 0 {
+        scratch.clear();
+        scratch.extend_from_slice(&st.ex.pending_output()[..left]);
+        let fd = st.transport.as_ref().map_or(-1, Transport::raw_fd);
+        st.sending = true;
+        drop(st);
+        // Only the reactor (this thread) closes the socket: `fd` stays open.
+        let sent = crate::net::send_nonblocking(fd, scratch);
+        // The frames may hold a password (AUTH on re-authentication): not left behind.
+        scratch.fill(0);
+        std::hint::black_box(&mut *scratch);
+        st = conn.lock();
+        st.sending = false;
+        match sent {
+            Ok(0) => {
+                let e = io::Error::new(io::ErrorKind::WriteZero, "wrote 0 bytes");
+                st.fail_writing(&e, ctx);
+                return (st, false);
+            }
+            Ok(n) => {
+                st.ex.handle_written(n);
+                left -= n;
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                // The writable event resumes it.
+                st.writable = false;
+                return (st, false);
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => {
+                st.fail_writing(&e, ctx);
+                return (st, false);
+            }
+        }
+        if st.suspect || st.doomed {
+            break;
+        }
+    }
+    let again = !st.ex.pending_output().is_empty();
+    (st, again)
 }
 
 /// What a readiness event says about reading.
@@ -1024,6 +1108,16 @@ impl ConnState {
     /// they waited to be written are dropped first: a caller told TIMEOUT may retry, so the
     /// command must not also run late.
     pub(crate) fn flush(&mut self, ctx: &mut Ctx<'_>) {
+        if self.prepare_flush(ctx) {
+            if let Err(e) = self.write_pending() {
+                self.fail_writing(&e, ctx);
+            }
+        }
+    }
+
+    /// What comes before the reactor's write: the timeouts, and a look for a close when the
+    /// connection is suspect. False when nothing is to be written now.
+    fn prepare_flush(&mut self, ctx: &mut Ctx<'_>) -> bool {
         self.expire(ctx);
         if self.suspect && matches!(self.phase, Phase::Ready) {
             self.suspect = false;
@@ -1034,13 +1128,15 @@ impl ConnState {
             {
                 // A hang-up (or stray bytes) is waiting: read it before writing anything.
                 self.ensure_armed_now(ctx.registry);
-                return;
+                return false;
             }
         }
-        if let Err(e) = self.write_pending() {
-            let err = connection_error(&self.endpoint, "error writing to", &e);
-            self.fail(err, ctx);
-        }
+        true
+    }
+
+    fn fail_writing(&mut self, e: &io::Error, ctx: &mut Ctx<'_>) {
+        let err = connection_error(&self.endpoint, "error writing to", e);
+        self.fail(err, ctx);
     }
 
     /// The write loop, usable from a caller's thread. An error leaves the connection for the

@@ -262,6 +262,7 @@ pub(crate) fn create() -> io::Result<(Arc<Shared>, Reactor)> {
         pushes: Vec::new(),
         detours: Vec::new(),
         readbuf: vec![0; READ_BUF],
+        sendbuf: Vec::new(),
     };
     Ok((shared, reactor))
 }
@@ -278,6 +279,8 @@ pub(crate) struct Reactor {
     pushes: Vec<Reply>,
     detours: Vec<Detour>,
     readbuf: Vec<u8>,
+    /// What `conn::flush_unlocked` sends.
+    sendbuf: Vec<u8>,
 }
 
 impl Reactor {
@@ -462,15 +465,32 @@ impl Reactor {
                 .unwrap_or_else(|e| e.into_inner()),
             flushes,
         );
+        let mut scratch = std::mem::take(&mut self.sendbuf);
+        let mut again = Vec::new();
         for conn in flushes.drain(..) {
             let mut st = conn.lock();
             st.take_handoff(&mut self.completions, &mut self.pushes, &mut self.detours);
             st.scheduled = false;
             if st.writable {
                 let mut ctx = self.ctx(engine, now, rng);
-                st.flush(&mut ctx);
+                let more;
+                (st, more) = conn::flush_unlocked(&conn, st, &mut ctx, &mut scratch);
+                // Left for the next turn (a submitter may have scheduled it already).
+                if more && !st.scheduled {
+                    st.scheduled = true;
+                    again.push(conn.clone());
+                }
             }
             st.ensure_armed(self.poll.registry());
+        }
+        self.sendbuf = scratch;
+        if !again.is_empty() {
+            // The next poll does not sleep while flushes wait (`has_flushes`).
+            self.shared
+                .flushes
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .append(&mut again);
         }
     }
 
