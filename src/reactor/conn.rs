@@ -366,8 +366,14 @@ pub(crate) fn flush_unlocked<'a>(
         return (st, false);
     }
     while left > 0 {
+        // Only appends came since entry, so this is still at least `left` long.
+        let out = st.ex.pending_output();
+        left = left.min(out.len());
+        if left == 0 {
+            break;
+        }
         scratch.clear();
-        scratch.extend_from_slice(&st.ex.pending_output()[..left]);
+        scratch.extend_from_slice(&out[..left]);
         let fd = st.transport.as_ref().map_or(-1, Transport::raw_fd);
         st.sending = true;
         drop(st);
