@@ -506,6 +506,15 @@ fn a_full_socket_does_not_stall_the_event_loop() {
     let c = client_with(cfg);
     c.command(&["PING"]).unwrap();
     server.pause();
+    // Resumed before the client is dropped, also when an assertion fails: a loop stuck in a
+    // send would otherwise hold the client's shutdown (and the test) for good.
+    struct Resume<'a>(&'a RedisServer);
+    impl Drop for Resume<'_> {
+        fn drop(&mut self) {
+            self.0.resume();
+        }
+    }
+    let resume = Resume(&server);
     let value = "v".repeat(40_000);
     let (tx, rx) = mpsc::channel();
     // 40 KB at a time, a little apart, so that each flush of the loop is a small one (sent
@@ -528,7 +537,7 @@ fn a_full_socket_does_not_stall_the_event_loop() {
             "timed out after {took:?}"
         );
     }
-    server.resume();
+    drop(resume);
     answers_again(&c);
 }
 
