@@ -469,6 +469,61 @@ fn a_lone_callback_command_written_while_the_loop_sleeps_times_out_on_time() {
     }
 }
 
+/// While the event loop runs the completions of one read, what their callbacks submit is
+/// written once the server has less left to answer than waits to be written, not only after
+/// the last callback: the server works while the loop does. (Chains of callbacks, each
+/// completion submitting the next command, would otherwise take turns with the server.)
+#[test]
+fn what_callbacks_submit_reaches_the_server_before_their_turn_ends() {
+    let server = RedisServer::start();
+    let mut cfg = config(&server);
+    cfg.connections_per_node = 1;
+    let c = Arc::new(client_with(cfg));
+    let port = server.port();
+    let (tx, rx) = mpsc::channel();
+    // The server holds the connection, so that the 64 PINGs queued behind the sleep are
+    // answered in one write, and their completions run in one turn of the loop.
+    c.submit(&["DEBUG", "SLEEP", "0.2"], |_| {}).unwrap();
+    let pings = 64;
+    for i in 0..pings {
+        let (chain, tx) = (c.clone(), tx.clone());
+        c.submit(&["PING"], move |r| {
+            if r.is_err() {
+                let _ = tx.send(Err(format!("PING {i}: {:?}", r.err())));
+            } else if i + 1 < pings {
+                chain.submit(&["INCR", "early"], |_| {}).unwrap();
+            } else {
+                // The turn's last completion: the INCRs before it should be at the server.
+                let mut raw = support::connect_to(port).unwrap();
+                let deadline = Instant::now() + Duration::from_secs(2);
+                let seen = loop {
+                    let v = raw.command(&["GET", "early"]).unwrap();
+                    if v != Value::Null || Instant::now() > deadline {
+                        break v;
+                    }
+                    std::thread::sleep(Duration::from_millis(5));
+                };
+                let _ = tx.send(Ok(seen));
+            }
+        })
+        .unwrap();
+    }
+    let seen = rx.recv_timeout(Duration::from_secs(10)).unwrap().unwrap();
+    assert_ne!(
+        seen,
+        Value::Null,
+        "no INCR was written while the turn's completions ran"
+    );
+    // Every INCR lands, in order with the rest.
+    assert_eq!(value(&c, &["GET", "early"]), Value::bulk("63"));
+    // The callbacks' handles are gone before the last one drops here (off the loop).
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while Arc::strong_count(&c) > 1 {
+        assert!(Instant::now() < deadline, "callbacks kept the client");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
 /// Waits (10 s at most) until `c` answers again after its server was resumed.
 fn answers_again(c: &Client) {
     let deadline = Instant::now() + Duration::from_secs(10);

@@ -1,8 +1,9 @@
 //! The reactor: the only place with sockets, threads and clocks. Each reactor thread runs a
 //! mio `Poll` over the connections it owns, drains its submission queue, writes everything
-//! queued in one turn in one write per connection, parses every complete reply, runs
-//! completions (outside every lock), and keeps the timers: connect and command timeouts,
-//! reconnect backoff, health checks.
+//! queued in one turn in one write per connection (or, while a long turn's callbacks submit
+//! to a server with little left to answer, in a few writes that double in size), parses every
+//! complete reply, runs completions (outside every lock), and keeps the timers: connect and
+//! command timeouts, reconnect backoff, health checks.
 //!
 //! Callers reach a reactor through `Shared::notify`: a crossbeam channel plus a mio `Waker`,
 //! woken only when the reactor is (about to be) asleep, so a burst of submissions costs one
@@ -41,6 +42,9 @@ const READ_BUF: usize = 64 * 1024;
 /// (`ConnState::lone_since`): below it, the reactor's wake-ups would cost more than they save,
 /// and lone submissions with a deadline are handed to the reactor.
 const MIN_CAPPED_COMMAND_TIMEOUT: Duration = Duration::from_millis(8);
+/// While a turn's completions run, every this many, what their callbacks submitted to a
+/// connection whose server is running dry is written (`Reactor::run_turn_completions`).
+const STARVING_CHECK: usize = 4;
 
 /// How often a client's event loops were woken from their sleep by other threads (for a
 /// submission, or an internal message), and how many submissions their submitters wrote
@@ -263,6 +267,7 @@ pub(crate) fn create() -> io::Result<(Arc<Shared>, Reactor)> {
         detours: Vec::new(),
         readbuf: vec![0; READ_BUF],
         sendbuf: Vec::new(),
+        again: Vec::new(),
     };
     Ok((shared, reactor))
 }
@@ -281,6 +286,8 @@ pub(crate) struct Reactor {
     readbuf: Vec<u8>,
     /// What `conn::flush_unlocked` sends.
     sendbuf: Vec<u8>,
+    /// The connections `write_scheduled` leaves scheduled (kept for its capacity).
+    again: Vec<Arc<Conn>>,
 }
 
 impl Reactor {
@@ -434,28 +441,33 @@ impl Reactor {
                     Msg::Shutdown => shutdown = true,
                 }
             }
-            self.write_scheduled(&*engine, &mut flushes, now, &mut rng);
+            self.write_scheduled(&*engine, &mut flushes, now, &mut rng, false);
             self.timers(&engine, now, &mut rng);
-            self.run_completions(&engine);
+            self.run_turn_completions(&engine, &mut flushes, &mut rng);
             // What the callbacks just submitted goes out now, not after one more (zero-timeout)
             // poll: a chain of callbacks costs a write per link and no extra syscalls. Only
             // when no message waits: a callback may have asked for a connection to be failed
             // or abandoned (a sentinel's old master), and that must come before any write to
             // it; then the next turn polls without sleeping and handles the messages first.
             if self.rx.is_empty() {
-                self.write_scheduled(&*engine, &mut flushes, Instant::now(), &mut rng);
+                self.write_scheduled(&*engine, &mut flushes, Instant::now(), &mut rng, false);
             }
         }
         self.shutdown(&engine, completion::closed_error());
     }
 
     /// Writes the output of the connections that submitters scheduled (`Shared::flush`).
+    /// `starving`: only of those with at least one request waiting to be written and no more
+    /// in flight (an upper bound of what the server has left to answer) than wait; the
+    /// others, and those another thread has doomed (their Fail or Abandon is on its way),
+    /// stay scheduled.
     fn write_scheduled<O: Owner>(
         &mut self,
         engine: &O,
         flushes: &mut Vec<Arc<Conn>>,
         now: Instant,
         rng: &mut FastRng,
+        starving: bool,
     ) {
         std::mem::swap(
             &mut *self
@@ -465,10 +477,19 @@ impl Reactor {
                 .unwrap_or_else(|e| e.into_inner()),
             flushes,
         );
+        if flushes.is_empty() {
+            return;
+        }
         let mut scratch = std::mem::take(&mut self.sendbuf);
-        let mut again = Vec::new();
+        let mut again = std::mem::take(&mut self.again);
         for conn in flushes.drain(..) {
             let mut st = conn.lock();
+            let in_flight = st.ex.in_flight();
+            if starving && (st.doomed || st.ex.pending() - in_flight < in_flight.max(1)) {
+                // Still scheduled: a later write of this turn or of the next takes it.
+                again.push(conn.clone());
+                continue;
+            }
             st.take_handoff(&mut self.completions, &mut self.pushes, &mut self.detours);
             st.scheduled = false;
             if st.writable {
@@ -492,6 +513,7 @@ impl Reactor {
                 .unwrap_or_else(|e| e.into_inner())
                 .append(&mut again);
         }
+        self.again = again;
     }
 
     fn ctx<'a, O: Owner>(
@@ -680,14 +702,56 @@ impl Reactor {
     }
 
     fn run_completions<O: Owner>(&mut self, engine: &Arc<O>) {
+        self.hand_over_detours_and_pushes(engine);
+        for (completion, result) in self.completions.drain(..) {
+            completion.run(result);
+        }
+    }
+
+    /// `run_completions` for the end of a turn, which keeps the servers busy while it runs:
+    /// every `STARVING_CHECK` completions, the output their callbacks submitted is written to
+    /// each connection whose server would otherwise run dry (as many requests waiting to be
+    /// written as it has in flight). Without it, a loop whose callbacks submit the next
+    /// commands (chains of callbacks, hiredis-style) leaves the server idle while it runs a
+    /// read's completions, and then itself idles while the server answers the one write; with
+    /// it the two overlap, in writes that double in size while the server is behind. Only
+    /// when no message waits (see the turn's last write). So a command a callback submits may
+    /// be on the wire before a later callback of the same turn moves its pool elsewhere (a
+    /// sentinel's switch): it then fails or is retried as a written command, as commands
+    /// from other threads always could.
+    fn run_turn_completions<O: Owner>(
+        &mut self,
+        engine: &Arc<O>,
+        flushes: &mut Vec<Arc<Conn>>,
+        rng: &mut FastRng,
+    ) {
+        if self.completions.len() <= STARVING_CHECK {
+            return self.run_completions(engine);
+        }
+        self.hand_over_detours_and_pushes(engine);
+        let mut batch = std::mem::take(&mut self.completions);
+        let len = batch.len();
+        for (ran, (completion, result)) in batch.drain(..).enumerate() {
+            completion.run(result);
+            let ran = ran + 1;
+            if ran % STARVING_CHECK == 0 && ran < len && self.rx.is_empty() {
+                self.write_scheduled(&**engine, flushes, Instant::now(), rng, true);
+            }
+        }
+        // What those writes handed over (a failed socket's requests, expired ones, a direct
+        // reader's hand-off, pushes and detours) is for the next turn, after this batch.
+        batch.append(&mut self.completions);
+        self.completions = batch;
+    }
+
+    /// Before a turn's completions: redirections and retries to the owner (which may fail
+    /// some into `completions`), pushes to their handlers.
+    fn hand_over_detours_and_pushes<O: Owner>(&mut self, engine: &Arc<O>) {
         if !self.detours.is_empty() {
             engine.on_detours(&mut self.detours, &mut self.completions);
         }
         for reply in self.pushes.drain(..) {
             engine.on_push(reply);
-        }
-        for (completion, result) in self.completions.drain(..) {
-            completion.run(result);
         }
     }
 
