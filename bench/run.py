@@ -679,7 +679,7 @@ def e2e_targets(esum, soak_result):
 
 def async_targets(esum):
     """Issue 17: callback chains against redis-rs's tasks and hiredis async, and redcore's
-    callbacks against hiredis async at every window (throughput, and CPU per op), both ways
+    windows against hiredis async at every depth (throughput, and CPU per op), both ways
     of keeping the window full: from the caller's thread ("callbacks", which hiredis async
     cannot do: its context is not thread-safe) and from the completions ("chains", the way
     hiredis async keeps it full on its loop)."""
