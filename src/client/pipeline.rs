@@ -80,9 +80,15 @@ impl Pipeline {
     /// (WATCH, MULTI, SUBSCRIBE, SELECT, ...); blocking commands are allowed outside
     /// transactions (the pipeline then runs on a dedicated connection).
     pub fn add<A: AsRef<[u8]>>(&mut self, args: &[A]) -> Result<&mut Pipeline> {
-        super::check_frame_size(args)?;
         let views: smallvec_views::Views<'_> = smallvec_views::Views::new(args);
-        match classify(views.as_slice())? {
+        self.add_views(views.as_slice())
+    }
+
+    /// `add` for arguments already borrowed as byte slices (the C entry point's), without
+    /// building their views again.
+    pub(crate) fn add_views(&mut self, args: &[&[u8]]) -> Result<&mut Pipeline> {
+        super::check_frame_size(args)?;
+        match classify(args)? {
             CommandClass::Normal => {}
             CommandClass::Blocking { block } => {
                 if self.transaction {

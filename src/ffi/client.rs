@@ -392,8 +392,7 @@ pub unsafe extern "C" fn redcore_pipeline_append(
         let pipeline = unsafe { pipeline.as_mut() }.ok_or_else(|| null_arg("pipeline"))?;
         // SAFETY: per this function's contract.
         let args = unsafe { args(argc, argv, argvlen) }?;
-        let args = args.as_slice();
-        pipeline.inner.add(args).map(|_| ())
+        pipeline.inner.add_views(args.as_slice()).map(|_| ())
     })
 }
 

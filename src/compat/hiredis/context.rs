@@ -14,7 +14,7 @@ use super::reply::freeReplyObject;
 use super::sds;
 use super::types::*;
 use crate::ffi::guard::guard;
-use crate::resp::{encode_command, encoded_len};
+use crate::resp::encode_command;
 
 /// The plain socket transport.
 pub(crate) static PLAIN_FUNCS: redisContextFuncs = redisContextFuncs {
@@ -625,7 +625,7 @@ pub unsafe extern "C" fn redisAppendCommandArgv(
                 return oom(c);
             };
             // Encoded straight into the output buffer.
-            let mut frame = Vec::with_capacity(encoded_len(&args));
+            let mut frame = Vec::new();
             encode_command(&mut frame, &args);
             let grown = sds::cat_bytes(cc.obuf, &frame);
             if grown.is_null() {

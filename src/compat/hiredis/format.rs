@@ -44,8 +44,10 @@ pub(crate) unsafe fn argv_slices<'a>(
 /// Formats `args` into a new block from the installed allocator; (pointer, length).
 pub(crate) unsafe fn format_to_block(args: &[&[u8]]) -> Option<(*mut c_char, usize)> {
     let n = encoded_len(args);
-    let mut encoded = Vec::with_capacity(n);
+    // encode_command makes the one allocation (with its own room to spare).
+    let mut encoded = Vec::new();
     encode_command(&mut encoded, args);
+    debug_assert_eq!(encoded.len(), n);
     // SAFETY: a fresh block of n + 1 bytes, filled below.
     unsafe {
         let p = hi_malloc(n + 1).cast::<u8>();
@@ -104,7 +106,7 @@ pub unsafe extern "C" fn redisFormatSdsCommandArgv(
             let Some(args) = argv_slices(argc, argv, argvlen) else {
                 return -1;
             };
-            let mut encoded = Vec::with_capacity(encoded_len(&args));
+            let mut encoded = Vec::new();
             encode_command(&mut encoded, &args);
             let s = sds::from_bytes(&encoded);
             if s.is_null() {
