@@ -13,7 +13,7 @@ use crate::route::keys::{CommandTable, KeySpec};
 fn wait_frame(settings: &ReplicatedWrites) -> Vec<u8> {
     let replicas = settings.replicas.to_string();
     let millis = settings.timeout.as_millis().max(1).to_string();
-    let mut frame = Vec::with_capacity(40);
+    let mut frame = Vec::new(); // encode_command reserves what it needs
     encode_command(
         &mut frame,
         &[b"WAIT".as_slice(), replicas.as_bytes(), millis.as_bytes()],

@@ -624,7 +624,7 @@ pub unsafe extern "C" fn redisAppendCommandArgv(
             let Some(args) = argv_slices(argc, argv, argvlen) else {
                 return oom(c);
             };
-            // Encoded straight into the output buffer.
+            // Encoded into a frame, then appended to the output buffer.
             let mut frame = Vec::new();
             encode_command(&mut frame, &args);
             let grown = sds::cat_bytes(cc.obuf, &frame);

@@ -7,7 +7,7 @@ use std::os::raw::{c_char, c_int, c_longlong};
 use super::alloc::{hi_free, hi_malloc};
 use super::sds::{self, Sds};
 use crate::ffi::guard::guard;
-use crate::resp::{encode_command, encoded_len};
+use crate::resp::encode_command;
 
 /// The arguments of an argv call as slices (argvlen NULL: each is a C string).
 ///
@@ -43,11 +43,10 @@ pub(crate) unsafe fn argv_slices<'a>(
 
 /// Formats `args` into a new block from the installed allocator; (pointer, length).
 pub(crate) unsafe fn format_to_block(args: &[&[u8]]) -> Option<(*mut c_char, usize)> {
-    let n = encoded_len(args);
     // encode_command makes the one allocation (with its own room to spare).
     let mut encoded = Vec::new();
     encode_command(&mut encoded, args);
-    debug_assert_eq!(encoded.len(), n);
+    let n = encoded.len();
     // SAFETY: a fresh block of n + 1 bytes, filled below.
     unsafe {
         let p = hi_malloc(n + 1).cast::<u8>();
