@@ -487,7 +487,8 @@ impl Reactor {
             let in_flight = st.ex.in_flight();
             if starving && (st.doomed || st.ex.pending() - in_flight < in_flight.max(1)) {
                 // Still scheduled: a later write of this turn or of the next takes it.
-                again.push(conn.clone());
+                drop(st);
+                again.push(conn);
                 continue;
             }
             st.take_handoff(&mut self.completions, &mut self.pushes, &mut self.detours);
