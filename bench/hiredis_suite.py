@@ -20,6 +20,12 @@ hiredis-compatible library (libhiredis.a of the `hiredis` feature build) against
             hiredis / ours (> 1: ours runs fewer), redis-benchmark ratio = ours / hiredis (as
             the CPU ratio; the system calls are the same: one read and one write per turn).
 
+Every run of a row is a back-to-back pair of the two builds, and a row's ratio is the median of
+its pairs' ratios (the rates and seconds shown are the medians of each build's runs). The rows
+whose time is mostly the kernel's, the same for either library, swing by about 10% from run to
+run, so they run several shorter pairs per run: reader (d) (its 16 MB of fresh strings a pass
+cost both readers the same page faults) and redis-benchmark without pipelining.
+
 Writes bench/hiredis-results.md and .json (under bench/work for quick or partial runs).
 """
 
@@ -156,19 +162,29 @@ def array_workload(work, quick):
 
 
 def benchmark_scenarios(quick):
-    """(id, description, redis-benchmark arguments)."""
+    """(id, description, redis-benchmark arguments, rounds per run). Without pipelining the
+    client's CPU is mostly the kernel's (the same system calls for either library), and one
+    run's total swings by about 10% with where the scheduler puts client and server; so those
+    scenarios run as several short rounds per run, each a hiredis/redcore pair, and every CPU
+    ratio is the median of the pairs' ratios."""
     k = 10 if quick else 1
     return [
         ("c1", "-c 1: SET, GET, LPUSH, LRANGE_100",
-         ["-c", "1", "-n", str(20_000 // k), "-t", "set,get,lpush,lrange_100"]),
+         # (quick: the -n that callgrind's count has always used)
+         ["-c", "1", "-n", "2000" if quick else "5000", "-t", "set,get,lpush,lrange_100"],
+         2 if quick else 4),
         ("c1-P16", "-c 1 -P 16: LRANGE_100 pipelined",
-         ["-c", "1", "-P", "16", "-n", str(40_000 // k), "-t", "lpush,lrange_100"]),
+         ["-c", "1", "-P", "16", "-n", str(40_000 // k), "-t", "lpush,lrange_100"], 1),
         ("c50", "-c 50: SET, GET",
-         ["-c", "50", "-n", str(200_000 // k), "-t", "set,get"]),
+         ["-c", "50", "-n", str(100_000 // k), "-t", "set,get"], 2),
     ]
 
 
 # ---- running --------------------------------------------------------------------------------
+
+
+# Pairs per run of the reader rows bound by page faults (see the docstring).
+READER_ROUNDS = {"d": 4}
 
 
 def run_parser(exe, path, workload, min_time, chunk):
@@ -176,7 +192,7 @@ def run_parser(exe, path, workload, min_time, chunk):
 
 
 def run_redis_benchmark(exe, port, args):
-    """{test: requests/s}, and the client's CPU seconds (user + system)."""
+    """{test: requests/s}, and the client's CPU seconds (user, system)."""
     proc = subprocess.Popen([exe, "-h", "127.0.0.1", "-p", str(port), "--csv", "-d", "3"] + args,
                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     out = proc.stdout.read()
@@ -191,7 +207,7 @@ def run_redis_benchmark(exe, port, args):
                 rates[cells[0]] = float(cells[1].strip('"'))
             except ValueError:
                 pass
-    return rates, ru.ru_utime + ru.ru_stime
+    return rates, (ru.ru_utime, ru.ru_stime)
 
 
 def instructions(cmd):
@@ -227,13 +243,17 @@ def suite(root, build, peers, work, vendor, libhiredis, parser_files, port, runs
         log(f"hiredis section, run {r + 1}/{runs}")
         order = labels if r % 2 == 0 else labels[::-1]
         for w, (path, _, _, chunk) in files.items():
-            for label in order:
-                raw_parse.setdefault((w, label), []).append(
-                    run_parser(parsers[label], path, w, min_time, chunk))
-        for sid, _, args in benchmark_scenarios(quick):
-            for label in order:
-                raw_rb.setdefault((sid, label), []).append(
-                    run_redis_benchmark(benchmarks[label], port, args))
+            for k in range(READER_ROUNDS.get(w, 1)):
+                # Entry i of each label's list is one pair, run back to back.
+                for label in (order if k % 2 == 0 else order[::-1]):
+                    raw_parse.setdefault((w, label), []).append(
+                        run_parser(parsers[label], path, w, min_time, chunk))
+        for sid, _, args, rounds in benchmark_scenarios(quick):
+            for k in range(rounds):
+                # Entry i of each label's list is one pair, run back to back.
+                for label in (order if k % 2 == 0 else order[::-1]):
+                    raw_rb.setdefault((sid, label), []).append(
+                        run_redis_benchmark(benchmarks[label], port, args))
 
     # Instructions: once each, after the timed runs (callgrind is slow, and its counts repeat).
     counted = shutil.which("valgrind") is not None
@@ -243,7 +263,7 @@ def suite(root, build, peers, work, vendor, libhiredis, parser_files, port, runs
         for w, (path, _, _, chunk) in files.items():
             for label in labels:
                 ir_parse[(w, label)] = instructions([parsers[label], path, w, "0", str(chunk)])
-        for sid, _, args in benchmark_scenarios(True):
+        for sid, _, args, _ in benchmark_scenarios(True):
             for label in labels:
                 ir_rb[(sid, label)] = instructions([benchmarks[label], "-h", "127.0.0.1", "-p",
                                                     str(port), "-q", "-d", "3"] + args)
@@ -257,37 +277,48 @@ def suite(root, build, peers, work, vendor, libhiredis, parser_files, port, runs
         if len(set(sums.values())) != 1:
             sys.exit(f"bench: the two readers disagree on workload {w}: {sums}")
         rate = {lbl: med([x[field] for x in raw_parse[(w, lbl)]]) for lbl in labels}
+        pairs = [r[field] / h[field]
+                 for r, h in zip(raw_parse[(w, "redcore")], raw_parse[(w, "hiredis")])]
         reader.append({"workload": w, "description": desc, "unit": unit,
                        "hiredis": rate["hiredis"], "redcore": rate["redcore"],
+                       "pairs": len(pairs), "pair_ratios": pairs,
                        "min": {lbl: min(x[field] for x in raw_parse[(w, lbl)]) for lbl in labels},
                        "max": {lbl: max(x[field] for x in raw_parse[(w, lbl)]) for lbl in labels},
-                       "ratio": rate["redcore"] / rate["hiredis"]})
+                       "ratio": med(pairs)})
         if counted:
             ir = {lbl: ir_parse[(w, lbl)] for lbl in labels}
             reader[-1].update(instructions=ir, ir_ratio=ir["hiredis"] / ir["redcore"])
 
     bench = []
-    for sid, desc, args in benchmark_scenarios(quick):
-        cpu = {lbl: med([c for _, c in raw_rb[(sid, lbl)]]) for lbl in labels}
+    for sid, desc, args, _ in benchmark_scenarios(quick):
+        runs_of = {lbl: raw_rb[(sid, lbl)] for lbl in labels}
+        cpu = {lbl: med([u + s for _, (u, s) in runs_of[lbl]]) for lbl in labels}
+        user = {lbl: med([u for _, (u, _) in runs_of[lbl]]) for lbl in labels}
+        system = {lbl: med([s for _, (_, s) in runs_of[lbl]]) for lbl in labels}
+        pairs = [sum(r) / sum(h) for (_, r), (_, h) in zip(runs_of["redcore"], runs_of["hiredis"])]
         tests = sorted(set().union(*(set(rates) for rates, _ in raw_rb[(sid, "hiredis")])))
         rows = []
         for t in tests:
             rate = {lbl: med([rates.get(t) for rates, _ in raw_rb[(sid, lbl)] if rates.get(t)])
                     for lbl in labels}
-            if rate["hiredis"] and rate["redcore"]:
+            paired = [r[t] / h[t] for (r, _), (h, _) in zip(runs_of["redcore"], runs_of["hiredis"])
+                      if r.get(t) and h.get(t)]
+            if paired:
                 rows.append({"test": t, "hiredis": rate["hiredis"], "redcore": rate["redcore"],
-                             "ratio": rate["redcore"] / rate["hiredis"]})
+                             "ratio": med(paired)})
         bench.append({"scenario": sid, "description": desc, "args": " ".join(args),
-                      "cpu_s": cpu, "cpu_ratio": cpu["redcore"] / cpu["hiredis"], "tests": rows})
+                      "pairs": len(pairs), "cpu_s": cpu, "user_s": user, "system_s": system,
+                      "pair_ratios": pairs, "cpu_ratio": med(pairs), "tests": rows})
         if counted:
             ir = {lbl: ir_rb[(sid, lbl)] for lbl in labels}
-            qargs = {s: " ".join(a) for s, _, a in benchmark_scenarios(True)}[sid]
+            qargs = {s: " ".join(a) for s, _, a, _ in benchmark_scenarios(True)}[sid]
             bench[-1].update(instructions=ir, ir_args=qargs,
                              ir_ratio=ir["redcore"] / ir["hiredis"])
     return {"runs": runs, "quick": quick, "reader": reader, "redis_benchmark": bench,
             "redis_source": os.path.basename(redis),
             "raw": {"reader": {f"{w}/{lbl}": v for (w, lbl), v in raw_parse.items()},
-                    "redis_benchmark": {f"{s}/{lbl}": [{"rates": a, "cpu_s": b} for a, b in v]
+                    "redis_benchmark": {f"{s}/{lbl}": [{"rates": a, "user_s": u, "system_s": t}
+                                                       for a, (u, t) in v]
                                         for (s, lbl), v in raw_rb.items()}}}
 
 
@@ -321,10 +352,12 @@ def markdown(res, meta):
     for name, r, met in targets(res):
         L.append(f"| {name} | {r:.2f} | {'MET' if met else '**MISSED**'} |")
     L += ["", "## The reader (bench/c/parse_hiredis.c on each library, redisReply objects built "
-          "and freed)\n", "| workload | unit | hiredis | redcore | ratio |", "|---|---|---|---|---|"]
+          "and freed)\n", "| workload | unit | hiredis | redcore | ratio | pairs |",
+          "|---|---|---|---|---|---|"]
     for row in res["reader"]:
         L.append(f"| ({row['workload']}) {row['description']} | {row['unit']}/s | "
-                 f"{human(row['hiredis'])} | {human(row['redcore'])} | {row['ratio']:.2f}x |")
+                 f"{human(row['hiredis'])} | {human(row['redcore'])} | {row['ratio']:.2f}x | "
+                 f"{row['pairs']} |")
     if any("instructions" in row for row in res["reader"]):
         L += ["", "## Instructions (callgrind, user space; the same input once per build)\n",
               "Reader rows: hiredis / redcore (above 1: ours runs fewer); redis-benchmark rows: "
@@ -344,8 +377,18 @@ def markdown(res, meta):
         for t in b["tests"]:
             L.append(f"| {b['description']} | {t['test']} | {human(t['hiredis'])} | "
                      f"{human(t['redcore'])} | {t['ratio']:.2f}x |")
-        L.append(f"| {b['description']} | client CPU (s, whole run) | {b['cpu_s']['hiredis']:.2f} | "
+        for key, what in [("user_s", "user"), ("system_s", "system")]:
+            L.append(f"| {b['description']} | client CPU, {what} (s, whole run) | "
+                     f"{b[key]['hiredis']:.2f} | {b[key]['redcore']:.2f} | "
+                     f"{b[key]['redcore'] / b[key]['hiredis']:.2f}x |")
+        L.append(f"| {b['description']} | client CPU (s, whole run; ratio: median of "
+                 f"{b['pairs']} pairs) | {b['cpu_s']['hiredis']:.2f} | "
                  f"{b['cpu_s']['redcore']:.2f} | {b['cpu_ratio']:.2f}x |")
+    L += ["", "Each run of a row is a back-to-back pair of the two builds, and every ratio but "
+          "the user and system split's is the median of the pairs' ratios (rates and seconds: "
+          "the medians of each build's runs; the split's ratio: of those medians). Reader (d) and redis-benchmark without pipelining run several shorter pairs "
+          "per run: their time is mostly the kernel's (page faults; the same system calls for "
+          "either library) and swings by about 10% from run to run."]
     return "\n".join(L) + "\n"
 
 
