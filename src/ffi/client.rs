@@ -109,28 +109,74 @@ pub(super) unsafe fn args<'a>(
     argv: *const *const c_char,
     argvlen: *const usize,
 ) -> Result<Views<'a>> {
+    let n = arg_count(argc, argv)?;
+    // SAFETY: per the contract above.
+    Views::try_from_fn(n, |i| unsafe { arg_at(argv, argvlen, i) })
+}
+
+/// `args` for the entry points every command passes through: runs `f` on the arguments,
+/// borrowed into an array on this stack frame for up to 8 of them (a `Vec` beyond), so that
+/// no collection of views is built and then moved out.
+///
+/// # Safety
+/// As for `args`.
+#[inline]
+pub(super) unsafe fn with_args<'a, R>(
+    argc: c_int,
+    argv: *const *const c_char,
+    argvlen: *const usize,
+    f: impl FnOnce(&[&'a [u8]]) -> Result<R>,
+) -> Result<R> {
+    let n = arg_count(argc, argv)?;
+    // SAFETY: per the contract above.
+    let arg = |i| unsafe { arg_at(argv, argvlen, i) };
+    if n <= 8 {
+        let mut inline: [&'a [u8]; 8] = [&[]; 8];
+        for (i, slot) in inline[..n].iter_mut().enumerate() {
+            *slot = arg(i)?;
+        }
+        f(&inline[..n])
+    } else {
+        f(&(0..n).map(arg).collect::<Result<Vec<_>>>()?)
+    }
+}
+
+/// `argc` as a count, refused when below 1 or with a NULL `argv`.
+#[inline]
+fn arg_count(argc: c_int, argv: *const *const c_char) -> Result<usize> {
     if argc <= 0 {
         return Err(Error::invalid_argument("argc must be at least 1"));
     }
     if argv.is_null() {
         return Err(null_arg("argv"));
     }
-    Views::try_from_fn(argc as usize, |i| {
-        // SAFETY: per the contract above.
-        let p = unsafe { *argv.add(i) };
-        if p.is_null() {
-            return Err(Error::invalid_argument(format!("argv[{i}] is NULL")));
-        }
-        let len = if argvlen.is_null() {
-            // SAFETY: NUL-terminated when argvlen is NULL.
-            unsafe { std::ffi::CStr::from_ptr(p) }.to_bytes().len()
-        } else {
-            // SAFETY: argvlen holds argc lengths.
-            unsafe { *argvlen.add(i) }
-        };
-        // SAFETY: argv[i] is valid for len bytes.
-        Ok(unsafe { std::slice::from_raw_parts(p.cast::<u8>(), len) })
-    })
+    Ok(argc as usize)
+}
+
+/// Argument `i`: `argv[i]`, of `argvlen[i]` bytes or up to its NUL when `argvlen` is NULL.
+///
+/// # Safety
+/// As for `args`, and `i` below its `argc`.
+#[inline]
+unsafe fn arg_at<'a>(
+    argv: *const *const c_char,
+    argvlen: *const usize,
+    i: usize,
+) -> Result<&'a [u8]> {
+    // SAFETY: argv holds argc pointers and i < argc.
+    let p = unsafe { *argv.add(i) };
+    if p.is_null() {
+        return Err(Error::invalid_argument(format!("argv[{i}] is NULL")));
+    }
+    let len = if argvlen.is_null() {
+        // SAFETY: NUL-terminated when argvlen is NULL.
+        unsafe { std::ffi::CStr::from_ptr(p) }.to_bytes().len()
+    } else {
+        // SAFETY: argvlen holds argc lengths.
+        unsafe { *argvlen.add(i) }
+    };
+    // SAFETY: argv[i] is valid for len bytes.
+    Ok(unsafe { std::slice::from_raw_parts(p.cast::<u8>(), len) })
 }
 
 /// Reads `count` byte strings (`ptrs[i]` of `lens[i]` bytes, or NUL-terminated when `lens`
@@ -167,8 +213,7 @@ pub(super) unsafe fn command_into(
         return Err(null_arg("reply_out"));
     }
     // SAFETY: passed on from the caller.
-    let args = unsafe { args(argc, argv, argvlen) }?;
-    let reply = run(args.as_slice())?;
+    let reply = unsafe { with_args(argc, argv, argvlen, run) }?;
     // SAFETY: reply_out was checked non-NULL.
     unsafe { *reply_out = reply_into_handle(reply) };
     Ok(())
@@ -324,11 +369,13 @@ pub unsafe extern "C" fn redcore_client_command(
         let client = unsafe { client.as_ref() }.ok_or_else(|| null_arg("client"))?;
         let f = callback.ok_or_else(|| null_arg("callback"))?;
         // SAFETY: per this function's contract.
-        let args = unsafe { args(argc, argv, argvlen) }?;
-        let args = args.as_slice();
-        client
-            .inner
-            .submit_raw(args, call_back, [f as usize, userdata as usize])
+        unsafe {
+            with_args(argc, argv, argvlen, |args| {
+                client
+                    .inner
+                    .submit_raw(args, call_back, [f as usize, userdata as usize])
+            })
+        }
     })
 }
 
@@ -391,8 +438,11 @@ pub unsafe extern "C" fn redcore_pipeline_append(
         // SAFETY: pipeline is NULL or a live pipeline used by one thread.
         let pipeline = unsafe { pipeline.as_mut() }.ok_or_else(|| null_arg("pipeline"))?;
         // SAFETY: per this function's contract.
-        let args = unsafe { args(argc, argv, argvlen) }?;
-        pipeline.inner.add_views(args.as_slice()).map(|_| ())
+        unsafe {
+            with_args(argc, argv, argvlen, |args| {
+                pipeline.inner.add_views(args).map(|_| ())
+            })
+        }
     })
 }
 
@@ -614,10 +664,12 @@ pub unsafe extern "C" fn redcore_dedicated_command(
         let d = unsafe { dedicated.as_mut() }.ok_or_else(|| null_arg("dedicated"))?;
         let f = callback.ok_or_else(|| null_arg("callback"))?;
         // SAFETY: per the contract.
-        let args = unsafe { args(argc, argv, argvlen) }?;
-        let args = args.as_slice();
-        d.inner
-            .submit_raw(args, call_back, [f as usize, userdata as usize])
+        unsafe {
+            with_args(argc, argv, argvlen, |args| {
+                d.inner
+                    .submit_raw(args, call_back, [f as usize, userdata as usize])
+            })
+        }
     })
 }
 

@@ -5,7 +5,9 @@
 use std::os::raw::{c_char, c_int, c_void};
 use std::ptr::NonNull;
 
-use super::client::{args, byte_strings, command_into, redcore_client, redcore_pipeline_result};
+use super::client::{
+    byte_strings, command_into, redcore_client, redcore_pipeline_result, with_args,
+};
 use super::error::redcore_error;
 use super::guard::{guard, guard_code, null_arg};
 use super::reply::redcore_reply;
@@ -127,8 +129,7 @@ pub unsafe extern "C" fn redcore_transaction_queue(
         // SAFETY: per this function's contract.
         let tx = unsafe { attempt_arg(tx) }?;
         // SAFETY: per this function's contract.
-        let args = unsafe { args(argc, argv, argvlen) }?;
-        tx.queue(args.as_slice())
+        unsafe { with_args(argc, argv, argvlen, |args| tx.queue(args)) }
     })
 }
 

@@ -560,6 +560,92 @@ static void test_round_trip(redcore_client *client) {
     DO(client, "DEL", "client_test:text", "client_test:empty", "client_test:big");
 }
 
+/* Commands of 8 arguments (the most the C entry points borrow on the stack), 9 and 12, through
+ * each entry point, with and without lengths; a NULL past the eighth is named. */
+static void test_many_arguments(redcore_client *client) {
+    const char *argv[12] = {"RPUSH", "client_test:many"};
+    char values[10][8];
+    size_t lens[12] = {5, 16};
+    for (int i = 0; i < 10; i++) {
+        snprintf(values[i], sizeof values[i], "v%d", i);
+        argv[i + 2] = values[i];
+        lens[i + 2] = strlen(values[i]);
+    }
+    int64_t pushed = 0;
+    redcore_reply *reply = NULL;
+    redcore_error *err = NULL;
+    const int counts[] = {8, 9, 12};
+    for (size_t k = 0; k < sizeof counts / sizeof counts[0]; k++) {
+        int argc = counts[k];
+        /* Blocking, NUL-terminated then with lengths. */
+        for (int with_lens = 0; with_lens < 2; with_lens++) {
+            reply = NULL;
+            CHECK(redcore_client_command_blocking(client, argc, argv, with_lens ? lens : NULL,
+                                                  &reply, &err) == REDCORE_OK);
+            pushed += argc - 2;
+            CHECK(redcore_reply_integer(reply) == pushed);
+            redcore_reply_free(reply);
+        }
+        /* Asynchronous. */
+        struct outcome o = {0};
+        CHECK(redcore_client_command(client, argc, argv, lens, record, &o, NULL) == REDCORE_OK);
+        CHECK(wait_for(&o.calls, 1, "RPUSH of many arguments"));
+        pushed += argc - 2;
+        CHECK(o.code == REDCORE_OK && redcore_reply_integer(o.kept) == pushed);
+        redcore_reply_free(o.kept);
+        /* Pipelined. */
+        redcore_pipeline *p = NULL;
+        redcore_pipeline_result *result = NULL;
+        const redcore_reply *got = NULL;
+        CHECK(redcore_pipeline_new(false, &p) == REDCORE_OK);
+        CHECK(redcore_pipeline_append(p, argc, argv, NULL, NULL) == REDCORE_OK);
+        CHECK(redcore_client_pipeline_run_blocking(client, p, &result, NULL) == REDCORE_OK);
+        pushed += argc - 2;
+        CHECK(redcore_pipeline_result_get(result, 0, &got, NULL) == REDCORE_OK &&
+              redcore_reply_integer(got) == pushed);
+        redcore_pipeline_result_free(result);
+        redcore_pipeline_free(p);
+    }
+    /* Every value arrived, in order. */
+    reply = RUN(client, "LRANGE", "client_test:many", "0", "-1");
+    CHECK(redcore_reply_len(reply) == (size_t)pushed);
+    size_t at = 0;
+    int in_order = 1;
+    for (size_t k = 0; k < sizeof counts / sizeof counts[0]; k++) {
+        for (int call = 0; call < 4; call++) {
+            for (int i = 0; i < counts[k] - 2; i++) {
+                in_order &= str_is(redcore_reply_element(reply, at++), values[i]);
+            }
+        }
+    }
+    CHECK(in_order);
+    redcore_reply_free(reply);
+
+    /* argv[10] NULL in a command of 12: refused by name on each entry point, nothing sent. */
+    argv[10] = NULL;
+    reply = NULL;
+    err = NULL;
+    CHECK(redcore_client_command_blocking(client, 12, argv, NULL, &reply, &err) ==
+          REDCORE_ERR_INVALID_ARGUMENT);
+    CHECK(error_with(err, REDCORE_ERR_INVALID_ARGUMENT, "argv[10] is NULL"));
+    CHECK(reply == NULL);
+    err = NULL;
+    CHECK(redcore_client_command(client, 12, argv, lens, must_not_run, NULL, &err) ==
+          REDCORE_ERR_INVALID_ARGUMENT);
+    CHECK(error_with(err, REDCORE_ERR_INVALID_ARGUMENT, "argv[10] is NULL"));
+    redcore_pipeline *p = NULL;
+    CHECK(redcore_pipeline_new(false, &p) == REDCORE_OK);
+    err = NULL;
+    CHECK(redcore_pipeline_append(p, 12, argv, NULL, &err) == REDCORE_ERR_INVALID_ARGUMENT);
+    CHECK(error_with(err, REDCORE_ERR_INVALID_ARGUMENT, "argv[10] is NULL"));
+    CHECK(redcore_pipeline_len(p) == 0);
+    redcore_pipeline_free(p);
+    reply = RUN(client, "LLEN", "client_test:many");
+    CHECK(redcore_reply_integer(reply) == pushed);
+    redcore_reply_free(reply);
+    DO(client, "DEL", "client_test:many");
+}
+
 /* DEBUG PROTOCOL <type>, or NULL (with a note) when the server does not support it. */
 static redcore_reply *debug_protocol(redcore_client *client, const char *type) {
     redcore_reply *reply = NULL;
@@ -1537,6 +1623,7 @@ int main(void) {
     test_bad_command_arguments(client);
     test_blocking_call_inside_callback(client);
     test_round_trip(client);
+    test_many_arguments(client);
     test_resp3_types(client);
     test_error_replies(client);
     test_pipelines(client);
