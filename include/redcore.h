@@ -738,10 +738,12 @@ typedef void (*redcore_pipeline_callback)(void *userdata,
 
 /**
  * The outcome of a re-authentication: how many live connections were sent AUTH, how many
- * refused it, and the first refusal's error (NULL when none failed; borrowed until the
- * callback returns). Connections that were not up are not counted: they use the new
- * credentials when they connect. Runs once, on a library thread (or on the calling thread
- * when no connection was up).
+ * failed (refused the credentials, timed out), and the first failure's error (NULL when
+ * none failed; borrowed until the callback returns). Connections that were not up are not
+ * counted: they use the new credentials when they connect. A connection lost before it
+ * answered is counted in `connections` but is not a failure: it uses the new credentials
+ * when it reconnects. Runs once, on a library thread (or on the calling thread when no
+ * connection was up).
  */
 typedef void (*redcore_reauth_callback)(void *userdata,
                                         size_t connections,
@@ -1245,7 +1247,7 @@ enum redcore_error_code redcore_client_cluster_counter(const struct redcore_clie
  * there, which complete as before; a held connection inside MULTI gets it after EXEC or
  * DISCARD. `callback` (may be NULL) then runs once with the outcome (see
  * `redcore_reauth_callback`); a connection that refused the credentials keeps its previous
- * identity.
+ * identity, and one lost before it answered reconnects with the new credentials.
  *
  * Returns `REDCORE_OK` (the callback will run), or an error without running it:
  * `REDCORE_ERR_INVALID_ARGUMENT` (NULL client, bad text, no password and no provider),
@@ -1260,9 +1262,11 @@ enum redcore_error_code redcore_client_reauthenticate(const struct redcore_clien
 
 /**
  * `redcore_client_reauthenticate`, waiting for every live connection's answer. Returns
- * `REDCORE_OK` when all accepted (their number written to `*connections_out` when it is not
- * NULL), else the first failure's code (e.g. `REDCORE_ERR_AUTHENTICATION` for a wrong
- * password) with its error in `*err_out`; the message never contains the password.
+ * `REDCORE_OK` when none failed (the number of connections sent AUTH written to
+ * `*connections_out` when it is not NULL; a connection lost before it answered is not a
+ * failure, it reconnects with the new credentials), else the first failure's code (e.g.
+ * `REDCORE_ERR_AUTHENTICATION` for a wrong password) with its error in `*err_out`; the
+ * message never contains the password.
  * Not from inside a callback (`REDCORE_ERR_INVALID_ARGUMENT`: it would deadlock).
  */
 enum redcore_error_code redcore_client_reauthenticate_blocking(const struct redcore_client *client,

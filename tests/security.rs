@@ -827,3 +827,127 @@ fn a_provider_that_panics_or_hangs_fails_the_connect_clearly() {
     assert_eq!(err.kind(), ErrorKind::Timeout, "{err}");
     assert!(err.message().contains("credential provider"), "{err}");
 }
+
+/// The names of the clients `admin` sees with `field` in their CLIENT LIST line.
+fn clients_with(admin: &Client, field: &str) -> Vec<String> {
+    let list = admin.command(&["CLIENT", "LIST"]).unwrap().to_value();
+    let (Value::Bulk(text) | Value::Verbatim(_, text)) = list else {
+        panic!("CLIENT LIST: {list:?}")
+    };
+    String::from_utf8_lossy(&text)
+        .lines()
+        .filter(|line| line.split(' ').any(|f| f == field))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// A connection the server closed while it sat idle, last used by a direct call (which
+/// leaves it without read interest, so its close waits unread): the AUTH of a
+/// re-authentication must not be written into it and lost with it. The reactor finds the
+/// close first, reconnects with the new credentials, and sends the AUTH there, which the
+/// server answers.
+#[test]
+fn reauthenticate_after_the_server_closed_an_idle_connection() {
+    let server = acl_server();
+    let admin = Client::new(auth_config(&server, None, Some("defaultpass"))).unwrap();
+    let c = Client::new(auth_config(&server, Some("app"), Some("apppass"))).unwrap();
+    for round in 1..=5 {
+        let password = format!("idle-kill-{round}");
+        admin
+            .command(&["ACL", "SETUSER", "app", &format!(">{password}")])
+            .unwrap();
+        // On the direct path: the connection is left idle and unwatched.
+        c.command(&["SET", "app:idle", "1"]).unwrap();
+        admin
+            .command(&["CLIENT", "KILL", "USER", "app", "SKIPME", "yes"])
+            .unwrap();
+        // Long enough for a watched connection's close to be seen; this one is not.
+        std::thread::sleep(Duration::from_millis(100));
+        let report = c
+            .reauthenticate(Some(Credentials::new(Some("app"), &password)))
+            .unwrap_or_else(|e| panic!("round {round}: {e:?}"));
+        assert_eq!(
+            (report.connections, report.lost, report.errors.len()),
+            (1, 0, 0),
+            "round {round}: the AUTH went out after the reconnect: {report:?}"
+        );
+        c.command(&["SET", "app:idle", "2"]).unwrap();
+    }
+}
+
+/// A connection lost after its AUTH was written and before the answer is not a failed
+/// re-authentication: the new credentials were made current first, so it reconnects with
+/// them. It is counted in `lost`; refusals are still errors.
+#[test]
+fn a_connection_lost_before_answering_its_auth_is_not_a_failure() {
+    let server = acl_server();
+    let admin = Client::new(auth_config(&server, None, Some("defaultpass"))).unwrap();
+    let cfg = Config {
+        client_name: Some("reauth-lost".into()),
+        ..auth_config(&server, Some("app"), Some("apppass"))
+    };
+    let c = Arc::new(Client::new(cfg).unwrap());
+    c.command(&["SET", "app:lost", "1"]).unwrap();
+    // A blocking command holds a dedicated connection: the server runs its AUTH only after
+    // BLPOP returns, and the connection is killed before that.
+    let blocked = {
+        let c = c.clone();
+        std::thread::spawn(move || c.command(&["BLPOP", "app:never", "20"]))
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while clients_with(&admin, "cmd=blpop").is_empty() {
+        assert!(Instant::now() < deadline, "BLPOP never reached the server");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    admin
+        .command(&["ACL", "SETUSER", "app", ">lost-pass-1"])
+        .unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    c.submit_reauthenticate(
+        Some(Credentials::new(Some("app"), "lost-pass-1")),
+        move |report| tx.send(report).unwrap(),
+    )
+    .unwrap();
+    // The AUTH is written and waits in the blocked connection's query buffer.
+    while clients_with(&admin, "cmd=blpop")
+        .iter()
+        .all(|line| line.contains(" qbuf=0 "))
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the AUTH never reached the server"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    admin
+        .command(&["CLIENT", "KILL", "USER", "app", "SKIPME", "yes"])
+        .unwrap();
+    let report = rx.recv_timeout(Duration::from_secs(10)).unwrap();
+    assert!(report.errors.is_empty(), "{report:?}");
+    assert!(report.lost >= 1, "{report:?}");
+    assert!(report.connections >= 2, "{report:?}");
+    let err = blocked.join().unwrap().unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Connection, "{err:?}");
+    // Reconnected with the new credentials, once the old password is gone too.
+    admin
+        .command(&["ACL", "SETUSER", "app", "<apppass"])
+        .unwrap();
+    admin
+        .command(&["CLIENT", "KILL", "USER", "app", "SKIPME", "yes"])
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        match c.command(&["SET", "app:lost", "2"]) {
+            Ok(_) => break,
+            Err(e) if Instant::now() < deadline && !e.is(ErrorKind::Authentication) => {
+                std::thread::sleep(Duration::from_millis(10))
+            }
+            Err(e) => panic!("{e}"),
+        }
+    }
+    // A refusal is still an error.
+    let err = c
+        .reauthenticate(Some(Credentials::new(Some("app"), "not-the-password")))
+        .unwrap_err();
+    assert!(err.is(ErrorKind::Authentication), "{err:?}");
+}

@@ -13,22 +13,34 @@ use std::time::{Duration, Instant};
 
 use super::{Client, Engine};
 use crate::config::Credentials;
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::reactor::conn::SecretFrame;
 use crate::reactor::{Completion, Conn, Msg, Phase};
 use crate::resp::{encode_command, Reply};
 use crate::session::RequestMeta;
 
-/// How a re-authentication went: how many connections were sent AUTH, and the error of each
-/// one that refused it (in no particular order). Connections that were not up at the time
-/// are not counted: they authenticate with the new credentials when they connect.
+/// How a re-authentication went: how many connections were sent AUTH, how many of them were
+/// lost before answering, and the error of each one that failed (in no particular order).
+/// Connections that were not up at the time are not counted: they authenticate with the new
+/// credentials when they connect.
+///
+/// The new credentials are made current before any AUTH is sent, so a connection lost before
+/// it answered does not keep its previous identity: when it reconnects, its handshake uses
+/// the new credentials (and a connection closed for good has no identity left). A lost
+/// connection is therefore counted in `lost`, not as a failure; whether the server takes the
+/// credentials is then known from that handshake, which fails the connection's commands
+/// with `AUTHENTICATION` if it refuses them.
 #[derive(Clone, Debug, Default)]
 pub struct ReauthReport {
     /// Connections that were sent AUTH.
     pub connections: usize,
-    /// One error per connection that failed (a server error such as WRONGPASS, a timeout, a
-    /// lost connection), or the provider's error for a renewal that could not get
-    /// credentials.
+    /// Of `connections`, those lost before they answered (their AUTH ended with a
+    /// `CONNECTION` error): they use the new credentials when they reconnect.
+    pub lost: usize,
+    /// One error per connection that failed: the server refused the credentials (e.g.
+    /// WRONGPASS), the AUTH timed out, the client was closed, the connection could not come
+    /// back for another reason (TLS, a refused handshake); or the provider's error for a
+    /// renewal that could not get credentials.
     pub errors: Vec<Error>,
 }
 
@@ -52,25 +64,37 @@ struct ReauthRun {
     password: crate::config::Secret,
     remaining: AtomicUsize,
     connections: AtomicUsize,
+    lost: AtomicUsize,
     errors: Mutex<Vec<Error>>,
     done: Mutex<Option<Done>>,
 }
 
 impl ReauthRun {
     fn complete(&self, result: Result<Reply>) {
-        if let Err(err) = result {
-            let err = match self.password.expose() {
-                p if err.message().contains(p) => {
-                    Error::new(err.kind(), err.message().replace(p, "<redacted>"))
-                }
-                _ => err,
-            };
-            self.errors
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .push(err);
+        match result {
+            // Lost with its connection (exactly `CONNECTION`: not a refused handshake, TLS or
+            // a timeout, which are kinds of their own): the reconnect authenticates with the
+            // credentials installed before this AUTH was sent.
+            Err(err) if err.kind() == ErrorKind::Connection => {
+                self.lost.fetch_add(1, Ordering::AcqRel);
+            }
+            Err(err) => self.fail(err),
+            Ok(_) => {}
         }
         self.release();
+    }
+
+    fn fail(&self, err: Error) {
+        let err = match self.password.expose() {
+            p if err.message().contains(p) => {
+                Error::new(err.kind(), err.message().replace(p, "<redacted>"))
+            }
+            _ => err,
+        };
+        self.errors
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(err);
     }
 
     fn release(&self) {
@@ -79,6 +103,7 @@ impl ReauthRun {
         }
         let report = ReauthReport {
             connections: self.connections.load(Ordering::Acquire),
+            lost: self.lost.load(Ordering::Acquire),
             errors: std::mem::take(&mut *self.errors.lock().unwrap_or_else(|e| e.into_inner())),
         };
         let done = self.done.lock().unwrap_or_else(|e| e.into_inner()).take();
@@ -105,6 +130,7 @@ impl Engine {
             password: credentials.password.clone(),
             remaining: AtomicUsize::new(1),
             connections: AtomicUsize::new(0),
+            lost: AtomicUsize::new(0),
             errors: Mutex::new(Vec::new()),
             done: Mutex::new(Some(done)),
         });
@@ -135,6 +161,14 @@ impl Engine {
             ..RequestMeta::default()
         };
         st.ex.enqueue_secret(&frame.0, completion, meta);
+        // A connection may have been closed by the server while idle and unwatched (a direct
+        // caller leaves it without read interest, `ConnState::ensure_armed`): its close waits
+        // unread, and an AUTH written into it would be lost with it. So the reactor looks for
+        // a hang-up before it writes (`ConnState::prepare_flush`): a closed connection then
+        // fails first, keeps the unwritten AUTH, and sends it after reconnecting.
+        if matches!(st.phase, Phase::Ready) {
+            st.suspect = true;
+        }
         let notify = !st.scheduled;
         st.scheduled = true;
         drop(st);
@@ -191,8 +225,8 @@ impl Engine {
         self.auth.end_renewal(ok, now);
         if let Err(err) = outcome {
             self.report_reauth(&ReauthReport {
-                connections: 0,
                 errors: vec![err],
+                ..ReauthReport::default()
             });
         }
         // The reactors may sleep without a timer for the next renewal.
@@ -228,8 +262,9 @@ impl Client {
     /// by every later connect, and AUTH with them is sent on every live connection (after
     /// the commands already queued on it, which are answered as before). `None` asks the
     /// credential provider. Waits until every connection has answered and returns the first
-    /// failure (e.g. `AUTHENTICATION` for a wrong password); connections that failed keep
-    /// their previous identity.
+    /// failure (e.g. `AUTHENTICATION` for a wrong password); a connection that refused the
+    /// credentials keeps its previous identity. A connection lost before it answered is not a
+    /// failure: it reconnects with the new credentials (counted in `ReauthReport::lost`).
     pub fn reauthenticate(&self, credentials: Option<Credentials>) -> Result<ReauthReport> {
         self.engine.check_blocking_allowed()?;
         let credentials = self.engine.credentials_or_provider(credentials)?;

@@ -12,10 +12,12 @@ use crate::ffi::guard::{guard_code, null_arg, opt_str_arg};
 use crate::ffi::userdata::Userdata;
 
 /// The outcome of a re-authentication: how many live connections were sent AUTH, how many
-/// refused it, and the first refusal's error (NULL when none failed; borrowed until the
-/// callback returns). Connections that were not up are not counted: they use the new
-/// credentials when they connect. Runs once, on a library thread (or on the calling thread
-/// when no connection was up).
+/// failed (refused the credentials, timed out), and the first failure's error (NULL when
+/// none failed; borrowed until the callback returns). Connections that were not up are not
+/// counted: they use the new credentials when they connect. A connection lost before it
+/// answered is counted in `connections` but is not a failure: it uses the new credentials
+/// when it reconnects. Runs once, on a library thread (or on the calling thread when no
+/// connection was up).
 pub type redcore_reauth_callback = Option<
     unsafe extern "C" fn(
         userdata: *mut c_void,
@@ -81,7 +83,7 @@ fn report_to(callback: redcore_reauth_callback, userdata: &Userdata, report: &Re
 /// there, which complete as before; a held connection inside MULTI gets it after EXEC or
 /// DISCARD. `callback` (may be NULL) then runs once with the outcome (see
 /// `redcore_reauth_callback`); a connection that refused the credentials keeps its previous
-/// identity.
+/// identity, and one lost before it answered reconnects with the new credentials.
 ///
 /// Returns `REDCORE_OK` (the callback will run), or an error without running it:
 /// `REDCORE_ERR_INVALID_ARGUMENT` (NULL client, bad text, no password and no provider),
@@ -110,9 +112,11 @@ pub unsafe extern "C" fn redcore_client_reauthenticate(
 }
 
 /// `redcore_client_reauthenticate`, waiting for every live connection's answer. Returns
-/// `REDCORE_OK` when all accepted (their number written to `*connections_out` when it is not
-/// NULL), else the first failure's code (e.g. `REDCORE_ERR_AUTHENTICATION` for a wrong
-/// password) with its error in `*err_out`; the message never contains the password.
+/// `REDCORE_OK` when none failed (the number of connections sent AUTH written to
+/// `*connections_out` when it is not NULL; a connection lost before it answered is not a
+/// failure, it reconnects with the new credentials), else the first failure's code (e.g.
+/// `REDCORE_ERR_AUTHENTICATION` for a wrong password) with its error in `*err_out`; the
+/// message never contains the password.
 /// Not from inside a callback (`REDCORE_ERR_INVALID_ARGUMENT`: it would deadlock).
 #[no_mangle]
 pub unsafe extern "C" fn redcore_client_reauthenticate_blocking(
