@@ -559,22 +559,7 @@ fn reauthenticate_reaches_the_direct_connections_of_blocking_callers() {
     );
     assert!(report.errors.is_empty(), "{report:?}");
     // Once the old password is gone, new connections use the new one too.
-    admin
-        .command(&["ACL", "SETUSER", "app", "<apppass"])
-        .unwrap();
-    admin
-        .command(&["CLIENT", "KILL", "USER", "app", "SKIPME", "yes"])
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(5);
-    loop {
-        match c.command(&["SET", "app:after", "1"]) {
-            Ok(_) => break,
-            Err(e) if Instant::now() < deadline && !e.is(ErrorKind::Authentication) => {
-                std::thread::sleep(Duration::from_millis(10))
-            }
-            Err(e) => panic!("{e}"),
-        }
-    }
+    drop_apppass_and_reconnect(&admin, &c);
 }
 
 #[test]
@@ -828,6 +813,27 @@ fn a_provider_that_panics_or_hangs_fails_the_connect_clearly() {
     assert!(err.message().contains("credential provider"), "{err}");
 }
 
+/// Removes app's first password and kills app's connections; `c` must then reconnect with the
+/// password it was re-authenticated with (a command succeeds within 5 s, never refused).
+fn drop_apppass_and_reconnect(admin: &Client, c: &Client) {
+    admin
+        .command(&["ACL", "SETUSER", "app", "<apppass"])
+        .unwrap();
+    admin
+        .command(&["CLIENT", "KILL", "USER", "app", "SKIPME", "yes"])
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        match c.command(&["SET", "app:reconnected", "1"]) {
+            Ok(_) => break,
+            Err(e) if Instant::now() < deadline && !e.is(ErrorKind::Authentication) => {
+                std::thread::sleep(Duration::from_millis(10))
+            }
+            Err(e) => panic!("{e}"),
+        }
+    }
+}
+
 /// The names of the clients `admin` sees with `field` in their CLIENT LIST line.
 fn clients_with(admin: &Client, field: &str) -> Vec<String> {
     let list = admin.command(&["CLIENT", "LIST"]).unwrap().to_value();
@@ -929,22 +935,7 @@ fn a_connection_lost_before_answering_its_auth_is_not_a_failure() {
     let err = blocked.join().unwrap().unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Connection, "{err:?}");
     // Reconnected with the new credentials, once the old password is gone too.
-    admin
-        .command(&["ACL", "SETUSER", "app", "<apppass"])
-        .unwrap();
-    admin
-        .command(&["CLIENT", "KILL", "USER", "app", "SKIPME", "yes"])
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(5);
-    loop {
-        match c.command(&["SET", "app:lost", "2"]) {
-            Ok(_) => break,
-            Err(e) if Instant::now() < deadline && !e.is(ErrorKind::Authentication) => {
-                std::thread::sleep(Duration::from_millis(10))
-            }
-            Err(e) => panic!("{e}"),
-        }
-    }
+    drop_apppass_and_reconnect(&admin, &c);
     // A refusal is still an error.
     let err = c
         .reauthenticate(Some(Credentials::new(Some("app"), "not-the-password")))
