@@ -165,7 +165,9 @@ impl Engine {
         // caller leaves it without read interest, `ConnState::ensure_armed`): its close waits
         // unread, and an AUTH written into it would be lost with it. So the reactor looks for
         // a hang-up before it writes (`ConnState::prepare_flush`): a closed connection then
-        // fails first, keeps the unwritten AUTH, and sends it after reconnecting.
+        // fails first with the AUTH unwritten, which goes out after the reconnect (on a
+        // cluster node's shared connection it is handed back and sent to a primary, with the
+        // same credentials).
         if matches!(st.phase, Phase::Ready) {
             st.suspect = true;
         }

@@ -153,9 +153,10 @@ pub(crate) struct ConnState {
     pub(crate) detoured: Vec<Detour>,
     /// `Conn::node`, for detours.
     pub(crate) node: u64,
-    /// Another connection to the same node was lost: this socket may be dead too, so before
-    /// the next write it is checked for a hang-up (a write into a closed socket would count as
-    /// written, and the command could not be sent elsewhere).
+    /// This socket may be dead (another connection to the same node was lost, or a
+    /// re-authentication is about to write AUTH into a connection that may have sat idle and
+    /// unwatched), so before the next write it is checked for a hang-up (a write into a closed
+    /// socket would count as written, and the command could not be sent elsewhere).
     pub(crate) suspect: bool,
     /// The socket's receive timeout as last set (`Duration::ZERO`: none).
     pub(crate) recv_timeout: Duration,
