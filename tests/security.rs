@@ -517,15 +517,7 @@ fn reauthenticate_reaches_the_direct_connections_of_blocking_callers() {
         ..auth_config(&server, Some("app"), Some("apppass"))
     };
     let c = Arc::new(Client::new(cfg).unwrap());
-    let open = || {
-        let list = admin.command(&["CLIENT", "LIST"]).unwrap().to_value();
-        let (Value::Bulk(text) | Value::Verbatim(_, text)) = list else {
-            panic!("CLIENT LIST: {list:?}")
-        };
-        String::from_utf8_lossy(&text)
-            .matches(" name=reauth-direct ")
-            .count()
-    };
+    let open = || clients_with(&admin, "name=reauth-direct").len();
     // Four callers until at least one direct connection is open next to the shared one.
     let deadline = Instant::now() + Duration::from_secs(30);
     while open() < 2 {
@@ -765,12 +757,7 @@ fn a_slow_provider_holds_up_only_the_connection_waiting_for_it() {
     // Once the provider answers, the second connection is back.
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        let list = admin.command(&["CLIENT", "LIST"]).unwrap();
-        let (Value::Bulk(list) | Value::Verbatim(_, list)) = list.to_value() else {
-            panic!("CLIENT LIST")
-        };
-        let text = String::from_utf8_lossy(&list);
-        if text.lines().filter(|l| l.contains(" user=app ")).count() == 2 {
+        if clients_with(&admin, "user=app").len() == 2 {
             break;
         }
         assert!(
