@@ -10,7 +10,10 @@ hiredis-compatible library (libhiredis.a of the `hiredis` feature build) against
             Redis's own redis-benchmark (the source of Debian's redis package, fetched with
             apt-get into bench/peers) built twice, on hiredis and on our library: requests per
             second of each test and the client's CPU (user + system of the process), target
-            CPU ratio <= 1.0.
+            CPU ratio <= 1.0. The scenarios without pipelining run once more with client and
+            server pinned to one core: the client's CPU is then its own work and its system
+            calls, without the wake-ups across cores that make a two-core pair swing by about
+            10% (a one-core pair varies by about 1%).
   instructions
             with valgrind installed, each reader workload and each redis-benchmark run (at the
             QUICK request counts) once more under callgrind: the instructions each build runs in
@@ -29,10 +32,12 @@ cost both readers the same page faults) and redis-benchmark without pipelining.
 Writes bench/hiredis-results.md and .json (under bench/work for quick or partial runs).
 """
 
+import contextlib
 import json
 import os
 import re
 import shutil
+import socket
 import statistics
 import subprocess
 import sys
@@ -162,21 +167,24 @@ def array_workload(work, quick):
 
 
 def benchmark_scenarios(quick):
-    """(id, description, redis-benchmark arguments, rounds per run). Without pipelining the
-    client's CPU is mostly the kernel's (the same system calls for either library), and one
-    run's total swings by about 10% with where the scheduler puts client and server; so those
-    scenarios run as several short rounds per run, each a hiredis/redcore pair, and every CPU
-    ratio is the median of the pairs' ratios."""
+    """(id, description, redis-benchmark arguments, rounds per run, on one core). Without
+    pipelining the client's CPU is mostly the kernel's (the same system calls for either
+    library), and one run's total swings by about 10% with where the scheduler puts client and
+    server; so those scenarios run as several short rounds per run, each a hiredis/redcore
+    pair, and every CPU ratio is the median of the pairs' ratios. They run again with client
+    and server on one core (`pinned_server`), where a pair varies by about 1%."""
     k = 10 if quick else 1
+    c1 = ["-c", "1", "-n", "2000" if quick else "5000", "-t", "set,get,lpush,lrange_100"]
+    c50 = ["-c", "50", "-n", str(100_000 // k), "-t", "set,get"]
     return [
-        ("c1", "-c 1: SET, GET, LPUSH, LRANGE_100",
-         # (quick: the -n that callgrind's count has always used)
-         ["-c", "1", "-n", "2000" if quick else "5000", "-t", "set,get,lpush,lrange_100"],
-         2 if quick else 4),
+        # (quick: the -n that callgrind's count has always used)
+        ("c1", "-c 1: SET, GET, LPUSH, LRANGE_100", c1, 2 if quick else 4, False),
         ("c1-P16", "-c 1 -P 16: LRANGE_100 pipelined",
-         ["-c", "1", "-P", "16", "-n", str(40_000 // k), "-t", "lpush,lrange_100"], 1),
-        ("c50", "-c 50: SET, GET",
-         ["-c", "50", "-n", str(100_000 // k), "-t", "set,get"], 2),
+         ["-c", "1", "-P", "16", "-n", str(40_000 // k), "-t", "lpush,lrange_100"], 1, False),
+        ("c50", "-c 50: SET, GET", c50, 2, False),
+        ("c1-1core", "-c 1, client and server on one core: SET, GET, LPUSH, LRANGE_100", c1,
+         2, True),
+        ("c50-1core", "-c 50, client and server on one core: SET, GET", c50, 2, True),
     ]
 
 
@@ -191,10 +199,13 @@ def run_parser(exe, path, workload, min_time, chunk):
     return run_json([exe, path, workload, str(min_time), str(chunk)])
 
 
-def run_redis_benchmark(exe, port, args):
-    """{test: requests/s}, and the client's CPU seconds (user, system)."""
+def run_redis_benchmark(exe, port, args, core=None):
+    """{test: requests/s}, and the client's CPU seconds (user, system); on `core` alone when
+    given."""
+    pin = None if core is None else (lambda: os.sched_setaffinity(0, {core}))
     proc = subprocess.Popen([exe, "-h", "127.0.0.1", "-p", str(port), "--csv", "-d", "3"] + args,
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                            preexec_fn=pin)
     out = proc.stdout.read()
     _, status, ru = os.wait4(proc.pid, 0)
     if status != 0:
@@ -208,6 +219,38 @@ def run_redis_benchmark(exe, port, args):
             except ValueError:
                 pass
     return rates, (ru.ru_utime, ru.ru_stime)
+
+
+def server_pid(port):
+    """The process id the redis-server on `port` reports (INFO server)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        s.sendall(b"*2\r\n$4\r\nINFO\r\n$6\r\nserver\r\n")
+        data = b""
+        while b"\r\n" not in data:
+            data += s.recv(4096) or sys.exit("bench: the server closed the connection")
+        header, _, body = data.partition(b"\r\n")
+        size = int(header[1:])
+        while len(body) < size:
+            body += s.recv(65536) or sys.exit("bench: the server closed the connection")
+    m = re.search(rb"process_id:(\d+)", body)
+    if not m:
+        sys.exit("bench: INFO server gave no process_id")
+    return int(m.group(1))
+
+
+@contextlib.contextmanager
+def pinned_server(port, core):
+    """The redis-server on `port` kept on `core` meanwhile (nothing done when `core` is None)."""
+    if core is None:
+        yield
+        return
+    pid = server_pid(port)
+    before = os.sched_getaffinity(pid)
+    os.sched_setaffinity(pid, {core})
+    try:
+        yield
+    finally:
+        os.sched_setaffinity(pid, before)
 
 
 def instructions(cmd):
@@ -248,12 +291,16 @@ def suite(root, build, peers, work, vendor, libhiredis, parser_files, port, runs
                 for label in (order if k % 2 == 0 else order[::-1]):
                     raw_parse.setdefault((w, label), []).append(
                         run_parser(parsers[label], path, w, min_time, chunk))
-        for sid, _, args, rounds in benchmark_scenarios(quick):
-            for k in range(rounds):
-                # Entry i of each label's list is one pair, run back to back.
-                for label in (order if k % 2 == 0 else order[::-1]):
-                    raw_rb.setdefault((sid, label), []).append(
-                        run_redis_benchmark(benchmarks[label], port, args))
+        # The one-core runs share the last core this process may use.
+        core = max(os.sched_getaffinity(0))
+        for sid, _, args, rounds, one_core in benchmark_scenarios(quick):
+            with pinned_server(port, core if one_core else None):
+                for k in range(rounds):
+                    # Entry i of each label's list is one pair, run back to back.
+                    for label in (order if k % 2 == 0 else order[::-1]):
+                        raw_rb.setdefault((sid, label), []).append(
+                            run_redis_benchmark(benchmarks[label], port, args,
+                                                core if one_core else None))
 
     # Instructions: once each, after the timed runs (callgrind is slow, and its counts repeat).
     counted = shutil.which("valgrind") is not None
@@ -263,7 +310,9 @@ def suite(root, build, peers, work, vendor, libhiredis, parser_files, port, runs
         for w, (path, _, _, chunk) in files.items():
             for label in labels:
                 ir_parse[(w, label)] = instructions([parsers[label], path, w, "0", str(chunk)])
-        for sid, _, args, _ in benchmark_scenarios(True):
+        for sid, _, args, _, one_core in benchmark_scenarios(True):
+            if one_core:
+                continue  # the same instructions as on two cores
             for label in labels:
                 ir_rb[(sid, label)] = instructions([benchmarks[label], "-h", "127.0.0.1", "-p",
                                                     str(port), "-q", "-d", "3"] + args)
@@ -290,7 +339,7 @@ def suite(root, build, peers, work, vendor, libhiredis, parser_files, port, runs
             reader[-1].update(instructions=ir, ir_ratio=ir["hiredis"] / ir["redcore"])
 
     bench = []
-    for sid, desc, args, _ in benchmark_scenarios(quick):
+    for sid, desc, args, _, _ in benchmark_scenarios(quick):
         runs_of = {lbl: raw_rb[(sid, lbl)] for lbl in labels}
         cpu = {lbl: med([u + s for _, (u, s) in runs_of[lbl]]) for lbl in labels}
         user = {lbl: med([u for _, (u, _) in runs_of[lbl]]) for lbl in labels}
@@ -309,9 +358,9 @@ def suite(root, build, peers, work, vendor, libhiredis, parser_files, port, runs
         bench.append({"scenario": sid, "description": desc, "args": " ".join(args),
                       "pairs": len(pairs), "cpu_s": cpu, "user_s": user, "system_s": system,
                       "pair_ratios": pairs, "cpu_ratio": med(pairs), "tests": rows})
-        if counted:
+        if counted and (sid, "redcore") in ir_rb:
             ir = {lbl: ir_rb[(sid, lbl)] for lbl in labels}
-            qargs = {s: " ".join(a) for s, _, a, _ in benchmark_scenarios(True)}[sid]
+            qargs = {s: " ".join(a) for s, _, a, _, _ in benchmark_scenarios(True)}[sid]
             bench[-1].update(instructions=ir, ir_args=qargs,
                              ir_ratio=ir["redcore"] / ir["hiredis"])
     return {"runs": runs, "quick": quick, "reader": reader, "redis_benchmark": bench,
@@ -367,7 +416,7 @@ def markdown(res, meta):
             ir = row["instructions"]
             L.append(f"| reader ({row['workload']}) | {human(ir['hiredis'])} | "
                      f"{human(ir['redcore'])} | {row['ir_ratio']:.2f}x |")
-        for b in res["redis_benchmark"]:
+        for b in (b for b in res["redis_benchmark"] if "instructions" in b):
             ir = b["instructions"]
             L.append(f"| redis-benchmark {b['ir_args']} | {human(ir['hiredis'])} | "
                      f"{human(ir['redcore'])} | {b['ir_ratio']:.2f}x |")
@@ -388,7 +437,10 @@ def markdown(res, meta):
           "the user and system split's is the median of the pairs' ratios (rates and seconds: "
           "the medians of each build's runs; the split's ratio: of those medians). Reader (d) and redis-benchmark without pipelining run several shorter pairs "
           "per run: their time is mostly the kernel's (page faults; the same system calls for "
-          "either library) and swings by about 10% from run to run."]
+          "either library) and swings by about 10% from run to run. The one-core rows run "
+          "redis-benchmark and redis-server pinned to the same core: no wake-ups across cores, "
+          "so the client's CPU is its own work and its system calls, and a pair varies by about "
+          "1%."]
     return "\n".join(L) + "\n"
 
 
