@@ -30,7 +30,10 @@ use crate::session::RequestMeta;
 /// connection is therefore counted in `lost`, not as a failure; whether the server takes the
 /// credentials is then known from that handshake, which fails the connection's commands
 /// with `AUTHENTICATION` if it refuses them.
+///
+/// Fields may be added (as `lost` was): outside this crate it is read, not built.
 #[derive(Clone, Debug, Default)]
+#[non_exhaustive]
 pub struct ReauthReport {
     /// Connections that were sent AUTH.
     pub connections: usize,
