@@ -47,10 +47,13 @@ LIB_A := $(RELEASE_DIR)/libredcore.a
 # program touches: 4.5 MB for hiredis's hello. So each archive is prelinked into one object
 # that holds only what the library's exported functions reach (ld -r --gc-sections), each
 # function still in its own section (--unique), so that a link with --gc-sections still drops
-# what the program does not reach; every other symbol is made local, and the LLVM bitcode rustc
-# embeds is left out (GNU ar fails on it when an older LLVM's linker plugin is installed).
-# Nothing the library runs is lost: only the standard library's hook that records argv for
-# std::env::args, which the library never calls.
+# what the program does not reach. Every other symbol is made local, and the object is made
+# self-contained, so that a program can link it beside our other archive or another Rust static
+# library: no COMDAT groups (a group of the same name in another object would be kept in place
+# of ours, and our unwinding tables would point into a discarded section), and no undefined
+# names that only the dropped code used (which would become strong references: fork, execvp,
+# pidfd_spawnp, ...). The LLVM bitcode rustc embeds is left out (GNU ar fails on it when an
+# older LLVM's linker plugin is installed).
 # $(call PRELINK,archive,output,command printing the exported names); the output may be the
 # archive itself, and an archive already prelinked is left as it is.
 PRELINKED := redcore-prelinked.o
@@ -59,9 +62,13 @@ if ar t $(1) | grep -qx $(PRELINKED) && [ $(1) = $(2) ]; then exit 0; fi; \
 tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && mkdir "$$tmp/in" "$$tmp/out" && \
 if [ -n "$$(ar t $(1) | sort | uniq -d)" ]; then \
 	echo "prelink: $(1) has two members of one name" >&2; exit 1; fi && \
-(cd "$$tmp/in" && ar x $(1)) && $(3) > "$$tmp/exports" && [ -s "$$tmp/exports" ] && \
+(cd "$$tmp/in" && ar x $(1)) && $(3) > "$$tmp/exports" && \
+{ [ -s "$$tmp/exports" ] || { echo "prelink: no exported names for $(1)" >&2; exit 1; }; } && \
 ld -r --gc-sections --unique $$(sed 's/^/-u /' "$$tmp/exports") -o "$$tmp/out/$(PRELINKED)" "$$tmp"/in/* && \
-objcopy --remove-section=.llvmbc --remove-section=.llvmcmd \
+readelf -sW "$$tmp/out/$(PRELINKED)" | \
+	awk '$$5 == "LOCAL" && $$7 == "UND" && $$8 != "" { print $$8 }' > "$$tmp/unused" && \
+objcopy --remove-section=.llvmbc --remove-section=.llvmcmd --remove-section=.group \
+	--strip-unneeded-symbols="$$tmp/unused" \
 	--keep-global-symbols="$$tmp/exports" "$$tmp/out/$(PRELINKED)" && \
 rm -f $(2).tmp && ar rcs $(2).tmp "$$tmp/out/$(PRELINKED)" && mv $(2).tmp $(2)
 endef
@@ -104,8 +111,8 @@ VALGRIND := valgrind --quiet --leak-check=full --suppressions=tests/tools/valgri
 GO_DIR := bindings/go
 
 # The hiredis-compatible library (src/compat/hiredis): the same crate built with the `hiredis`
-# feature, in its own target dir; its static archive is libhiredis.a, and the shared libraries
-# are linked from that archive (below).
+# feature, in its own target dir. The shared libraries are linked from cargo's archive there
+# (below), and libhiredis.a is that archive prelinked for hiredis's API (PRELINK above).
 HIREDIS_DIR := $(abspath $(TARGET_DIR)/hiredis)/release
 HIREDIS_SO := $(HIREDIS_DIR)/libhiredis.so
 HIREDIS_A := $(HIREDIS_DIR)/libhiredis.a
@@ -157,7 +164,8 @@ hiredis-shared: $(HIREDIS_DIR)/$(HIREDIS_SONAME) $(HIREDIS_DIR)/$(HIREDIS_OLD_SO
 	@ln -sf $(HIREDIS_MAJOR_LINK) $(HIREDIS_SO)
 	@for alias in $(HIREDIS_OLD_ALIASES); do ln -sf $(HIREDIS_OLD_SONAME) $(HIREDIS_DIR)/$$alias; done
 	@[ ! -L $(HIREDIS_A) ] || rm -f $(HIREDIS_A)
-	@if [ ! -f $(HIREDIS_A) ] || [ $(HIREDIS_DIR)/libredcore.a -nt $(HIREDIS_A) ]; then \
+	@if [ ! -f $(HIREDIS_A) ] || [ $(HIREDIS_DIR)/libredcore.a -nt $(HIREDIS_A) ] || \
+		[ Makefile -nt $(HIREDIS_A) ]; then \
 		$(call PRELINK,$(HIREDIS_DIR)/libredcore.a,$(HIREDIS_A),$(call EXPORTS_OF,$(HIREDIS_DIR)/libredcore.so) | grep -v '^redcore_'); fi
 
 $(HIREDIS_DIR)/hiredis.map: $(HIREDIS_DIR)/libredcore.so
@@ -557,9 +565,12 @@ test-minimal: minimal all $(HIREDIS_STATIC_TEST)
 	echo "test-minimal: hiredis's sync test on libhiredis.a, stripped, no --gc-sections: $$size bytes (limit $(HIREDIS_STATIC_MAX_BYTES))"; \
 	if [ "$$size" -gt $(HIREDIS_STATIC_MAX_BYTES) ]; then \
 		echo "test-minimal: a program on libhiredis.a grew past $(HIREDIS_STATIC_MAX_BYTES) bytes" >&2; exit 1; fi
-	@# Each archive is one prelinked object whose global names are the library's API, no more.
+	@# Each archive is one prelinked object whose global names are the library's API, no more,
+	@# and with no section groups (which a program's other objects could displace).
 	@check() { \
 		[ "$$(ar t $$1)" = $(PRELINKED) ] || { echo "test-minimal: $$1 is not prelinked" >&2; return 1; }; \
+		if ! readelf -gW $$1 | grep -q 'no section groups'; then \
+			echo "test-minimal: $$1 has section groups" >&2; return 1; fi; \
 		nm -g --defined-only -j $$1 | grep -v -e '^$$' -e ':$$' | sort > build/minimal/defined; \
 		nm -D --defined-only $$2 | cut -d' ' -f3 | grep -v -e "$$3" | sort > build/minimal/api; \
 		diff -u build/minimal/api build/minimal/defined >&2 || { \
@@ -569,6 +580,13 @@ test-minimal: minimal all $(HIREDIS_STATIC_TEST)
 	check $(LIB_A) $(LIB_SO) '^$$' && \
 	check $(MINIMAL_DIR)/libredcore.a $(MINIMAL_DIR)/libredcore.so '^$$' && \
 	check $(HIREDIS_A) $(HIREDIS_DIR)/libredcore.so '^redcore_'
+	@# A program on both archives (hiredis's API and the native one), linked both ways round.
+	$(CC) $(HIREDIS_CFLAGS) tests/tools/both-archives-check.c $(HIREDIS_A) $(LIB_A) \
+		$(NATIVE_STATIC_LIBS) -o build/minimal/both-archives
+	$(WITH_REDIS) build/minimal/both-archives
+	$(CC) $(HIREDIS_CFLAGS) tests/tools/both-archives-check.c $(LIB_A) $(HIREDIS_A) \
+		$(NATIVE_STATIC_LIBS) -o build/minimal/both-archives
+	$(WITH_REDIS) build/minimal/both-archives
 
 # ---- the rest -------------------------------------------------------------------------------
 

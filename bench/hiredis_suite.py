@@ -13,7 +13,7 @@ hiredis-compatible library (libhiredis.a of the `hiredis` feature build) against
             CPU ratio <= 1.0. The scenarios without pipelining run once more with client and
             server pinned to one core: the client's CPU is then its own work and its system
             calls, without the wake-ups across cores that make a two-core pair swing by about
-            10% (a one-core pair varies by about 1%).
+            10% (a one-core pair by 1-4%).
   instructions
             with valgrind installed, each reader workload and each redis-benchmark run (at the
             QUICK request counts) once more under callgrind: the instructions each build runs in
@@ -172,7 +172,7 @@ def benchmark_scenarios(quick):
     library), and one run's total swings by about 10% with where the scheduler puts client and
     server; so those scenarios run as several short rounds per run, each a hiredis/redcore
     pair, and every CPU ratio is the median of the pairs' ratios. They run again with client
-    and server on one core (`pinned_server`), where a pair varies by about 1%."""
+    and server on one core (`pinned_server`), where a pair varies by 1-4%."""
     k = 10 if quick else 1
     c1 = ["-c", "1", "-n", "2000" if quick else "5000", "-t", "set,get,lpush,lrange_100"]
     c50 = ["-c", "50", "-n", str(100_000 // k), "-t", "set,get"]
@@ -229,6 +229,8 @@ def server_pid(port):
         while b"\r\n" not in data:
             data += s.recv(4096) or sys.exit("bench: the server closed the connection")
         header, _, body = data.partition(b"\r\n")
+        if not header.startswith(b"$"):
+            sys.exit(f"bench: INFO server answered {header.decode(errors='replace')}")
         size = int(header[1:])
         while len(body) < size:
             body += s.recv(65536) or sys.exit("bench: the server closed the connection")
@@ -240,17 +242,24 @@ def server_pid(port):
 
 @contextlib.contextmanager
 def pinned_server(port, core):
-    """The redis-server on `port` kept on `core` meanwhile (nothing done when `core` is None)."""
+    """The redis-server on `port` (each of its threads) kept on `core` meanwhile (nothing done
+    when `core` is None)."""
     if core is None:
         yield
         return
     pid = server_pid(port)
-    before = os.sched_getaffinity(pid)
-    os.sched_setaffinity(pid, {core})
+    threads = [int(t) for t in os.listdir(f"/proc/{pid}/task")]
+    before = {t: os.sched_getaffinity(t) for t in threads}
+    for t in threads:
+        os.sched_setaffinity(t, {core})
     try:
         yield
     finally:
-        os.sched_setaffinity(pid, before)
+        for t, cpus in before.items():
+            try:
+                os.sched_setaffinity(t, cpus)
+            except ProcessLookupError:
+                pass  # gone with the server: the error that stopped the run is the one to see
 
 
 def instructions(cmd):
@@ -439,8 +448,7 @@ def markdown(res, meta):
           "per run: their time is mostly the kernel's (page faults; the same system calls for "
           "either library) and swings by about 10% from run to run. The one-core rows run "
           "redis-benchmark and redis-server pinned to the same core: no wake-ups across cores, "
-          "so the client's CPU is its own work and its system calls, and a pair varies by about "
-          "1%."]
+          "so the client's CPU is its own work and its system calls, and a pair varies by 1-4%."]
     return "\n".join(L) + "\n"
 
 
