@@ -254,24 +254,11 @@ impl RedisSentinel {
     /// ...), or None when it lists no such replica.
     pub fn replica_flags(&self, port: u16) -> Option<String> {
         let sentinel = *self.live_sentinels().first()?;
-        let reply = self
-            .sentinel_cmd(sentinel, &["SENTINEL", "REPLICAS", SERVICE])
-            .ok()?;
-        let Value::Array(replicas) = reply else {
-            return None;
-        };
-        replicas.iter().find_map(|replica| {
-            let Value::Array(fields) = replica else {
-                return None;
-            };
-            let field = |name: &str| {
-                fields
-                    .chunks(2)
-                    .find(|pair| text_of(&pair[0]) == name)
-                    .map(|pair| text_of(&pair[1]))
-            };
-            (field("port")? == port.to_string()).then(|| field("flags"))?
-        })
+        let replicas = self.replica_states(sentinel).ok()?;
+        replicas
+            .into_iter()
+            .find(|replica| replica.get("port") == Some(&port.to_string()))
+            .and_then(|mut replica| replica.remove("flags"))
     }
 
     // ---- commands ----
@@ -447,6 +434,19 @@ impl RedisSentinel {
                     field("num-slaves")
                 ));
             }
+            // A replica a sentinel has just learnt of (from the master's INFO) is flagged
+            // `slave,disconnected` until the sentinel's own link to it is up, and clients
+            // leave it out of their replica choice meanwhile.
+            for replica in self.replica_states(port)? {
+                let field = |name: &str| replica.get(name).cloned().unwrap_or_default();
+                if field("flags") != "slave" {
+                    return Err(format!(
+                        "sentinel {port}: replica {} flags {}",
+                        field("port"),
+                        field("flags")
+                    ));
+                }
+            }
         }
         for port in self.data_ports.iter().filter(|&&p| p != master) {
             let info = self
@@ -485,6 +485,29 @@ impl RedisSentinel {
     }
 
     /// `SENTINEL MASTER` as field -> value.
+    /// Each replica a sentinel lists (SENTINEL REPLICAS), as its fields.
+    fn replica_states(
+        &self,
+        port: u16,
+    ) -> Result<Vec<std::collections::HashMap<String, String>>, String> {
+        let reply = self
+            .sentinel_cmd(port, &["SENTINEL", "REPLICAS", SERVICE])
+            .map_err(|e| format!("sentinel {port}: {e}"))?;
+        let Value::Array(replicas) = reply else {
+            return Err(format!("sentinel {port}: {reply:?}"));
+        };
+        replicas
+            .iter()
+            .map(|replica| match replica {
+                Value::Array(fields) => Ok(fields
+                    .chunks(2)
+                    .map(|pair| (text_of(&pair[0]), text_of(&pair[1])))
+                    .collect()),
+                other => Err(format!("sentinel {port}: {other:?}")),
+            })
+            .collect()
+    }
+
     fn master_state(&self, port: u16) -> Result<std::collections::HashMap<String, String>, String> {
         let reply = self
             .sentinel_cmd(port, &["SENTINEL", "MASTER", SERVICE])

@@ -4,8 +4,8 @@
 # Runs CMD with a throwaway sentinel topology in a fresh temp dir: a master and two replicas
 # (redis-server) watched by three sentinels (redis-sentinel) on free 127.0.0.1 ports, service
 # `mymaster`, quorum 2, down-after-milliseconds 1000, failover-timeout 5000. Once every
-# sentinel sees the master, both replicas and the two other sentinels, and both replicas are
-# in sync, CMD gets:
+# sentinel sees the master, both replicas (flagged `slave` only) and the two other sentinels,
+# and both replicas are in sync, CMD gets:
 #   REDCORE_SENTINEL_URL      redis+sentinel://127.0.0.1:S1,127.0.0.1:S2,127.0.0.1:S3/mymaster
 #   REDCORE_SENTINEL_SERVICE  mymaster
 # Everything is stopped and the dir removed however CMD ends; the exit status is CMD's.
@@ -107,7 +107,7 @@ done
 
 # Empty output when the topology is ready; otherwise what is missing.
 not_ready() {
-    local port state
+    local port state replicas
     for port in "${sentinels[@]}"; do
         state=$(redis-cli -p "$port" sentinel master "$SERVICE" 2>/dev/null | paste -sd' ') || {
             echo "sentinel $port does not answer"
@@ -117,6 +117,13 @@ not_ready() {
         [[ " $state " == *" num-slaves $REPLICAS "* ]] || echo "sentinel $port: replicas missing"
         [[ " $state " == *" num-other-sentinels $((SENTINELS - 1)) "* ]] ||
             echo "sentinel $port: sentinels missing"
+        # A replica a sentinel has just learnt of is `slave,disconnected` until the sentinel's
+        # own link to it is up, and clients leave it out of their replica choice meanwhile.
+        replicas=$(redis-cli -p "$port" sentinel replicas "$SERVICE" 2>/dev/null | tr -d '\r') ||
+            replicas=
+        if grep -q '^slave,' <<<"$replicas"; then
+            echo "sentinel $port: a replica is flagged down or disconnected"
+        fi
     done
     for port in "${data[@]:1}"; do
         redis-cli -p "$port" info replication 2>/dev/null | grep -q '^master_link_status:up' ||
