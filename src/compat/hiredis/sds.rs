@@ -24,6 +24,7 @@ const TYPE_BITS: u32 = 3;
 const MAX_PREALLOC: usize = 1024 * 1024;
 
 /// Header size of each type: len and alloc fields of the type's width, then the flags byte.
+#[inline]
 fn header_size(ty: u8) -> usize {
     match ty {
         TYPE_5 => 1,
@@ -49,12 +50,14 @@ fn type_for(size: usize) -> u8 {
     }
 }
 
+#[inline]
 unsafe fn flags(s: Sds) -> u8 {
     // SAFETY: s is a live sds: its flags byte is right before it.
     unsafe { *s.cast::<u8>().sub(1) }
 }
 
 /// Reads the field at `index` (0 = len, 1 = alloc) of a type 8..64 header.
+#[inline]
 unsafe fn field(s: Sds, ty: u8, index: usize) -> usize {
     let base = unsafe { s.cast::<u8>().sub(header_size(ty)) };
     // SAFETY: the header is inside the block; fields are unaligned (packed).
@@ -68,6 +71,7 @@ unsafe fn field(s: Sds, ty: u8, index: usize) -> usize {
     }
 }
 
+#[inline]
 unsafe fn set_field(s: Sds, ty: u8, index: usize, value: usize) {
     let base = unsafe { s.cast::<u8>().sub(header_size(ty)) };
     // SAFETY: as in `field`; callers keep `value` within the type's width.
@@ -82,6 +86,7 @@ unsafe fn set_field(s: Sds, ty: u8, index: usize, value: usize) {
 }
 
 /// The length of a live sds.
+#[inline]
 pub(crate) unsafe fn len(s: Sds) -> usize {
     // SAFETY: s is a live sds.
     unsafe {
@@ -94,6 +99,7 @@ pub(crate) unsafe fn len(s: Sds) -> usize {
 }
 
 /// The capacity (without the final NUL) of a live sds.
+#[inline]
 unsafe fn capacity(s: Sds) -> usize {
     // SAFETY: s is a live sds.
     unsafe {
@@ -105,6 +111,7 @@ unsafe fn capacity(s: Sds) -> usize {
     }
 }
 
+#[inline]
 pub(crate) unsafe fn avail(s: Sds) -> usize {
     // SAFETY: s is a live sds.
     unsafe {
@@ -117,6 +124,7 @@ pub(crate) unsafe fn avail(s: Sds) -> usize {
 }
 
 /// Sets the length and writes the NUL after it.
+#[inline]
 pub(crate) unsafe fn set_len(s: Sds, n: usize) {
     // SAFETY: s is a live sds whose capacity is at least n.
     unsafe {
@@ -183,12 +191,22 @@ pub(crate) unsafe fn free(s: Sds) {
 }
 
 /// Makes room for `add` more bytes after the length (growing greedily, as sds does).
+#[inline]
 pub(crate) unsafe fn make_room(s: Sds, add: usize) -> Sds {
-    // SAFETY: s is a live sds; the block is reallocated or copied as a whole.
+    // SAFETY: s is a live sds.
     unsafe {
         if avail(s) >= add {
             return s;
         }
+        grow(s, add)
+    }
+}
+
+/// `make_room` when the string must grow.
+#[inline(never)]
+unsafe fn grow(s: Sds, add: usize) -> Sds {
+    // SAFETY: s is a live sds; the block is reallocated or copied as a whole.
+    unsafe {
         let cur = len(s);
         let old_ty = flags(s) & TYPE_MASK;
         let Some(mut want) = cur.checked_add(add) else {
