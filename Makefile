@@ -548,7 +548,9 @@ install:
 # The build without TLS, as a program linking it statically sees it (tests/tools/minimal-check.c:
 # the README's quick start, then a rediss:// client that must fail saying why), linked with
 # --gc-sections and stripped: its size is checked, and printed beside the same program on the
-# full libredcore.a.
+# full libredcore.a. Then the prelinked archives (PRELINK above): hiredis's sync test on
+# libhiredis.a without --gc-sections stays small, each archive defines the API's names and no
+# others, and a program on both archives runs, linked both ways round.
 test-minimal: minimal all $(HIREDIS_STATIC_TEST)
 	@mkdir -p build/minimal
 	$(CC) -O2 $(EXAMPLE_CFLAGS) tests/tools/minimal-check.c $(MINIMAL_DIR)/libredcore.a \
