@@ -26,7 +26,7 @@ type call struct {
 
 	reply   Reply
 	err     error
-	results []Result // pipelines, and calls with several completions
+	results []Result // pipelines; one per completion when set out before submission
 
 	// Out-parameters of blocking C calls, kept here so that passing their addresses to C
 	// does not allocate per call.

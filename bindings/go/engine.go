@@ -334,11 +334,12 @@ func (e *engine) complete(s slot, c *C.redcore_completion, items *itemBuffer) {
 	default:
 		r = items.replyOf(&c.item, c.reply)
 	}
-	if results != nil {
+	switch {
+	case results != nil:
 		cl.results = results
-	} else if cl.want > 1 {
+	case cl.results != nil: // set out by the caller, one per completion even for one (onHeld)
 		cl.results[s.index] = Result{Reply: r, Err: err}
-	} else {
+	default:
 		cl.reply, cl.err = r, err
 	}
 	cl.got++

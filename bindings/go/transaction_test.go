@@ -9,18 +9,20 @@ import (
 	"redcore"
 )
 
+// counterValue is a counter as GET read it: a missing key counts 0.
+func counterValue(r redcore.Reply, err error) (int64, error) {
+	if err != nil || r.IsNil() {
+		return 0, err
+	}
+	return r.Int64()
+}
+
 // incrementBy reads k and queues SET k to its value + 1, the classic read-modify-write.
 func incrementBy(ctx context.Context, k string, between func(tx *redcore.TxAttempt)) func(tx *redcore.TxAttempt) error {
 	return func(tx *redcore.TxAttempt) error {
-		r, err := tx.Do(ctx, "GET", k)
+		n, err := counterValue(tx.Do(ctx, "GET", k))
 		if err != nil {
 			return err
-		}
-		n := int64(0)
-		if !r.IsNil() {
-			if n, err = r.Int64(); err != nil {
-				return err
-			}
 		}
 		if between != nil {
 			between(tx)

@@ -29,7 +29,8 @@ type Tx struct {
 // tx.Do and write with tx.TxPipeline(): its Exec fails with ErrWatch (for every command)
 // when a watched key changed since WATCH, and nothing was written; call Watch again to
 // retry. Waits up to the dedicated-connection wait (5 s by default) for a free connection,
-// then fails with ErrMaxConnections.
+// then fails with ErrMaxConnections; a WATCH the server refuses fails Watch with the
+// server's error, and fn does not run.
 //
 //	err := client.Watch(ctx, func(tx *redcore.Tx) error {
 //		r, err := tx.Do(ctx, "GET", "balance")
@@ -50,7 +51,7 @@ func (c *Client) Watch(ctx context.Context, fn func(tx *Tx) error, keys ...strin
 	if len(keys) > 0 {
 		cl := command("WATCH", keys...)
 		cl.args.endCommand(cl.args.argCount())
-		if _, err := tx.run(ctx, cl); err != nil {
+		if _, err := tx.do(ctx, cl); err != nil {
 			return err
 		}
 	}
@@ -62,6 +63,11 @@ func (tx *Tx) Do(ctx context.Context, args ...any) (Reply, error) {
 	cl := newCall()
 	cl.args.addAll(args)
 	cl.args.endCommand(cl.args.argCount())
+	return tx.do(ctx, cl)
+}
+
+// do runs a call of one command on the held connection and returns its reply or error.
+func (tx *Tx) do(ctx context.Context, cl *call) (Reply, error) {
 	results, err := tx.run(ctx, cl)
 	if err != nil {
 		return Reply{}, err
@@ -156,7 +162,8 @@ func (e *engine) hold(keys []string) (*Tx, error) {
 }
 
 // onHeld submits the call's commands (cl.args with argcs) on a held connection through the
-// completion queue and waits for their results, one per command.
+// completion queue and waits for their results, one per command: set out here, so that
+// complete fills them in even when there is only one.
 func (e *engine) onHeld(ctx context.Context, d *C.redcore_dedicated, cl *call) ([]Result, error) {
 	if err := cl.check(); err != nil {
 		releaseCall(cl)
