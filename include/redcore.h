@@ -1443,7 +1443,7 @@ enum redcore_error_code redcore_config_set_tcp_keepalive(struct redcore_config *
                                                          struct redcore_error **err_out);
 
 /**
- * Sets how many multiplexed connections are opened to each node (at least 1; default 1).
+ * Sets how many multiplexed connections are opened to each node (1 to 1024; default 1).
  */
 enum redcore_error_code redcore_config_set_connections_per_node(struct redcore_config *cfg,
                                                                 size_t connections,
@@ -1451,7 +1451,7 @@ enum redcore_error_code redcore_config_set_connections_per_node(struct redcore_c
 
 /**
  * Sets the most extra connections per node that blocking calls open (default 8; 0 disables
- * them). While another caller uses the shared connection, a blocking call
+ * them; at most 1024). While another caller uses the shared connection, a blocking call
  * (`redcore_client_command_blocking`) takes an idle one of these and writes its command and
  * reads its reply on the calling thread, as hiredis does; when none is idle it opens one for
  * the calls to come (up to this many). They serve only while the blocking calls in progress

@@ -35,6 +35,13 @@ pub const DEFAULT_PORT: u16 = 6379;
 /// cbindgen:ignore
 pub const MAX_REACTOR_THREADS: usize = 64;
 
+/// The most connections of one kind a node may have (`connections_per_node`,
+/// `max_direct_connections_per_node`): each is a socket, and the multiplexed ones are all
+/// opened when the client starts.
+///
+/// cbindgen:ignore
+pub const MAX_CONNECTIONS_PER_NODE: usize = 1024;
+
 /// Where the server listens.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Endpoint {
@@ -311,14 +318,15 @@ pub struct Config {
     /// TCP keepalive. Default on: idle 30 s, interval 5 s, 3 probes (as redis-py 8).
     /// None leaves keepalive off.
     pub tcp_keepalive: Option<Keepalive>,
-    /// Multiplexed connections opened to each node. Default 1; at least 1.
+    /// Multiplexed connections opened to each node. Default 1; 1 to
+    /// `MAX_CONNECTIONS_PER_NODE` (1024).
     pub connections_per_node: usize,
     /// Most extra connections per node that blocking callers open, one at a time and only
     /// when needed, to make their call the way hiredis does (write, then read the reply on
     /// the calling thread) while another caller is using the shared connection. They are
     /// used only while the blocking callers in flight do not outnumber the node's
     /// connections; beyond that, callers share the multiplexed connection(s), which costs
-    /// less per call. Default 8; 0 disables them.
+    /// less per call. Default 8; 0 disables them; at most `MAX_CONNECTIONS_PER_NODE` (1024).
     pub max_direct_connections_per_node: usize,
     /// Most commands awaiting a reply on one multiplexed connection; more wait in the
     /// client's queue. Default 10000; 0 means no limit.
@@ -461,8 +469,18 @@ impl Config {
                 )));
             }
         }
-        if self.connections_per_node == 0 {
-            return Err(invalid("connections_per_node must be at least 1"));
+        if !(1..=MAX_CONNECTIONS_PER_NODE).contains(&self.connections_per_node) {
+            return Err(invalid(format!(
+                "connections_per_node must be 1 to {MAX_CONNECTIONS_PER_NODE}, not {}",
+                self.connections_per_node
+            )));
+        }
+        if self.max_direct_connections_per_node > MAX_CONNECTIONS_PER_NODE {
+            return Err(invalid(format!(
+                "max_direct_connections_per_node must be at most {MAX_CONNECTIONS_PER_NODE}, \
+                 not {}",
+                self.max_direct_connections_per_node
+            )));
         }
         let backoff = &self.retry.backoff;
         if backoff.kind.uses_cap() && backoff.base > backoff.cap {
@@ -646,6 +664,15 @@ mod tests {
         type Edit = fn(&mut Config);
         let cases: &[(Edit, &str)] = &[
             (|c| c.connections_per_node = 0, "connections_per_node"),
+            (|c| c.connections_per_node = 1025, "connections_per_node"),
+            (
+                |c| c.connections_per_node = usize::MAX,
+                "connections_per_node",
+            ),
+            (
+                |c| c.max_direct_connections_per_node = 1 << 40,
+                "max_direct_connections_per_node",
+            ),
             (|c| c.reactor_threads = 0, "reactor_threads"),
             (|c| c.reactor_threads = 65, "reactor_threads"),
             (

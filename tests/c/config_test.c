@@ -75,6 +75,15 @@ static void test_errors(void) {
           REDCORE_ERR_INVALID_ARGUMENT);
     CHECK(invalid_with(err, "connections_per_node"));
     err = NULL;
+    /* Each is a socket per node: absurd counts are refused here, not by an abort later. */
+    CHECK(redcore_config_set_connections_per_node(cfg, SIZE_MAX, &err) ==
+          REDCORE_ERR_INVALID_ARGUMENT);
+    CHECK(invalid_with(err, "connections_per_node must be 1 to 1024"));
+    err = NULL;
+    CHECK(redcore_config_set_max_direct_connections_per_node(cfg, (size_t)1 << 40, &err) ==
+          REDCORE_ERR_INVALID_ARGUMENT);
+    CHECK(invalid_with(err, "max_direct_connections_per_node must be at most 1024"));
+    err = NULL;
     CHECK(redcore_config_set_retry(cfg, 3, 42, 10, 1000, &err) == REDCORE_ERR_INVALID_ARGUMENT);
     CHECK(invalid_with(err, "backoff 42"));
     err = NULL;

@@ -347,7 +347,15 @@ const INVALID: &[(&str, &str)] = &[
     ("unix:///tmp/%zz", "bad percent escape in the socket path"),
     (
         "redis://h?connections_per_node=0",
-        "connections_per_node must be at least 1",
+        "connections_per_node must be 1 to 1024, not 0",
+    ),
+    (
+        "redis://h?pool_size=100000000",
+        "connections_per_node must be 1 to 1024",
+    ),
+    (
+        "redis://h?max_direct=1099511627776",
+        "max_direct_connections_per_node must be at most 1024",
     ),
     (
         "redis://h?reactor_threads=100",
