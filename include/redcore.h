@@ -907,9 +907,10 @@ typedef struct redcore_completion {
 
 /**
  * The caller's part of a transaction: reads what it needs through `tx`, queues the commands
- * to run, and returns `REDCORE_OK` (0) to send them (MULTI / EXEC), or any other
- * `redcore_error_code` to stop (`redcore_client_transaction` then returns that code; a number
- * that is no code becomes `REDCORE_ERR_INVALID_ARGUMENT`). Runs on the thread that called
+ * to run, and returns `REDCORE_OK` (0) to send them (MULTI / EXEC), `REDCORE_ERR_WATCH` to
+ * start the next attempt (what a read through `tx` fails with when the watching connection
+ * was lost), or any other `redcore_error_code` to stop (`redcore_client_transaction` then
+ * returns that code; a number that is no code becomes `REDCORE_ERR_INVALID_ARGUMENT`). Runs on the thread that called
  * `redcore_client_transaction`, once per attempt.
  */
 typedef int (*redcore_transaction_fn)(void *userdata, struct redcore_transaction *tx);
@@ -1168,6 +1169,16 @@ void redcore_pipeline_result_free(struct redcore_pipeline_result *result);
 /**
  * Takes a dedicated connection (waiting up to the configured time for one to be free, then
  * failing with `REDCORE_ERR_MAX_CONNECTIONS`). Writes it to `*dedicated_out`.
+ *
+ * If the connection is lost while the server keeps state of the holder's on it (WATCHed
+ * keys, an open MULTI, a SELECT or another change), the commands pending then fail with the
+ * connection's error, and the new socket is not used as if it had that state:
+ * - with keys watched only, the next command fails with `REDCORE_ERR_WATCH` and the watch
+ *   is over (start the transaction again);
+ * - inside MULTI, every command fails (`REDCORE_ERR_WATCH` when keys were watched, else
+ *   `REDCORE_ERR_CONNECTION`) until EXEC or DISCARD, which fails too and ends it;
+ * - after SELECT or another change, every command fails with `REDCORE_ERR_CONNECTION` until
+ *   the connection is released.
  */
 enum redcore_error_code redcore_client_dedicated(const struct redcore_client *client,
                                                  struct redcore_dedicated **dedicated_out,
@@ -2725,7 +2736,8 @@ enum redcore_error_code redcore_pipeline_append_script(struct redcore_pipeline *
  * WATCHes the `nwatch` keys (`watch[i]` of `watchlens[i]` bytes, or NUL-terminated when
  * `watchlens` is NULL), calls `fn`, sends what it queued between MULTI and EXEC in one
  * write, and starts again (WATCH, `fn`, EXEC) while EXEC answers nil because a watched key
- * changed, at most `attempts` times; after that it fails with `REDCORE_ERR_WATCH`. On
+ * changed (or the connection was lost while it watched them, before EXEC was sent), at most
+ * `attempts` times; after that it fails with `REDCORE_ERR_WATCH`. On
  * `REDCORE_OK` writes EXEC's results to `*result_out` (owned; free with
  * `redcore_pipeline_result_free`): on EXECABORT each command has its own queueing error or
  * `REDCORE_ERR_EXEC_ABORT`, and errors inside EXEC's reply stay at their positions. On a

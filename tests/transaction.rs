@@ -246,3 +246,132 @@ fn transactions_on_a_cluster_client_stay_in_one_slot() {
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::CrossSlotTransaction, "{err}");
 }
+
+/// The id the server gave `held`'s connection.
+fn id_of(held: &mut redcore::client::Dedicated) -> i64 {
+    let id = held.command(&["CLIENT", "ID"]).unwrap();
+    id.value().as_integer().unwrap()
+}
+
+/// Kills connection `id` from `admin` and waits until the client has seen it go (a
+/// command sent before that would fail as one in flight, which is not what these test).
+fn kill_held(admin: &Client, id: i64) {
+    let killed = admin
+        .command(&["CLIENT", "KILL", "ID", &id.to_string()])
+        .unwrap();
+    assert_eq!(killed.value().as_integer(), Some(1));
+    std::thread::sleep(Duration::from_millis(300));
+}
+
+#[test]
+fn a_held_connection_lost_while_watching_fails_with_watch_and_is_usable_again() {
+    let server = RedisServer::start();
+    let a = client(&server);
+    let b = client(&server);
+    a.command(&["SET", "k", "1"]).unwrap();
+    let mut held = a.dedicated().unwrap();
+    let id = id_of(&mut held);
+    held.command(&["WATCH", "k"]).unwrap();
+    kill_held(&a, id);
+    b.command(&["SET", "k", "2"]).unwrap();
+    // The watch is gone with the socket: MULTI is refused, not sent unwatched.
+    let err = held.command(&["MULTI"]).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Watch, "{err}");
+    // Once said, the holder starts again on the new socket.
+    held.command(&["WATCH", "k"]).unwrap();
+    held.command(&["MULTI"]).unwrap();
+    held.command(&["SET", "k", "3"]).unwrap();
+    let exec = held.command(&["EXEC"]).unwrap();
+    assert_eq!(exec.value().len(), 1);
+    assert_eq!(int_of(&b, "k"), 3);
+}
+
+#[test]
+fn a_held_connection_lost_inside_multi_runs_nothing_of_the_transaction() {
+    let server = RedisServer::start();
+    let a = client(&server);
+    let mut held = a.dedicated().unwrap();
+    let id = id_of(&mut held);
+    held.command(&["MULTI"]).unwrap();
+    held.command(&["SET", "a", "1"]).unwrap();
+    kill_held(&a, id);
+    // Sent on the new socket, SET b would run at once, outside any transaction.
+    let err = held.command(&["SET", "b", "1"]).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Connection, "{err}");
+    let err = held.command(&["EXEC"]).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Connection, "{err}");
+    assert_eq!(
+        a.command(&["EXISTS", "a", "b"])
+            .unwrap()
+            .value()
+            .as_integer(),
+        Some(0)
+    );
+    // EXEC ended the lost transaction: the holder is usable again.
+    held.command(&["SET", "c", "1"]).unwrap();
+    assert_eq!(
+        a.command(&["EXISTS", "c"]).unwrap().value().as_integer(),
+        Some(1)
+    );
+}
+
+#[test]
+fn a_held_connection_lost_after_select_refuses_until_released() {
+    let server = RedisServer::start();
+    let a = client(&server);
+    let mut held = a.dedicated().unwrap();
+    let id = id_of(&mut held);
+    held.command(&["SELECT", "5"]).unwrap();
+    kill_held(&a, id);
+    for _ in 0..2 {
+        let err = held.command(&["SET", "db5key", "1"]).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Connection, "{err}");
+    }
+    held.release();
+    assert_eq!(
+        a.command(&["EXISTS", "db5key"])
+            .unwrap()
+            .value()
+            .as_integer(),
+        Some(0)
+    );
+    // The next holder gets a connection in the default database.
+    let mut next = a.dedicated().unwrap();
+    next.command(&["SET", "db0key", "1"]).unwrap();
+    assert_eq!(
+        a.command(&["EXISTS", "db0key"])
+            .unwrap()
+            .value()
+            .as_integer(),
+        Some(1)
+    );
+}
+
+#[test]
+fn the_helper_starts_again_when_the_watching_connection_is_lost() {
+    let server = RedisServer::start();
+    let a = client(&server);
+    let b = client(&server);
+    a.command(&["SET", "balance", "100"]).unwrap();
+    let (_, result) = a
+        .transaction(&["balance"], 3, |tx| {
+            let balance: i64 =
+                std::str::from_utf8(tx.command(&["GET", "balance"])?.value().as_bytes().unwrap())
+                    .unwrap()
+                    .parse()
+                    .unwrap();
+            if tx.attempt() == 1 {
+                // The watching connection dies and someone else writes meanwhile.
+                let id = tx.command(&["CLIENT", "ID"])?.value().as_integer().unwrap();
+                a.command(&["CLIENT", "KILL", "ID", &id.to_string()])
+                    .unwrap();
+                std::thread::sleep(Duration::from_millis(300));
+                b.command(&["INCRBY", "balance", "1"]).unwrap();
+            }
+            tx.queue(&["SET", "balance", &(balance - 10).to_string()])
+        })
+        .unwrap();
+    assert!(!result.watch_failed());
+    // The second attempt read B's write: no update lost.
+    assert_eq!(int_of(&a, "balance"), 91);
+}

@@ -392,9 +392,7 @@ impl Client {
             engine: self.engine.clone(),
             unbound: conn.is_none(),
             conn,
-            watching: false,
-            in_multi: false,
-            tainted: false,
+            state: HolderState::default(),
             slot: None,
         })
     }
@@ -908,7 +906,7 @@ impl Engine {
         direct: bool,
     ) -> std::result::Result<(), (Error, Completion)> {
         let mut st = conn.lock();
-        if let Some(err) = st.refuses(&self.config) {
+        if let Some(err) = st.refuses_request(&self.config, &meta) {
             return Err((err, completion));
         }
         if let Some(lease) = lease {
@@ -1066,7 +1064,7 @@ impl Engine {
         meta: RequestMeta,
     ) -> Result<()> {
         let mut st = conn.lock();
-        if let Some(err) = st.refuses(&self.config) {
+        if let Some(err) = st.refuses_request(&self.config, &meta) {
             return Err(err);
         }
         if let Some(lease) = lease {
@@ -1340,9 +1338,75 @@ pub struct Dedicated {
     /// A cluster client's: the slot its commands' keys must hash to (`None` until a command
     /// with keys came).
     slot: Option<u16>,
+    state: HolderState,
+}
+
+/// What a `Dedicated` holder keeps on the server's side of its connection.
+#[derive(Default)]
+struct HolderState {
     watching: bool,
     in_multi: bool,
+    /// Changed otherwise (SELECT, CLIENT SETNAME, ...): closed rather than reused.
     tainted: bool,
+}
+
+impl HolderState {
+    /// Whether the server keeps state of this holder's on the connection: watched keys, an
+    /// open transaction, or a change such as SELECT or CLIENT SETNAME.
+    fn holds(&self) -> bool {
+        self.watching || self.in_multi || self.tainted
+    }
+
+    /// Refuses a command when the connection was lost (and reconnected) while the server held
+    /// this holder's state, which the new socket does not have: sent there, it would run
+    /// outside the transaction, unwatched, or in the wrong database. The commands pending at
+    /// the loss failed with the connection's error. Then:
+    /// - after a SELECT or another change, every command fails until the connection is
+    ///   released (it is closed then);
+    /// - inside MULTI, every command fails (WATCH when keys were watched, else CONNECTION)
+    ///   until EXEC or DISCARD, which fails too and ends the transaction;
+    /// - with keys watched only, the next command fails with WATCH and the watch is over:
+    ///   start again (the transaction helper does).
+    ///
+    /// `ends`: the command is EXEC or DISCARD.
+    fn check_lost(&mut self, conn: &Conn, ends: bool) -> Result<()> {
+        let mut st = conn.lock();
+        if !st.session_lost {
+            return Ok(());
+        }
+        let (kind, what) = if self.tainted {
+            (
+                ErrorKind::Connection,
+                "with a change the holder made to it (SELECT, CLIENT SETNAME, ...); release it",
+            )
+        } else if self.in_multi {
+            if ends {
+                self.in_multi = false;
+            }
+            let kind = if self.watching {
+                ErrorKind::Watch
+            } else {
+                ErrorKind::Connection
+            };
+            if ends {
+                self.watching = false;
+            }
+            (kind, "inside MULTI: the transaction is gone")
+        } else if self.watching {
+            self.watching = false;
+            (ErrorKind::Watch, "while it watched keys: start again")
+        } else {
+            st.session_lost = false;
+            return Ok(());
+        };
+        if !self.holds() {
+            st.session_lost = false;
+        }
+        Err(Error::new(
+            kind,
+            format!("the dedicated connection was lost and reconnected {what}"),
+        ))
+    }
 }
 
 impl Dedicated {
@@ -1406,22 +1470,34 @@ impl Dedicated {
                 completion,
             ));
         };
+        let class = match classify(views.as_slice()) {
+            Ok(class) => class,
+            Err(e) => return Err((e, completion)),
+        };
+        let ends = matches!(
+            class,
+            CommandClass::Stateful(StatefulKind::Exec | StatefulKind::Discard)
+        );
+        if let Err(e) = self.state.check_lost(conn, ends) {
+            return Err((e, completion));
+        }
+        let before = self.state.holds();
         let mut ends_transaction = false;
-        let block = match classify(views.as_slice()) {
-            Ok(CommandClass::Normal) => Some(Duration::ZERO),
-            Ok(CommandClass::Blocking { block }) => block,
-            Ok(CommandClass::Stateful(kind)) => {
+        let block = match class {
+            CommandClass::Normal => Some(Duration::ZERO),
+            CommandClass::Blocking { block } => block,
+            CommandClass::Stateful(kind) => {
                 match kind {
-                    StatefulKind::Watch => self.watching = true,
-                    StatefulKind::Unwatch => self.watching = false,
+                    StatefulKind::Watch => self.state.watching = true,
+                    StatefulKind::Unwatch => self.state.watching = false,
                     StatefulKind::Multi => {
-                        self.in_multi = true;
+                        self.state.in_multi = true;
                         // Before MULTI is queued, so no re-authentication slips in after it.
                         conn.lock().in_transaction = true;
                     }
                     StatefulKind::Exec | StatefulKind::Discard => {
-                        self.watching = false;
-                        self.in_multi = false;
+                        self.state.watching = false;
+                        self.state.in_multi = false;
                         ends_transaction = true;
                     }
                     StatefulKind::Subscribe | StatefulKind::Monitor => {
@@ -1433,12 +1509,16 @@ impl Dedicated {
                             completion,
                         ));
                     }
-                    _ => self.tainted = true,
+                    _ => self.state.tainted = true,
                 }
                 Some(Duration::ZERO)
             }
-            Err(e) => return Err((e, completion)),
         };
+        let after = self.state.holds();
+        if after {
+            // Before the command is queued: a socket lost from now on takes the state along.
+            conn.lock().session = true;
+        }
         let deadline = self.engine.deadline(block);
         let meta = RequestMeta {
             deadline,
@@ -1447,15 +1527,21 @@ impl Dedicated {
             // connection no longer counts as held, and a cluster node's connection would hand
             // it over to be sent on a shared one after a drop.
             pinned: true,
+            session: before || after,
             ..RequestMeta::default()
         };
-        self.engine.enqueue(
+        let queued = self.engine.enqueue(
             conn,
             |buf| encode_command(buf, args),
             completion,
             meta,
             direct,
-        )?;
+        );
+        if !after {
+            // Nothing left to lose (what is still pending is marked `session`).
+            conn.lock().session = false;
+        }
+        queued?;
         if ends_transaction {
             self.engine.end_transaction(conn);
         }
@@ -1519,13 +1605,15 @@ impl Dedicated {
             return;
         };
         let mut cleanup: Vec<&[u8]> = Vec::new();
-        if self.in_multi {
+        if self.state.in_multi {
             cleanup.push(b"*1\r\n$7\r\nDISCARD\r\n");
         }
-        if self.watching {
+        if self.state.watching {
             cleanup.push(b"*1\r\n$7\r\nUNWATCH\r\n");
         }
-        self.engine.release_held(conn, &cleanup, self.tainted);
+        let lost = conn.lock().session_lost;
+        self.engine
+            .release_held(conn, &cleanup, self.state.tainted || lost);
     }
 }
 

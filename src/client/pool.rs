@@ -362,6 +362,9 @@ impl Engine {
         {
             let mut st = conn.lock();
             st.lease = Lease::Idle;
+            // The cleanup below ends what a holder left (or the connection is closed).
+            st.session = false;
+            st.session_lost = false;
             if tainted || !matches!(st.phase, Phase::Ready) {
                 drop(st);
                 self.retire(&node, &conn);

@@ -61,8 +61,10 @@ impl Client {
     /// Runs `f` under WATCH of `watch` and its queued commands in MULTI / EXEC, again from
     /// the start (WATCH, `f`, EXEC) while EXEC says a watched key changed, at most `attempts`
     /// times; then fails with WATCH. Returns what `f` returned and EXEC's results. An error
-    /// from `f` ends it at once (the keys are unwatched). On a cluster client every key must
-    /// share the first watched key's slot.
+    /// from `f` ends it at once (the keys are unwatched), but for WATCH, which starts the next
+    /// attempt as a changed key does: what a command on the watching connection fails with
+    /// when that connection was lost (and the watch with it). On a cluster client every key
+    /// must share the first watched key's slot.
     pub fn transaction<T, K: AsRef<[u8]>>(
         &self,
         watch: &[K],
@@ -81,24 +83,34 @@ impl Client {
         let mut watch_args: Vec<&[u8]> = vec![b"WATCH"];
         watch_args.extend(watch.iter().map(AsRef::as_ref));
         for attempt in 1..=attempts {
-            if !watch.is_empty() {
-                held.command(&watch_args)?;
-            }
-            let mut tx = Transaction {
-                held: &mut held,
-                queued: Pipeline::transaction(),
-                attempt,
-            };
-            let value = f(&mut tx)?;
-            let queued = tx.queued;
-            let result = held.exec(&queued)?;
-            if !result.watch_failed() {
-                return Ok((value, result));
+            let outcome: Result<(T, PipelineResult)> = (|| {
+                if !watch.is_empty() {
+                    held.command(&watch_args)?;
+                }
+                let mut tx = Transaction {
+                    held: &mut held,
+                    queued: Pipeline::transaction(),
+                    attempt,
+                };
+                let value = f(&mut tx)?;
+                let queued = tx.queued;
+                Ok((value, held.exec(&queued)?))
+            })();
+            match outcome {
+                Ok((value, result)) if !result.watch_failed() => return Ok((value, result)),
+                Ok(_) => {}
+                // The connection was lost while it watched the keys (before EXEC was sent):
+                // as when a watched key changes, the next attempt starts over.
+                Err(e) if e.kind() == ErrorKind::Watch => {}
+                Err(e) => return Err(e),
             }
         }
         Err(Error::new(
             ErrorKind::Watch,
-            format!("a watched key changed before each of the {attempts} attempts' EXEC"),
+            format!(
+                "a watched key changed (or the watching connection was lost) before each of \
+                 the {attempts} attempts' EXEC"
+            ),
         ))
     }
 }
@@ -116,6 +128,8 @@ impl Dedicated {
             .conn
             .clone()
             .ok_or_else(|| Error::invalid_argument("this dedicated connection was released"))?;
+        self.state.check_lost(&conn, true)?;
+        let session = self.state.holds();
         let waiter = Waiter::for_this_thread();
         let seq = waiter.begin();
         let run = self
@@ -126,18 +140,23 @@ impl Dedicated {
         let meta = RequestMeta {
             deadline,
             pinned: true,
+            session,
             ..RequestMeta::default()
         };
         self.engine
             .enqueue_pipeline(&conn, None, transaction, &run, meta)?;
         // EXEC or not, the server has dropped this connection's WATCHes once it answers.
-        self.watching = false;
+        self.state.watching = false;
+        if !self.state.holds() {
+            // What is pending is marked `session`.
+            conn.lock().session = false;
+        }
         match waiter.wait(seq, deadline.map(|d| d + Duration::from_millis(5))) {
             Some(Outcome::Pipeline(result)) => Ok(result),
             Some(_) => Err(Error::new(ErrorKind::Internal, "unexpected outcome")),
             None => {
                 // Unknown whether EXEC ran: this connection's state is too.
-                self.tainted = true;
+                self.state.tainted = true;
                 Err(super::timeout_error())
             }
         }

@@ -608,6 +608,16 @@ pub unsafe extern "C" fn redcore_pipeline_result_free(result: *mut redcore_pipel
 
 /// Takes a dedicated connection (waiting up to the configured time for one to be free, then
 /// failing with `REDCORE_ERR_MAX_CONNECTIONS`). Writes it to `*dedicated_out`.
+///
+/// If the connection is lost while the server keeps state of the holder's on it (WATCHed
+/// keys, an open MULTI, a SELECT or another change), the commands pending then fail with the
+/// connection's error, and the new socket is not used as if it had that state:
+/// - with keys watched only, the next command fails with `REDCORE_ERR_WATCH` and the watch
+///   is over (start the transaction again);
+/// - inside MULTI, every command fails (`REDCORE_ERR_WATCH` when keys were watched, else
+///   `REDCORE_ERR_CONNECTION`) until EXEC or DISCARD, which fails too and ends it;
+/// - after SELECT or another change, every command fails with `REDCORE_ERR_CONNECTION` until
+///   the connection is released.
 #[no_mangle]
 pub unsafe extern "C" fn redcore_client_dedicated(
     client: *const redcore_client,

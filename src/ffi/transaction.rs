@@ -23,9 +23,10 @@ pub struct redcore_transaction {
 }
 
 /// The caller's part of a transaction: reads what it needs through `tx`, queues the commands
-/// to run, and returns `REDCORE_OK` (0) to send them (MULTI / EXEC), or any other
-/// `redcore_error_code` to stop (`redcore_client_transaction` then returns that code; a number
-/// that is no code becomes `REDCORE_ERR_INVALID_ARGUMENT`). Runs on the thread that called
+/// to run, and returns `REDCORE_OK` (0) to send them (MULTI / EXEC), `REDCORE_ERR_WATCH` to
+/// start the next attempt (what a read through `tx` fails with when the watching connection
+/// was lost), or any other `redcore_error_code` to stop (`redcore_client_transaction` then
+/// returns that code; a number that is no code becomes `REDCORE_ERR_INVALID_ARGUMENT`). Runs on the thread that called
 /// `redcore_client_transaction`, once per attempt.
 pub type redcore_transaction_fn =
     Option<unsafe extern "C" fn(userdata: *mut c_void, tx: *mut redcore_transaction) -> c_int>;
@@ -34,7 +35,8 @@ pub type redcore_transaction_fn =
 /// WATCHes the `nwatch` keys (`watch[i]` of `watchlens[i]` bytes, or NUL-terminated when
 /// `watchlens` is NULL), calls `fn`, sends what it queued between MULTI and EXEC in one
 /// write, and starts again (WATCH, `fn`, EXEC) while EXEC answers nil because a watched key
-/// changed, at most `attempts` times; after that it fails with `REDCORE_ERR_WATCH`. On
+/// changed (or the connection was lost while it watched them, before EXEC was sent), at most
+/// `attempts` times; after that it fails with `REDCORE_ERR_WATCH`. On
 /// `REDCORE_OK` writes EXEC's results to `*result_out` (owned; free with
 /// `redcore_pipeline_result_free`): on EXECABORT each command has its own queueing error or
 /// `REDCORE_ERR_EXEC_ABORT`, and errors inside EXEC's reply stay at their positions. On a

@@ -136,6 +136,13 @@ pub(crate) struct ConnState {
     /// A held connection is inside MULTI: a re-authentication waits in `deferred_auth` until
     /// EXEC or DISCARD, or AUTH would be queued into the transaction.
     pub(crate) in_transaction: bool,
+    /// A held connection whose holder relies on state of its own on the server (WATCH, MULTI,
+    /// SELECT, ...; set by `Dedicated`).
+    pub(crate) session: bool,
+    /// That state was lost with the socket: the requests pending then failed, and the holder
+    /// refuses its next commands (`HolderState::check_lost`) rather than send them to a
+    /// server that forgot it.
+    pub(crate) session_lost: bool,
     /// AUTH frames (wiped when dropped) and their completions, waiting for the transaction to
     /// end.
     pub(crate) deferred_auth: Vec<(SecretFrame, Completion)>,
@@ -300,6 +307,8 @@ impl Conn {
                 got_bytes: false,
                 sent_credentials: false,
                 in_transaction: false,
+                session: false,
+                session_lost: false,
                 deferred_auth: Vec::new(),
                 handoff: Vec::new(),
                 handoff_pushes: Vec::new(),
@@ -1220,6 +1229,18 @@ impl ConnState {
         self.handshake = None;
         self.health_pending = false;
         let was_ready = matches!(self.phase, Phase::Ready);
+        if was_ready
+            && self.lease == Lease::Held
+            && (self.session || self.ex.any_pending(|meta| meta.session))
+        {
+            // The holder's WATCH, MULTI or SELECT went with the socket: what it queued counted
+            // on them (a command queued after MULTI would run alone on the next socket).
+            let completions = &mut *ctx.completions;
+            self.ex
+                .fail_all(|c| completions.push((c, Err(err.clone()))));
+            self.session_lost = self.session;
+            self.session = false;
+        }
         let retry = &ctx.config.retry;
         self.hand_over_unanswered(&err, retry.retries, ctx.completions, ctx.detours);
         let completions = &mut *ctx.completions;
@@ -1466,6 +1487,19 @@ impl ConnState {
         } else {
             None
         }
+    }
+
+    /// `refuses`, and a holder's request that counts on state the connection lost since the
+    /// holder last looked (`HolderState::check_lost` says more).
+    pub(crate) fn refuses_request(&self, config: &Config, meta: &RequestMeta) -> Option<Error> {
+        if meta.session && self.session_lost {
+            return Some(Error::new(
+                ErrorKind::Connection,
+                "the dedicated connection was lost and reconnected: the state its holder \
+                 kept on it (WATCH, MULTI, SELECT, ...) is gone",
+            ));
+        }
+        self.refuses(config)
     }
 
     /// True when new commands should fail at once with `last_error` rather than wait: the

@@ -49,6 +49,10 @@ pub struct RequestMeta {
     /// A read the client-side cache waits for (its token, 0 for none): its reply is offered
     /// to the cache as it is read, in stream order with the invalidations.
     pub cache_token: u64,
+    /// Sent by a holder while its connection carries state of its own on the server (WATCH,
+    /// MULTI, SELECT, ...), or to end that state: the state goes with a lost connection, so
+    /// it and everything queued with it fail then, never carried to the next socket.
+    pub session: bool,
 }
 
 struct Request<C> {
@@ -227,6 +231,11 @@ impl<C> Exchange<C> {
     /// Number of requests not yet answered (written or not).
     pub fn pending(&self) -> usize {
         self.requests.len()
+    }
+
+    /// Whether some pending request (written or not) has a meta that `f` accepts.
+    pub fn any_pending(&self, f: impl Fn(&RequestMeta) -> bool) -> bool {
+        self.requests.iter().any(|r| f(&r.meta))
     }
 
     /// Number of requests written and awaiting their reply.
