@@ -303,8 +303,8 @@ typedef enum redcore_monitor_kind {
    */
   REDCORE_MONITOR_KIND_DROPPED = 2,
   /**
-   * The monitor stopped by itself (its client was freed; the error says so). The last
-   * event.
+   * The monitor stopped by itself (its client was freed; the error says so). Comes after
+   * every event queued before (it is never dropped, however full the queue), and last.
    */
   REDCORE_MONITOR_KIND_CLOSED = 3,
 } redcore_monitor_kind;

@@ -4,10 +4,12 @@
 //!
 //! The entries wait in a bounded queue between the reactor, which never waits for the
 //! handler, and the handler's thread; entries that find it full are dropped and counted
-//! (MONITOR on a busy server can outrun any handler). A lost connection comes back by itself
-//! and sends MONITOR again; the handler is told that commands run meanwhile were missed. No
-//! health-check PING is sent on the connection (its answer could not be told from a MONITOR
-//! line): a dead peer is found by TCP keepalive.
+//! (MONITOR on a busy server can outrun any handler). The end is kept beside the queue, not
+//! in it, so that a full queue cannot lose it: when the connection closes for good the queue
+//! is disconnected, and the handler's thread delivers the end once it has taken the rest. A
+//! lost connection comes back by itself and sends MONITOR again; the handler is told that
+//! commands run meanwhile were missed. No health-check PING is sent on the connection (its
+//! answer could not be told from a MONITOR line): a dead peer is found by TCP keepalive.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
@@ -34,7 +36,8 @@ pub enum MonitorEvent {
     Restarted(Error),
     /// This many entries were dropped because the handler fell behind (the queue was full).
     Dropped(u64),
-    /// The monitor stopped by itself: its client was closed. The last event.
+    /// The monitor stopped by itself: its client was closed. Comes after every event queued
+    /// before (it is never dropped), and last.
     Closed(Error),
 }
 
@@ -66,8 +69,11 @@ pub struct Monitor {
 
 /// The reactor's side: parses lines into the queue.
 struct Feed {
-    queue: Sender<MonitorEvent>,
+    /// Taken when the connection closes for good, which disconnects the queue.
+    queue: Mutex<Option<Sender<MonitorEvent>>>,
     dropped: AtomicU64,
+    /// Why the monitor stopped by itself: its `Closed` event, delivered after the queue.
+    closed: Mutex<Option<Error>>,
     /// Why the connection was last lost.
     lost: Mutex<Option<Error>>,
     /// Told once when MONITOR is first answered (or fails).
@@ -91,8 +97,9 @@ impl Monitor {
         let (queue, entries) = crossbeam_channel::bounded(options.max_pending.max(1));
         let (started_tx, started) = crossbeam_channel::bounded(1);
         let feed = Arc::new_cyclic(|me| Feed {
-            queue,
+            queue: Mutex::new(Some(queue)),
             dropped: AtomicU64::new(0),
+            closed: Mutex::new(None),
             lost: Mutex::new(None),
             started: Mutex::new(Some(started_tx)),
             stopping: AtomicBool::new(false),
@@ -167,10 +174,8 @@ fn deliver(
     let mut reported = 0;
     loop {
         let event = crossbeam_channel::select! {
-            recv(entries) -> event => match event {
-                Ok(event) => event,
-                Err(_) => return,
-            },
+            // Disconnected: closed for good, and everything queued was taken.
+            recv(entries) -> event => event.ok(),
             recv(stopped) -> _ => return,
         };
         let dropped = feed.dropped.load(Ordering::Relaxed);
@@ -179,10 +184,15 @@ fn deliver(
             reported = dropped;
             call(&mut handler, MonitorEvent::Dropped(n));
         }
-        let last = matches!(event, MonitorEvent::Closed(_));
-        call(&mut handler, event);
-        if last {
-            return;
+        match event {
+            Some(event) => call(&mut handler, event),
+            None => {
+                let closed = feed.closed.lock().unwrap_or_else(|e| e.into_inner()).take();
+                if let Some(err) = closed {
+                    call(&mut handler, MonitorEvent::Closed(err));
+                }
+                return;
+            }
         }
     }
 }
@@ -193,12 +203,9 @@ fn call(handler: &mut impl FnMut(MonitorEvent), event: MonitorEvent) {
 
 impl Feed {
     fn push(&self, event: MonitorEvent) {
-        match self.queue.try_send(event) {
-            Ok(()) => {}
-            Err(TrySendError::Full(_)) => {
-                self.dropped.fetch_add(1, Ordering::Relaxed);
-            }
-            Err(TrySendError::Disconnected(_)) => {}
+        let queue = self.queue.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(Err(TrySendError::Full(_))) = queue.as_ref().map(|q| q.try_send(event)) {
+            self.dropped.fetch_add(1, Ordering::Relaxed);
         }
     }
 
@@ -272,7 +279,9 @@ impl Stream for Feed {
             let _ = started.send(Err(err.clone()));
         }
         if !self.stopping.load(Ordering::SeqCst) {
-            self.push(MonitorEvent::Closed(err.clone()));
+            *self.closed.lock().unwrap_or_else(|e| e.into_inner()) = Some(err.clone());
         }
+        // The handler's thread takes what is queued, then finds the queue disconnected.
+        self.queue.lock().unwrap_or_else(|e| e.into_inner()).take();
     }
 }

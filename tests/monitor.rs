@@ -1,10 +1,11 @@
 //! MONITOR against a real server: the commands of another client seen with their arguments,
 //! database and address; MONITOR started again after the server restarts; a slow handler's
-//! drops counted; stop and client close.
+//! drops counted; stop and client close, also with the queue full.
 
 mod support;
 
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
 use redcore::client::Client;
@@ -151,5 +152,68 @@ fn a_closed_client_ends_the_monitor() {
             break;
         }
     }
+    drop(monitor);
+}
+
+/// The end comes after what was queued, however full the queue: the client is closed while
+/// the handler is held up, its queue of one is full and more lines keep arriving.
+#[test]
+fn a_closed_client_ends_the_monitor_whose_queue_is_full() {
+    let server = RedisServer::start();
+    let watcher = client(&server);
+    let (gate, held) = mpsc::channel::<()>();
+    let (tx, rx) = mpsc::channel();
+    let monitor = Monitor::start(&watcher, MonitorOptions { max_pending: 1 }, move |event| {
+        let _ = held.recv_timeout(WAIT); // the first event waits for the gate, then none
+        let _ = tx.send(event);
+    })
+    .unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let load = {
+        let (other, stop) = (client(&server), stop.clone());
+        std::thread::spawn(move || {
+            for i in 0..100_000 {
+                if stop.load(Ordering::Relaxed)
+                    || other.command(&["SET", "k", &i.to_string()]).is_err()
+                {
+                    return;
+                }
+            }
+        })
+    };
+    let deadline = Instant::now() + WAIT;
+    while monitor.dropped() == 0 {
+        assert!(
+            Instant::now() < deadline,
+            "the queue of one never overflowed"
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    watcher.close();
+    drop(gate);
+    let mut reported = 0;
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match rx
+            .recv_timeout(left)
+            .expect("the end, after what was queued")
+        {
+            MonitorEvent::Closed(err) => {
+                assert_eq!(err.kind(), ErrorKind::Closed);
+                break;
+            }
+            MonitorEvent::Dropped(n) => reported += n,
+            _ => continue,
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    load.join().unwrap();
+    // The end was the last event, and every drop was reported before it.
+    assert_eq!(
+        rx.recv_timeout(WAIT),
+        Err(mpsc::RecvTimeoutError::Disconnected)
+    );
+    assert_eq!(reported, monitor.dropped());
     drop(monitor);
 }

@@ -52,3 +52,57 @@ func TestMonitorSeesAnotherClient(t *testing.T) {
 		t.Fatalf("%d handles live after Close, %d before", n, handles)
 	}
 }
+
+// A client closed under load while its monitor's reader is behind (the channel and the
+// library's queue of one full, commands dropped) still ends the monitor: Events closes after
+// what was queued, and Err is ErrClosed.
+func TestMonitorEndsWhenItsClientIsClosedWithTheQueueFull(t *testing.T) {
+	ctx := waitCtx(t)
+	c, err := redcore.Open(server.url())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	other := open(t)
+	m, err := c.Monitor(ctx, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	stop := make(chan struct{})
+	loaded := make(chan struct{})
+	go func() {
+		defer close(loaded)
+		for i := 0; i < 100000; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if err := other.Set(ctx, key(t, "k"), i); err != nil {
+				return
+			}
+		}
+	}()
+	for i := 0; m.Dropped() == 0; i++ {
+		if i == 1000 {
+			t.Fatal("nothing was dropped while nobody read")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	c.Close()
+	timeout := time.After(10 * time.Second)
+	for open := true; open; {
+		select {
+		case _, open = <-m.Events():
+			time.Sleep(100 * time.Microsecond) // a slow reader
+		case <-timeout:
+			t.Fatalf("Events still open 10 s after the client was closed (Err %v)", m.Err())
+		}
+	}
+	close(stop)
+	<-loaded
+	if !errors.Is(m.Err(), redcore.ErrClosed) {
+		t.Fatalf("Err after the client was closed: %v", m.Err())
+	}
+}

@@ -29,8 +29,8 @@ pub enum redcore_monitor_kind {
     /// `redcore_monitor_event_dropped` commands were dropped: the callback fell behind and the
     /// queue was full.
     Dropped = 2,
-    /// The monitor stopped by itself (its client was freed; the error says so). The last
-    /// event.
+    /// The monitor stopped by itself (its client was freed; the error says so). Comes after
+    /// every event queued before (it is never dropped, however full the queue), and last.
     Closed = 3,
 }
 
