@@ -532,6 +532,58 @@ fn malformed_replies_give_protocol_and_a_fresh_connection() {
 
 // ---- closing: what CLOSED means for written commands -----------------------------------------
 
+/// `drain` returns once the callbacks have run, not only once the replies are in: a caller
+/// frees what its callbacks use right after it. Callbacks that take a moment (about 2 µs
+/// each) leave replies the reactor has taken waiting for their turn; chains of callbacks
+/// submitting the next command are waited for too.
+#[test]
+fn drain_returns_after_the_callbacks_have_run() {
+    let server = RedisServer::start();
+    let client =
+        Arc::new(Client::new(config(server.port(), Duration::from_secs(10))).expect("connects"));
+    let busy = || {
+        let start = std::time::Instant::now();
+        while start.elapsed() < Duration::from_micros(2) {
+            std::hint::spin_loop();
+        }
+    };
+    for round in 0..6 {
+        // Odd rounds chain a command to every hundredth callback.
+        let chain = round % 2 == 1;
+        let ran = Arc::new(AtomicUsize::new(0));
+        let count = 20_000;
+        for i in 0..count {
+            let ran = ran.clone();
+            let chained = client.clone();
+            client
+                .submit(&["GET", "k"], move |result| {
+                    result.expect("GET");
+                    busy();
+                    if chain && i % 100 == 0 {
+                        // One more link, submitted from the callback: drain waits for it.
+                        let ran = ran.clone();
+                        chained
+                            .submit(&["PING"], move |result| {
+                                result.expect("PING");
+                                ran.fetch_add(1, Ordering::SeqCst);
+                            })
+                            .expect("submitted from a callback");
+                    }
+                    ran.fetch_add(1, Ordering::SeqCst);
+                })
+                .expect("submitted");
+        }
+        client
+            .drain(Duration::from_secs(60))
+            .expect("drained in time");
+        assert_eq!(
+            ran.load(Ordering::SeqCst),
+            if chain { count + count / 100 } else { count },
+            "round {round}: callbacks still to run when drain returned"
+        );
+    }
+}
+
 /// Closing completes pending commands with CLOSED, but CLOSED does not mean "not executed": the
 /// server may have run the written ones. `drain` waits for their replies first.
 #[test]

@@ -451,28 +451,47 @@ impl Client {
     }
 
     /// Waits until every command submitted so far has completed (its reply came, or it failed
-    /// or timed out), or `timeout` passes: `Err(TIMEOUT)` then. Commands submitted meanwhile
+    /// or timed out) and its callback has run, or `timeout` passes: `Err(TIMEOUT)` then. Commands submitted meanwhile
     /// are waited for too, so stop submitting first. Call it before `close` (or dropping the
     /// client) to have written commands answered instead of completed with CLOSED, which does
     /// not mean they did not run: the server may have run them. Not from a callback.
     pub fn drain(&self, timeout: Duration) -> Result<()> {
         self.engine.check_blocking_allowed()?;
         let deadline = Instant::now() + timeout;
-        let mut pause = Duration::from_micros(100);
-        while !self.engine.is_drained() {
-            if Instant::now() >= deadline {
-                return Err(Error::new(
-                    ErrorKind::Timeout,
-                    format!(
-                        "commands were still pending after {} ms",
-                        timeout.as_millis()
-                    ),
-                ));
+        let late = || {
+            Error::new(
+                ErrorKind::Timeout,
+                format!(
+                    "commands were still pending after {} ms",
+                    timeout.as_millis()
+                ),
+            )
+        };
+        loop {
+            let mut pause = Duration::from_micros(100);
+            while !self.engine.is_drained() {
+                if Instant::now() >= deadline {
+                    return Err(late());
+                }
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(Duration::from_millis(5));
             }
-            std::thread::sleep(pause);
-            pause = (pause * 2).min(Duration::from_millis(5));
+            // No command waits on a connection any more, but the replies a reactor has taken
+            // may still wait for their callbacks, on it or on their way to another reactor.
+            // Each reactor answers a barrier once it has run what it held; if none ran
+            // anything meanwhile (which could have submitted more) and nothing is on its
+            // way, everything submitted so far has completed.
+            let ran = self.engine.completions_run();
+            if !self.engine.barrier(deadline) {
+                return Err(late());
+            }
+            if self.engine.completions_run() == ran
+                && !self.engine.reactors.iter().any(|r| r.delivering())
+                && self.engine.is_drained()
+            {
+                return Ok(());
+            }
         }
-        Ok(())
     }
 
     /// Closes the client: every pending command completes with CLOSED before this returns
@@ -670,6 +689,29 @@ impl Engine {
         });
         let cluster_idle = self.cluster.is_none() || !self.cluster_has_delayed();
         idle && cluster_idle && self.pool_next_deadline().is_none()
+    }
+
+    /// How many completions the reactors have run so far.
+    fn completions_run(&self) -> u64 {
+        self.reactors.iter().map(|r| r.completions_run()).sum()
+    }
+
+    /// Waits until every reactor has run the completions it held when asked; false when
+    /// `deadline` passed first. A reactor that has exited ran everything before it did.
+    fn barrier(&self, deadline: Instant) -> bool {
+        let (answer, answers) = crossbeam_channel::bounded(self.reactors.len());
+        for reactor in &self.reactors {
+            reactor.notify(Msg::Barrier(answer.clone()));
+        }
+        drop(answer);
+        for _ in &self.reactors {
+            match answers.recv_deadline(deadline) {
+                Ok(()) => {}
+                Err(crossbeam_channel::RecvTimeoutError::Disconnected) => return true,
+                Err(crossbeam_channel::RecvTimeoutError::Timeout) => return false,
+            }
+        }
+        true
     }
 
     /// Refuses calls on a closed client or in a forked child.

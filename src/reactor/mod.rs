@@ -18,7 +18,7 @@ pub(crate) mod tracking;
 
 use std::io;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -80,6 +80,9 @@ pub(crate) enum Msg {
     Abandon(Arc<Conn>, Error),
     /// Close every connection, complete everything with CLOSED, and exit.
     Shutdown,
+    /// Answer on this sender at the end of the first turn that leaves no completion to run:
+    /// every completion the reactor held when it got this has run by then (`Client::drain`).
+    Barrier(crossbeam_channel::Sender<()>),
 }
 
 /// What a reactor thread needs from the client that owns it. The client implements it; the
@@ -136,6 +139,10 @@ pub(crate) struct Shared {
     base: Instant,
     wakeups: AtomicU64,
     caller_writes: AtomicU64,
+    /// How many completions the reactor has run (`Client::drain` compares).
+    ran: AtomicU64,
+    /// `Deliver` messages sent to the reactor whose completions have not all run yet.
+    delivering: AtomicUsize,
     /// The reactor's registry, for callers that change a connection's interest while they
     /// read it themselves.
     pub(crate) registry: mio::Registry,
@@ -144,10 +151,28 @@ pub(crate) struct Shared {
 impl Shared {
     /// Queues `msg` and wakes the reactor if it sleeps.
     pub(crate) fn notify(&self, msg: Msg) {
+        let deliver = matches!(msg, Msg::Deliver(..));
+        if deliver {
+            // Counted before it can be received (and counted off).
+            self.delivering.fetch_add(1, Ordering::SeqCst);
+        }
         if self.tx.send(msg).is_err() {
+            if deliver {
+                self.delivering.fetch_sub(1, Ordering::SeqCst);
+            }
             return; // the reactor has exited; its shutdown already completed everything
         }
         self.wake();
+    }
+
+    /// How many completions the reactor has run so far.
+    pub(crate) fn completions_run(&self) -> u64 {
+        self.ran.load(Ordering::SeqCst)
+    }
+
+    /// Whether completions sent to the reactor (`Msg::Deliver`) wait to be run.
+    pub(crate) fn delivering(&self) -> bool {
+        self.delivering.load(Ordering::SeqCst) != 0
     }
 
     /// Asks the reactor to write `conn`'s output, waking it if it sleeps.
@@ -253,6 +278,8 @@ pub(crate) fn create() -> io::Result<(Arc<Shared>, Reactor)> {
         base: Instant::now(),
         wakeups: AtomicU64::new(0),
         caller_writes: AtomicU64::new(0),
+        ran: AtomicU64::new(0),
+        delivering: AtomicUsize::new(0),
         flushes: std::sync::Mutex::new(Vec::new()),
         registry: poll.registry().try_clone()?,
     });
@@ -268,6 +295,8 @@ pub(crate) fn create() -> io::Result<(Arc<Shared>, Reactor)> {
         readbuf: vec![0; READ_BUF],
         sendbuf: Vec::new(),
         again: Vec::new(),
+        delivered: 0,
+        barriers: Vec::new(),
     };
     Ok((shared, reactor))
 }
@@ -288,6 +317,11 @@ pub(crate) struct Reactor {
     sendbuf: Vec<u8>,
     /// The connections `write_scheduled` leaves scheduled (kept for its capacity).
     again: Vec<Arc<Conn>>,
+    /// `Deliver` messages received whose completions have not all run (see
+    /// `Shared::delivering`).
+    delivered: usize,
+    /// `Msg::Barrier`s to answer once no completion is left to run.
+    barriers: Vec<crossbeam_channel::Sender<()>>,
 }
 
 impl Reactor {
@@ -429,7 +463,9 @@ impl Reactor {
                     Msg::Deliver(completions, pushes) => {
                         self.completions.extend(completions);
                         self.pushes.extend(pushes);
+                        self.delivered += 1;
                     }
+                    Msg::Barrier(answer) => self.barriers.push(answer),
                     Msg::Fail(conn, err, epoch) => {
                         let mut st = conn.lock();
                         if st.transport.is_some() && st.epoch == epoch {
@@ -451,6 +487,9 @@ impl Reactor {
             // it; then the next turn polls without sleeping and handles the messages first.
             if self.rx.is_empty() {
                 self.write_scheduled(&*engine, &mut flushes, Instant::now(), &mut rng, false);
+            }
+            if self.completions.is_empty() && self.pushes.is_empty() && self.detours.is_empty() {
+                self.settle();
             }
         }
         self.shutdown(&engine, completion::closed_error());
@@ -704,8 +743,29 @@ impl Reactor {
 
     fn run_completions<O: Owner>(&mut self, engine: &Arc<O>) {
         self.hand_over_detours_and_pushes(engine);
+        let n = self.completions.len();
         for (completion, result) in self.completions.drain(..) {
             completion.run(result);
+        }
+        self.count_run(n);
+    }
+
+    fn count_run(&self, n: usize) {
+        if n != 0 {
+            self.shared.ran.fetch_add(n as u64, Ordering::SeqCst);
+        }
+    }
+
+    /// At the end of a turn that left no completion to run: what was delivered has run, and
+    /// the barriers are answered.
+    fn settle(&mut self) {
+        if self.delivered != 0 {
+            self.shared
+                .delivering
+                .fetch_sub(std::mem::take(&mut self.delivered), Ordering::SeqCst);
+        }
+        for answer in self.barriers.drain(..) {
+            let _ = answer.send(());
         }
     }
 
@@ -739,6 +799,7 @@ impl Reactor {
                 self.write_scheduled(&**engine, flushes, Instant::now(), rng, true);
             }
         }
+        self.count_run(len);
         // What those writes handed over (a failed socket's requests, expired ones, a direct
         // reader's hand-off, pushes and detours) is for the next turn, after this batch.
         batch.append(&mut self.completions);
@@ -766,6 +827,7 @@ impl Reactor {
             if let Msg::Deliver(completions, pushes) = msg {
                 self.completions.extend(completions);
                 self.pushes.extend(pushes);
+                self.delivered += 1;
                 continue;
             }
             if let Msg::Adopt(conn)
@@ -784,6 +846,7 @@ impl Reactor {
             self.completions.push((detour.completion, Err(err.clone())));
         }
         self.run_completions(engine);
+        self.settle();
         self.conns.clear();
     }
 }
