@@ -428,6 +428,12 @@ impl Config {
                 if host.chars().any(|c| c.is_whitespace() || c.is_control()) {
                     return Err(invalid("host contains a space or a control character"));
                 }
+                if host.contains(['[', ']']) {
+                    return Err(invalid(
+                        "host contains a bracket: give an IPv6 address without them (::1); \
+                         brackets are for URLs",
+                    ));
+                }
                 if *port == 0 {
                     return Err(invalid("port must be 1 to 65535, not 0"));
                 }
@@ -700,6 +706,15 @@ mod tests {
                     }
                 },
                 "host contains",
+            ),
+            (
+                |c| {
+                    c.endpoint = Endpoint::Tcp {
+                        host: "[::1".into(),
+                        port: 1,
+                    }
+                },
+                "host contains a bracket",
             ),
             (
                 |c| {

@@ -593,6 +593,7 @@ impl<'a> UrlParser<'a> {
     }
 
     fn parse_query(&mut self, query: &str, config: &mut Config) -> Result<()> {
+        let mut seen: Vec<String> = Vec::new();
         for pair in query.split('&').filter(|p| !p.is_empty()) {
             let Some((raw_key, raw_value)) = pair.split_once('=') else {
                 return Err(invalid(format!(
@@ -604,6 +605,14 @@ impl<'a> UrlParser<'a> {
                 raw_key,
                 &format!("name of URL parameter {}", self.quote(raw_key)),
             )?;
+            // Which one should win is anybody's guess (redis-py takes the first).
+            if seen.contains(&key) {
+                return Err(invalid(format!(
+                    "URL parameter {} is given twice",
+                    self.quote(raw_key)
+                )));
+            }
+            seen.push(key.clone());
             if key == "password" {
                 self.password_from = self.password_from.min(self.offset(raw_value));
                 config.password = decode_secret(raw_value, "value of URL parameter 'password'")?;

@@ -357,6 +357,7 @@ const INVALID: &[(&str, &str)] = &[
         "redis://h?max_direct=1099511627776",
         "max_direct_connections_per_node must be at most 1024",
     ),
+    ("redis://h?db=1&db=2", "URL parameter 'db' is given twice"),
     (
         "redis://h?reactor_threads=100",
         "reactor_threads must be 1 to 64",
