@@ -696,10 +696,6 @@ unsafe fn connect_tcp(
         if !take_string(&mut (*c).tcp.source_addr, source_addr) {
             return oom(c);
         }
-        if (*c).tcp.host.is_null() {
-            set_error(c, REDIS_ERR_OTHER, Some(b"Can't resolve: (null)"));
-            return REDIS_ERR;
-        }
 
         // IPv4 first, then IPv6, unless the flags ask otherwise (both: either).
         let family = match (
@@ -711,6 +707,7 @@ unsafe fn connect_tcp(
             _ => libc::AF_INET,
         };
         let port_text = std::ffi::CString::new(port.to_string()).expect("digits");
+        // A NULL host is looked up as NULL, which (without AI_PASSIVE) is the loopback address.
         let host = (*c).tcp.host;
         let mut family_used = family;
         let list = match lookup(host, Some(&port_text), family) {
