@@ -6,20 +6,18 @@
  * Every client is freed before its test returns, so reactor threads are joined before exit. */
 #define _POSIX_C_SOURCE 200809L
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "check.h"
 #include "redcore.h"
+#include "refusing_port.h"
 
 #define WAIT_MS 10000.0
 
@@ -1013,21 +1011,6 @@ static void test_free_from_callback(void) {
 }
 
 /* ---- connection failures ------------------------------------------------------------------ */
-
-/* A TCP port on 127.0.0.1 that refuses connections: bound, never listening. The socket stays
- * open (so no one else takes the port) until the caller closes `*fd`. */
-static uint16_t refusing_port(int *fd) {
-    struct sockaddr_in addr;
-    socklen_t len = sizeof addr;
-    memset(&addr, 0, sizeof addr);
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    *fd = socket(AF_INET, SOCK_STREAM, 0);
-    CHECK(*fd >= 0);
-    CHECK(bind(*fd, (struct sockaddr *)&addr, sizeof addr) == 0);
-    CHECK(getsockname(*fd, (struct sockaddr *)&addr, &len) == 0);
-    return ntohs(addr.sin_port);
-}
 
 static void test_connect_failure(void) {
     int fd = -1;

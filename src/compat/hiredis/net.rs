@@ -491,7 +491,8 @@ pub unsafe extern "C" fn redisCheckSocketError(c: *mut redisContext) -> c_int {
 }
 
 /// Waits for a connect in progress (errno EINPROGRESS) to finish, up to `ms` (-1: no
-/// limit). On failure the error is set and the socket closed.
+/// limit). On failure the error is set, and the socket closed unless the connect itself
+/// failed (refused, unreachable): as in hiredis, that one stays in `fd` (see connect_tcp).
 unsafe fn wait_connected(c: *mut redisContext, ms: c_long) -> bool {
     // SAFETY: c is a live context with an open fd.
     unsafe {
@@ -521,7 +522,6 @@ unsafe fn wait_connected(c: *mut redisContext, ms: c_long) -> bool {
                 let mut completed = 0;
                 if redisCheckConnectDone(c, &mut completed) != REDIS_OK {
                     redisCheckSocketError(c);
-                    redisNetClose(c);
                     return false;
                 }
                 if completed != 0 {
@@ -642,6 +642,10 @@ unsafe fn lookup(
 /// Connects the context to `addr:port` over TCP, optionally from `source_addr`: blocking
 /// (within the connect timeout) or not, per the context's flags. The address, port, source and
 /// timeout are kept for redisReconnect.
+///
+/// As in hiredis, a failure once the socket exists (the source address not resolved or not
+/// bound, the connection refused) leaves the socket in `fd`, where redisFree or redisReconnect
+/// closes it; a timeout or a failed socket option closes it at once.
 #[no_mangle]
 pub unsafe extern "C" fn redisContextConnectBindTcp(
     c: *mut redisContext,
@@ -750,13 +754,11 @@ unsafe fn connect_tcp(
                         Err(rc) => {
                             let text = format!("Can't get addr: {}", gai_text(rc));
                             set_error(c, REDIS_ERR_OTHER, Some(text.as_bytes()));
-                            redisNetClose(c);
                             return REDIS_ERR;
                         }
                     };
                     if reuseaddr && !set_int_opt(fd, libc::SOL_SOCKET, libc::SO_REUSEADDR, 1) {
                         set_error_errno(c, REDIS_ERR_IO, None);
-                        redisNetClose(c);
                         return REDIS_ERR;
                     }
                     let mut bound = false;
@@ -771,7 +773,6 @@ unsafe fn connect_tcp(
                     if !bound {
                         let text = format!("Can't bind socket: {}", strerror(errno()));
                         set_error(c, REDIS_ERR_OTHER, Some(text.as_bytes()));
-                        redisNetClose(c);
                         return REDIS_ERR;
                     }
                 }
