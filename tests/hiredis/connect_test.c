@@ -3,7 +3,8 @@
  *    and redisReconnect does so again;
  *  - a TCP connect that fails once its socket exists (refused, a source address that cannot
  *    be resolved or bound) leaves that socket in c->fd, open until redisFree or
- *    redisReconnect closes it; a failed Unix connect closes it.
+ *    redisReconnect closes it; a failed Unix connect closes it;
+ *  - redisConnectFd leaves connection_type at REDIS_CONN_TCP.
  * Written against hiredis's documented API; built with include/hiredis only. */
 #include <errno.h>
 #include <fcntl.h>
@@ -84,6 +85,26 @@ static void test_failed_tcp_keeps_socket(int port) {
     }
 }
 
+/* redisConnectFd leaves connection_type at REDIS_CONN_TCP, with no host and port 0: so
+ * redisReconnect closes the socket and connects to the loopback address's port 0, which is
+ * refused (rather than saying it cannot reconnect). */
+static void test_user_fd(void) {
+    redisContext *c = redisConnect(test_host(), test_port());
+    CHECK(c != NULL && c->err == 0);
+    int fd = redisFreeKeepFd(c);
+    c = redisConnectFd(fd);
+    CHECK(c != NULL && c->err == 0 && c->fd == fd && (c->flags & REDIS_CONNECTED) &&
+          c->connection_type == REDIS_CONN_TCP && c->tcp.host == NULL && c->tcp.port == 0);
+    ping(c);
+    CHECK(redisReconnect(c) == REDIS_ERR && c->err == REDIS_ERR_IO &&
+          strcmp(c->errstr, "Connection refused") == 0 && fd_open(c->fd));
+    redisFree(c);
+
+    c = redisConnectFd(REDIS_INVALID_FD);
+    CHECK(c != NULL && c->err == 0 && c->connection_type == REDIS_CONN_TCP);
+    redisFree(c);
+}
+
 static void test_failed_unix_closes_socket(void) {
     redisContext *c = redisConnectUnix("/nonexistent/redcore.sock");
     CHECK(c != NULL && c->err == REDIS_ERR_IO && c->fd == REDIS_INVALID_FD);
@@ -96,6 +117,7 @@ int main(void) {
     test_null_host();
     test_failed_tcp_keeps_socket(port);
     test_failed_unix_closes_socket();
+    test_user_fd();
     close(holder);
     return finish("hiredis connect_test");
 }

@@ -167,8 +167,9 @@ pub unsafe extern "C" fn redisConnectWithOptions(
                     redisContextConnectUnix(c, o.endpoint.unix_socket, o.connect_timeout);
                 }
                 REDIS_CONN_USERFD => {
+                    // connection_type stays REDIS_CONN_TCP (0), as hiredis leaves it: its
+                    // redisReconnect then tries the loopback address's port 0, and so does ours.
                     cc.fd = o.endpoint.fd;
-                    cc.connection_type = REDIS_CONN_USERFD;
                     cc.flags |= REDIS_CONNECTED;
                 }
                 _ => {
@@ -285,7 +286,8 @@ pub unsafe extern "C" fn redisConnectUnixNonBlock(path: *const c_char) -> *mut r
     unsafe { redisConnectWithOptions(&unix_options(path, REDIS_OPT_NONBLOCK)) }
 }
 
-/// A context over a socket the caller connected; the context owns it from now on.
+/// A context over a socket the caller connected; the context owns it from now on. As in
+/// hiredis its connection_type is REDIS_CONN_TCP, with no host and port 0.
 #[no_mangle]
 pub unsafe extern "C" fn redisConnectFd(fd: redisFD) -> *mut redisContext {
     let mut o = redisOptions::zeroed();
