@@ -116,7 +116,9 @@ void redisAsyncWrite(redisAsyncContext *ac);
 
 /* Queue a command; fn(ac, reply, privdata) runs once with its reply (for SUBSCRIBE and
  * PSUBSCRIBE: for every message until the channel is unsubscribed). Returns REDIS_ERR when
- * the context is disconnecting or the format is bad. */
+ * the context is disconnecting, the format is bad or the command is one the server would not
+ * answer (no arguments; for redisAsyncFormattedCommand, anything but one complete command):
+ * then nothing is queued and fn never runs. */
 int redisvAsyncCommand(redisAsyncContext *ac, redisCallbackFn *fn, void *privdata,
                        const char *format, va_list ap);
 int redisAsyncCommand(redisAsyncContext *ac, redisCallbackFn *fn, void *privdata,

@@ -243,7 +243,9 @@ int redisBufferWrite(redisContext *c, int *done);
 int redisGetReply(redisContext *c, void **reply);
 int redisGetReplyFromReader(redisContext *c, void **reply);
 
-/* Queue commands (pipelining); take the replies with redisGetReply. */
+/* Queue commands (pipelining); take the replies with redisGetReply. A command without
+ * arguments, which the server would never answer, is refused (REDIS_ERR_OTHER, "Empty
+ * command"); redisAppendFormattedCommand appends the caller's bytes as they are. */
 int redisAppendFormattedCommand(redisContext *c, const char *cmd, size_t len);
 int redisvAppendCommand(redisContext *c, const char *format, va_list ap);
 int redisAppendCommand(redisContext *c, const char *format, ...);

@@ -947,37 +947,50 @@ pub unsafe extern "C" fn redisAsyncHandleTimeout(ac: *mut redisAsyncContext) {
 
 // ---- commands -------------------------------------------------------------------------------
 
-/// The arguments of a formatted command (`*N` then `$len` bulk strings); empty for anything
-/// else (e.g. an inline command), which is then treated as a regular command.
-fn command_args(cmd: &[u8]) -> Vec<&[u8]> {
-    let mut args = Vec::new();
-    let line_end = |from: usize| {
-        cmd.get(from..)
-            .and_then(|rest| rest.windows(2).position(|w| w == b"\r\n"))
-            .map(|i| from + i)
-    };
+/// Reads a buffer meant to hold one command, as the server will. A multibulk (`*N`, then N
+/// `$len` bulk strings) gives its arguments; an inline command (one line, `PING\r\n`) gives
+/// none (only a multibulk's are looked at, for SUBSCRIBE and the like). None when the server would not answer it with exactly
+/// one reply, which its callback waits for: nothing to run (no bytes, `*0`, a blank line), cut
+/// short or malformed (the server would wait for the rest, or take the next command as it),
+/// or more than one command.
+fn one_command(cmd: &[u8]) -> Option<Vec<&[u8]>> {
     if cmd.first() != Some(&b'*') {
-        return args;
+        // Inline: the server splits the line at C's isspace and ignores a line of nothing.
+        let is_space = |b: &u8| matches!(b, b' ' | b'\t' | b'\n' | b'\x0b' | b'\x0c' | b'\r');
+        let end = cmd.iter().position(|&b| b == b'\n')?;
+        return (end + 1 == cmd.len() && !cmd.iter().all(is_space)).then(Vec::new);
     }
-    let Some(mut pos) = line_end(1).map(|e| e + 2) else {
-        return args;
-    };
-    while cmd.get(pos) == Some(&b'$') {
-        let Some(end) = line_end(pos + 1) else { break };
-        let Some(n) = std::str::from_utf8(&cmd[pos + 1..end])
-            .ok()
-            .and_then(|t| t.parse::<usize>().ok())
-        else {
-            break;
-        };
-        let start = end + 2;
-        let Some(arg) = cmd.get(start..start + n) else {
-            break;
-        };
-        args.push(arg);
-        pos = start + n + 2;
+    let (count, mut pos) = number_line(cmd, 1)?;
+    if count == 0 {
+        return None;
     }
-    args
+    let mut args = Vec::new();
+    for _ in 0..count {
+        if cmd.get(pos) != Some(&b'$') {
+            return None;
+        }
+        let (len, start) = number_line(cmd, pos + 1)?;
+        let end = start.checked_add(len)?;
+        if cmd.get(end..end.checked_add(2)?)? != b"\r\n" {
+            return None;
+        }
+        args.push(&cmd[start..end]);
+        pos = end + 2;
+    }
+    (pos == cmd.len()).then_some(args)
+}
+
+/// The decimal number (digits only, no leading zero) from `from` to the next CRLF, and where
+/// the line after it starts.
+fn number_line(cmd: &[u8], from: usize) -> Option<(usize, usize)> {
+    let rest = cmd.get(from..)?;
+    let n = rest.windows(2).position(|w| w == b"\r\n")?;
+    let digits = &rest[..n];
+    if digits.is_empty() || (digits[0] == b'0' && n > 1) || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let value = std::str::from_utf8(digits).ok()?.parse().ok()?;
+    Some((value, from + n + 2))
 }
 
 unsafe fn queue_command(
@@ -992,6 +1005,11 @@ unsafe fn queue_command(
         if (*c).flags & (REDIS_DISCONNECTING | REDIS_FREEING) != 0 {
             return REDIS_ERR;
         }
+        // hiredis asserts here; queued, it would shift every later reply onto the wrong
+        // callback.
+        let Some(args) = one_command(cmd) else {
+            return REDIS_ERR;
+        };
         let cb = redisCallback {
             next: std::ptr::null_mut(),
             fn_: f,
@@ -999,7 +1017,6 @@ unsafe fn queue_command(
             unsubscribe_sent: 0,
             privdata,
         };
-        let args = command_args(cmd);
         let name = args.first().copied().unwrap_or(b"");
         let pattern = matches!(name.first(), Some(b'p' | b'P'));
         let bare = if pattern { &name[1..] } else { name };
@@ -1084,7 +1101,9 @@ unsafe fn queue_command(
     }
 }
 
-/// Queues an already formatted command with its callback.
+/// Queues an already formatted command with its callback. The buffer must hold exactly one
+/// complete command (a multibulk, or one inline line): anything else (empty, cut short,
+/// several commands) gets REDIS_ERR, with nothing queued and the callback never called.
 #[no_mangle]
 pub unsafe extern "C" fn redisAsyncFormattedCommand(
     ac: *mut redisAsyncContext,
@@ -1109,7 +1128,8 @@ pub unsafe extern "C" fn redisAsyncFormattedCommand(
     })
 }
 
-/// Queues a command given as an argument vector (argvlen NULL: C strings).
+/// Queues a command given as an argument vector (argvlen NULL: C strings). A command without
+/// arguments gets REDIS_ERR, with nothing queued and the callback never called.
 #[no_mangle]
 pub unsafe extern "C" fn redisAsyncCommandArgv(
     ac: *mut redisAsyncContext,
@@ -1141,16 +1161,50 @@ pub unsafe extern "C" fn redisAsyncCommandArgv(
 
 #[cfg(test)]
 mod tests {
-    use super::command_args;
+    use super::one_command;
 
     #[test]
-    fn parses_formatted_commands() {
-        let cmd = b"*3\r\n$9\r\nsubscribe\r\n$1\r\nA\r\n$0\r\n\r\n";
-        assert_eq!(command_args(cmd), vec![&b"subscribe"[..], b"A", b""]);
-        assert!(command_args(b"PING\r\n").is_empty());
-        assert_eq!(
-            command_args(b"*2\r\n$4\r\nPING\r\n$10\r\nshort"),
-            vec![&b"PING"[..]]
-        );
+    fn reads_one_command() {
+        /// A case's name, its buffer and the arguments read from it.
+        type Accepted = (&'static str, &'static [u8], &'static [&'static [u8]]);
+        let accepted: &[Accepted] = &[
+            ("multibulk", b"*1\r\n$4\r\nPING\r\n", &[b"PING"]),
+            (
+                "empty argument",
+                b"*3\r\n$9\r\nsubscribe\r\n$1\r\nA\r\n$0\r\n\r\n",
+                &[b"subscribe", b"A", b""],
+            ),
+            (
+                "CRLF inside an argument",
+                b"*1\r\n$4\r\n\r\n\r\n\r\n",
+                &[b"\r\n\r\n"],
+            ),
+            ("inline", b"ECHO hi\r\n", &[]),
+            ("inline ending in LF", b"PING\n", &[]),
+        ];
+        for (name, cmd, args) in accepted {
+            assert_eq!(one_command(cmd).as_deref(), Some(*args), "{name}");
+        }
+        let refused: &[(&str, &[u8])] = &[
+            ("nothing", b""),
+            ("no arguments", b"*0\r\n"),
+            ("negative count", b"*-1\r\n"),
+            ("blank line", b"\r\n"),
+            ("line of spaces", b" \t\x0b\r\n"),
+            ("inline without its end", b"PING"),
+            ("one argument of two", b"*2\r\n$4\r\nPING\r\n"),
+            ("cut short", b"*2\r\n$4\r\nPING\r\n$10\r\nshort"),
+            ("no CRLF after the argument", b"*1\r\n$4\r\nPINGxx"),
+            ("no $ header", b"*1\r\nPING\r\n"),
+            ("count not a number", b"*x\r\n$4\r\nPING\r\n"),
+            ("length with a sign", b"*1\r\n$+4\r\nPING\r\n"),
+            ("length with a leading zero", b"*1\r\n$04\r\nPING\r\n"),
+            ("huge length", b"*1\r\n$18446744073709551615\r\nPING\r\n"),
+            ("two commands", b"*1\r\n$4\r\nPING\r\n*1\r\n$4\r\nPING\r\n"),
+            ("two inline commands", b"PING\r\nPING\r\n"),
+        ];
+        for (name, cmd) in refused {
+            assert_eq!(one_command(cmd), None, "{name}");
+        }
     }
 }

@@ -598,7 +598,8 @@ pub unsafe extern "C" fn __redisAppendCommand(
     })
 }
 
-/// Queues an already formatted command.
+/// Queues an already formatted command: the caller's bytes, appended as they are (one command,
+/// several, or part of one).
 #[no_mangle]
 pub unsafe extern "C" fn redisAppendFormattedCommand(
     c: *mut redisContext,
@@ -609,7 +610,8 @@ pub unsafe extern "C" fn redisAppendFormattedCommand(
     unsafe { __redisAppendCommand(c, cmd, len) }
 }
 
-/// Queues a command given as an argument vector (argvlen NULL: C strings).
+/// Queues a command given as an argument vector (argvlen NULL: C strings). A command without
+/// arguments is refused: REDIS_ERR_OTHER, "Empty command".
 #[no_mangle]
 pub unsafe extern "C" fn redisAppendCommandArgv(
     c: *mut redisContext,
@@ -626,6 +628,12 @@ pub unsafe extern "C" fn redisAppendCommandArgv(
             let Some(args) = argv_slices(argc, argv, argvlen) else {
                 return oom(c);
             };
+            if args.is_empty() {
+                // The server never answers a command without arguments, so the reply asked
+                // for next would not come (hiredis sends it and waits, until the timeout).
+                set_error(c, REDIS_ERR_OTHER, Some(b"Empty command"));
+                return REDIS_ERR;
+            }
             // Encoded into a frame, then appended to the output buffer.
             let mut frame = Vec::new();
             encode_command(&mut frame, &args);

@@ -263,7 +263,12 @@ HIDDEN int redcore_hi_redisvAppendCommand(redisContext *c, const char *format, v
         __redisSetError(c, REDIS_ERR_OTHER, "Invalid format string");
         return REDIS_ERR;
     }
-    rc = redisAppendFormattedCommand(c, cmd, (size_t)len);
+    /* The count of arguments comes first: "*0" is an empty format (or one of spaces), which
+     * the argv path refuses, saying why. */
+    if (len == 4 && memcmp(cmd, "*0\r\n", 4) == 0)
+        rc = redisAppendCommandArgv(c, 0, NULL, NULL);
+    else
+        rc = redisAppendFormattedCommand(c, cmd, (size_t)len);
     hi_free(cmd);
     return rc;
 }
