@@ -104,6 +104,11 @@ static void test_sync(void) {
     check_refused(c, redisAppendCommand(c, ""));
     check_refused(c, redisAppendCommandArgv(c, 0, NULL, NULL));
 
+    /* A context that already failed keeps saying why, as hiredis's does. */
+    CHECK(redisCommand(c, "GET %p", (void *)c) == NULL && c->err == REDIS_ERR_OTHER);
+    CHECK(redisCommand(c, "") == NULL && strcmp(c->errstr, "Invalid format string") == 0);
+    CHECK(redisReconnect(c) == REDIS_OK);
+
     /* A formatted buffer is the caller's bytes, appended as they are. */
     CHECK(redisAppendFormattedCommand(c, "*1\r\n$4\r\nPI", 10) == REDIS_OK);
     CHECK(redisAppendFormattedCommand(c, "NG\r\n", 4) == REDIS_OK);

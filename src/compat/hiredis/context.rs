@@ -630,8 +630,11 @@ pub unsafe extern "C" fn redisAppendCommandArgv(
             };
             if args.is_empty() {
                 // The server never answers a command without arguments, so the reply asked
-                // for next would not come (hiredis sends it and waits, until the timeout).
-                set_error(c, REDIS_ERR_OTHER, Some(b"Empty command"));
+                // for next would not come (hiredis sends it and waits, until the timeout). An
+                // error the context already has stays: hiredis's next call reports that one.
+                if cc.err == 0 {
+                    set_error(c, REDIS_ERR_OTHER, Some(b"Empty command"));
+                }
                 return REDIS_ERR;
             }
             // Encoded into a frame, then appended to the output buffer.
