@@ -410,11 +410,13 @@ typedef enum redcore_read_from {
  */
 typedef enum redcore_cluster_counter {
   /**
-   * MOVED replies: a slot had moved, the command went to its new owner.
+   * MOVED replies: a slot had moved, the command went to its new owner (a transaction's
+   * or a dedicated connection's command fails instead, and the next one goes there).
    */
   REDCORE_CLUSTER_COUNTER_MOVED = 0,
   /**
-   * ASK replies: a slot was migrating, the command went to the importing node.
+   * ASK replies: a slot was migrating, the command went to the importing node (a
+   * transaction's or a dedicated connection's command fails instead).
    */
   REDCORE_CLUSTER_COUNTER_ASK = 1,
   /**

@@ -49,16 +49,6 @@ fn wait_until(what: &str, limit: Duration, mut check: impl FnMut() -> bool) {
     }
 }
 
-/// A primary other than `port`.
-fn other_primary(cluster: &RedisCluster, port: u16) -> u16 {
-    cluster
-        .primaries()
-        .iter()
-        .map(|n| n.port)
-        .find(|&p| p != port)
-        .expect("another primary")
-}
-
 /// A slot the node at `port` owns (not `except`).
 fn slot_owned_by(cluster: &RedisCluster, port: u16, except: u16) -> u16 {
     cluster
@@ -108,7 +98,7 @@ struct Moving {
 fn moving(cluster: &RedisCluster, slot: u16) -> Moving {
     let c = Arc::new(client(cluster));
     let from = cluster.owner_of_slot(slot);
-    let to = other_primary(cluster, from);
+    let to = cluster.other_primary(from);
     let probe = key_in_slot(slot_owned_by(cluster, to, slot));
     cluster.node(to).cmd_ok(&["SET", &probe, "here"]);
     Moving {
@@ -200,7 +190,7 @@ fn max_redirects_counts_the_sends_after_the_first() {
     let key = key_in_slot(slot);
     once.command(&["SET", &key, "v"]).expect("SET");
     let from = cluster.owner_of_slot(slot);
-    cluster.migrate_slot(slot, other_primary(cluster, from));
+    cluster.migrate_slot(slot, cluster.other_primary(from));
 
     let got = once.command(&["GET", &key]);
     assert_eq!(

@@ -1583,6 +1583,9 @@ impl Dedicated {
             // Nothing left to lose (what is still pending is marked `session`).
             conn.lock().session = false;
         }
+        if queued.is_err() {
+            self.refused(conn);
+        }
         queued?;
         if ends_transaction {
             self.engine.end_transaction(conn);
@@ -1619,6 +1622,15 @@ impl Dedicated {
                 self.slot = Some(slot);
                 Ok(())
             }
+        }
+    }
+
+    /// The connection refused a command. When that is because a cluster node is down (past
+    /// its retries), a refresh is asked for: the connection does not move (the server holds
+    /// its state), but the next `dedicated_for_key` should find the slot's new owner.
+    fn refused(&self, conn: &Conn) {
+        if self.engine.cluster.is_some() && conn.lock().refuses(&self.engine.config).is_some() {
+            self.engine.request_refresh();
         }
     }
 

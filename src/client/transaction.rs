@@ -144,7 +144,8 @@ impl Dedicated {
             ..RequestMeta::default()
         };
         self.engine
-            .enqueue_pipeline(&conn, None, transaction, &run, meta)?;
+            .enqueue_pipeline(&conn, None, transaction, &run, meta)
+            .inspect_err(|_| self.refused(&conn))?;
         // EXEC or not, the server has dropped this connection's WATCHes once it answers.
         self.state.watching = false;
         if !self.state.holds() {

@@ -153,8 +153,8 @@ pub(crate) struct ConnState {
     pub(crate) handoff_pushes: Vec<Reply>,
     /// The socket is in blocking mode: a direct caller waits in `recv` (plain sockets).
     pub(crate) caller_blocking: bool,
-    /// A cluster node's connection: its requests may be detoured (see `Detour`) unless
-    /// pinned or the connection is held.
+    /// A cluster node's connection: its requests may be detoured (see `Detour`); those that
+    /// are pinned, or the held connection's, only give the owner notices.
     pub(crate) detours: bool,
     /// Detoured requests a direct caller found, for the reactor to hand to the owner.
     pub(crate) detoured: Vec<Detour>,
@@ -212,20 +212,48 @@ pub(crate) struct ConnProfile {
 /// A request a cluster node turned away (MOVED, ASK, TRYAGAIN, CLUSTERDOWN, ...) or left
 /// unanswered when its connection dropped: handed to the owner with its frame, to be sent
 /// elsewhere, later, or failed (`Owner::on_detours`).
+///
+/// Or a `notice` of what a request that may not move met: a pinned one (a transaction's, a
+/// fan-out part's) or a held connection's, whose WATCH or MULTI lives on its node. It fails
+/// there, with its reply or its connection's error, but the owner learns from it: a MOVED
+/// patches the slot map, a refusal or a lost node asks for a refresh, so that the next one
+/// finds the slot's new owner.
 #[allow(dead_code)] // read by the cluster client, next
 pub(crate) struct Detour {
+    /// `Completion::Ignore` for a notice (its caller has its result already).
     pub(crate) completion: Completion,
     /// The server's error reply, or the connection error.
     pub(crate) cause: Error,
     /// Some of it reached the server, which may have run it (a lost connection; a refusing
-    /// reply means it did not run).
+    /// reply means it did not run). False for a notice of a lost connection: what the owner
+    /// learns from it does not depend on what was written.
     pub(crate) written: bool,
     /// Its reply was a refusal: the server did not run it.
     pub(crate) refused: bool,
+    /// Empty for a notice.
     pub(crate) frame: Vec<u8>,
     pub(crate) meta: RequestMeta,
     /// The node pool of the connection it came from.
     pub(crate) node: u64,
+    /// Nothing to send elsewhere: only what the owner learns (see above).
+    pub(crate) notice: bool,
+}
+
+impl Detour {
+    /// A notice: a request of node `node` that may not move was refused with `cause`
+    /// (`refused`), or lost its connection with it.
+    fn notice(cause: Error, refused: bool, meta: RequestMeta, node: u64) -> Detour {
+        Detour {
+            completion: Completion::Ignore,
+            cause,
+            written: refused,
+            refused,
+            frame: Vec::new(),
+            meta,
+            node,
+            notice: true,
+        }
+    }
 }
 
 /// True for the error replies a cluster client answers by sending the command elsewhere or
@@ -1007,7 +1035,8 @@ impl ConnState {
         let mut controls: Vec<Reply> = Vec::new();
         let mut health: Option<Result<Reply>> = None;
         let sent_credentials = self.sent_credentials;
-        let may_detour = self.detours && self.lease != Lease::Held;
+        let held = self.lease == Lease::Held;
+        let detouring = self.detours;
         let node = self.node;
         let detoured = &mut self.detoured;
         let stream = self.stream.as_deref();
@@ -1017,18 +1046,24 @@ impl ConnState {
                 health = Some(reply_to_result(reply))
             }
             Event::Reply(completion, reply, sent) => {
-                if may_detour && !sent.meta.pinned && !matches!(completion, Completion::Ignore) {
+                if detouring && !matches!(completion, Completion::Ignore) {
                     if let Some(cause) = detours(&reply) {
-                        detoured.push(Detour {
-                            completion,
-                            cause,
-                            written: true,
-                            refused: true,
-                            frame: sent.frame.to_vec(),
-                            meta: *sent.meta,
-                            node,
-                        });
-                        return;
+                        if held || sent.meta.pinned {
+                            // It may not move: it fails with this reply, and the owner learns.
+                            detoured.push(Detour::notice(cause, true, *sent.meta, node));
+                        } else {
+                            detoured.push(Detour {
+                                completion,
+                                cause,
+                                written: true,
+                                refused: true,
+                                frame: sent.frame.to_vec(),
+                                meta: *sent.meta,
+                                node,
+                                notice: false,
+                            });
+                            return;
+                        }
                     }
                 }
                 if let Some(cache) = cache {
@@ -1219,6 +1254,19 @@ impl ConnState {
             self.close(&err, ctx.registry, ctx.completions);
             return;
         }
+        let stays =
+            |meta: &RequestMeta, c: &Completion| meta.pinned && !matches!(c, Completion::Ignore);
+        if self.detours && self.ex.any_awaited(stays) {
+            // What may not move waits here for its node or fails with this connection; the
+            // owner learns that the node may be down (a refresh may name a new owner). An
+            // ASKING goes with its command, which is handed over.
+            let meta = RequestMeta {
+                pinned: true,
+                ..RequestMeta::default()
+            };
+            ctx.detours
+                .push(Detour::notice(err.clone(), false, meta, self.node));
+        }
         if let Some(stream) = self.stream.as_ref() {
             stream.on_lost(&err);
         }
@@ -1322,6 +1370,7 @@ impl ConnState {
                 frame: unanswered.frame.to_vec(),
                 meta: *unanswered.meta,
                 node,
+                notice: false,
             });
             None
         };

@@ -238,6 +238,14 @@ impl<C> Exchange<C> {
         self.requests.iter().any(|r| f(&r.meta))
     }
 
+    /// Whether some pending request still waited for (not timed out) has a meta and a
+    /// completion that `f` accepts.
+    pub fn any_awaited(&self, f: impl Fn(&RequestMeta, &C) -> bool) -> bool {
+        self.requests
+            .iter()
+            .any(|r| r.completion.as_ref().is_some_and(|c| f(&r.meta, c)))
+    }
+
     /// Number of requests written and awaiting their reply.
     pub fn in_flight(&self) -> usize {
         self.sent

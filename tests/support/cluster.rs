@@ -280,6 +280,15 @@ impl RedisCluster {
             .collect()
     }
 
+    /// A running primary other than the node at `port`, by `primaries()`.
+    pub fn other_primary(&self, port: u16) -> u16 {
+        self.primaries()
+            .iter()
+            .map(|n| n.port)
+            .find(|&p| p != port)
+            .expect("another running primary")
+    }
+
     /// The replicas of the primary with this id, by `nodes()` (running or not).
     pub fn replicas_of(&self, primary_id: &str) -> Vec<NodeInfo> {
         self.nodes()

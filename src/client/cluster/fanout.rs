@@ -37,18 +37,7 @@ impl Engine {
                     }
                 }
             }
-            let pool = match slot {
-                Some(slot) => self.primary_of_slot(&nodes, slot)?,
-                None => self.some_primary(&nodes)?,
-            };
-            let meta = RequestMeta {
-                pinned: true,
-                ..meta
-            };
-            if pipeline.blocking.is_some() {
-                return self.submit_pipeline_dedicated(pool, pipeline, run, meta);
-            }
-            return self.enqueue_pipeline(pool.pick(), None, pipeline, &run, meta);
+            return self.send_whole(pipeline, &run, slot, meta);
         }
         // Route everything first (one table and topology for all): a command that cannot be
         // pipelined fails the pipeline before anything is sent. Each node's commands, in the
@@ -106,6 +95,46 @@ impl Engine {
             self.retry_unsent(completion, frames[i].to_vec(), meta, cause);
         }
         Ok(())
+    }
+
+    /// Sends a pipeline that goes whole to one node (a transaction, or one with blocking
+    /// commands) to the primary of `slot` (any primary for `None`), where it may not move
+    /// (`pinned`). A node that refuses it (down) left it unwritten: it waits for the topology
+    /// to move and is routed again, as an unwritten command is. An error means nothing was
+    /// queued.
+    pub(super) fn send_whole(
+        &self,
+        pipeline: &Pipeline,
+        run: &Arc<PipelineRun>,
+        slot: Option<u16>,
+        meta: RequestMeta,
+    ) -> Result<()> {
+        let nodes = self.nodes.load();
+        let pool = match slot {
+            Some(slot) => self.primary_of_slot(&nodes, slot)?,
+            None => self.some_primary(&nodes)?,
+        };
+        let pinned = RequestMeta {
+            pinned: true,
+            ..meta
+        };
+        let sent = match pipeline.blocking {
+            Some(_) => self.submit_pipeline_dedicated(pool, pipeline, run.clone(), pinned),
+            None => self.enqueue_pipeline(pool.pick(), None, pipeline, run, pinned),
+        };
+        match sent {
+            // Dedicated connections are turned off: nothing to wait for.
+            Err(err) if err.kind() != ErrorKind::MaxConnections => {
+                let what = Waiting::Whole {
+                    pipeline: pipeline.clone(),
+                    run: run.clone(),
+                    slot,
+                };
+                self.retry_waiting(what, meta, err);
+                Ok(())
+            }
+            sent => sent,
+        }
     }
 
     /// A plan that is not one node.

@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use arc_swap::ArcSwap;
 
 use super::nodes::{NodePool, NodeSet};
-use super::pipeline::Views;
+use super::pipeline::{Pipeline, Views};
 use super::Engine;
 use crate::config::{ClusterOptions, Endpoint, ReadFrom};
 use crate::error::{Error, ErrorKind, Result};
@@ -41,9 +41,11 @@ use crate::session::RequestMeta;
 /// monitoring (a MOVED storm, a flapping node) and tests.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ClusterStats {
-    /// MOVED replies: a slot had moved; the command went to the new owner.
+    /// MOVED replies: a slot had moved; the command went to the new owner (a transaction's
+    /// or a held connection's command fails instead, and the next one goes there).
     pub moved: u64,
-    /// ASK replies: a slot was migrating; the command went to the importing node.
+    /// ASK replies: a slot was migrating; the command went to the importing node (a
+    /// transaction's or a held connection's command fails instead).
     pub ask: u64,
     /// TRYAGAIN replies (a multi-key command during a migration), retried after a pause.
     pub tryagain: u64,
@@ -93,14 +95,38 @@ pub(crate) struct Cluster {
 /// A request waiting in the engine.
 struct Delayed {
     due: Instant,
-    completion: Completion,
-    frame: Vec<u8>,
+    what: Waiting,
     meta: RequestMeta,
     to: RetryTo,
     /// Why it waits: the error it fails with when its attempts or time run out.
     cause: Error,
     /// The node it was turned away by (for an ASK or MOVED without a host).
     from: Option<Endpoint>,
+}
+
+/// What waits: one command, or a pipeline that goes whole to one node and was not written.
+enum Waiting {
+    Command {
+        completion: Completion,
+        frame: Vec<u8>,
+    },
+    /// A transaction, or a pipeline with blocking commands, whose node refused it (down):
+    /// routed again as a whole, to the primary of its keys' slot (any primary for `None`).
+    Whole {
+        pipeline: Pipeline,
+        run: Arc<PipelineRun>,
+        slot: Option<u16>,
+    },
+}
+
+impl Waiting {
+    /// Completes it with `err` (a pipeline: every one of its requests).
+    fn fail(self, err: Error, completions: &mut Vec<(Completion, Result<Reply>)>) {
+        match self {
+            Waiting::Command { completion, .. } => completions.push((completion, Err(err))),
+            Waiting::Whole { run, .. } => completions.extend(run.failed_slots(&err)),
+        }
+    }
 }
 
 /// Where one command goes.

@@ -13,35 +13,44 @@ impl Engine {
         &self,
         completion: Completion,
         frame: Vec<u8>,
-        mut meta: RequestMeta,
+        meta: RequestMeta,
         cause: Error,
     ) {
+        self.retry_waiting(Waiting::Command { completion, frame }, meta, cause);
+    }
+
+    /// `retry_unsent` for what waits, a command or a whole pipeline.
+    pub(super) fn retry_waiting(&self, what: Waiting, mut meta: RequestMeta, cause: Error) {
         let cluster = self.cluster();
         let failure = Failure::Connection {
             error: &cause,
             written: false,
         };
         let attempt = u32::from(meta.redirects) + 1;
-        match decide(failure, attempt, meta.read_only, false, &cluster.policy) {
+        let err = match decide(failure, attempt, meta.read_only, false, &cluster.policy) {
             Decision::Retry { after, refresh, .. } => {
                 meta.redirects = meta.redirects.saturating_add(1);
-                self.wait(after, completion, frame, meta, RetryTo::Slot, cause, None);
                 if refresh {
+                    // First: the wake-up `wait` sends also makes a reactor see a deferred
+                    // refresh (this may be a caller's thread).
                     self.request_refresh();
                 }
+                self.wait(after, what, meta, RetryTo::Slot, cause, None);
+                return;
             }
-            Decision::Fail(err) => self.deliver_now(vec![(completion, Err(err))]),
-            Decision::Deliver => self.deliver_now(vec![(completion, Err(cause))]),
-        }
+            Decision::Fail(err) => err,
+            Decision::Deliver => cause,
+        };
+        let mut completions = Vec::new();
+        what.fail(err, &mut completions);
+        self.deliver_now(completions);
     }
 
     /// Keeps a request until `after` has passed; then it goes where `to` says.
-    #[allow(clippy::too_many_arguments)]
-    pub(super) fn wait(
+    fn wait(
         &self,
         after: Duration,
-        completion: Completion,
-        frame: Vec<u8>,
+        what: Waiting,
         meta: RequestMeta,
         to: RetryTo,
         cause: Error,
@@ -49,8 +58,7 @@ impl Engine {
     ) {
         let delayed = Delayed {
             due: Instant::now() + after,
-            completion,
-            frame,
+            what,
             meta,
             to,
             cause,
@@ -76,7 +84,9 @@ impl Engine {
     }
 
     /// The reactor's detours: each is decided (`route::cluster::decide`) and sent on, kept
-    /// for later, or failed into `completions`.
+    /// for later, or failed into `completions`. A notice (of a request that may not move) is
+    /// only learnt from: a MOVED patches the slot map, and a refresh is asked for as for a
+    /// request that would be sent on.
     pub(in crate::client) fn on_cluster_detours(
         &self,
         detours: &mut Vec<Detour>,
@@ -86,7 +96,10 @@ impl Engine {
         let retry_written = self.config.retry.retry_written_commands;
         let mut suspected = Vec::new();
         for detour in detours.drain(..) {
-            cluster.count(&detour.cause, detour.refused);
+            // A notice of a lost connection: nothing was sent again.
+            if detour.refused || !detour.notice {
+                cluster.count(&detour.cause, detour.refused);
+            }
             let failure = if detour.refused {
                 Failure::Reply(&detour.cause)
             } else {
@@ -104,9 +117,14 @@ impl Engine {
                     suspect_siblings(pool);
                 }
             }
+            // A notice is learnt from however often its request went round.
+            let attempt = match detour.notice {
+                true => 1,
+                false => u32::from(detour.meta.redirects) + 1,
+            };
             let decision = decide(
                 failure,
-                u32::from(detour.meta.redirects) + 1,
+                attempt,
                 detour.meta.read_only,
                 retry_written,
                 &cluster.policy,
@@ -121,13 +139,21 @@ impl Engine {
                     if refresh {
                         self.request_refresh();
                     }
+                    if detour.notice {
+                        // It failed where it was (it may not move): the next one goes where
+                        // the patched slot map or the refresh says.
+                        continue;
+                    }
                     let mut meta = detour.meta;
                     meta.redirects = meta.redirects.saturating_add(1);
+                    let what = Waiting::Command {
+                        completion: detour.completion,
+                        frame: detour.frame,
+                    };
                     if after.is_zero() {
                         let delayed = Delayed {
                             due: Instant::now(),
-                            completion: detour.completion,
-                            frame: detour.frame,
+                            what,
                             meta,
                             to,
                             cause: detour.cause,
@@ -135,8 +161,7 @@ impl Engine {
                         };
                         self.resend(delayed, completions);
                     } else {
-                        let (completion, frame) = (detour.completion, detour.frame);
-                        self.wait(after, completion, frame, meta, to, detour.cause, from);
+                        self.wait(after, what, meta, to, detour.cause, from);
                     }
                 }
             }
@@ -146,15 +171,27 @@ impl Engine {
     /// Sends a waiting or redirected request where its `to` says.
     pub(super) fn resend(&self, d: Delayed, completions: &mut Vec<(Completion, Result<Reply>)>) {
         if d.meta.deadline.is_some_and(|t| t <= Instant::now()) {
-            completions.push((
-                d.completion,
-                Err(Error::new(ErrorKind::Timeout, "the command timed out")),
-            ));
+            let err = Error::new(ErrorKind::Timeout, "the command timed out");
+            d.what.fail(err, completions);
             return;
         }
-        let Some(args) = frame_args(&d.frame) else {
+        let (completion, frame) = match d.what {
+            Waiting::Command { completion, frame } => (completion, frame),
+            Waiting::Whole {
+                pipeline,
+                run,
+                slot,
+            } => {
+                let sent = self.send_whole(&pipeline, &run, slot, d.meta);
+                if let Err(err) = sent {
+                    completions.extend(run.failed_slots(&err));
+                }
+                return;
+            }
+        };
+        let Some(args) = frame_args(&frame) else {
             let err = Error::new(ErrorKind::Internal, "a redirected frame is malformed");
-            completions.push((d.completion, Err(err)));
+            completions.push((completion, Err(err)));
             return;
         };
         // A blocking command holds its connection until it is served: wherever it is sent
@@ -165,14 +202,14 @@ impl Engine {
                 let pool = self.pool_for_addr(addr, d.from.as_ref());
                 let Some(pool) = pool else {
                     // A node we do not know yet: route again once the topology names it.
-                    self.retry_unsent(d.completion, d.frame, d.meta, d.cause);
+                    self.retry_unsent(completion, frame, d.meta, d.cause);
                     return;
                 };
                 let sent = if blocking {
-                    self.submit_dedicated_asking(&pool, &d.frame, d.completion, d.meta)
+                    self.submit_dedicated_asking(&pool, &frame, completion, d.meta)
                 } else {
-                    let write = |buf: &mut Vec<u8>| buf.extend_from_slice(&d.frame);
-                    self.enqueue_asking(pool.pick(), None, write, d.completion, d.meta)
+                    let write = |buf: &mut Vec<u8>| buf.extend_from_slice(&frame);
+                    self.enqueue_asking(pool.pick(), None, write, completion, d.meta)
                 };
                 match sent {
                     Ok(()) => {}
@@ -180,17 +217,12 @@ impl Engine {
                     Err((err, completion)) if err.kind() == ErrorKind::MaxConnections => {
                         completions.push((completion, Err(err)))
                     }
-                    Err((err, completion)) => self.retry_unsent(completion, d.frame, d.meta, err),
+                    Err((err, completion)) => self.retry_unsent(completion, frame, d.meta, err),
                 }
             }
             RetryTo::Slot | RetryTo::Moved { .. } => {
-                let dispatched = self.dispatch(
-                    args.as_slice(),
-                    Some(&d.frame),
-                    d.completion,
-                    d.meta,
-                    blocking,
-                );
+                let dispatched =
+                    self.dispatch(args.as_slice(), Some(&frame), completion, d.meta, blocking);
                 if let Err((err, completion)) = dispatched {
                     completions.push((completion, Err(err)));
                 }
@@ -347,7 +379,7 @@ impl Engine {
     ) {
         let delayed = std::mem::take(&mut *self.cluster().delayed.lock().unwrap());
         for d in delayed {
-            completions.push((d.completion, Err(err.clone())));
+            d.what.fail(err.clone(), completions);
         }
     }
 }

@@ -93,6 +93,10 @@ impl Engine {
             .trigger(Instant::now());
         if start {
             self.start_refresh();
+        } else if !crate::reactor::on_reactor_of(self as *const Engine as *const ()) {
+            // Deferred (one ran a moment ago): a reactor that sleeps without a timer must
+            // learn when it is due. A reactor thread looks at the timers after its turn.
+            self.reactors[0].notify(Msg::Timers);
         }
     }
 

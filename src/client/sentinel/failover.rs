@@ -83,6 +83,8 @@ impl Engine {
         let id = |i: &usize| nodes.pools.get(*i).map(|p| p.id);
         let master = view.master.as_ref().and_then(id);
         let replica_client = self.sentinel().role() == SentinelRole::Replica;
+        // A write to a read client's replica: READONLY is the caller's error.
+        let to_replica = |node: u64| replica_client && Some(node) != master;
         let mut rediscover = false;
         let now = Instant::now();
         for detour in detours.drain(..) {
@@ -94,7 +96,16 @@ impl Engine {
                 frame,
                 meta,
                 node,
+                notice,
             } = detour;
+            if notice {
+                // It failed where it was (a held connection's, a pinned batch's): nothing to
+                // send, but after a lost node or a demoted master the next one should find
+                // the new master.
+                let demoted = cause.kind() == ErrorKind::ReadOnly && !to_replica(node);
+                rediscover |= !refused || demoted;
+                continue;
+            }
             let blocking = frame_args(&frame).is_some_and(|args| {
                 matches!(classify(args.as_slice()), Ok(CommandClass::Blocking { .. }))
             });
@@ -114,8 +125,7 @@ impl Engine {
                 continue;
             }
             match cause.kind() {
-                // A write to a read client's replica: the caller's error.
-                ErrorKind::ReadOnly if replica_client && Some(node) != master => {
+                ErrorKind::ReadOnly if to_replica(node) => {
                     completions.push((completion, Err(cause)))
                 }
                 // The master is a replica now: it did not run the command.

@@ -12,9 +12,11 @@ use crate::ffi::guard::{guard_code, null_arg};
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum redcore_cluster_counter {
-    /// MOVED replies: a slot had moved, the command went to its new owner.
+    /// MOVED replies: a slot had moved, the command went to its new owner (a transaction's
+    /// or a dedicated connection's command fails instead, and the next one goes there).
     Moved = 0,
-    /// ASK replies: a slot was migrating, the command went to the importing node.
+    /// ASK replies: a slot was migrating, the command went to the importing node (a
+    /// transaction's or a dedicated connection's command fails instead).
     Ask = 1,
     /// TRYAGAIN replies, retried after a pause.
     Tryagain = 2,
