@@ -532,6 +532,35 @@ fn malformed_replies_give_protocol_and_a_fresh_connection() {
 
 // ---- closing: what CLOSED means for written commands -----------------------------------------
 
+/// A sentinel client's commands wait (parked) while no sentinel has named a master yet:
+/// `drain` waits for them too, here until they fail, rather than return with their callbacks
+/// still to run.
+#[test]
+fn drain_waits_for_commands_parked_for_a_master() {
+    let sentinel = ScriptedServer::start(|_: &[String]| Answer::Nothing);
+    let mut cfg = Config::from_url(&format!(
+        "redis+sentinel://127.0.0.1:{}/svc",
+        sentinel.port()
+    ))
+    .expect("sentinel URL");
+    cfg.lazy_connect = true;
+    cfg.command_timeout = Some(Duration::from_millis(500));
+    let client = Client::new(cfg).expect("a lazy client starts without a master");
+    let ran = Arc::new(AtomicUsize::new(0));
+    for _ in 0..10 {
+        let ran = ran.clone();
+        client
+            .submit(&["GET", "k"], move |_| {
+                ran.fetch_add(1, Ordering::SeqCst);
+            })
+            .expect("submitted");
+    }
+    match client.drain(Duration::from_secs(10)) {
+        Ok(()) => assert_eq!(ran.load(Ordering::SeqCst), 10, "callbacks still to run"),
+        Err(e) => panic!("the parked commands never completed: {e}"),
+    }
+}
+
 /// `drain` returns once the callbacks have run, not only once the replies are in: a caller
 /// frees what its callbacks use right after it. Callbacks that take a moment (about 2 µs
 /// each) leave replies the reactor has taken waiting for their turn; chains of callbacks

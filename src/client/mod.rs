@@ -678,8 +678,8 @@ impl Engine {
     }
 
     /// True when no command waits anywhere: on a connection (written or not, or answered but
-    /// handed to the reactor for its completion), for a dedicated connection, or for its time
-    /// in a cluster (a retry's delay, a topology).
+    /// handed to the reactor for its completion), for a dedicated connection, for its time
+    /// in a cluster (a retry's delay, a topology), or for a sentinel client's master.
     fn is_drained(&self) -> bool {
         let mut conns = self.node_conns();
         conns.extend(self.dedicated_conns());
@@ -688,7 +688,8 @@ impl Engine {
             st.ex.pending() == 0 && st.handoff.is_empty() && st.detoured.is_empty()
         });
         let cluster_idle = self.cluster.is_none() || !self.cluster_has_delayed();
-        idle && cluster_idle && self.pool_next_deadline().is_none()
+        let sentinel_idle = self.sentinel.as_ref().is_none_or(|s| !s.has_parked());
+        idle && cluster_idle && sentinel_idle && self.pool_next_deadline().is_none()
     }
 
     /// How many completions the reactors have run so far.

@@ -185,6 +185,11 @@ impl Sentinel {
         })
     }
 
+    /// Whether commands wait for a master to send them to (`Client::drain` waits for them).
+    pub(crate) fn has_parked(&self) -> bool {
+        !self.parked.lock().unwrap().is_empty()
+    }
+
     pub(crate) fn stats(&self) -> SentinelStats {
         let c = &self.counters;
         let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
