@@ -375,3 +375,103 @@ fn the_helper_starts_again_when_the_watching_connection_is_lost() {
     // The second attempt read B's write: no update lost.
     assert_eq!(int_of(&a, "balance"), 91);
 }
+
+static SENT_BACK_TO_BACK: std::sync::Mutex<Vec<(usize, Option<ErrorKind>)>> =
+    std::sync::Mutex::new(Vec::new());
+
+fn record_back_to_back(ctx: [usize; 2], result: redcore::Result<redcore::resp::Reply>) {
+    let kind = result.err().map(|e| e.kind());
+    SENT_BACK_TO_BACK.lock().unwrap().push((ctx[0], kind));
+}
+
+/// What a pipelining holder does (the Go binding's TxPipeline, C's redcore_dedicated_command
+/// in a row): MULTI, SET, EXEC sent back to back after the watching connection was lost. None
+/// of it may run: the SET alone would overwrite another client's write.
+#[test]
+fn commands_sent_back_to_back_after_a_lost_watch_all_fail() {
+    let server = RedisServer::start();
+    let a = client(&server);
+    a.command(&["SET", "k", "100"]).unwrap();
+    let mut held = a.dedicated().unwrap();
+    let id = id_of(&mut held);
+    held.command(&["WATCH", "k"]).unwrap();
+    kill_held(&a, id);
+    a.command(&["SET", "k", "70"]).unwrap();
+    let commands: [&[&str]; 3] = [&["MULTI"], &["SET", "k", "stale"], &["EXEC"]];
+    for (i, args) in commands.iter().enumerate() {
+        if let Err(e) = held.submit_raw(args, record_back_to_back, [i, 0]) {
+            SENT_BACK_TO_BACK.lock().unwrap().push((i, Some(e.kind())));
+        }
+    }
+    let done = (0..100).any(|_| {
+        std::thread::sleep(Duration::from_millis(20));
+        SENT_BACK_TO_BACK.lock().unwrap().len() == 3
+    });
+    assert!(done, "every command completes");
+    let mut outcomes = SENT_BACK_TO_BACK.lock().unwrap().clone();
+    outcomes.sort_by_key(|(i, _)| *i);
+    assert_eq!(
+        outcomes,
+        vec![
+            (0, Some(ErrorKind::Watch)),
+            (1, Some(ErrorKind::Watch)),
+            (2, Some(ErrorKind::Watch))
+        ]
+    );
+    assert_eq!(int_of(&a, "k"), 70);
+    // A new WATCH starts over on the new socket.
+    held.command(&["WATCH", "k"]).unwrap();
+    held.command(&["MULTI"]).unwrap();
+    held.command(&["SET", "k", "40"]).unwrap();
+    assert_eq!(held.command(&["EXEC"]).unwrap().value().len(), 1);
+    assert_eq!(int_of(&a, "k"), 40);
+}
+
+/// A holder that gives its connection back with MULTI's commands still unwritten: they fail
+/// with the lost socket instead of running alone on the next one.
+#[test]
+fn commands_of_a_released_transaction_never_run_alone_after_a_reconnect() {
+    let mut server = RedisServer::start();
+    let mut cfg = server.config();
+    cfg.command_timeout = Some(Duration::from_secs(30));
+    cfg.retry.retries = 100;
+    let a = Client::new(cfg).expect("client connects");
+    let mut held = a.dedicated().unwrap();
+    held.command(&["MULTI"]).unwrap();
+    // The server stops reading: the big SET cannot be written whole, the small one waits.
+    server.pause();
+    let big = "x".repeat(32 * 1024 * 1024);
+    held.submit_raw(&["SET", "big", big.as_str()], |_, _| {}, [0, 0])
+        .unwrap();
+    held.submit_raw(&["SET", "small", "1"], |_, _| {}, [0, 0])
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    held.release();
+    server.kill();
+    server.restart();
+    // The client reconnects; nothing of the transaction may show up.
+    let c = client(&server);
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(
+        c.command(&["EXISTS", "small", "big"])
+            .unwrap()
+            .value()
+            .as_integer(),
+        Some(0)
+    );
+}
+
+/// No health-check PING goes into a holder's open MULTI (EXEC would answer it).
+#[test]
+fn no_health_check_inside_a_holders_transaction() {
+    let server = RedisServer::start();
+    let mut cfg = server.config();
+    cfg.health_check_interval = Some(Duration::from_millis(50));
+    let a = Client::new(cfg).expect("client connects");
+    let mut held = a.dedicated().unwrap();
+    held.command(&["MULTI"]).unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    held.command(&["SET", "a", "1"]).unwrap();
+    let exec = held.command(&["EXEC"]).unwrap();
+    assert_eq!(exec.value().len(), 1, "EXEC answered only the holder's SET");
+}

@@ -27,7 +27,8 @@ type Tx struct {
 // connection is to the node serving the first key, and the transaction's keys must share
 // its slot: ErrCrossSlotTransaction otherwise). Inside fn, read with
 // tx.Do and write with tx.TxPipeline(): its Exec fails with ErrWatch (for every command)
-// when a watched key changed since WATCH, and nothing was written; call Watch again to
+// when a watched key changed since WATCH, or the held connection was lost while it watched
+// them (tx.Do fails with ErrWatch then too), and nothing was written; call Watch again to
 // retry. Waits up to the dedicated-connection wait (5 s by default) for a free connection,
 // then fails with ErrMaxConnections; a WATCH the server refuses fails Watch with the
 // server's error, and fn does not run.

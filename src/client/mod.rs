@@ -1403,41 +1403,59 @@ impl HolderState {
     /// Refuses a command when the connection was lost (and reconnected) while the server held
     /// this holder's state, which the new socket does not have: sent there, it would run
     /// outside the transaction, unwatched, or in the wrong database. The commands pending at
-    /// the loss failed with the connection's error. Then:
-    /// - after a SELECT or another change, every command fails until the connection is
-    ///   released (it is closed then);
-    /// - inside MULTI, every command fails (WATCH when keys were watched, else CONNECTION)
-    ///   until EXEC or DISCARD, which fails too and ends the transaction;
-    /// - with keys watched only, the next command fails with WATCH and the watch is over:
-    ///   start again (the transaction helper does).
+    /// the loss failed with the connection's error. Then, until the holder has said how it
+    /// goes on, every command fails (so that commands sent back to back, MULTI, SET, EXEC,
+    /// never run alone):
+    /// - after a SELECT or another change, with CONNECTION until the connection is released
+    ///   (it is closed then);
+    /// - inside MULTI, with WATCH when keys were watched, else
+    ///   CONNECTION, until EXEC or DISCARD, which fail too and end the transaction;
+    /// - with keys watched only, with WATCH until EXEC or DISCARD (which fail too) or a new
+    ///   WATCH or UNWATCH (which go out on the new socket): start again.
     ///
-    /// `ends`: the command is EXEC or DISCARD.
-    fn check_lost(&mut self, conn: &Conn, ends: bool) -> Result<()> {
+    /// `kind`: the command's, when it is one of the stateful ones.
+    fn check_lost(&mut self, conn: &Conn, kind: Option<StatefulKind>) -> Result<()> {
         let mut st = conn.lock();
         if !st.session_lost {
             return Ok(());
         }
-        let (kind, what) = if self.tainted {
+        let ends = matches!(kind, Some(StatefulKind::Exec | StatefulKind::Discard));
+        let (error, what) = if self.tainted {
             (
                 ErrorKind::Connection,
                 "with a change the holder made to it (SELECT, CLIENT SETNAME, ...); release it",
             )
         } else if self.in_multi {
-            if ends {
-                self.in_multi = false;
-            }
-            let kind = if self.watching {
+            let error = if self.watching {
                 ErrorKind::Watch
             } else {
                 ErrorKind::Connection
             };
             if ends {
+                self.in_multi = false;
                 self.watching = false;
             }
-            (kind, "inside MULTI: the transaction is gone")
+            (
+                error,
+                "inside MULTI: the transaction is gone (every command fails until EXEC or \
+                 DISCARD)",
+            )
         } else if self.watching {
-            self.watching = false;
-            (ErrorKind::Watch, "while it watched keys: start again")
+            match kind {
+                Some(StatefulKind::Watch | StatefulKind::Unwatch) => {
+                    // Starting over, or giving up: on the new socket, which watches nothing.
+                    self.watching = false;
+                    st.session_lost = false;
+                    return Ok(());
+                }
+                _ if ends => self.watching = false,
+                _ => {}
+            }
+            (
+                ErrorKind::Watch,
+                "while it watched keys: start again (every command fails until EXEC, DISCARD, \
+                 WATCH or UNWATCH)",
+            )
         } else {
             st.session_lost = false;
             return Ok(());
@@ -1446,7 +1464,7 @@ impl HolderState {
             st.session_lost = false;
         }
         Err(Error::new(
-            kind,
+            error,
             format!("the dedicated connection was lost and reconnected {what}"),
         ))
     }
@@ -1517,11 +1535,11 @@ impl Dedicated {
             Ok(class) => class,
             Err(e) => return Err((e, completion)),
         };
-        let ends = matches!(
-            class,
-            CommandClass::Stateful(StatefulKind::Exec | StatefulKind::Discard)
-        );
-        if let Err(e) = self.state.check_lost(conn, ends) {
+        let stateful = match class {
+            CommandClass::Stateful(kind) => Some(kind),
+            _ => None,
+        };
+        if let Err(e) = self.state.check_lost(conn, stateful) {
             return Err((e, completion));
         }
         let before = self.state.holds();

@@ -128,7 +128,8 @@ impl Dedicated {
             .conn
             .clone()
             .ok_or_else(|| Error::invalid_argument("this dedicated connection was released"))?;
-        self.state.check_lost(&conn, true)?;
+        // MULTI ... EXEC in one go: refused as EXEC is after a loss.
+        self.state.check_lost(&conn, Some(StatefulKind::Exec))?;
         let session = self.state.holds();
         let waiter = Waiter::for_this_thread();
         let seq = waiter.begin();

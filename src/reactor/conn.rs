@@ -1277,12 +1277,10 @@ impl ConnState {
         self.handshake = None;
         self.health_pending = false;
         let was_ready = matches!(self.phase, Phase::Ready);
-        if was_ready
-            && self.lease == Lease::Held
-            && (self.session || self.ex.any_pending(|meta| meta.session))
-        {
+        if was_ready && (self.session || self.ex.any_pending(|meta| meta.session)) {
             // The holder's WATCH, MULTI or SELECT went with the socket: what it queued counted
-            // on them (a command queued after MULTI would run alone on the next socket).
+            // on them (a command queued after MULTI would run alone on the next socket), also
+            // when it has given the connection back since.
             let completions = &mut *ctx.completions;
             self.ex
                 .fail_all(|c| completions.push((c, Err(err.clone()))));
@@ -1429,8 +1427,7 @@ impl ConnState {
         }
         self.expire(ctx);
         if let (Some(interval), Phase::Ready) = (self.health_check, &self.phase) {
-            if !self.health_pending && self.ex.pending() == 0 && ctx.now >= self.last_io + interval
-            {
+            if self.health_check_due() && ctx.now >= self.last_io + interval {
                 self.health_pending = true;
                 let deadline = Some(ctx.now + ctx.config.command_timeout.unwrap_or(interval));
                 self.ex.enqueue(
@@ -1450,6 +1447,13 @@ impl ConnState {
         false
     }
 
+    /// Whether a health check may be sent once the connection has been idle long enough: none
+    /// is pending, nothing else is, and no holder's MULTI is open (the PING would be queued
+    /// into the transaction and answered by EXEC).
+    fn health_check_due(&self) -> bool {
+        !self.health_pending && self.ex.pending() == 0 && !self.in_transaction
+    }
+
     /// When this connection next needs the reactor's attention without I/O.
     pub(crate) fn next_timer(&self) -> Option<Instant> {
         let phase = match self.phase {
@@ -1458,7 +1462,9 @@ impl ConnState {
             _ => None,
         };
         let health = match (self.health_check, &self.phase) {
-            (Some(interval), Phase::Ready) if !self.health_pending => Some(self.last_io + interval),
+            (Some(interval), Phase::Ready) if self.health_check_due() => {
+                Some(self.last_io + interval)
+            }
             _ => None,
         };
         [phase, self.ex.next_deadline(), health]
