@@ -1035,7 +1035,8 @@ void redcore_client_free(struct redcore_client *client);
 
 /**
  * Waits until every command submitted so far has completed (reply, error or timeout; the
- * callbacks have run), for at most `timeout_ms` milliseconds. Commands submitted meanwhile
+ * callbacks have run), for at most `timeout_ms` milliseconds (or up to 100 ms, however small
+ * `timeout_ms` is, for the event loop to confirm its callbacks have run). Commands submitted meanwhile
  * are waited for too: stop submitting first. Returns `REDCORE_OK` when nothing is pending,
  * `REDCORE_ERR_TIMEOUT` when something still was at the deadline,
  * `REDCORE_ERR_INVALID_ARGUMENT` for NULL or when called from one of the client's callbacks

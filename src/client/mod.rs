@@ -451,7 +451,8 @@ impl Client {
     }
 
     /// Waits until every command submitted so far has completed (its reply came, or it failed
-    /// or timed out) and its callback has run, or `timeout` passes: `Err(TIMEOUT)` then. Commands submitted meanwhile
+    /// or timed out) and its callback has run, or `timeout` passes (at least 100 ms are given
+    /// to the reactors to confirm the callbacks have run): `Err(TIMEOUT)` then. Commands submitted meanwhile
     /// are waited for too, so stop submitting first. Call it before `close` (or dropping the
     /// client) to have written commands answered instead of completed with CLOSED, which does
     /// not mean they did not run: the server may have run them. Not from a callback.
@@ -481,8 +482,11 @@ impl Client {
             // Each reactor answers a barrier once it has run what it held; if none ran
             // anything meanwhile (which could have submitted more) and nothing is on its
             // way, everything submitted so far has completed.
+            // The reactors answer within a turn; a drain without time left (`drain(0)` on an
+            // idle client) still gets that long.
             let ran = self.engine.completions_run();
-            if !self.engine.barrier(deadline) {
+            let answered_by = deadline.max(Instant::now() + BARRIER_GRACE);
+            if !self.engine.barrier(answered_by) {
                 return Err(late());
             }
             if self.engine.completions_run() == ran
@@ -1370,6 +1374,9 @@ fn stateful_error(kind: StatefulKind) -> Error {
          pipeline for MULTI/EXEC"
     ))
 }
+
+/// How long `drain` waits at least for the reactors to say they have run what they held.
+const BARRIER_GRACE: Duration = Duration::from_millis(100);
 
 /// A dedicated connection, held until released (or dropped): for WATCH / MULTI / EXEC and
 /// other commands that change a connection's state. Not shared: use it from one thread.
