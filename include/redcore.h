@@ -1036,9 +1036,9 @@ void redcore_client_free(struct redcore_client *client);
 /**
  * Waits until every command submitted so far has completed (reply, error or timeout; the
  * callbacks have run), for at most `timeout_ms` milliseconds (or up to 100 ms, however small
- * `timeout_ms` is, for the event loop to confirm its callbacks have run). Commands submitted meanwhile
- * are waited for too: stop submitting first. Returns `REDCORE_OK` when nothing is pending,
- * `REDCORE_ERR_TIMEOUT` when something still was at the deadline,
+ * `timeout_ms` is, for the event loop to confirm its callbacks have run). Commands submitted
+ * meanwhile are waited for too: stop submitting first. Returns `REDCORE_OK` when nothing is
+ * pending, `REDCORE_ERR_TIMEOUT` when something still was at the deadline,
  * `REDCORE_ERR_INVALID_ARGUMENT` for NULL or when called from one of the client's callbacks
  * (it would wait for itself), `REDCORE_ERR_CLOSED` in a forked child. Use it before
  * `redcore_client_free` to have written commands answered rather than completed with

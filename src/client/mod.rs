@@ -451,11 +451,12 @@ impl Client {
     }
 
     /// Waits until every command submitted so far has completed (its reply came, or it failed
-    /// or timed out) and its callback has run, or `timeout` passes (at least 100 ms are given
-    /// to the reactors to confirm the callbacks have run): `Err(TIMEOUT)` then. Commands submitted meanwhile
-    /// are waited for too, so stop submitting first. Call it before `close` (or dropping the
-    /// client) to have written commands answered instead of completed with CLOSED, which does
-    /// not mean they did not run: the server may have run them. Not from a callback.
+    /// or timed out) and its callback has run, or `timeout` passes (the reactors get at least
+    /// 100 ms to confirm the callbacks have run): `Err(TIMEOUT)` then. Commands submitted
+    /// meanwhile are waited for too, so stop submitting first. Call it before `close` (or
+    /// dropping the client) to have written commands answered instead of completed with
+    /// CLOSED, which does not mean they did not run: the server may have run them. Not from a
+    /// callback.
     pub fn drain(&self, timeout: Duration) -> Result<()> {
         self.engine.check_blocking_allowed()?;
         let deadline = Instant::now() + timeout;
@@ -481,9 +482,8 @@ impl Client {
             // may still wait for their callbacks, on it or on their way to another reactor.
             // Each reactor answers a barrier once it has run what it held; if none ran
             // anything meanwhile (which could have submitted more) and nothing is on its
-            // way, everything submitted so far has completed.
-            // The reactors answer within a turn; a drain without time left (`drain(0)` on an
-            // idle client) still gets that long.
+            // way, everything submitted so far has completed. The reactors answer within a
+            // turn; a drain without time left (`drain(0)` on an idle client) still gets that.
             let ran = self.engine.completions_run();
             let answered_by = deadline.max(Instant::now() + BARRIER_GRACE);
             if !self.engine.barrier(answered_by) {
