@@ -605,10 +605,15 @@ impl<'a> UrlParser<'a> {
                 raw_key,
                 &format!("name of URL parameter {}", self.quote(raw_key)),
             )?;
+            // redis-py's name of a parameter is the same parameter.
+            let key = ALIASES
+                .iter()
+                .find(|(alias, _)| *alias == key)
+                .map_or(key, |(_, name)| (*name).to_string());
             // Which one should win is anybody's guess (redis-py takes the first).
             if seen.contains(&key) {
                 return Err(invalid(format!(
-                    "URL parameter {} is given twice",
+                    "URL parameter {} sets {key}, which is given already",
                     self.quote(raw_key)
                 )));
             }
@@ -661,21 +666,17 @@ impl<'a> UrlParser<'a> {
                     .and_then(Protocol::from_version)
                     .ok_or_else(|| v.error("2 or 3"))?
             }
-            "client_name" | "name" => c.client_name = v.optional_string(),
+            "client_name" => c.client_name = v.optional_string(),
             "username" => c.username = v.optional_string(),
             "tls" => c.tls = v.boolean()?,
-            "connect_timeout" | "socket_connect_timeout" => {
-                c.connect_timeout = v.optional_duration()?
-            }
-            "command_timeout" | "socket_timeout" | "timeout" => {
-                c.command_timeout = v.optional_duration()?
-            }
+            "connect_timeout" => c.connect_timeout = v.optional_duration()?,
+            "command_timeout" => c.command_timeout = v.optional_duration()?,
             "tcp_nodelay" => c.tcp_nodelay = v.boolean()?,
-            "tcp_keepalive" | "socket_keepalive" => c.tcp_keepalive = v.keepalive()?,
-            "connections_per_node" | "pool_size" => c.connections_per_node = v.number()?,
+            "tcp_keepalive" => c.tcp_keepalive = v.keepalive()?,
+            "connections_per_node" => c.connections_per_node = v.number()?,
             "max_direct" => c.max_direct_connections_per_node = v.number()?,
             "max_in_flight" => c.max_in_flight_per_connection = v.number()?,
-            "max_dedicated" | "max_connections" => c.max_dedicated_connections = v.number()?,
+            "max_dedicated" => c.max_dedicated_connections = v.number()?,
             "dedicated_wait_timeout" => c.dedicated_wait_timeout = v.duration()?,
             "retries" => c.retry.retries = v.number()?,
             "backoff" => {
@@ -696,10 +697,10 @@ impl<'a> UrlParser<'a> {
             "max_aggregate_len" => c.reader_limits.max_aggregate_len = v.number()?,
             "max_depth" => c.reader_limits.max_depth = v.number()?,
             "max_line_len" => c.reader_limits.max_line_len = v.number()?,
-            "tls_ca_file" | "ssl_ca_certs" => c.tls_options.ca_file = v.optional_path(),
-            "tls_ca_dir" | "ssl_ca_path" => c.tls_options.ca_dir = v.optional_path(),
-            "tls_cert_file" | "ssl_certfile" => c.tls_options.client_cert_file = v.optional_path(),
-            "tls_key_file" | "ssl_keyfile" => c.tls_options.client_key_file = v.optional_path(),
+            "tls_ca_file" => c.tls_options.ca_file = v.optional_path(),
+            "tls_ca_dir" => c.tls_options.ca_dir = v.optional_path(),
+            "tls_cert_file" => c.tls_options.client_cert_file = v.optional_path(),
+            "tls_key_file" => c.tls_options.client_key_file = v.optional_path(),
             "tls_server_name" => c.tls_options.server_name = v.optional_string(),
             "tls_min_version" => {
                 c.tls_options.min_version =
@@ -853,6 +854,21 @@ fn parse_userinfo(userinfo: &str, config: &mut Config) -> Result<()> {
 }
 
 /// Percent-decodes into bytes; the error names `what` and never quotes the text.
+/// redis-py's names of URL parameters (and `name`, `timeout`), with the names they stand for.
+const ALIASES: &[(&str, &str)] = &[
+    ("name", "client_name"),
+    ("socket_connect_timeout", "connect_timeout"),
+    ("socket_timeout", "command_timeout"),
+    ("timeout", "command_timeout"),
+    ("socket_keepalive", "tcp_keepalive"),
+    ("pool_size", "connections_per_node"),
+    ("max_connections", "max_dedicated"),
+    ("ssl_ca_certs", "tls_ca_file"),
+    ("ssl_ca_path", "tls_ca_dir"),
+    ("ssl_certfile", "tls_cert_file"),
+    ("ssl_keyfile", "tls_key_file"),
+];
+
 fn decode_bytes(raw: &str, what: &str) -> Result<Vec<u8>> {
     // Decoding only shrinks, so this never reallocates (and leaves no stray copy of a secret).
     let mut out = Vec::with_capacity(raw.len());

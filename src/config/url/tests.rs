@@ -357,7 +357,14 @@ const INVALID: &[(&str, &str)] = &[
         "redis://h?max_direct=1099511627776",
         "max_direct_connections_per_node must be at most 1024",
     ),
-    ("redis://h?db=1&db=2", "URL parameter 'db' is given twice"),
+    (
+        "redis://h?db=1&db=2",
+        "URL parameter 'db' sets db, which is given already",
+    ),
+    (
+        "redis://h?timeout=1&socket_timeout=5",
+        "URL parameter 'socket_timeout' sets command_timeout, which is given already",
+    ),
     (
         "redis://h?reactor_threads=100",
         "reactor_threads must be 1 to 64",
