@@ -205,6 +205,10 @@ typedef enum redcore_error_code {
    * A bug in redcore (a caught panic, a broken invariant).
    */
   REDCORE_ERR_INTERNAL = 40,
+  /**
+   * The caller cancelled the command (`redcore_client_cancel`) before it completed.
+   */
+  REDCORE_ERR_CANCELLED = 41,
 } redcore_error_code;
 
 /**
@@ -944,6 +948,21 @@ enum redcore_error_code redcore_client_submit_batch(const struct redcore_client 
                                                     struct redcore_error **err_out);
 
 /**
+ * `redcore_client_cancel` for commands sent with `redcore_client_submit_batch`: cancels the
+ * blocking command whose result is to go to `queue` under `token`, if it is still pending
+ * on a dedicated connection or waiting for one. Its completion then comes, soon, with
+ * `REDCORE_ERR_CANCELLED`; the same exceptions and the same loss apply. Writes how many
+ * were cancelled (0 or 1) to `*cancelled_out` when not NULL: with 0, the completion comes
+ * as it would have (it may be in the queue already). A token is the caller's to reuse once
+ * its completion is taken: cancel only a token whose completion has not been taken yet.
+ */
+enum redcore_error_code redcore_client_cancel_queued(const struct redcore_client *client,
+                                                     const struct redcore_completion_queue *queue,
+                                                     size_t token,
+                                                     size_t *cancelled_out,
+                                                     struct redcore_error **err_out);
+
+/**
  * `redcore_client_submit_batch` on a dedicated connection (the commands go out in order on
  * it). Same rules as `redcore_dedicated_command`: use the dedicated connection from one
  * thread at a time.
@@ -1066,6 +1085,27 @@ enum redcore_error_code redcore_client_command(const struct redcore_client *clie
                                                redcore_callback callback,
                                                void *userdata,
                                                struct redcore_error **err_out);
+
+/**
+ * Cancels the blocking commands (BLPOP, BRPOP, BLMOVE, BZPOPMIN, XREAD BLOCK, WAIT, ...)
+ * that were sent with `redcore_client_command` and this `callback` and `userdata` and are
+ * still pending: waiting for a dedicated connection, or sent on one. Each one's callback
+ * runs once, soon and on a library thread, with `REDCORE_ERR_CANCELLED`. One already
+ * written has its connection closed (and replaced), so that the server drops it: a BLPOP
+ * cancelled this way pops nothing later. A reply the server sent just before the close is
+ * lost with it (the command ran, but its callback says CANCELLED). Not cancelled, and left
+ * to complete as they would: other commands (answered soon anyway), pipelines, commands on a
+ * held connection, and blocking commands still waiting for a cluster topology or a
+ * sentinel's master. Writes how many were cancelled to `*cancelled_out` (when not NULL):
+ * 0 when none was pending any more, or none could be. Give each blocking command its own
+ * `userdata` to cancel it alone. Fails with `REDCORE_ERR_INVALID_ARGUMENT` for a NULL
+ * `client` or `callback`, and with `REDCORE_ERR_CLOSED` in a forked child.
+ */
+enum redcore_error_code redcore_client_cancel(const struct redcore_client *client,
+                                              redcore_callback callback,
+                                              void *userdata,
+                                              size_t *cancelled_out,
+                                              struct redcore_error **err_out);
 
 /**
  * Sends a command and waits for its reply (same arguments as `redcore_client_command`).

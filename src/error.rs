@@ -100,13 +100,15 @@ pub enum ErrorKind {
     Protocol = 39,
     /// A bug in redcore (a caught panic, a broken invariant).
     Internal = 40,
+    /// The caller cancelled the command (`redcore_client_cancel`) before it completed.
+    Cancelled = 41,
 }
 
 impl ErrorKind {
     /// Every kind, in code order.
     ///
     /// cbindgen:ignore
-    pub const ALL: [ErrorKind; 41] = [
+    pub const ALL: [ErrorKind; 42] = [
         ErrorKind::Ok,
         ErrorKind::Redis,
         ErrorKind::Connection,
@@ -148,6 +150,7 @@ impl ErrorKind {
         ErrorKind::Tls,
         ErrorKind::Protocol,
         ErrorKind::Internal,
+        ErrorKind::Cancelled,
     ];
 
     /// The kind with this numeric code, if any.
@@ -207,6 +210,7 @@ impl ErrorKind {
             Tls => "TLS",
             Protocol => "PROTOCOL",
             Internal => "INTERNAL",
+            Cancelled => "CANCELLED",
         }
     }
 
@@ -218,7 +222,7 @@ impl ErrorKind {
         match self {
             Ok | Redis | ClusterException => &[],
             Connection | Timeout | Response | Cluster | Data | Pubsub | Watch | InvalidResponse
-            | Lock | Closed | Internal => &[Redis],
+            | Lock | Closed | Internal | Cancelled => &[Redis],
             Authentication | Authorization | BusyLoading | MaxConnections
             | ExternalAuthProvider | MasterNotFound | ReplicaNotFound | Tls => &[Connection],
             NoScript
@@ -437,12 +441,13 @@ mod tests {
             assert_eq!(kind.code() as usize, i, "{kind} is out of order");
             assert_eq!(ErrorKind::from_code(i as i64), Some(*kind));
         }
-        assert_eq!(ErrorKind::from_code(41), None);
+        assert_eq!(ErrorKind::from_code(42), None);
         assert_eq!(ErrorKind::from_code(-1), None);
         // A few codes pinned by value: they are ABI.
         assert_eq!(ErrorKind::Connection.code(), 2);
         assert_eq!(ErrorKind::Moved.code(), 22);
         assert_eq!(ErrorKind::Internal.code(), 40);
+        assert_eq!(ErrorKind::Cancelled.code(), 41);
     }
 
     #[test]

@@ -59,8 +59,9 @@ const (
 	CodeTLS                   Code = C.REDCORE_ERR_TLS
 	CodeProtocol              Code = C.REDCORE_ERR_PROTOCOL
 	CodeInternal              Code = C.REDCORE_ERR_INTERNAL
+	CodeCancelled             Code = C.REDCORE_ERR_CANCELLED
 
-	codeCount = int(CodeInternal) + 1
+	codeCount = int(CodeCancelled) + 1
 )
 
 // The taxonomy, read once from the library so that it cannot drift from it.
@@ -178,6 +179,7 @@ var (
 	ErrTLS                   = &Error{Code: CodeTLS}
 	ErrProtocol              = &Error{Code: CodeProtocol}
 	ErrInternal              = &Error{Code: CodeInternal}
+	ErrCancelled             = &Error{Code: CodeCancelled}
 )
 
 // ErrNil is what a nil reply reads as (GET of a missing key, a SET NX that did not set).

@@ -299,6 +299,22 @@ impl Client {
             .map_err(|(e, _)| e)
     }
 
+    /// Cancels the blocking commands (BLPOP, XREAD BLOCK, WAIT, ...) sent with `submit_raw`
+    /// and this very `f` and `ctx`, that wait for a dedicated connection or run on one:
+    /// each completes at once with CANCELLED (on a reactor thread), and one already written
+    /// has its connection closed, so that the server drops it rather than run it for
+    /// nobody (a BLPOP would pop an element no one reads). A reply the server sent before
+    /// the close is lost with it. Other commands, and blocking ones still waiting for a
+    /// cluster topology or a sentinel's master, are left to complete as they would.
+    /// Returns how many were cancelled; fails with CLOSED in a forked child (whose sockets
+    /// are the parent's).
+    pub fn cancel_raw(&self, f: RawCallback, ctx: [usize; 2]) -> Result<usize> {
+        self.engine.check_usable()?;
+        Ok(self.engine.cancel_blocking(
+            |c| matches!(c, Completion::Raw(g, x) if *g as usize == f as usize && *x == ctx),
+        ))
+    }
+
     /// Runs a pipeline and waits for all its results. On an idle connection the calling thread
     /// writes the frames and reads the replies itself, like a single blocking call. A
     /// fail-fast pipeline (`Pipeline::fail_fast`) returns its first failure as the error.

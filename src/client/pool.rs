@@ -495,6 +495,45 @@ impl Engine {
         self.reactors[conn.reactor].notify(Msg::Deliver(completions, Vec::new()));
     }
 
+    /// Cancels the blocking commands whose completion `cancel` picks: those waiting for a
+    /// dedicated connection leave the queue, and those on one (leased to them alone) end
+    /// there, their connection closed if they were written (see `ConnState::cancel_single`).
+    /// Each completes with CANCELLED, on a reactor thread. Returns how many.
+    pub(crate) fn cancel_blocking(&self, cancel: impl Fn(&Completion) -> bool) -> usize {
+        let err = Error::new(ErrorKind::Cancelled, "the command was cancelled");
+        let mut cancelled = 0;
+        let nodes = self.nodes.load();
+        for node in nodes.pools.iter() {
+            let (parked, live) = {
+                let mut state = node.dedicated.lock();
+                let mut parked = Vec::new();
+                let waiters = std::mem::take(&mut state.waiters);
+                for waiter in waiters {
+                    match waiter {
+                        PoolWaiter::Command { completion, .. } if cancel(&completion) => {
+                            parked.push((completion, Err(err.clone())));
+                        }
+                        waiter => state.waiters.push_back(waiter),
+                    }
+                }
+                (parked, state.live.clone())
+            };
+            cancelled += parked.len();
+            if !parked.is_empty() {
+                self.reactors[0].notify(Msg::Deliver(parked, Vec::new()));
+            }
+            for conn in live {
+                let taken = conn.lock().cancel_single(&cancel);
+                if !taken.is_empty() {
+                    cancelled += taken.len();
+                    let failed = taken.into_iter().map(|c| (c, Err(err.clone()))).collect();
+                    self.deliver(&conn, failed);
+                }
+            }
+        }
+        cancelled
+    }
+
     /// Every dedicated connection, idle or in use.
     pub(super) fn dedicated_conns(&self) -> Vec<Arc<Conn>> {
         let nodes = self.nodes.load();

@@ -196,6 +196,36 @@ pub unsafe extern "C" fn redcore_client_submit_batch(
     })
 }
 
+/// `redcore_client_cancel` for commands sent with `redcore_client_submit_batch`: cancels the
+/// blocking command whose result is to go to `queue` under `token`, if it is still pending
+/// on a dedicated connection or waiting for one. Its completion then comes, soon, with
+/// `REDCORE_ERR_CANCELLED`; the same exceptions and the same loss apply. Writes how many
+/// were cancelled (0 or 1) to `*cancelled_out` when not NULL: with 0, the completion comes
+/// as it would have (it may be in the queue already). A token is the caller's to reuse once
+/// its completion is taken: cancel only a token whose completion has not been taken yet.
+#[no_mangle]
+pub unsafe extern "C" fn redcore_client_cancel_queued(
+    client: *const redcore_client,
+    queue: *const redcore_completion_queue,
+    token: usize,
+    cancelled_out: *mut usize,
+    err_out: *mut *mut redcore_error,
+) -> ErrorKind {
+    guard_code(err_out, || {
+        // SAFETY: client and queue are NULL or live.
+        let client = unsafe { client.as_ref() }.ok_or_else(|| null_arg("client"))?;
+        let queue = unsafe { queue_arg(queue) }?;
+        let n = client
+            .inner
+            .cancel_raw(complete_command, [Arc::as_ptr(queue) as usize, token])?;
+        if !cancelled_out.is_null() {
+            // SAFETY: a non-NULL cancelled_out points to a writable size_t.
+            unsafe { *cancelled_out = n };
+        }
+        Ok(())
+    })
+}
+
 /// `redcore_client_submit_batch` on a dedicated connection (the commands go out in order on
 /// it). Same rules as `redcore_dedicated_command`: use the dedicated connection from one
 /// thread at a time.

@@ -380,6 +380,42 @@ pub unsafe extern "C" fn redcore_client_command(
     })
 }
 
+/// Cancels the blocking commands (BLPOP, BRPOP, BLMOVE, BZPOPMIN, XREAD BLOCK, WAIT, ...)
+/// that were sent with `redcore_client_command` and this `callback` and `userdata` and are
+/// still pending: waiting for a dedicated connection, or sent on one. Each one's callback
+/// runs once, soon and on a library thread, with `REDCORE_ERR_CANCELLED`. One already
+/// written has its connection closed (and replaced), so that the server drops it: a BLPOP
+/// cancelled this way pops nothing later. A reply the server sent just before the close is
+/// lost with it (the command ran, but its callback says CANCELLED). Not cancelled, and left
+/// to complete as they would: other commands (answered soon anyway), pipelines, commands on a
+/// held connection, and blocking commands still waiting for a cluster topology or a
+/// sentinel's master. Writes how many were cancelled to `*cancelled_out` (when not NULL):
+/// 0 when none was pending any more, or none could be. Give each blocking command its own
+/// `userdata` to cancel it alone. Fails with `REDCORE_ERR_INVALID_ARGUMENT` for a NULL
+/// `client` or `callback`, and with `REDCORE_ERR_CLOSED` in a forked child.
+#[no_mangle]
+pub unsafe extern "C" fn redcore_client_cancel(
+    client: *const redcore_client,
+    callback: redcore_callback,
+    userdata: *mut c_void,
+    cancelled_out: *mut usize,
+    err_out: *mut *mut redcore_error,
+) -> ErrorKind {
+    guard_code(err_out, || {
+        // SAFETY: client is NULL or a live client.
+        let client = unsafe { client.as_ref() }.ok_or_else(|| null_arg("client"))?;
+        let f = callback.ok_or_else(|| null_arg("callback"))?;
+        let n = client
+            .inner
+            .cancel_raw(call_back, [f as usize, userdata as usize])?;
+        if !cancelled_out.is_null() {
+            // SAFETY: a non-NULL cancelled_out points to a writable size_t.
+            unsafe { *cancelled_out = n };
+        }
+        Ok(())
+    })
+}
+
 /// Sends a command and waits for its reply (same arguments as `redcore_client_command`).
 /// On `REDCORE_OK` writes an owned reply to `*reply_out` (free it with `redcore_reply_free`).
 /// A server error reply is returned as its error code (with the server's text in `*err_out`).

@@ -1118,19 +1118,43 @@ impl ConnState {
 
     /// Completes the requests whose deadline passed with TIMEOUT; those not written yet are
     /// dropped from the output (see `Exchange::expire`). A health check that timed out fails
-    /// the connection, and so does a timed-out request whose reply was partly read (see
+    /// the connection, so does a blocking command that timed out on the connection leased to
+    /// it, and so does a timed-out request whose reply was partly read (see
     /// `Exchange::reply_stalled`): every flush comes here first, so nothing more is written
     /// on a connection whose replies could no longer be paired.
     fn expire(&mut self, ctx: &mut Ctx<'_>) {
         let completions = &mut *ctx.completions;
         let mut health_timed_out = false;
+        let mut timed_out = false;
         self.ex.expire(ctx.now, |c| match c {
             Completion::HealthCheck => health_timed_out = true,
-            c => completions.push((
-                c,
-                Err(Error::new(ErrorKind::Timeout, "the command timed out")),
-            )),
+            c => {
+                timed_out = true;
+                completions.push((
+                    c,
+                    Err(Error::new(ErrorKind::Timeout, "the command timed out")),
+                ))
+            }
         });
+        if timed_out
+            && self.lease == Lease::Single
+            && self.ex.pending() > 0
+            && self.transport.is_some()
+        {
+            // A blocking command timed out after it was written (its server is late, busy
+            // or paused): close its connection, so that the server drops the command rather
+            // than run it for nobody later (a BLPOP would pop an element no one reads), and
+            // the connection is free again now rather than when the server gets to it.
+            let err = Error::new(
+                ErrorKind::Connection,
+                format!(
+                    "closed a dedicated connection to {}: its blocking command timed out",
+                    endpoint_name(&self.endpoint)
+                ),
+            );
+            self.fail(err, ctx);
+            return;
+        }
         if health_timed_out {
             let err = Error::new(
                 ErrorKind::Connection,
@@ -1555,6 +1579,29 @@ impl ConnState {
             ));
         }
         self.refuses(config)
+    }
+
+    /// Takes the completions `cancel` picks out of a connection leased for one blocking
+    /// command (see `Exchange::cancel`); a connection in any other use is left alone. When a
+    /// command was written (or is sure to be), the socket is shut down at once, under this
+    /// lock: the server drops a blocked client with its connection, so the command ends
+    /// there too, and nothing written after this can reach it. The reactor then meets the
+    /// closed socket, drops the cancelled request and reconnects; the caller wakes it, for
+    /// it to give the connection back to its pool once nothing is pending.
+    pub(crate) fn cancel_single(
+        &mut self,
+        cancel: impl FnMut(&Completion) -> bool,
+    ) -> Vec<Completion> {
+        if self.lease != Lease::Single {
+            return Vec::new();
+        }
+        let (taken, stayed) = self.ex.cancel(cancel);
+        if let (Some(transport), true) = (&self.transport, stayed) {
+            // SAFETY: shutdown of a descriptor this connection owns and keeps open; the
+            // reactor closes it later, as after any hang-up.
+            unsafe { libc::shutdown(transport.raw_fd(), libc::SHUT_RDWR) };
+        }
+        taken
     }
 
     /// True when new commands should fail at once with `last_error` rather than wait: the

@@ -474,6 +474,41 @@ impl<C> Exchange<C> {
         }
     }
 
+    /// Takes the completions `cancel` picks out of the requests still waited for, as `expire`
+    /// takes those that timed out: a request none of whose bytes were written (and that
+    /// heads no transaction's frames, nor is one of them) leaves the ring, never to be sent;
+    /// one written, half written or bound to others stays, its reply to be read and
+    /// discarded. Returns the completions, and whether one of them stayed (its command may
+    /// run, or be running, on the server).
+    pub fn cancel(&mut self, mut cancel: impl FnMut(&C) -> bool) -> (Vec<C>, bool) {
+        let unwritten = if self.written > self.sent_end {
+            self.sent + 1
+        } else {
+            self.sent
+        };
+        let mut taken = Vec::new();
+        let mut stayed = false;
+        let mut cuts = 0;
+        for i in 0..self.requests.len() {
+            let next_linked = self.requests.get(i + 1).is_some_and(|r| r.linked);
+            let request = &mut self.requests[i];
+            if !request.completion.as_ref().is_some_and(&mut cancel) {
+                continue;
+            }
+            taken.extend(request.completion.take());
+            if i >= unwritten && !request.linked && !next_linked {
+                request.cut = true;
+                cuts += 1;
+            } else {
+                stayed = true;
+            }
+        }
+        if cuts > 0 {
+            self.remove_cut(unwritten);
+        }
+        (taken, stayed)
+    }
+
     /// True when the oldest written request is past its deadline with its reply partly read.
     /// The rest of that reply may never come (a server that sent fewer elements than it
     /// declared, then stalled), and the next replies would complete it instead, each reply
@@ -824,6 +859,43 @@ pub(super) mod tests {
             vec![(Some(2), Value::bulk("z"))]
         );
         assert!(ex.is_idle());
+    }
+
+    #[test]
+    fn a_cancelled_request_completes_once_unsent_or_with_its_reply_discarded() {
+        let mut ex = ready(0);
+        cmd(&mut ex, &["BLPOP", "a", "0"], 1);
+        write_all(&mut ex);
+        cmd(&mut ex, &["GET", "b"], 2);
+        cmd(&mut ex, &["BLPOP", "c", "0"], 3);
+        cmd(&mut ex, &["GET", "d"], 4);
+        // A written one stays (its reply is discarded); an unwritten one leaves the output.
+        assert_eq!(ex.cancel(|c| *c == 1), (vec![1], true));
+        assert_eq!(ex.cancel(|c| *c == 3), (vec![3], false));
+        assert_eq!(ex.cancel(|c| *c == 1 || *c == 3), (vec![], false), "once");
+        assert_eq!(ex.pending(), 3);
+        assert_eq!(
+            write_all(&mut ex),
+            b"*2\r\n$3\r\nGET\r\n$1\r\nb\r\n*2\r\n$3\r\nGET\r\n$1\r\nd\r\n"
+        );
+        assert_eq!(
+            read(
+                &mut ex,
+                b"*2\r\n$1\r\na\r\n$1\r\nx\r\n$1\r\ny\r\n$1\r\nz\r\n"
+            ),
+            vec![(Some(2), Value::bulk("y")), (Some(4), Value::bulk("z"))]
+        );
+        assert!(ex.is_idle());
+        // A transaction's frames are never cut one by one: they stay, and say so.
+        ex.enqueue(|b| encode_command(b, &["MULTI"]), 5, RequestMeta::default());
+        ex.enqueue(
+            |b| encode_command(b, &["BLPOP", "e", "0"]),
+            6,
+            RequestMeta::default(),
+        );
+        ex.link_last();
+        assert_eq!(ex.cancel(|c| *c == 6), (vec![6], true));
+        assert_eq!(ex.pending(), 2);
     }
 
     #[test]

@@ -1586,6 +1586,56 @@ static void test_dedicated_exhaustion(void) {
     redcore_client_free(client);
 }
 
+/* redcore_client_cancel: a BLPOP cancelled after it was written completes once with
+ * CANCELLED, the server drops it (a push stays in the list), and its dedicated connection
+ * serves the next blocking command; one waiting for a connection leaves the queue. */
+static void test_cancel_blocking(void) {
+    redcore_config *cfg = test_config();
+    CHECK(redcore_config_set_max_dedicated_connections(cfg, 1, NULL) == REDCORE_OK);
+    redcore_client *client = new_client_from(cfg);
+    if (client == NULL) {
+        return;
+    }
+    DO(client, "DEL", "client_test:cancel", "client_test:cancel2");
+    struct outcome blocked = {0}, parked = {0};
+    SUBMIT(client, &blocked, "BLPOP", "client_test:cancel", "0");
+    SUBMIT(client, &parked, "BLPOP", "client_test:cancel2", "0");
+    sleep_ms(100); /* the first is on the server, the second waits for the connection */
+    size_t n = 99;
+    CHECK(redcore_client_cancel(client, record, &parked, &n, NULL) == REDCORE_OK);
+    CHECK(n == 1);
+    CHECK(wait_for(&parked.calls, 1, "the parked BLPOP's callback"));
+    CHECK(atomic_load(&parked.code) == REDCORE_ERR_CANCELLED);
+    CHECK(atomic_load(&blocked.calls) == 0);
+    CHECK(redcore_client_cancel(client, record, &blocked, &n, NULL) == REDCORE_OK);
+    CHECK(n == 1);
+    CHECK(wait_for(&blocked.calls, 1, "the cancelled BLPOP's callback"));
+    CHECK(atomic_load(&blocked.code) == REDCORE_ERR_CANCELLED);
+    CHECK(strstr(blocked.message, "cancelled") != NULL);
+    /* Nothing left to cancel; a NULL count is fine; bad arguments are refused. */
+    CHECK(redcore_client_cancel(client, record, &blocked, &n, NULL) == REDCORE_OK);
+    CHECK(n == 0);
+    CHECK(redcore_client_cancel(client, record, &blocked, NULL, NULL) == REDCORE_OK);
+    redcore_error *err = NULL;
+    CHECK(redcore_client_cancel(client, NULL, &blocked, &n, &err) ==
+          REDCORE_ERR_INVALID_ARGUMENT);
+    redcore_error_free(err);
+    CHECK(redcore_client_cancel(NULL, record, &blocked, &n, NULL) ==
+          REDCORE_ERR_INVALID_ARGUMENT);
+    /* The server dropped it: a push stays, and the one connection answers the next BLPOP. */
+    sleep_ms(100);
+    DO(client, "RPUSH", "client_test:cancel", "v");
+    sleep_ms(50);
+    redcore_reply *reply = RUN(client, "LLEN", "client_test:cancel");
+    CHECK(reply != NULL && redcore_reply_integer(reply) == 1);
+    redcore_reply_free(reply);
+    reply = RUN(client, "BLPOP", "client_test:cancel", "1");
+    CHECK(reply != NULL && redcore_reply_len(reply) == 2);
+    redcore_reply_free(reply);
+    CHECK(atomic_load(&blocked.calls) == 1 && atomic_load(&parked.calls) == 1);
+    redcore_client_free(client);
+}
+
 /* ---- main --------------------------------------------------------------------------------- */
 
 int main(void) {
@@ -1621,6 +1671,7 @@ int main(void) {
     test_command_timeout();
     test_timed_out_commands_are_not_sent();
     test_dedicated_exhaustion();
+    test_cancel_blocking();
 
     CHECK(atomic_load(&unexpected_calls) == 0);
     CHECK(atomic_load(&contract_violations) == 0);
