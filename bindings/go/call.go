@@ -23,6 +23,7 @@ type call struct {
 
 	want, got int        // completions expected and received
 	tokens    []C.size_t // one per completion
+	blocking  bool       // a blocking command sent alone: the library cancels it when abandoned
 
 	reply   Reply
 	err     error
@@ -62,6 +63,7 @@ func releaseCall(cl *call) {
 	}
 	cl.state = callWaiting
 	cl.want, cl.got = 0, 0
+	cl.blocking = false
 	cl.tokens = cl.tokens[:0]
 	cl.reply, cl.err, cl.results = Reply{}, nil, nil
 	calls.Put(cl)

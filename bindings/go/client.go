@@ -74,7 +74,8 @@ func (c *Client) Close() error {
 // its code (errors.Is(err, ErrResponse); NOSCRIPT is ErrNoScript, ...). When ctx is
 // cancelled or its deadline passes first, Do returns at once (context.Canceled, or an
 // ErrTimeout error wrapping context.DeadlineExceeded) and the late reply is dropped inside
-// the library. Commands that change a shared connection's state (WATCH, MULTI, SUBSCRIBE,
+// the library; a blocking command (BLPOP, ...) is cancelled there, so that the server drops
+// it too. Commands that change a shared connection's state (WATCH, MULTI, SUBSCRIBE,
 // SELECT) are refused with ErrInvalidArgument: use Watch or TxPipeline.
 func (c *Client) Do(ctx context.Context, args ...any) (Reply, error) {
 	cl := newCall()

@@ -14,7 +14,9 @@
 // A Client is safe for any number of goroutines and should be shared: their commands are
 // pipelined on the library's multiplexed connection (one per server by default). Contexts
 // are honoured: a cancelled call returns at once and its late reply is dropped inside the
-// library. Pipeline and TxPipeline send many commands in one round trip; Watch runs
+// library; a blocking command (BLPOP, XREAD BLOCK, ...) is cancelled there
+// (redcore_client_cancel_queued), so that the server drops it rather than pop an element for
+// nobody, and its dedicated connection is free at once. Pipeline and TxPipeline send many commands in one round trip; Watch runs
 // optimistic transactions on a held connection.
 //
 // How a command travels. A lone caller makes one blocking cgo call in which the library

@@ -111,6 +111,7 @@ func (e *engine) do(ctx context.Context, cl *call) (Reply, error) {
 		}
 	default:
 		cl.want = 1
+		cl.blocking = cl.args.mayBlock()
 		e.submit(cl)
 		if err = e.await(ctx, cl); err == nil {
 			r, err = cl.reply, cl.err
@@ -143,7 +144,9 @@ func (e *engine) direct(cl *call) (Reply, error) {
 
 // await waits for a submitted call's result. When ctx ends first, the call is abandoned
 // (the dispatcher drops its result when it comes and recycles it) and await returns the
-// context's error; the caller must not touch cl then.
+// context's error; the caller must not touch cl then. An abandoned blocking command is
+// cancelled in the library first, so that it neither holds its dedicated connection until
+// the server answers nor runs for nobody (a BLPOP would pop an element no one reads).
 func (e *engine) await(ctx context.Context, cl *call) error {
 	done := ctx.Done()
 	if done == nil {
@@ -153,12 +156,32 @@ func (e *engine) await(ctx context.Context, cl *call) error {
 	select {
 	case <-cl.done:
 	case <-done:
+		if cl.blocking {
+			e.cancel(cl)
+		}
 		if atomic.CompareAndSwapInt32(&cl.state, callWaiting, callAbandoned) {
 			return contextError(ctx)
 		}
 		<-cl.done // delivered meanwhile
 	}
 	return nil
+}
+
+// cancel asks the library to cancel a blocking command the caller is giving up (see
+// redcore_client_cancel_queued); its completion still comes, with CANCELLED, and is dropped.
+// Only while the call still owns its token: once the dispatcher took the completion, the
+// token may already be another call's.
+func (e *engine) cancel(cl *call) {
+	e.use.RLock()
+	defer e.use.RUnlock()
+	if e.client == nil {
+		return
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if token := cl.tokens[0]; e.slots[token].cl == cl {
+		C.redcore_client_cancel_queued(e.client, e.queue, token, nil, nil)
+	}
 }
 
 // register gives each of the call's cl.want completions a token. e.mu is held.
