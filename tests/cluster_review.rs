@@ -310,3 +310,43 @@ fn a_dedicated_connection_that_refuses_a_command_stays_in_its_pool() {
         back.err()
     );
 }
+
+/// The callback of `cancelled_blpop_on_a_cluster`: ctx[0] is a leaked `Sender`.
+fn report_kind(ctx: [usize; 2], result: redcore::Result<redcore::resp::Reply>) {
+    // SAFETY: ctx[0] is a `Box<mpsc::Sender<..>>` leaked by the test, alive for the binary.
+    let tx = unsafe { &*(ctx[0] as *const mpsc::Sender<Result<Value, ErrorKind>>) };
+    let _ = tx.send(result.map(|r| r.to_value()).map_err(|e| e.kind()));
+}
+
+/// A blocking command cancelled on a cluster client ends on its node too: the node's
+/// dedicated connection is closed (no BLPOP left blocked there, a push stays in the list).
+#[test]
+fn cancelled_blpop_on_a_cluster() {
+    let cluster = RedisCluster::shared();
+    let c = client(cluster);
+    let (tx, rx) = mpsc::channel::<Result<Value, ErrorKind>>();
+    let tx = Box::into_raw(Box::new(tx)) as usize;
+    let list = format!("{{{}}}:cancelled", key_in_slot(777));
+    let port = cluster.owner_of_slot(777);
+    c.submit_raw(&["BLPOP", &list, "0"], report_kind, [tx, 1])
+        .unwrap();
+    wait_until("the BLPOP to block", Duration::from_secs(5), || {
+        blocks_a_blpop(cluster, port)
+    });
+    assert_eq!(c.cancel_raw(report_kind, [tx, 1]).unwrap(), 1);
+    assert_eq!(
+        rx.recv_timeout(Duration::from_secs(2)).unwrap(),
+        Err(ErrorKind::Cancelled)
+    );
+    wait_until("the node to drop the BLPOP", Duration::from_secs(5), || {
+        !blocks_a_blpop(cluster, port)
+    });
+    cluster.node(port).cmd_ok(&["RPUSH", &list, "kept"]);
+    std::thread::sleep(Duration::from_millis(100));
+    assert_eq!(
+        cluster.node(port).cmd_ok(&["LLEN", &list]),
+        Value::Integer(1)
+    );
+    cluster.node(port).cmd_ok(&["DEL", &list]);
+    assert!(rx.recv_timeout(Duration::from_millis(200)).is_err());
+}

@@ -523,6 +523,18 @@ fn fail_over_under_load(
     }
 }
 
+/// A raw callback recording its outcome's error (or "ok") in the `Arc<Mutex<Vec<String>>>`
+/// whose pointer ctx[0] holds (taken back here: it runs once).
+fn record_raw(ctx: [usize; 2], result: redcore::Result<redcore::resp::Reply>) {
+    // SAFETY: ctx[0] came from Arc::into_raw of this type, and the callback runs once.
+    let held = unsafe { Arc::from_raw(ctx[0] as *const Mutex<Vec<String>>) };
+    let outcome = match result {
+        Ok(_) => "ok".to_string(),
+        Err(e) => e.to_string(),
+    };
+    held.lock().unwrap().push(outcome);
+}
+
 #[test]
 fn sentinel_failover_under_load_loses_no_acknowledged_write() {
     let topology = RedisSentinel::start();
@@ -554,6 +566,12 @@ fn sentinel_failover_under_load_loses_no_acknowledged_write() {
             })
             .expect("pipeline submitted");
         }
+        // One more, cancelled while held: it never reaches a master.
+        let cancelled = held.clone();
+        let ctx = [Arc::into_raw(cancelled) as usize, 0];
+        c.submit_raw(&["BLPOP", "held:cancelled", "0"], record_raw, ctx)
+            .expect("BLPOP submitted");
+        assert_eq!(c.cancel_raw(record_raw, ctx).unwrap(), 1, "the held BLPOP");
         let blocking = held.clone();
         c.submit(&["BLPOP", "held:list", "0.2"], move |result| {
             let outcome = match result {
@@ -566,14 +584,30 @@ fn sentinel_failover_under_load_loses_no_acknowledged_write() {
         at
     });
     wait_until(Duration::from_secs(5), "the held requests", || {
-        held.lock().unwrap().len() == 3
+        held.lock().unwrap().len() == 4
     });
     let mut outcomes = held.lock().unwrap().clone();
     outcomes.sort();
     assert_eq!(
         outcomes,
-        vec!["BLPOP: ok", "held:false: ok", "held:true: ok"],
+        vec![
+            "BLPOP: ok",
+            "CANCELLED: the command was cancelled",
+            "held:false: ok",
+            "held:true: ok"
+        ],
         "held requests"
+    );
+    topology
+        .data_cmd(f.new, &["RPUSH", "held:cancelled", "kept"])
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    assert_eq!(
+        topology
+            .data_cmd(f.new, &["LLEN", "held:cancelled"])
+            .unwrap(),
+        Value::Integer(1),
+        "the cancelled BLPOP never ran"
     );
     for key in ["held:false", "held:true"] {
         let got = topology.data_cmd(f.new, &["GET", key]).unwrap();

@@ -304,8 +304,9 @@ impl Client {
     /// each completes at once with CANCELLED (on a reactor thread), and one already written
     /// has its connection closed, so that the server drops it rather than run it for
     /// nobody (a BLPOP would pop an element no one reads). A reply the server sent before
-    /// the close is lost with it. Other commands, and blocking ones still waiting for a
-    /// cluster topology or a sentinel's master, are left to complete as they would.
+    /// the close is lost with it. Commands not sent yet that wait in a cluster client (a
+    /// retry's delay, a topology) or a sentinel client (a master) are cancelled too,
+    /// blocking or not; other commands are left to complete as they would.
     /// Returns how many were cancelled; fails with CLOSED in a forked child (whose sockets
     /// are the parent's).
     pub fn cancel_raw(&self, f: RawCallback, ctx: [usize; 2]) -> Result<usize> {

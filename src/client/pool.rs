@@ -498,10 +498,23 @@ impl Engine {
     /// Cancels the blocking commands whose completion `cancel` picks: those waiting for a
     /// dedicated connection leave the queue, and those on one (leased to them alone) end
     /// there, their connection closed if they were written (see `ConnState::cancel_single`).
-    /// Each completes with CANCELLED, on a reactor thread. Returns how many.
+    /// Commands not sent yet that wait in a cluster client (a retry's delay, a topology) or
+    /// a sentinel client (a master) leave it too, blocking or not. Each completes with
+    /// CANCELLED, on a reactor thread. Returns how many.
     pub(crate) fn cancel_blocking(&self, cancel: impl Fn(&Completion) -> bool) -> usize {
         let err = Error::new(ErrorKind::Cancelled, "the command was cancelled");
-        let mut cancelled = 0;
+        let mut waiting = Vec::new();
+        if let Some(cluster) = &self.cluster {
+            waiting.extend(cluster.take_waiting(&cancel));
+        }
+        if let Some(sentinel) = &self.sentinel {
+            waiting.extend(sentinel.take_parked(&cancel));
+        }
+        let mut cancelled = waiting.len();
+        if !waiting.is_empty() {
+            let failed = waiting.into_iter().map(|c| (c, Err(err.clone()))).collect();
+            self.reactors[0].notify(Msg::Deliver(failed, Vec::new()));
+        }
         let nodes = self.nodes.load();
         for node in nodes.pools.iter() {
             let (parked, live) = {

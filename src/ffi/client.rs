@@ -386,10 +386,11 @@ pub unsafe extern "C" fn redcore_client_command(
 /// runs once, soon and on a library thread, with `REDCORE_ERR_CANCELLED`. One already
 /// written has its connection closed (and replaced), so that the server drops it: a BLPOP
 /// cancelled this way pops nothing later. A reply the server sent just before the close is
-/// lost with it (the command ran, but its callback says CANCELLED). Not cancelled, and left
-/// to complete as they would: other commands (answered soon anyway), pipelines, commands on a
-/// held connection, and blocking commands still waiting for a cluster topology or a
-/// sentinel's master. Writes how many were cancelled to `*cancelled_out` (when not NULL):
+/// lost with it (the command ran, but its callback says CANCELLED). Any command not sent
+/// yet that waits in a cluster client (a retry's delay, a topology) or a sentinel client (a
+/// master during a failover) is cancelled too. Not cancelled, and left to complete as they
+/// would: other commands (answered soon anyway), pipelines, and commands on a held
+/// connection. Writes how many were cancelled to `*cancelled_out` (when not NULL):
 /// 0 when none was pending any more, or none could be. Give each blocking command its own
 /// `userdata` to cancel it alone. Fails with `REDCORE_ERR_INVALID_ARGUMENT` for a NULL
 /// `client` or `callback`, and with `REDCORE_ERR_CLOSED` in a forked child.

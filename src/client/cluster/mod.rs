@@ -148,6 +148,22 @@ pub(super) enum Routing {
 }
 
 impl Cluster {
+    /// Takes out the commands waiting here (a retry's delay, a topology) whose completion
+    /// `cancel` picks: none of them is on a connection, so they are never sent.
+    pub(crate) fn take_waiting(&self, cancel: impl Fn(&Completion) -> bool) -> Vec<Completion> {
+        let mut delayed = self.delayed.lock().unwrap_or_else(|e| e.into_inner());
+        let mut taken = Vec::new();
+        for d in std::mem::take(&mut *delayed) {
+            match d.what {
+                Waiting::Command { completion, .. } if cancel(&completion) => {
+                    taken.push(completion)
+                }
+                _ => delayed.push(d),
+            }
+        }
+        taken
+    }
+
     pub(crate) fn new(options: &ClusterOptions, now: Instant) -> Cluster {
         Cluster {
             counters: Counters::default(),

@@ -153,6 +153,22 @@ pub(crate) enum Pick<'n> {
 }
 
 impl Sentinel {
+    /// Takes out the commands parked for a master (or replica) whose completion `cancel`
+    /// picks: none of them is on a connection, so they are never sent.
+    pub(crate) fn take_parked(&self, cancel: impl Fn(&Completion) -> bool) -> Vec<Completion> {
+        let mut parked = self.parked.lock().unwrap_or_else(|e| e.into_inner());
+        let mut taken = Vec::new();
+        for p in std::mem::take(&mut *parked) {
+            match p.what {
+                Waiting::Command { completion, .. } if cancel(&completion) => {
+                    taken.push(completion)
+                }
+                _ => parked.push(p),
+            }
+        }
+        taken
+    }
+
     /// The state for `config`'s sentinel options; fails on bad sentinel TLS settings.
     pub(crate) fn new(config: &Config, now: Instant) -> Result<Sentinel> {
         let options = config.sentinel.clone().expect("a sentinel config");
