@@ -144,9 +144,7 @@ func (e *engine) direct(cl *call) (Reply, error) {
 
 // await waits for a submitted call's result. When ctx ends first, the call is abandoned
 // (the dispatcher drops its result when it comes and recycles it) and await returns the
-// context's error; the caller must not touch cl then. An abandoned blocking command is
-// cancelled in the library first, so that it neither holds its dedicated connection until
-// the server answers nor runs for nobody (a BLPOP would pop an element no one reads).
+// context's error; the caller must not touch cl then.
 func (e *engine) await(ctx context.Context, cl *call) error {
 	done := ctx.Done()
 	if done == nil {
@@ -157,9 +155,10 @@ func (e *engine) await(ctx context.Context, cl *call) error {
 	case <-cl.done:
 	case <-done:
 		if cl.blocking {
-			e.cancel(cl)
-		}
-		if atomic.CompareAndSwapInt32(&cl.state, callWaiting, callAbandoned) {
+			if e.abandonBlocking(cl) {
+				return contextError(ctx)
+			}
+		} else if atomic.CompareAndSwapInt32(&cl.state, callWaiting, callAbandoned) {
 			return contextError(ctx)
 		}
 		<-cl.done // delivered meanwhile
@@ -167,20 +166,39 @@ func (e *engine) await(ctx context.Context, cl *call) error {
 	return nil
 }
 
-// cancel asks the library to cancel a blocking command the caller is giving up (see
-// redcore_client_cancel_queued); its completion still comes, with CANCELLED, and is dropped.
-// Only while the call still owns its token: once the dispatcher took the completion, the
-// token may already be another call's.
-func (e *engine) cancel(cl *call) {
+// abandonBlocking abandons a blocking command and cancels it in the library (see
+// redcore_client_cancel_queued), so that it neither holds its dedicated connection until the
+// server answers nor runs for nobody (a BLPOP would pop an element no one reads); its
+// completion still comes, with CANCELLED, and is dropped. False when the result was
+// delivered first. Both steps happen under e.mu, where flush looks for calls abandoned while
+// it was submitting them (they were not in the library yet), and only while the call still
+// owns its token: once the dispatcher took the completion, the token may be another call's.
+func (e *engine) abandonBlocking(cl *call) bool {
+	token := cl.tokens[0]
 	e.use.RLock()
 	defer e.use.RUnlock()
-	if e.client == nil {
-		return
-	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if token := cl.tokens[0]; e.slots[token].cl == cl {
+	if !atomic.CompareAndSwapInt32(&cl.state, callWaiting, callAbandoned) {
+		return false
+	}
+	if e.client != nil && e.slots[token].cl == cl {
 		C.redcore_client_cancel_queued(e.client, e.queue, token, nil, nil)
+	}
+	return true
+}
+
+// cancelAbandoned cancels the blocking commands of a batch just submitted whose callers
+// gave up while it was being submitted. e.use is held (read).
+func (e *engine) cancelAbandoned(batch []*call, tokens []C.size_t) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for i, cl := range batch {
+		// The slot first: while it holds the call, the call is not recycled.
+		if e.slots[tokens[i]].cl == cl && cl.blocking &&
+			atomic.LoadInt32(&cl.state) == callAbandoned {
+			C.redcore_client_cancel_queued(e.client, e.queue, tokens[i], nil, nil)
+		}
 	}
 }
 
@@ -239,11 +257,13 @@ func (e *engine) flush(batch []*call) {
 	b := &e.batch
 	b.args.reset()
 	b.tokens = b.tokens[:0]
+	blocking := false
 	for _, cl := range batch {
 		b.args.bytes = append(b.args.bytes, cl.args.bytes...)
 		b.args.lens = append(b.args.lens, cl.args.lens...)
 		b.args.endCommand(cl.args.argCount())
 		b.tokens = append(b.tokens, cl.tokens[0])
+		blocking = blocking || cl.blocking
 	}
 	e.use.RLock()
 	if e.client == nil {
@@ -253,6 +273,9 @@ func (e *engine) flush(batch []*call) {
 	}
 	code := C.redcore_client_submit_batch(e.client, e.queue, C.size_t(len(batch)), &b.tokens[0],
 		b.args.argcsPtr(), b.args.lensPtr(), b.args.bytesPtr(), C.size_t(len(b.args.bytes)), &b.err)
+	if code == C.REDCORE_OK && blocking {
+		e.cancelAbandoned(batch, b.tokens)
+	}
 	e.use.RUnlock()
 	if code != C.REDCORE_OK {
 		err := takeError(code, b.err)
