@@ -904,3 +904,32 @@ fn a_tls_cluster_verifies_each_node_by_its_announced_hostname() {
     }
     let _ = std::fs::remove_dir_all(certs);
 }
+
+/// The split of MGET and its kin is for commands sent alone: inside a plain pipeline, a
+/// multi-key command across slots fails the pipeline before anything is sent.
+#[test]
+fn a_cross_slot_mget_in_a_pipeline_fails_it_unsent() {
+    let cluster = RedisCluster::shared();
+    let c = client(cluster);
+    let p = prefix("pipeline-cross-slot");
+    let (a, b) = (
+        format!("{{{p}}}:a"),
+        key_in_slot((key_slot(&p) + 1) % 16384),
+    );
+    let mut pipeline = Pipeline::new();
+    pipeline.add(&["SET", &a, "1"]).unwrap();
+    pipeline.add(&["MGET", &a, &b]).unwrap();
+    let err = c.run_pipeline(&pipeline).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::ClusterException, "{err}");
+    assert!(err.message().contains("send it alone"), "{err}");
+    assert_eq!(
+        value(&c, &["EXISTS", &a]),
+        Value::Integer(0),
+        "nothing was sent"
+    );
+    // Sent alone, it is split and merged.
+    assert_eq!(
+        value(&c, &["MGET", &a, &b]),
+        Value::Array(vec![Value::Null, Value::Null])
+    );
+}
