@@ -193,3 +193,46 @@ fn a_blocking_command_that_times_out_is_dropped_by_the_server() {
         Value::Array(vec![Value::bulk("q"), Value::bulk("v")])
     );
 }
+
+#[test]
+fn cancelling_while_the_command_is_being_written_never_breaks_the_client() {
+    // A cancel landing while the reactor sends a copy of the output without the lock used to
+    // cut the frame under it: the reactor panicked (the client died) and the CANCELLED
+    // completion was lost with it. Cancels at random moments after the submission.
+    let server = RedisServer::start();
+    let c = client(&server, 1);
+    let (tx, rx) = sender();
+    let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut cancelled = 0;
+    for i in 0..3000usize {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        c.submit_raw(&["BLPOP", "race", "0"], report, [tx, i])
+            .unwrap();
+        let spin = Instant::now();
+        let wait = Duration::from_nanos(seed % 40_000);
+        while spin.elapsed() < wait {
+            std::hint::spin_loop();
+        }
+        let n = c.cancel_raw(report, [tx, i]).unwrap();
+        assert_eq!(
+            n, 1,
+            "iteration {i}: a BLPOP k 0 is pending until cancelled"
+        );
+        cancelled += n;
+        let (id, outcome) = rx
+            .recv_timeout(Duration::from_secs(5))
+            .unwrap_or_else(|_| panic!("iteration {i}: no completion"));
+        assert_eq!((id, outcome), (i, Err(ErrorKind::Cancelled)));
+    }
+    assert_eq!(cancelled, 3000);
+    wait_blocked(&server, 0);
+    server.cmd(&["RPUSH", "race", "kept"]);
+    std::thread::sleep(Duration::from_millis(100));
+    assert_eq!(server.cmd(&["LLEN", "race"]), Value::Integer(1));
+    assert_eq!(
+        c.command(&["PING"]).unwrap().to_value(),
+        Value::simple("PONG")
+    );
+}

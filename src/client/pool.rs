@@ -403,9 +403,8 @@ impl Engine {
             state.total += 1;
             let conn = Arc::new(self.new_conn(node, true));
             state.live.push(conn.clone());
-            drop(state);
             self.reactors[conn.reactor].notify(Msg::Adopt(conn.clone()));
-            self.give(node, conn, waiter);
+            self.give(node, conn, waiter, state);
         }
     }
 
@@ -422,17 +421,25 @@ impl Engine {
     fn hand_over(&self, node: &NodePool, conn: Arc<Conn>) {
         let mut state = node.dedicated.lock();
         match state.waiters.pop_front() {
-            Some(waiter) => {
-                drop(state);
-                self.give(node, conn, waiter);
-            }
+            Some(waiter) => self.give(node, conn, waiter, state),
             // Given back by a holder that found the node in the set just before it left.
             None if state.retired => self.reactors[conn.reactor].notify(Msg::Retire(conn)),
             None => state.idle.push(conn),
         }
     }
 
-    fn give(&self, node: &NodePool, conn: Arc<Conn>, waiter: PoolWaiter) {
+    /// Gives `conn` to `waiter`, just taken from the queue under `state`, the pool's lock.
+    /// A command is leased its connection before that lock is let go: a cancel
+    /// (`cancel_blocking`) finds it in the queue or on the connection, never in between.
+    fn give(
+        &self,
+        node: &NodePool,
+        conn: Arc<Conn>,
+        waiter: PoolWaiter,
+        state: MutexGuard<'_, PoolState>,
+    ) {
+        // Kept only for a command (dropped here otherwise).
+        let state = matches!(waiter, PoolWaiter::Command { .. }).then_some(state);
         match waiter {
             PoolWaiter::Command {
                 frame,
@@ -442,9 +449,9 @@ impl Engine {
                 ..
             } => {
                 let write = |buf: &mut Vec<u8>| buf.extend_from_slice(&frame);
-                if let Err((err, completion)) =
-                    self.lease_single(&conn, write, asking, completion, meta)
-                {
+                let leased = self.lease_single(&conn, write, asking, completion, meta);
+                drop(state);
+                if let Err((err, completion)) = leased {
                     self.refused(node, &conn);
                     self.deliver(&conn, vec![(completion, Err(err))]);
                 }

@@ -1595,7 +1595,11 @@ impl ConnState {
         if self.lease != Lease::Single {
             return Vec::new();
         }
-        let (taken, stayed) = self.ex.cancel(cancel);
+        // ASKING goes with the command after it; while the reactor sends a copy of the
+        // output without the lock, nothing may leave the ring (the command then counts as
+        // written, and the socket is shut down).
+        let goes_with = |c: &Completion| matches!(c, Completion::Ignore);
+        let (taken, stayed) = self.ex.cancel(cancel, goes_with, !self.sending);
         if let (Some(transport), true) = (&self.transport, stayed) {
             // SAFETY: shutdown of a descriptor this connection owns and keeps open; the
             // reactor closes it later, as after any hang-up.

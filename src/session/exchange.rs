@@ -476,11 +476,19 @@ impl<C> Exchange<C> {
 
     /// Takes the completions `cancel` picks out of the requests still waited for, as `expire`
     /// takes those that timed out: a request none of whose bytes were written (and that
-    /// heads no transaction's frames, nor is one of them) leaves the ring, never to be sent;
-    /// one written, half written or bound to others stays, its reply to be read and
-    /// discarded. Returns the completions, and whether one of them stayed (its command may
-    /// run, or be running, on the server).
-    pub fn cancel(&mut self, mut cancel: impl FnMut(&C) -> bool) -> (Vec<C>, bool) {
+    /// heads no transaction's frames, nor is one of them) leaves the ring, never to be sent,
+    /// and so does an unwritten request just before it that `goes_with` picks (ASKING, which
+    /// would hold for whatever command came next); one written, half written or bound to
+    /// others stays, its reply to be read and discarded. With `may_cut` false (a copy of the
+    /// output is being sent, see `ConnState::sending`: the ring may not shrink under it),
+    /// every one stays. Returns the completions, and whether one of them stayed (its command
+    /// may run, or be running, on the server).
+    pub fn cancel(
+        &mut self,
+        mut cancel: impl FnMut(&C) -> bool,
+        mut goes_with: impl FnMut(&C) -> bool,
+        may_cut: bool,
+    ) -> (Vec<C>, bool) {
         let unwritten = if self.written > self.sent_end {
             self.sent + 1
         } else {
@@ -496,9 +504,19 @@ impl<C> Exchange<C> {
                 continue;
             }
             taken.extend(request.completion.take());
-            if i >= unwritten && !request.linked && !next_linked {
+            if may_cut && i >= unwritten && !request.linked && !next_linked {
                 request.cut = true;
                 cuts += 1;
+                if i > unwritten {
+                    let before = &mut self.requests[i - 1];
+                    if !before.cut
+                        && !before.linked
+                        && before.completion.as_ref().is_some_and(&mut goes_with)
+                    {
+                        before.cut = true;
+                        cuts += 1;
+                    }
+                }
             } else {
                 stayed = true;
             }
@@ -870,9 +888,13 @@ pub(super) mod tests {
         cmd(&mut ex, &["BLPOP", "c", "0"], 3);
         cmd(&mut ex, &["GET", "d"], 4);
         // A written one stays (its reply is discarded); an unwritten one leaves the output.
-        assert_eq!(ex.cancel(|c| *c == 1), (vec![1], true));
-        assert_eq!(ex.cancel(|c| *c == 3), (vec![3], false));
-        assert_eq!(ex.cancel(|c| *c == 1 || *c == 3), (vec![], false), "once");
+        assert_eq!(ex.cancel(|c| *c == 1, |_| false, true), (vec![1], true));
+        assert_eq!(ex.cancel(|c| *c == 3, |_| false, true), (vec![3], false));
+        assert_eq!(
+            ex.cancel(|c| *c == 1 || *c == 3, |_| false, true),
+            (vec![], false),
+            "once"
+        );
         assert_eq!(ex.pending(), 3);
         assert_eq!(
             write_all(&mut ex),
@@ -894,8 +916,31 @@ pub(super) mod tests {
             RequestMeta::default(),
         );
         ex.link_last();
-        assert_eq!(ex.cancel(|c| *c == 6), (vec![6], true));
+        assert_eq!(ex.cancel(|c| *c == 6, |_| false, true), (vec![6], true));
         assert_eq!(ex.pending(), 2);
+    }
+
+    #[test]
+    fn a_cancelled_request_takes_its_asking_along_and_stays_while_output_is_sent() {
+        let mut ex = ready(0);
+        // ASKING (completion 0: goes with the next) and its command, unwritten: both go.
+        cmd(&mut ex, &["ASKING"], 0);
+        cmd(&mut ex, &["BLPOP", "a", "0"], 1);
+        assert_eq!(ex.cancel(|c| *c == 1, |c| *c == 0, true), (vec![1], false));
+        assert_eq!(ex.pending(), 0);
+        assert!(write_all(&mut ex).is_empty());
+        // While a copy of the output is on its way (may_cut false), nothing leaves the ring:
+        // the frame counts as written, and its bytes are still there when they are.
+        cmd(&mut ex, &["BLPOP", "b", "0"], 2);
+        let out = ex.pending_output().to_vec();
+        assert_eq!(ex.cancel(|c| *c == 2, |_| false, false), (vec![2], true));
+        ex.handle_written(out.len());
+        assert_eq!(ex.pending(), 1);
+        assert!(
+            read(&mut ex, b"*-1\r\n").is_empty(),
+            "its reply is discarded"
+        );
+        assert!(ex.is_idle());
     }
 
     #[test]
