@@ -35,6 +35,10 @@ const RECV_TIMEOUT_SLACK: Duration = Duration::from_millis(10);
 /// (the reactor does, see `Engine::after_enqueue`).
 pub(crate) const IDLE_CHECK: Duration = Duration::from_secs(1);
 
+/// `ASKING`, encoded: sent before a command a migrating slot's owner answered ASK about, it
+/// holds for whatever command comes next on the connection.
+pub(crate) const ASKING_FRAME: &[u8] = b"*1\r\n$6\r\nASKING\r\n";
+
 /// How a connection is used.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Lease {
@@ -1598,7 +1602,7 @@ impl ConnState {
         // ASKING goes with the command after it; while the reactor sends a copy of the
         // output without the lock, nothing may leave the ring (the command then counts as
         // written, and the socket is shut down).
-        let goes_with = |c: &Completion| matches!(c, Completion::Ignore);
+        let goes_with = |frame: &[u8]| frame == ASKING_FRAME;
         let (taken, stayed) = self.ex.cancel(cancel, goes_with, !self.sending);
         if let (Some(transport), true) = (&self.transport, stayed) {
             // SAFETY: shutdown of a descriptor this connection owns and keeps open; the
@@ -1708,7 +1712,7 @@ pub(super) mod tests {
                 ..RequestMeta::default()
             };
             st.ex
-                .enqueue_frame(b"*1\r\n$6\r\nASKING\r\n", Completion::Ignore, pinned);
+                .enqueue_frame(ASKING_FRAME, Completion::Ignore, pinned);
         }
         let get = Completion::Boxed(Box::new(|_| {}));
         st.ex.enqueue(

@@ -476,17 +476,18 @@ impl<C> Exchange<C> {
 
     /// Takes the completions `cancel` picks out of the requests still waited for, as `expire`
     /// takes those that timed out: a request none of whose bytes were written (and that
-    /// heads no transaction's frames, nor is one of them) leaves the ring, never to be sent,
-    /// and so does an unwritten request just before it that `goes_with` picks (ASKING, which
-    /// would hold for whatever command came next); one written, half written or bound to
-    /// others stays, its reply to be read and discarded. With `may_cut` false (a copy of the
-    /// output is being sent, see `ConnState::sending`: the ring may not shrink under it),
-    /// every one stays. Returns the completions, and whether one of them stayed (its command
-    /// may run, or be running, on the server).
+    /// heads no transaction's frames, nor is one of them) leaves the ring, never to be sent;
+    /// one written, half written or bound to others stays, its reply to be read and
+    /// discarded. A request right after one whose frame `goes_with` picks (ASKING, which
+    /// holds for whatever command comes next) leaves only together with it, while that one
+    /// is unwritten too; else it stays. With `may_cut` false (a copy of the output is being
+    /// sent, see `ConnState::sending`: the ring may not shrink under it), every one stays.
+    /// Returns the completions, and whether one of them stayed (its command may run, or be
+    /// running, on the server).
     pub fn cancel(
         &mut self,
         mut cancel: impl FnMut(&C) -> bool,
-        mut goes_with: impl FnMut(&C) -> bool,
+        mut goes_with: impl FnMut(&[u8]) -> bool,
         may_cut: bool,
     ) -> (Vec<C>, bool) {
         let unwritten = if self.written > self.sent_end {
@@ -497,25 +498,34 @@ impl<C> Exchange<C> {
         let mut taken = Vec::new();
         let mut stayed = false;
         let mut cuts = 0;
+        // Where the frame of request i - 1, and of request i, start.
+        let (mut previous, mut pos) = (self.head, self.head);
         for i in 0..self.requests.len() {
+            let start = pos;
+            pos += self.requests[i].len as usize;
+            let before = std::mem::replace(&mut previous, start);
             let next_linked = self.requests.get(i + 1).is_some_and(|r| r.linked);
             let request = &mut self.requests[i];
             if !request.completion.as_ref().is_some_and(&mut cancel) {
                 continue;
             }
             taken.extend(request.completion.take());
-            if may_cut && i >= unwritten && !request.linked && !next_linked {
-                request.cut = true;
+            let mut cut = may_cut && i >= unwritten && !request.linked && !next_linked;
+            let mut with_previous = false;
+            if cut && i > 0 {
+                let prior = &self.requests[i - 1];
+                if !prior.cut && goes_with(&self.buf[before..start]) {
+                    // Its ASKING goes too, or, written already, keeps it company.
+                    with_previous = i > unwritten && !prior.linked;
+                    cut = with_previous;
+                }
+            }
+            if cut {
+                self.requests[i].cut = true;
                 cuts += 1;
-                if i > unwritten {
-                    let before = &mut self.requests[i - 1];
-                    if !before.cut
-                        && !before.linked
-                        && before.completion.as_ref().is_some_and(&mut goes_with)
-                    {
-                        before.cut = true;
-                        cuts += 1;
-                    }
+                if with_previous {
+                    self.requests[i - 1].cut = true;
+                    cuts += 1;
                 }
             } else {
                 stayed = true;
@@ -923,12 +933,31 @@ pub(super) mod tests {
     #[test]
     fn a_cancelled_request_takes_its_asking_along_and_stays_while_output_is_sent() {
         let mut ex = ready(0);
-        // ASKING (completion 0: goes with the next) and its command, unwritten: both go.
+        let asking = |frame: &[u8]| frame == b"*1\r\n$6\r\nASKING\r\n";
+        // ASKING and its command, unwritten: both go.
         cmd(&mut ex, &["ASKING"], 0);
         cmd(&mut ex, &["BLPOP", "a", "0"], 1);
-        assert_eq!(ex.cancel(|c| *c == 1, |c| *c == 0, true), (vec![1], false));
+        assert_eq!(ex.cancel(|c| *c == 1, asking, true), (vec![1], false));
         assert_eq!(ex.pending(), 0);
         assert!(write_all(&mut ex).is_empty());
+        // Another request of the same kind (a DISCARD a holder left) is not taken along.
+        cmd(&mut ex, &["DISCARD"], 0);
+        cmd(&mut ex, &["BLPOP", "a", "0"], 1);
+        assert_eq!(ex.cancel(|c| *c == 1, asking, true), (vec![1], false));
+        assert_eq!(write_all(&mut ex), b"*1\r\n$7\r\nDISCARD\r\n");
+        assert_eq!(
+            read(&mut ex, b"+OK\r\n"),
+            vec![(Some(0), Value::simple("OK"))]
+        );
+        // ASKING written, its command not (an in-flight bound): the command stays, to be
+        // discarded, rather than leave ASKING to the next command.
+        let mut ex = ready(1);
+        cmd(&mut ex, &["ASKING"], 0);
+        cmd(&mut ex, &["BLPOP", "a", "0"], 1);
+        assert_eq!(write_all(&mut ex), b"*1\r\n$6\r\nASKING\r\n");
+        assert_eq!(ex.cancel(|c| *c == 1, asking, true), (vec![1], true));
+        assert_eq!(ex.pending(), 2);
+        let mut ex = ready(0);
         // While a copy of the output is on its way (may_cut false), nothing leaves the ring:
         // the frame counts as written, and its bytes are still there when they are.
         cmd(&mut ex, &["BLPOP", "b", "0"], 2);

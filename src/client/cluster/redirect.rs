@@ -253,8 +253,11 @@ impl Engine {
         if let Some(lease) = lease {
             st.lease = lease;
         }
-        st.ex
-            .enqueue_frame(b"*1\r\n$6\r\nASKING\r\n", Completion::Ignore, asking);
+        st.ex.enqueue_frame(
+            crate::reactor::conn::ASKING_FRAME,
+            Completion::Ignore,
+            asking,
+        );
         st.ex.enqueue(write, completion, meta);
         let notify = self.after_enqueue(&mut st, false, conn.reactor, false, None);
         drop(st);
