@@ -30,6 +30,7 @@ public struct ErrorCode: RawRepresentable, Hashable, Sendable, CustomStringConve
     public static let closed = ErrorCode(rawValue: 37)
     public static let tls = ErrorCode(rawValue: 38)
     public static let internalError = ErrorCode(rawValue: 40)
+    public static let cancelled = ErrorCode(rawValue: 41)
 
     /// The code's name as in C without its prefix ("NO_SCRIPT").
     public var description: String { String(cString: redcore_error_code_name(rawValue)) }
