@@ -764,10 +764,13 @@ fn subscribers_and_the_cache_follow_a_failover() {
     wait_listening(&c);
     let sub = PubSub::new(&c, PubSubOptions::default()).expect("subscriber");
     sub.subscribe(&["failover:news"]).expect("SUBSCRIBE");
-    c.command(&["PUBLISH", "failover:news", "before"]).unwrap();
-    match next_event(&sub, Duration::from_secs(5)) {
-        Event::Message(m) => assert_eq!(m.payload(), b"before"),
-        other => panic!("expected the first message, got {other:?}"),
+    sub.ssubscribe(&["failover:shard"]).expect("SSUBSCRIBE");
+    for (publish, channel) in [("PUBLISH", "failover:news"), ("SPUBLISH", "failover:shard")] {
+        c.command(&[publish, channel, "before"]).unwrap();
+        match next_event(&sub, Duration::from_secs(5)) {
+            Event::Message(m) => assert_eq!(m.payload(), b"before"),
+            other => panic!("expected the first message on {channel}, got {other:?}"),
+        }
     }
     c.command(&["SET", "failover:cached", "v1"]).unwrap();
     for _ in 0..2 {
@@ -794,10 +797,18 @@ fn subscribers_and_the_cache_follow_a_failover() {
         }
         other => panic!("expected the resubscription event, got {other:?}"),
     }
-    c.command(&["PUBLISH", "failover:news", "after"]).unwrap();
-    match next_event(&sub, Duration::from_secs(5)) {
-        Event::Message(m) => assert_eq!(m.payload(), b"after"),
-        other => panic!("expected the message published after the failover, got {other:?}"),
+    // Shard channels too: off a cluster they live on the master's connection.
+    for (publish, channel) in [("PUBLISH", "failover:news"), ("SPUBLISH", "failover:shard")] {
+        let receivers = c.command(&[publish, channel, "after"]).unwrap();
+        assert_eq!(
+            receivers.value().as_integer(),
+            Some(1),
+            "{publish} {channel}"
+        );
+        match next_event(&sub, Duration::from_secs(5)) {
+            Event::Message(m) => assert_eq!(m.payload(), b"after"),
+            other => panic!("expected the message on {channel} after the failover, got {other:?}"),
+        }
     }
     // A write on the new master is read back, not the cached value of before.
     c.command(&["SET", "failover:cached", "v2"]).unwrap();

@@ -550,11 +550,18 @@ impl Core {
                 links.main = None;
             }
         }
+        let cluster = self.engine.is_cluster();
         if let Ok(main) = self.main_link(&mut links) {
+            // Off a cluster, shard channels live on the main connection too, and move with it
+            // (a sentinel client's new master).
+            let shard = (!cluster).then_some((NameClass::Shard, SubscriptionKind::Ssubscribe));
             for (class, kind) in [
                 (NameClass::Channel, SubscriptionKind::Subscribe),
                 (NameClass::Pattern, SubscriptionKind::Psubscribe),
-            ] {
+            ]
+            .into_iter()
+            .chain(shard)
+            {
                 let missing: Vec<Vec<u8>> = wanted
                     .names(class)
                     .filter(|n| !main.link.contains(class, n))
@@ -565,7 +572,7 @@ impl Core {
                 }
             }
         }
-        if self.engine.is_cluster() {
+        if cluster {
             self.rebalance_shards(&mut links, &wanted, &mut sends);
         }
         if sends.is_empty() {
@@ -573,7 +580,11 @@ impl Core {
         }
         let cause = Error::new(
             ErrorKind::Connection,
-            "the cluster's topology changed: subscriptions moved to other nodes",
+            if cluster {
+                "the cluster's topology changed: subscriptions moved to other nodes"
+            } else {
+                "the server changed (a new master): subscriptions moved to it"
+            },
         );
         let regain = Regain::new(cause, sends.len(), self.inbox.clone());
         for (handle, kind, names) in sends {
