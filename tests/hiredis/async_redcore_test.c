@@ -77,6 +77,41 @@ static void on_message(redisAsyncContext *c, void *r, void *privdata) {
         bump(&messages);
 }
 
+/* A context set up on the loop thread (from another context's callback) whose connect
+ * callback asks to disconnect with two commands queued: hiredis writes them on the next
+ * writable event, delivers both replies, then disconnects. */
+static int late_replies, late_disconnected;
+
+static void on_late_reply(redisAsyncContext *c, void *r, void *privdata) {
+    (void)c;
+    CHECK(r != NULL && ((redisReply *)r)->type == REDIS_REPLY_STRING &&
+          strcmp(((redisReply *)r)->str, (const char *)privdata) == 0);
+    bump(&late_replies);
+}
+
+static void on_late_connect(const redisAsyncContext *c, int status) {
+    CHECK(status == REDIS_OK);
+    redisAsyncDisconnect((redisAsyncContext *)c);
+}
+
+static void on_late_disconnect(const redisAsyncContext *c, int status) {
+    (void)c;
+    CHECK(status == REDIS_OK);
+    bump(&late_disconnected);
+}
+
+static void start_late(redisAsyncContext *c, void *r, void *privdata) {
+    (void)c;
+    (void)r;
+    (void)privdata;
+    redisAsyncContext *late = redisAsyncConnect(test_host(), test_port());
+    CHECK(late != NULL && late->err == 0 && redisRedcoreAttach(late) == REDIS_OK);
+    CHECK(redisAsyncSetDisconnectCallback(late, on_late_disconnect) == REDIS_OK);
+    CHECK(redisAsyncCommand(late, on_late_reply, "one", "ECHO one") == REDIS_OK);
+    CHECK(redisAsyncCommand(late, on_late_reply, "two", "ECHO two") == REDIS_OK);
+    CHECK(redisAsyncSetConnectCallback(late, on_late_connect) == REDIS_OK);
+}
+
 int main(void) {
     main_thread = pthread_self();
     redisOptions opt = {0};
@@ -117,6 +152,9 @@ int main(void) {
     }
     CHECK(delivered == 1 && wait_for(&messages, 1));
     redisFree(pub);
+
+    CHECK(redisAsyncCommand(c, start_late, NULL, "PING") == REDIS_OK);
+    CHECK(wait_for(&late_replies, 2) && wait_for(&late_disconnected, 1));
 
     redisAsyncDisconnect(c);
     CHECK(wait_for(&disconnected, 1));

@@ -95,6 +95,8 @@ struct Interests {
     read: bool,
     write: bool,
     registered: bool,
+    /// Counts `update`s, so the loop sees whether handling an event re-armed the socket.
+    updates: u64,
     deadline: Option<Instant>,
 }
 
@@ -190,6 +192,7 @@ fn run(el: Arc<EventLoop>, mut poll: Poll) {
             };
             let readable = event.is_readable() || event.is_read_closed() || event.is_error();
             let writable = event.is_writable() || event.is_write_closed() || event.is_error();
+            let updates = locked(&a.interests).updates;
             if readable {
                 // SAFETY: ac is live: it is unset under this lock before being freed.
                 drive(&a, |ac| unsafe { redisAsyncHandleRead(ac) });
@@ -198,6 +201,7 @@ fn run(el: Arc<EventLoop>, mut poll: Poll) {
                 // SAFETY: as above.
                 drive(&a, |ac| unsafe { redisAsyncHandleWrite(ac) });
             }
+            rearm_if_left(&a, updates);
         }
         let now = Instant::now();
         let due: Vec<Arc<Attached>> = locked(&el.attached)
@@ -235,10 +239,27 @@ fn next_deadline(el: &EventLoop) -> Option<Instant> {
         .min()
 }
 
+/// hiredis's adapters poll level-triggered: an event the context handled without acting on
+/// it comes again on the next turn. The context counts on that after a connect that it
+/// finishes without writing (its connect callback asked to disconnect: the queued commands go
+/// out on the next writable event). mio is edge-triggered, so when handling the event did not
+/// re-register the socket (`update`, as every add hook does) while the context still wants
+/// to read or write, re-register it here: the kernel reports it again if it is still ready.
+fn rearm_if_left(a: &Attached, updates_before: u64) {
+    let left = {
+        let i = locked(&a.interests);
+        i.updates == updates_before && i.registered && (i.read || i.write)
+    };
+    if left {
+        update(a);
+    }
+}
+
 /// Registers the socket for what the context wants. Called on every add: re-registering
 /// re-arms mio's edge-triggered readiness, so data left after a read is reported again.
 fn update(a: &Attached) {
     let mut i = locked(&a.interests);
+    i.updates = i.updates.wrapping_add(1);
     let interest = match (i.read, i.write) {
         (true, true) => Some(Interest::READABLE | Interest::WRITABLE),
         (true, false) => Some(Interest::READABLE),
