@@ -230,3 +230,50 @@ func TestTransactionDuringClose(t *testing.T) {
 	}
 	<-closed
 }
+
+//go:noinline
+func atDepth(depth int, f func()) {
+	var pad [64]byte
+	pad[depth%64] = 1
+	if depth == 0 {
+		f()
+		return
+	}
+	atDepth(depth-1, f)
+	_ = pad
+}
+
+// Transactions from fresh goroutines at varying stack depths (what HTTP handlers are): some
+// sit right under a stack boundary, so the stack grows while Transaction holds its handle.
+// A handle that was a small integer typed as a pointer made Go's stack copier abort the
+// process ("invalid pointer found on stack") within the first hundred or so.
+func TestTransactionsWhereStacksGrow(t *testing.T) {
+	ctx := context.Background()
+	c := open(t)
+	k := key(t, "grow")
+	handles := redcore.LiveHandles()
+	const n = 1500
+	for i := 0; i < n; i++ {
+		var wg sync.WaitGroup
+		wg.Add(1)
+		go func(depth int) {
+			defer wg.Done()
+			atDepth(depth, func() {
+				_, err := c.Transaction(ctx, func(tx *redcore.TxAttempt) error {
+					tx.Queue("INCR", k)
+					return nil
+				}, 3, k)
+				if err != nil {
+					t.Error(err)
+				}
+			})
+		}(i % 120)
+		wg.Wait()
+	}
+	if v, err := counterValue(c.Do(ctx, "GET", k)); err != nil || v != n {
+		t.Fatalf("counter %d (%v), want %d", v, err, n)
+	}
+	if live := redcore.LiveHandles(); live != handles {
+		t.Fatalf("%d handles live after the transactions, %d before", live, handles)
+	}
+}
