@@ -824,6 +824,49 @@ fn forked_child_gets_errors_not_hangs() {
     assert_eq!(value(&c, &["PING"]), Value::simple("PONG"));
 }
 
+/// A server closes idle clients (its `timeout`, CLIENT KILL, a restart): the next command,
+/// sent after the close, is not lost on the dead socket but goes out on a new connection, on
+/// each path (a blocking call, a callback, a pipeline) and soon after the close as well as
+/// long after. Before, a close less than a second old cost the next command (CONNECTION,
+/// never run) about half the time.
+#[test]
+fn a_connection_the_server_closed_while_idle_costs_no_command() {
+    let server = RedisServer::start();
+    let c = client(&server);
+    let rounds = 10;
+    for round in 0..rounds {
+        for path in ["blocking", "callback", "pipeline"] {
+            c.command(&["INCR", "idle-close:before"]).unwrap();
+            let killed = server.cmd(&["CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes"]);
+            assert!(matches!(killed, Value::Integer(n) if n >= 1), "{killed:?}");
+            std::thread::sleep(Duration::from_millis(if round % 2 == 0 { 20 } else { 300 }));
+            let result = match path {
+                "blocking" => c.command(&["INCR", "idle-close:after"]).map(|_| ()),
+                "callback" => {
+                    let (tx, rx) = mpsc::channel();
+                    c.submit(&["INCR", "idle-close:after"], move |r| {
+                        tx.send(r.map(|_| ())).unwrap()
+                    })
+                    .unwrap();
+                    rx.recv_timeout(Duration::from_secs(10)).unwrap()
+                }
+                _ => {
+                    let mut p = Pipeline::new();
+                    p.add(&["INCR", "idle-close:after"]).unwrap();
+                    c.run_pipeline(&p).map(|_| ())
+                }
+            };
+            if let Err(e) = result {
+                panic!("round {round}, {path}: the command after the close failed: {e}");
+            }
+        }
+    }
+    assert_eq!(
+        value(&c, &["GET", "idle-close:after"]),
+        Value::bulk((rounds * 3).to_string())
+    );
+}
+
 #[test]
 fn a_connection_killed_by_the_server_is_replaced() {
     let server = RedisServer::start();

@@ -28,7 +28,7 @@ use crate::session::RequestMeta;
 
 use super::enqueue_pipeline_frames;
 use super::pipeline::{Pipeline, PipelineResult, Views};
-use crate::reactor::conn::{ConnState, IDLE_CHECK};
+use crate::reactor::conn::ConnState;
 use crate::reactor::PipelineRun;
 
 thread_local! {
@@ -276,11 +276,8 @@ impl Engine {
             return None;
         }
         let now = Instant::now();
-        let check = st.suspect || now.duration_since(st.last_io) > IDLE_CHECK;
-        st.suspect = false;
-        if check && crate::net::has_input(fd) {
+        if st.input_waits(&shared.registry, now) {
             // A close or stray bytes while idle: let the reactor look first.
-            st.ensure_armed_now(&shared.registry);
             return None;
         }
         enqueue(&mut st);

@@ -1023,7 +1023,8 @@ impl Engine {
             && !st.doomed
             && !st.sending;
         if can_write && direct {
-            if st.write_pending().is_ok() {
+            let registry = &self.reactors[reactor].registry;
+            if !st.input_waits(registry, Instant::now()) && st.write_pending().is_ok() {
                 return false;
             }
         } else if lone {
@@ -1032,12 +1033,13 @@ impl Engine {
             // Keeps the reactor's sleep short for a while, for the next one (see
             // `Reactor::next_timeout`).
             st.last_lone = Some(now);
-            // After a long idle time the reactor writes, as before: a close while idle is
-            // not looked for here (the direct path does, `Engine::direct`).
+            // After a long idle time the reactor writes, as before. A close while idle is
+            // looked for first (`ConnState::input_waits`): the reactor reads it.
             if can_write
                 && !st.caller_reading
                 && now.duration_since(st.last_io) <= IDLE_CHECK
                 && shared.wakes_by(deadline)
+                && !st.input_waits(&shared.registry, now)
             {
                 st.ensure_armed(&shared.registry);
                 if st.armed && st.write_pending().is_ok() {

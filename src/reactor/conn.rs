@@ -30,10 +30,15 @@ use crate::session::{Event, Exchange, RequestMeta, Unanswered};
 /// it is set again: a wait may overrun its deadline by this much.
 const RECV_TIMEOUT_SLACK: Duration = Duration::from_millis(10);
 
-/// After this long without I/O, a connection is checked for a close (or stray data) before
-/// a caller writes to it on the direct path, and a lone submitter no longer writes to it
-/// (the reactor does, see `Engine::after_enqueue`).
+/// After this long without I/O, a lone submitter no longer writes to a connection (the
+/// reactor does, see `Engine::after_enqueue`).
 pub(crate) const IDLE_CHECK: Duration = Duration::from_secs(1);
+
+/// After this long without I/O and with nothing in flight, a connection is checked for a
+/// close (or stray bytes) before anything is written to it (`ConnState::input_waits`). Short,
+/// so that a server closing idle clients (its `timeout`, CLIENT KILL, a restart) costs no
+/// command; long enough that callers sending back to back never pay the check's system call.
+pub(crate) const CLOSE_CHECK: Duration = Duration::from_millis(1);
 
 /// `ASKING`, encoded: sent before a command a migrating slot's owner answered ASK about, it
 /// holds for whatever command comes next on the connection.
@@ -1195,21 +1200,36 @@ impl ConnState {
     }
 
     /// What comes before the reactor's write: the timeouts, and a look for a close when the
-    /// connection is suspect. False when nothing is to be written now.
+    /// connection was idle or is suspect. False when nothing is to be written now.
     fn prepare_flush(&mut self, ctx: &mut Ctx<'_>) -> bool {
         self.expire(ctx);
-        if self.suspect && matches!(self.phase, Phase::Ready) {
-            self.suspect = false;
-            if self
-                .transport
-                .as_ref()
-                .is_some_and(|t| crate::net::has_input(t.raw_fd()))
-            {
-                // A hang-up (or stray bytes) is waiting: read it before writing anything.
-                self.ensure_armed_now(ctx.registry);
-                return false;
-            }
+        !self.input_waits(ctx.registry, ctx.now)
+    }
+
+    /// Before a write to a ready connection that is suspect, or had nothing in flight and no
+    /// I/O for `CLOSE_CHECK`: true when input waits on its socket (a hang-up, or stray bytes),
+    /// which is then armed so that the reactor reads it before anything is written. A command
+    /// written after the server closed the connection fails although the server never saw
+    /// it; held back, it goes out on the new connection.
+    pub(crate) fn input_waits(&mut self, registry: &Registry, now: Instant) -> bool {
+        if !matches!(self.phase, Phase::Ready) {
+            return false;
         }
+        let idle = self.ex.in_flight() == 0
+            && !self.listens
+            && now.saturating_duration_since(self.last_io) > CLOSE_CHECK;
+        if !(self.suspect || idle) {
+            return false;
+        }
+        self.suspect = false;
+        if !self
+            .transport
+            .as_ref()
+            .is_some_and(|t| crate::net::has_input(t.raw_fd()))
+        {
+            return false;
+        }
+        self.ensure_armed_now(registry);
         true
     }
 
