@@ -542,6 +542,57 @@ fn resharding_under_load_loses_no_command() {
     assert!(stats.moved > 0, "MOVED was met: {stats:?}");
 }
 
+/// A primary that hangs (SIGSTOP) rather than dies keeps its connections open, so only
+/// timeouts tell. Its replica is promoted in about 2 s; a command timing out on it makes the
+/// client ask for the topology (other nodes first), so writes to its slots go to the new
+/// primary after one command timeout, not at the next periodic refresh (30 s) or whenever
+/// the old process wakes (where, still a primary for a moment, it would take writes the
+/// cluster then drops).
+#[test]
+fn a_hung_primary_is_routed_around_once_its_replica_is_promoted() {
+    let _one_at_a_time = own_cluster();
+    let cluster = RedisCluster::start_default();
+    let mut config = config(&cluster);
+    config.command_timeout = Some(Duration::from_millis(500));
+    let c = Client::new(config).expect("the cluster client starts");
+    let victim = cluster.primaries()[0].port;
+    let slot = cluster.slot_map().slots_of(&cluster.id_of(victim))[0];
+    let key = key_in_slot(slot);
+    value(&c, &["SET", &key, "before"]);
+    let refreshes = c.cluster_stats().unwrap().refreshes;
+    cluster.pause_primary(victim);
+    let paused_at = Instant::now();
+    let promoted = cluster.wait_failover(victim);
+    let promoted_after = paused_at.elapsed();
+    let mut n = 0u32;
+    let mut timeouts = 0;
+    let resumed_after = loop {
+        n += 1;
+        match c.command(&["SET", &key, &n.to_string()]) {
+            Ok(_) => break paused_at.elapsed(),
+            Err(e) if e.is(ErrorKind::Timeout) => timeouts += 1,
+            Err(e) => panic!("SET #{n} failed with something other than a timeout: {e}"),
+        }
+        assert!(
+            paused_at.elapsed() < Duration::from_secs(20),
+            "writes to the hung primary's slot never moved to {promoted} ({timeouts} timeouts)"
+        );
+    };
+    assert_eq!(
+        cluster.node(promoted).cmd(&["GET", &key]),
+        Value::bulk(n.to_string()),
+        "the write landed on the promoted replica"
+    );
+    cluster.resume(victim);
+    let stats = c.cluster_stats().unwrap();
+    assert!(stats.refreshes > refreshes, "{stats:?}");
+    println!(
+        "hung primary {victim}: {promoted} promoted {promoted_after:?} after the pause; writes \
+         resumed {resumed_after:?} after it, after {timeouts} timeout(s); refreshes {} -> {}",
+        refreshes, stats.refreshes
+    );
+}
+
 /// Failover under load: writers over every slot; the primary of a third of them is killed
 /// (SIGKILL). Writes to the other primaries never fail; writes to the dead one's slots resume
 /// once its replica is promoted; every acknowledged write reads back afterwards.

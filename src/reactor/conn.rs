@@ -1145,6 +1145,21 @@ impl ConnState {
                 ))
             }
         });
+        if timed_out && self.detours {
+            // The node may hang (a paused or frozen primary that its cluster is failing over):
+            // the owner learns of it (a cluster client asks for the topology, asking other
+            // nodes first). One notice per turn, however many timed out.
+            let cause = Error::new(
+                ErrorKind::Timeout,
+                format!("a command to {} timed out", endpoint_name(&self.endpoint)),
+            );
+            ctx.detours.push(Detour::notice(
+                cause,
+                false,
+                RequestMeta::default(),
+                self.node,
+            ));
+        }
         if timed_out
             && self.lease == Lease::Single
             && self.ex.pending() > 0

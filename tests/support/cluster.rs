@@ -57,13 +57,17 @@ struct Member {
     dir: PathBuf,
     /// `None` while the keeper restarts it.
     server: Option<RedisServer>,
-    /// The slots it owned when `kill_primary` killed it, for `wait_failover`.
+    /// The slots it owned when `kill_primary` killed it (or `pause_primary` froze it), for
+    /// `wait_failover`.
     slots_at_kill: Vec<u16>,
+    /// Frozen by `pause_primary`: its process runs but answers nothing.
+    paused: bool,
 }
 
 impl Member {
+    /// Its process runs and answers (not killed, not paused).
     fn running(&self) -> bool {
-        self.server.as_ref().is_some_and(|s| s.pid().is_some())
+        !self.paused && self.server.as_ref().is_some_and(|s| s.pid().is_some())
     }
 }
 
@@ -346,8 +350,32 @@ impl RedisCluster {
         self.kill(port);
     }
 
+    /// Freezes the primary at `port` (SIGSTOP: its connections stay open, nothing answers),
+    /// remembering its slots for `wait_failover`; `resume` undoes it. Panics if it owns no
+    /// slot.
+    pub fn pause_primary(&self, port: u16) {
+        let id = self.id_of(port);
+        let slots = self.slot_map().slots_of(&id);
+        assert!(!slots.is_empty(), "{HOST}:{port} owns no slot");
+        self.member(port, |m| {
+            m.slots_at_kill = slots;
+            m.paused = true;
+            m.server.as_ref().expect("the node runs").pause();
+        });
+    }
+
+    /// Lets a node frozen by `pause_primary` run again (SIGCONT).
+    pub fn resume(&self, port: u16) {
+        self.member(port, |m| {
+            if let Some(server) = m.server.as_ref() {
+                server.resume();
+            }
+            m.paused = false;
+        });
+    }
+
     /// Waits until a replica has taken over every slot of `old_primary` (killed by
-    /// `kill_primary`): every running node says `cluster_state:ok` and names the same new
+    /// `kill_primary`, or frozen by `pause_primary`): every running node says `cluster_state:ok` and names the same new
     /// owner for those slots. Returns the new primary's port.
     pub fn wait_failover(&self, old_primary: u16) -> u16 {
         let (old_id, slots) = self.member(old_primary, |m| (m.id.clone(), m.slots_at_kill.clone()));
@@ -686,6 +714,7 @@ impl Member {
             dir: server.dir().to_path_buf(),
             server: Some(server),
             slots_at_kill: Vec::new(),
+            paused: false,
         }
     }
 }

@@ -96,6 +96,16 @@ impl Engine {
         let retry_written = self.config.retry.retry_written_commands;
         let mut suspected = Vec::new();
         for detour in detours.drain(..) {
+            if detour.notice && detour.cause.kind() == ErrorKind::Timeout {
+                // A command timed out on that node: it may hang (a paused primary) while its
+                // replica is promoted, which only a new topology tells. Ask for one, other
+                // nodes first (as redis-py and go-redis do on a timeout).
+                if let Some(pool) = self.nodes.load().by_id(detour.node) {
+                    self.mark_failed(&pool.endpoint);
+                }
+                self.request_refresh();
+                continue;
+            }
             // A notice of a lost connection: nothing was sent again.
             if detour.refused || !detour.notice {
                 cluster.count(&detour.cause, detour.refused);

@@ -98,6 +98,10 @@ impl Engine {
                 node,
                 notice,
             } = detour;
+            if notice && cause.kind() == ErrorKind::Timeout {
+                // A command timed out there: the sentinels tell of a failover themselves.
+                continue;
+            }
             if notice {
                 // It failed where it was (a held connection's, a pinned batch's): nothing to
                 // send, but after a lost node or a demoted master the next one should find
