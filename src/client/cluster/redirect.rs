@@ -181,7 +181,14 @@ impl Engine {
     /// Sends a waiting or redirected request where its `to` says.
     pub(super) fn resend(&self, d: Delayed, completions: &mut Vec<(Completion, Result<Reply>)>) {
         if d.meta.deadline.is_some_and(|t| t <= Instant::now()) {
-            let err = Error::new(ErrorKind::Timeout, "the command timed out");
+            // Still TIMEOUT (what the caller's deadline gave), naming why it was waiting.
+            let err = Error::new(
+                ErrorKind::Timeout,
+                format!(
+                    "the command timed out waiting to be sent again; last: {}",
+                    d.cause
+                ),
+            );
             d.what.fail(err, completions);
             return;
         }
