@@ -110,6 +110,53 @@ fn replica_clients_spread_reads_over_the_replicas() {
     assert_eq!(err.kind(), ErrorKind::ReadOnly, "{err}");
 }
 
+/// After a failover the sentinels list the old master among the replicas at once, but it
+/// goes on saying it is a master (and takes no writes) until they convert it, about 10 s
+/// later: a replica client must not read from it meanwhile (its reads would go back in
+/// time), and takes it back once it reports itself a replica.
+#[test]
+fn a_replica_client_skips_the_old_master_until_it_is_a_replica() {
+    let topology = RedisSentinel::start();
+    let reader = client(&topology, "?role=replica");
+    wait_listening(&reader);
+    let old = topology.master_port();
+    topology.failover();
+    let new = topology.wait_new_master(old);
+    let switched = Instant::now();
+    let mut reads = 0;
+    let converted = loop {
+        let port = served_by(&reader);
+        reads += 1;
+        let role = topology.role_of(old);
+        if port == old {
+            assert_eq!(
+                role.as_deref(),
+                Some("slave"),
+                "read #{reads} went to the old master {old} while it still said it was a \
+                 master, {:?} after the switch to {new}",
+                switched.elapsed()
+            );
+        }
+        if role.as_deref() == Some("slave") {
+            break switched.elapsed();
+        }
+        assert!(
+            switched.elapsed() < Duration::from_secs(30),
+            "{old} was never converted"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    // Reported a replica now: the sentinels' +role-change brings it back into the reads.
+    wait_until(Duration::from_secs(20), "reads on the old master", || {
+        served_by(&reader) == old
+    });
+    println!(
+        "failover {old} -> {new}: {reads} reads kept off {old} until it was converted \
+         {converted:?} after the switch; back in the reads {:?} after the switch",
+        switched.elapsed()
+    );
+}
+
 #[test]
 fn a_replica_that_goes_down_is_skipped_until_it_is_back() {
     let topology = RedisSentinel::start();

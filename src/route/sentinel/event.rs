@@ -31,6 +31,7 @@ pub const CHANNELS: &[&str] = &[
     "-sdown",
     "+slave",
     "+convert-to-slave",
+    "+role-change",
 ];
 
 /// An event about one service.
@@ -70,8 +71,9 @@ pub enum SentinelEvent {
         /// Objectively down (`+odown`), or no longer (`-odown`).
         down: bool,
     },
-    /// A replica (or the master, subjectively) went down, came back, was added or was
-    /// converted: `+sdown`, `-sdown`, `+slave`, `+convert-to-slave`.
+    /// A replica (or the master, subjectively) went down, came back, was added, was
+    /// converted or reported a new role: `+sdown`, `-sdown`, `+slave`, `+convert-to-slave`,
+    /// `+role-change` (an old master saying it is a replica now: it may serve reads).
     InstanceChanged {
         /// The service.
         service: String,
@@ -136,7 +138,7 @@ impl SentinelEvent {
                 master: instance.master,
                 down: channel == "+odown",
             },
-            "+sdown" | "-sdown" | "+slave" | "+convert-to-slave" => {
+            "+sdown" | "-sdown" | "+slave" | "+convert-to-slave" | "+role-change" => {
                 SentinelEvent::InstanceChanged {
                     service,
                     addr: instance.addr,
@@ -271,6 +273,15 @@ mod tests {
                 Some(SentinelEvent::InstanceChanged {
                     service: "other".into(),
                     addr: addr(27501),
+                }),
+            ),
+            (
+                "+role-change",
+                "slave 127.0.0.1:17502 127.0.0.1 17502 @ mymaster 127.0.0.1 17501 \
+                 new reported role is slave",
+                Some(SentinelEvent::InstanceChanged {
+                    service: "mymaster".into(),
+                    addr: addr(17502),
                 }),
             ),
             ("+switch-master", "mymaster 127.0.0.1 x 127.0.0.1 1", None),

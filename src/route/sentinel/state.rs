@@ -21,6 +21,9 @@ pub struct InstanceState {
     pub other_sentinels: Option<u64>,
     /// `master-link-status` (replicas only): `ok` or `err`.
     pub master_link_ok: Option<bool>,
+    /// `role-reported`: what the instance itself said it is (`master`, `slave`) when the
+    /// sentinel last asked.
+    pub role_reported: Option<String>,
 }
 
 impl InstanceState {
@@ -56,6 +59,7 @@ impl InstanceState {
             flags: Vec::new(),
             other_sentinels: None,
             master_link_ok: None,
+            role_reported: None,
         };
         for (key, value) in fields {
             match key.as_bytes() {
@@ -67,6 +71,7 @@ impl InstanceState {
                 Some(b"master-link-status") => {
                     state.master_link_ok = value.as_bytes().map(|s| s == b"ok")
                 }
+                Some(b"role-reported") => state.role_reported = text(value),
                 _ => {}
             }
         }
@@ -108,10 +113,16 @@ impl InstanceState {
         self.has_flag("s_down") || self.has_flag("o_down")
     }
 
-    /// A replica that may serve reads: flagged `slave`, not down, and the sentinel's link to
-    /// it up (a killed replica shows `disconnected` well before `s_down`).
+    /// A replica that may serve reads: flagged `slave`, not down, the sentinel's link to it
+    /// up (a killed replica shows `disconnected` well before `s_down`), and not still saying
+    /// it is a master. After a failover the sentinels list the old master among the replicas
+    /// at once, but until they convert it (about 10 s later) it is a master no one writes to:
+    /// its reads would go back in time.
     pub fn is_healthy_replica(&self) -> bool {
-        self.has_flag("slave") && !self.is_down() && !self.has_flag("disconnected")
+        self.has_flag("slave")
+            && !self.is_down()
+            && !self.has_flag("disconnected")
+            && self.role_reported.as_deref() != Some("master")
     }
 
     /// `flags` as the sentinel sent them, for messages.
@@ -190,6 +201,9 @@ mod tests {
             assert_eq!(addrs, vec![17500, 17501]);
             assert!(replicas.iter().all(InstanceState::is_healthy_replica));
             assert!(replicas.iter().all(|r| r.master_link_ok == Some(true)));
+            assert!(replicas
+                .iter()
+                .all(|r| r.role_reported.as_deref() == Some("slave")));
         }
         for bytes in [
             &include_bytes!("../testdata/sentinel_sentinels_mymaster_resp2.resp")[..],
@@ -219,6 +233,17 @@ mod tests {
         assert!(!state("slave,s_down,o_down").is_healthy_replica());
         assert!(!state("slave,disconnected").is_healthy_replica());
         assert!(!state("master").is_healthy_replica());
+        // The old master after a failover: listed as a replica, still saying it is a master.
+        let value = Value::Map(vec![
+            (Value::bulk("ip"), Value::bulk("127.0.0.1")),
+            (Value::bulk("port"), Value::bulk("1")),
+            (Value::bulk("flags"), Value::bulk("slave")),
+            (Value::bulk("role-reported"), Value::bulk("master")),
+            (Value::bulk("master-link-status"), Value::bulk("err")),
+        ]);
+        let demoted = InstanceState::parse(Reply::from_value(&value).value()).unwrap();
+        assert_eq!(demoted.role_reported.as_deref(), Some("master"));
+        assert!(!demoted.is_healthy_replica());
         assert!(state("master,o_down").is_down());
         assert_eq!(state("master,failover_in_progress").flags.len(), 2);
         assert_eq!(state("").flags, Vec::<String>::new());
