@@ -310,6 +310,16 @@ impl Error {
         self.redirect.as_deref()
     }
 
+    /// The server's `UNBLOCKED ... instance state changed (master -> replica?)`: a blocking
+    /// command (BLPOP, XREAD BLOCK, ...) a primary dropped as it became a replica (a manual
+    /// failover, REPLICAOF). Like READONLY, it did not run: it may be sent to the new primary.
+    /// Not `UNBLOCKED` from `CLIENT UNBLOCK ... ERROR`, which a user asked for.
+    pub(crate) fn unblocked_by_role_change(&self) -> bool {
+        self.kind == ErrorKind::Response
+            && self.message.starts_with("UNBLOCKED ")
+            && self.message.contains("instance state changed")
+    }
+
     /// True when this error's kind is `ancestor` or descends from it.
     pub fn is(&self, ancestor: ErrorKind) -> bool {
         self.kind.is(ancestor)
@@ -448,6 +458,19 @@ mod tests {
         assert_eq!(ErrorKind::Moved.code(), 22);
         assert_eq!(ErrorKind::Internal.code(), 40);
         assert_eq!(ErrorKind::Cancelled.code(), 41);
+    }
+
+    #[test]
+    fn unblocked_by_a_role_change_is_told_from_client_unblock() {
+        let demoted = Error::from_server_reply(
+            b"UNBLOCKED force unblock from blocking operation, instance state changed \
+              (master -> replica?)",
+        );
+        assert_eq!(demoted.kind(), ErrorKind::Response);
+        assert!(demoted.unblocked_by_role_change());
+        let asked = Error::from_server_reply(b"UNBLOCKED client unblocked via CLIENT UNBLOCK");
+        assert!(!asked.unblocked_by_role_change());
+        assert!(!Error::from_server_reply(b"ERR instance state changed").unblocked_by_role_change());
     }
 
     #[test]

@@ -593,6 +593,56 @@ fn a_hung_primary_is_routed_around_once_its_replica_is_promoted() {
     );
 }
 
+/// A manual failover (CLUSTER FAILOVER on the replica) makes the old primary drop the
+/// blocking commands it runs with `UNBLOCKED ... instance state changed`: they did not run,
+/// so a waiting BLPOP goes on at the new primary and gets the element pushed after the
+/// failover, instead of failing.
+#[test]
+fn a_blpop_dropped_by_a_manual_failover_goes_on_at_the_new_primary() {
+    let _one_at_a_time = own_cluster();
+    let cluster = RedisCluster::start_default();
+    let c = Arc::new(client(&cluster));
+    let victim = cluster.primaries()[0].port;
+    let victim_id = cluster.id_of(victim);
+    let replica = cluster.replicas_of(&victim_id)[0].port;
+    let slot = cluster.slot_map().slots_of(&victim_id)[0];
+    let key = key_in_slot(slot);
+    let popper = {
+        let (c, key) = (c.clone(), key.clone());
+        std::thread::spawn(move || c.command(&["BLPOP", &key, "20"]).map(|r| r.to_value()))
+    };
+    let blocked = Instant::now();
+    while !text(&cluster.node(victim).cmd(&["INFO", "clients"])).contains("blocked_clients:1") {
+        assert!(
+            blocked.elapsed() < Duration::from_secs(10),
+            "the BLPOP never blocked"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    cluster.node(replica).cmd_ok(&["CLUSTER", "FAILOVER"]);
+    let started = Instant::now();
+    while cluster.owner_of_slot(slot) != replica {
+        assert!(started.elapsed() < Duration::from_secs(20), "no failover");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // Pushed where the slot is now (the client follows MOVED if it did not know yet).
+    value(&c, &["RPUSH", &key, "after-failover"]);
+    let popped = popper.join().unwrap();
+    assert_eq!(
+        popped.as_ref().map_err(|e| e.to_string()),
+        Ok(&Value::Array(vec![
+            Value::bulk(key.as_str()),
+            Value::bulk("after-failover")
+        ])),
+        "the BLPOP went on at the new primary"
+    );
+    println!(
+        "manual failover {victim} -> {replica} under a BLPOP: it popped the element pushed \
+         {:?} after the failover began",
+        started.elapsed()
+    );
+}
+
 /// Failover under load: writers over every slot; the primary of a third of them is killed
 /// (SIGKILL). Writes to the other primaries never fail; writes to the dead one's slots resume
 /// once its replica is promoted; every acknowledged write reads back afterwards.

@@ -272,7 +272,7 @@ fn detours(reply: &Reply) -> Option<Error> {
         return None;
     }
     let err = reply.as_error()?;
-    turned_away(err.kind()).then_some(err)
+    (turned_away(err.kind()) || err.unblocked_by_role_change()).then_some(err)
 }
 
 /// The error kinds of a cluster node's refusals: the command was not run, and may run

@@ -132,8 +132,13 @@ impl Engine {
                 ErrorKind::ReadOnly if to_replica(node) => {
                     completions.push((completion, Err(cause)))
                 }
-                // The master is a replica now: it did not run the command.
+                // The master is a replica now: it did not run the command (nor the blocking
+                // one it dropped, UNBLOCKED).
                 ErrorKind::ReadOnly => {
+                    rediscover = true;
+                    self.sentinel_park(waiting(completion), meta, cause, now);
+                }
+                _ if cause.unblocked_by_role_change() => {
                     rediscover = true;
                     self.sentinel_park(waiting(completion), meta, cause, now);
                 }

@@ -156,6 +156,8 @@ fn retry_after_reply(error: &Error, attempt: u32, policy: &RedirectPolicy) -> Op
         // A write reached a primary that was demoted, or a replica still loading after a
         // failover: the topology is stale.
         ErrorKind::ReadOnly | ErrorKind::BusyLoading => retry(RetryTo::Slot, tryagain, true),
+        // A blocking command its primary dropped on becoming a replica (a manual failover).
+        _ if error.unblocked_by_role_change() => retry(RetryTo::Slot, tryagain, true),
         _ => None,
     }
 }
