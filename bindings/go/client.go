@@ -60,8 +60,9 @@ func Open(url string, opts ...Option) (*Client, error) {
 
 // Close closes the client. Commands still pending fail with ErrClosed; calls made after it
 // fail with ErrClosed. Calls on the direct path (a lone caller's) finish first, within the
-// command timeout. Safe to call more than once and from
-// several goroutines; returns nil.
+// command timeout: on a server that stopped answering, Close waits that long (and, with
+// WithCommandTimeout(0), until the server answers or the connection breaks). Safe to call
+// more than once and from several goroutines; returns nil.
 func (c *Client) Close() error {
 	c.e.close()
 	runtime.SetFinalizer(c, nil)
