@@ -103,7 +103,7 @@ func (e *engine) do(ctx context.Context, cl *call) (Reply, error) {
 	case alone && ctx.Done() == nil:
 		r, err = e.direct(cl)
 		releaseCall(cl)
-	case alone:
+	case alone && !e.workersStuck():
 		e.viaWorker(cl)
 		if err = e.await(ctx, cl); err == nil {
 			r, err = cl.reply, cl.err

@@ -9,8 +9,16 @@ package redcore
 // library's event-loop thread and the completion goroutine that the queue path takes.
 //
 // Idle workers are kept (a few) for the next lone caller; Close stops them.
+//
+// A worker whose caller gave up stays in its C call until the reply or the command timeout.
+// While one does (the server is slow or stopped answering), lone callers take the queue
+// path instead, which holds no thread: otherwise each call given up by its context would
+// leave one more OS thread blocked in C, as many as calls per second times the timeout.
 
-import "sync"
+import (
+	"sync"
+	"sync/atomic"
+)
 
 // maxIdleWorkers bounds the workers kept between calls.
 const maxIdleWorkers = 4
@@ -24,12 +32,20 @@ type workers struct {
 	mu     sync.Mutex
 	idle   []*directWorker
 	closed bool
+	// busy counts workers inside their C call whose caller may have given up.
+	busy int64
+}
+
+// workersStuck is true while a worker is still in a call its caller may have given up.
+func (e *engine) workersStuck() bool {
+	return atomic.LoadInt64(&e.workers.busy) != 0
 }
 
 // viaWorker runs a one-command call on the direct path in a worker, and waits for it as for
 // a submitted call (await).
 func (e *engine) viaWorker(cl *call) {
 	cl.want = 1
+	atomic.AddInt64(&e.workers.busy, 1) // until the worker's C call returns
 	e.takeWorker().calls <- cl
 }
 
@@ -50,6 +66,8 @@ func (e *engine) takeWorker() *directWorker {
 func (e *engine) runWorker(w *directWorker) {
 	for cl := range w.calls {
 		cl.reply, cl.err = e.direct(cl)
+		// Before the caller is woken: its next call must not find this worker busy.
+		atomic.AddInt64(&e.workers.busy, -1)
 		e.finish(cl)
 		if !e.keepWorker(w) {
 			return
