@@ -157,6 +157,47 @@ fn a_replica_client_skips_the_old_master_until_it_is_a_replica() {
     );
 }
 
+/// A master that turns itself into a replica (FAILOVER) drops the clients blocked on it with
+/// `UNBLOCKED ... instance state changed`. A WAIT among them waited for the writes before it
+/// on its own connection: sent again alone to a new master it would confirm nothing, so it
+/// fails with that error (a command blocked on keys would go on at the new master).
+#[test]
+fn a_wait_dropped_by_a_demoted_master_fails_rather_than_confirm_nothing() {
+    let topology = RedisSentinel::start();
+    let c = client(&topology, "");
+    let old = topology.master_port();
+    let wanted = (topology.replica_ports().len() + 1).to_string();
+    let mut p = Pipeline::new();
+    p.add(&["SET", "demoted:k", "v"]).unwrap();
+    p.add(&["WAIT", &wanted, "5000"]).unwrap();
+    let demoter = {
+        let started = Instant::now();
+        let info = move |t: &RedisSentinel| match t.data_cmd(old, &["INFO", "clients"]) {
+            Ok(Value::Bulk(b)) => String::from_utf8_lossy(&b).contains("blocked_clients:1"),
+            _ => false,
+        };
+        std::thread::scope(|scope| {
+            let run = scope.spawn(|| c.run_pipeline(&p));
+            while !info(&topology) {
+                assert!(
+                    started.elapsed() < Duration::from_secs(10),
+                    "WAIT never blocked"
+                );
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            let reply = topology.data_cmd(old, &["FAILOVER"]).expect("FAILOVER");
+            assert_eq!(reply, Value::simple("OK"), "FAILOVER");
+            run.join().unwrap()
+        })
+    };
+    let results = demoter.expect("the pipeline runs");
+    assert!(results.get(0).unwrap().is_ok(), "the SET");
+    match results.get(1).unwrap() {
+        Err(e) => assert!(e.message().starts_with("UNBLOCKED"), "{e}"),
+        Ok(v) => panic!("a WAIT dropped by the demotion confirmed {v:?}"),
+    }
+}
+
 #[test]
 fn a_replica_that_goes_down_is_skipped_until_it_is_back() {
     let topology = RedisSentinel::start();

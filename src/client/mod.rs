@@ -763,6 +763,18 @@ impl Engine {
 
     /// The deadline of a command submitted now: the command timeout plus how long the server
     /// may block it (`None` inside: forever).
+    /// For a request a primary dropped as it became a replica (`UNBLOCKED`): true when it is a
+    /// command blocked on keys, which may run at the new primary, its deadline then restarted
+    /// as if it were submitted now (the server starts its block time again); false for
+    /// anything else, which must fail with the error.
+    pub(crate) fn restart_blocked(&self, frame: &[u8], meta: &mut RequestMeta) -> bool {
+        let Some(block) = cluster::frame_args(frame).and_then(|args| crate::route::command::blocks_on_keys(args.as_slice())) else {
+            return false;
+        };
+        meta.deadline = self.deadline(block);
+        true
+    }
+
     fn deadline(&self, block: Option<Duration>) -> Option<Instant> {
         let timeout = self.config.command_timeout?;
         let block = block?;

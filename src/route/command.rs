@@ -79,6 +79,22 @@ pub fn command_name_eq(arg: &[u8], name: &[u8]) -> bool {
     arg.eq_ignore_ascii_case(name)
 }
 
+/// A command that blocks waiting for keys (BLPOP, BZPOPMIN, BLMOVE, XREAD BLOCK, ...), with
+/// its server-side block time: a primary that turns into a replica drops it unrun (`UNBLOCKED
+/// ... instance state changed`), so it may run at the new primary. `None` for anything else,
+/// WAIT and WAITAOF included: they wait for the writes before them on their own connection,
+/// and sent again alone elsewhere they would confirm nothing.
+pub fn blocks_on_keys<A: AsRef<[u8]>>(args: &[A]) -> Option<Option<Duration>> {
+    let name = args.first()?.as_ref();
+    if name.eq_ignore_ascii_case(b"WAIT") || name.eq_ignore_ascii_case(b"WAITAOF") {
+        return None;
+    }
+    match classify(args) {
+        Ok(CommandClass::Blocking { block }) => Some(block),
+        _ => None,
+    }
+}
+
 /// Classifies one command by its argv (`&[&[u8]]`, `&[Vec<u8>]`, `&[&str]`...).
 ///
 /// Errors (`INVALID_ARGUMENT`) only for an empty argv and for a blocking command whose
@@ -344,6 +360,22 @@ mod tests {
 
     fn argv(line: &str) -> Vec<&[u8]> {
         line.split(' ').map(str::as_bytes).collect()
+    }
+
+    #[test]
+    fn commands_blocked_on_keys_are_told_from_wait() {
+        let block = |args: &[&str]| blocks_on_keys(args);
+        assert_eq!(
+            block(&["BLPOP", "k", "2"]),
+            Some(Some(Duration::from_secs(2)))
+        );
+        assert_eq!(block(&["bzpopmin", "k", "0"]), Some(None));
+        assert!(block(&["XREAD", "BLOCK", "10", "STREAMS", "s", "$"]).is_some());
+        assert_eq!(block(&["XREAD", "STREAMS", "s", "$"]), None);
+        assert_eq!(block(&["WAIT", "1", "100"]), None);
+        assert_eq!(block(&["WAITAOF", "1", "1", "100"]), None);
+        assert_eq!(block(&["GET", "k"]), None);
+        assert_eq!(block(&[]), None);
     }
 
     #[test]

@@ -99,12 +99,21 @@ impl Engine {
             if detour.notice && detour.cause.kind() == ErrorKind::Timeout {
                 // A command timed out on that node: it may hang (a paused primary) while its
                 // replica is promoted, which only a new topology tells. Ask for one, other
-                // nodes first (as redis-py and go-redis do on a timeout).
+                // nodes first (as redis-py does on a timeout).
                 if let Some(pool) = self.nodes.load().by_id(detour.node) {
                     self.mark_failed(&pool.endpoint);
                 }
                 self.request_refresh();
                 continue;
+            }
+            let mut detour = detour;
+            if !detour.notice && detour.cause.unblocked_by_role_change() {
+                // Dropped by a primary turned replica: a command blocked on keys goes on at
+                // the new primary, with its block time from now; anything else (WAIT) fails.
+                if !self.restart_blocked(&detour.frame, &mut detour.meta) {
+                    completions.push((detour.completion, Err(detour.cause)));
+                    continue;
+                }
             }
             // A notice of a lost connection: nothing was sent again.
             if detour.refused || !detour.notice {

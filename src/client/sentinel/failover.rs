@@ -110,6 +110,11 @@ impl Engine {
                 rediscover |= !refused || demoted;
                 continue;
             }
+            // Dropped by a master turned replica (`UNBLOCKED`): a command blocked on keys
+            // goes on at the new master, its block time from now; anything else (WAIT) fails.
+            let mut meta = meta;
+            let unblocked = refused && cause.unblocked_by_role_change();
+            let restartable = unblocked && self.restart_blocked(&frame, &mut meta);
             let blocking = frame_args(&frame).is_some_and(|args| {
                 matches!(classify(args.as_slice()), Ok(CommandClass::Blocking { .. }))
             });
@@ -138,7 +143,7 @@ impl Engine {
                     rediscover = true;
                     self.sentinel_park(waiting(completion), meta, cause, now);
                 }
-                _ if cause.unblocked_by_role_change() => {
+                _ if restartable => {
                     rediscover = true;
                     self.sentinel_park(waiting(completion), meta, cause, now);
                 }
