@@ -31,7 +31,7 @@
 // no Go code runs on the library's threads for replies. Go values never cross into C: calls
 // are matched to completions by integer tokens, and the Go callbacks the library does make
 // (a credential provider, a lock's loss, a transaction's function, a subscriber's and a
-// monitor's deliveries) find their Go side through a cgo.Handle.
+// monitor's deliveries) find their Go side through a handle (handles.go).
 //
 // Linking: by default the package links the static library that `make` builds in this
 // source tree (target/release/libredcore.a). Build with -tags redcore_pkgconfig to link an
@@ -65,7 +65,7 @@
 // and WithCache turns on client-side caching (CacheStats reads its counters).
 //
 // A subscriber's and a monitor's items come from a library thread of their own: the library
-// calls into Go once per item (finding the Go side through a cgo.Handle) and that call waits
+// calls into Go once per item (finding the Go side through a handle, handles.go) and that call waits
 // while the Go channel is full, so a slow reader leaves the items in the library's bounded
 // queue, whose overflow policy applies (drop the oldest and say how many, or stop).
 package redcore

@@ -4,7 +4,7 @@ package redcore
 
 import "sync/atomic"
 
-// LiveHandles is the number of cgo handles the library holds.
+// LiveHandles is the number of handles (handles.go) the library holds.
 func LiveHandles() int64 { return atomic.LoadInt64(&liveHandles) }
 
 var (

@@ -24,10 +24,7 @@ var (
 
 // newHandle makes a handle for v, as the library's userdata.
 func newHandle(v any) unsafe.Pointer {
-	p := C.malloc(1)
-	if p == nil {
-		panic("redcore: out of memory")
-	}
+	p := C.malloc(1) // cgo's malloc never returns nil: it aborts when memory runs out
 	handleMap.Store(uintptr(p), v)
 	atomic.AddInt64(&liveHandles, 1)
 	return p

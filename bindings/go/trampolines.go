@@ -1,7 +1,7 @@
 package redcore
 
 // The Go functions the library calls (exported to C). Each finds its Go value through the
-// cgo.Handle it was given as userdata.
+// handle it was given as userdata (handles.go).
 
 // #include <redcore.h>
 import "C"

@@ -3,7 +3,7 @@ package redcore
 // The transaction helper (the library's redcore_client_transaction, redis-py's
 // transaction()): WATCH, the caller's function, MULTI / EXEC, and again while a watched key
 // changed, all inside one call. The library calls the Go function back on the calling
-// thread, once per attempt, through a cgo.Handle.
+// thread, once per attempt, through a handle (handles.go).
 
 // #include <redcore.h>
 // extern int redcoreGoTransaction(void *userdata, redcore_transaction *tx);

@@ -399,6 +399,9 @@ impl Engine {
             }
             let finish = |st: &mut ConnState| {
                 st.caller_reading = false;
+                // The reply was read now: a back-to-back caller does not pay the idle check
+                // (`ConnState::input_waits`) on its next command, however slow this reply.
+                st.last_io = Instant::now();
                 st.ensure_armed(registry);
             };
             // The caller's `Msg::Fail` follows; from now on nobody else writes to this socket

@@ -32,6 +32,7 @@ pub const CHANNELS: &[&str] = &[
     "+slave",
     "+convert-to-slave",
     "+role-change",
+    "-role-change",
 ];
 
 /// An event about one service.
@@ -73,7 +74,9 @@ pub enum SentinelEvent {
     },
     /// A replica (or the master, subjectively) went down, came back, was added, was
     /// converted or reported a new role: `+sdown`, `-sdown`, `+slave`, `+convert-to-slave`,
-    /// `+role-change` (an old master saying it is a replica now: it may serve reads).
+    /// `+role-change` (an old master saying it is a replica now: it may serve reads) and
+    /// `-role-change` (an old master, listed as a replica after a failover, still saying it
+    /// is a master when first asked: it may not).
     InstanceChanged {
         /// The service.
         service: String,
@@ -138,7 +141,8 @@ impl SentinelEvent {
                 master: instance.master,
                 down: channel == "+odown",
             },
-            "+sdown" | "-sdown" | "+slave" | "+convert-to-slave" | "+role-change" => {
+            "+sdown" | "-sdown" | "+slave" | "+convert-to-slave" | "+role-change"
+            | "-role-change" => {
                 SentinelEvent::InstanceChanged {
                     service,
                     addr: instance.addr,
