@@ -768,7 +768,9 @@ impl Engine {
     /// as if it were submitted now (the server starts its block time again); false for
     /// anything else, which must fail with the error.
     pub(crate) fn restart_blocked(&self, frame: &[u8], meta: &mut RequestMeta) -> bool {
-        let Some(block) = cluster::frame_args(frame).and_then(|args| crate::route::command::blocks_on_keys(args.as_slice())) else {
+        let Some(block) = cluster::frame_args(frame)
+            .and_then(|args| crate::route::command::blocks_on_keys(args.as_slice()))
+        else {
             return false;
         };
         meta.deadline = self.deadline(block);

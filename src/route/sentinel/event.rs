@@ -142,12 +142,10 @@ impl SentinelEvent {
                 down: channel == "+odown",
             },
             "+sdown" | "-sdown" | "+slave" | "+convert-to-slave" | "+role-change"
-            | "-role-change" => {
-                SentinelEvent::InstanceChanged {
-                    service,
-                    addr: instance.addr,
-                }
-            }
+            | "-role-change" => SentinelEvent::InstanceChanged {
+                service,
+                addr: instance.addr,
+            },
             _ => return None,
         };
         Some(event)
