@@ -761,8 +761,6 @@ impl Engine {
         Ok(())
     }
 
-    /// The deadline of a command submitted now: the command timeout plus how long the server
-    /// may block it (`None` inside: forever).
     /// For a request a primary dropped as it became a replica (`UNBLOCKED`): true when it is a
     /// command blocked on keys, which may run at the new primary, its deadline then restarted
     /// as if it were submitted now (the server starts its block time again); false for
@@ -777,6 +775,8 @@ impl Engine {
         true
     }
 
+    /// The deadline of a command submitted now: the command timeout plus how long the server
+    /// may block it (`None` inside: forever).
     fn deadline(&self, block: Option<Duration>) -> Option<Instant> {
         let timeout = self.config.command_timeout?;
         let block = block?;

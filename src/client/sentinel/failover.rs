@@ -113,8 +113,9 @@ impl Engine {
             // Dropped by a master turned replica (`UNBLOCKED`): a command blocked on keys
             // goes on at the new master, its block time from now; anything else (WAIT) fails.
             let mut meta = meta;
-            let unblocked = refused && cause.unblocked_by_role_change();
-            let restartable = unblocked && self.restart_blocked(&frame, &mut meta);
+            let restartable = refused
+                && cause.unblocked_by_role_change()
+                && self.restart_blocked(&frame, &mut meta);
             let blocking = frame_args(&frame).is_some_and(|args| {
                 matches!(classify(args.as_slice()), Ok(CommandClass::Blocking { .. }))
             });
