@@ -624,6 +624,135 @@ fn closing_completes_pending_commands_with_closed() {
         .any(|r| matches!(r, Err(e) if e.kind() == ErrorKind::Closed)));
 }
 
+/// `shutdown` while other threads use the client: a blocking call waiting with no timeout on
+/// a server that stopped answering returns CLOSED at once, as do the callbacks pending, a
+/// subscriber waiting for a message and every later call; the client is freed afterwards.
+#[test]
+fn shutdown_ends_calls_in_progress_on_a_stalled_server() {
+    let server = RedisServer::start();
+    let mut cfg = config(&server);
+    cfg.command_timeout = None;
+    let c = Arc::new(client_with(cfg));
+    assert_eq!(value(&c, &["SET", "k", "v"]), Value::simple("OK"));
+    let pubsub = redcore::pubsub::PubSub::new(&c, Default::default()).unwrap();
+    pubsub.subscribe(&["news"]).unwrap();
+    server.pause();
+    let blocked = {
+        let c = c.clone();
+        std::thread::spawn(move || c.command(&["GET", "k"]).map(|r| r.to_value()))
+    };
+    let listener = std::thread::spawn(move || {
+        let got = pubsub.get_message(None);
+        (got, pubsub)
+    });
+    let callbacks = Arc::new(Mutex::new(Vec::new()));
+    for _ in 0..50 {
+        let callbacks = callbacks.clone();
+        c.submit(&["GET", "k"], move |r| {
+            callbacks.lock().unwrap().push(r.map(|_| ()))
+        })
+        .unwrap();
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(!blocked.is_finished(), "the server answered while paused");
+    let started = Instant::now();
+    c.shutdown();
+    let results = callbacks.lock().unwrap().clone();
+    assert_eq!(
+        results.len(),
+        50,
+        "every callback ran before shutdown returned"
+    );
+    assert!(results
+        .iter()
+        .all(|r| matches!(r, Err(e) if e.is(ErrorKind::Closed))));
+    let got = blocked.join().unwrap();
+    assert!(matches!(&got, Err(e) if e.is(ErrorKind::Closed)), "{got:?}");
+    let (event, pubsub) = listener.join().unwrap();
+    assert!(
+        matches!(&event, Ok(Some(redcore::pubsub::Event::Closed(e))) if e.is(ErrorKind::Closed)),
+        "the subscriber ended: {event:?}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "took {:?}",
+        started.elapsed()
+    );
+    let later = c.command(&["GET", "k"]);
+    assert!(
+        matches!(&later, Err(e) if e.is(ErrorKind::Closed)),
+        "{later:?}"
+    );
+    let refused = c.submit(&["GET", "k"], |_| {});
+    assert!(matches!(&refused, Err(e) if e.is(ErrorKind::Closed)));
+    c.shutdown(); // again: nothing
+    server.resume();
+    drop(pubsub);
+    drop(Arc::try_unwrap(c).ok().expect("the only reference"));
+}
+
+/// Submitters racing `shutdown`: every accepted command completes exactly once.
+#[test]
+fn commands_racing_shutdown_complete_exactly_once() {
+    let server = RedisServer::start();
+    for round in 0..5 {
+        let mut cfg = config(&server);
+        cfg.command_timeout = None;
+        let c = Arc::new(client_with(cfg));
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let completed = Arc::new(AtomicUsize::new(0));
+        let blocking_done = Arc::new(AtomicUsize::new(0));
+        let mut threads = Vec::new();
+        for t in 0..3 {
+            let (c, accepted, completed, blocking_done) = (
+                c.clone(),
+                accepted.clone(),
+                completed.clone(),
+                blocking_done.clone(),
+            );
+            threads.push(std::thread::spawn(move || {
+                for i in 0..20_000 {
+                    if t == 0 {
+                        // Blocking calls, some on dedicated connections made meanwhile.
+                        let args: &[&str] = if i % 4 == 0 {
+                            &["BLPOP", "nothing", "0.01"]
+                        } else {
+                            &["INCR", "n"]
+                        };
+                        match c.command(args) {
+                            Ok(_) => {}
+                            Err(e) if e.is(ErrorKind::Closed) => break,
+                            Err(e) => panic!("{e}"),
+                        }
+                        blocking_done.fetch_add(1, Ordering::SeqCst);
+                        continue;
+                    }
+                    let completed = completed.clone();
+                    match c.submit(&["INCR", "n"], move |_| {
+                        completed.fetch_add(1, Ordering::SeqCst);
+                    }) {
+                        Ok(()) => accepted.fetch_add(1, Ordering::SeqCst),
+                        Err(e) if e.is(ErrorKind::Closed) => break,
+                        Err(e) => panic!("{e}"),
+                    };
+                }
+            }));
+        }
+        std::thread::sleep(Duration::from_millis(20 + 10 * round));
+        c.shutdown();
+        for t in threads {
+            t.join().unwrap();
+        }
+        drop(Arc::try_unwrap(c).ok().expect("the only reference"));
+        let (accepted, completed) = (
+            accepted.load(Ordering::SeqCst),
+            completed.load(Ordering::SeqCst),
+        );
+        assert!(accepted > 0, "round {round}: nothing was accepted");
+        assert_eq!(accepted, completed, "round {round}");
+    }
+}
+
 #[test]
 fn freeing_from_a_callback_does_not_deadlock() {
     let server = RedisServer::start();

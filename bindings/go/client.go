@@ -58,11 +58,11 @@ func Open(url string, opts ...Option) (*Client, error) {
 	return c, nil
 }
 
-// Close closes the client. Commands still pending fail with ErrClosed; calls made after it
-// fail with ErrClosed. Calls on the direct path (a lone caller's) finish first, within the
-// command timeout: on a server that stopped answering, Close waits that long (and, with
-// WithCommandTimeout(0), until the server answers or the connection breaks). Safe to call
-// more than once and from several goroutines; returns nil.
+// Close closes the client. Commands still pending fail with ErrClosed, calls in progress
+// return ErrClosed at once (also one waiting on a server that stopped answering, with
+// WithCommandTimeout(0)), and calls made after it fail with ErrClosed. A Watch callback still
+// running is waited for (its calls fail with ErrClosed). Safe to call more than once and from
+// several goroutines; returns nil.
 func (c *Client) Close() error {
 	c.e.close()
 	runtime.SetFinalizer(c, nil)

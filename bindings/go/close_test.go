@@ -5,6 +5,7 @@ import (
 	"errors"
 	"runtime"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -104,6 +105,58 @@ func TestCloseCompletesPendingCalls(t *testing.T) {
 			t.Fatal("a pending call never returned")
 		}
 	}
+}
+
+// Close on a server that stopped answering, while callers without a deadline wait on it
+// (WithCommandTimeout(0)): a lone caller on the direct path and a Watch. Close returns at
+// once, and so do their calls, with ErrClosed. It used to wait for the server to answer.
+func TestCloseEndsCallsWaitingOnAStoppedServer(t *testing.T) {
+	s, err := startServer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.stop()
+	c := openURL(t, s.url(), redcore.WithCommandTimeout(0))
+	k := key(t, "k")
+	if err := c.Set(context.Background(), k, "v"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	defer s.cmd.Process.Signal(syscall.SIGCONT)
+	errs := make(chan error, 2)
+	go func() {
+		_, err := c.Do(context.Background(), "GET", k)
+		errs <- err
+	}()
+	time.Sleep(200 * time.Millisecond) // the lone caller waits in the library now
+	go func() {
+		errs <- c.Watch(context.Background(), func(tx *redcore.Tx) error {
+			_, err := tx.Do(context.Background(), "GET", k)
+			return err
+		}, k)
+	}()
+	time.Sleep(200 * time.Millisecond)
+	closed := make(chan struct{})
+	started := time.Now()
+	go func() { c.Close(); close(closed) }()
+	select {
+	case <-closed:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Close waited for the stopped server")
+	}
+	for i := 0; i < 2; i++ {
+		select {
+		case err := <-errs:
+			if !errors.Is(err, redcore.ErrClosed) {
+				t.Errorf("a call waiting at Close: %v", err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("a call waiting on the stopped server never returned")
+		}
+	}
+	t.Logf("Close returned after %v", time.Since(started))
 }
 
 func TestFinalizerClosesAForgottenClient(t *testing.T) {

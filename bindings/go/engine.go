@@ -395,10 +395,18 @@ func (e *engine) complete(s slot, c *C.redcore_completion, items *itemBuffer) {
 }
 
 // close frees everything, once. Pending commands complete with CLOSED through the queue,
-// which the dispatcher drains before it stops.
+// which the dispatcher drains before it stops; calls in progress in the library return
+// CLOSED (redcore_client_shutdown) before the client is freed.
 func (e *engine) close() {
 	e.closeOnce.Do(func() {
 		atomic.StoreInt32(&e.closed, 1)
+		// Calls in progress in the library (a direct call waiting on a stalled server)
+		// return CLOSED now, so that taking e.use below does not wait for them.
+		e.use.RLock()
+		if e.client != nil {
+			C.redcore_client_shutdown(e.client)
+		}
+		e.use.RUnlock()
 		e.stopWorkers()
 		e.holdMu.Lock()
 		e.holdClosed = true

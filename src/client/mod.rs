@@ -57,6 +57,8 @@ type SharedPushHandler = Arc<dyn Fn(&Reply) + Send + Sync>;
 pub struct Client {
     engine: Arc<Engine>,
     threads: Vec<JoinHandle<()>>,
+    /// `stop` ran (the reactors were told to exit).
+    stopped: bool,
 }
 
 const _: () = {
@@ -199,6 +201,7 @@ impl Client {
             engine.adopt(pool);
         }
         let client = Client {
+            stopped: false,
             engine,
             threads: handles,
         };
@@ -518,19 +521,43 @@ impl Client {
     /// Closes the client: every pending command completes with CLOSED before this returns
     /// (when called from a callback, as soon as the callback returns).
     pub fn close(mut self) {
-        self.shutdown();
+        self.stop();
     }
 
-    fn shutdown(&mut self) {
+    /// Shuts the client down without giving it up, for a client other threads are still
+    /// using: every pending command completes with CLOSED, blocking calls in progress on
+    /// other threads return CLOSED at once (also those waiting on a server that stopped
+    /// answering, with no timeout), and every later call fails with CLOSED. Returns once the
+    /// event loops have done so (at once when called from a callback: they do it as soon as
+    /// it returns). Dropping the client (or `close`) still frees it. As with `close`, CLOSED
+    /// does not mean that the server did not run a command already written.
+    pub fn shutdown(&self) {
+        let engine = &self.engine;
+        if FORK_GENERATION.load(Ordering::SeqCst) != engine.fork_generation
+            || engine.closed.swap(true, Ordering::SeqCst)
+        {
+            return;
+        }
+        for shared in &engine.reactors {
+            shared.notify(Msg::Close);
+        }
+        if !reactor::on_reactor_thread() {
+            // Each reactor answers once it has closed everything and run what that completed.
+            engine.barrier(Instant::now() + Duration::from_secs(5));
+        }
+    }
+
+    fn stop(&mut self) {
+        if std::mem::replace(&mut self.stopped, true) {
+            return;
+        }
         if FORK_GENERATION.load(Ordering::SeqCst) != self.engine.fork_generation {
             // In a forked child the reactor threads do not exist and the sockets are the
             // parent's: touch nothing.
             std::mem::forget(std::mem::take(&mut self.threads));
             return;
         }
-        if self.engine.closed.swap(true, Ordering::SeqCst) {
-            return;
-        }
+        self.engine.closed.store(true, Ordering::SeqCst);
         for shared in &self.engine.reactors {
             shared.notify(Msg::Shutdown);
         }
@@ -549,7 +576,7 @@ impl Client {
 
 impl Drop for Client {
     fn drop(&mut self) {
-        self.shutdown();
+        self.stop();
     }
 }
 
@@ -1254,6 +1281,11 @@ impl Owner for Engine {
         completions: &mut Vec<(Completion, Result<Reply>)>,
     ) {
         self.pool_expire(now, completions);
+        if self.closed.load(Ordering::Acquire) {
+            // Shut down (`Client::shutdown`): no refresh, rediscovery or renewal makes new
+            // connections only for them to be closed.
+            return;
+        }
         if self.cluster.is_some() {
             self.cluster_timers(now);
         }
@@ -1282,6 +1314,13 @@ impl Owner for Engine {
         detours: &mut Vec<reactor::Detour>,
         completions: &mut Vec<(Completion, Result<Reply>)>,
     ) {
+        if self.closed.load(Ordering::Acquire) {
+            // Nothing is sent again, and nothing waits for a refresh, once shut down.
+            for detour in detours.drain(..) {
+                completions.push((detour.completion, Err(reactor::completion::closed_error())));
+            }
+            return;
+        }
         if self.cluster.is_some() {
             self.on_cluster_detours(detours, completions);
             return;

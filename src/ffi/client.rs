@@ -314,12 +314,36 @@ pub unsafe extern "C" fn redcore_client_new(
 /// and buffers are deliberately leaked (valgrind reports them), because closing the sockets'
 /// TLS sessions or shutting them down would break the parent's connections. They go away when
 /// the child exits or calls exec (the descriptors are close-on-exec).
+///
+/// No other thread may be using the client meanwhile: to stop calls in progress on other
+/// threads first (a blocking call waiting on a server that stopped answering, say), call
+/// `redcore_client_shutdown`, then this once they have returned.
 #[no_mangle]
 pub unsafe extern "C" fn redcore_client_free(client: *mut redcore_client) {
     guard((), || {
         if !client.is_null() {
             // SAFETY: client came from redcore_client_new and is freed once.
             drop(unsafe { Box::from_raw(client) });
+        }
+    })
+}
+
+/// Shuts a client down without freeing it, for a client that other threads may still be
+/// calling: every pending command completes (its callback runs) with `REDCORE_ERR_CLOSED`,
+/// blocking calls in progress on other threads return `REDCORE_ERR_CLOSED` at once (also one
+/// waiting with no timeout on a server that stopped answering), and every later call fails
+/// with `REDCORE_ERR_CLOSED`. Returns once that is done, or at once when called from one of
+/// the client's callbacks (then it happens as soon as the callback returns). Dedicated
+/// connections, subscribers and MONITOR streams of the client are closed too. Call
+/// `redcore_client_free` afterwards, once no other thread uses the client. Calling it again
+/// does nothing; NULL is ignored. As with `redcore_client_free`, `REDCORE_ERR_CLOSED` does
+/// not mean that the server did not run a command already written.
+#[no_mangle]
+pub unsafe extern "C" fn redcore_client_shutdown(client: *const redcore_client) {
+    guard((), || {
+        // SAFETY: client is NULL or a live client.
+        if let Some(client) = unsafe { client.as_ref() } {
+            client.inner.shutdown();
         }
     })
 }

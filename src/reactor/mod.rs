@@ -80,6 +80,10 @@ pub(crate) enum Msg {
     Abandon(Arc<Conn>, Error),
     /// Close every connection, complete everything with CLOSED, and exit.
     Shutdown,
+    /// Close every connection and complete everything with CLOSED, but keep running until
+    /// `Shutdown`: connections handed over later are closed as they come
+    /// (`Client::shutdown`, which other threads may be using the client across).
+    Close,
     /// Answer on this sender at the end of the first turn that leaves no completion to run:
     /// every completion the reactor held when it got this has run by then (`Client::drain`).
     Barrier(crossbeam_channel::Sender<()>),
@@ -297,6 +301,7 @@ pub(crate) fn create() -> io::Result<(Arc<Shared>, Reactor)> {
         again: Vec::new(),
         delivered: 0,
         barriers: Vec::new(),
+        closed: false,
     };
     Ok((shared, reactor))
 }
@@ -322,6 +327,8 @@ pub(crate) struct Reactor {
     delivered: usize,
     /// `Msg::Barrier`s to answer once no completion is left to run.
     barriers: Vec<crossbeam_channel::Sender<()>>,
+    /// `Msg::Close` came: every connection is closed, and so is each handed over since.
+    closed: bool,
 }
 
 impl Reactor {
@@ -410,6 +417,21 @@ impl Reactor {
                 self.after(&engine, &conn, after);
             }
             while let Ok(msg) = self.rx.try_recv() {
+                let msg = match msg {
+                    // After `Msg::Close`, a connection a submitter made meanwhile (or news of
+                    // one) closes at once, failing what it carries.
+                    Msg::Adopt(conn) | Msg::Resolved(conn, _) | Msg::Credentials(conn, _)
+                        if self.closed =>
+                    {
+                        conn.lock().close(
+                            &completion::closed_error(),
+                            self.poll.registry(),
+                            &mut self.completions,
+                        );
+                        continue;
+                    }
+                    msg => msg,
+                };
                 match msg {
                     Msg::Adopt(conn) => {
                         let token = self.insert(conn.clone());
@@ -475,6 +497,10 @@ impl Reactor {
                         conn::set_ready_hint(&conn, &st);
                     }
                     Msg::Shutdown => shutdown = true,
+                    Msg::Close => {
+                        self.close_all(&engine, &completion::closed_error());
+                        self.closed = true;
+                    }
                 }
             }
             self.write_scheduled(&*engine, &mut flushes, now, &mut rng, false);
@@ -817,11 +843,23 @@ impl Reactor {
         }
     }
 
-    fn shutdown<O: Owner>(&mut self, engine: &Arc<O>, err: Error) {
+    /// Closes every connection and completes with `err` everything they and the owner hold.
+    fn close_all<O: Owner>(&mut self, engine: &Arc<O>, err: &Error) {
         for conn in self.conns.iter().flatten() {
             conn.lock()
-                .close(&err, self.poll.registry(), &mut self.completions);
+                .close(err, self.poll.registry(), &mut self.completions);
         }
+        self.conns.clear();
+        self.free.clear();
+        engine.fail_waiting(err, &mut self.completions);
+        for detour in self.detours.drain(..) {
+            self.completions.push((detour.completion, Err(err.clone())));
+        }
+        self.run_completions(engine);
+    }
+
+    fn shutdown<O: Owner>(&mut self, engine: &Arc<O>, err: Error) {
+        self.close_all(engine, &err);
         // Messages that raced with the shutdown: adopt nothing, fail what they carry.
         while let Ok(msg) = self.rx.try_recv() {
             if let Msg::Deliver(completions, pushes) = msg {
@@ -842,12 +880,8 @@ impl Reactor {
             }
         }
         engine.fail_waiting(&err, &mut self.completions);
-        for detour in self.detours.drain(..) {
-            self.completions.push((detour.completion, Err(err.clone())));
-        }
         self.run_completions(engine);
         self.settle();
-        self.conns.clear();
     }
 }
 

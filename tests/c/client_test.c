@@ -953,6 +953,85 @@ static void test_free_with_pending_commands(void) {
     sleep_ms(250);
 }
 
+struct stalled_call {
+    redcore_client *client;
+    atomic_int code;
+    atomic_int done;
+    double took_ms;
+};
+
+/* A blocking call with no command timeout, on a server busy for 1.5 s. */
+static void *call_stalled(void *arg) {
+    struct stalled_call *c = arg;
+    redcore_reply *reply = NULL;
+    redcore_error *err = NULL;
+    double start = now_ms();
+    redcore_error_code code = redcore_client_command_blocking(
+        c->client, 3, ARGS("DEBUG", "SLEEP", "1.5"), NULL, &reply, &err);
+    c->took_ms = now_ms() - start;
+    redcore_reply_free(reply);
+    redcore_error_free(err);
+    atomic_store(&c->code, (int)code);
+    atomic_store(&c->done, 1);
+    return NULL;
+}
+
+/* redcore_client_shutdown while another thread waits in a blocking call with no timeout: the
+ * call returns CLOSED at once, the commands pending complete with CLOSED before shutdown
+ * returns, later calls fail with CLOSED, and the client is freed afterwards. */
+static void test_shutdown_with_a_call_in_progress(void) {
+    redcore_config *cfg = test_config();
+    CHECK(redcore_config_set_command_timeout_ms(cfg, 0, NULL) == REDCORE_OK);
+    redcore_client *client = new_client_from(cfg);
+    if (client == NULL) {
+        return;
+    }
+    static struct stalled_call call;
+    memset(&call, 0, sizeof call);
+    call.client = client;
+    pthread_t thread;
+    CHECK(pthread_create(&thread, NULL, call_stalled, &call) == 0);
+    sleep_ms(100); /* the call waits on the server now */
+    static struct outcome pending[20];
+    memset(pending, 0, sizeof pending);
+    for (int i = 0; i < 20; i++) {
+        SUBMIT(client, &pending[i], "PING");
+    }
+    double start = now_ms();
+    redcore_client_shutdown(client);
+    double took = now_ms() - start;
+    int closed = 0;
+    for (int i = 0; i < 20; i++) {
+        CHECK(atomic_load(&pending[i].calls) == 1);
+        closed += atomic_load(&pending[i].code) == REDCORE_ERR_CLOSED;
+        redcore_reply_free(pending[i].kept);
+    }
+    CHECK(closed == 20);
+    CHECK(wait_for(&call.done, 1, "the blocking call to return after shutdown"));
+    pthread_join(thread, NULL);
+    CHECK(atomic_load(&call.code) == REDCORE_ERR_CLOSED);
+    CHECK(call.took_ms < 1000); /* well before the server's 1.5 s */
+
+    redcore_error *err = NULL;
+    redcore_reply *reply = NULL;
+    CHECK(redcore_client_command_blocking(client, 1, ARGS("PING"), NULL, &reply, &err) ==
+          REDCORE_ERR_CLOSED);
+    CHECK(reply == NULL);
+    redcore_error_free(err);
+    struct outcome later = {0};
+    CHECK(redcore_client_command(client, 1, ARGS("PING"), NULL, record, &later, NULL) ==
+          REDCORE_ERR_CLOSED);
+    redcore_client_shutdown(client); /* again: nothing */
+    redcore_client_shutdown(NULL);
+    redcore_client_free(client);
+    CHECK(atomic_load(&later.calls) == 0);
+    printf("  shutdown with a blocking call in progress took %.1f ms; the call returned after "
+           "%.1f ms\n",
+           took, call.took_ms);
+    /* Let the server finish its sleep before the next test. */
+    sleep_ms(1500);
+}
+
 #define AFTER_FREE 100
 
 struct self_free {
@@ -1665,6 +1744,7 @@ int main(void) {
 
     test_async_exactly_once();
     test_free_with_pending_commands();
+    test_shutdown_with_a_call_in_progress();
     test_free_from_callback();
     test_connect_failure();
     test_connection_lost();
