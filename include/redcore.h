@@ -1608,7 +1608,7 @@ enum redcore_error_code redcore_config_set_lazy_connect(struct redcore_config *c
  * Sets the bounds on replies, as for `redcore_reader_new`; each may be 0 for its default:
  * `max_bulk_len` (longest string, default 512 MiB, at most 4294967295), `max_aggregate_len`
  * (most elements, default and maximum 4294967295), `max_depth` (deepest nesting, default
- * 512). A reply that breaks a limit fails with `REDCORE_ERR_PROTOCOL` and closes its
+ * 512, at most 1000). A reply that breaks a limit fails with `REDCORE_ERR_PROTOCOL` and closes its
  * connection.
  */
 enum redcore_error_code redcore_config_set_reader_limits(struct redcore_config *cfg,
@@ -2589,7 +2589,7 @@ void redcore_completion_queue_close(const struct redcore_completion_queue *queue
  * Creates a reader. Each limit may be 0 for its default: `max_bulk_len` (longest string,
  * default 512 MiB, at most 4294967295), `max_aggregate_len` (most elements of an array, set or
  * push, or pairs of a map; default and maximum 4294967295), `max_depth` (deepest nesting of
- * aggregates; default 512). A reply that breaks a limit is a `REDCORE_ERR_PROTOCOL` error.
+ * aggregates; default 512, at most 1000). A reply that breaks a limit is a `REDCORE_ERR_PROTOCOL` error.
  * Writes the reader to `*reader_out` and returns `REDCORE_OK`, or returns
  * `REDCORE_ERR_INVALID_ARGUMENT` (details in `*err_out` when `err_out` is not NULL).
  */

@@ -42,6 +42,11 @@ pub const MAX_REACTOR_THREADS: usize = 64;
 /// cbindgen:ignore
 pub const MAX_CONNECTIONS_PER_NODE: usize = 1024;
 
+/// The longest duration any setting takes: a year. Deadlines are clock instants, and one
+/// much further away would overflow the clock; where a limit may be turned off, `None`
+/// (`none` in a URL) is the way to say "no limit".
+pub const MAX_DURATION: Duration = Duration::from_secs(365 * 24 * 60 * 60);
+
 /// Where the server listens.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Endpoint {
@@ -434,6 +439,13 @@ impl Config {
                          brackets are for URLs",
                     ));
                 }
+                let address = host.split_once('%').map_or(host.as_str(), |(a, _)| a);
+                if host.contains(':') && address.parse::<std::net::Ipv6Addr>().is_err() {
+                    return Err(invalid(
+                        "host contains a ':' but is not an IPv6 address: give the port \
+                         separately (host 127.0.0.1, port 6379)",
+                    ));
+                }
                 if *port == 0 {
                     return Err(invalid("port must be 1 to 65535, not 0"));
                 }
@@ -488,7 +500,10 @@ impl Config {
                 self.max_direct_connections_per_node
             )));
         }
+        check_duration("dedicated_wait_timeout", self.dedicated_wait_timeout)?;
         let backoff = &self.retry.backoff;
+        check_duration("retry.backoff.base", backoff.base)?;
+        check_duration("retry.backoff.cap", backoff.cap)?;
         if backoff.kind.uses_cap() && backoff.base > backoff.cap {
             return Err(invalid(format!(
                 "retry.backoff.base ({:?}) is above retry.backoff.cap ({:?})",
@@ -519,6 +534,7 @@ impl Config {
                      replicas; a cluster batch spans nodes)",
                 ));
             }
+            check_duration("replicated_writes.timeout", writes.timeout)?;
             if writes.replicas == 0 || writes.timeout < Duration::from_millis(1) {
                 return Err(invalid(
                     "replicated_writes: at least 1 replica and a timeout of at least 1 ms \
@@ -613,6 +629,25 @@ fn check_timeout(field: &str, value: Option<Duration>) -> Result<()> {
             "{field} is zero (use none to turn it off)"
         )));
     }
+    match value {
+        Some(v) => check_duration(field, v),
+        None => Ok(()),
+    }
+}
+
+/// A duration of at most `MAX_DURATION`.
+pub(crate) fn check_duration(field: &str, value: Duration) -> Result<()> {
+    if value > MAX_DURATION {
+        return Err(invalid(format!(
+            "{field} must be at most a year (365 days), not {} s{}",
+            value.as_secs(),
+            if field.ends_with("timeout") || field.ends_with("interval") {
+                " (use none for no limit)"
+            } else {
+                ""
+            }
+        )));
+    }
     Ok(())
 }
 
@@ -681,6 +716,35 @@ mod tests {
             ),
             (|c| c.reactor_threads = 0, "reactor_threads"),
             (|c| c.reactor_threads = 65, "reactor_threads"),
+            (
+                |c| c.command_timeout = Some(Duration::from_secs(u64::MAX)),
+                "command_timeout must be at most a year",
+            ),
+            (
+                |c| c.dedicated_wait_timeout = MAX_DURATION + Duration::from_nanos(1),
+                "dedicated_wait_timeout must be at most a year",
+            ),
+            (
+                |c| c.retry.backoff.cap = Duration::from_secs(u64::MAX),
+                "retry.backoff.cap must be at most a year",
+            ),
+            (
+                |c| c.token_refresh.retry_delay = Duration::from_secs(u64::MAX),
+                "token_refresh.retry_delay must be at most a year",
+            ),
+            (
+                |c| {
+                    c.endpoint = Endpoint::Tcp {
+                        host: "127.0.0.1:6380".into(),
+                        port: 6379,
+                    }
+                },
+                "host contains a ':' but is not an IPv6 address",
+            ),
+            (
+                |c| c.reader_limits.max_depth = 1001,
+                "reader_limits.max_depth 1001 is above the largest supported, 1000",
+            ),
             (
                 |c| c.reader_limits.max_depth = 0,
                 "reader_limits.max_depth must be at least 1",
@@ -799,6 +863,14 @@ mod tests {
             cap: Duration::from_secs(1),
         };
         c.validate().unwrap();
+        c.command_timeout = Some(MAX_DURATION);
+        for host in ["::1", "fe80::1%lo", "redis-1.example"] {
+            c.endpoint = Endpoint::Tcp {
+                host: host.into(),
+                port: 6379,
+            };
+            c.validate().unwrap_or_else(|e| panic!("{host}: {e}"));
+        }
     }
 
     #[test]

@@ -159,7 +159,8 @@ impl TokenRefresh {
                 self.ratio
             )));
         }
-        Ok(())
+        super::check_duration("token_refresh.min_ahead", self.min_ahead)?;
+        super::check_duration("token_refresh.retry_delay", self.retry_delay)
     }
 }
 

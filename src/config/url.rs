@@ -34,7 +34,8 @@ impl Config {
     ///   are the data nodes' (the sentinels' are `sentinel_username` / `sentinel_password`);
     ///   `rediss+sentinel://` is TLS to both (`sentinel_tls=false` for plain sentinels).
     ///
-    /// Query parameters override the rest (`?db=2&protocol=2`); the last of repeated ones wins.
+    /// Query parameters override the rest (`?db=2&protocol=2`); a parameter given twice is an
+    /// error.
     /// An unknown parameter is an error, so a typo cannot pass unnoticed.
     ///
     /// | parameter (aliases) | field |
@@ -501,14 +502,24 @@ impl<'a> UrlParser<'a> {
             None => {}
         }
         if let Some(path) = path.filter(|p| !p.is_empty()) {
-            config.db = path.parse().map_err(|_| {
-                invalid(format!(
-                    "invalid database {} in the URL path: expected a whole number (redis://host:port/2)",
-                    self.quote(path)
-                ))
-            })?;
+            config.db = self.path_db(path, "redis://host:port/2")?;
         }
         Ok(())
+    }
+
+    /// The database number of a URL path (percent-decoded, digits only, as `?db=` takes it).
+    pub(super) fn path_db(&self, path: &str, example: &str) -> Result<u32> {
+        let refused = || {
+            invalid(format!(
+                "invalid database {} in the URL path: expected a whole number ({example})",
+                self.quote(path)
+            ))
+        };
+        let text = decode(path, "URL path")?;
+        if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(refused());
+        }
+        text.parse().map_err(|_| refused())
     }
 
     fn parse_hostport(&self, hostport: &str, default_port: u16) -> Result<(String, u16)> {
@@ -797,11 +808,14 @@ impl Value<'_, '_> {
         if self.text.eq_ignore_ascii_case("none") {
             return Ok(None);
         }
-        parse_duration(self.text)
-            .map(|d| (!d.is_zero()).then_some(d))
-            .ok_or_else(|| {
-                self.error("a duration in seconds (0.5), with ms or s (250ms, 2s), or none")
-            })
+        let d = parse_duration(self.text).ok_or_else(|| {
+            self.error("a duration in seconds (0.5), with ms or s (250ms, 2s), or none")
+        })?;
+        if d.is_zero() && self.text.bytes().any(|b| (b'1'..=b'9').contains(&b)) {
+            // Not zero, but below a nanosecond: not "off".
+            return Err(self.error("a duration of at least 1 ns (or 0 or none: off)"));
+        }
+        Ok((!d.is_zero()).then_some(d))
     }
 
     /// A boolean (the default probing when on), or the idle time in seconds.

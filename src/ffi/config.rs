@@ -472,7 +472,7 @@ pub unsafe extern "C" fn redcore_config_set_lazy_connect(
 /// Sets the bounds on replies, as for `redcore_reader_new`; each may be 0 for its default:
 /// `max_bulk_len` (longest string, default 512 MiB, at most 4294967295), `max_aggregate_len`
 /// (most elements, default and maximum 4294967295), `max_depth` (deepest nesting, default
-/// 512). A reply that breaks a limit fails with `REDCORE_ERR_PROTOCOL` and closes its
+/// 512, at most 1000). A reply that breaks a limit fails with `REDCORE_ERR_PROTOCOL` and closes its
 /// connection.
 #[no_mangle]
 pub unsafe extern "C" fn redcore_config_set_reader_limits(

@@ -189,6 +189,42 @@ mod tests {
     use crate::ffi::handle::reply_into_raw;
     use crate::resp::{Reply, Value};
 
+    /// A reply nested as deep as a decoder takes (`MAX_DEPTH`) can be cloned, copied out and
+    /// freed on a thread with a 2 MiB stack, as a callback's (those functions recurse per
+    /// level); deeper is refused when the limits are set.
+    #[test]
+    fn the_deepest_reply_is_walked_on_a_small_stack() {
+        use crate::resp::{Decoder, Limits, MAX_DEPTH};
+        let mut limits = Limits::unlimited();
+        assert_eq!(limits.max_depth, MAX_DEPTH);
+        let mut wire = "*1\r\n".repeat(MAX_DEPTH - 1).into_bytes();
+        wire.extend_from_slice(b"*1\r\n:7\r\n");
+        let walked = std::thread::Builder::new()
+            .stack_size(2 << 20)
+            .spawn(move || {
+                let (_, reply) = Decoder::new(Limits::unlimited()).decode(&wire).unwrap();
+                let reply = reply_into_raw(Box::new(reply.unwrap()));
+                let copy = unsafe { crate::ffi::reply::redcore_reply_clone(reply) };
+                assert!(!copy.is_null());
+                let total = unsafe { redcore_reply_items(copy, std::ptr::null_mut(), 0) };
+                let mut items = vec![redcore_item::EMPTY; total];
+                unsafe { redcore_reply_items(copy, items.as_mut_ptr(), total) };
+                let value = unsafe { view(copy) }.unwrap().to_value();
+                unsafe {
+                    crate::ffi::reply::redcore_reply_free(copy);
+                    crate::ffi::reply::redcore_reply_free(reply);
+                }
+                (total, items.last().map(|i| i.integer), value)
+            })
+            .unwrap()
+            .join()
+            .unwrap();
+        assert_eq!(walked.0, MAX_DEPTH + 1);
+        assert_eq!(walked.1, Some(7));
+        limits.max_depth = MAX_DEPTH + 1;
+        assert!(limits.validate().is_err());
+    }
+
     #[test]
     fn a_reply_is_written_depth_first_and_counted_when_out_is_short() {
         let value = Value::Array(vec![

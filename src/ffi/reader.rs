@@ -24,7 +24,7 @@ pub struct redcore_reader {
 /// Creates a reader. Each limit may be 0 for its default: `max_bulk_len` (longest string,
 /// default 512 MiB, at most 4294967295), `max_aggregate_len` (most elements of an array, set or
 /// push, or pairs of a map; default and maximum 4294967295), `max_depth` (deepest nesting of
-/// aggregates; default 512). A reply that breaks a limit is a `REDCORE_ERR_PROTOCOL` error.
+/// aggregates; default 512, at most 1000). A reply that breaks a limit is a `REDCORE_ERR_PROTOCOL` error.
 /// Writes the reader to `*reader_out` and returns `REDCORE_OK`, or returns
 /// `REDCORE_ERR_INVALID_ARGUMENT` (details in `*err_out` when `err_out` is not NULL).
 #[no_mangle]

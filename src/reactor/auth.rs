@@ -80,7 +80,8 @@ impl Auth {
         state.username = credentials.username.clone();
         state.password = Some(credentials.password.clone());
         state.renew_at = match (credentials.lifetime, &self.provider) {
-            (Some(lifetime), Some(_)) => Some(now + self.refresh.renew_after(lifetime)),
+            // A lifetime too long for the clock never needs renewing.
+            (Some(lifetime), Some(_)) => now.checked_add(self.refresh.renew_after(lifetime)),
             _ => None,
         };
     }

@@ -24,7 +24,8 @@ pub struct Limits {
     /// Most elements in one array, set or push, or pairs in one map or attribute.
     /// Default 2^32 - 1.
     pub max_aggregate_len: usize,
-    /// Deepest nesting of aggregates (the root aggregate is level 1). Default 512.
+    /// Deepest nesting of aggregates (the root aggregate is level 1). Default 512, at most
+    /// [`MAX_DEPTH`].
     pub max_depth: usize,
     /// Longest simple string, simple error or big number line, in bytes. Default 1 MiB; at
     /// most `u32::MAX`. Such a line has no length up front, so until its CRLF comes every
@@ -44,13 +45,20 @@ impl Default for Limits {
     }
 }
 
+/// The deepest nesting a decoder takes (`Limits::max_depth`): the functions that walk a reply
+/// (copying it, converting it for C) recurse once per level, and a reply nested much deeper
+/// would overflow a thread's stack. Real replies nest a few levels.
+///
+/// cbindgen:ignore
+pub const MAX_DEPTH: usize = 1000;
+
 impl Limits {
     /// The largest limits the representation allows.
     pub fn unlimited() -> Limits {
         Limits {
             max_bulk_len: u32::MAX as usize,
             max_aggregate_len: u32::MAX as usize,
-            max_depth: usize::MAX,
+            max_depth: MAX_DEPTH,
             max_line_len: u32::MAX as usize,
         }
     }
@@ -80,6 +88,13 @@ impl Limits {
         }
         if self.max_depth == 0 {
             return Err(Error::invalid_argument("max_depth must be at least 1"));
+        }
+        if self.max_depth > MAX_DEPTH {
+            return Err(Error::invalid_argument(format!(
+                "max_depth {} is above the largest supported, {MAX_DEPTH} (the functions that \
+                 walk a reply recurse once per level)",
+                self.max_depth
+            )));
         }
         Ok(())
     }

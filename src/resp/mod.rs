@@ -10,7 +10,7 @@ mod value;
 
 #[cfg(test)]
 pub(crate) use decoder::parse_int;
-pub use decoder::{Decoder, Limits};
+pub use decoder::{Decoder, Limits, MAX_DEPTH};
 pub use encoder::{encode_command, encoded_len, write_header};
 pub use reply::{Kind, Reply, ValueRef};
 pub(crate) use reply::{Node, F_ROOT};

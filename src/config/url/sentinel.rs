@@ -43,13 +43,7 @@ impl UrlParser<'_> {
             ));
         }
         if !db.is_empty() {
-            config.db = db.parse().map_err(|_| {
-                invalid(format!(
-                    "invalid database {} in the URL path: expected a whole number \
-                     (redis+sentinel://host/mymaster/2)",
-                    self.quote(db)
-                ))
-            })?;
+            config.db = self.path_db(db, "redis+sentinel://host/mymaster/2")?;
         }
         let options = config.sentinel.get_or_insert_with(SentinelOptions::default);
         options.service_name = service;

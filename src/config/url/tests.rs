@@ -66,6 +66,11 @@ const VALID: &[(&str, Expect)] = &[
         c.db = 2;
     }),
     ("redis://h/", |c| c.endpoint = tcp("h", 6379)),
+    // The path is percent-decoded, like every other part.
+    ("redis://h/%32", |c| {
+        c.endpoint = tcp("h", 6379);
+        c.db = 2;
+    }),
     ("REDIS://h", |c| c.endpoint = tcp("h", 6379)),
     ("rediss://h:7000", |c| {
         c.endpoint = tcp("h", 7000);
@@ -240,6 +245,25 @@ fn valid_urls() {
 
 const INVALID: &[(&str, &str)] = &[
     ("http://h", "unsupported URL scheme 'http://'"),
+    // Longer than the clock can add to a deadline (it used to panic, or abort the process).
+    (
+        "redis://h?connect_timeout=10000000000000000000",
+        "connect_timeout must be at most a year",
+    ),
+    (
+        "redis://h?command_timeout=31536001",
+        "command_timeout must be at most a year",
+    ),
+    (
+        "redis://h?health_check_interval=99999999999",
+        "health_check_interval must be at most a year",
+    ),
+    // Below a nanosecond is not zero, so it does not turn the timeout off.
+    ("redis://h?command_timeout=0.0000000001", "at least 1 ns"),
+    // The path's db is read as ?db= is: digits only, percent-decoded.
+    ("redis://h/+2", "invalid database '+2'"),
+    ("redis://h/-1", "invalid database '-1'"),
+    ("redis+sentinel://h/m/+2", "invalid database '+2'"),
     ("localhost:6379", "no scheme"),
     ("://h", "scheme is malformed"),
     (
