@@ -363,6 +363,12 @@ static void test_reader_and_replies(void) {
           invalid_err(err));
     err = NULL;
     CHECK(redcore_reader_new(0, SIZE_MAX, 0, &reader, NULL) == INVALID && reader == NULL);
+    /* Deeper than the functions walking a reply can recurse (at most 1000 levels). */
+    CHECK(redcore_reader_new(0, 0, SIZE_MAX, &reader, NULL) == INVALID && reader == NULL);
+    CHECK(redcore_reader_new(0, 0, 1001, &reader, NULL) == INVALID && reader == NULL);
+    CHECK(redcore_reader_new(0, 0, 1000, &reader, NULL) == REDCORE_OK && reader != NULL);
+    redcore_reader_free(reader);
+    reader = NULL;
     CHECK(redcore_reader_feed(NULL, (const uint8_t *)"+OK\r\n", 5) == INVALID);
     CHECK(redcore_reader_get_reply(NULL, &reply, NULL) == INVALID && reply == NULL);
     redcore_reader_free(NULL);
