@@ -8,6 +8,8 @@ package redcore
 import "C"
 
 import (
+	"fmt"
+	"math"
 	"time"
 	"unsafe"
 )
@@ -35,7 +37,9 @@ func newConfig(url string) (*config, error) {
 	return cfg, nil
 }
 
-// Option changes one setting of a client being opened.
+// Option changes one setting of a client being opened. A value out of its setting's range
+// (a negative count or duration, a database above 4294967295, ...) makes Open fail with
+// ErrInvalidArgument.
 type Option func(*config) error
 
 // setter turns a C setter's result into an Option's.
@@ -54,6 +58,21 @@ func withString(value string, set func(*C.redcore_config, *C.char, **C.redcore_e
 		var cerr *C.redcore_error
 		return check(set(cfg.c, s, &cerr), cerr)
 	}
+}
+
+// inRange refuses a value that the C setter's parameter cannot hold, before a conversion
+// wraps it into another, valid-looking one (WithDB(1<<32) would select database 0,
+// WithMaxDedicatedConnections(-1) would mean SIZE_MAX). The library checks the rest.
+func inRange(option string, v, min, max int64) error {
+	if v < min || v > max {
+		return &Error{Code: CodeInvalidArgument, Message: fmt.Sprintf("%s: %d is out of range (%d to %d)", option, v, min, max)}
+	}
+	return nil
+}
+
+// notNegative refuses a negative count or duration (0 has a meaning of its own in C).
+func notNegative(option string, v int64) error {
+	return inRange(option, v, 0, math.MaxInt64)
 }
 
 func millis(d time.Duration) C.uint64_t {
@@ -91,6 +110,9 @@ func WithClientName(name string) Option {
 // WithDB selects the database every connection uses.
 func WithDB(db int) Option {
 	return func(cfg *config) error {
+		if err := inRange("WithDB", int64(db), 0, math.MaxUint32); err != nil {
+			return err
+		}
 		var cerr *C.redcore_error
 		return check(C.redcore_config_set_db(cfg.c, C.uint32_t(db), &cerr), cerr)
 	}
@@ -99,6 +121,9 @@ func WithDB(db int) Option {
 // WithProtocol chooses RESP2 (2) or RESP3 (3, the default).
 func WithProtocol(version int) Option {
 	return func(cfg *config) error {
+		if err := inRange("WithProtocol", int64(version), math.MinInt32, math.MaxInt32); err != nil {
+			return err
+		}
 		var cerr *C.redcore_error
 		return check(C.redcore_config_set_protocol(cfg.c, C.int(version), &cerr), cerr)
 	}
@@ -108,6 +133,9 @@ func WithProtocol(version int) Option {
 // (default 5 s; 0 waits without limit). A context's deadline can only shorten it.
 func WithCommandTimeout(d time.Duration) Option {
 	return func(cfg *config) error {
+		if err := notNegative("WithCommandTimeout", int64(d)); err != nil {
+			return err
+		}
 		var cerr *C.redcore_error
 		return check(C.redcore_config_set_command_timeout_ms(cfg.c, millis(d), &cerr), cerr)
 	}
@@ -116,6 +144,9 @@ func WithCommandTimeout(d time.Duration) Option {
 // WithConnectTimeout sets how long a connection attempt may take (default 5 s).
 func WithConnectTimeout(d time.Duration) Option {
 	return func(cfg *config) error {
+		if err := notNegative("WithConnectTimeout", int64(d)); err != nil {
+			return err
+		}
 		var cerr *C.redcore_error
 		return check(C.redcore_config_set_connect_timeout_ms(cfg.c, millis(d), &cerr), cerr)
 	}
@@ -125,6 +156,9 @@ func WithConnectTimeout(d time.Duration) Option {
 // 1: every concurrent caller's commands are pipelined on it).
 func WithConnectionsPerNode(n int) Option {
 	return func(cfg *config) error {
+		if err := notNegative("WithConnectionsPerNode", int64(n)); err != nil {
+			return err
+		}
 		var cerr *C.redcore_error
 		return check(C.redcore_config_set_connections_per_node(cfg.c, C.size_t(n), &cerr), cerr)
 	}
@@ -134,6 +168,9 @@ func WithConnectionsPerNode(n int) Option {
 // (default 16).
 func WithMaxDedicatedConnections(n int) Option {
 	return func(cfg *config) error {
+		if err := notNegative("WithMaxDedicatedConnections", int64(n)); err != nil {
+			return err
+		}
 		var cerr *C.redcore_error
 		return check(C.redcore_config_set_max_dedicated_connections(cfg.c, C.size_t(n), &cerr), cerr)
 	}
@@ -142,6 +179,9 @@ func WithMaxDedicatedConnections(n int) Option {
 // WithReactorThreads sets the number of the library's event-loop threads (default 1).
 func WithReactorThreads(n int) Option {
 	return func(cfg *config) error {
+		if err := notNegative("WithReactorThreads", int64(n)); err != nil {
+			return err
+		}
 		var cerr *C.redcore_error
 		return check(C.redcore_config_set_reactor_threads(cfg.c, C.size_t(n), &cerr), cerr)
 	}
@@ -159,6 +199,9 @@ func WithLazyConnect() Option {
 // WithHealthCheck pings idle connections every interval, to find dead ones early.
 func WithHealthCheck(interval time.Duration) Option {
 	return func(cfg *config) error {
+		if err := notNegative("WithHealthCheck", int64(interval)); err != nil {
+			return err
+		}
 		var cerr *C.redcore_error
 		return check(C.redcore_config_set_health_check_interval_ms(cfg.c, millis(interval), &cerr), cerr)
 	}
