@@ -45,7 +45,7 @@ type engine struct {
 	holdClosed bool
 
 	locksMu sync.Mutex
-	locks   map[*Lock]struct{} // open locks, freed before the client (lock.go)
+	locks   map[*lockCore]struct{} // open locks, freed before the client (lock.go)
 
 	wake           *os.File // readable when completions arrive while the dispatcher sleeps
 	dispatcherDone chan struct{}

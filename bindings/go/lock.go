@@ -31,18 +31,26 @@ type LockOptions struct {
 	// OnLost, with AutoExtend, is told when the lock was lost anyway: ErrLockNotOwned when
 	// the key was deleted or taken over, or the error that kept extensions from working
 	// until the TTL could have run out. It runs on a library thread and must not block.
+	// The library keeps it until the Lock is closed: a function that refers to its Lock
+	// keeps a forgotten one from being finalized.
 	OnLost func(error)
 }
 
 // Lock is a distributed lock on one key, shared by every client of the server. One Lock is
 // one holder: give each goroutine that competes for the key its own Lock (or guard one with
-// a mutex). Close it when done (a finalizer closes a forgotten one); closing the Client
-// closes its locks.
+// a mutex). Close it when done (a finalizer closes a forgotten one, which stops its
+// auto-extension, so that its key expires); closing the Client closes its locks.
 type Lock struct {
 	c     *Client
-	mu    sync.Mutex
-	l     *C.redcore_lock
+	core  *lockCore
 	retry time.Duration
+}
+
+// lockCore is what closing a Lock needs. The engine keeps the cores of open locks, never
+// the Locks, so that a forgotten Lock is still unreachable and finalized.
+type lockCore struct {
+	mu sync.Mutex
+	l  *C.redcore_lock // nil once freed
 }
 
 // NewLock makes a lock on the key name through c. No command is sent.
@@ -70,13 +78,13 @@ func (c *Client) NewLock(name string, opts LockOptions) (*Lock, error) {
 			return nil, takeError(code, cerr)
 		}
 	}
-	l := &Lock{c: c, retry: opts.RetryInterval}
+	l := &Lock{c: c, core: &lockCore{}, retry: opts.RetryInterval}
 	if l.retry <= 0 {
 		l.retry = 100 * time.Millisecond
 	}
 	cname := C.CString(name)
 	defer C.free(unsafe.Pointer(cname))
-	if err := c.e.newLock(l, cname, C.size_t(len(name)), copts); err != nil {
+	if err := c.e.newLock(l.core, cname, C.size_t(len(name)), copts); err != nil {
 		return nil, err
 	}
 	runtime.SetFinalizer(l, func(l *Lock) { l.Close() })
@@ -155,18 +163,18 @@ func (l *Lock) Owned(ctx context.Context) (bool, error) {
 
 // Fence is the fencing token of the current holding; 0 when this Lock holds nothing.
 func (l *Lock) Fence() uint64 {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return uint64(C.redcore_lock_fence(l.l))
+	l.core.mu.Lock()
+	defer l.core.mu.Unlock()
+	return uint64(C.redcore_lock_fence(l.core.l))
 }
 
 // FenceKey is the key of the lock's fencing counter (in the lock key's cluster slot).
 func (l *Lock) FenceKey() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
+	l.core.mu.Lock()
+	defer l.core.mu.Unlock()
 	var key *C.char
 	var n C.size_t
-	if C.redcore_lock_fence_key(l.l, &key, &n) != C.REDCORE_OK {
+	if C.redcore_lock_fence_key(l.core.l, &key, &n) != C.REDCORE_OK {
 		return ""
 	}
 	return goString(key, n)
@@ -175,7 +183,7 @@ func (l *Lock) FenceKey() string {
 // Close frees the lock: stops its auto-extension. It does not release a held lock (its key
 // stays until its TTL runs out). Safe to call more than once.
 func (l *Lock) Close() error {
-	l.c.e.freeLock(l)
+	l.c.e.freeLock(l.core)
 	runtime.SetFinalizer(l, nil)
 	return nil
 }
@@ -190,17 +198,17 @@ func (l *Lock) op(ctx context.Context, call func(*C.redcore_lock, **C.redcore_er
 	e := l.c.e
 	e.use.RLock()
 	defer e.use.RUnlock()
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.l == nil || e.client == nil {
+	l.core.mu.Lock()
+	defer l.core.mu.Unlock()
+	if l.core.l == nil || e.client == nil {
 		return closedError()
 	}
 	var cerr *C.redcore_error
-	return check(call(l.l, &cerr), cerr)
+	return check(call(l.core.l, &cerr), cerr)
 }
 
 // newLock makes the C lock and records it, so that close frees it before the client.
-func (e *engine) newLock(l *Lock, name *C.char, n C.size_t, opts *C.redcore_lock_options) error {
+func (e *engine) newLock(l *lockCore, name *C.char, n C.size_t, opts *C.redcore_lock_options) error {
 	e.use.RLock()
 	defer e.use.RUnlock()
 	if e.client == nil {
@@ -212,7 +220,7 @@ func (e *engine) newLock(l *Lock, name *C.char, n C.size_t, opts *C.redcore_lock
 	}
 	e.locksMu.Lock()
 	if e.locks == nil {
-		e.locks = map[*Lock]struct{}{}
+		e.locks = map[*lockCore]struct{}{}
 	}
 	e.locks[l] = struct{}{}
 	e.locksMu.Unlock()
@@ -220,7 +228,7 @@ func (e *engine) newLock(l *Lock, name *C.char, n C.size_t, opts *C.redcore_lock
 }
 
 // freeLock frees a lock's C side once.
-func (e *engine) freeLock(l *Lock) {
+func (e *engine) freeLock(l *lockCore) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.l == nil {
@@ -237,7 +245,7 @@ func (e *engine) freeLock(l *Lock) {
 // close calls it holding e.use, so no lock is being made or used meanwhile.
 func (e *engine) closeLocks() {
 	e.locksMu.Lock()
-	open := make([]*Lock, 0, len(e.locks))
+	open := make([]*lockCore, 0, len(e.locks))
 	for l := range e.locks {
 		open = append(open, l)
 	}

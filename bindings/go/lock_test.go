@@ -3,6 +3,7 @@ package redcore_test
 import (
 	"context"
 	"errors"
+	"runtime"
 	"strconv"
 	"sync"
 	"testing"
@@ -168,5 +169,41 @@ func TestClosingTheClientClosesItsLocks(t *testing.T) {
 	l.Close()
 	if n := redcore.LiveHandles(); n != handles {
 		t.Errorf("%d handles live after Close, %d before", n, handles)
+	}
+}
+
+// A forgotten auto-extending Lock is finalized while its client stays open: the extension
+// stops and its key expires, as redis-py's forgotten lock does. (The engine's record of
+// open locks used to hold the Lock itself, so its finalizer never ran and the key was
+// extended until the client closed.)
+func TestForgottenLockIsFinalized(t *testing.T) {
+	c := open(t)
+	ctx := waitCtx(t)
+	name := key(t, "forgotten")
+	forget := func() {
+		l, err := c.NewLock(name, redcore.LockOptions{TTL: 300 * time.Millisecond, AutoExtend: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := l.Acquire(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	forget()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		runtime.GC()
+		n, err := c.Do(ctx, "EXISTS", name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v, _ := n.Int64(); v == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			pttl, _ := c.Do(ctx, "PTTL", name)
+			t.Fatalf("the key of a forgotten auto-extending Lock (TTL 300 ms) still exists after 5 s (PTTL %v): never finalized", pttl)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }
