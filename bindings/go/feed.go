@@ -6,6 +6,11 @@ package redcore
 // the library's bounded queue, whose overflow policy (drop the oldest and count them, or
 // stop) applies as documented in C, so a slow reader never grows memory without bound.
 // Closing the wrapper releases a waiting call at once.
+//
+// The library's handle reaches the feed only, so that a forgotten wrapper can be finalized.
+// But a reader may hold nothing but the channel (a function that returns ps.Channel()): once
+// the channel is handed out, the feed keeps its wrapper (reachable from the handle) until
+// the feed ends, so that the finalizer does not stop what is being read.
 
 import (
 	"context"
@@ -19,6 +24,8 @@ type feed[T any] struct {
 	stopOnce, endOnce sync.Once
 	mu                sync.Mutex
 	err               error // why ch was closed
+	ended             bool
+	owner             any // the wrapper, once its channel was handed out, until the end
 }
 
 func newFeed[T any](size int) *feed[T] {
@@ -47,9 +54,21 @@ func (f *feed[T]) end(err error) {
 	f.endOnce.Do(func() {
 		f.mu.Lock()
 		f.err = err
+		f.ended = true
+		f.owner = nil
 		f.mu.Unlock()
 		close(f.ch)
 	})
+}
+
+// channel hands the channel out, keeping owner alive as long as the feed runs.
+func (f *feed[T]) channel(owner any) <-chan T {
+	f.mu.Lock()
+	if !f.ended {
+		f.owner = owner
+	}
+	f.mu.Unlock()
+	return f.ch
 }
 
 // reason is why the channel was closed; nil while it is open.

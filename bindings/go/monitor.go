@@ -42,8 +42,9 @@ type MonitorEvent struct {
 	Err     error     // MonitorRestarted: the loss behind it
 }
 
-// Monitor streams the commands a server runs. Close it when done (a finalizer closes a
-// forgotten one).
+// Monitor streams the commands a server runs. Close it when done (or close its Client). A
+// finalizer closes a forgotten one, but not once Events was called: the channel may be all
+// its reader keeps, so the monitor then runs until Close or its Client's Close.
 type Monitor struct {
 	c    *Client
 	feed *feed[*MonitorEvent]
@@ -85,8 +86,9 @@ func (c *Client) Monitor(ctx context.Context, maxPending int) (*Monitor, error) 
 }
 
 // Events is where the commands and events arrive, in order. It is closed when the monitor
-// stops: by Close, or when its client is closed (Err says which).
-func (m *Monitor) Events() <-chan *MonitorEvent { return m.feed.ch }
+// stops: by Close, or when its client is closed (Err says which). Once it was called, the
+// monitor is not finalized: it runs until it is closed (or its client is).
+func (m *Monitor) Events() <-chan *MonitorEvent { return m.feed.channel(m) }
 
 // Receive waits for the next command or event; once the monitor stopped, it returns why.
 func (m *Monitor) Receive(ctx context.Context) (*MonitorEvent, error) {

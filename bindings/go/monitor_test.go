@@ -2,6 +2,8 @@ package redcore_test
 
 import (
 	"errors"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -104,5 +106,69 @@ func TestMonitorEndsWhenItsClientIsClosedWithTheQueueFull(t *testing.T) {
 	<-loaded
 	if !errors.Is(m.Err(), redcore.ErrClosed) {
 		t.Fatalf("Err after the client was closed: %v", m.Err())
+	}
+}
+
+// A reader that keeps only the channel of Events keeps the monitor running: the finalizer
+// used to stop it at the next GC. One whose channel was never taken is still finalized.
+func TestMonitorReadThroughItsChannelOnlyIsNotFinalized(t *testing.T) {
+	ctx := waitCtx(t)
+	name := fmt.Sprintf("monitor-gc-%d", time.Now().UnixNano())
+	c, err := redcore.Open(server.url(), redcore.WithClientName(name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	watch := func() <-chan *redcore.MonitorEvent {
+		m, err := c.Monitor(ctx, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m.Events()
+	}
+	events := watch()
+	func() {
+		if _, err := c.Monitor(ctx, 0); err != nil {
+			t.Fatal(err)
+		}
+	}()
+	collect()
+	monitors := func() int {
+		r, err := c.Do(ctx, "CLIENT", "LIST", "TYPE", "normal")
+		if err != nil {
+			t.Fatal(err)
+		}
+		list, _ := r.Text()
+		n := 0
+		for _, line := range strings.Split(list, "\n") {
+			if strings.Contains(line, " name="+name+" ") && strings.Contains(line, " cmd=monitor") {
+				n++
+			}
+		}
+		return n
+	}
+	if n := monitors(); n != 1 {
+		t.Fatalf("%d MONITOR connections after a GC, want 1 (the one whose channel is read)", n)
+	}
+	k := key(t, "seen")
+	if err := c.Set(ctx, k, "v"); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		select {
+		case ev, ok := <-events:
+			if !ok {
+				t.Fatal("Events closed while read")
+			}
+			if ev.Kind != redcore.MonitorCommand || len(ev.Args) < 2 || ev.Args[1] != k {
+				continue
+			}
+		case <-ctx.Done():
+			t.Fatalf("no SET of %s seen", k)
+		}
+		break
+	}
+	c.Close()
+	for range events { // closes with the client
 	}
 }

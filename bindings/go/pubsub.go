@@ -97,8 +97,9 @@ type PubSubOptions struct {
 
 // PubSub is a subscriber with connections of its own. Its messages and events come on
 // Channel, or one at a time from ReceiveMessage (the same stream). Safe for concurrent use.
-// Close it when done (a finalizer closes a forgotten one); closing its Client stops it (the
-// channel closes with ErrClosed).
+// Close it when done; closing its Client stops it (the channel closes with ErrClosed). A
+// finalizer closes a forgotten one, but not once Channel was called: the channel may be
+// all its reader keeps, so the subscriber then runs until Close or its Client's Close.
 type PubSub struct {
 	c    *Client // kept alive: the subscriber stops when its client is closed
 	feed *feed[*Message]
@@ -301,7 +302,9 @@ func (ps *PubSub) op(call func(*C.redcore_pubsub, **C.redcore_error) C.enum_redc
 // Channel is where messages and events arrive, in order. It is closed when the subscriber
 // stops: by Close, when its client is closed, or by the DisconnectOnOverflow policy (Err
 // says which). Reading it and calling ReceiveMessage take from the same stream.
-func (ps *PubSub) Channel() <-chan *Message { return ps.feed.ch }
+// Once it was called, the subscriber is not finalized: it runs until it is closed (or its
+// client is), however little of it the reader keeps.
+func (ps *PubSub) Channel() <-chan *Message { return ps.feed.channel(ps) }
 
 // ReceiveMessage waits for the next message or event. Once the subscriber has stopped, it
 // returns why (ErrClosed after Close or the client's Close; ErrPubSub when it fell behind

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"strconv"
 	"testing"
 	"time"
@@ -455,5 +456,58 @@ func TestPubSubClientClose(t *testing.T) {
 	}
 	if _, err := c.Subscribe(ctx, "y"); !errors.Is(err, redcore.ErrClosed) {
 		t.Fatalf("Subscribe on a closed client: %v", err)
+	}
+}
+
+// collect runs the GC a few times, giving finalizers the time to run.
+func collect() {
+	for i := 0; i < 3; i++ {
+		runtime.GC()
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// A reader that keeps only the channel (a function that returns ps.Channel(), go-redis's
+// habit) keeps the subscriber running: the finalizer used to close it at the next GC. One
+// whose channel was never taken is still finalized, and the kept one still stops with its
+// client.
+func TestPubSubReadThroughItsChannelOnlyIsNotFinalized(t *testing.T) {
+	ctx := waitCtx(t)
+	c, err := redcore.Open(server.url())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	read, forgotten := key(t, "read"), key(t, "forgotten")
+	listen := func() <-chan *redcore.Message {
+		ps, err := c.Subscribe(ctx, read)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ps.Channel()
+	}
+	ch := listen()
+	func() {
+		if _, err := c.Subscribe(ctx, forgotten); err != nil {
+			t.Fatal(err)
+		}
+	}()
+	collect()
+	if n := publish(t, ctx, c, read, "hello"); n != 1 {
+		t.Fatalf("PUBLISH after a GC reached %d subscribers; the one whose channel is read was closed", n)
+	}
+	select {
+	case m, ok := <-ch:
+		if !ok || m.Payload != "hello" {
+			t.Fatalf("from the channel: %v, %v", m, ok)
+		}
+	case <-ctx.Done():
+		t.Fatal("nothing came on the channel")
+	}
+	if n := publish(t, ctx, c, forgotten, "x"); n != 0 {
+		t.Fatalf("a forgotten subscriber was not finalized: PUBLISH reached %d", n)
+	}
+	c.Close()
+	for range ch { // closes with the client
 	}
 }
