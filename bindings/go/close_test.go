@@ -177,3 +177,68 @@ func TestFinalizerClosesAForgottenClient(t *testing.T) {
 		t.Fatalf("the forgotten client's goroutine still runs (%d goroutines, %d before)", n, goroutines)
 	}
 }
+
+// stoppedServer starts a server of the test's own, opens a client on it with opts, and
+// stops the server (SIGSTOP): it keeps its connections and accepts new ones, but answers
+// nothing until the test ends.
+func stoppedServer(t *testing.T, opts ...redcore.Option) *redcore.Client {
+	t.Helper()
+	s, err := startServer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.stop)
+	c := openURL(t, s.url(), opts...)
+	if err := c.Set(context.Background(), key(t, "k"), "v"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.cmd.Process.Signal(syscall.SIGCONT) })
+	return c
+}
+
+// within fails the test when f takes longer than limit (and waits for it up to 30 s).
+func within(t *testing.T, what string, limit time.Duration, f func()) {
+	t.Helper()
+	started := time.Now()
+	done := make(chan struct{})
+	go func() {
+		f()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatalf("%s did not return within 30 s", what)
+	}
+	if took := time.Since(started); took > limit {
+		t.Fatalf("%s took %v, more than %v", what, took, limit)
+	}
+}
+
+// Monitor's context bounds it: on a server that stopped answering, Monitor returns when its
+// context ends, with the context's error (it used to wait for the library's own limit, the
+// connect and command timeouts, 10 s, holding the client meanwhile). The client's Close does
+// not wait for the start left in the background either.
+func TestMonitorEndsWithItsContext(t *testing.T) {
+	c := stoppedServer(t)
+	within(t, "Monitor with a 200 ms deadline", 2*time.Second, func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+		defer cancel()
+		m, err := c.Monitor(ctx, 0)
+		if m != nil || !errors.Is(err, redcore.ErrTimeout) || !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("Monitor on a stopped server until a deadline: %v, %v", m, err)
+		}
+	})
+	within(t, "Monitor cancelled after 200 ms", 2*time.Second, func() {
+		ctx, cancel := context.WithCancel(context.Background())
+		time.AfterFunc(200*time.Millisecond, cancel)
+		m, err := c.Monitor(ctx, 0)
+		if m != nil || !errors.Is(err, context.Canceled) {
+			t.Errorf("Monitor on a stopped server until cancelled: %v, %v", m, err)
+		}
+	})
+	within(t, "Close with the starts left in the background", 2*time.Second, func() { c.Close() })
+}

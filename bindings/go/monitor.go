@@ -58,7 +58,10 @@ type Monitor struct {
 // after it returns is seen (on a cluster client: the commands of one primary). Up to
 // maxPending events wait in the library for the reader beyond the channel's 100 (0: 10,000);
 // more are dropped and counted (a MonitorDropped event). MONITOR costs the server: stop it
-// with Close.
+// with Close. When ctx ends first, Monitor returns at once (context.Canceled, or an
+// ErrTimeout error wrapping context.DeadlineExceeded); the start then finishes in the
+// background (within the connect and command timeouts, or at once when the client is
+// closed) and a monitor it made is stopped.
 func (c *Client) Monitor(ctx context.Context, maxPending int) (*Monitor, error) {
 	defer runtime.KeepAlive(c)
 	if maxPending < 0 {
@@ -68,21 +71,46 @@ func (c *Client) Monitor(ctx context.Context, maxPending int) (*Monitor, error) 
 		return nil, contextError(ctx)
 	}
 	m := &Monitor{c: c, feed: newFeed[*MonitorEvent](100)}
-	e := c.e
+	if ctx.Done() == nil {
+		if err := c.e.startMonitor(m, maxPending); err != nil {
+			return nil, err
+		}
+		runtime.SetFinalizer(m, func(m *Monitor) { m.Close() })
+		return m, nil
+	}
+	// The C call cannot be interrupted: it runs on a goroutine of its own, so that the
+	// caller can return when ctx ends.
+	started := make(chan error, 1)
+	go func() { started <- c.e.startMonitor(m, maxPending) }()
+	select {
+	case err := <-started:
+		if err != nil {
+			return nil, err
+		}
+		runtime.SetFinalizer(m, func(m *Monitor) { m.Close() })
+		return m, nil
+	case <-ctx.Done():
+		go func() {
+			if <-started == nil {
+				m.Close() // started for no one
+			}
+		}()
+		return nil, contextError(ctx)
+	}
+}
+
+// startMonitor makes m's C monitor while the client is open.
+func (e *engine) startMonitor(m *Monitor, maxPending int) error {
 	e.use.RLock()
 	defer e.use.RUnlock()
 	if e.client == nil {
-		return nil, closedError()
+		return closedError()
 	}
 	var cerr *C.redcore_error
 	// The library releases the handle when the monitor stops, or at once on an error.
 	code := C.redcore_monitor_start(e.client, C.size_t(maxPending), C.redcore_monitor_callback(C.redcoreGoMonitorEvent),
 		newHandle(m.feed), C.redcore_userdata_free(C.redcoreGoRelease), &m.m, &cerr)
-	if code != C.REDCORE_OK {
-		return nil, takeError(code, cerr)
-	}
-	runtime.SetFinalizer(m, func(m *Monitor) { m.Close() })
-	return m, nil
+	return check(code, cerr)
 }
 
 // Events is where the commands and events arrive, in order. It is closed when the monitor
