@@ -2370,6 +2370,19 @@ enum redcore_error_code redcore_pubsub_new(const struct redcore_client *client,
 void redcore_pubsub_free(struct redcore_pubsub *pubsub);
 
 /**
+ * Shuts a subscriber down without freeing it, for one that other threads may still be
+ * calling: its connections close at once, a subscription call or
+ * `redcore_pubsub_command_blocking` in progress on another thread returns
+ * `REDCORE_ERR_CLOSED` at once (also one waiting on a server that stopped answering), and
+ * later ones fail with it. The callbacks (or `redcore_pubsub_get_message`) still get the
+ * messages that were waiting, then the `REDCORE_PUBSUB_KIND_CLOSED` event. Does not wait
+ * for anything, so it may be called from any callback. Free the subscriber with
+ * `redcore_pubsub_free` afterwards, once no other thread uses it. Calling it again does
+ * nothing; NULL is ignored.
+ */
+void redcore_pubsub_shutdown(const struct redcore_pubsub *pubsub);
+
+/**
  * SUBSCRIBE to `count` channels (`channels[i]` of `lens[i]` bytes, or NUL-terminated
  * strings when `lens` is NULL; copied), waiting until the server confirmed them all (or the
  * command timeout: `REDCORE_ERR_TIMEOUT`). A channel the server refuses (an ACL) is

@@ -434,3 +434,50 @@ fn subscribing_is_refused_when_it_makes_no_sense() {
     }
     assert_eq!(ps2.subscribe(&["x"]).unwrap_err().kind(), ErrorKind::Closed);
 }
+
+/// `shutdown` ends a subscription call that waits on a server that stopped answering (no
+/// command timeout: it would wait for good) at once with CLOSED, from another thread, while
+/// the subscriber is still in use; later calls fail with CLOSED, and the consumer gets the
+/// `Closed` event. The subscriber is freed afterwards as usual.
+#[test]
+fn shutdown_ends_a_subscription_waiting_on_a_stopped_server() {
+    let server = RedisServer::start();
+    let mut cfg = config(&server, Protocol::Resp3);
+    cfg.command_timeout = None;
+    let c = Client::new(cfg).expect("client connects");
+    let ps = std::sync::Arc::new(PubSub::new(&c, PubSubOptions::default()).unwrap());
+    ps.subscribe(&["before"]).unwrap();
+    server.pause();
+    struct Resume<'a>(&'a RedisServer);
+    impl Drop for Resume<'_> {
+        fn drop(&mut self) {
+            self.0.resume();
+        }
+    }
+    let _resume = Resume(&server);
+    let waiting = {
+        let ps = ps.clone();
+        std::thread::spawn(move || ps.subscribe(&["during"]))
+    };
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(!waiting.is_finished(), "the subscription did not wait");
+    let started = Instant::now();
+    ps.shutdown();
+    let err = waiting.join().unwrap().unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Closed, "{err}");
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        ps.subscribe(&["after"]).unwrap_err().kind(),
+        ErrorKind::Closed
+    );
+    match ps.get_message(Some(WAIT)) {
+        Ok(Some(Event::Closed(err))) => assert_eq!(err.kind(), ErrorKind::Closed),
+        other => panic!("{other:?}"),
+    }
+    ps.shutdown(); // again: nothing
+    drop(ps);
+}

@@ -242,3 +242,24 @@ func TestMonitorEndsWithItsContext(t *testing.T) {
 	})
 	within(t, "Close with the starts left in the background", 2*time.Second, func() { c.Close() })
 }
+
+// PubSub.Close does not wait for a Subscribe whose context ended while the server did not
+// answer (it used to wait for the command timeout, or forever without one), and the
+// abandoned Subscribe, still running in the background, ends with it.
+func TestPubSubCloseDoesNotWaitForAnAbandonedSubscribe(t *testing.T) {
+	c := stoppedServer(t, redcore.WithCommandTimeout(0))
+	ps, err := c.NewPubSub(redcore.PubSubOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	if err := ps.Subscribe(ctx, "a"); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Subscribe on a stopped server until a deadline: %v", err)
+	}
+	within(t, "PubSub.Close after an abandoned Subscribe", 2*time.Second, func() { ps.Close() })
+	if _, err := ps.ReceiveMessage(context.Background()); !errors.Is(err, redcore.ErrClosed) {
+		t.Fatalf("ReceiveMessage after Close: %v", err)
+	}
+	within(t, "Client.Close", 2*time.Second, func() { c.Close() })
+}

@@ -371,11 +371,18 @@ func (ps *PubSub) Subscriptions() (channels, patterns, shardChannels int, err er
 }
 
 // Close stops the subscriber: its connections close, messages not yet taken are dropped,
-// and the channel closes (Err: ErrClosed). A ReceiveMessage waiting meanwhile returns.
-// Safe to call more than once and from any goroutine.
+// and the channel closes (Err: ErrClosed). A ReceiveMessage waiting meanwhile returns, and
+// so does a subscription call or Do still running in the background after its context
+// ended (with ErrClosed): Close does not wait for the server. Safe to call more than once
+// and from any goroutine.
 func (ps *PubSub) Close() error {
 	ps.closeOnce.Do(func() {
 		ps.feed.halt() // a delivery waiting for room gives up, so the free below can join
+		// Calls in progress in the library (a Subscribe whose context ended while the
+		// server did not answer) return now, so that taking ps.use below does not wait.
+		ps.use.RLock()
+		C.redcore_pubsub_shutdown(ps.ps)
+		ps.use.RUnlock()
 		ps.use.Lock()
 		C.redcore_pubsub_free(ps.ps) // no delivery after this
 		ps.ps = nil

@@ -137,6 +137,12 @@ impl Engine {
         self.reactors[conn.reactor].notify(Msg::Retire(conn.clone()));
     }
 
+    /// Closes a stream connection now: what it has not answered fails (its owner's calls
+    /// waiting for it return at once, also when the server stopped answering).
+    pub(crate) fn abandon_stream(&self, conn: &Arc<Conn>, err: Error) {
+        self.reactors[conn.reactor].notify(Msg::Abandon(conn.clone(), err));
+    }
+
     /// Sends a command on a stream connection; a subscription command (`confirms`) is
     /// answered by its confirmations, the last one as its reply. `before` runs under the
     /// connection's lock just before the command is queued, so that state the stream keeps

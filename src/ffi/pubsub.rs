@@ -255,6 +255,25 @@ pub unsafe extern "C" fn redcore_pubsub_free(pubsub: *mut redcore_pubsub) {
     })
 }
 
+/// Shuts a subscriber down without freeing it, for one that other threads may still be
+/// calling: its connections close at once, a subscription call or
+/// `redcore_pubsub_command_blocking` in progress on another thread returns
+/// `REDCORE_ERR_CLOSED` at once (also one waiting on a server that stopped answering), and
+/// later ones fail with it. The callbacks (or `redcore_pubsub_get_message`) still get the
+/// messages that were waiting, then the `REDCORE_PUBSUB_KIND_CLOSED` event. Does not wait
+/// for anything, so it may be called from any callback. Free the subscriber with
+/// `redcore_pubsub_free` afterwards, once no other thread uses it. Calling it again does
+/// nothing; NULL is ignored.
+#[no_mangle]
+pub unsafe extern "C" fn redcore_pubsub_shutdown(pubsub: *const redcore_pubsub) {
+    guard((), || {
+        // SAFETY: pubsub is NULL or a live subscriber.
+        if let Some(pubsub) = unsafe { pubsub.as_ref() } {
+            pubsub.inner.shutdown();
+        }
+    })
+}
+
 /// The subscriber behind a handle, or INVALID_ARGUMENT.
 ///
 /// # Safety

@@ -247,11 +247,21 @@ impl PubSub {
     pub fn command<A: AsRef<[u8]>>(&self, args: &[A]) -> Result<Reply> {
         self.core.command(args)
     }
+
+    /// Stops the subscriber without giving it up, for one that other threads may still be
+    /// calling: its connections close now, a subscription call or command in progress
+    /// returns CLOSED at once (also one waiting on a server that stopped answering), and
+    /// later ones fail with CLOSED. The consumer still gets the events that were waiting,
+    /// then `Event::Closed`. Dropping the subscriber still frees it.
+    pub fn shutdown(&self) {
+        self.core.inbox.close(closed_subscriber());
+        self.core.close_links(true);
+    }
 }
 
 impl Drop for PubSub {
     fn drop(&mut self) {
-        self.core.close_links();
+        self.core.close_links(false);
         self.core.inbox.stop();
         if let Some(delivery) = self.lock_delivery().take() {
             delivery.stop();
@@ -388,6 +398,10 @@ impl Core {
             let Some((first, _)) = failed.first() else {
                 return Ok(());
             };
+            if let Some(stopped) = self.inbox.closed() {
+                // Stopped meanwhile (`PubSub::shutdown`, the client's close): that is why.
+                return Err(stopped);
+            }
             let moved: Vec<Vec<u8>> = failed
                 .iter()
                 .filter(|(e, _)| moved_away(e))
@@ -506,19 +520,27 @@ impl Core {
             )
             .map_err(|(e, _)| e)?;
         match waiter.wait(seq, deadline.map(|d| d + Duration::from_millis(5))) {
+            // Stopped meanwhile (`PubSub::shutdown`, the client's close): that is why.
+            Some(Outcome::Reply(Err(err))) => Err(self.inbox.closed().unwrap_or(err)),
             Some(Outcome::Reply(result)) => result,
             Some(_) => Err(Error::new(ErrorKind::Internal, "unexpected outcome")),
             None => Err(Error::new(ErrorKind::Timeout, "the command timed out")),
         }
     }
 
-    /// Closes every connection; nothing is opened any more.
-    fn close_links(&self) {
+    /// Closes every connection; nothing is opened any more. `now`: at once, failing what
+    /// they have not answered (else once it is answered).
+    fn close_links(&self, now: bool) {
         let mut links = self.links();
         links.closed = true;
         for handle in links.main.take().into_iter().chain(links.shards.drain(..)) {
             handle.link.retire();
-            self.engine.close_stream(&handle.conn);
+            if now {
+                self.engine
+                    .abandon_stream(&handle.conn, closed_subscriber());
+            } else {
+                self.engine.close_stream(&handle.conn);
+            }
         }
     }
 
@@ -529,7 +551,7 @@ impl Core {
             return;
         }
         if let Some(core) = self.me.upgrade() {
-            self.engine.run_later(move || core.close_links());
+            self.engine.run_later(move || core.close_links(false));
         }
     }
 
