@@ -199,20 +199,13 @@ func stoppedServer(t *testing.T, opts ...redcore.Option) *redcore.Client {
 	return c
 }
 
-// within fails the test when f takes longer than limit (and waits for it up to 30 s).
+// within fails the test when f takes longer than limit (waiting for it up to 30 s).
 func within(t *testing.T, what string, limit time.Duration, f func()) {
 	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
 	started := time.Now()
-	done := make(chan struct{})
-	go func() {
-		f()
-		close(done)
-	}()
-	select {
-	case <-done:
-	case <-time.After(30 * time.Second):
-		t.Fatalf("%s did not return within 30 s", what)
-	}
+	returns(t, ctx, what, f)
 	if took := time.Since(started); took > limit {
 		t.Fatalf("%s took %v, more than %v", what, took, limit)
 	}
