@@ -5,10 +5,11 @@
  * The polling form on RESP2 and RESP3 (kinds, channels, patterns, binary payloads, order), the
  * callback form on the subscriber's own thread (subscribing from a callback, the gap event
  * after the server kills the subscriber's connection, userdata freed once), the bounded inbox,
- * commands on a RESP3 subscriber's connection, and NULL and misuse errors. Every wait is
- * bounded (WAIT_MS). */
+ * commands on a RESP3 subscriber's connection, redcore_pubsub_shutdown ending a subscription
+ * that waits on a busy server, and NULL and misuse errors. Every wait is bounded (WAIT_MS). */
 #define _POSIX_C_SOURCE 200809L
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -307,6 +308,81 @@ static void test_bound_and_commands(void) {
     redcore_pubsub_free(ps);
 }
 
+/* ---- shutdown ----------------------------------------------------------------------------- */
+
+struct waiting_subscribe {
+    redcore_pubsub *ps;
+    atomic_int code;
+    atomic_int done;
+    double took_ms;
+};
+
+static void *subscribe_waiting(void *arg) {
+    struct waiting_subscribe *w = arg;
+    redcore_error *err = NULL;
+    double start = now_ms();
+    redcore_error_code code = redcore_pubsub_subscribe(w->ps, 1, ARGS("during"), NULL, &err);
+    w->took_ms = now_ms() - start;
+    redcore_error_free(err);
+    atomic_store(&w->code, (int)code);
+    atomic_store(&w->done, 1);
+    return NULL;
+}
+
+static void count_call(void *userdata, const redcore_reply *reply, const redcore_error *err) {
+    (void)reply;
+    (void)err;
+    atomic_fetch_add((atomic_int *)userdata, 1);
+}
+
+/* redcore_pubsub_shutdown while another thread's SUBSCRIBE waits on a server busy for 1.5 s
+ * (no command timeout): the call returns CLOSED at once, later calls fail with CLOSED, the
+ * consumer gets the CLOSED event, and the subscriber is freed afterwards. */
+static void test_shutdown_with_a_subscription_in_progress(void) {
+    redcore_config *cfg = NULL;
+    redcore_client *client = NULL;
+    redcore_error *err = NULL;
+    CHECK(redcore_config_new(&cfg) == REDCORE_OK);
+    CHECK(redcore_config_set_host(cfg, test_host, test_port, NULL) == REDCORE_OK);
+    CHECK(redcore_config_set_command_timeout_ms(cfg, 0, NULL) == REDCORE_OK);
+    CHECK(code_is(redcore_client_new(cfg, &client, &err), &err, REDCORE_OK));
+    redcore_config_free(cfg);
+    if (client == NULL) {
+        return;
+    }
+    redcore_pubsub *ps = new_pubsub(client, NULL);
+    SUB(redcore_pubsub_subscribe, ps, "before");
+    static atomic_int slept;
+    atomic_store(&slept, 0);
+    CHECK(redcore_client_command(client, 3, ARGS("DEBUG", "SLEEP", "1.5"), NULL, count_call,
+                                 &slept, NULL) == REDCORE_OK);
+    sleep_ms(100); /* the server sleeps now */
+    static struct waiting_subscribe w;
+    memset(&w, 0, sizeof w);
+    w.ps = ps;
+    pthread_t thread;
+    CHECK(pthread_create(&thread, NULL, subscribe_waiting, &w) == 0);
+    sleep_ms(100); /* the SUBSCRIBE waits for the server now */
+    CHECK(atomic_load(&w.done) == 0);
+    redcore_pubsub_shutdown(ps);
+    CHECK(wait_for(&w.done, 1, "the SUBSCRIBE to return after shutdown"));
+    pthread_join(thread, NULL);
+    CHECK(atomic_load(&w.code) == REDCORE_ERR_CLOSED);
+    CHECK(w.took_ms < 1000); /* well before the server's 1.5 s */
+    redcore_error *sub_err = NULL;
+    CHECK(code_is(redcore_pubsub_subscribe(ps, 1, ARGS("after"), NULL, &sub_err), &sub_err,
+                  REDCORE_ERR_CLOSED));
+    redcore_pubsub_message *m = take(ps);
+    CHECK(m != NULL && redcore_pubsub_message_kind(m) == REDCORE_PUBSUB_KIND_CLOSED);
+    redcore_pubsub_message_free(m);
+    redcore_pubsub_shutdown(ps); /* again: nothing */
+    redcore_pubsub_shutdown(NULL);
+    redcore_pubsub_free(ps);
+    CHECK(wait_for(&slept, 1, "DEBUG SLEEP to end"));
+    redcore_client_free(client);
+    printf("  shutdown with a SUBSCRIBE in progress: it returned after %.1f ms\n", w.took_ms);
+}
+
 int main(void) {
     if (!read_test_server("pubsub_test")) {
         return 2;
@@ -315,6 +391,7 @@ int main(void) {
     test_polling(2);
     test_callbacks();
     test_bound_and_commands();
+    test_shutdown_with_a_subscription_in_progress();
     if (failures != 0) {
         fprintf(stderr, "pubsub_test: %d check(s) failed\n", failures);
         return 1;
