@@ -1,7 +1,8 @@
 //! Client-side caching against real servers: a hit after the first read, byte for byte the
 //! server's reply; a write from another client invalidating it within one round trip; reads
 //! racing a writer in a tight loop never going back in time; every-key invalidations and
-//! lost connections emptying the cache; the client's own writes; the bounds; a cluster.
+//! lost connections emptying the cache; the client's own writes; the bounds; a cluster; a
+//! server without RESP3 refused.
 
 mod support;
 
@@ -277,4 +278,49 @@ fn a_cluster_client_caches_per_node() {
             Value::bulk("new")
         );
     }
+}
+
+/// A server that cannot speak RESP3 (HELLO renamed away, as hosted servers and proxies do)
+/// would take CLIENT TRACKING ON over RESP2 and never send an invalidation: a cached client
+/// refuses it with the reason instead of serving stale values. A client without a cache
+/// falls back to RESP2 and works.
+#[test]
+fn a_server_without_resp3_is_refused_by_a_cached_client() {
+    let server = RedisServer::builder()
+        .args(["--rename-command", "HELLO", "hello-renamed-away"])
+        .start();
+    let writer = plain(&server);
+    writer.command(&["SET", "hk", "old"]).unwrap();
+    assert_eq!(
+        writer.command(&["GET", "hk"]).unwrap().to_value(),
+        Value::bulk("old")
+    );
+    let refused = |err: redcore::Error| {
+        assert_eq!(err.kind(), ErrorKind::Response, "{err}");
+        assert!(
+            err.message().contains("RESP3") && err.message().contains("caching"),
+            "{err}"
+        );
+    };
+    match Client::new(cached_config(&server, CacheOptions::default())) {
+        Ok(_) => panic!("a cached client connected to a server without RESP3"),
+        Err(err) => refused(err),
+    }
+    // Connecting lazily, each command fails with the same reason.
+    let c = Client::new(Config {
+        lazy_connect: true,
+        ..cached_config(&server, CacheOptions::default())
+    })
+    .unwrap();
+    for command in [&["GET", "hk"][..], &["SET", "hk", "x"], &["PING"]] {
+        match c.command(command) {
+            Ok(reply) => panic!("{command:?} answered {reply:?} with no invalidations to come"),
+            Err(err) => refused(err),
+        }
+    }
+    assert_eq!(c.cache_stats().unwrap().entries, 0);
+    assert_eq!(
+        writer.command(&["GET", "hk"]).unwrap().to_value(),
+        Value::bulk("old")
+    );
 }

@@ -1714,6 +1714,8 @@ fn handshake_params(
             _ => Vec::new(),
         },
         require_master,
+        // Without RESP3 a cached client would never hear of an invalidation.
+        require_resp3: config.cache.is_some(),
     }
 }
 

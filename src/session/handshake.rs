@@ -29,6 +29,9 @@
 //!    must reach a master (a sentinel client's). Any error but SETINFO's is fatal, and so is
 //!    a ROLE that is not `master`.
 //!
+//! A handshake that requires RESP3 (a client with a cache) fails at step 1 instead of falling
+//! back.
+//!
 //! Push replies (RESP3 `>`: an invalidation right after CLIENT TRACKING ON, say) fed before
 //! the handshake ends are ignored: they answer no command, so they are not counted as
 //! replies, and they are dropped because nothing is subscribed or cached yet.
@@ -73,6 +76,11 @@ pub struct HandshakeParams {
     /// sentinel client's connections to the master, so that a node that was demoted, or that
     /// a stale sentinel still names, is never written to.
     pub require_master: bool,
+    /// RESP3 or nothing: a server that refuses HELLO 3 fails the handshake (with the reason,
+    /// and the server's own error kind) instead of falling back to RESP2. A client with a
+    /// cache needs it: invalidations come only as RESP3 pushes on the connection that
+    /// tracks, and a RESP2 connection with tracking on would never hear of one.
+    pub require_resp3: bool,
 }
 
 impl Default for HandshakeParams {
@@ -88,6 +96,7 @@ impl Default for HandshakeParams {
             lib_version: None,
             extra: Vec::new(),
             require_master: false,
+            require_resp3: false,
         }
     }
 }
@@ -104,6 +113,7 @@ impl fmt::Debug for HandshakeParams {
             .field("lib_version", &self.lib_version)
             .field("extra", &self.extra.len())
             .field("require_master", &self.require_master)
+            .field("require_resp3", &self.require_resp3)
             .finish()
     }
 }
@@ -167,6 +177,7 @@ pub struct Handshake {
     lib_version: Option<String>,
     extra: Vec<Vec<Vec<u8>>>,
     require_master: bool,
+    require_resp3: bool,
     /// The outcome of a handshake that needed no round trip, until `poll_outcome` takes it.
     early: Option<Outcome>,
 }
@@ -211,6 +222,7 @@ impl Handshake {
             lib_version,
             extra,
             require_master,
+            require_resp3,
         } = params;
         let resp3 = protocol == 3;
         let credentials = username.is_some() || password.is_some();
@@ -240,6 +252,7 @@ impl Handshake {
             lib_version: lib_version.filter(|s| is_valid_lib_info(s)),
             extra: extra.into_iter().filter(|c| !c.is_empty()).collect(),
             require_master,
+            require_resp3,
             early: None,
         };
         if matches!(handshake.stage, Stage::Setup) && handshake.setup_steps().is_empty() {
@@ -335,6 +348,18 @@ impl Handshake {
         if let Some(text) = error_text(value) {
             if !is_unknown_command(text) && !text.starts_with(b"NOPROTO") {
                 return Err(self.server_error(text));
+            }
+            if self.require_resp3 {
+                let err = self.server_error(text);
+                return Err(Error::new(
+                    err.kind(),
+                    format!(
+                        "the server does not speak RESP3 (HELLO 3: {}), and client-side \
+                         caching needs it: invalidations come only as RESP3 pushes; turn the \
+                         cache off for this server",
+                        err.message()
+                    ),
+                ));
             }
             // A server without HELLO or without RESP3: stay on RESP2, authenticate with AUTH
             // and set the name with CLIENT SETNAME.

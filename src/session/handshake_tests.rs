@@ -291,6 +291,36 @@ fn cases() -> Vec<Case> {
         },
     );
 
+    let mut p = with_auth(params(3), Some("alice"), "s3cret");
+    p.require_resp3 = true;
+    case(
+        "RESP3 required: NOPROTO fails instead of falling back",
+        p,
+        vec![round(
+            "*5\r\n$5\r\nHELLO\r\n$1\r\n3\r\n$4\r\nAUTH\r\n$5\r\nalice\r\n$6\r\ns3cret\r\n",
+            "-NOPROTO unsupported protocol version\r\n",
+        )],
+        Expect::Fail(
+            ErrorKind::Response,
+            "the server does not speak RESP3 (HELLO 3: NOPROTO unsupported protocol version), \
+             and client-side caching needs it: invalidations come only as RESP3 pushes; turn \
+             the cache off for this server",
+        ),
+    );
+    let mut p = params(3);
+    p.require_resp3 = true;
+    case(
+        "RESP3 required: an unknown HELLO fails too",
+        p,
+        vec![round(HELLO_3, "-ERR unknown command 'HELLO'\r\n")],
+        Expect::Fail(
+            ErrorKind::Response,
+            "the server does not speak RESP3 (HELLO 3: ERR unknown command 'HELLO'), and \
+             client-side caching needs it: invalidations come only as RESP3 pushes; turn the \
+             cache off for this server",
+        ),
+    );
+
     let mut p = with_auth(params(2), Some("alice"), "s3cret");
     p.db = 3;
     case(

@@ -247,6 +247,8 @@ fn sentinel_profile(config: &Config, options: &SentinelOptions) -> Result<ConnPr
         c.tls_options = tls.clone();
     }
     c.cluster = None;
+    // A sentinel holds no data: nothing of it is cached, and it need not speak RESP3.
+    c.cache = None;
     c.sentinel = None;
     c.connections_per_node = 1;
     c.max_direct_connections_per_node = 0;
