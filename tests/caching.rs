@@ -1,8 +1,9 @@
 //! Client-side caching against real servers: a hit after the first read, byte for byte the
 //! server's reply; a write from another client invalidating it within one round trip; reads
 //! racing a writer in a tight loop never going back in time; every-key invalidations and
-//! lost connections emptying the cache; the client's own writes; the bounds; a cluster; a
-//! server without RESP3 refused.
+//! lost connections emptying the cache; the client's own writes (FLUSHALL, FLUSHDB and
+//! SWAPDB among them, and writes raced by the client's own readers); the bounds; a cluster;
+//! a server without HELLO refused.
 
 mod support;
 
@@ -30,6 +31,24 @@ fn cached(server: &RedisServer) -> Client {
 
 fn plain(server: &RedisServer) -> Client {
     Client::new(server.config()).expect("client connects")
+}
+
+/// Reads 3000 keys on the tracking connection (a pipeline: tracked by the server, not
+/// cached), then has `other` rewrite them all: that many invalidation pushes are then on
+/// their way to the tracking connection, as in any busy application.
+fn noise(c: &Client, other: &Client) {
+    let n = 3000;
+    let mut p = Pipeline::new();
+    for i in 0..n {
+        p.add(&["GET", &format!("noise:{i}")]).unwrap();
+    }
+    c.run_pipeline(&p).unwrap();
+    let mut mset = vec!["MSET".to_string()];
+    for i in 0..n {
+        mset.push(format!("noise:{i}"));
+        mset.push("x".into());
+    }
+    other.command(&mset).unwrap();
 }
 
 fn encoded(reply: &redcore::resp::Reply) -> Vec<u8> {
@@ -278,6 +297,72 @@ fn a_cluster_client_caches_per_node() {
             Value::bulk("new")
         );
     }
+}
+
+/// FLUSHALL, FLUSHDB and SWAPDB name no key: the client's own empty the whole cache, also
+/// when they go on another connection than the tracking one (a direct one while another
+/// thread keeps the tracking one busy, or a dedicated one) and the server's invalidation is
+/// still queued behind others on the tracking connection. (The server sends none at all for
+/// SWAPDB.)
+#[test]
+fn own_flushall_flushdb_and_swapdb_empty_the_cache() {
+    let server = RedisServer::start();
+    let c = cached(&server);
+    let other = plain(&server);
+    let db1 = Client::new(Config {
+        db: 1,
+        ..server.config()
+    })
+    .unwrap();
+    let c = Arc::new(c);
+    let stop = Arc::new(AtomicBool::new(false));
+    let pinger = {
+        let (c, stop) = (c.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let deadline = Instant::now() + Duration::from_secs(120);
+            while !stop.load(Ordering::Relaxed) && Instant::now() < deadline {
+                let _ = c.command(&["PING"]);
+            }
+        })
+    };
+    let mut stale = Vec::new();
+    for round in 0..60 {
+        let (command, expected): (&[&str], Value) = match round % 3 {
+            0 => (&["FLUSHALL"], Value::Null),
+            1 => (&["FLUSHDB"], Value::Null),
+            // Database 1 holds another value of the key: SWAPDB brings it to database 0.
+            _ => {
+                db1.command(&["SET", "target", "from-db1"]).unwrap();
+                (&["SWAPDB", "0", "1"], Value::bulk("from-db1"))
+            }
+        };
+        let value = round.to_string();
+        c.command(&["SET", "target", &value]).unwrap();
+        c.command(&["GET", "target"]).unwrap();
+        assert_eq!(
+            c.command(&["GET", "target"]).unwrap().to_value(),
+            Value::bulk(value.clone())
+        );
+        noise(&c, &other);
+        if round % 2 == 0 {
+            c.command(command).unwrap();
+        } else {
+            let mut d = c.dedicated().unwrap();
+            d.command(command).unwrap();
+            d.release();
+        }
+        let got = c.command(&["GET", "target"]).unwrap().to_value();
+        if got != expected {
+            stale.push((command[0], got));
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    pinger.join().unwrap();
+    println!("{:?}", c.cache_stats());
+    assert!(
+        stale.is_empty(),
+        "GET after the client's own keyspace write answered from the cache: {stale:?}"
+    );
 }
 
 /// A server that cannot speak RESP3 (HELLO renamed away, as hosted servers and proxies do)

@@ -18,7 +18,7 @@ use crate::reactor::{Completion, Conn, Msg};
 use crate::resp::{encode_command, Reply};
 use crate::route::keys::{for_each_key, BUILTIN_TABLE as BUILTIN};
 use crate::route::slot::key_slot;
-use crate::session::cache::{cached_keys, Cache, CacheStats, Lookup};
+use crate::session::cache::{cached_keys, changes_every_key, Cache, CacheStats, Lookup};
 
 /// What the cache makes of a command.
 pub(super) enum CacheStep {
@@ -122,8 +122,8 @@ impl Engine {
     }
 
     /// A command that may write: the cached replies of its keys are dropped now, and reads
-    /// of them in flight will not be kept. A command whose keys only the server knows
-    /// empties the cache.
+    /// of them in flight will not be kept. A command whose keys only the server knows, and
+    /// FLUSHALL, FLUSHDB and SWAPDB, empty the cache.
     pub(super) fn cache_forget(&self, args: &[&[u8]]) {
         let Some(mut cache) = self.cache_lock() else {
             return;
@@ -136,6 +136,7 @@ impl Engine {
         }
         let mut keys = Vec::new();
         match for_each_key(spec, args, |i| keys.push(args[i])) {
+            Ok(()) if keys.is_empty() && changes_every_key(args[0]) => cache.flush(),
             Ok(()) => cache.invalidate(keys),
             Err(_) => cache.flush(),
         }

@@ -83,6 +83,17 @@ enum Keys {
     All,
 }
 
+/// Writes that change keys without naming them: the client's own drop the whole cache.
+const CHANGES_EVERY_KEY: &[&str] = &["FLUSHALL", "FLUSHDB", "SWAPDB"];
+
+/// True for a command that changes keys it does not name (`FLUSHALL`, `FLUSHDB`, `SWAPDB`):
+/// no key list covers what it changes.
+pub fn changes_every_key(name: &[u8]) -> bool {
+    CHANGES_EVERY_KEY
+        .iter()
+        .any(|n| n.as_bytes().eq_ignore_ascii_case(name))
+}
+
 /// The names of the cacheable commands (for the documentation and the tests).
 pub fn cacheable_commands() -> impl Iterator<Item = &'static str> {
     CACHEABLE.iter().map(|(name, _)| *name)
@@ -377,6 +388,8 @@ mod tests {
         assert_eq!(cached_keys(&args(&["GET"])), None);
         assert_eq!(cached_keys(&args(&["MGET"])), None);
         assert!(cacheable_commands().any(|c| c == "HGETALL"));
+        assert!(changes_every_key(b"flushall") && changes_every_key(b"SWAPDB"));
+        assert!(!changes_every_key(b"DEL") && !changes_every_key(b"FLUSH"));
     }
 
     #[test]
