@@ -365,6 +365,105 @@ fn own_flushall_flushdb_and_swapdb_empty_the_cache() {
     );
 }
 
+/// Another thread's read of the same client, sent after a write dropped the cached reply
+/// and run by the server before the write, must not leave the old value behind for the
+/// writing thread: its read after its own acknowledged write sees that write. Plain SETs
+/// (which take a direct connection while the readers keep the tracking one busy), async
+/// SETs, and transactions.
+#[test]
+fn own_writes_raced_by_the_clients_own_readers_are_read_back() {
+    let server = RedisServer::start();
+    let c = Arc::new(cached(&server));
+    let other = plain(&server);
+    c.command(&["SET", "sk", "0"]).unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let readers: Vec<_> = (0..2)
+        .map(|_| {
+            let (c, stop) = (c.clone(), stop.clone());
+            std::thread::spawn(move || {
+                let deadline = Instant::now() + Duration::from_secs(120);
+                while !stop.load(Ordering::Relaxed) && Instant::now() < deadline {
+                    c.command(&["GET", "sk"]).unwrap();
+                    let _ = c.command(&["PING"]);
+                }
+            })
+        })
+        .collect();
+    let mut stale = Vec::new();
+    const ROUNDS: i64 = 3000;
+    for i in 1..=ROUNDS {
+        if i % 100 == 0 {
+            noise(&c, &other);
+        }
+        let value = i.to_string();
+        match i % 10 {
+            0 => {
+                c.transaction(&["sk"], 5, |tx| tx.queue(&["SET", "sk", &value]))
+                    .unwrap();
+            }
+            5 => {
+                let (tx, rx) = std::sync::mpsc::channel();
+                c.submit(&["SET", "sk", &value], move |r| tx.send(r.is_ok()).unwrap())
+                    .unwrap();
+                assert!(rx.recv_timeout(Duration::from_secs(10)).unwrap());
+            }
+            _ => {
+                c.command(&["SET", "sk", &value]).unwrap();
+            }
+        }
+        let got = c.command(&["GET", "sk"]).unwrap().to_value();
+        if got != Value::bulk(value) {
+            stale.push((i, got));
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    for r in readers {
+        r.join().unwrap();
+    }
+    println!("{:?}", c.cache_stats());
+    assert!(
+        stale.is_empty(),
+        "{} of {ROUNDS} reads after the thread's own write were older: first {:?}",
+        stale.len(),
+        stale.first()
+    );
+}
+
+/// MULTI / EXEC by hand on a dedicated connection: the replies of the commands queued are
+/// only QUEUED, and a read before EXEC (here by the same thread) caches the old value; EXEC's
+/// reply drops it. SWAPDB makes it certain: the server sends no invalidation for it.
+#[test]
+fn own_writes_in_multi_by_hand_are_read_back_after_exec() {
+    let server = RedisServer::start();
+    let c = cached(&server);
+    let db1 = Client::new(Config {
+        db: 1,
+        ..server.config()
+    })
+    .unwrap();
+    for round in 0..5 {
+        let (old, new) = (format!("{round}-db0"), format!("{round}-db1"));
+        c.command(&["SET", "mk", &old]).unwrap();
+        db1.command(&["SET", "mk", &new]).unwrap();
+        let mut d = c.dedicated().unwrap();
+        d.command(&["MULTI"]).unwrap();
+        d.command(&["SWAPDB", "0", "1"]).unwrap();
+        c.command(&["GET", "mk"]).unwrap();
+        assert_eq!(
+            c.command(&["GET", "mk"]).unwrap().to_value(),
+            Value::bulk(old)
+        );
+        d.command(&["EXEC"]).unwrap();
+        d.release();
+        assert_eq!(
+            c.command(&["GET", "mk"]).unwrap().to_value(),
+            Value::bulk(new),
+            "round {round}: the value from before EXEC; {:?}",
+            c.cache_stats()
+        );
+    }
+}
+
 /// A server that cannot speak RESP3 (HELLO renamed away, as hosted servers and proxies do)
 /// would take CLIENT TRACKING ON over RESP2 and never send an invalidation: a cached client
 /// refuses it with the reason instead of serving stale values. A client without a cache

@@ -2,7 +2,8 @@
 //! answered from the cache when it has them, and otherwise sent on each node's tracking
 //! connection (its first multiplexed one, with CLIENT TRACKING on) with a token, so that their
 //! replies fill the cache as they are read (`reactor::tracking`). Every other command drops
-//! the cached replies of the keys it may change before it is sent, so the client reads its
+//! the cached replies of the keys it may change before it is sent, and again when its reply
+//! is read (`RequestMeta::forgets`; a pipeline's when its run ends), so the client reads its
 //! own writes; the server's invalidations cover everyone else's.
 //!
 //! One tracking connection per node keeps replies and invalidations in the server's order:
@@ -11,14 +12,15 @@
 use std::sync::{Arc, Mutex};
 
 use super::nodes::NodePool;
+use super::pipeline::Pipeline;
 use super::Engine;
 use crate::config::CacheOptions;
-use crate::reactor::tracking::SharedCache;
+use crate::reactor::tracking::{self, OwnWrites, SharedCache};
 use crate::reactor::{Completion, Conn, Msg};
 use crate::resp::{encode_command, Reply};
-use crate::route::keys::{for_each_key, BUILTIN_TABLE as BUILTIN};
+use crate::route::keys::BUILTIN_TABLE as BUILTIN;
 use crate::route::slot::key_slot;
-use crate::session::cache::{cached_keys, changes_every_key, Cache, CacheStats, Lookup};
+use crate::session::cache::{cached_keys, Cache, CacheStats, Lookup};
 
 /// What the cache makes of a command.
 pub(super) enum CacheStep {
@@ -26,7 +28,10 @@ pub(super) enum CacheStep {
     Hit(Reply),
     /// A cacheable read to send on a tracking connection, with its token.
     Miss(u64),
-    /// Not a cached read (the keys it may change were forgotten).
+    /// A command that may change keys: their cached replies were dropped, and its reply
+    /// drops them again (`RequestMeta::forgets`).
+    Write,
+    /// Neither.
     Other,
 }
 
@@ -35,6 +40,8 @@ pub(super) enum Peek {
     Hit(Reply),
     /// A cacheable read not cached: it goes through the tracking connection.
     Read,
+    /// As `CacheStep::Write`.
+    Write,
     Other,
 }
 
@@ -72,8 +79,10 @@ impl Engine {
     /// The cache's answer to a command about to be submitted (nothing without a cache).
     pub(super) fn cache_step(&self, args: &[&[u8]]) -> CacheStep {
         let Some(keys) = cached_keys(args) else {
-            self.cache_forget(args);
-            return CacheStep::Other;
+            return match self.cache_forget(args) {
+                true => CacheStep::Write,
+                false => CacheStep::Other,
+            };
         };
         if !self.one_node(&keys) {
             return CacheStep::Other;
@@ -92,10 +101,8 @@ impl Engine {
     /// For a blocking call: a cached reply, or whether it is a cacheable read.
     pub(super) fn cache_peek(&self, args: &[&[u8]]) -> Peek {
         match cached_keys(args) {
-            None => {
-                self.cache_forget(args);
-                return Peek::Other;
-            }
+            None if self.cache_forget(args) => return Peek::Write,
+            None => return Peek::Other,
             Some(keys) if !self.one_node(&keys) => return Peek::Other,
             Some(_) => {}
         }
@@ -123,22 +130,12 @@ impl Engine {
 
     /// A command that may write: the cached replies of its keys are dropped now, and reads
     /// of them in flight will not be kept. A command whose keys only the server knows, and
-    /// FLUSHALL, FLUSHDB and SWAPDB, empty the cache.
-    pub(super) fn cache_forget(&self, args: &[&[u8]]) {
-        let Some(mut cache) = self.cache_lock() else {
-            return;
-        };
-        let Some(spec) = BUILTIN.get(args) else {
-            return; // unknown: the server refuses it
-        };
-        if spec.read_only {
-            return;
-        }
-        let mut keys = Vec::new();
-        match for_each_key(spec, args, |i| keys.push(args[i])) {
-            Ok(()) if keys.is_empty() && changes_every_key(args[0]) => cache.flush(),
-            Ok(()) => cache.invalidate(keys),
-            Err(_) => cache.flush(),
+    /// FLUSHALL, FLUSHDB and SWAPDB, empty the cache. True when it may change keys: its reply
+    /// must drop them again (`RequestMeta::forgets`).
+    pub(super) fn cache_forget(&self, args: &[&[u8]]) -> bool {
+        match &self.cache {
+            Some(cache) => tracking::forget(cache, args),
+            None => false,
         }
     }
 
@@ -152,6 +149,17 @@ impl Engine {
                 self.cache_forget(args.as_slice());
             }
         }
+    }
+
+    /// What a pipeline's run drops from the cache again when its last reply has come: its
+    /// frames, when the client has a cache and one of them may write.
+    pub(super) fn own_writes(&self, pipeline: &Pipeline) -> Option<OwnWrites> {
+        let cache = self.cache.as_ref()?;
+        let writes = pipeline.frames().any(|frame| {
+            super::cluster::frame_args(frame)
+                .is_some_and(|args| BUILTIN.get(args.as_slice()).is_some_and(|s| !s.read_only))
+        });
+        writes.then(|| OwnWrites::new(cache.clone(), pipeline.buf.clone(), pipeline.lens.clone()))
     }
 
     /// Runs a cached read's completion with its reply, on a reactor thread (a callback never

@@ -94,6 +94,7 @@ impl Engine {
         waiter: &Arc<Waiter>,
         seq: u64,
         callers: usize,
+        forgets: bool,
     ) -> Option<Result<Reply>> {
         if args.is_empty()
             || !matches!(classify(args), Ok(CommandClass::Normal))
@@ -113,7 +114,11 @@ impl Engine {
                 waiter,
                 seq,
                 Duration::ZERO,
-                read_only,
+                RequestMeta {
+                    read_only,
+                    forgets,
+                    ..RequestMeta::default()
+                },
             )
         };
         let spread = !pool.direct.is_empty() && callers <= pool.conns.len() + pool.direct.len();
@@ -165,7 +170,8 @@ impl Engine {
         conn
     }
 
-    /// The direct path on a given connection.
+    /// The direct path on a given connection; `meta` says what the request is (its deadline
+    /// and retry policy are set here).
     pub(super) fn direct_on(
         &self,
         conn: &Arc<Conn>,
@@ -173,7 +179,7 @@ impl Engine {
         waiter: &Arc<Waiter>,
         seq: u64,
         block: Duration,
-        read_only: bool,
+        meta: RequestMeta,
     ) -> Option<Result<Reply>> {
         let deadline = self
             .config
@@ -182,8 +188,7 @@ impl Engine {
         let meta = RequestMeta {
             deadline,
             retry_written: self.config.retry.retry_written_commands,
-            read_only,
-            ..RequestMeta::default()
+            ..meta
         };
         let completion = Completion::Wait(waiter.clone(), seq);
         let outcome = self.direct(

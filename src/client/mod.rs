@@ -30,6 +30,7 @@ use std::time::{Duration, Instant};
 use crate::config::{Config, Endpoint};
 use crate::error::{Error, ErrorKind, Result};
 use crate::reactor::conn::IDLE_CHECK;
+use crate::reactor::tracking::OwnWrites;
 pub use crate::reactor::LoopStats;
 use crate::reactor::{
     self, Completion, Conn, Lease, Msg, Outcome, Owner, Phase, RawCallback, Waiter,
@@ -702,7 +703,10 @@ impl Engine {
         );
         // A cluster node's requests may be redirected or retried elsewhere, and a sentinel
         // client's may go to the next master.
-        conn.lock().detours = self.cluster.is_some() || self.sentinel.is_some();
+        let mut st = conn.lock();
+        st.detours = self.cluster.is_some() || self.sentinel.is_some();
+        st.forgets = self.cache.clone();
+        drop(st);
         conn
     }
 
@@ -855,18 +859,20 @@ impl Engine {
         let seq = waiter.begin();
         let callers = BlockingCall::enter(&self.blocking_callers);
         let mut direct = true;
+        let mut forgets = false;
         if self.cache.is_some() {
             match self.cache_peek(Views::new(args).as_slice()) {
                 caching::Peek::Hit(reply) => return Ok(reply),
                 // Through the tracking connection, whose replies fill the cache.
                 caching::Peek::Read => direct = false,
+                caching::Peek::Write => forgets = true,
                 caching::Peek::Other => {}
             }
         }
         let replicated = self.config.replicated_writes.is_some()
             && self.waits_for_replicas(Views::new(args).as_slice());
         if direct && !replicated {
-            if let Some(result) = self.try_direct(args, &waiter, seq, callers.count) {
+            if let Some(result) = self.try_direct(args, &waiter, seq, callers.count, forgets) {
                 return result;
             }
         }
@@ -935,6 +941,7 @@ impl Engine {
                     return Ok(deadline);
                 }
                 caching::CacheStep::Miss(token) => meta.cache_token = token,
+                caching::CacheStep::Write => meta.forgets = true,
                 caching::CacheStep::Other => {}
             }
         }
@@ -1470,9 +1477,31 @@ struct HolderState {
     in_multi: bool,
     /// Changed otherwise (SELECT, CLIENT SETNAME, ...): closed rather than reused.
     tainted: bool,
+    /// A cached client's writes queued since MULTI (frames back to back, and their
+    /// lengths): their replies are only QUEUED, so EXEC's drops them from the cache again.
+    queued_writes: (Vec<u8>, Vec<u32>),
 }
 
 impl HolderState {
+    /// EXEC's completion: when writes were queued since MULTI on a cached client, it first
+    /// drops what they may have changed from the cache again (their replies were QUEUED), as
+    /// a write's own reply does (`RequestMeta::forgets`).
+    fn exec_completion(
+        &mut self,
+        cache: Option<&reactor::tracking::SharedCache>,
+        completion: Completion,
+    ) -> Completion {
+        let (buf, lens) = std::mem::take(&mut self.queued_writes);
+        let Some(cache) = cache.filter(|_| !lens.is_empty()) else {
+            return completion;
+        };
+        let writes = OwnWrites::new(cache.clone(), buf, lens);
+        Completion::Boxed(Box::new(move |result| {
+            writes.forget();
+            completion.run(result);
+        }))
+    }
+
     /// Whether the server keeps state of this holder's on the connection: watched keys, an
     /// open transaction, or a change such as SELECT or CLIENT SETNAME.
     fn holds(&self) -> bool {
@@ -1603,7 +1632,7 @@ impl Dedicated {
                 return Err((e, completion));
             }
         }
-        self.engine.cache_forget(views.as_slice());
+        let forgets = self.engine.cache_forget(views.as_slice());
         let Some(conn) = self.conn.as_ref() else {
             return Err((
                 Error::invalid_argument("this dedicated connection was released"),
@@ -1632,6 +1661,7 @@ impl Dedicated {
                     StatefulKind::Unwatch => self.state.watching = false,
                     StatefulKind::Multi => {
                         self.state.in_multi = true;
+                        self.state.queued_writes = Default::default();
                         // Before MULTI is queued, so no re-authentication slips in after it.
                         conn.lock().in_transaction = true;
                     }
@@ -1654,6 +1684,19 @@ impl Dedicated {
                 Some(Duration::ZERO)
             }
         };
+        let completion = match class {
+            CommandClass::Stateful(StatefulKind::Exec) => self
+                .state
+                .exec_completion(self.engine.cache.as_ref(), completion),
+            _ if forgets && self.state.in_multi && stateful.is_none() => {
+                let (buf, lens) = &mut self.state.queued_writes;
+                let start = buf.len();
+                encode_command(buf, args);
+                lens.push((buf.len() - start) as u32);
+                completion
+            }
+            _ => completion,
+        };
         let after = self.state.holds();
         if after {
             // Before the command is queued: a socket lost from now on takes the state along.
@@ -1668,6 +1711,7 @@ impl Dedicated {
             // it over to be sent on a shared one after a drop.
             pinned: true,
             session: before || after,
+            forgets,
             ..RequestMeta::default()
         };
         let queued = self.engine.enqueue(

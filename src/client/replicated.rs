@@ -14,7 +14,8 @@ use crate::session::replicated::{is_write, WaitCheck};
 
 impl Engine {
     /// The run of `pipeline`, with a WAIT after it when the client's writes wait for
-    /// replicas and the pipeline writes.
+    /// replicas and the pipeline writes, and its writes dropped from the cache again when it
+    /// ends when the client has a cache.
     pub(super) fn new_run(&self, pipeline: &Pipeline, done: PipelineDone) -> Arc<PipelineRun> {
         let extra = if pipeline.transaction { 2 } else { 0 };
         PipelineRun::with_wait(
@@ -22,6 +23,7 @@ impl Engine {
             pipeline.transaction,
             done,
             self.wait_check(pipeline),
+            self.own_writes(pipeline),
         )
     }
 

@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use super::completion::{Completion, Outcome, Waiter};
+use super::tracking::OwnWrites;
 use crate::error::{Error, Result};
 use crate::resp::Reply;
 use crate::session::replicated::WaitCheck;
@@ -35,6 +36,9 @@ pub(crate) struct PipelineRun {
     /// A WAIT sent after the batch (replicated writes): its slot is the last, and its answer
     /// settles the writes' results before they are delivered.
     wait: Option<WaitCheck>,
+    /// A cached client's pipeline with writes: dropped from the cache again once every
+    /// reply has come, before the run is delivered.
+    own_writes: Option<OwnWrites>,
 }
 
 // SAFETY: see `slots`: each cell has one writer, and the one reader synchronizes with every
@@ -43,15 +47,17 @@ unsafe impl Sync for PipelineRun {}
 
 impl PipelineRun {
     pub(crate) fn new(requests: usize, transaction: bool, done: PipelineDone) -> Arc<PipelineRun> {
-        PipelineRun::with_wait(requests, transaction, done, None)
+        PipelineRun::with_wait(requests, transaction, done, None, None)
     }
 
-    /// A run of `requests` requests followed by `wait`'s WAIT, when there is one.
+    /// A run of `requests` requests followed by `wait`'s WAIT, when there is one; its
+    /// `own_writes` are dropped from the cache when it ends.
     pub(crate) fn with_wait(
         requests: usize,
         transaction: bool,
         done: PipelineDone,
         wait: Option<WaitCheck>,
+        own_writes: Option<OwnWrites>,
     ) -> Arc<PipelineRun> {
         let requests = requests + usize::from(wait.is_some());
         Arc::new(PipelineRun {
@@ -62,6 +68,7 @@ impl PipelineRun {
             transaction,
             done: Mutex::new(Some(done)),
             wait,
+            own_writes,
         })
     }
 
@@ -99,6 +106,9 @@ impl PipelineRun {
     }
 
     fn finish(&self) {
+        if let Some(own_writes) = &self.own_writes {
+            own_writes.forget();
+        }
         let mut slots: Vec<Result<Reply>> = self
             .slots
             .iter()

@@ -205,6 +205,10 @@ pub(crate) struct ConnState {
     pub(crate) listens: bool,
     /// The client-side cache, on a connection that tracks the keys of cached reads.
     pub(crate) cache: Option<SharedCache>,
+    /// The client-side cache, on every connection of a client that has one: the reply to a
+    /// write (`RequestMeta::forgets`) drops the cached replies of its keys again before its
+    /// completion runs (see `tracking::forget_frame`).
+    pub(crate) forgets: Option<SharedCache>,
 }
 
 /// A connection's own settings, in place of the client's (see `ConnState::profile`): used
@@ -365,6 +369,7 @@ impl Conn {
                 health_check: config.health_check_interval,
                 listens: false,
                 cache: None,
+                forgets: None,
             }),
         }
     }
@@ -1050,6 +1055,7 @@ impl ConnState {
         let detoured = &mut self.detoured;
         let stream = self.stream.as_deref();
         let cache = self.cache.as_ref();
+        let forgets = self.forgets.as_ref();
         self.ex.handle_read(bytes, |event| match event {
             Event::Reply(Completion::HealthCheck, reply, _) => {
                 health = Some(reply_to_result(reply))
@@ -1074,6 +1080,9 @@ impl ConnState {
                             return;
                         }
                     }
+                }
+                if let (true, Some(cache)) = (sent.meta.forgets, forgets) {
+                    tracking::forget_frame(cache, sent.frame);
                 }
                 if let Some(cache) = cache {
                     tracking::offer(cache, &sent, &reply);

@@ -49,6 +49,10 @@ pub struct RequestMeta {
     /// A read the client-side cache waits for (its token, 0 for none): its reply is offered
     /// to the cache as it is read, in stream order with the invalidations.
     pub cache_token: u64,
+    /// A write of a client with a cache: when its reply is read, the cached replies of the
+    /// keys it may change are dropped again (and reads of them in flight not kept) before
+    /// its completion runs, so that a read racing it cannot leave an older value behind.
+    pub forgets: bool,
     /// Sent by a holder while its connection carries state of its own on the server (WATCH,
     /// MULTI, SELECT, ...), or to end that state: the state goes with a lost connection, so
     /// it and everything queued with it fail then, never carried to the next socket.
