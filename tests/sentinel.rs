@@ -83,6 +83,40 @@ fn discovers_the_master_and_writes_there() {
     });
 }
 
+/// With several connections to the master, cacheable reads go on its tracking connection
+/// (the first), whose replies fill the cache: each key misses once, async or blocking.
+#[test]
+fn cached_reads_go_on_the_tracking_connection() {
+    let topology = RedisSentinel::shared();
+    let mut config = config(topology, "");
+    config.cache = Some(CacheOptions::default());
+    config.connections_per_node = 3;
+    let c = Client::new(config).expect("the sentinel client starts");
+    let keys: Vec<String> = (0..5)
+        .map(|i| format!("{}:k{i}", prefix("cached")))
+        .collect();
+    for key in &keys {
+        c.command(&["SET", key, "v"]).unwrap();
+    }
+    for i in 0..100 {
+        let key = &keys[i % keys.len()];
+        if i % 2 == 0 {
+            c.command(&["GET", key]).unwrap();
+        } else {
+            let (tx, rx) = std::sync::mpsc::channel();
+            c.submit(&["GET", key], move |r| tx.send(r.is_ok()).unwrap())
+                .unwrap();
+            assert!(rx.recv_timeout(Duration::from_secs(10)).unwrap());
+        }
+    }
+    let stats = c.cache_stats().unwrap();
+    assert_eq!(
+        (stats.misses, stats.hits),
+        (5, 95),
+        "each key misses once: {stats:?}"
+    );
+}
+
 #[test]
 fn replica_clients_spread_reads_over_the_replicas() {
     let topology = RedisSentinel::shared();

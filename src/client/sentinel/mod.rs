@@ -461,7 +461,9 @@ impl Engine {
         if blocking {
             self.submit_dedicated(pool, write, completion, meta)
         } else {
-            self.enqueue(pool.pick(), write, completion, meta, direct)
+            // A cached read goes on the tracking connection, whose replies fill the cache.
+            let conn = Engine::conn_for_read(pool, meta.cache_token);
+            self.enqueue(conn, write, completion, meta, direct)
         }
     }
 
