@@ -64,8 +64,13 @@ pub struct Monitor {
     conn: Arc<Conn>,
     feed: Arc<Feed>,
     stop: Option<Sender<()>>,
-    thread: Option<JoinHandle<()>>,
+    /// The handler's thread, which gives the handler back when it ends: the handler (what it
+    /// holds, a C caller's userdata) is dropped when the monitor is, also when the thread
+    /// ended before (after `MonitorEvent::Closed`).
+    thread: Option<JoinHandle<Handler>>,
 }
+
+type Handler = Box<dyn FnMut(MonitorEvent) + Send>;
 
 /// The reactor's side: parses lines into the queue.
 struct Feed {
@@ -129,6 +134,7 @@ impl Monitor {
             }
         }
         let feed = monitor.feed.clone();
+        let handler: Handler = Box::new(handler);
         let thread = std::thread::Builder::new()
             .name("redcore-monitor".into())
             .spawn(move || deliver(&entries, &stopped, &feed, handler))
@@ -158,25 +164,26 @@ impl Drop for Monitor {
         drop(self.stop.take());
         if let Some(thread) = self.thread.take() {
             if thread.thread().id() != std::thread::current().id() {
-                let _ = thread.join();
+                drop(thread.join());
             }
         }
     }
 }
 
-/// The monitor's thread: events to the handler, in order, until stopped or closed.
+/// The monitor's thread: events to the handler, in order, until stopped or closed. Gives
+/// the handler back.
 fn deliver(
     entries: &Receiver<MonitorEvent>,
     stopped: &Receiver<()>,
     feed: &Feed,
-    mut handler: impl FnMut(MonitorEvent),
-) {
+    mut handler: Handler,
+) -> Handler {
     let mut reported = 0;
     loop {
         let event = crossbeam_channel::select! {
             // Disconnected: closed for good, and everything queued was taken.
             recv(entries) -> event => event.ok(),
-            recv(stopped) -> _ => return,
+            recv(stopped) -> _ => return handler,
         };
         let dropped = feed.dropped.load(Ordering::Relaxed);
         if dropped > reported {
@@ -191,7 +198,7 @@ fn deliver(
                 if let Some(err) = closed {
                     call(&mut handler, MonitorEvent::Closed(err));
                 }
-                return;
+                return handler;
             }
         }
     }

@@ -155,6 +155,34 @@ fn a_closed_client_ends_the_monitor() {
     drop(monitor);
 }
 
+/// The handler, and what it holds (a C caller's userdata), lives until the monitor is
+/// stopped, also after the client closed under it.
+#[test]
+fn the_handler_is_kept_until_the_monitor_stops() {
+    let server = RedisServer::start();
+    let watcher = client(&server);
+    let (monitor, rx) = start(&watcher, MonitorOptions::default());
+    watcher.close();
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if let MonitorEvent::Closed(_) = rx.recv_timeout(left).expect("the end") {
+            break;
+        }
+    }
+    let kept = rx.recv_timeout(Duration::from_millis(200));
+    assert!(
+        matches!(kept, Err(mpsc::RecvTimeoutError::Timeout)),
+        "{kept:?}"
+    );
+    monitor.stop();
+    let dropped = rx.recv_timeout(WAIT);
+    assert!(
+        matches!(dropped, Err(mpsc::RecvTimeoutError::Disconnected)),
+        "{dropped:?}"
+    );
+}
+
 /// The end comes after what was queued, however full the queue: the client is closed while
 /// the handler is held up, its queue of one is full and more lines keep arriving.
 #[test]
@@ -209,11 +237,16 @@ fn a_closed_client_ends_the_monitor_whose_queue_is_full() {
     }
     stop.store(true, Ordering::Relaxed);
     load.join().unwrap();
-    // The end was the last event, and every drop was reported before it.
+    // The end was the last event, and every drop was reported before it. (The handler, and
+    // so the channel's sender, lives until the monitor is dropped.)
+    assert_eq!(
+        rx.recv_timeout(Duration::from_millis(100)),
+        Err(mpsc::RecvTimeoutError::Timeout)
+    );
+    assert_eq!(reported, monitor.dropped());
+    drop(monitor);
     assert_eq!(
         rx.recv_timeout(WAIT),
         Err(mpsc::RecvTimeoutError::Disconnected)
     );
-    assert_eq!(reported, monitor.dropped());
-    drop(monitor);
 }

@@ -1,8 +1,9 @@
 //! Pub/sub against a real server: messages in order (RESP2 and RESP3), patterns and shard
-//! channels, the handler and polling forms, subscriptions restored after the server restarts
-//! (with the gap event), health checks on an idle subscribed connection, the bounded inbox
-//! and its two overflow policies, commands on a RESP3 subscriber's connection, and PUBLISH /
-//! SPUBLISH / PUBSUB through the client.
+//! channels, the handler and polling forms (the handler kept until the subscriber is
+//! dropped), subscriptions restored after the server restarts (with the gap event), health
+//! checks on an idle subscribed connection, the bounded inbox and its two overflow policies,
+//! commands on a RESP3 subscriber's connection, and PUBLISH / SPUBLISH / PUBSUB through the
+//! client.
 
 mod support;
 
@@ -480,4 +481,34 @@ fn shutdown_ends_a_subscription_waiting_on_a_stopped_server() {
     }
     ps.shutdown(); // again: nothing
     drop(ps);
+}
+
+#[test]
+fn the_handler_is_kept_until_the_subscriber_is_dropped() {
+    let server = RedisServer::start();
+    let c = client(&server, Protocol::Resp3);
+    let ps = PubSub::new(&c, PubSubOptions::default()).unwrap();
+    let (tx, rx) = mpsc::channel();
+    ps.set_handler(Box::new(move |event| {
+        let _ = tx.send(event);
+    }))
+    .unwrap();
+    c.close();
+    match rx.recv_timeout(WAIT) {
+        Ok(Event::Closed(err)) => assert_eq!(err.kind(), ErrorKind::Closed),
+        other => panic!("{other:?}"),
+    }
+    // The handler (and what it holds: the channel's sender here, a C caller's userdata) is
+    // still alive: the subscriber is.
+    let kept = rx.recv_timeout(Duration::from_millis(200));
+    assert!(
+        matches!(kept, Err(mpsc::RecvTimeoutError::Timeout)),
+        "{kept:?}"
+    );
+    drop(ps);
+    let dropped = rx.recv_timeout(WAIT);
+    assert!(
+        matches!(dropped, Err(mpsc::RecvTimeoutError::Disconnected)),
+        "{dropped:?}"
+    );
 }

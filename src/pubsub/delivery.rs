@@ -3,6 +3,10 @@
 //! up to its bound) and never a reactor thread. Started by `PubSub::set_handler`, stopped and
 //! joined when the subscriber is dropped (unless it is dropped from the handler itself: then
 //! the thread ends once the handler returns).
+//!
+//! The handler outlives the thread's last call: after `Event::Closed` (the client was closed
+//! under the subscriber) the thread hands it back and ends, and it is dropped only with the
+//! subscriber, since what it holds (a C caller's userdata) is promised to live until then.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
@@ -13,7 +17,8 @@ use super::Handler;
 use crate::error::{Error, ErrorKind, Result};
 
 pub(super) struct Delivery {
-    handle: JoinHandle<()>,
+    /// The thread gives the handler back when it ends.
+    handle: JoinHandle<Handler>,
 }
 
 impl Delivery {
@@ -26,11 +31,11 @@ impl Delivery {
                         let last = matches!(event, Event::Closed(_));
                         let _ = catch_unwind(AssertUnwindSafe(|| handler(event)));
                         if last {
-                            return;
+                            return handler;
                         }
                     }
                     Next::TimedOut => {}
-                    Next::Ended(_) => return,
+                    Next::Ended(_) => return handler,
                 }
             })
             .map_err(|e| {
@@ -42,10 +47,11 @@ impl Delivery {
         Ok(Delivery { handle })
     }
 
-    /// Waits for the thread to end (the inbox was stopped first), unless this is that thread.
+    /// Waits for the thread to end (the inbox was stopped first), then drops the handler,
+    /// unless this is that thread: the handler is then dropped when the thread ends.
     pub(super) fn stop(self) {
         if self.handle.thread().id() != std::thread::current().id() {
-            let _ = self.handle.join();
+            drop(self.handle.join());
         }
     }
 }

@@ -1,7 +1,8 @@
 /* The monitor classes of redcore.h (redcore_monitor, redcore_monitor_event), checked from C
  * against a real server: run by `make test-c` under tests/tools/with-redis.sh, plainly and
  * under valgrind. Another client's commands are seen with their binary arguments, database
- * and address; stop joins the callback's thread and frees its userdata once. */
+ * and address; stop joins the callback's thread and frees its userdata once, and only then,
+ * also after the client was freed under the monitor. */
 #define _POSIX_C_SOURCE 200809L
 
 #include <stdatomic.h>
@@ -19,10 +20,14 @@ typedef struct {
     atomic_int seen;  /* the SET below, seen whole */
     atomic_int other; /* any other command */
     atomic_int freed;
+    atomic_int closed;
 } watch;
 
 static void on_event(void *userdata, const redcore_monitor_event *event) {
     watch *w = userdata;
+    if (redcore_monitor_event_kind(event) == REDCORE_MONITOR_KIND_CLOSED) {
+        atomic_fetch_add(&w->closed, 1);
+    }
     if (redcore_monitor_event_kind(event) != REDCORE_MONITOR_KIND_COMMAND) {
         return;
     }
@@ -78,6 +83,20 @@ int main(void) {
     RUN(other, "PING");
     sleep_ms(50);
     CHECK(atomic_load(&w.seen) + atomic_load(&w.other) == seen);
+
+    /* A monitor outliving its client: the closed event comes, and the userdata stays until the
+     * monitor is stopped. */
+    redcore_client *doomed = new_client();
+    watch outlived = {0};
+    CHECK(doomed != NULL &&
+          code_is(redcore_monitor_start(doomed, 0, on_event, &outlived, free_watch, &monitor, &err),
+                  &err, REDCORE_OK));
+    redcore_client_free(doomed);
+    CHECK(wait_for(&outlived.closed, 1, "the closed event"));
+    sleep_ms(50);
+    CHECK(atomic_load(&outlived.freed) == 0);
+    redcore_monitor_stop(monitor);
+    CHECK(atomic_load(&outlived.freed) == 1);
 
     /* NULL arguments; a refused start releases its userdata at once. */
     watch refused = {0};

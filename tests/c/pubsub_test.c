@@ -4,9 +4,10 @@
  *
  * The polling form on RESP2 and RESP3 (kinds, channels, patterns, binary payloads, order), the
  * callback form on the subscriber's own thread (subscribing from a callback, the gap event
- * after the server kills the subscriber's connection, userdata freed once), the bounded inbox,
- * commands on a RESP3 subscriber's connection, redcore_pubsub_shutdown ending a subscription
- * that waits on a busy server, and NULL and misuse errors. Every wait is bounded (WAIT_MS). */
+ * after the server kills the subscriber's connection, userdata freed once, and only when the
+ * subscriber is, also after its client was freed), the bounded inbox, commands on a RESP3
+ * subscriber's connection, redcore_pubsub_shutdown ending a subscription that waits on a busy
+ * server, and NULL and misuse errors. Every wait is bounded (WAIT_MS). */
 #define _POSIX_C_SOURCE 200809L
 
 #include <pthread.h>
@@ -142,6 +143,7 @@ typedef struct {
     atomic_int in_order;
     atomic_int resubscribed;
     atomic_int freed;
+    atomic_int closed;
     atomic_int subscribed_from_callback;
 } watcher;
 
@@ -170,6 +172,9 @@ static void on_message(void *userdata, const redcore_pubsub_message *m) {
 
 static void on_event(void *userdata, const redcore_pubsub_message *m) {
     watcher *w = userdata;
+    if (redcore_pubsub_message_kind(m) == REDCORE_PUBSUB_KIND_CLOSED) {
+        atomic_fetch_add(&w->closed, 1);
+    }
     if (redcore_pubsub_message_kind(m) == REDCORE_PUBSUB_KIND_RESUBSCRIBED) {
         const redcore_error *why = redcore_pubsub_message_error(m);
         if (why != NULL && redcore_error_is(why, REDCORE_ERR_CONNECTION) &&
@@ -227,6 +232,24 @@ static void test_callbacks(void) {
     redcore_pubsub_free(w.ps);
     CHECK(atomic_load(&w.freed) == 1);
     redcore_client_free(client);
+}
+
+/* A subscriber outliving its client: the closed event comes, and the userdata stays until the
+ * subscriber is freed. */
+static void test_userdata_outlives_the_client(void) {
+    redcore_client *client = client_with_protocol(3);
+    watcher w = {0};
+    w.ps = new_pubsub(client, NULL);
+    redcore_error *err = NULL;
+    CHECK(code_is(redcore_pubsub_set_callbacks(w.ps, on_message, on_event, &w, free_watcher, &err),
+                  &err, REDCORE_OK));
+    SUB(redcore_pubsub_subscribe, w.ps, "c-outlived");
+    redcore_client_free(client);
+    CHECK(wait_for(&w.closed, 1, "the closed event"));
+    sleep_ms(50);
+    CHECK(atomic_load(&w.freed) == 0);
+    redcore_pubsub_free(w.ps);
+    CHECK(atomic_load(&w.freed) == 1);
 }
 
 /* ---- the bound, commands, misuse ---------------------------------------------------------- */
@@ -390,6 +413,7 @@ int main(void) {
     test_polling(3);
     test_polling(2);
     test_callbacks();
+    test_userdata_outlives_the_client();
     test_bound_and_commands();
     test_shutdown_with_a_subscription_in_progress();
     if (failures != 0) {
