@@ -2461,7 +2461,8 @@ enum redcore_error_code redcore_pubsub_set_callbacks(const struct redcore_pubsub
  * takes; 0: only what is there). On `REDCORE_OK` writes it to `*message_out` (owned: free it
  * with `redcore_pubsub_message_free`), or NULL when the time ran out. After the
  * `REDCORE_PUBSUB_KIND_CLOSED` event, fails with its error. `REDCORE_ERR_INVALID_ARGUMENT`
- * when callbacks take the messages.
+ * when callbacks take the messages, and inside a client's callback unless `timeout_ms` is 0
+ * (waiting there would deadlock the event loop that delivers the messages).
  */
 enum redcore_error_code redcore_pubsub_get_message(const struct redcore_pubsub *pubsub,
                                                    int64_t timeout_ms,
@@ -2575,7 +2576,9 @@ size_t redcore_completion_queue_poll(const struct redcore_completion_queue *queu
 /**
  * Like `redcore_completion_queue_poll`, but waits until at least one completion is there,
  * `timeout_ms` milliseconds have passed (a negative value waits without limit), or the queue
- * is closed (`redcore_completion_queue_close`); returns 0 in the last two cases.
+ * is closed (`redcore_completion_queue_close`); returns 0 in the last two cases. Inside a
+ * client's callback it does not wait (that would deadlock the event loop that delivers the
+ * completions): it takes what is there and returns 0 at once when nothing is.
  */
 size_t redcore_completion_queue_wait(const struct redcore_completion_queue *queue,
                                      int64_t timeout_ms,

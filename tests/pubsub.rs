@@ -1,9 +1,9 @@
 //! Pub/sub against a real server: messages in order (RESP2 and RESP3), patterns and shard
 //! channels, the handler and polling forms (the handler kept until the subscriber is
-//! dropped), subscriptions restored after the server restarts (with the gap event), health
-//! checks on an idle subscribed connection, the bounded inbox and its two overflow policies,
-//! commands on a RESP3 subscriber's connection, and PUBLISH / SPUBLISH / PUBSUB through the
-//! client.
+//! dropped, no waiting inside a client's callback), subscriptions restored after the server
+//! restarts (with the gap event), health checks on an idle subscribed connection, the bounded
+//! inbox and its two overflow policies, commands on a RESP3 subscriber's connection, and
+//! PUBLISH / SPUBLISH / PUBSUB through the client.
 
 mod support;
 
@@ -511,4 +511,24 @@ fn the_handler_is_kept_until_the_subscriber_is_dropped() {
         matches!(dropped, Err(mpsc::RecvTimeoutError::Disconnected)),
         "{dropped:?}"
     );
+}
+
+#[test]
+fn waiting_for_a_message_inside_a_callback_is_refused() {
+    let server = RedisServer::start();
+    let c = client(&server, Protocol::Resp3);
+    let ps = std::sync::Arc::new(PubSub::new(&c, PubSubOptions::default()).unwrap());
+    ps.subscribe(&["ch"]).unwrap();
+    let (tx, rx) = mpsc::channel();
+    let inner = ps.clone();
+    // (Waiting there would wait for messages that only this thread could deliver.)
+    c.submit(&["PING"], move |_| {
+        let waiting = inner.get_message(Some(Duration::from_secs(2))).map(|_| ());
+        let polling = inner.get_message(Some(Duration::ZERO)).map(|_| ());
+        let _ = tx.send((waiting, polling));
+    })
+    .unwrap();
+    let (waiting, polling) = rx.recv_timeout(WAIT).expect("the callback returned");
+    assert_eq!(waiting.unwrap_err().kind(), ErrorKind::InvalidArgument);
+    polling.unwrap();
 }

@@ -783,13 +783,7 @@ impl Engine {
 
     fn check_blocking_allowed(&self) -> Result<()> {
         self.check_usable()?;
-        if reactor::on_reactor_thread() {
-            return Err(Error::invalid_argument(
-                "a blocking call from a callback would deadlock the event loop; \
-                 submit asynchronously instead",
-            ));
-        }
-        Ok(())
+        check_not_in_callback()
     }
 
     /// For a request a primary dropped as it became a replica (`UNBLOCKED`): true when it is a
@@ -1817,6 +1811,18 @@ impl Drop for Dedicated {
     fn drop(&mut self) {
         self.release_inner();
     }
+}
+
+/// Refuses to wait on a reactor thread (inside a callback): what is waited for would have to
+/// come from the event loop that the wait holds up.
+pub(crate) fn check_not_in_callback() -> Result<()> {
+    if reactor::on_reactor_thread() {
+        return Err(Error::invalid_argument(
+            "a blocking call from a callback would deadlock the event loop; \
+             submit asynchronously instead",
+        ));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

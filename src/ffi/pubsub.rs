@@ -451,7 +451,8 @@ pub unsafe extern "C" fn redcore_pubsub_set_callbacks(
 /// takes; 0: only what is there). On `REDCORE_OK` writes it to `*message_out` (owned: free it
 /// with `redcore_pubsub_message_free`), or NULL when the time ran out. After the
 /// `REDCORE_PUBSUB_KIND_CLOSED` event, fails with its error. `REDCORE_ERR_INVALID_ARGUMENT`
-/// when callbacks take the messages.
+/// when callbacks take the messages, and inside a client's callback unless `timeout_ms` is 0
+/// (waiting there would deadlock the event loop that delivers the messages).
 #[no_mangle]
 pub unsafe extern "C" fn redcore_pubsub_get_message(
     pubsub: *const redcore_pubsub,

@@ -323,7 +323,9 @@ pub unsafe extern "C" fn redcore_completion_queue_poll(
 
 /// Like `redcore_completion_queue_poll`, but waits until at least one completion is there,
 /// `timeout_ms` milliseconds have passed (a negative value waits without limit), or the queue
-/// is closed (`redcore_completion_queue_close`); returns 0 in the last two cases.
+/// is closed (`redcore_completion_queue_close`); returns 0 in the last two cases. Inside a
+/// client's callback it does not wait (that would deadlock the event loop that delivers the
+/// completions): it takes what is there and returns 0 at once when nothing is.
 #[no_mangle]
 pub unsafe extern "C" fn redcore_completion_queue_wait(
     queue: *const redcore_completion_queue,
@@ -335,6 +337,12 @@ pub unsafe extern "C" fn redcore_completion_queue_wait(
         // SAFETY: per this function's contract.
         let Some((queue, out)) = (unsafe { take_args(queue, out, cap) }) else {
             return 0;
+        };
+        // Inside a callback, a wait of none at all.
+        let timeout_ms = if crate::reactor::on_reactor_thread() {
+            0
+        } else {
+            timeout_ms
         };
         let deadline =
             u64::try_from(timeout_ms).map(|ms| Instant::now() + Duration::from_millis(ms));

@@ -202,12 +202,16 @@ impl PubSub {
 
     /// The next event, waiting up to `timeout` (`None`: until one comes). `Ok(None)` when the
     /// time ran out. After `Event::Closed`, fails with its error. Refused while a handler
-    /// takes the events.
+    /// takes the events, and inside a client's callback unless `timeout` is zero (a poll):
+    /// the messages come through the event loop that the wait would hold up.
     pub fn get_message(&self, timeout: Option<Duration>) -> Result<Option<Event>> {
         if self.lock_delivery().is_some() {
             return Err(Error::invalid_argument(
                 "this subscriber's events go to its handler: get_message has nothing to take",
             ));
+        }
+        if timeout != Some(Duration::ZERO) {
+            crate::client::check_not_in_callback()?;
         }
         let deadline = timeout.map(|t| Instant::now() + t);
         match self.core.inbox.next(deadline) {

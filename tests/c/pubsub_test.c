@@ -5,9 +5,10 @@
  * The polling form on RESP2 and RESP3 (kinds, channels, patterns, binary payloads, order), the
  * callback form on the subscriber's own thread (subscribing from a callback, the gap event
  * after the server kills the subscriber's connection, userdata freed once, and only when the
- * subscriber is, also after its client was freed), the bounded inbox, commands on a RESP3
- * subscriber's connection, redcore_pubsub_shutdown ending a subscription that waits on a busy
- * server, and NULL and misuse errors. Every wait is bounded (WAIT_MS). */
+ * subscriber is, also after its client was freed), no waiting inside a client callback, the
+ * bounded inbox, commands on a RESP3 subscriber's connection, redcore_pubsub_shutdown ending a
+ * subscription that waits on a busy server, and NULL and misuse errors. Every wait is bounded
+ * (WAIT_MS). */
 #define _POSIX_C_SOURCE 200809L
 
 #include <pthread.h>
@@ -252,6 +253,54 @@ static void test_userdata_outlives_the_client(void) {
     CHECK(atomic_load(&w.freed) == 1);
 }
 
+/* ---- waiting inside a client callback ------------------------------------------------------ */
+
+typedef struct {
+    redcore_pubsub *ps;
+    redcore_completion_queue *queue;
+    atomic_int done;
+    atomic_int get_code;  /* get_message with a timeout */
+    atomic_int poll_code; /* get_message with 0: a poll */
+    atomic_int waited_ms; /* how long completion_queue_wait took */
+    atomic_int taken;
+} inside;
+
+static void wait_inside(void *userdata, const redcore_reply *reply, const redcore_error *error) {
+    (void)reply;
+    (void)error;
+    inside *in = userdata;
+    redcore_pubsub_message *m = NULL;
+    atomic_store(&in->get_code, (int)redcore_pubsub_get_message(in->ps, 2000, &m, NULL));
+    redcore_pubsub_message_free(m);
+    m = NULL;
+    atomic_store(&in->poll_code, (int)redcore_pubsub_get_message(in->ps, 0, &m, NULL));
+    redcore_pubsub_message_free(m);
+    redcore_completion out[1];
+    double start = now_ms();
+    atomic_store(&in->taken, (int)redcore_completion_queue_wait(in->queue, 2000, out, 1));
+    atomic_store(&in->waited_ms, (int)(now_ms() - start));
+    atomic_fetch_add(&in->done, 1);
+}
+
+/* Waiting for a message or a completion inside a callback would hold up the very thread that
+ * delivers them: refused (get_message), or no wait (completion_queue_wait returns 0 at once). */
+static void test_no_wait_inside_callbacks(void) {
+    redcore_client *client = client_with_protocol(3);
+    inside in = {0};
+    in.ps = new_pubsub(client, NULL);
+    CHECK(redcore_completion_queue_new(&in.queue) == REDCORE_OK);
+    const char *ping[] = {"PING"};
+    CHECK(redcore_client_command(client, 1, ping, NULL, wait_inside, &in, NULL) == REDCORE_OK);
+    CHECK(wait_for(&in.done, 1, "the callback that tried to wait"));
+    CHECK(atomic_load(&in.get_code) == REDCORE_ERR_INVALID_ARGUMENT);
+    CHECK(atomic_load(&in.poll_code) == REDCORE_OK);
+    CHECK(atomic_load(&in.taken) == 0);
+    CHECK(atomic_load(&in.waited_ms) < 1000);
+    redcore_completion_queue_free(in.queue);
+    redcore_pubsub_free(in.ps);
+    redcore_client_free(client);
+}
+
 /* ---- the bound, commands, misuse ---------------------------------------------------------- */
 
 static void test_bound_and_commands(void) {
@@ -414,6 +463,7 @@ int main(void) {
     test_polling(2);
     test_callbacks();
     test_userdata_outlives_the_client();
+    test_no_wait_inside_callbacks();
     test_bound_and_commands();
     test_shutdown_with_a_subscription_in_progress();
     if (failures != 0) {
