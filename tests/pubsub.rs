@@ -1,7 +1,8 @@
 //! Pub/sub against a real server: messages in order (RESP2 and RESP3), patterns and shard
 //! channels, the handler and polling forms (the handler kept until the subscriber is
 //! dropped, no waiting inside a client's callback), subscriptions restored after the server
-//! restarts (with the gap event), health checks on an idle subscribed connection, the bounded
+//! restarts (with the gap event), health checks on an idle subscribed connection (also after
+//! a command timed out on it, and a dropped subscriber's connection closed then), the bounded
 //! inbox and its two overflow policies, commands on a RESP3 subscriber's connection, and
 //! PUBLISH / SPUBLISH / PUBSUB through the client.
 
@@ -11,10 +12,11 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use redcore::client::Client;
-use redcore::config::{Config, Protocol};
+use redcore::config::{Config, Endpoint, Protocol};
 use redcore::pubsub::{Event, MessageKind, Overflow, PubSub, PubSubOptions};
 use redcore::resp::Value;
 use redcore::ErrorKind;
+use support::fault_proxy::FaultProxy;
 use support::RedisServer;
 
 const WAIT: Duration = Duration::from_secs(10);
@@ -481,6 +483,92 @@ fn shutdown_ends_a_subscription_waiting_on_a_stopped_server() {
     }
     ps.shutdown(); // again: nothing
     drop(ps);
+}
+
+/// Waits until PUBLISH on `channel` reaches `n` subscribers (the subscriber may still be
+/// restoring its subscriptions, the client reconnecting).
+fn wait_publish_reaches(c: &Client, channel: &str, n: i64) {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let got = publish_retrying(c, channel, "probe", deadline);
+        if got == n {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "PUBLISH {channel} reaches {got} subscribers, not {n}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn a_command_that_timed_out_does_not_stop_the_health_checks() {
+    let server = RedisServer::start();
+    let mut cfg = config(&server, Protocol::Resp2);
+    cfg.command_timeout = Some(Duration::from_millis(300));
+    cfg.connect_timeout = Some(Duration::from_millis(300));
+    let c = Client::new(cfg).unwrap();
+    let options = PubSubOptions {
+        health_check_interval: Some(Duration::from_millis(500)),
+        ..PubSubOptions::default()
+    };
+    let ps = PubSub::new(&c, options).unwrap();
+    ps.subscribe(&["a"]).unwrap();
+    // A server that stops answering: SUBSCRIBE b times out, written and unanswered, before
+    // any health check is due.
+    server.pause();
+    let err = ps.subscribe(&["b"]).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Timeout, "{err}");
+    // The next health check (idle 500 ms) times out (300 ms): the connection is replaced.
+    std::thread::sleep(Duration::from_millis(1500));
+    server.resume();
+    match next_gap(&ps) {
+        Event::Resubscribed { cause, .. } => {
+            assert!(cause.message().contains("health check"), "{cause}")
+        }
+        other => panic!("{other:?}"),
+    }
+    // b stayed wanted (a timeout is no refusal), and is subscribed on the new connection.
+    wait_publish_reaches(&c, "b", 1);
+    wait_publish_reaches(&c, "a", 1);
+}
+
+#[test]
+fn a_dropped_subscriber_closes_its_connection_with_a_timed_out_command_pending() {
+    let server = RedisServer::start();
+    let proxy = FaultProxy::start(server.port());
+    let c = Client::new(Config {
+        endpoint: Endpoint::Tcp {
+            host: server.host().to_string(),
+            port: proxy.port(),
+        },
+        command_timeout: Some(Duration::from_millis(300)),
+        ..server.config()
+    })
+    .unwrap();
+    c.command(&["PING"]).unwrap();
+    let options = PubSubOptions {
+        health_check_interval: None,
+        ..PubSubOptions::default()
+    };
+    let ps = PubSub::new(&c, options).unwrap();
+    ps.subscribe(&["a"]).unwrap();
+    let links = proxy.open_links();
+    server.pause();
+    let err = ps.subscribe(&["b"]).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Timeout, "{err}");
+    drop(ps);
+    // Nobody waits for the late reply: the connection closes now, stalled server or not.
+    let deadline = Instant::now() + WAIT;
+    while proxy.open_links() >= links {
+        if Instant::now() >= deadline {
+            server.resume();
+            panic!("the dropped subscriber's connection stayed open");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    server.resume();
 }
 
 #[test]

@@ -482,7 +482,7 @@ pub(crate) struct After {
     pub(crate) resolve: Option<(String, u16)>,
     /// The connection carried one blocking command that is now answered.
     pub(crate) release: bool,
-    /// The connection is retiring and has nothing pending: close and forget it.
+    /// The connection is retiring and nobody awaits a reply on it: close and forget it.
     pub(crate) retire: bool,
     /// Ask the credential provider, off the reactor thread; the reactor calls
     /// `credentials_arrived` with the answer.
@@ -768,7 +768,7 @@ impl ConnState {
         After {
             resolve: None,
             release: self.lease == Lease::Single && self.ex.pending() == 0,
-            retire: self.retiring && self.ex.pending() == 0,
+            retire: self.may_retire(),
             fetch_credentials,
         }
     }
@@ -1520,10 +1520,24 @@ impl ConnState {
     }
 
     /// Whether a health check may be sent once the connection has been idle long enough: none
-    /// is pending, nothing else is, and no holder's MULTI is open (the PING would be queued
-    /// into the transaction and answered by EXEC).
+    /// is pending, no other request is awaited, and no holder's MULTI is open (the PING would
+    /// be queued into the transaction and answered by EXEC). A request that timed out may
+    /// still be pending, its late reply to be read and discarded: the PING goes behind it, so
+    /// replies stay paired, and a connection that answers neither is found dead.
     fn health_check_due(&self) -> bool {
-        !self.health_pending && self.ex.pending() == 0 && !self.in_transaction
+        !self.health_pending && !self.awaits_replies() && !self.in_transaction
+    }
+
+    /// Some pending request is still awaited by someone (not timed out).
+    fn awaits_replies(&self) -> bool {
+        self.ex.any_awaited(|_, _| true)
+    }
+
+    /// A retiring connection that may close now: it has no socket (nothing pending can be
+    /// answered), or nobody awaits a reply on it (a timed-out request's late reply is no
+    /// reason to keep it open, on a server that may never answer).
+    pub(crate) fn may_retire(&self) -> bool {
+        self.retiring && (self.transport.is_none() || !self.awaits_replies())
     }
 
     /// When this connection next needs the reactor's attention without I/O.

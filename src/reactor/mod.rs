@@ -467,7 +467,7 @@ impl Reactor {
                             st.retiring = true;
                             // Without a socket (down, or between attempts) nothing pending can
                             // be answered: close now (pending requests fail with CLOSED).
-                            st.ex.pending() == 0 || st.transport.is_none()
+                            st.may_retire()
                         };
                         if done {
                             self.retire(&conn);
@@ -741,7 +741,7 @@ impl Reactor {
                 let mut ctx = self.ctx(&**engine, now, rng);
                 let reconnect = st.on_timer(&mut ctx) && !st.retiring;
                 let release = st.lease == Lease::Single && st.ex.pending() == 0;
-                let retire = st.retiring && (st.ex.pending() == 0 || st.transport.is_none());
+                let retire = st.may_retire();
                 conn::set_ready_hint(&conn, &st);
                 (reconnect, release, retire)
             };
