@@ -2386,8 +2386,9 @@ void redcore_pubsub_shutdown(const struct redcore_pubsub *pubsub);
  * SUBSCRIBE to `count` channels (`channels[i]` of `lens[i]` bytes, or NUL-terminated
  * strings when `lens` is NULL; copied), waiting until the server confirmed them all (or the
  * command timeout: `REDCORE_ERR_TIMEOUT`). A channel the server refuses (an ACL) is
- * `REDCORE_ERR_NO_PERMISSION` and is not kept; after a connection error the channels stay
- * wanted and are subscribed when the connection is back.
+ * `REDCORE_ERR_NO_PERMISSION` and is not kept; after a connection error (or a timeout) the
+ * channels stay wanted and are subscribed when the connection is back, or up for the first
+ * time, and a `REDCORE_PUBSUB_KIND_RESUBSCRIBED` event says when.
  */
 enum redcore_error_code redcore_pubsub_subscribe(const struct redcore_pubsub *pubsub,
                                                  size_t count,
@@ -2415,7 +2416,9 @@ enum redcore_error_code redcore_pubsub_ssubscribe(const struct redcore_pubsub *p
                                                   struct redcore_error **err_out);
 
 /**
- * UNSUBSCRIBE from `count` channels; `count` 0: from every channel.
+ * UNSUBSCRIBE from `count` channels; `count` 0: from every channel. After a connection error
+ * (or a timeout) the channels are no longer wanted all the same: they are not subscribed
+ * again when the connection is back.
  */
 enum redcore_error_code redcore_pubsub_unsubscribe(const struct redcore_pubsub *pubsub,
                                                    size_t count,

@@ -269,7 +269,7 @@ impl Stream for Feed {
         );
     }
 
-    fn on_lost(&self, err: &Error) {
+    fn on_lost(&self, err: &Error, _dropped: bool) {
         self.lost
             .lock()
             .unwrap_or_else(|e| e.into_inner())

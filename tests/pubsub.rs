@@ -1,10 +1,11 @@
 //! Pub/sub against a real server: messages in order (RESP2 and RESP3), patterns and shard
 //! channels, the handler and polling forms (the handler kept until the subscriber is
 //! dropped, no waiting inside a client's callback), subscriptions restored after the server
-//! restarts (with the gap event), health checks on an idle subscribed connection (also after
-//! a command timed out on it, and a dropped subscriber's connection closed then), the bounded
-//! inbox and its two overflow policies, commands on a RESP3 subscriber's connection, and
-//! PUBLISH / SPUBLISH / PUBSUB through the client.
+//! restarts (with the gap event), changes made while it is down or before the first
+//! connection applied once it is up, health checks on an idle subscribed connection (also
+//! after a command timed out on it, and a dropped subscriber's connection closed then), the
+//! bounded inbox and its two overflow policies, commands on a RESP3 subscriber's connection,
+//! and PUBLISH / SPUBLISH / PUBSUB through the client.
 
 mod support;
 
@@ -500,6 +501,70 @@ fn wait_publish_reaches(c: &Client, channel: &str, n: i64) {
         );
         std::thread::sleep(Duration::from_millis(20));
     }
+}
+
+#[test]
+fn changes_made_while_the_server_is_down_are_applied_when_it_is_back() {
+    let mut server = RedisServer::start();
+    for protocol in [Protocol::Resp3, Protocol::Resp2] {
+        let c = client(&server, protocol);
+        let ps = PubSub::new(&c, PubSubOptions::default()).unwrap();
+        ps.subscribe(&["a", "c"]).unwrap();
+        server.stop();
+        // Past the reconnect attempts of the default retry policy: the subscriber's
+        // connection now refuses commands at once.
+        std::thread::sleep(Duration::from_millis(1000));
+        let err = ps.subscribe(&["b"]).unwrap_err();
+        assert!(err.is(ErrorKind::Connection), "{protocol:?}: {err}");
+        let err = ps.unsubscribe(&["c"]).unwrap_err();
+        assert!(err.is(ErrorKind::Connection), "{protocol:?}: {err}");
+        assert_eq!(
+            ps.subscriptions(),
+            (2, 0, 0),
+            "{protocol:?}: a and b wanted"
+        );
+
+        server.restart();
+        match next_gap(&ps) {
+            Event::Resubscribed { failed, .. } => assert!(failed.is_none(), "{failed:?}"),
+            other => panic!("{other:?}"),
+        }
+        wait_publish_reaches(&c, "a", 1);
+        assert_eq!(publish(&c, "b", "to-b"), 1, "{protocol:?}: b subscribed");
+        assert_eq!(publish(&c, "c", "to-c"), 0, "{protocol:?}: c unsubscribed");
+        let payloads: Vec<String> = (0..2).map(|_| next_message(&ps).3).collect();
+        assert_eq!(payloads.last().map(String::as_str), Some("to-b"));
+        assert!(ps
+            .get_message(Some(Duration::from_millis(100)))
+            .unwrap()
+            .is_none());
+    }
+}
+
+#[test]
+fn a_subscriber_that_never_connected_subscribes_once_the_server_is_up() {
+    let mut server = RedisServer::start();
+    server.stop();
+    let c = Client::new(Config {
+        lazy_connect: true,
+        ..config(&server, Protocol::Resp3)
+    })
+    .unwrap();
+    let ps = PubSub::new(&c, PubSubOptions::default()).unwrap();
+    let err = ps.subscribe(&["x"]).unwrap_err();
+    assert!(err.is(ErrorKind::Connection), "{err}");
+    assert_eq!(ps.subscriptions(), (1, 0, 0), "x stays wanted");
+
+    server.restart();
+    // The consumer hears that its subscriptions are in place now.
+    match next_gap(&ps) {
+        Event::Resubscribed { cause, failed } => {
+            assert!(cause.is(ErrorKind::Connection), "{cause}");
+            assert!(failed.is_none(), "{failed:?}");
+        }
+        other => panic!("{other:?}"),
+    }
+    wait_publish_reaches(&c, "x", 1);
 }
 
 #[test]

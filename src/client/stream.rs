@@ -144,17 +144,20 @@ impl Engine {
     }
 
     /// Sends a command on a stream connection; a subscription command (`confirms`) is
-    /// answered by its confirmations, the last one as its reply. `before` runs under the
-    /// connection's lock just before the command is queued, so that state the stream keeps
-    /// (what it is subscribed to) changes in the order the commands go out. Returns the
-    /// request's deadline.
+    /// answered by its confirmations, the last one as its reply. `record` runs under the
+    /// connection's lock: with `true` just before the command is queued, so that state the
+    /// stream keeps (what it is subscribed to) changes in the order the commands go out; with
+    /// `false` when the connection refuses the command because it is down (past its
+    /// retries): the command fails, but the stream may keep the change for the connection's
+    /// next handshake to make, which cannot come between. Not at all when the connection
+    /// is closed. Returns the request's deadline.
     pub(crate) fn stream_send<A: AsRef<[u8]>>(
         &self,
         conn: &Arc<Conn>,
         args: &[A],
         confirms: Option<(SubscriptionKind, u32)>,
         completion: Completion,
-        before: impl FnOnce(),
+        record: impl FnOnce(bool),
     ) -> std::result::Result<Option<Instant>, (Error, Completion)> {
         if let Err(e) = self.check_usable() {
             return Err((e, completion));
@@ -168,9 +171,12 @@ impl Engine {
         };
         let mut st = conn.lock();
         if let Some(err) = st.refuses(&self.config) {
+            if err.kind() != ErrorKind::Closed {
+                record(false);
+            }
             return Err((err, completion));
         }
-        before();
+        record(true);
         st.ex
             .enqueue(|buf| encode_command(buf, args), completion, meta);
         if let Some((kind, count)) = confirms {

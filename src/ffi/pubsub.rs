@@ -309,8 +309,9 @@ unsafe fn subscription(
 /// SUBSCRIBE to `count` channels (`channels[i]` of `lens[i]` bytes, or NUL-terminated
 /// strings when `lens` is NULL; copied), waiting until the server confirmed them all (or the
 /// command timeout: `REDCORE_ERR_TIMEOUT`). A channel the server refuses (an ACL) is
-/// `REDCORE_ERR_NO_PERMISSION` and is not kept; after a connection error the channels stay
-/// wanted and are subscribed when the connection is back.
+/// `REDCORE_ERR_NO_PERMISSION` and is not kept; after a connection error (or a timeout) the
+/// channels stay wanted and are subscribed when the connection is back, or up for the first
+/// time, and a `REDCORE_PUBSUB_KIND_RESUBSCRIBED` event says when.
 #[no_mangle]
 pub unsafe extern "C" fn redcore_pubsub_subscribe(
     pubsub: *const redcore_pubsub,
@@ -362,7 +363,9 @@ pub unsafe extern "C" fn redcore_pubsub_ssubscribe(
     }
 }
 
-/// UNSUBSCRIBE from `count` channels; `count` 0: from every channel.
+/// UNSUBSCRIBE from `count` channels; `count` 0: from every channel. After a connection error
+/// (or a timeout) the channels are no longer wanted all the same: they are not subscribed
+/// again when the connection is back.
 #[no_mangle]
 pub unsafe extern "C" fn redcore_pubsub_unsubscribe(
     pubsub: *const redcore_pubsub,

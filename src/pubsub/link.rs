@@ -2,7 +2,9 @@
 //! connection's out-of-band frames (messages go to the inbox; a shard channel the server
 //! dropped because its slot moved goes back to the subscriber to be placed again), and asks
 //! it to restore its subscriptions each time the connection is ready after a loss, which is
-//! the gap the subscriber is told about once the server has confirmed them again.
+//! the gap the subscriber is told about once the server has confirmed them again. What was
+//! asked of a connection while it could not take it (down, or not up yet and out of retries)
+//! is recorded all the same and made by its next handshake, the first one included.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
@@ -41,10 +43,16 @@ pub(crate) struct Link {
 
 #[derive(Default)]
 struct LinkState {
-    /// What this connection was asked to subscribe to (and not to unsubscribe from since).
+    /// What this connection was asked to subscribe to (and not to unsubscribe from since),
+    /// whether the command reached the server or not: what it is restored to when ready.
     placed: Subscriptions,
     /// Why the connection was last lost, for the gap event.
     lost: Option<Error>,
+    /// Some change recorded in `placed` may not have reached the server: its command was
+    /// refused while the connection was down, dropped when its retries ran out, or timed out.
+    /// The next handshake restores `placed` even on a first connection (a later one always
+    /// does).
+    owed: bool,
 }
 
 impl Link {
@@ -69,9 +77,11 @@ impl Link {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Records a subscription change about to be sent (under the connection's lock, so the
-    /// record and the commands keep one order).
-    pub(crate) fn apply(&self, class: NameClass, subscribe: bool, names: &[Vec<u8>]) {
+    /// Records a subscription change (under the connection's lock, so the record and the
+    /// commands keep one order, and no reconnect's restore comes between). `queued`: its
+    /// command is about to be sent; false: the connection refused it, being down, and the
+    /// change is made when the connection is back.
+    pub(crate) fn apply(&self, class: NameClass, subscribe: bool, names: &[Vec<u8>], queued: bool) {
         let mut state = self.lock();
         let names = names.iter().map(Vec::as_slice);
         if subscribe {
@@ -79,6 +89,13 @@ impl Link {
         } else {
             state.placed.remove(class, names);
         }
+        state.owed |= !queued;
+    }
+
+    /// A subscription command on this connection ended unanswered (`super::unanswered`): the
+    /// change it carried is made by the next handshake's restore.
+    pub(crate) fn owe(&self) {
+        self.lock().owed = true;
     }
 
     /// Forgets names the server refused (an error reply to their subscription).
@@ -161,19 +178,23 @@ impl Stream for Link {
         } else {
             StreamMode::Requests
         });
-        if !again {
-            // A first connection: the commands asked for so far are queued already.
+        let mut state = self.lock();
+        let lost = state.lost.take();
+        let owed = std::mem::take(&mut state.owed);
+        if !again && !owed {
+            // A first connection: the commands asked for so far are queued on it.
             return;
         }
-        let mut state = self.lock();
-        let cause = state
-            .lost
-            .take()
-            .unwrap_or_else(|| Error::new(ErrorKind::Connection, "the connection was lost"));
+        let cause =
+            lost.unwrap_or_else(|| Error::new(ErrorKind::Connection, "the connection was lost"));
         let cluster = self.cluster;
         let commands = state
             .placed
             .restore(|name| if cluster { key_slot(name) } else { 0 });
+        if commands.is_empty() && !again {
+            // Nothing was subscribed, nothing is: no gap to tell.
+            return;
+        }
         if commands.is_empty() {
             self.inbox.push_event(Event::Resubscribed {
                 cause,
@@ -199,9 +220,13 @@ impl Stream for Link {
         }
     }
 
-    fn on_lost(&self, err: &Error) {
-        // The first loss is the cause; failed reconnect attempts after it are not.
-        self.lock().lost.get_or_insert_with(|| err.clone());
+    fn on_lost(&self, err: &Error, dropped: bool) {
+        {
+            let mut state = self.lock();
+            // The first loss is the cause; failed reconnect attempts after it are not.
+            state.lost.get_or_insert_with(|| err.clone());
+            state.owed |= dropped;
+        }
         if self.cluster {
             // The node may have failed over: a new topology moves what lived here.
             if let Some(core) = self.core.upgrade() {
@@ -253,13 +278,18 @@ impl Regain {
         };
         if let Some(err) = failure {
             // Shard channels whose slot moved meanwhile are placed again once the topology
-            // says where (they stay wanted); the others are tried again at the next reconnect.
+            // says where (they stay wanted); the others are tried again at the next reconnect
+            // (also when this connection has not been ready yet: a shard channel's new one).
             if kind == SubscriptionKind::Ssubscribe && super::moved_away(&err) {
                 if let Some(link) = link.upgrade() {
                     link.forget(NameClass::Shard, &names);
                     if let Some(core) = link.core.upgrade() {
                         core.engine.refresh_topology();
                     }
+                }
+            } else if super::unanswered(&err) {
+                if let Some(link) = link.upgrade() {
+                    link.owe();
                 }
             }
             let mut failed = self.failed.lock().unwrap_or_else(|e| e.into_inner());

@@ -126,6 +126,12 @@ fn refused(err: &Error) -> bool {
         )
 }
 
+/// True for an error that left a command unanswered (as opposed to `refused`, and to CLOSED:
+/// a connection closed on purpose): the change it carried may not have reached the server.
+fn unanswered(err: &Error) -> bool {
+    !refused(err) && err.kind() != ErrorKind::Closed
+}
+
 impl PubSub {
     /// A subscriber on `client`'s server (or cluster), with `options`. Its first connection
     /// opens in the background; the first subscription call waits for it.
@@ -159,7 +165,11 @@ impl PubSub {
         })
     }
 
-    /// SUBSCRIBE: waits until the server confirmed every channel.
+    /// SUBSCRIBE: waits until the server confirmed every channel. A channel the server
+    /// refuses is not kept; after a connection error or a timeout the channels stay wanted and
+    /// are subscribed when the connection is back (or up for the first time), followed by an
+    /// `Event::Resubscribed`. The same holds for every subscription call: an unsubscribe that
+    /// failed so still takes the names out of what is wanted.
     pub fn subscribe<A: AsRef<[u8]>>(&self, channels: &[A]) -> Result<()> {
         self.core.change(SubscriptionKind::Subscribe, channels)
     }
@@ -454,9 +464,13 @@ impl Core {
             args.extend(part.iter().map(Vec::as_slice));
             let (slot_run, link, forget) = (run.clone(), handle.link.clone(), part.clone());
             let done = move |result: Result<Reply>| {
-                if let (true, Err(e)) = (subscribe, &result) {
-                    if refused(e) {
+                if let Err(e) = &result {
+                    if subscribe && refused(e) {
                         link.forget(class, &forget);
+                    } else if unanswered(e) {
+                        // Down, or timed out: the change stays, made when the connection is
+                        // (back) up.
+                        link.owe();
                     }
                 }
                 slot_run.complete(i, result);
@@ -466,7 +480,7 @@ impl Core {
                 &args,
                 Some((kind, part.len() as u32)),
                 Completion::Boxed(Box::new(done)),
-                || handle.link.apply(class, subscribe, part),
+                |queued| handle.link.apply(class, subscribe, part, queued),
             );
             match sent {
                 Ok(d) => deadline = d,
@@ -520,7 +534,7 @@ impl Core {
                 args,
                 None,
                 Completion::Wait(waiter.clone(), seq),
-                || {},
+                |_| {},
             )
             .map_err(|(e, _)| e)?;
         match waiter.wait(seq, deadline.map(|d| d + Duration::from_millis(5))) {
@@ -623,7 +637,7 @@ impl Core {
                 &args,
                 Some((kind, names.len() as u32)),
                 Completion::Boxed(Box::new(done)),
-                || handle.link.apply(kind.class(), true, &names),
+                |queued| handle.link.apply(kind.class(), true, &names, queued),
             );
             if let Err((err, completion)) = sent {
                 completion.run(Err(err));
@@ -665,7 +679,7 @@ impl Core {
                     &args,
                     Some((unsubscribe, names.len() as u32)),
                     Completion::Ignore,
-                    || handle.link.apply(NameClass::Shard, false, &names),
+                    |queued| handle.link.apply(NameClass::Shard, false, &names, queued),
                 );
                 if sent.is_err() {
                     handle.link.forget(NameClass::Shard, &names);

@@ -1339,9 +1339,6 @@ impl ConnState {
             ctx.detours
                 .push(Detour::notice(err.clone(), false, meta, self.node));
         }
-        if let Some(stream) = self.stream.as_ref() {
-            stream.on_lost(&err);
-        }
         if let Some(cache) = self.cache.as_ref() {
             tracking::lost(cache);
         }
@@ -1381,9 +1378,13 @@ impl ConnState {
             self.failures += 1;
         }
         let fatal = err.kind().is(ErrorKind::Authentication) || err.kind() == ErrorKind::Protocol;
-        if self.failures > retry.retries || (fatal && !was_ready) {
+        let dropped = self.failures > retry.retries || (fatal && !was_ready);
+        if dropped {
             self.ex
                 .fail_all(|c| completions.push((c, Err(err.clone()))));
+        }
+        if let Some(stream) = self.stream.as_ref() {
+            stream.on_lost(&err, dropped);
         }
         let delay = if was_ready {
             Duration::ZERO

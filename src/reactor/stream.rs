@@ -16,10 +16,14 @@ pub(crate) trait Stream: Send + Sync {
     /// MONITOR line.
     fn on_frame(&self, frame: Reply);
     /// The handshake is done: set the exchange's mode for `protocol` and queue what restores
-    /// the connection's state. `again` is true after a loss (the stream has a gap).
+    /// the connection's state. `again` is true after a loss (the stream has a gap); on a first
+    /// connection the requests made so far are queued on it, unless `on_lost` said they were
+    /// dropped.
     fn on_ready(&self, ex: &mut Exchange<Completion>, protocol: u8, again: bool);
-    /// The connection was lost; it reconnects by itself.
-    fn on_lost(&self, err: &Error);
+    /// The connection was lost, or an attempt to make it failed; it reconnects by itself.
+    /// `dropped`: the requests queued on it failed with it (its retries ran out), so what they
+    /// were to change never reached the server, even if the connection has never been ready.
+    fn on_lost(&self, err: &Error, dropped: bool);
     /// The connection is closed for good (retired, or the client shut down).
     fn on_closed(&self, err: &Error);
 }
