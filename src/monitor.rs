@@ -58,7 +58,8 @@ impl Default for MonitorOptions {
 
 /// A running MONITOR. Dropping it (or `stop`) closes its connection and waits for the
 /// handler's thread, so the handler is not called after that (unless it is dropped from the
-/// handler itself: then the thread ends when the handler returns).
+/// handler itself: then the thread ends when the handler returns), and drops the handler:
+/// it is kept until then, also when the monitor ended by itself (its client was closed).
 pub struct Monitor {
     engine: Arc<Engine>,
     conn: Arc<Conn>,

@@ -77,7 +77,8 @@ pub type Handler = Box<dyn FnMut(Event) + Send>;
 ///
 /// The subscription calls block until the server confirmed them (or the command timeout),
 /// and may be made from the handler. Dropping the subscriber closes its connections; events
-/// still waiting are dropped.
+/// still waiting are dropped, and so is the handler (kept until then, also after
+/// `Event::Closed`).
 pub struct PubSub {
     core: Arc<Core>,
     delivery: Mutex<Option<delivery::Delivery>>,
