@@ -978,6 +978,35 @@ enum redcore_error_code redcore_dedicated_submit_batch(struct redcore_dedicated 
                                                        struct redcore_error **err_out);
 
 /**
+ * Runs `count` commands (flat layout, see above; copied before this returns) between MULTI
+ * and EXEC on the dedicated connection, after what was sent on it before (the WATCHes and
+ * reads of an optimistic transaction); the results arrive as one completion on `queue`
+ * under `token`, whose `pipeline` holds one result per command, as for
+ * `redcore_client_submit_pipeline` with `transaction` true (EXEC answered nil because a
+ * watched key changed: each has `REDCORE_ERR_WATCH`). `count` may be 0: MULTI and EXEC
+ * alone, which still tell whether a watched key changed; such a transaction completes with
+ * the error that stopped it (`REDCORE_ERR_WATCH`, ...) in place of its empty results.
+ *
+ * All or nothing: on any code but `REDCORE_OK` nothing was sent, no completion will come and
+ * the reason is in `*err_out`: a malformed batch, a command a transaction refuses (WATCH,
+ * MULTI, SUBSCRIBE, ...: `REDCORE_ERR_INVALID_ARGUMENT`), on a cluster client keys of
+ * several slots or of a slot the connection does not serve
+ * (`REDCORE_ERR_CROSS_SLOT_TRANSACTION`), or a connection lost while it watched keys
+ * (`REDCORE_ERR_WATCH`: start again). A cluster client's dedicated connection not taken yet
+ * is taken on the slot of the first command with keys. Same rules as
+ * `redcore_dedicated_command`: use the dedicated connection from one thread at a time.
+ */
+enum redcore_error_code redcore_dedicated_submit_transaction(struct redcore_dedicated *dedicated,
+                                                             const struct redcore_completion_queue *queue,
+                                                             size_t token,
+                                                             size_t count,
+                                                             const uint32_t *argcs,
+                                                             const size_t *arglens,
+                                                             const uint8_t *args,
+                                                             size_t args_len,
+                                                             struct redcore_error **err_out);
+
+/**
  * Runs `count` commands (flat layout, copied) as one pipeline, or as a MULTI / EXEC
  * transaction when `transaction` is true, like `redcore_client_pipeline_run`; the results
  * arrive as one completion on `queue` under `token`, whose `pipeline` holds them. On any

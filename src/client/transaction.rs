@@ -5,7 +5,7 @@
 //! EXECABORT gives each command its queueing error (or EXEC_ABORT), errors inside EXEC's
 //! array stay at their positions.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::pipeline::{Pipeline, Views};
 use super::{Client, Dedicated};
@@ -120,6 +120,75 @@ impl Dedicated {
     /// waits for its results; the connection's WATCHes end with it.
     fn exec(&mut self, transaction: &Pipeline) -> Result<PipelineResult> {
         self.engine.check_blocking_allowed()?;
+        let waiter = Waiter::for_this_thread();
+        let seq = waiter.begin();
+        let deadline =
+            self.send_transaction(transaction, PipelineDone::Wait(waiter.clone(), seq))?;
+        match waiter.wait(seq, deadline.map(|d| d + Duration::from_millis(5))) {
+            Some(Outcome::Pipeline(result)) => Ok(result),
+            Some(_) => Err(Error::new(ErrorKind::Internal, "unexpected outcome")),
+            None => {
+                // Unknown whether EXEC ran: this connection's state is too.
+                self.state.tainted = true;
+                Err(super::timeout_error())
+            }
+        }
+    }
+
+    /// Runs `commands` between MULTI and EXEC on this connection (in one write, after the
+    /// WATCHes and reads sent on it before), all or nothing: a command a transaction
+    /// refuses (WATCH, SUBSCRIBE, MULTI, ...: INVALID_ARGUMENT) or, on a cluster client, one
+    /// whose keys are not of the connection's slot (CROSS_SLOT_TRANSACTION) fails the call
+    /// and nothing is sent. An unbound cluster connection is taken on the slot of the first
+    /// command with keys. `f(ctx, result)` runs once on a reactor thread, with one result
+    /// per command (a transaction of no command: check `PipelineResult::failure`).
+    pub fn submit_transaction_raw(
+        &mut self,
+        commands: &[&[&[u8]]],
+        f: fn([usize; 2], PipelineResult),
+        ctx: [usize; 2],
+    ) -> Result<()> {
+        let mut transaction = Pipeline::transaction();
+        for args in commands {
+            transaction.add(args)?;
+        }
+        if self.engine.cluster.is_some() {
+            self.pin_all(commands)?;
+        }
+        self.send_transaction(&transaction, PipelineDone::Raw(f, ctx))
+            .map(|_| ())
+    }
+
+    /// Checks, before any is sent, that the keys of all `commands` share one slot, which is
+    /// this connection's (taking the connection there when unbound).
+    fn pin_all(&mut self, commands: &[&[&[u8]]]) -> Result<()> {
+        let mut first: Option<(u16, &[&[u8]])> = None;
+        for args in commands {
+            let Some(slot) = self.engine.command_slot(args)? else {
+                continue;
+            };
+            match first {
+                None => first = Some((slot, args)),
+                Some((bound, _)) if bound != slot => {
+                    return Err(super::cross_slot_transaction(slot, bound))
+                }
+                Some(_) => {}
+            }
+        }
+        match first {
+            Some((_, args)) => self.pin(args),
+            None => Ok(()),
+        }
+    }
+
+    /// Queues `transaction` (MULTI, its commands, EXEC) on this connection in one go;
+    /// `done` gets its result. Returns the run's deadline.
+    fn send_transaction(
+        &mut self,
+        transaction: &Pipeline,
+        done: PipelineDone,
+    ) -> Result<Option<Instant>> {
+        self.engine.check_usable()?;
         if self.unbound {
             // A cluster transaction with neither watched keys nor keyed commands.
             self.bind(None)?;
@@ -131,11 +200,7 @@ impl Dedicated {
         // MULTI ... EXEC in one go: refused as EXEC is after a loss.
         self.state.check_lost(&conn, Some(StatefulKind::Exec))?;
         let session = self.state.holds();
-        let waiter = Waiter::for_this_thread();
-        let seq = waiter.begin();
-        let run = self
-            .engine
-            .new_run(transaction, PipelineDone::Wait(waiter.clone(), seq));
+        let run = self.engine.new_run(transaction, done);
         self.engine.cache_forget_frames(transaction.frames());
         let deadline = self.engine.pipeline_deadline(transaction);
         let meta = RequestMeta {
@@ -153,14 +218,6 @@ impl Dedicated {
             // What is pending is marked `session`.
             conn.lock().session = false;
         }
-        match waiter.wait(seq, deadline.map(|d| d + Duration::from_millis(5))) {
-            Some(Outcome::Pipeline(result)) => Ok(result),
-            Some(_) => Err(Error::new(ErrorKind::Internal, "unexpected outcome")),
-            None => {
-                // Unknown whether EXEC ran: this connection's state is too.
-                self.state.tainted = true;
-                Err(super::timeout_error())
-            }
-        }
+        Ok(deadline)
     }
 }

@@ -18,7 +18,7 @@ use super::queue::redcore_completion_queue;
 use super::queue::{complete_command, complete_pipeline, context, forget_context, Outcome, Queue};
 use super::reply::redcore_reply;
 use crate::client::pipeline::Views;
-use crate::client::Pipeline;
+use crate::client::{Pipeline, PipelineResult};
 use crate::error::{Error, ErrorKind, Result};
 
 /// Commands laid out flat (see the module's documentation), checked for consistency.
@@ -257,6 +257,67 @@ pub unsafe extern "C" fn redcore_dedicated_submit_batch(
             )
         }
     })
+}
+
+/// Runs `count` commands (flat layout, see above; copied before this returns) between MULTI
+/// and EXEC on the dedicated connection, after what was sent on it before (the WATCHes and
+/// reads of an optimistic transaction); the results arrive as one completion on `queue`
+/// under `token`, whose `pipeline` holds one result per command, as for
+/// `redcore_client_submit_pipeline` with `transaction` true (EXEC answered nil because a
+/// watched key changed: each has `REDCORE_ERR_WATCH`). `count` may be 0: MULTI and EXEC
+/// alone, which still tell whether a watched key changed; such a transaction completes with
+/// the error that stopped it (`REDCORE_ERR_WATCH`, ...) in place of its empty results.
+///
+/// All or nothing: on any code but `REDCORE_OK` nothing was sent, no completion will come and
+/// the reason is in `*err_out`: a malformed batch, a command a transaction refuses (WATCH,
+/// MULTI, SUBSCRIBE, ...: `REDCORE_ERR_INVALID_ARGUMENT`), on a cluster client keys of
+/// several slots or of a slot the connection does not serve
+/// (`REDCORE_ERR_CROSS_SLOT_TRANSACTION`), or a connection lost while it watched keys
+/// (`REDCORE_ERR_WATCH`: start again). A cluster client's dedicated connection not taken yet
+/// is taken on the slot of the first command with keys. Same rules as
+/// `redcore_dedicated_command`: use the dedicated connection from one thread at a time.
+#[no_mangle]
+pub unsafe extern "C" fn redcore_dedicated_submit_transaction(
+    dedicated: *mut redcore_dedicated,
+    queue: *const redcore_completion_queue,
+    token: usize,
+    count: usize,
+    argcs: *const u32,
+    arglens: *const usize,
+    args: *const u8,
+    args_len: usize,
+    err_out: *mut *mut redcore_error,
+) -> ErrorKind {
+    guard_code(err_out, || {
+        // SAFETY: dedicated and queue are NULL or live; the arrays follow the flat contract.
+        let dedicated = unsafe { dedicated.as_mut() }.ok_or_else(|| null_arg("dedicated"))?;
+        let queue = unsafe { queue_arg(queue) }?;
+        let commands = if count == 0 && args_len == 0 {
+            Flat {
+                argcs: &[],
+                arglens: &[],
+                args: &[],
+            }
+        } else {
+            unsafe { flat(count, argcs, arglens, args, args_len) }?
+        };
+        let views: Vec<Views<'_>> = commands.commands().collect();
+        let slices: Vec<&[&[u8]]> = views.iter().map(Views::as_slice).collect();
+        let ctx = context(queue, token);
+        dedicated
+            .inner
+            .submit_transaction_raw(&slices, complete_transaction, ctx)
+            .inspect_err(|_| forget_context(ctx))
+    })
+}
+
+/// `complete_pipeline` for a transaction: one of no command completes with the error that
+/// stopped it, if any, since it has no result to carry it.
+fn complete_transaction(ctx: [usize; 2], result: PipelineResult) {
+    match result.failure() {
+        Some(err) if result.is_empty() => complete_command(ctx, Err(err.clone())),
+        _ => complete_pipeline(ctx, result),
+    }
 }
 
 /// Builds a pipeline (a transaction when `transaction` is true) from `count` commands in the

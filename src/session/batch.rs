@@ -19,6 +19,8 @@ pub struct PipelineResult {
     exec: Option<Reply>,
     /// A transaction whose EXEC answered nil: a watched key changed, nothing ran.
     watch_failed: bool,
+    /// A transaction that did not run as a whole: why (see `failure`).
+    failure: Option<Error>,
 }
 
 impl PipelineResult {
@@ -64,6 +66,14 @@ impl PipelineResult {
     pub fn watch_failed(&self) -> bool {
         self.watch_failed
     }
+
+    /// For a transaction whose commands did not run (MULTI or EXEC failed, EXECABORT, EXEC
+    /// answered nil: WATCH), the error that stopped it, which each command's result carries
+    /// too; the only word on it for a transaction of no command. `None` when EXEC ran and for
+    /// plain pipelines.
+    pub fn failure(&self) -> Option<&Error> {
+        self.failure.as_ref()
+    }
 }
 
 impl std::fmt::Debug for PipelineResult {
@@ -94,6 +104,7 @@ impl PipelineResult {
                 .collect(),
             exec: None,
             watch_failed: false,
+            failure: None,
         }
     }
 }
@@ -110,6 +121,7 @@ fn transaction_result(mut slots: Vec<Result<Reply>>) -> PipelineResult {
         entries: (0..n).map(|_| Entry::Error(err.clone())).collect(),
         exec: None,
         watch_failed: false,
+        failure: Some(err),
     };
     if let Err(e) = multi {
         return all(e);
@@ -122,6 +134,7 @@ fn transaction_result(mut slots: Vec<Result<Reply>>) -> PipelineResult {
                 .collect(),
             exec: None,
             watch_failed: false,
+            failure: Some(e),
         },
         Err(e) => all(e),
         Ok(reply) => match reply.kind() {
@@ -145,6 +158,7 @@ fn transaction_result(mut slots: Vec<Result<Reply>>) -> PipelineResult {
                     entries,
                     exec: Some(reply),
                     watch_failed: false,
+                    failure: None,
                 }
             }
             _ => all(Error::new(

@@ -4,7 +4,8 @@
  *
  * A WATCH race lost on the first attempt and won on the second, WATCH after the last
  * attempt, EXECABORT with each queueing error, errors inside EXEC at their positions, a
- * function that stops the transaction, a fail-fast pipeline's message, NULL arguments. */
+ * function that stops the transaction, a fail-fast pipeline's message, NULL arguments; a
+ * transaction on a held connection sent whole or not at all. */
 #define _POSIX_C_SOURCE 200809L
 
 #include <stdint.h>
@@ -172,6 +173,77 @@ static void test_fail_fast_and_nulls(redcore_client *client) {
     CHECK(redcore_transaction_queue(NULL, 1, get, NULL, NULL) == REDCORE_ERR_INVALID_ARGUMENT);
 }
 
+/* One transaction through redcore_dedicated_submit_transaction (flat layout), waited for on
+ * `queue`: its code, and on REDCORE_OK the completion (copied out; pointers in it live until
+ * the next wait). */
+static redcore_error_code submit_transaction(redcore_dedicated *held, redcore_completion_queue *queue,
+                                             size_t count, const uint32_t *argcs,
+                                             const size_t *lens, const char *bytes,
+                                             redcore_completion *done) {
+    size_t total = 0;
+    size_t nargs = 0;
+    for (size_t i = 0; i < count; i++) {
+        nargs += argcs[i];
+    }
+    for (size_t i = 0; i < nargs; i++) {
+        total += lens[i];
+    }
+    redcore_error *err = NULL;
+    redcore_error_code code = redcore_dedicated_submit_transaction(
+        held, queue, 7, count, argcs, lens, (const uint8_t *)bytes, total, &err);
+    redcore_error_free(err);
+    if (code == REDCORE_OK) {
+        CHECK(redcore_completion_queue_wait(queue, 10000, done, 1) == 1 && done->token == 7);
+    }
+    return code;
+}
+
+/* A transaction on a held connection is sent whole or not at all: with SUBSCRIBE among its
+ * commands nothing goes out (no MULTI, no SET, no EXEC, so the WATCH still holds). With no
+ * command, MULTI and EXEC still go out and tell a changed key (WATCH). */
+static void test_dedicated_transaction(redcore_client *client, redcore_client *other) {
+    redcore_completion_queue *queue = NULL;
+    redcore_dedicated *held = NULL;
+    CHECK(redcore_completion_queue_new(&queue) == REDCORE_OK);
+    CHECK(redcore_client_dedicated(client, &held, NULL) == REDCORE_OK);
+    RUN(client, "DEL", "c-dtx", "c-dtx-w");
+    CHECK(RUN(client, "SET", "c-dtx-w", "1") != -999);
+    const char *watch[] = {"WATCH", "c-dtx-w"};
+    redcore_reply *reply = NULL;
+    CHECK(redcore_dedicated_command_blocking(held, 2, watch, NULL, &reply, NULL) == REDCORE_OK);
+    redcore_reply_free(reply);
+    redcore_completion done;
+
+    /* SET c-dtx 1, SUBSCRIBE ch, GET c-dtx-w */
+    const uint32_t refused_argcs[] = {3, 2, 2};
+    const size_t refused_lens[] = {3, 5, 1, 9, 2, 3, 7};
+    const char refused[] = "SETc-dtx1SUBSCRIBEchGETc-dtx-w";
+    CHECK(submit_transaction(held, queue, 3, refused_argcs, refused_lens, refused, &done) ==
+          REDCORE_ERR_INVALID_ARGUMENT);
+    CHECK(RUN(client, "EXISTS", "c-dtx") == 0);
+
+    /* The watch holds: another client's write makes the next EXEC (of nothing) fail. */
+    RUN(other, "SET", "c-dtx-w", "2");
+    CHECK(submit_transaction(held, queue, 0, NULL, NULL, NULL, &done) == REDCORE_OK);
+    CHECK(done.pipeline == NULL && done.error != NULL &&
+          redcore_error_get_code(done.error) == REDCORE_ERR_WATCH);
+
+    /* Unwatched now: SET and GET run, their results in order. */
+    const uint32_t argcs[] = {3, 2};
+    const size_t lens[] = {3, 5, 1, 3, 7};
+    const char bytes[] = "SETc-dtx1GETc-dtx-w";
+    CHECK(submit_transaction(held, queue, 2, argcs, lens, bytes, &done) == REDCORE_OK);
+    CHECK(done.pipeline != NULL && redcore_pipeline_result_len(done.pipeline) == 2);
+    const redcore_reply *got = NULL;
+    CHECK(redcore_pipeline_result_get(done.pipeline, 1, &got, NULL) == REDCORE_OK &&
+          strcmp(redcore_reply_string(got, NULL), "2") == 0);
+    CHECK(RUN(client, "GET", "c-dtx") == 1);
+    CHECK(redcore_dedicated_submit_transaction(NULL, queue, 1, 0, NULL, NULL, NULL, 0, NULL) ==
+          REDCORE_ERR_INVALID_ARGUMENT);
+    redcore_dedicated_release(held);
+    redcore_completion_queue_free(queue);
+}
+
 int main(void) {
     if (!read_test_server("transaction_test")) {
         return 2;
@@ -184,6 +256,7 @@ int main(void) {
     test_watch_race(client, other);
     test_exec_outcomes(client);
     test_fail_fast_and_nulls(client);
+    test_dedicated_transaction(client, other);
     redcore_client_free(other);
     redcore_client_free(client);
     if (failures != 0) {
