@@ -2,6 +2,7 @@ package redcore_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"strconv"
@@ -118,5 +119,70 @@ func TestCluster(t *testing.T) {
 	}
 	if err := l.Release(ctx); err != nil {
 		t.Fatalf("release on a cluster: %v", err)
+	}
+}
+
+// clusterClient opens the cluster of tests/tools/with-cluster.sh, or skips the test.
+func clusterClient(t *testing.T) *redcore.Client {
+	url := os.Getenv("REDCORE_CLUSTER_URL")
+	if url == "" {
+		t.Skip("REDCORE_CLUSTER_URL is not set (run under tests/tools/with-cluster.sh)")
+	}
+	return openURL(t, url)
+}
+
+// Under Watch on a cluster, a Tx pipeline with a key of another slot fails with
+// ErrCrossSlotTransaction before anything is sent: its same-slot SET does not commit.
+func TestClusterWatchTxPipelineAcrossSlotsSendsNothing(t *testing.T) {
+	c := clusterClient(t)
+	ctx := waitCtx(t)
+	a, elsewhere := "{go:watch:slot}:a", "go:watch:elsewhere"
+	for _, k := range []string{a, elsewhere} {
+		if _, err := c.Del(ctx, k); err != nil {
+			t.Fatal(err)
+		}
+	}
+	err := c.Watch(ctx, func(tx *redcore.Tx) error {
+		p := tx.TxPipeline()
+		p.Do("SET", a, "1")
+		p.Do("INCR", elsewhere)
+		results, err := p.Exec(ctx)
+		if !errors.Is(err, redcore.ErrCrossSlotTransaction) || results != nil {
+			t.Errorf("a Tx pipeline across slots: %v, %v", results, err)
+		}
+		return nil
+	}, a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{a, elsewhere} {
+		if n, _ := mustDo(t, c, "EXISTS", k).Int64(); n != 0 {
+			t.Fatalf("a refused cross-slot transaction wrote %s", k)
+		}
+	}
+}
+
+// Watch with no keys on a cluster takes its connection on the node of the Tx pipeline's
+// keys, whichever node that is.
+func TestClusterWatchWithoutKeysRunsOnTheTxPipelinesNode(t *testing.T) {
+	c := clusterClient(t)
+	ctx := waitCtx(t)
+	for i := 0; i < 16; i++ {
+		k := fmt.Sprintf("go:watch:nokeys:%d", i)
+		err := c.Watch(ctx, func(tx *redcore.Tx) error {
+			p := tx.TxPipeline()
+			p.Do("SET", k, i)
+			p.Do("GET", k)
+			results, err := p.Exec(ctx)
+			if err == nil {
+				if v, _ := results[1].Reply.Text(); v != strconv.Itoa(i) {
+					t.Errorf("GET %s in the transaction: %v", k, results[1])
+				}
+			}
+			return err
+		})
+		if err != nil {
+			t.Fatalf("Watch without keys, a transaction on %s: %v", k, err)
+		}
 	}
 }

@@ -46,8 +46,10 @@ func (p *Pipeline) Len() int { return len(p.args.argcs) }
 // Exec sends the commands and returns one Result per command, in order, and the first
 // command's error if any failed (or the error that kept the whole run from completing). In
 // a transaction, a command the server refused when queued gets its own error and the
-// others ErrExecAbort; under Tx, a watched key's change gives every command ErrWatch.
-// The pipeline is emptied either way.
+// others ErrExecAbort; under Tx, a watched key's change gives every command ErrWatch. A
+// transaction is sent whole or not at all: a command the library refuses (SUBSCRIBE,
+// WATCH, on a cluster a key of another slot: ErrCrossSlotTransaction) fails Exec with no
+// results and nothing sent. The pipeline is emptied either way.
 func (p *Pipeline) Exec(ctx context.Context) ([]Result, error) {
 	defer p.args.reset()
 	defer func() { p.mayBlock = false }()

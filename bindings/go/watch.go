@@ -25,12 +25,14 @@ type Tx struct {
 
 // Watch runs fn with a connection held for it, after WATCH keys on it (on a cluster, the
 // connection is to the node serving the first key, and the transaction's keys must share
-// its slot: ErrCrossSlotTransaction otherwise). Inside fn, read with
-// tx.Do and write with tx.TxPipeline(): its Exec fails with ErrWatch (for every command)
-// when a watched key changed since WATCH, or the held connection was lost while it watched
-// them (tx.Do fails with ErrWatch then too), and nothing was written; call Watch again to
-// retry. Waits up to the dedicated-connection wait (5 s by default) for a free connection,
-// then fails with ErrMaxConnections; a WATCH the server refuses fails Watch with the
+// its slot: ErrCrossSlotTransaction otherwise; with no keys, the connection is taken by
+// fn's first tx.Do, or else by the TxPipeline, on the node of its first key, any primary
+// when it has none). Inside fn, read with tx.Do and write with tx.TxPipeline(): its Exec
+// fails with ErrWatch (for every command) when a watched key changed since WATCH, or (with
+// no results) when the held connection was lost while it watched them (tx.Do fails with
+// ErrWatch then too), and nothing was written; call Watch again to retry. Waits up to the
+// dedicated-connection wait (5 s by default) for a free connection, then fails with
+// ErrMaxConnections; a WATCH the server refuses fails Watch with the
 // server's error, and fn does not run.
 //
 //	err := client.Watch(ctx, func(tx *redcore.Tx) error {
@@ -79,45 +81,16 @@ func (tx *Tx) do(ctx context.Context, cl *call) (Reply, error) {
 // TxPipeline starts the MULTI / EXEC transaction that ends the optimistic one.
 func (tx *Tx) TxPipeline() *Pipeline { return &Pipeline{c: tx.c, tx: tx, atomic: true} }
 
-// exec sends MULTI, the pipeline's commands and EXEC, and reads EXEC's reply into one
-// result per command.
+// exec sends MULTI, the pipeline's commands and EXEC on the held connection, all of them
+// or, when the library refuses one (a key of another cluster slot, SUBSCRIBE, ...), none;
+// with no command, MULTI and EXEC alone, which still tell whether a watched key changed.
 func (tx *Tx) exec(ctx context.Context, commands *flatArgs) ([]Result, error) {
-	cl := newCall()
-	cl.args.addString("MULTI")
-	cl.args.endCommand(1)
-	cl.args.bytes = append(cl.args.bytes, commands.bytes...)
-	cl.args.lens = append(cl.args.lens, commands.lens...)
-	cl.args.argcs = append(cl.args.argcs, commands.argcs...)
-	cl.args.addString("EXEC")
-	cl.args.endCommand(1)
-	n := len(commands.argcs)
-	all, err := tx.run(ctx, cl)
-	if err != nil {
-		return nil, err
+	tx.mu.Lock()
+	defer tx.mu.Unlock()
+	if tx.d == nil {
+		return nil, &Error{Code: CodeInvalidArgument, Message: "the transaction's connection was given back (Tx used after Watch returned)"}
 	}
-	multi, queued, exec := all[0], all[1:n+1], all[n+1]
-	out := make([]Result, n)
-	var elems []Reply
-	if exec.Err == nil && !exec.Reply.IsNil() {
-		elems, _ = exec.Reply.Slice()
-	}
-	for i := range out {
-		switch {
-		case multi.Err != nil:
-			out[i].Err = multi.Err
-		case queued[i].Err != nil:
-			out[i].Err = queued[i].Err
-		case exec.Err != nil:
-			out[i].Err = exec.Err
-		case exec.Reply.IsNil():
-			out[i].Err = &Error{Code: CodeWatch, Message: "a watched key changed; nothing was written"}
-		case i >= len(elems):
-			out[i].Err = &Error{Code: CodeInvalidResponse, Message: "EXEC answered fewer results than commands"}
-		default:
-			out[i] = Result{Reply: elems[i], Err: elems[i].Err()}
-		}
-	}
-	return out, nil
+	return tx.c.e.transactionOnHeld(ctx, tx.d, commands)
 }
 
 // run sends the call's commands on the held connection and waits for all their results.
@@ -189,4 +162,34 @@ func (e *engine) onHeld(ctx context.Context, d *C.redcore_dedicated, cl *call) (
 	results := cl.results
 	releaseCall(cl)
 	return results, nil
+}
+
+// transactionOnHeld runs args (commands with argcs, possibly none) as one MULTI / EXEC
+// transaction on a held connection through the completion queue: one completion with a
+// result per command, or an error in their place.
+func (e *engine) transactionOnHeld(ctx context.Context, d *C.redcore_dedicated, args *flatArgs) ([]Result, error) {
+	if ctx.Err() != nil {
+		return nil, contextError(ctx)
+	}
+	count := len(args.argcs)
+	var argcs *C.uint32_t
+	var lens *C.size_t
+	if count > 0 {
+		argcs, lens = args.argcsPtr(), args.lensPtr()
+	}
+	cl := newCall()
+	cl.want = 1
+	err := e.submitCall(cl, func() C.enum_redcore_error_code {
+		return C.redcore_dedicated_submit_transaction(d, e.queue, cl.tokens[0], C.size_t(count),
+			argcs, lens, args.bytesPtr(), C.size_t(len(args.bytes)), &cl.outErr)
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := e.await(ctx, cl); err != nil {
+		return nil, err
+	}
+	results, err := cl.results, cl.err
+	releaseCall(cl)
+	return results, err
 }

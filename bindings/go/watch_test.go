@@ -228,3 +228,62 @@ func blockedClients(t *testing.T, c *redcore.Client) int {
 	t.Fatalf("INFO clients without blocked_clients: %q", info)
 	return 0
 }
+
+// A command the library refuses in a Tx pipeline (here SUBSCRIBE) fails Exec before anything
+// is sent, as Client.TxPipeline does: no MULTI, none of the other commands, no EXEC (which
+// would have ended the watch). The next Exec's results line up with its commands.
+func TestWatchTxPipelineWithARefusedCommandSendsNothing(t *testing.T) {
+	c := open(t)
+	other := open(t)
+	ctx := waitCtx(t)
+	a, b := key(t, "a"), key(t, "b")
+	mustDo(t, c, "DEL", a)
+	mustDo(t, c, "SET", b, "bee")
+	err := c.Watch(ctx, func(tx *redcore.Tx) error {
+		p := tx.TxPipeline()
+		p.Do("SET", a, "1")
+		p.Do("SUBSCRIBE", key(t, "channel"))
+		p.Do("GET", b)
+		if results, err := p.Exec(ctx); !errors.Is(err, redcore.ErrInvalidArgument) || results != nil {
+			t.Errorf("a Tx pipeline with SUBSCRIBE: %v, %v", results, err)
+		}
+		if n, _ := mustDo(t, other, "EXISTS", a).Int64(); n != 0 {
+			t.Errorf("the refused transaction's SET ran")
+		}
+		p.Do("SET", a, "1")
+		p.Do("GET", b)
+		results, err := p.Exec(ctx)
+		if err != nil || len(results) != 2 {
+			t.Fatalf("the next Exec: %v, %v", results, err)
+		}
+		if s, _ := results[0].Reply.Text(); s != "OK" {
+			t.Errorf("SET's result: %v", results[0])
+		}
+		if s, _ := results[1].Reply.Text(); s != "bee" {
+			t.Errorf("GET's result: %v", results[1])
+		}
+		return nil
+	}, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// No EXEC went out with the refused transaction: the watch still holds.
+	err = c.Watch(ctx, func(tx *redcore.Tx) error {
+		p := tx.TxPipeline()
+		p.Do("SUBSCRIBE", key(t, "channel"))
+		if _, err := p.Exec(ctx); !errors.Is(err, redcore.ErrInvalidArgument) {
+			t.Errorf("a Tx pipeline with SUBSCRIBE: %v", err)
+		}
+		mustDo(t, other, "SET", b, "changed")
+		p.Do("SET", a, "2")
+		_, err := p.Exec(ctx)
+		return err
+	}, b)
+	if !errors.Is(err, redcore.ErrWatch) {
+		t.Fatalf("a watched key changed after a refused Exec: %v", err)
+	}
+	if v, _ := c.Get(ctx, a); v != "1" {
+		t.Fatalf("%s: %q", a, v)
+	}
+}
