@@ -49,14 +49,16 @@ func (p *Pipeline) Len() int { return len(p.args.argcs) }
 // others ErrExecAbort; under Tx, a watched key's change gives every command ErrWatch. A
 // transaction is sent whole or not at all: a command the library refuses (SUBSCRIBE,
 // WATCH, on a cluster a key of another slot: ErrCrossSlotTransaction) fails Exec with no
-// results and nothing sent. The pipeline is emptied either way.
+// results and nothing sent. An empty pipeline sends nothing, but under Tx, where MULTI and
+// EXEC alone still end the watch: they go out, and Exec returns ErrWatch (no results) when
+// a watched key changed. The pipeline is emptied either way.
 func (p *Pipeline) Exec(ctx context.Context) ([]Result, error) {
 	defer p.args.reset()
 	defer func() { p.mayBlock = false }()
 	if p.args.err != nil {
 		return nil, p.args.err
 	}
-	if p.Len() == 0 {
+	if p.Len() == 0 && p.tx == nil {
 		return nil, nil
 	}
 	var results []Result

@@ -287,3 +287,33 @@ func TestWatchTxPipelineWithARefusedCommandSendsNothing(t *testing.T) {
 		t.Fatalf("%s: %q", a, v)
 	}
 }
+
+// An empty Tx pipeline under Watch still sends MULTI and EXEC, as redis-py does: ErrWatch
+// when a watched key changed, else no results and no error.
+func TestWatchEmptyTxPipelineTellsAChangedKey(t *testing.T) {
+	c := open(t)
+	other := open(t)
+	ctx := waitCtx(t)
+	k := key(t, "k")
+	mustDo(t, c, "SET", k, "1")
+	for _, meddle := range []bool{true, false} {
+		var results []redcore.Result
+		var execErr error
+		err := c.Watch(ctx, func(tx *redcore.Tx) error {
+			if meddle {
+				mustDo(t, other, "SET", k, "changed")
+			}
+			results, execErr = tx.TxPipeline().Exec(ctx)
+			return nil
+		}, k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if meddle && (!errors.Is(execErr, redcore.ErrWatch) || results != nil) {
+			t.Fatalf("an empty Exec after a watched key changed: %v, %v", results, execErr)
+		}
+		if !meddle && (execErr != nil || len(results) != 0) {
+			t.Fatalf("an empty Exec, key unchanged: %v, %v", results, execErr)
+		}
+	}
+}
