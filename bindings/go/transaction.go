@@ -11,6 +11,7 @@ import "C"
 
 import (
 	"context"
+	"errors"
 	"runtime"
 )
 
@@ -39,7 +40,8 @@ type transactionRun struct {
 // one per queued command: after EXECABORT each has its own queueing error or
 // ErrExecAbort, and errors inside EXEC's reply stay at their positions (the error returned
 // is then the first of them). When fn returns an error, nothing is sent and Transaction
-// returns it. On a cluster client every key must share the first watched key's slot
+// returns it, but for ErrWatch (what tx.Do fails with when the watching connection was
+// lost), which starts the next attempt as a changed key does. On a cluster client every key must share the first watched key's slot
 // (ErrCrossSlotTransaction).
 //
 //	results, err := client.Transaction(ctx, func(tx *redcore.TxAttempt) error {
@@ -110,12 +112,18 @@ func (run *transactionRun) attempt(tx *C.redcore_transaction) (code C.int) {
 		}
 		a.tx = nil // lent for this attempt only
 	}()
+	run.err = nil
 	err := run.fn(a)
 	if err == nil {
 		err = a.err
 	}
 	if err == nil && run.ctx.Err() != nil {
 		err = contextError(run.ctx)
+	}
+	if errors.Is(err, ErrWatch) && run.ctx.Err() == nil {
+		// The watching connection was lost (tx.Do's ErrWatch): as for a changed key, the
+		// library starts the next attempt, or fails with ErrWatch after the last.
+		return C.REDCORE_ERR_WATCH
 	}
 	if err != nil {
 		run.err = err // Transaction returns it, whatever the code

@@ -279,3 +279,61 @@ func TestTransactionsWhereStacksGrow(t *testing.T) {
 		t.Fatalf("%d handles live after the transactions, %d before", live, handles)
 	}
 }
+
+// The watching connection is lost during the first attempt: tx.Do fails with ErrWatch, fn
+// returns it, and the helper starts the next attempt, as for a changed key (redis-py's
+// transaction() loops on WatchError).
+func TestTransactionStartsAgainWhenTheWatchingConnectionIsLost(t *testing.T) {
+	ctx := waitCtx(t)
+	c := open(t)
+	admin := open(t)
+	k := key(t, "counter")
+	if err := c.Set(ctx, k, 1); err != nil {
+		t.Fatal(err)
+	}
+	attempts := 0
+	results, err := c.Transaction(ctx, func(tx *redcore.TxAttempt) error {
+		attempts = tx.Attempt()
+		if attempts == 1 {
+			id, err := tx.Do(ctx, "CLIENT", "ID")
+			if err != nil {
+				return err
+			}
+			n, _ := id.Int64()
+			if _, err := admin.Do(ctx, "CLIENT", "KILL", "ID", n); err != nil {
+				return err
+			}
+		}
+		n, err := counterValue(tx.Do(ctx, "GET", k))
+		if err != nil {
+			return err // ErrWatch in the first attempt
+		}
+		tx.Queue("SET", k, n+1)
+		return nil
+	}, 3, k)
+	if err != nil || attempts != 2 || len(results) != 1 {
+		t.Fatalf("after %d attempts: %v, %v", attempts, results, err)
+	}
+	if v, _ := c.Get(ctx, k); v != "2" {
+		t.Fatalf("counter %q", v)
+	}
+
+	// Lost in every attempt: ErrWatch once they run out.
+	attempts = 0
+	_, err = c.Transaction(ctx, func(tx *redcore.TxAttempt) error {
+		attempts = tx.Attempt()
+		id, err := tx.Do(ctx, "CLIENT", "ID")
+		if err != nil {
+			return err
+		}
+		n, _ := id.Int64()
+		if _, err := admin.Do(ctx, "CLIENT", "KILL", "ID", n); err != nil {
+			return err
+		}
+		_, err = tx.Do(ctx, "GET", k)
+		return err
+	}, 2, k)
+	if !errors.Is(err, redcore.ErrWatch) || attempts != 2 {
+		t.Fatalf("lost in each of 2 attempts: %v after %d", err, attempts)
+	}
+}
