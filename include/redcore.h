@@ -2868,6 +2868,8 @@ enum redcore_error_code redcore_client_transaction(const struct redcore_client *
  * Runs a command now on the watching connection and waits for its reply (arguments and
  * results as `redcore_client_command_blocking`): the reads that decide what to queue. MULTI,
  * EXEC and DISCARD are refused (`REDCORE_ERR_INVALID_ARGUMENT`): the helper sends them.
+ * When the watching connection is lost, also under a command in flight, the command fails
+ * with `REDCORE_ERR_WATCH`: return it from the function to start the next attempt.
  */
 enum redcore_error_code redcore_transaction_command_blocking(struct redcore_transaction *tx,
                                                              int argc,

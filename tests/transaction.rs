@@ -475,3 +475,38 @@ fn no_health_check_inside_a_holders_transaction() {
     let exec = held.command(&["EXEC"]).unwrap();
     assert_eq!(exec.value().len(), 1, "EXEC answered only the holder's SET");
 }
+
+#[test]
+fn the_helper_starts_again_when_the_watching_connection_is_lost_under_a_read() {
+    let server = RedisServer::start();
+    let a = Arc::new(client(&server));
+    a.command(&["SET", "balance", "100"]).unwrap();
+    let mut read_errors = Vec::new();
+    let (_, result) = a
+        .transaction(&["balance"], 3, |tx| {
+            if tx.attempt() == 1 {
+                // The watching connection dies while a read waits on the server.
+                let id = tx.command(&["CLIENT", "ID"])?.value().as_integer().unwrap();
+                let admin = a.clone();
+                std::thread::spawn(move || {
+                    std::thread::sleep(Duration::from_millis(200));
+                    admin
+                        .command(&["CLIENT", "KILL", "ID", &id.to_string()])
+                        .unwrap();
+                });
+                let err = tx.command(&["BLPOP", "nothing", "5"]).unwrap_err();
+                read_errors.push(err.kind());
+                return Err(err);
+            }
+            let balance: i64 =
+                std::str::from_utf8(tx.command(&["GET", "balance"])?.value().as_bytes().unwrap())
+                    .unwrap()
+                    .parse()
+                    .unwrap();
+            tx.queue(&["SET", "balance", &(balance - 10).to_string()])
+        })
+        .unwrap();
+    assert_eq!(read_errors, [ErrorKind::Watch]);
+    assert!(!result.watch_failed());
+    assert_eq!(int_of(&a, "balance"), 90);
+}

@@ -26,7 +26,10 @@ pub struct Transaction<'a> {
 impl Transaction<'_> {
     /// Runs a command now, on the connection that watches the keys, and waits for its reply:
     /// the reads that decide what to queue. More WATCHes are fine; MULTI, EXEC and DISCARD
-    /// are the helper's.
+    /// are the helper's. When the connection is lost while it watches keys, the command
+    /// fails with WATCH (also one that was in flight then, which the dedicated connection
+    /// fails with the connection's error): the keys are no longer watched, so the function
+    /// should return it and the helper starts the next attempt, as for a changed key.
     pub fn command<A: AsRef<[u8]>>(&mut self, args: &[A]) -> Result<Reply> {
         let views = Views::new(args);
         if let Ok(CommandClass::Stateful(
@@ -38,7 +41,17 @@ impl Transaction<'_> {
                  commands with Transaction::queue",
             ));
         }
-        self.held.command(args)
+        let watching = self.held.state.watching;
+        self.held.command(args).map_err(|e| {
+            if watching && e.kind().is(ErrorKind::Connection) && self.held.session_lost() {
+                Error::new(
+                    ErrorKind::Watch,
+                    format!("the watching connection was lost, and the watch with it: {e}"),
+                )
+            } else {
+                e
+            }
+        })
     }
 
     /// Queues a command to run between MULTI and EXEC. On a cluster client its keys must hash
@@ -157,6 +170,13 @@ impl Dedicated {
         }
         self.send_transaction(&transaction, PipelineDone::Raw(f, ctx))
             .map(|_| ())
+    }
+
+    /// Whether the connection was lost while the server held this holder's state on it.
+    fn session_lost(&self) -> bool {
+        self.conn
+            .as_ref()
+            .is_some_and(|conn| conn.lock().session_lost)
     }
 
     /// Checks, before any is sent, that the keys of all `commands` share one slot, which is

@@ -100,6 +100,8 @@ unsafe fn attempt_arg<'a>(tx: *mut redcore_transaction) -> Result<&'a mut Transa
 /// Runs a command now on the watching connection and waits for its reply (arguments and
 /// results as `redcore_client_command_blocking`): the reads that decide what to queue. MULTI,
 /// EXEC and DISCARD are refused (`REDCORE_ERR_INVALID_ARGUMENT`): the helper sends them.
+/// When the watching connection is lost, also under a command in flight, the command fails
+/// with `REDCORE_ERR_WATCH`: return it from the function to start the next attempt.
 #[no_mangle]
 pub unsafe extern "C" fn redcore_transaction_command_blocking(
     tx: *mut redcore_transaction,
