@@ -1039,3 +1039,94 @@ fn a_cross_slot_mget_in_a_pipeline_fails_it_unsent() {
         Value::Array(vec![Value::Null, Value::Null])
     );
 }
+
+/// Wake-ups from poll of this process's reactor threads (voluntary context switches).
+fn reactor_wakeups() -> u64 {
+    let mut total = 0;
+    for task in std::fs::read_dir("/proc/self/task").unwrap().flatten() {
+        let comm = std::fs::read_to_string(task.path().join("comm")).unwrap_or_default();
+        if !comm.starts_with("redcore-reactor") {
+            continue;
+        }
+        let status = std::fs::read_to_string(task.path().join("status")).unwrap_or_default();
+        for line in status.lines() {
+            if let Some(n) = line.strip_prefix("voluntary_ctxt_switches:") {
+                total += n.trim().parse::<u64>().unwrap_or(0);
+            }
+        }
+    }
+    total
+}
+
+/// `shutdown` on a cluster client while callers race it: every accepted command completes
+/// (once), blocking calls without a timeout return CLOSED (none is left parked
+/// for a retry that no timer runs any more), and the shut-down client's event loop sleeps
+/// rather than waking for the refreshes it no longer makes.
+#[test]
+fn a_cluster_client_shut_down_under_load_completes_everything_and_sleeps() {
+    let cluster = RedisCluster::shared();
+    for round in 0..5u64 {
+        let mut cfg = config(cluster);
+        cfg.command_timeout = None;
+        cfg.cluster.as_mut().unwrap().refresh_interval = Some(Duration::from_millis(200));
+        let c = Arc::new(Client::new(cfg).unwrap());
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let completed = Arc::new(AtomicUsize::new(0));
+        let mut threads = Vec::new();
+        for t in 0..4 {
+            let (c, accepted, completed) = (c.clone(), accepted.clone(), completed.clone());
+            threads.push(std::thread::spawn(move || {
+                for i in 0..100_000u32 {
+                    let key = format!("shutdown:{t}:{}", i % 64);
+                    let result = if t % 2 == 0 {
+                        let completed = completed.clone();
+                        c.submit(&["INCR", key.as_str()], move |_| {
+                            completed.fetch_add(1, Ordering::SeqCst);
+                        })
+                        .map(|()| {
+                            accepted.fetch_add(1, Ordering::SeqCst);
+                        })
+                    } else {
+                        c.command(&["GET", key.as_str()]).map(|_| ())
+                    };
+                    match result {
+                        Ok(()) => {}
+                        Err(e) if e.is(ErrorKind::Closed) => return,
+                        Err(e) => panic!("{e}"),
+                    }
+                }
+            }));
+        }
+        std::thread::sleep(Duration::from_millis(30 + round * 7));
+        c.shutdown();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !threads.iter().all(|t| t.is_finished()) {
+            assert!(
+                Instant::now() < deadline,
+                "round {round}: a caller still waits 5 s after shutdown"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        for t in threads {
+            t.join().unwrap();
+        }
+        // A submission that raced the shutdown completes just after it, never later.
+        while accepted.load(Ordering::SeqCst) != completed.load(Ordering::SeqCst) {
+            assert!(
+                Instant::now() < deadline,
+                "round {round}: {} accepted, {} completed",
+                accepted.load(Ordering::SeqCst),
+                completed.load(Ordering::SeqCst)
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        if round == 0 {
+            std::thread::sleep(Duration::from_millis(500));
+            let before = reactor_wakeups();
+            std::thread::sleep(Duration::from_secs(1));
+            let woke = reactor_wakeups() - before;
+            assert!(woke < 100, "a shut-down client woke {woke} times in 1 s");
+        }
+        drop(Arc::try_unwrap(c).ok().expect("the only reference"));
+    }
+}

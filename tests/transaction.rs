@@ -510,3 +510,29 @@ fn the_helper_starts_again_when_the_watching_connection_is_lost_under_a_read() {
     assert!(!result.watch_failed());
     assert_eq!(int_of(&a, "balance"), 90);
 }
+
+/// A transaction submitted on a held connection whose holder opened MULTI by hand is refused
+/// before anything is sent: the server would refuse the nested MULTI and queue the commands
+/// into the open transaction, which EXEC would run.
+#[test]
+fn a_transaction_is_refused_inside_a_multi_opened_by_hand() {
+    fn ignore(_: [usize; 2], _: redcore::client::PipelineResult) {}
+    let server = RedisServer::start();
+    let c = client(&server);
+    let mut d = c.dedicated().unwrap();
+    d.command(&["MULTI"]).unwrap();
+    let set: &[&[u8]] = &[b"SET", b"tx:by-hand", b"committed"];
+    let refused = d.submit_transaction_raw(&[set], ignore, [0, 0]);
+    assert!(
+        matches!(&refused, Err(e) if e.kind() == ErrorKind::InvalidArgument),
+        "{refused:?}"
+    );
+    assert_eq!(
+        d.command(&["EXEC"]).unwrap().to_value(),
+        Value::Array(vec![])
+    );
+    assert_eq!(
+        c.command(&["GET", "tx:by-hand"]).unwrap().to_value(),
+        Value::Null
+    );
+}

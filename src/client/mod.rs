@@ -1257,6 +1257,11 @@ impl Owner for Engine {
     }
 
     fn next_deadline(&self) -> Option<Instant> {
+        if self.closed.load(Ordering::Acquire) {
+            // Shut down: the other timers do not run (`on_timers`), so their deadlines, once
+            // passed, would keep the reactor from sleeping.
+            return self.pool_next_deadline();
+        }
         let cluster = self
             .cluster
             .as_ref()
@@ -1284,7 +1289,9 @@ impl Owner for Engine {
         self.pool_expire(now, completions);
         if self.closed.load(Ordering::Acquire) {
             // Shut down (`Client::shutdown`): no refresh, rediscovery or renewal makes new
-            // connections only for them to be closed.
+            // connections only for them to be closed, and what a caller racing the shutdown
+            // left waiting (a cluster retry, a sentinel client's parked request) fails now.
+            self.fail_waiting(&reactor::completion::closed_error(), completions);
             return;
         }
         if self.cluster.is_some() {

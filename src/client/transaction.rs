@@ -209,6 +209,14 @@ impl Dedicated {
         done: PipelineDone,
     ) -> Result<Option<Instant>> {
         self.engine.check_usable()?;
+        if self.state.in_multi {
+            // The server would refuse the nested MULTI and queue the commands into the open
+            // transaction, which EXEC would then run.
+            return Err(Error::invalid_argument(
+                "a MULTI sent by hand is open on this connection: send EXEC or DISCARD first \
+                 (a transaction sends its own MULTI)",
+            ));
+        }
         if self.unbound {
             // A cluster transaction with neither watched keys nor keyed commands.
             self.bind(None)?;

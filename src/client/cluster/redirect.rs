@@ -56,6 +56,13 @@ impl Engine {
         cause: Error,
         from: Option<Endpoint>,
     ) {
+        if self.closed.load(std::sync::atomic::Ordering::Acquire) {
+            // Shut down (`Client::shutdown`): nothing waits for a retry that will not come.
+            let mut completions = Vec::new();
+            what.fail(crate::reactor::completion::closed_error(), &mut completions);
+            self.deliver_now(completions);
+            return;
+        }
         let delayed = Delayed {
             due: Instant::now() + after,
             what,

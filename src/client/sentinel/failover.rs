@@ -30,6 +30,16 @@ impl Engine {
         cause: Error,
         due: Instant,
     ) {
+        if self.closed.load(Ordering::Acquire) {
+            // Shut down (`Client::shutdown`): nothing waits for a master any more.
+            let mut completions = Vec::new();
+            what.fail(
+                &crate::reactor::completion::closed_error(),
+                &mut completions,
+            );
+            self.deliver_now(completions);
+            return;
+        }
         if meta.redirects >= MAX_RESENDS {
             let mut completions = Vec::new();
             what.fail(&cause, &mut completions);
