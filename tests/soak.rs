@@ -4,7 +4,8 @@
 //! resets, stalls, black holes, trickles, cut and corrupted replies, refused connections and
 //! server restarts. At the end: every callback ran exactly once, every reply matched its
 //! command (each command is an ECHO of a unique payload, or has a known reply), errors are
-//! counted by kind, and the process's RSS is within 10% of what it was after warm-up.
+//! counted by kind, and the process's RSS is within 10% of what it was after warm-up (2 MiB in
+//! a run under two minutes).
 //!
 //! Ignored by plain `cargo test`: `make soak` runs it for 10 minutes, `make test` for 60 s
 //! (`REDCORE_SOAK_SECS`, at least 60). `REDCORE_SOAK_TRACE=1` prints RSS, where it lies, and
@@ -399,8 +400,17 @@ fn soak_with_faults() {
             .to_value(),
         Value::bulk(&p)
     );
+    // Within 10% of the warm-up's RSS, or 2 MiB for the 60 s run of `make test`: its warm-up
+    // point has read 12.8 to 14.2 MiB in CI runs that all ended at 14.0 to 14.6 MiB (the
+    // allocator's plateau, not growth), while a leak of even one byte per operation would add
+    // about 4.7 MiB in that run. The 10-minute `make soak` holds the 10%.
+    let allowed = if secs >= 120 {
+        rss_warm / 10
+    } else {
+        (rss_warm / 10).max(2048)
+    };
     assert!(
-        rss_end * 10 <= rss_warm * 11,
+        rss_end <= rss_warm + allowed,
         "RSS grew from {rss_warm} KiB after warm-up to {rss_end} KiB"
     );
 }
